@@ -1,0 +1,37 @@
+"""Shared fixtures: generated datasets, the tiny test backbone, offscreen Qt."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).parent))
+
+from imagegen import make_dataset
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tiny_backbone(tmp_path_factory: pytest.TempPathFactory) -> str:
+    import torch
+
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    from tinynet import install
+
+    return install(tmp_path_factory.mktemp("tiny")).name
+
+
+@pytest.fixture(scope="session")
+def shapes_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three classes of coloured shapes, 16 images each, 64 px."""
+    return make_dataset(tmp_path_factory.mktemp("shapes"), per_class=16, size=64)
+
+
+@pytest.fixture(scope="session")
+def photo_dir() -> Path:
+    return DATA

@@ -1,0 +1,58 @@
+"""Tiny generated image datasets for the tests: coloured shapes on noisy backgrounds."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+SHAPES = ("circle", "square", "triangle", "cross")
+COLOURS = {
+    "circle": (220, 40, 40),
+    "square": (40, 90, 220),
+    "triangle": (40, 170, 60),
+    "cross": (230, 190, 30),
+}
+
+
+def shape_image(shape: str, size: int, rng: random.Random, invert: bool = False) -> Image.Image:
+    """One image of `shape` at a random place and scale, on a random light background."""
+    bg = tuple(rng.randint(170, 250) for _ in range(3))
+    image = Image.new("RGB", (size, size), bg)
+    draw = ImageDraw.Draw(image)
+    r = rng.uniform(0.22, 0.38) * size
+    cx, cy = rng.uniform(r, size - r), rng.uniform(r, size - r)
+    colour = tuple(max(0, min(255, c + rng.randint(-25, 25))) for c in COLOURS[shape])
+    if shape == "circle":
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
+    elif shape == "square":
+        draw.rectangle([cx - r, cy - r, cx + r, cy + r], fill=colour)
+    elif shape == "triangle":
+        draw.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=colour)
+    else:
+        w = r / 3
+        draw.rectangle([cx - r, cy - w, cx + r, cy + w], fill=colour)
+        draw.rectangle([cx - w, cy - r, cx + w, cy + r], fill=colour)
+    if invert:
+        image = Image.eval(image, lambda v: 255 - v)
+    return image
+
+
+def make_dataset(
+    root: Path,
+    classes: tuple[str, ...] = SHAPES[:3],
+    per_class: int = 12,
+    size: int = 64,
+    seed: int = 0,
+    fmt: str = "png",
+    invert: bool = False,
+) -> Path:
+    """ROOT/<shape>/<n>.<fmt> for each shape in `classes`."""
+    rng = random.Random(seed)
+    for shape in classes:
+        folder = root / shape
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            shape_image(shape, size, rng, invert).save(folder / f"{shape}_{i:03d}.{fmt}")
+    return root

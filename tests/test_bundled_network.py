@@ -1,0 +1,39 @@
+"""The bundled EfficientNet-Lite0 loads strictly and recognises real photographs."""
+
+import torch
+
+from transfer_gui.core.backbones import get_spec
+from transfer_gui.core.images import decode
+from transfer_gui.core.nets.efficientnet_lite import EfficientNetLite
+from transfer_gui.core.predict import Predictor
+from transfer_gui.core.weights import read_state_dict
+
+CATS = {"Egyptian cat", "tabby", "tiger cat", "Persian cat", "Siamese cat", "lynx"}
+
+
+def test_checkpoint_loads_strictly():
+    spec = get_spec("efficientnet_lite0")
+    state = read_state_dict(spec.bundled())
+    net = EfficientNetLite()
+    result = net.load_state_dict(state, strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    assert sum(p.numel() for p in net.parameters()) == spec.params
+
+
+def test_imagenet_head_recognises_photos(photo_dir):
+    predictor = Predictor.imagenet("efficientnet_lite0", device="cpu")
+    cat, coffee = predictor.predict_paths(
+        [str(photo_dir / "chelsea.jpg"), str(photo_dir / "coffee.jpg")], top_k=3)
+    assert {label for label, _ in cat.top_k} & CATS, cat.top_k
+    assert cat.top_k[0][0] in CATS
+    assert coffee.top_k[0][0] == "espresso", coffee.top_k
+    assert coffee.top_k[0][1] > 0.5
+
+
+def test_gradcam_points_at_the_cat(photo_dir):
+    predictor = Predictor.imagenet("efficientnet_lite0", device="cpu")
+    image = decode(photo_dir / "chelsea.jpg")
+    cam = predictor.gradcam(image)
+    assert cam.shape == (224, 224) and float(cam.max()) == 1.0
+    # the cat fills most of the frame: the heat is not concentrated in a corner
+    assert float(torch.from_numpy(cam)[56:168, 56:168].mean()) > float(cam.mean()) * 0.8

@@ -1,0 +1,50 @@
+"""A tiny convolutional network registered as a hidden backbone, so tests run in seconds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from transfer_gui.core.backbones import BackboneSpec, register
+
+NAME = "tiny_cnn"
+
+
+def _block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class TinyNet(nn.Module):
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.stem = _block(3, 8)
+        self.stage1 = _block(8, 16)
+        self.stage2 = _block(16, 32)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(32, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stage2(self.stage1(self.stem(x)))
+        return self.fc(self.flatten(self.pool(x)))
+
+
+def install(folder: Path) -> BackboneSpec:
+    """Save fixed 'pretrained' weights under `folder` and register the backbone."""
+    weights = folder / "tiny_cnn.pth"
+    if not weights.exists():
+        torch.manual_seed(1234)
+        torch.save(TinyNet().state_dict(), weights)
+    return register(BackboneSpec(
+        name=NAME, title="Tiny CNN (tests)", builder=TinyNet,
+        groups=(("stem", ("stem",)), ("stage1", ("stage1",)), ("stage2", ("stage2",))),
+        head_path="fc", cam_layer="stage2", image_size=32, resize_size=36,
+        params=sum(p.numel() for p in TinyNet().parameters()),
+        bundled=lambda: str(weights), hidden=True,
+    ))

@@ -1,0 +1,3 @@
+"""transfer_gui: point-and-click transfer learning on images."""
+
+__version__ = "0.1.0"

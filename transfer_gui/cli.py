@@ -1,0 +1,304 @@
+"""Command line: `transfer-gui <command> ...`; with no command, the desktop application.
+
+Heavy imports (torch, torchvision) happen inside the commands, so `--help` is instant and the
+GUI can show its window before torch loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a classifier on an image folder",
+                       description="Train a classifier on DATA (one sub-folder per class, or "
+                                   "train/ and val/ sub-trees) and write the run folder RUN.")
+    p.add_argument("data", nargs="?", help="image folder (not needed with --resume)")
+    p.add_argument("--out", help="run folder to write")
+    p.add_argument("--resume", metavar="RUN", help="continue a stopped or killed run")
+    p.add_argument("--backbone", default="efficientnet_lite0")
+    p.add_argument("--strategy", default="linear-probe",
+                   choices=("linear-probe", "fine-tune", "full", "scratch"))
+    p.add_argument("--unfreeze", type=int, default=2, metavar="N",
+                   help="fine-tune: layer groups below the head that train (default 2)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, help="peak learning rate (default: per strategy)")
+    p.add_argument("--optimizer", default="adamw", choices=("adamw", "sgd"))
+    p.add_argument("--schedule", default="onecycle", choices=("onecycle", "cosine", "constant"))
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--image-size", type=int)
+    p.add_argument("--val-split", type=float, default=0.2)
+    p.add_argument("--val", metavar="DIR", help="a separate validation folder")
+    p.add_argument("--augment", choices=("none", "light", "standard"))
+    p.add_argument("--early-stopping", type=int, default=0, metavar="PATIENCE")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    p.add_argument("--workers", type=int, help="DataLoader worker processes")
+    p.add_argument("--weights", metavar="FILE", help="start from this state dict")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    p.add_argument("--json", action="store_true", help="one JSON object per epoch")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="transfer-gui",
+        description="Transfer learning on images. With no command, opens the application.",
+    )
+    parser.add_argument("--version", action="version", version=f"transfer-gui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    p = sub.add_parser("gui", help="open the application (the default)")
+    p.add_argument("project", nargs="?", help="a project file or image folder to open")
+    p = sub.add_parser("backbones", help="list the pretrained networks")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("check-data", help="scan an image folder and report problems")
+    p.add_argument("data")
+    p.add_argument("--val", metavar="DIR")
+    p.add_argument("--json", action="store_true")
+    _add_train(sub)
+    p = sub.add_parser("evaluate", help="accuracy, per-class scores and confusion matrix",
+                       description="Evaluate RUN on DATA. Without DATA, or with the folder the "
+                                   "run was trained on, its validation split is used.")
+    p.add_argument("run")
+    p.add_argument("data", nargs="?")
+    p.add_argument("--all", action="store_true", help="every image of DATA, not the val split")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("predict", help="classify images",
+                       description="predict RUN IMAGE_OR_DIR... or predict --backbone NAME "
+                                   "IMAGE... (the network's own ImageNet classes)")
+    p.add_argument("inputs", nargs="+", metavar="RUN_OR_IMAGE")
+    p.add_argument("--backbone", help="use this pretrained network's ImageNet head")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--csv", metavar="FILE")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("export", help="export a run as a TorchScript file")
+    p.add_argument("run")
+    p.add_argument("--format", default="torchscript", choices=("torchscript",))
+    p.add_argument("--out", required=True)
+    return parser
+
+
+def cmd_backbones(args: argparse.Namespace) -> int:
+    from .console import print_json, table
+    from .core.backbones import list_specs
+    from .core.weights import weights_source
+
+    rows = [{"name": s.name, "title": s.title, "params": s.params, "input_size": s.image_size,
+             "imagenet_top1": s.top1, "weights": weights_source(s)} for s in list_specs()]
+    if args.json:
+        print_json(rows)
+    else:
+        table([[r["name"], f"{r['params'] / 1e6:.1f} M", r["input_size"],
+                f"{r['imagenet_top1']:.1f} %", r["weights"]] for r in rows],
+              ["backbone", "params", "input", "top-1", "weights"])
+    return EXIT_OK
+
+
+def cmd_check_data(args: argparse.Namespace) -> int:
+    from .console import ConsoleReporter, print_json, table
+    from .core.data import scan_folder
+
+    scan = scan_folder(args.data, verify=True, val_dir=args.val,
+                       callbacks=[ConsoleReporter(as_json=args.json)])
+    counts = scan.counts()
+    total = max(sum(counts), 1)
+    if args.json:
+        print_json({
+            "root": scan.root, "layout": scan.layout, "images": sum(counts),
+            "classes": [{"name": n, "count": c} for n, c in zip(scan.classes, counts, strict=True)],
+            "problems": [{"path": p.path, "reason": p.reason, "severity": p.severity}
+                         for p in scan.problems],
+        })
+        return EXIT_OK
+    print(f"{scan.root}: {scan.summary()} ({scan.layout} layout)")
+    table([[n, c, f"{100 * c / total:.1f} %"] for n, c in zip(scan.classes, counts, strict=True)],
+          ["class", "images", "share"])
+    if scan.problems:
+        print(f"\n{len(scan.problems)} problems:")
+        for p in scan.problems:
+            print(f"  {p.severity:7}  {p.path}: {p.reason}")
+    return EXIT_OK
+
+
+def _train_config(args: argparse.Namespace) -> Any:
+    from .core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+    return RunConfig(
+        data=DataConfig(root=str(Path(args.data).resolve()), val_dir=args.val,
+                        val_split=args.val_split, seed=args.seed),
+        model=ModelConfig(backbone=args.backbone, strategy=args.strategy,
+                          unfreeze=args.unfreeze, weights_file=args.weights),
+        train=TrainConfig(
+            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+            optimizer=args.optimizer, schedule=args.schedule, weight_decay=args.weight_decay,
+            label_smoothing=args.label_smoothing, augment=args.augment,
+            image_size=args.image_size, mixed_precision=not args.no_amp, device=args.device,
+            early_stopping=args.early_stopping, seed=args.seed, num_workers=args.workers,
+        ),
+    )
+
+
+def _interruptible() -> Any:
+    """A cancel token set by the first Ctrl-C (the run stops cleanly); a second one aborts."""
+    from .core.events import CancelToken
+
+    token = CancelToken()
+
+    def handler(_sig: int, _frame: Any) -> None:
+        if token.cancelled:
+            raise KeyboardInterrupt
+        print("\nstopping after this batch (Ctrl-C again to abort)", file=sys.stderr)
+        token.cancel()
+
+    signal.signal(signal.SIGINT, handler)
+    return token
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import shutil
+
+    from .console import ConsoleReporter
+    from .core.training import Trainer, resume_config
+
+    if args.resume:
+        config, out = resume_config(args.resume), args.resume
+    elif not args.data or not args.out:
+        raise UsageError("train needs DATA and --out RUN (or --resume RUN)")
+    else:
+        config, out = _train_config(args), args.out
+        if args.overwrite and Path(out).is_dir():
+            shutil.rmtree(out)
+    result = Trainer().fit(config, out, [ConsoleReporter(as_json=args.json)],
+                           cancel=_interruptible(), resume=bool(args.resume))
+    return EXIT_CANCELLED if result.status == "cancelled" else EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .console import ConsoleReporter, print_json, table
+    from .core.evaluation import evaluate_run
+
+    evaluation = evaluate_run(args.run, args.data, args.batch_size, args.device,
+                              [ConsoleReporter(as_json=args.json)], use_all=args.all)
+    result = evaluation.result
+    if args.json:
+        print_json({**result.to_dict(), "source": evaluation.source})
+        return EXIT_OK
+    print(f"evaluated on {evaluation.source}")
+    print(f"accuracy {result.accuracy:.2%}   macro F1 {result.macro_f1:.3f}\n")
+    table([[c["class"], f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}",
+            c["support"]] for c in result.per_class()],
+          ["class", "precision", "recall", "F1", "support"])
+    print("\nconfusion matrix (rows: true, columns: predicted)")
+    width = max(len(c) for c in result.classes)
+    table([[name, *row] for name, row in zip(result.classes, result.confusion.tolist(),
+                                             strict=True)],
+          ["".ljust(width), *[str(i) for i in range(len(result.classes))]])
+    return EXIT_OK
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .console import print_json
+    from .core.predict import Predictor, expand_inputs
+
+    if args.backbone:
+        predictor = Predictor.imagenet(args.backbone, args.device)
+        inputs = args.inputs
+    else:
+        if len(args.inputs) < 2:
+            raise UsageError("predict needs RUN and at least one image or folder "
+                             "(or --backbone NAME and images)")
+        predictor = Predictor.from_run(args.inputs[0], args.device)
+        inputs = args.inputs[1:]
+    predictions = predictor.predict_paths(expand_inputs(inputs), top_k=args.top_k)
+    if args.csv:
+        _write_csv(args.csv, predictions, args.top_k)
+    if args.json:
+        print_json([p.to_dict() for p in predictions])
+    else:
+        for p in predictions:
+            shown = p.error or ", ".join(f"{label} {prob:.1%}" for label, prob in p.top_k)
+            print(f"{p.path}: {shown}")
+    return EXIT_OK if all(p.error is None for p in predictions) else EXIT_ERROR
+
+
+def _write_csv(path: str, predictions: list, top_k: int) -> None:
+    from .core import atomic
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    header = ["path", "error"]
+    for i in range(1, top_k + 1):
+        header += [f"label_{i}", f"probability_{i}"]
+    writer.writerow(header)
+    for p in predictions:
+        row = [p.path, p.error or ""]
+        for label, prob in p.top_k:
+            row += [label, f"{prob:.6f}"]
+        writer.writerow(row)
+    atomic.write_text(path, buffer.getvalue())
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .core.export import export_run
+
+    diff = export_run(args.run, args.out, args.format)
+    print(f"exported {args.run} to {args.out} ({args.format}); largest output difference "
+          f"from the run's model: {diff:.2e}")
+    return EXIT_OK
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from .ui.app import main as gui_main
+
+    return gui_main(getattr(args, "project", None))
+
+
+class UsageError(Exception):
+    pass
+
+
+COMMANDS = {
+    "backbones": cmd_backbones, "check-data": cmd_check_data, "train": cmd_train,
+    "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export, "gui": cmd_gui,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = COMMANDS[args.command or "gui"]
+    try:
+        return command(args)
+    except UsageError as exc:
+        parser.error(str(exc))
+    except KeyboardInterrupt:
+        print("aborted", file=sys.stderr)
+        return EXIT_CANCELLED
+    except Exception as exc:
+        if not _known(exc):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def _known(exc: Exception) -> bool:
+    from .core.errors import USER_ERRORS
+
+    return isinstance(exc, USER_ERRORS)

@@ -1,0 +1,145 @@
+"""Where training batches come from: decoded images, or features cached from a frozen body.
+
+Both sources give the trainer the same three things: the batches of an epoch (in an order fixed
+by the seed and the epoch number, so a resumed run sees the same order), the validation batches,
+and how the model turns a batch into logits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import torch
+from torch.utils.data import DataLoader
+
+from .backbones import TransferNet
+from .datasets import ImageDataset
+from .events import CancelToken, Progress, check, emit
+from .recipe import autocast
+
+
+def epoch_order(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Shuffled index batches for one epoch. A trailing batch of one is merged into the one
+    before it (a batch of one breaks BatchNorm in training mode)."""
+    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    order = torch.randperm(n, generator=generator).tolist()
+    batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches[-2].extend(batches.pop())
+    return batches
+
+
+def sequential(n: int, batch_size: int) -> list[list[int]]:
+    return [list(range(i, min(i + batch_size, n))) for i in range(0, n, batch_size)]
+
+
+class ImageBatches:
+    """Batches of decoded, transformed images through a DataLoader."""
+
+    def __init__(
+        self,
+        train: ImageDataset,
+        val: ImageDataset,
+        batch_size: int,
+        seed: int,
+        workers: int,
+        device: torch.device,
+        channels_last: bool = False,
+    ) -> None:
+        self.train, self.val_set = train, val
+        self.batch_size, self.seed, self.workers = batch_size, seed, workers
+        self.device = device
+        self.channels_last = channels_last
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(epoch_order(len(self.train), self.batch_size, self.seed, 0))
+
+    def _loader(self, dataset: ImageDataset, batches: list[list[int]]) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_sampler=batches,
+            num_workers=self.workers,
+            pin_memory=self.device.type == "cuda",
+        )
+
+    def _to_device(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        x = x.to(self.device, non_blocking=True, memory_format=fmt)
+        return x, y.to(self.device, non_blocking=True)
+
+    def train_epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = epoch_order(len(self.train), self.batch_size, self.seed, epoch)
+        for x, y in self._loader(self.train, order):
+            yield self._to_device(x, y)
+
+    def val_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for x, y in self._loader(self.val_set, sequential(len(self.val_set), self.batch_size)):
+            yield self._to_device(x, y)
+
+    def forward(self, model: TransferNet, x: torch.Tensor) -> torch.Tensor:
+        return model(x)
+
+
+@torch.no_grad()
+def extract_features(
+    model: TransferNet,
+    dataset: ImageDataset,
+    batch_size: int,
+    device: torch.device,
+    dtype: torch.dtype | None = None,
+    callbacks: Iterable = (),
+    cancel: CancelToken | None = None,
+    phase: str = "features",
+    workers: int = 0,
+) -> torch.Tensor:
+    """The body's pooled features for every image of `dataset`, in order (float32, CPU)."""
+    callbacks = list(callbacks)
+    model.body.eval()
+    loader = DataLoader(dataset, batch_sampler=sequential(len(dataset), batch_size),
+                        num_workers=workers, pin_memory=device.type == "cuda")
+    parts, done = [], 0
+    emit(callbacks, Progress(phase, 0, len(dataset)))
+    for x, _ in loader:
+        check(cancel)
+        with autocast(device, dtype):
+            parts.append(model.body(x.to(device, non_blocking=True)).float().cpu())
+        done += len(x)
+        emit(callbacks, Progress(phase, done, len(dataset)))
+    if not parts:
+        return torch.zeros(0, model.feature_dim)
+    return torch.cat(parts)
+
+
+class FeatureBatches:
+    """Batches of cached body features: only the head runs, so an epoch costs almost nothing."""
+
+    def __init__(
+        self,
+        train_x: torch.Tensor,
+        train_y: torch.Tensor,
+        val_x: torch.Tensor,
+        val_y: torch.Tensor,
+        batch_size: int,
+        seed: int,
+        device: torch.device,
+    ) -> None:
+        self.train_x, self.train_y = train_x.to(device), train_y.to(device)
+        self.val_x, self.val_y = val_x.to(device), val_y.to(device)
+        self.batch_size, self.seed = batch_size, seed
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(epoch_order(len(self.train_x), self.batch_size, self.seed, 0))
+
+    def train_epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for idx in epoch_order(len(self.train_x), self.batch_size, self.seed, epoch):
+            index = torch.tensor(idx, device=self.train_x.device)
+            yield self.train_x[index], self.train_y[index]
+
+    def val_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for idx in sequential(len(self.val_x), self.batch_size):
+            yield self.val_x[idx[0] : idx[-1] + 1], self.val_y[idx[0] : idx[-1] + 1]
+
+    def forward(self, model: TransferNet, x: torch.Tensor) -> torch.Tensor:
+        return model.head(x)

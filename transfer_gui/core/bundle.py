@@ -1,0 +1,147 @@
+"""The run folder: a trained model that can be evaluated, used and reopened later.
+
+    RUN/run.json           metadata: backbone, classes, preprocessing, configuration, history
+    RUN/model.safetensors  the best weights (safetensors: loading cannot run code)
+    RUN/checkpoint.pt      the last finished epoch, to resume (read with weights_only=True)
+    RUN/split.json         the exact train and validation file lists
+
+Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import atomic
+from .backbones import BackboneSpec, TransferNet, get_spec
+from .data import Sample
+from .datasets import Preprocess
+from .weights import WeightsError, build_model, load_into, read_state_dict
+
+FORMAT = 1
+META = "run.json"
+WEIGHTS = "model.safetensors"
+CHECKPOINT = "checkpoint.pt"
+SPLIT = "split.json"
+
+
+class RunError(ValueError):
+    """A run folder is missing, incomplete or damaged."""
+
+
+def save_weights(run_dir: str | os.PathLike[str], model: TransferNet) -> None:
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic.atomic_path(Path(run_dir) / WEIGHTS) as tmp:
+        save_file(state, str(tmp), metadata={"format": "transfer_gui"})
+
+
+def save_meta(run_dir: str | os.PathLike[str], meta: dict[str, Any]) -> None:
+    meta = {"format": FORMAT, **meta, "updated": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    atomic.write_json(Path(run_dir) / META, meta)
+
+
+def save_checkpoint(run_dir: str | os.PathLike[str], state: dict[str, Any]) -> None:
+    with atomic.atomic_path(Path(run_dir) / CHECKPOINT) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    path = Path(run_dir) / CHECKPOINT
+    if not path.is_file():
+        raise RunError(f"{run_dir} has no checkpoint to resume from")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001
+        raise RunError(f"the checkpoint in {run_dir} was refused: {exc}") from None
+
+
+def save_split(run_dir: str | os.PathLike[str], root: str, train: list, val: list) -> None:
+    def rows(samples: list[Sample]) -> list[list]:
+        return [[_relative(s.path, root), s.label] for s in samples]
+
+    atomic.write_json(Path(run_dir) / SPLIT, {"root": root, "train": rows(train), "val": rows(val)})
+
+
+def load_split(run_dir: str | os.PathLike[str], root: str | None = None) -> tuple[list, list]:
+    """The run's train and validation samples, re-rooted at `root` if the data moved."""
+    data = read_json(Path(run_dir) / SPLIT)
+    base = root or data.get("root", "")
+
+    def samples(rows: list) -> list[Sample]:
+        return [Sample(os.path.join(base, p), int(label)) for p, label in rows]
+
+    return samples(data.get("train", [])), samples(data.get("val", []))
+
+
+def _relative(path: str, root: str) -> str:
+    try:
+        return os.path.relpath(path, root) if root else path
+    except ValueError:
+        return path
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path} not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunError(f"{path} cannot be read: {exc}") from None
+    if not isinstance(data, dict):
+        raise RunError(f"{path} does not hold a JSON object")
+    return data
+
+
+@dataclass
+class LoadedRun:
+    run_dir: Path
+    meta: dict[str, Any]
+    spec: BackboneSpec
+    model: TransferNet
+    classes: list[str]
+    preprocess: Preprocess
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return list(self.meta.get("history", []))
+
+
+def read_meta(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    run_dir = Path(run_dir)
+    if not (run_dir / META).is_file():
+        raise RunError(f"{run_dir} is not a run folder (no {META})")
+    meta = read_json(run_dir / META)
+    for key in ("backbone", "classes", "preprocess"):
+        if key not in meta:
+            raise RunError(f"{run_dir / META} lacks {key!r}")
+    return meta
+
+
+def load_run(run_dir: str | os.PathLike[str]) -> LoadedRun:
+    """Rebuild the trained model of `run_dir` on the CPU, in eval mode."""
+    run_dir = Path(run_dir)
+    meta = read_meta(run_dir)
+    try:
+        spec = get_spec(meta["backbone"])
+        classes = [str(c) for c in meta["classes"]]
+        pre = Preprocess.from_dict(meta["preprocess"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunError(f"{run_dir / META} is damaged: {exc}") from None
+    if not (run_dir / WEIGHTS).is_file():
+        raise RunError(f"{run_dir} has no trained weights ({WEIGHTS})")
+    model = build_model(spec, len(classes), pretrained=False)
+    try:
+        load_into(model, read_state_dict(run_dir / WEIGHTS), f"{run_dir / WEIGHTS}")
+    except WeightsError as exc:
+        raise RunError(str(exc)) from None
+    model.eval()
+    return LoadedRun(run_dir, meta, spec, model, classes, pre)

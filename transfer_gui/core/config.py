@@ -1,0 +1,185 @@
+"""Immutable run configuration, saved as JSON next to every run.
+
+Each dataclass converts to and from plain dictionaries; unknown keys are ignored on load so a
+project written by a newer version still opens, and missing keys take their defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
+
+STRATEGIES = ("linear-probe", "fine-tune", "full", "scratch")
+AUGMENTS = ("none", "light", "standard")
+OPTIMIZERS = ("adamw", "sgd")
+SCHEDULES = ("onecycle", "cosine", "constant")
+DEVICES = ("auto", "cpu", "cuda")
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration value is out of range or unknown."""
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+
+
+def _from_dict(cls: type[T], data: dict[str, Any] | None) -> T:
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    kwargs = {k: v for k, v in (data or {}).items() if k in known}
+    for key, value in kwargs.items():
+        if isinstance(value, list):
+            kwargs[key] = tuple(value)
+    return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the images are and how they are split."""
+
+    root: str = ""
+    val_dir: str | None = None  # an explicit validation folder; else val_split of root
+    val_split: float = 0.2
+    seed: int = 0
+    max_per_class: int | None = None  # subsample large folders for quick experiments
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.val_split < 1.0:
+            raise ConfigError(f"val_split must be in [0, 1), not {self.val_split}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> DataConfig:
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which network, which weights, and which parameters train.
+
+    `trainable`, when set, lists exactly the groups, module paths or parameter names that train
+    (everything else is frozen) and overrides the strategy's preset; the GUI's layer tree writes it.
+    """
+
+    backbone: str = "efficientnet_lite0"
+    strategy: str = "linear-probe"
+    unfreeze: int = 2  # fine-tune: how many layer groups below the head train
+    weights_file: str | None = None
+    trainable: tuple[str, ...] | None = None
+    lr_ratio: float | None = None  # lr of the earliest trainable group / lr of the head
+
+    def __post_init__(self) -> None:
+        _check_choice("strategy", self.strategy, STRATEGIES)
+        if self.unfreeze < 0:
+            raise ConfigError("unfreeze must be zero or more")
+
+    @property
+    def pretrained(self) -> bool:
+        return self.strategy != "scratch"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        if self.trainable is not None:
+            out["trainable"] = list(self.trainable)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> ModelConfig:
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training recipe. `None` means "the strategy's default" (see `resolved`)."""
+
+    epochs: int | None = None
+    batch_size: int = 32
+    lr: float | None = None
+    optimizer: str = "adamw"
+    schedule: str = "onecycle"
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
+    augment: str | None = None
+    image_size: int | None = None
+    mixed_precision: bool = True  # used on CUDA only
+    device: str = "auto"
+    early_stopping: int = 0  # patience in epochs; 0 turns it off
+    seed: int = 0
+    num_workers: int | None = None  # None: chosen from the machine
+    cache_features: bool = True  # frozen backbone + no augmentation: compute features once
+
+    def __post_init__(self) -> None:
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("schedule", self.schedule, SCHEDULES)
+        _check_choice("device", self.device, DEVICES)
+        if self.augment is not None:
+            _check_choice("augment", self.augment, AUGMENTS)
+        for name in ("epochs", "batch_size", "image_size"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name} must be at least 1, not {value}")
+        if self.lr is not None and not self.lr > 0:
+            raise ConfigError(f"lr must be positive, not {self.lr}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> TrainConfig:
+        return _from_dict(cls, data)
+
+
+# Per-strategy defaults: epochs, learning rate (AdamW; SGD gets 10x), augmentation.
+STRATEGY_DEFAULTS: dict[str, tuple[int, float, str]] = {
+    "linear-probe": (10, 3e-3, "none"),
+    "fine-tune": (8, 1e-3, "light"),
+    "full": (10, 5e-4, "light"),
+    "scratch": (20, 2e-3, "standard"),
+}
+
+
+def resolve_train(train: TrainConfig, strategy: str) -> TrainConfig:
+    """Fill the strategy-dependent defaults of `train`."""
+    epochs, lr, augment = STRATEGY_DEFAULTS[strategy]
+    if train.optimizer == "sgd":
+        lr *= 10
+    return dataclasses.replace(
+        train,
+        epochs=train.epochs or epochs,
+        lr=train.lr or lr,
+        augment=train.augment or augment,
+    )
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one training run needs."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def resolved(self) -> RunConfig:
+        return dataclasses.replace(self, train=resolve_train(self.train, self.model.strategy))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "data": self.data.to_dict(),
+            "model": self.model.to_dict(),
+            "train": self.train.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> RunConfig:
+        data = data or {}
+        return cls(
+            data=DataConfig.from_dict(data.get("data")),
+            model=ModelConfig.from_dict(data.get("model")),
+            train=TrainConfig.from_dict(data.get("train")),
+        )

@@ -1,0 +1,130 @@
+"""Preprocessing, augmentation presets and the torch Dataset over scanned samples.
+
+Every image is first decoded to a *base* copy whose shorter side is `resize_size` (uint8, CHW);
+evaluation center-crops it to `image_size`, training augments it. The base copy is what the
+decoded-image cache keeps, so augmentation never pays for decoding again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from torchvision.transforms import v2
+
+from .backbones import BackboneSpec
+from .config import ConfigError
+from .data import Sample
+from .images import ImageError, decode, resize_short
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How images become network inputs: the shorter side goes to `resize_size`, then a
+    centered `image_size` square, scaled to [0, 1] and normalised with `mean` and `std`."""
+
+    image_size: int = 224
+    resize_size: int = 256
+    mean: tuple[float, ...] = (0.485, 0.456, 0.406)
+    std: tuple[float, ...] = (0.229, 0.224, 0.225)
+
+    @classmethod
+    def for_backbone(cls, spec: BackboneSpec, image_size: int | None = None) -> Preprocess:
+        size = image_size or spec.image_size
+        if spec.extra.get("fixed_size") and size != spec.image_size:
+            raise ConfigError(f"{spec.title} only accepts {spec.image_size} px images")
+        resize = round(size * spec.resize_size / spec.image_size)
+        return cls(size, resize, tuple(spec.mean), tuple(spec.std))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Preprocess:
+        return cls(
+            int(data["image_size"]), int(data["resize_size"]),
+            tuple(data["mean"]), tuple(data["std"]),
+        )
+
+    def normalize(self) -> v2.Transform:
+        return v2.Compose([v2.ToDtype(torch.float32, scale=True),
+                           v2.Normalize(self.mean, self.std)])
+
+
+def eval_transform(pre: Preprocess) -> v2.Transform:
+    return v2.Compose([v2.CenterCrop(pre.image_size), pre.normalize()])
+
+
+def train_transform(pre: Preprocess, augment: str) -> v2.Transform:
+    size = pre.image_size
+    if augment == "none":
+        return eval_transform(pre)
+    if augment == "light":
+        steps = [v2.RandomResizedCrop(size, scale=(0.5, 1.0), antialias=True),
+                 v2.RandomHorizontalFlip()]
+    elif augment == "standard":
+        steps = [
+            v2.RandomResizedCrop(size, scale=(0.25, 1.0), antialias=True),
+            v2.RandomHorizontalFlip(),
+            v2.RandomApply([v2.ColorJitter(0.3, 0.3, 0.3, 0.03)], p=0.8),
+            v2.RandomGrayscale(p=0.05),
+        ]
+    else:
+        raise ConfigError(f"unknown augmentation preset {augment!r}")
+    return v2.Compose([*steps, pre.normalize()])
+
+
+def to_tensor(image) -> torch.Tensor:
+    """A PIL RGB image as a uint8 CHW tensor."""
+    return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1)
+
+
+def load_base(path: str, resize_size: int) -> torch.Tensor:
+    """Decode `path` and resize its shorter side to `resize_size` (uint8 CHW)."""
+    return to_tensor(resize_short(decode(path, min_side=resize_size), resize_size))
+
+
+class ImageDataset(Dataset):
+    """(input tensor, label) pairs. A file that fails to load after the scan (moved, changed)
+    gives a gray image and is recorded in `failures`, so a long run is not lost to one file."""
+
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        pre: Preprocess,
+        transform: Callable[[torch.Tensor], torch.Tensor],
+        cache: Any = None,
+    ) -> None:
+        self.samples = list(samples)
+        self.pre = pre
+        self.transform = transform
+        self.cache = cache
+        self.failures: list[ImageError] = []
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def base(self, index: int) -> torch.Tensor:
+        path = self.samples[index].path
+        if self.cache is not None:
+            hit = self.cache.get(path)
+            if hit is not None:
+                return hit
+        try:
+            image = load_base(path, self.pre.resize_size)
+        except ImageError as exc:
+            self.failures.append(exc)
+            side = self.pre.resize_size
+            return torch.full((3, side, side), 128, dtype=torch.uint8)
+        if self.cache is not None:
+            self.cache.put(path, image)
+        return image
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.transform(self.base(index)), self.samples[index].label

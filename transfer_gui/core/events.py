@@ -1,0 +1,156 @@
+"""Events that long-running engine work reports, the callback interface, and cancellation.
+
+Events are small frozen dataclasses of plain Python numbers and strings (never tensors), so they
+can cross threads or be printed as JSON as they are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FitStarted:
+    epochs: int
+    steps_per_epoch: int
+    train_size: int
+    val_size: int
+    device: str
+    trainable_params: int
+    total_params: int
+    start_epoch: int = 0  # epochs already done (> 0 when resuming)
+    feature_cache: bool = False  # only the head trains, on cached features
+
+
+@dataclass(frozen=True)
+class BatchEnded:
+    epoch: int  # 1-based
+    batch: int  # 1-based within the epoch
+    steps_per_epoch: int
+    step: int  # global, 1-based
+    loss: float
+    lr: float
+    images_per_s: float
+
+
+@dataclass(frozen=True)
+class EpochEnded:
+    epoch: int  # 1-based
+    epochs: int
+    train_loss: float
+    train_acc: float
+    val_loss: float | None
+    val_acc: float | None
+    lr: float
+    images_per_s: float
+    seconds: float
+    is_best: bool
+
+
+@dataclass(frozen=True)
+class FitEnded:
+    status: str  # "completed", "cancelled", "early-stopped" or "failed"
+    epochs_run: int
+    best_epoch: int | None
+    best_val_acc: float | None
+    best_val_loss: float | None
+    seconds: float
+    run_dir: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Progress of a phase other than training steps (scanning, feature extraction, evaluation)."""
+
+    phase: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Message:
+    level: str  # "info", "warning" or "error"
+    text: str
+
+
+Event = FitStarted | BatchEnded | EpochEnded | FitEnded | Progress | Message
+
+_METHODS: dict[type, str] = {
+    FitStarted: "on_fit_start",
+    BatchEnded: "on_batch_end",
+    EpochEnded: "on_epoch_end",
+    FitEnded: "on_fit_end",
+    Progress: "on_progress",
+    Message: "on_message",
+}
+
+
+class Callback:
+    """Receives engine events. Override the methods of interest; the rest do nothing."""
+
+    def on_fit_start(self, event: FitStarted) -> None: ...
+    def on_batch_end(self, event: BatchEnded) -> None: ...
+    def on_epoch_end(self, event: EpochEnded) -> None: ...
+    def on_fit_end(self, event: FitEnded) -> None: ...
+    def on_progress(self, event: Progress) -> None: ...
+    def on_message(self, event: Message) -> None: ...
+
+
+class Recorder(Callback):
+    """Keeps every event it receives, in order (useful for tests and scripts)."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    def _keep(self, event: Any) -> None:
+        self.events.append(event)
+
+    on_fit_start = on_batch_end = on_epoch_end = on_fit_end = _keep  # type: ignore[assignment]
+    on_progress = on_message = _keep  # type: ignore[assignment]
+
+    def of(self, kind: type) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+def emit(callbacks: Iterable[Callback], event: Any) -> None:
+    """Send `event` to the matching method of every callback."""
+    method = _METHODS[type(event)]
+    for callback in callbacks:
+        getattr(callback, method)(event)
+
+
+def to_dict(event: Any) -> dict[str, Any]:
+    return {"event": type(event).__name__, **dataclasses.asdict(event)}
+
+
+class Cancelled(Exception):
+    """Raised inside engine work when its cancel token was set."""
+
+
+class CancelToken:
+    """Cooperative cancellation: the owner calls `cancel()`, the work checks between batches."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+
+def check(cancel: CancelToken | None) -> None:
+    """Raise `Cancelled` if `cancel` is set (a `None` token never cancels)."""
+    if cancel is not None:
+        cancel.check()

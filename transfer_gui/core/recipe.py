@@ -1,0 +1,98 @@
+"""The pieces of a training recipe: device, precision, optimizer and learning-rate schedule."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+
+import torch
+
+from .config import ConfigError, TrainConfig
+from .layers import Group, param_groups
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """"auto" takes CUDA when present (Apple's MPS too), else the CPU."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' was asked for, but no CUDA GPU is available")
+    if name in ("cuda", "cpu"):
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def device_label(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"GPU: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "GPU: Apple MPS"
+    return f"CPU ({os.cpu_count()} cores)"
+
+
+def amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
+    """The autocast dtype: bf16 where the GPU supports it, else fp16; None on the CPU."""
+    if not enabled or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def make_optimizer(
+    model: torch.nn.Module,
+    groups: Sequence[Group],
+    train: TrainConfig,
+    lr_ratio: float,
+) -> torch.optim.Optimizer:
+    assert train.lr is not None
+    params = param_groups(model, groups, train.lr, train.weight_decay, lr_ratio)
+    if not params:
+        raise ConfigError("nothing to train: every parameter is frozen")
+    if train.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=train.lr, momentum=0.9, nesterov=True)
+    return torch.optim.AdamW(params, lr=train.lr)
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, schedule: str, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    sched = torch.optim.lr_scheduler
+    total_steps = max(total_steps, 1)
+    if schedule == "onecycle":
+        peaks = [g["lr"] for g in optimizer.param_groups]
+        return sched.OneCycleLR(optimizer, max_lr=peaks, total_steps=total_steps, pct_start=0.25)
+    if schedule == "cosine":
+        warmup = max(1, total_steps // 20)
+        return sched.SequentialLR(
+            optimizer,
+            [
+                sched.LinearLR(optimizer, start_factor=0.1, total_iters=warmup),
+                sched.CosineAnnealingLR(optimizer, T_max=max(total_steps - warmup, 1)),
+            ],
+            milestones=[warmup],
+        )
+    return sched.ConstantLR(optimizer, factor=1.0, total_iters=0)
+
+
+def default_workers(device: torch.device) -> int:
+    """DataLoader workers: decoding in parallel pays off only with cores to spare."""
+    cores = os.cpu_count() or 1
+    if device.type == "cuda":
+        return min(8, max(cores - 1, 0))
+    return 0 if cores <= 2 else min(4, cores // 2)
+
+
+def lr_ratio_for(strategy: str, configured: float | None) -> float:
+    """Earliest trainable group's rate relative to the head: discriminative for fine-tuning."""
+    if configured is not None:
+        return configured
+    return 0.1 if strategy == "fine-tune" else 1.0
