@@ -21,7 +21,7 @@ from .core.events import (
 )
 
 
-def table(rows: Sequence[Sequence[Any]], header: Sequence[str], out: TextIO = sys.stdout) -> None:
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str], out: TextIO | None = None) -> None:
     cells = [[str(c) for c in row] for row in [header, *rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     for n, row in enumerate(cells):
@@ -30,8 +30,8 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str], out: TextIO = sy
             print("  ".join("-" * w for w in widths), file=out)
 
 
-def print_json(data: Any, out: TextIO = sys.stdout) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False), file=out)
+def print_json(data: Any, out: TextIO | None = None) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False), file=out or sys.stdout)
 
 
 def _fmt(value: float | None, spec: str = ".4f") -> str:
@@ -42,10 +42,11 @@ class ConsoleReporter(Callback):
     """Prints one line per epoch (or one JSON object per epoch with `as_json`), and a live
     progress bar on stderr when it is a terminal."""
 
-    def __init__(self, as_json: bool = False, out: TextIO = sys.stdout,
-                 err: TextIO = sys.stderr) -> None:
-        self.as_json, self.out, self.err = as_json, out, err
-        self.live = hasattr(err, "isatty") and err.isatty()
+    def __init__(self, as_json: bool = False, out: TextIO | None = None,
+                 err: TextIO | None = None) -> None:
+        self.as_json = as_json
+        self.out, self.err = out or sys.stdout, err or sys.stderr
+        self.live = self.err.isatty()
         self._last_draw = 0.0
         self._drawn = False
 

@@ -7,9 +7,11 @@ preprocessing travel inside the file as `transfer_gui.json` (an extra file of th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -53,18 +55,27 @@ def export_run(
     wrapped = Normalized(run.model.cpu().eval(), pre.mean, pre.std).eval()
     size = pre.image_size
     example = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+    with torch.no_grad(), _quiet():
         traced = torch.jit.trace(wrapped, example, check_trace=False)
     extra = {"transfer_gui.json": json.dumps({
         "classes": run.classes, "preprocess": pre.to_dict(), "backbone": run.spec.name,
         "input": f"float RGB in [0, 1], shape (N, 3, {size}, {size})", "output": "logits",
     })}
     out = Path(out_file)
-    with atomic_path(out) as tmp:
+    with atomic_path(out) as tmp, _quiet():
         torch.jit.save(traced, str(tmp), _extra_files=extra)
         diff = _check(wrapped, tmp, size)
     return diff
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    # Tracing warns about shape-dependent Python ints (fine: the export has a fixed input
+    # size), and TorchScript now announces its deprecation on every call.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
 
 
 def _check(wrapped: nn.Module, path: Path, size: int) -> float:
