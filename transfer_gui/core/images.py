@@ -141,3 +141,10 @@ def resize_short(image: Image.Image, side: int) -> Image.Image:
     scale = side / short
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0)
+
+
+def thumbnail(path: str | os.PathLike[str], size: int = 128) -> Image.Image:
+    """A small RGB preview whose longer side is at most `size` (raises `ImageError`)."""
+    image = decode(path, min_side=size)
+    image.thumbnail((size, size), Image.Resampling.BILINEAR)
+    return image

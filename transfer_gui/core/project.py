@@ -1,0 +1,115 @@
+"""Project files: the data folder, backbone, freezing choice, hyperparameters and runs.
+
+A project is JSON (never pickle). Paths are stored relative to the project file when they lie
+beside it, so a project folder can be moved as a whole. Opening a project whose paths no longer
+exist does not fail: the missing parts are listed in `Project.missing` for the UI to mark.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import atomic
+from .config import RunConfig
+
+FORMAT = 1
+SUFFIX = ".tgproj"
+
+
+class ProjectError(ValueError):
+    """The project file cannot be read at all."""
+
+
+@dataclass
+class Project:
+    config: RunConfig = field(default_factory=RunConfig)
+    runs: list[str] = field(default_factory=list)  # run folders, oldest first
+    last_run: str | None = None
+    path: str | None = None  # where the project was loaded from or saved to
+    missing: list[str] = field(default_factory=list)  # "what: path" for paths not found
+    extra: dict[str, Any] = field(default_factory=dict)  # UI state worth keeping
+
+    def add_run(self, run_dir: str) -> None:
+        if run_dir not in self.runs:
+            self.runs.append(run_dir)
+        self.last_run = run_dir
+
+
+def _store(path: str | None, base: Path) -> str | None:
+    if not path:
+        return path
+    try:
+        rel = os.path.relpath(path, base)
+    except ValueError:  # another drive on Windows
+        return path
+    return rel if not rel.startswith("..") else os.path.abspath(path)
+
+
+def _restore(path: str | None, base: Path) -> str | None:
+    if not path:
+        return path
+    return str(Path(path) if os.path.isabs(path) else (base / path).resolve())
+
+
+def save_project(project: Project, path: str | os.PathLike[str]) -> None:
+    path = Path(path)
+    base = path.parent.resolve()
+    config = project.config
+    data = dataclasses.replace(config.data, root=_store(config.data.root, base) or "",
+                               val_dir=_store(config.data.val_dir, base))
+    model = dataclasses.replace(config.model,
+                                weights_file=_store(config.model.weights_file, base))
+    payload = {
+        "format": FORMAT,
+        "app": "transfer_gui",
+        "config": RunConfig(data, model, config.train).to_dict(),
+        "runs": [_store(r, base) for r in project.runs],
+        "last_run": _store(project.last_run, base),
+        "extra": project.extra,
+    }
+    atomic.write_json(path, payload)
+    project.path = str(path)
+
+
+def load_project(path: str | os.PathLike[str]) -> Project:
+    path = Path(path)
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ProjectError(f"project file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProjectError(f"{path} is not a readable project file: {exc}") from None
+    if not isinstance(payload, dict) or payload.get("app") != "transfer_gui":
+        raise ProjectError(f"{path} is not a transfer_gui project")
+    base = path.parent.resolve()
+    try:
+        config = RunConfig.from_dict(payload.get("config"))
+    except (TypeError, ValueError) as exc:
+        raise ProjectError(f"{path} holds an invalid configuration: {exc}") from None
+    config = dataclasses.replace(
+        config,
+        data=dataclasses.replace(config.data, root=_restore(config.data.root, base) or "",
+                                 val_dir=_restore(config.data.val_dir, base)),
+        model=dataclasses.replace(config.model,
+                                  weights_file=_restore(config.model.weights_file, base)),
+    )
+    runs = [r for r in (_restore(r, base) for r in payload.get("runs") or []) if r]
+    extra = payload.get("extra") if isinstance(payload.get("extra"), dict) else {}
+    project = Project(config, runs, _restore(payload.get("last_run"), base), str(path),
+                      extra=extra)
+    project.missing = find_missing(project)
+    return project
+
+
+def find_missing(project: Project) -> list[str]:
+    """Human-readable entries for each path of the project that does not exist."""
+    config = project.config
+    checks = [("data folder", config.data.root), ("validation folder", config.data.val_dir),
+              ("weights file", config.model.weights_file)]
+    checks += [("run", r) for r in project.runs]
+    return [f"{what}: {p}" for what, p in checks if p and not os.path.exists(p)]
