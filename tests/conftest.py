@@ -35,3 +35,36 @@ def shapes_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def photo_dir() -> Path:
     return DATA
+
+
+@pytest.fixture()
+def window(qtbot, tmp_path, monkeypatch):
+    """The main window with the engine loaded, isolated settings and data folders; fails the
+    test if background threads are left running."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QMessageBox
+
+    from transfer_gui.ui import worker
+    from transfer_gui.ui.app import create_app
+    from transfer_gui.ui.main_window import MainWindow
+    from transfer_gui.ui.widgets import dialogs
+
+    monkeypatch.setenv("TRANSFER_GUI_DATA_DIR", str(tmp_path / "home"))
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: QMessageBox.StandardButton.Discard)
+    create_app([])
+    dialogs.SHOWN.clear()
+    win = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.state.engine_ready, timeout=60_000):
+        win.start_engine()
+    yield win
+    win.state.set_modified(False)
+    win.close()
+    try:
+        qtbot.waitUntil(lambda: not worker.live_tasks(), timeout=20_000)
+    except Exception:  # noqa: BLE001 - report which threads, below
+        pass
+    dangling = [t.name for t in worker.live_tasks()]
+    assert not dangling, f"threads left running: {dangling}"

@@ -7,8 +7,6 @@ GUI can show its window before torch loads.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import signal
 import sys
 from collections.abc import Sequence
@@ -214,7 +212,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from .console import print_json
-    from .core.predict import Predictor, expand_inputs
+    from .core.predict import Predictor, expand_inputs, write_csv
 
     if args.backbone:
         predictor = Predictor.imagenet(args.backbone, args.device)
@@ -227,7 +225,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         inputs = args.inputs[1:]
     predictions = predictor.predict_paths(expand_inputs(inputs), top_k=args.top_k)
     if args.csv:
-        _write_csv(args.csv, predictions, args.top_k)
+        write_csv(args.csv, predictions, args.top_k)
     if args.json:
         print_json([p.to_dict() for p in predictions])
     else:
@@ -235,23 +233,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
             shown = p.error or ", ".join(f"{label} {prob:.1%}" for label, prob in p.top_k)
             print(f"{p.path}: {shown}")
     return EXIT_OK if all(p.error is None for p in predictions) else EXIT_ERROR
-
-
-def _write_csv(path: str, predictions: list, top_k: int) -> None:
-    from .core import atomic
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    header = ["path", "error"]
-    for i in range(1, top_k + 1):
-        header += [f"label_{i}", f"probability_{i}"]
-    writer.writerow(header)
-    for p in predictions:
-        row = [p.path, p.error or ""]
-        for label, prob in p.top_k:
-            row += [label, f"{prob:.6f}"]
-        writer.writerow(row)
-    atomic.write_text(path, buffer.getvalue())
 
 
 def cmd_export(args: argparse.Namespace) -> int:

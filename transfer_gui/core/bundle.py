@@ -10,7 +10,6 @@ Every file is written atomically.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -23,17 +22,10 @@ from . import atomic
 from .backbones import BackboneSpec, TransferNet, get_spec
 from .data import Sample
 from .datasets import Preprocess
+from .runmeta import CHECKPOINT, META, SPLIT, WEIGHTS, RunError, read_json, read_meta
 from .weights import WeightsError, build_model, load_into, read_state_dict
 
 FORMAT = 1
-META = "run.json"
-WEIGHTS = "model.safetensors"
-CHECKPOINT = "checkpoint.pt"
-SPLIT = "split.json"
-
-
-class RunError(ValueError):
-    """A run folder is missing, incomplete or damaged."""
 
 
 def save_weights(run_dir: str | os.PathLike[str], model: TransferNet) -> None:
@@ -89,18 +81,6 @@ def _relative(path: str, root: str) -> str:
         return path
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunError(f"{path} not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunError(f"{path} cannot be read: {exc}") from None
-    if not isinstance(data, dict):
-        raise RunError(f"{path} does not hold a JSON object")
-    return data
-
-
 @dataclass
 class LoadedRun:
     run_dir: Path
@@ -113,17 +93,6 @@ class LoadedRun:
     @property
     def history(self) -> list[dict[str, Any]]:
         return list(self.meta.get("history", []))
-
-
-def read_meta(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    run_dir = Path(run_dir)
-    if not (run_dir / META).is_file():
-        raise RunError(f"{run_dir} is not a run folder (no {META})")
-    meta = read_json(run_dir / META)
-    for key in ("backbone", "classes", "preprocess"):
-        if key not in meta:
-            raise RunError(f"{run_dir / META} lacks {key!r}")
-    return meta
 
 
 def load_run(run_dir: str | os.PathLike[str]) -> LoadedRun:

@@ -45,7 +45,7 @@ class DataConfig:
     val_dir: str | None = None  # an explicit validation folder; else val_split of root
     val_split: float = 0.2
     seed: int = 0
-    max_per_class: int | None = None  # subsample large folders for quick experiments
+    folder_split: bool = True  # a train/ + val/ folder keeps its own split
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_split < 1.0:

@@ -279,11 +279,13 @@ def split_samples(
     return train, val
 
 
-def training_split(scan: FolderScan, val_split: float, seed: int) -> tuple[list, list]:
+def training_split(
+    scan: FolderScan, val_split: float, seed: int, folder_split: bool = True
+) -> tuple[list, list]:
     """The train and validation samples: the folder's own split, or a stratified one."""
-    if scan.layout == "train-val":
+    if scan.layout == "train-val" and folder_split:
         return list(scan.train), list(scan.val)
-    return split_samples(scan.train, val_split, seed)
+    return split_samples(scan.samples, val_split, seed)
 
 
 def require_trainable(scan: FolderScan) -> None:

@@ -6,6 +6,8 @@ backbone's own ImageNet head) and then classifies any number of images without r
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from . import atomic
 from .backbones import BackboneSpec, TransferNet, get_spec, imagenet_categories
 from .datasets import Preprocess, eval_transform, to_tensor
 from .events import CancelToken, Progress, check, emit
@@ -42,6 +45,22 @@ class Prediction:
         if self.error:
             out["error"] = self.error
         return out
+
+
+def write_csv(path: str | os.PathLike[str], predictions: Sequence[Prediction], top_k: int) -> None:
+    """One row per image: path, error, then label and probability for each of the top k."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    header = ["path", "error"]
+    for i in range(1, top_k + 1):
+        header += [f"label_{i}", f"probability_{i}"]
+    writer.writerow(header)
+    for p in predictions:
+        row = [p.path, p.error or ""]
+        for label, prob in p.top_k[:top_k]:
+            row += [label, f"{prob:.6f}"]
+        writer.writerow(row)
+    atomic.write_text(path, buffer.getvalue())
 
 
 def expand_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[str]:

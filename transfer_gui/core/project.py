@@ -113,3 +113,33 @@ def find_missing(project: Project) -> list[str]:
               ("weights file", config.model.weights_file)]
     checks += [("run", r) for r in project.runs]
     return [f"{what}: {p}" for what, p in checks if p and not os.path.exists(p)]
+
+
+def data_home() -> Path:
+    """Where unsaved projects keep their runs (`TRANSFER_GUI_DATA_DIR` overrides it)."""
+    override = os.environ.get("TRANSFER_GUI_DATA_DIR")
+    if override:
+        return Path(override)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("transfer_gui", appauthor=False))
+
+
+def runs_folder(project: Project) -> Path:
+    """A saved project keeps its runs beside it; an unsaved one in the user's data folder."""
+    if project.path:
+        path = Path(project.path)
+        return path.parent / f"{path.stem}-runs"
+    return data_home() / "runs"
+
+
+def new_run_dir(project: Project, backbone: str, strategy: str) -> Path:
+    import time
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = runs_folder(project) / f"{stamp}-{backbone}-{strategy}"
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate

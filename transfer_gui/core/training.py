@@ -91,19 +91,22 @@ def prepare(
     callbacks: Iterable = (),
     cancel: CancelToken | None = None,
     split: tuple[list[Sample], list[Sample], list[str]] | None = None,
+    scan: FolderScan | None = None,
 ) -> Prepared:
-    """Scan and split the data (unless `split` is given), build and freeze the model."""
+    """Scan (unless `scan` is given) and split the data (unless `split` is given), then build
+    and freeze the model."""
     callbacks = list(callbacks)
     config = config.resolved()
     spec = get_spec(config.model.backbone)
     pre = Preprocess.for_backbone(spec, config.train.image_size)
-    scan = None
     if split is None:
-        scan = scan_folder(config.data.root, verify=True, val_dir=config.data.val_dir,
-                           callbacks=callbacks, cancel=cancel)
+        if scan is None:
+            scan = scan_folder(config.data.root, verify=True, val_dir=config.data.val_dir,
+                               callbacks=callbacks, cancel=cancel)
         require_trainable(scan)
         _report_problems(scan, callbacks)
-        train, val = training_split(scan, config.data.val_split, config.data.seed)
+        data = config.data
+        train, val = training_split(scan, data.val_split, data.seed, data.folder_split)
         classes = scan.classes
     else:
         train, val, classes = split
@@ -152,7 +155,11 @@ class Trainer:
         callbacks: Iterable = (),
         cancel: CancelToken | None = None,
         resume: bool = False,
+        scan: FolderScan | None = None,
     ) -> FitResult:
+        """Train `config` into the run folder `out_dir` (or continue it with `resume`).
+
+        `scan` reuses a scan of the data folder made earlier (the GUI's Data page)."""
         callbacks = list(callbacks)
         out = Path(out_dir)
         started = time.perf_counter()
@@ -160,7 +167,7 @@ class Trainer:
         if not resume and (out / bundle.META).exists():
             raise bundle.RunError(f"{out} already holds a run: resume it or choose a new folder")
         config = config.resolved()
-        prep = prepare(config, callbacks, cancel, _saved_split(out) if resume else None)
+        prep = prepare(config, callbacks, cancel, _saved_split(out) if resume else None, scan)
         device = pick_device(config.train.device)
         run = _Run(prep, out, device, callbacks, cancel)
         if checkpoint is None:

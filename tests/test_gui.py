@@ -1,0 +1,253 @@
+"""The desktop application, driven through its widgets (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from gui_helpers import GapMeter, drop_files, wait_until
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
+
+from transfer_gui.core import bundle
+from transfer_gui.core.backbones import get_spec
+from transfer_gui.core.layers import group_of, layer_groups
+from transfer_gui.core.training import prepare
+from transfer_gui.ui.widgets import dialogs
+
+pytestmark = pytest.mark.gui
+
+
+def open_data(qtbot, window, folder, monkeypatch) -> None:
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    with qtbot.waitSignal(window.state.scan_changed, timeout=30_000):
+        qtbot.mouseClick(window.data_page.choose_button, Qt.MouseButton.LeftButton)
+
+
+def wait_for_tree(qtbot, window) -> None:
+    page = window.model_page
+    wait_until(qtbot, lambda: page.structure is not None and page.tree.isEnabled())
+
+
+def set_form(window, epochs: int, image_size: int = 64, batch_size: int = 16) -> None:
+    form = window.train_page.form
+    form.epochs.setValue(epochs)
+    form.image_size.setValue(image_size)
+    form.batch_size.setValue(batch_size)
+
+
+def start_and_wait(qtbot, window, timeout: float = 180) -> tuple[str, str]:
+    page = window.train_page
+    with qtbot.waitSignal(page.run_finished, timeout=int(timeout * 1000)) as blocker:
+        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    return tuple(blocker.args)  # type: ignore[return-value]
+
+
+def test_whole_flow(qtbot, window, shapes_dir, monkeypatch, tmp_path):
+    open_data(qtbot, window, shapes_dir, monkeypatch)
+    assert window.state.scan.classes == ["circle", "square", "triangle"]
+    assert window.data_page.class_table.rowCount() == 3
+
+    # Model: the bundled backbone, every layer trainable except the stem group
+    window.show_step(1)
+    wait_for_tree(qtbot, window)
+    page = window.model_page
+    assert page.current_row().name == "efficientnet_lite0"
+    qtbot.mouseClick(page.preset_buttons["full"], Qt.MouseButton.LeftButton)
+    tree = page.tree.tree_model
+    stem = tree.find("stem")
+    assert tree.data(stem, Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
+    tree.setData(stem, Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole)
+    assert tree.data(stem, Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Unchecked
+    assert "stem" not in window.state.config.model.trainable
+    # ... and the engine freezes exactly the stem
+    prep = prepare(window.state.config)
+    groups = layer_groups(get_spec("efficientnet_lite0"))
+    frozen = {n for n, p in prep.model.named_parameters() if not p.requires_grad}
+    assert frozen == {n for n, _ in prep.model.named_parameters()
+                      if group_of(n, groups) == "stem"}
+
+    # Train: two epochs, then the curves hold a point per step and per epoch
+    window.show_step(2)
+    set_form(window, epochs=2)
+    run_dir, status = start_and_wait(qtbot, window)
+    assert status == "completed"
+    plots = window.train_page.plots
+    meta = bundle.read_meta(run_dir)
+    steps = 2 * -(-meta["split"]["train"] // 16)
+    assert plots.step_raw.n == steps and plots.step_smooth.n == steps
+    assert plots.val_acc.n == 2 and plots.train_acc.n == 2 and plots.val_loss.n == 2
+    assert meta["trainable"] == list(window.state.config.model.trainable)
+
+    # Evaluate: the matrix covers exactly the validation images
+    wait_until(qtbot, lambda: window.evaluate_page.evaluation is not None)
+    matrix = window.evaluate_page.matrix.matrix
+    assert int(matrix.sum()) == meta["split"]["val"] == 9
+    window.evaluate_page.matrix.cell_clicked.emit(0, 0)
+    assert window.evaluate_page.cell_grid.model().rowCount() == int(matrix[0, 0])
+
+    # Predict: drop an image, a label appears
+    window.show_step(4)
+    predict = window.predict_page
+    image = sorted((shapes_dir / "square").iterdir())[0]
+    drop_files(predict.drop, [str(image)])
+    wait_until(qtbot, lambda: len(predict.cards()) == 1 or bool(dialogs.SHOWN), 30)
+    assert not dialogs.SHOWN, dialogs.SHOWN
+    assert predict.cards()[0].label in {"circle", "square", "triangle"}
+    predict.export_csv(str(tmp_path / "out.csv"))
+    assert (tmp_path / "out.csv").read_text().count("\n") == 2
+
+
+def test_stop_ends_the_run_and_leaves_no_thread(qtbot, window, shapes_dir, monkeypatch):
+    open_data(qtbot, window, shapes_dir, monkeypatch)
+    window.show_step(1)
+    wait_for_tree(qtbot, window)
+    qtbot.mouseClick(window.model_page.preset_buttons["full"], Qt.MouseButton.LeftButton)
+    set_form(window, epochs=200)
+    page = window.train_page
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    steps = page._steps_per_epoch
+    wait_until(qtbot, lambda: page.plots.val_acc.n >= 1 and page.plots.step_raw.n > steps + 1,
+               timeout=120)  # stop in the middle of the second epoch
+    with qtbot.waitSignal(page.run_finished, timeout=5_000) as blocker:
+        qtbot.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)
+    run_dir, status = blocker.args
+    assert status == "cancelled"
+    wait_until(qtbot, lambda: not page.running, timeout=5)
+    meta = bundle.load_run(run_dir).meta
+    assert meta["status"] == "cancelled" and meta["epochs_done"] == 1
+    assert page.start_button.isEnabled() and page.resume_button.isEnabled()
+
+
+def test_gui_thread_stays_responsive_while_training(qtbot, window, shapes_dir, monkeypatch):
+    open_data(qtbot, window, shapes_dir, monkeypatch)
+    window.show_step(1)
+    wait_for_tree(qtbot, window)
+    qtbot.mouseClick(window.model_page.preset_buttons["full"], Qt.MouseButton.LeftButton)
+    window.show_step(2)
+    set_form(window, epochs=3, image_size=96)
+    window.train_page.form.augment.setCurrentIndex(window.train_page.form.augment.findData("light"))
+    meter = GapMeter()
+    meter.start()
+    _, status = start_and_wait(qtbot, window)
+    meter.stop()
+    print(f"\nworst GUI-thread gap while training: {meter.worst * 1000:.0f} ms "
+          f"({meter.ticks} ticks)")
+    assert status == "completed"
+    assert meter.ticks > 50
+    assert meter.worst < 0.4, f"the GUI thread stalled for {meter.worst * 1000:.0f} ms"
+
+
+def test_worker_error_reaches_a_dialog_and_the_window_survives(qtbot, window, shapes_dir,
+                                                                monkeypatch):
+    open_data(qtbot, window, shapes_dir, monkeypatch)
+    window.show_step(1)
+    wait_for_tree(qtbot, window)
+    set_form(window, epochs=1)
+    from transfer_gui.core import training
+
+    original = training.Trainer.fit
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("the disk caught fire")
+
+    monkeypatch.setattr(training.Trainer, "fit", broken)
+    page = window.train_page
+    with qtbot.waitSignal(page.run_failed, timeout=30_000):
+        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    assert any("the disk caught fire" in message for _, message in dialogs.SHOWN)
+    wait_until(qtbot, lambda: page.start_button.isEnabled(), timeout=10)
+    monkeypatch.setattr(training.Trainer, "fit", original)
+    _, status = start_and_wait(qtbot, window)  # the window still works
+    assert status == "completed"
+
+
+def test_closing_while_training_stops_and_waits(qtbot, window, shapes_dir, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from transfer_gui.ui import worker
+
+    open_data(qtbot, window, shapes_dir, monkeypatch)
+    window.show_step(1)
+    wait_for_tree(qtbot, window)
+    qtbot.mouseClick(window.model_page.preset_buttons["full"], Qt.MouseButton.LeftButton)
+    set_form(window, epochs=200)
+    page = window.train_page
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: page.plots.step_raw.n >= 1, timeout=120)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or
+                        QMessageBox.StandardButton.Yes)
+    window.state.set_modified(False)
+    assert window.close()
+    assert asked and "Stop training" in asked[0]
+    assert not [t for t in worker.live_tasks() if t.qthread.isRunning()]
+
+
+def test_layer_tree_tristate_and_context_actions(qtbot, window, shapes_dir, monkeypatch):
+    open_data(qtbot, window, shapes_dir, monkeypatch)
+    wait_for_tree(qtbot, window)
+    page = window.model_page
+    tree = page.tree.tree_model
+    qtbot.mouseClick(page.preset_buttons["linear-probe"], Qt.MouseButton.LeftButton)
+    stage7 = tree.find("stage7")
+    block = tree.index(0, 0, stage7)  # _blocks.15
+    conv = tree.index(0, 0, block)
+    tree.setData(conv, Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
+    assert tree.data(conv, Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
+    assert tree.data(stage7, Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.PartiallyChecked
+    # a partial group becomes fully trainable when clicked
+    tree.setData(stage7, Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole)
+    assert tree.data(stage7, Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
+    assert tree.data(block, Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
+    assert window.state.config.model.trainable == ("stage7", "head")
+    # "Train from here on" and "Freeze everything above this"
+    tree.train_from(tree._item(tree.find("stage5")))
+    assert window.state.config.model.trainable == ("stage5", "stage6", "stage7", "top", "head")
+    tree.freeze_above(tree._item(tree.find("stage7")))
+    assert window.state.config.model.trainable == ("stage7", "top", "head")
+    assert "trainable" in page.summary.text() and "%" in page.summary.text()
+
+
+def test_project_round_trip_and_missing_parts(qtbot, window, shapes_dir, monkeypatch,
+                                              tmp_path):
+    open_data(qtbot, window, shapes_dir, monkeypatch)
+    wait_for_tree(qtbot, window)
+    qtbot.mouseClick(window.model_page.preset_buttons["fine-tune"], Qt.MouseButton.LeftButton)
+    window.train_page.form.epochs.setValue(7)
+    path = tmp_path / "mine.tgproj"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+    assert window.projects.save_project()
+    saved = json.loads(path.read_text())
+    assert saved["config"]["train"]["epochs"] == 7
+    assert saved["config"]["model"]["strategy"] == "fine-tune"
+    assert "mine.tgproj" in window.windowTitle()
+
+    window.projects.new_project()
+    assert window.state.config.train.epochs is None
+    assert window.projects.open_project(str(path))
+    assert window.state.config.train.epochs == 7
+    assert window.train_page.form.epochs.value() == 7
+    wait_until(qtbot, lambda: window.state.scan is not None)
+
+    saved["config"]["data"]["root"] = str(tmp_path / "gone")
+    path.write_text(json.dumps(saved))
+    dialogs.SHOWN.clear()
+    assert window.projects.open_project(str(path))
+    assert any("gone" in message for _, message in dialogs.SHOWN)
+    assert "not found" in window.data_page.folder_label.text()
+
+
+def test_window_appears_before_torch_is_imported():
+    code = (
+        "import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        "from transfer_gui.ui.app import create_app\n"
+        "from transfer_gui.ui.main_window import MainWindow\n"
+        "app = create_app([]); w = MainWindow(); w.show(); app.processEvents()\n"
+        "print('torch' in sys.modules, w.isVisible())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.stdout.split()[-2:] == ["False", "True"], out.stdout + out.stderr

@@ -1,0 +1,253 @@
+"""The main window: composes the five pages, the menus and the status bar. No training or data
+logic lives here; the pages and the shared `AppState` do the work."""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+
+from PySide6.QtCore import QSettings, QSize, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QWidget,
+)
+
+from .. import __version__
+from .engine import load_engine
+from .pages.data_page import DataPage
+from .pages.evaluate_page import EvaluatePage
+from .pages.model_page import ModelPage
+from .pages.predict_page import PredictPage
+from .pages.train_page import TrainPage
+from .project_actions import ProjectActions
+from .resources import icon
+from .state import AppState
+from .widgets.dialogs import show_error
+from .widgets.drop_zone import dropped_paths
+from .widgets.image_grid import ImageGrid
+from .worker import cancel_all, live_tasks, start_task
+
+STEPS = (("Data", "data"), ("Model", "model"), ("Train", "train"), ("Evaluate", "evaluate"),
+         ("Predict", "predict"))
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.settings = settings or QSettings()
+        self.state = AppState()
+        self.data_page = DataPage(self.state)
+        self.model_page = ModelPage(self.state)
+        self.train_page = TrainPage(self.state)
+        self.evaluate_page = EvaluatePage(self.state)
+        self.predict_page = PredictPage(self.state)
+        self.pages = [self.data_page, self.model_page, self.train_page, self.evaluate_page,
+                      self.predict_page]
+        self.projects = ProjectActions(self, self.state, self.settings)
+        self._closing = False
+        self._build()
+        self._build_menus()
+        self._build_status_bar()
+        self.state.modified_changed.connect(self._update_title)
+        self.state.project_loaded.connect(self._update_title)
+        self.state.scan_changed.connect(self._update_status)
+        self.state.busy_changed.connect(self._on_busy_changed)
+        self.train_page.run_finished.connect(self._on_run_finished)
+        self.state.status_message.connect(partial(self.statusBar().showMessage, timeout=8000))
+        self._update_title()
+        self.setAcceptDrops(True)
+        self.setWindowIcon(icon("app"))
+        self.resize(QSize(1280, 800))
+        self._restore_geometry()
+
+    # --- layout -----------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.sidebar = QListWidget()
+        self.sidebar.setObjectName("sidebar")
+        self.sidebar.setFixedWidth(168)
+        self.sidebar.setIconSize(QSize(22, 22))
+        for number, (text, name) in enumerate(STEPS, start=1):
+            item = QListWidgetItem(icon(name), f"  {number}   {text}")
+            item.setToolTip(f"{text} (Ctrl+{number})")
+            self.sidebar.addItem(item)
+        self.stack = QStackedWidget()
+        for page in self.pages:
+            page.setObjectName("page")
+            self.stack.addWidget(page)
+        self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.sidebar.setCurrentRow(0)
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.sidebar)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+    def show_step(self, index: int) -> None:
+        self.sidebar.setCurrentRow(index)
+
+    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        p = self.projects
+        self._action(file, "&New project", p.new_project, QKeySequence.StandardKey.New)
+        self._action(file, "&Open project…", p.open_project_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = file.addMenu("Open &recent")
+        p.attach_recent_menu(self.recent_menu)
+        self._action(file, "&Save project", p.save_project, QKeySequence.StandardKey.Save)
+        self._action(file, "Save project &as…", p.save_project_as, QKeySequence.StandardKey.SaveAs)
+        file.addSeparator()
+        self._action(file, "Open image &folder…", self._on_open_folder, "Ctrl+Shift+O")
+        self._action(file, "Open &trained run…", p.open_run_dialog)
+        self.export_action = self._action(file, "&Export model…", p.export_model, "Ctrl+E")
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        run = bar.addMenu("&Run")
+        self.start_action = self._action(run, "&Start training", self.train_page.start,
+                                         "Ctrl+Return")
+        self.stop_action = self._action(run, "S&top training", self.train_page.stop,
+                                        "Ctrl+.")
+        self.stop_action.setEnabled(False)
+        self._action(run, "&Evaluate", self.evaluate_page.evaluate, "F5")
+        view = bar.addMenu("&View")
+        for number, (text, _) in enumerate(STEPS, start=1):
+            self._action(view, text, partial(self.show_step, number - 1), f"Ctrl+{number}")
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&About transfer_gui", self._on_about)
+
+    def _build_status_bar(self) -> None:
+        self.data_status = QLabel("No data")
+        self.device_status = QLabel("Loading PyTorch…")
+        bar = self.statusBar()
+        bar.addPermanentWidget(self.data_status)
+        bar.addPermanentWidget(self.device_status)
+
+    # --- engine -----------------------------------------------------------------------------
+
+    def start_engine(self) -> None:
+        """Import torch in the background once the window is on screen."""
+        task = start_task(load_engine, "engine", self)
+        task.succeeded.connect(self._on_engine_loaded)
+        task.failed.connect(self._on_engine_failed)
+
+    @Slot(object)
+    def _on_engine_loaded(self, info: object) -> None:
+        self.device_status.setText(f"Device: {info.device}")  # type: ignore[attr-defined]
+        self.state.set_engine(info)
+
+    @Slot(str, str)
+    def _on_engine_failed(self, message: str, details: str) -> None:
+        self.device_status.setText("PyTorch failed to load")
+        show_error(self, "PyTorch could not be loaded", message, details)
+
+    # --- status and title -------------------------------------------------------------------
+
+    @Slot()
+    def _update_title(self, *_: object) -> None:
+        path = self.state.project.path
+        name = os.path.basename(path) if path else "Untitled project"
+        self.setWindowTitle(f"{name}[*] — transfer_gui")
+        self.setWindowModified(self.state.modified)
+
+    @Slot()
+    def _update_status(self) -> None:
+        scan = self.state.scan
+        self.data_status.setText(f"Data: {scan.summary()}" if scan else "No data")
+
+    @Slot(bool)
+    def _on_busy_changed(self, busy: bool) -> None:
+        self.start_action.setEnabled(not busy)
+        self.stop_action.setEnabled(busy)
+        self.statusBar().showMessage("Training…" if busy else "", 0 if busy else 3000)
+
+    @Slot(str, str)
+    def _on_run_finished(self, run_dir: str, status: str) -> None:
+        self.statusBar().showMessage(f"Training {status}: {os.path.basename(run_dir)}", 8000)
+
+    # --- files ------------------------------------------------------------------------------
+
+    @Slot()
+    def _on_open_folder(self) -> None:
+        self.show_step(0)
+        self.data_page.choose_folder()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if dropped_paths(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = dropped_paths(event)
+        if not paths:
+            return
+        event.acceptProposedAction()
+        if self.stack.currentWidget() is self.predict_page:
+            self.predict_page.add_paths(paths)
+        elif paths[0].endswith(".tgproj"):
+            self.projects.open_project(paths[0])
+        elif os.path.isdir(paths[0]):
+            self.show_step(0)
+            self.data_page.open_folder(paths[0])
+        else:
+            self.show_step(4)
+            self.predict_page.add_paths(paths)
+
+    @Slot()
+    def _on_about(self) -> None:
+        QMessageBox.about(self, "About transfer_gui",
+                          f"<b>transfer_gui {__version__}</b><br>Point-and-click transfer "
+                          "learning on images, with PyTorch, torchvision and Qt.")
+
+    # --- closing ----------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._closing:
+            event.accept()
+            return
+        if self.train_page.running:
+            answer = QMessageBox.question(
+                self, "Training is running",
+                "Stop training and quit? The best model so far is kept.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        if not self.projects.maybe_save():
+            event.ignore()
+            return
+        self._closing = True
+        self.state.closing = True
+        self._save_geometry()
+        self.statusBar().showMessage("Stopping background work…")
+        if not cancel_all(15_000):
+            remaining = ", ".join(t.name for t in live_tasks())
+            show_error(self, "Still busy", f"Background work did not stop: {remaining}")
+        for grid in self.findChildren(ImageGrid):
+            grid.loader.reset()
+            grid.loader.wait(3000)
+        event.accept()
+
+    def _save_geometry(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+
+    def _restore_geometry(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+

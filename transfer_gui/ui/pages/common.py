@@ -1,0 +1,40 @@
+"""Small helpers shared by the pages."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+
+def page_title(title: str, subtitle: str = "") -> QWidget:
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 4)
+    layout.setSpacing(2)
+    heading = QLabel(title)
+    heading.setObjectName("pageTitle")
+    layout.addWidget(heading)
+    if subtitle:
+        sub = QLabel(subtitle)
+        sub.setObjectName("pageSubtitle")
+        sub.setWordWrap(True)
+        layout.addWidget(sub)
+    return box
+
+
+def elide_path(path: str, keep: int = 70) -> str:
+    """Shorten a long path in the middle, keeping its end (the part that differs)."""
+    path = os.path.normpath(path)
+    return path if len(path) <= keep else path[: keep // 3] + "…" + path[-(2 * keep // 3):]
+
+
+def human_duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

@@ -1,0 +1,380 @@
+"""Step 1, Data: choose or drop a folder; classes, thumbnails, problems and the split."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from functools import partial
+
+from PySide6.QtCore import QModelIndex, QRect, Qt, QUrl, Slot
+from PySide6.QtGui import QColor, QDesktopServices, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...core.data import FolderScan, training_split
+from ...core.events import Progress
+from ..state import AppState
+from ..widgets.dialogs import show_error
+from ..widgets.drop_zone import DropZone
+from ..widgets.image_grid import GridItem, ImageGrid
+from ..worker import Task, start_task
+from .common import elide_path, page_title
+
+SHARE_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+class ShareBar(QStyledItemDelegate):
+    """Draws a class's share of the images as a bar with its percentage."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        share = float(index.data(SHARE_ROLE) or 0.0)
+        rect: QRect = option.rect.adjusted(6, 7, -56, -7)
+        painter.save()
+        painter.fillRect(rect, QColor("#eceff3"))
+        painter.fillRect(rect.adjusted(0, 0, -int(rect.width() * (1 - share)), 0),
+                         QColor("#3b6fd8"))
+        painter.setPen(QColor("#2b2f36"))
+        text_rect = option.rect.adjusted(option.rect.width() - 52, 0, -4, 0)
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                         f"{share:.1%}")
+        painter.restore()
+
+
+class DataPage(QWidget):
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.scan_task: Task | None = None
+        self._build()
+        state.project_loaded.connect(self._on_project_loaded)
+
+    # --- layout -----------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.folder_label = QLabel("No folder chosen")
+        self.folder_label.setObjectName("pathLabel")
+        self.choose_button = QPushButton("Choose folder…")
+        self.choose_button.clicked.connect(self.choose_folder)
+        self.rescan_button = QPushButton("Rescan")
+        self.rescan_button.clicked.connect(self.rescan)
+        self.rescan_button.setEnabled(False)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Image folder:"))
+        top.addWidget(self.folder_label, 1)
+        top.addWidget(self.rescan_button)
+        top.addWidget(self.choose_button)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.progress.setFormat("checking images… %v / %m")
+
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self._build_empty())
+        self.stack.addWidget(self._build_content())
+        layout = QVBoxLayout(self)
+        layout.addWidget(page_title("Data", "A folder with one sub-folder per class "
+                                            "(or train/ and val/ folders of classes)."))
+        layout.addLayout(top)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.stack, 1)
+
+    def _build_empty(self) -> QWidget:
+        self.drop_zone = DropZone("Drop a folder of images here\n\none sub-folder per class, "
+                                  "for example  photos/cats/…  and  photos/dogs/…")
+        self.drop_zone.dropped.connect(self._on_paths_dropped)
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.addStretch(1)
+        layout.addWidget(self.drop_zone)
+        layout.addStretch(2)
+        return box
+
+    def _build_content(self) -> QWidget:
+        self.class_table = QTableWidget(0, 3)
+        self.class_table.setHorizontalHeaderLabels(["Class", "Images", "Share"])
+        self.class_table.verticalHeader().setVisible(False)
+        self.class_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.class_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.class_table.setItemDelegateForColumn(2, ShareBar(self.class_table))
+        header = self.class_table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(2, 170)
+        self.class_table.itemSelectionChanged.connect(self._on_class_selected)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.class_table, 1)
+        column.addWidget(self.summary)
+        column.addWidget(self._build_split())
+
+        self.grid = ImageGrid()
+        self.grid.activated_path.connect(self._on_file_activated)
+        self.class_filter = QComboBox()
+        self.class_filter.currentIndexChanged.connect(self._fill_grid)
+        images = QWidget()
+        images_layout = QVBoxLayout(images)
+        filter_row = QHBoxLayout()
+        filter_row.addWidget(QLabel("Show:"))
+        filter_row.addWidget(self.class_filter, 1)
+        images_layout.addLayout(filter_row)
+        images_layout.addWidget(self.grid, 1)
+        self.problem_table = QTableWidget(0, 3)
+        self.problem_table.setHorizontalHeaderLabels(["File", "Problem", ""])
+        self.problem_table.verticalHeader().setVisible(False)
+        self.problem_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.problem_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.problem_table.setWordWrap(False)
+        pheader = self.problem_table.horizontalHeader()
+        pheader.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        pheader.resizeSection(0, 280)
+        pheader.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        pheader.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.problem_table.cellDoubleClicked.connect(self._on_problem_activated)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(images, "Images")
+        self.tabs.addTab(self.problem_table, "Problems")
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([420, 640])
+        return splitter
+
+    def _build_split(self) -> QGroupBox:
+        box = QGroupBox("Validation split")
+        form = QFormLayout(box)
+        self.val_share = QDoubleSpinBox()
+        self.val_share.setRange(0, 90)
+        self.val_share.setSingleStep(5)
+        self.val_share.setDecimals(0)
+        self.val_share.setSuffix(" %")
+        self.val_share.setValue(20)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.own_split = QCheckBox("Use the folder's own train/ and val/ split")
+        self.own_split.setEnabled(False)
+        for widget in (self.val_share, self.seed):
+            widget.valueChanged.connect(self._on_split_edited)
+        self.own_split.toggled.connect(self._on_split_edited)
+        form.addRow("Validation share", self.val_share)
+        form.addRow("Split seed", self.seed)
+        form.addRow(self.own_split)
+        return box
+
+    # --- actions ----------------------------------------------------------------------------
+
+    @Slot()
+    def choose_folder(self) -> None:
+        start = self.state.config.data.root or os.path.expanduser("~")
+        folder = QFileDialog.getExistingDirectory(self, "Choose an image folder", start)
+        if folder:
+            self.open_folder(folder)
+
+    @Slot(list)
+    def _on_paths_dropped(self, paths: list[str]) -> None:
+        folders = [p for p in paths if os.path.isdir(p)]
+        if folders:
+            self.open_folder(folders[0])
+        else:
+            show_error(self, "Not a folder", "Drop a folder of images (one sub-folder per "
+                                             "class), not single files.")
+
+    def open_folder(self, folder: str) -> None:
+        data = self.state.config.data
+        self.state.set_data(dataclasses.replace(data, root=os.path.abspath(folder), val_dir=None))
+        self.rescan()
+
+    @Slot()
+    def rescan(self) -> None:
+        root = self.state.config.data.root
+        if not root:
+            return
+        if self.scan_task is not None and self.scan_task.running:
+            self.scan_task.cancel()
+        self.folder_label.setText(elide_path(root))
+        self.folder_label.setToolTip(root)
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        self.rescan_button.setEnabled(False)
+        task = start_task(partial(_scan, root, self.state.config.data.val_dir), "scan", self)
+        task.events.connect(self._on_scan_events)
+        task.succeeded.connect(partial(self._on_scanned, task))
+        task.failed.connect(partial(self._on_scan_failed, task))
+        self.scan_task = task
+
+    @Slot(list)
+    def _on_scan_events(self, events: list) -> None:
+        for event in events:
+            if isinstance(event, Progress) and event.total:
+                self.progress.setRange(0, event.total)
+                self.progress.setValue(event.done)
+
+    def _on_scanned(self, task: Task, scan: FolderScan) -> None:
+        if task is not self.scan_task:
+            return  # an older scan finished after a newer one started
+        self.progress.setVisible(False)
+        self.rescan_button.setEnabled(True)
+        self.state.set_scan(scan)
+        self._show_scan(scan)
+
+    def _on_scan_failed(self, task: Task, message: str, details: str) -> None:
+        if task is not self.scan_task:
+            return
+        self.progress.setVisible(False)
+        self.rescan_button.setEnabled(True)
+        if "Cancelled" not in details:
+            show_error(self, "Cannot read the folder", message, details)
+
+    # --- showing a scan ---------------------------------------------------------------------
+
+    def _show_scan(self, scan: FolderScan) -> None:
+        self.stack.setCurrentIndex(1)
+        counts = scan.counts()
+        total = max(sum(counts), 1)
+        self.class_table.setRowCount(len(scan.classes))
+        for row, (name, count) in enumerate(zip(scan.classes, counts, strict=True)):
+            self.class_table.setItem(row, 0, QTableWidgetItem(name))
+            number = QTableWidgetItem(str(count))
+            number.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.class_table.setItem(row, 1, number)
+            share = QTableWidgetItem()
+            share.setData(SHARE_ROLE, count / total)
+            self.class_table.setItem(row, 2, share)
+        self.class_filter.blockSignals(True)
+        self.class_filter.clear()
+        self.class_filter.addItem(f"All classes ({sum(counts)})")
+        for name, count in zip(scan.classes, counts, strict=True):
+            self.class_filter.addItem(f"{name} ({count})")
+        self.class_filter.blockSignals(False)
+        self.own_split.setEnabled(scan.layout == "train-val")
+        self.own_split.blockSignals(True)
+        self.own_split.setChecked(scan.layout == "train-val" and
+                                  self.state.config.data.folder_split)
+        self.own_split.blockSignals(False)
+        self._on_split_edited()
+        self._fill_grid()
+        self._fill_problems(scan)
+        self._update_summary()
+
+    @Slot()
+    def _fill_grid(self) -> None:
+        scan = self.state.scan
+        if scan is None:
+            return
+        wanted = self.class_filter.currentIndex() - 1
+        items = [GridItem(s.path, os.path.basename(s.path),
+                          f"{scan.classes[s.label]}\n{s.path}")
+                 for s in scan.samples if wanted < 0 or s.label == wanted]
+        self.grid.set_items(items)
+
+    def _fill_problems(self, scan: FolderScan) -> None:
+        problems = sorted(scan.problems, key=lambda p: (p.severity != "error", p.path))
+        self.problem_table.setRowCount(len(problems))
+        for row, problem in enumerate(problems):
+            name = QTableWidgetItem(os.path.relpath(problem.path, scan.root)
+                                    if problem.path.startswith(scan.root) else problem.path)
+            name.setToolTip(problem.path)
+            name.setData(Qt.ItemDataRole.UserRole, problem.path)
+            reason = QTableWidgetItem(problem.reason)
+            reason.setToolTip(problem.reason)
+            kind = QTableWidgetItem("skipped" if problem.severity == "error" else "warning")
+            kind.setForeground(QColor("#b33a3a") if problem.severity == "error"
+                               else QColor("#a66a00"))
+            for col, item in enumerate((name, reason, kind)):
+                self.problem_table.setItem(row, col, item)
+        errors = sum(p.severity == "error" for p in problems)
+        label = f"Problems ({len(problems)})" if problems else "Problems"
+        self.tabs.setTabText(1, label)
+        self.tabs.setTabToolTip(1, f"{errors} files skipped, {len(problems) - errors} warnings")
+
+    @Slot()
+    def _on_split_edited(self) -> None:
+        own = self.own_split.isChecked() or not self.own_split.isEnabled()
+        data = dataclasses.replace(
+            self.state.config.data,
+            val_split=self.val_share.value() / 100.0,
+            seed=self.seed.value(),
+            folder_split=own,
+        )
+        self.state.set_data(data)
+        self.val_share.setEnabled(not (self.own_split.isEnabled() and own))
+        self._update_summary()
+
+    def _update_summary(self) -> None:
+        scan = self.state.scan
+        if scan is None:
+            self.summary.setText("")
+            return
+        data = self.state.config.data
+        train, val = training_split(scan, data.val_split, data.seed, data.folder_split)
+        n_train, n_val = len(train), len(val)
+        errors = sum(p.severity == "error" for p in scan.problems)
+        skipped = f" · {errors} files skipped (see Problems)" if errors else ""
+        self.summary.setText(f"<b>{len(scan.classes)} classes</b> · {n_train} training · "
+                             f"{n_val} validation images{skipped}")
+
+    @Slot()
+    def _on_class_selected(self) -> None:
+        rows = {i.row() for i in self.class_table.selectedIndexes()}
+        if len(rows) == 1:
+            self.class_filter.setCurrentIndex(rows.pop() + 1)
+
+    @Slot(str)
+    def _on_file_activated(self, path: str) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+
+    @Slot(int, int)
+    def _on_problem_activated(self, row: int, _column: int) -> None:
+        path = self.problem_table.item(row, 0).data(Qt.ItemDataRole.UserRole)
+        target = path if os.path.isdir(path) else os.path.dirname(path)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(target))
+
+    # --- project ----------------------------------------------------------------------------
+
+    @Slot()
+    def _on_project_loaded(self) -> None:
+        data = self.state.config.data
+        for widget, value in ((self.val_share, round(data.val_split * 100)),
+                              (self.seed, data.seed)):
+            widget.blockSignals(True)
+            widget.setValue(value)
+            widget.blockSignals(False)
+        if data.root and os.path.isdir(data.root):
+            self.rescan()
+        else:
+            self.stack.setCurrentIndex(0)
+            self.folder_label.setText(f"{data.root} (not found)" if data.root
+                                      else "No folder chosen")
+            self.state.set_scan(None)
+
+
+def _scan(root: str, val_dir: str | None, callbacks: list, cancel) -> FolderScan:
+    from ...core.data import scan_folder
+
+    return scan_folder(root, verify=True, val_dir=val_dir, callbacks=callbacks, cancel=cancel)

@@ -1,0 +1,199 @@
+"""Step 4, Evaluate: confusion matrix, per-class scores, and the images behind the numbers."""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+
+from PySide6.QtCore import Qt, QUrl, Slot
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...core.events import Progress
+from ..state import AppState
+from ..widgets.confusion import ConfusionMatrix
+from ..widgets.dialogs import show_error
+from ..widgets.image_grid import GridItem, ImageGrid
+from ..worker import Task, start_task
+from .common import page_title
+
+
+def _number(value: float, fmt: str = ".3f") -> QTableWidgetItem:
+    item = QTableWidgetItem(format(value, fmt))
+    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item
+
+
+class EvaluatePage(QWidget):
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.task: Task | None = None
+        self.evaluation = None  # core.evaluation.Evaluation
+        self._evaluated_run = ""
+        self._build()
+        state.run_changed.connect(self._on_run_changed)
+
+    def _build(self) -> None:
+        self.headline = QLabel("Train a model to evaluate it here.")
+        self.headline.setObjectName("headline")
+        self.source = QLabel("")
+        self.source.setObjectName("pageSubtitle")
+        self.evaluate_button = QPushButton("Evaluate again")
+        self.evaluate_button.setEnabled(False)
+        self.evaluate_button.clicked.connect(self.evaluate)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        top = QHBoxLayout()
+        text = QVBoxLayout()
+        text.addWidget(self.headline)
+        text.addWidget(self.source)
+        top.addLayout(text, 1)
+        top.addWidget(self.evaluate_button)
+
+        self.matrix = ConfusionMatrix()
+        self.matrix.cell_clicked.connect(self._on_cell_clicked)
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Support"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in range(1, 5):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        upper = QSplitter()
+        upper.addWidget(self.matrix)
+        upper.addWidget(self.table)
+        upper.setSizes([560, 480])
+
+        self.cell_grid = ImageGrid(size=96)
+        self.loss_grid = ImageGrid(size=96)
+        for grid in (self.cell_grid, self.loss_grid):
+            grid.activated_path.connect(self._on_open_file)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.loss_grid, "Highest loss")
+        self.tabs.addTab(self.cell_grid, "Selected cell")
+        lower = QSplitter(Qt.Orientation.Vertical)
+        lower.addWidget(upper)
+        lower.addWidget(self.tabs)
+        lower.setSizes([380, 260])
+        layout = QVBoxLayout(self)
+        layout.addWidget(page_title("Evaluate", "Scores on the validation images; click a cell "
+                                                "of the matrix to see its images."))
+        layout.addLayout(top)
+        layout.addWidget(self.progress)
+        layout.addWidget(lower, 1)
+
+    # --- running ----------------------------------------------------------------------------
+
+    @Slot(str)
+    def _on_run_changed(self, run_dir: str) -> None:
+        self.evaluate_button.setEnabled(bool(run_dir))
+        if run_dir and run_dir != self._evaluated_run and not self.state.training \
+                and not self.state.closing:
+            self.evaluate()
+
+    @Slot()
+    def evaluate(self) -> None:
+        run = self.state.run_dir
+        if not run:
+            return
+        if self.task is not None and self.task.running:
+            self.task.cancel()
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        self.headline.setText("Evaluating…")
+        self.evaluate_button.setEnabled(False)
+        task = start_task(partial(_evaluate, run), "evaluate", self)
+        task.events.connect(self._on_events)
+        task.succeeded.connect(partial(self._on_evaluated, task, run))
+        task.failed.connect(partial(self._on_failed, task))
+        self.task = task
+
+    @Slot(list)
+    def _on_events(self, events: list) -> None:
+        for event in events:
+            if isinstance(event, Progress) and event.total:
+                self.progress.setRange(0, event.total)
+                self.progress.setValue(event.done)
+
+    def _on_evaluated(self, task: Task, run: str, evaluation: object) -> None:
+        if task is not self.task:
+            return
+        self.progress.setVisible(False)
+        self.evaluate_button.setEnabled(True)
+        self._evaluated_run = run
+        self.show_evaluation(evaluation)
+
+    def _on_failed(self, task: Task, message: str, details: str) -> None:
+        if task is not self.task:
+            return
+        self.progress.setVisible(False)
+        self.evaluate_button.setEnabled(True)
+        self.headline.setText("Evaluation failed.")
+        if "Cancelled" not in details:
+            show_error(self, "Cannot evaluate", message, details)
+
+    # --- showing ----------------------------------------------------------------------------
+
+    def show_evaluation(self, evaluation) -> None:
+        self.evaluation = evaluation
+        result = evaluation.result
+        self.headline.setText(f"Accuracy {result.accuracy:.1%} · macro F1 {result.macro_f1:.3f} "
+                              f"· {int(result.confusion.sum())} images")
+        self.source.setText(f"Evaluated on {evaluation.source}. Run: "
+                            f"{os.path.basename(self.state.run_dir)}")
+        self.matrix.set_matrix(result.classes, result.confusion)
+        rows = result.per_class()
+        self.table.setRowCount(len(rows))
+        for row, scores in enumerate(rows):
+            self.table.setItem(row, 0, QTableWidgetItem(scores["class"]))
+            for col, key in enumerate(("precision", "recall", "f1"), start=1):
+                self.table.setItem(row, col, _number(scores[key]))
+            self.table.setItem(row, 4, _number(scores["support"], "d"))
+        classes = result.classes
+        self.loss_grid.set_items([
+            GridItem(i.path, f"{classes[i.target]} → {classes[i.pred]}",
+                     f"true {classes[i.target]}, predicted {classes[i.pred]} "
+                     f"({i.confidence:.0%}), loss {i.loss:.2f}\n{i.path}")
+            for i in result.top_losses(48)])
+        self.cell_grid.set_items([])
+
+    @Slot(int, int)
+    def _on_cell_clicked(self, target: int, pred: int) -> None:
+        if self.evaluation is None:
+            return
+        result = self.evaluation.result
+        items = result.cell(target, pred)
+        names = result.classes
+        self.cell_grid.set_items([
+            GridItem(i.path, f"{i.confidence:.0%}", f"true {names[i.target]}, predicted "
+                                                    f"{names[i.pred]} ({i.confidence:.0%})\n"
+                                                    f"{i.path}")
+            for i in items])
+        self.tabs.setTabText(1, f"True {names[target]}, predicted {names[pred]} ({len(items)})")
+        self.tabs.setCurrentIndex(1)
+
+    @Slot(str)
+    def _on_open_file(self, path: str) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+
+
+def _evaluate(run: str, callbacks: list, cancel: object) -> object:
+    """The run's own validation split, as saved with the run."""
+    from ...core.evaluation import evaluate_run
+
+    return evaluate_run(run, None, callbacks=callbacks, cancel=cancel)  # type: ignore[arg-type]

@@ -1,0 +1,335 @@
+"""Step 2, Model: the backbone, its weights, and exactly which layers train."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from functools import partial
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...core.config import ModelConfig
+from ..engine import (
+    BackboneRow,
+    ModelStructure,
+    build_structure,
+    selectors_for,
+    trainable_names,
+)
+from ..state import AppState
+from ..widgets.dialogs import show_error
+from ..widgets.layer_tree import LayerTreeView
+from ..worker import Task, start_task
+from .common import page_title
+
+WEIGHTS_TEXT = {
+    "bundled": "bundled",
+    "cached": "cached",
+    "download": "download",
+    "file": "file",
+    "none": "none",
+}
+WEIGHTS_TIP = {
+    "bundled": "Installed with the app: works offline",
+    "cached": "Downloaded before: works offline",
+    "download": "Downloaded from torchvision on first use (needs internet once)",
+    "file": "Loaded from a file you chose",
+    "none": "No pretrained weights",
+}
+PRESETS = (
+    ("linear-probe", "Linear probe", "Train only the new head; the backbone stays frozen."),
+    ("fine-tune", "Fine-tune top", "Train the head and the last N layer groups, earlier "
+                                   "groups with smaller learning rates."),
+    ("full", "Full fine-tune", "Train every layer."),
+    ("scratch", "From scratch", "Same architecture, random weights: the baseline that shows "
+                                "what pretraining bought."),
+)
+
+
+def _cell(text: str, align_right: bool = False) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    if align_right:
+        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item
+
+
+class ModelPage(QWidget):
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.structure: ModelStructure | None = None
+        self.build_task: Task | None = None
+        self._rows: list[BackboneRow] = []
+        self._pending_selectors: tuple[str, ...] | None = None
+        self._build()
+        state.engine_ready.connect(self._on_engine_ready)
+        state.project_loaded.connect(self._on_project_loaded)
+        state.scan_changed.connect(self._on_scan_changed)
+
+    # --- layout -----------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["Backbone", "Params", "Input", "Top-1",
+                                              "Weights"])
+        self.table.horizontalHeaderItem(3).setToolTip("ImageNet top-1 accuracy")
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        header = self.table.horizontalHeader()
+        for col in range(4):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.table.itemSelectionChanged.connect(self._on_backbone_selected)
+        self.description = QLabel("Loading the networks…")
+        self.description.setWordWrap(True)
+        self.weights_label = QLabel("Weights: pretrained on ImageNet")
+        self.weights_label.setWordWrap(True)
+        self.load_weights = QPushButton("Load weights from file…")
+        self.load_weights.clicked.connect(self._on_load_weights)
+        self.clear_weights = QPushButton("Use pretrained")
+        self.clear_weights.clicked.connect(self._on_clear_weights)
+        self.clear_weights.setEnabled(False)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.load_weights)
+        buttons.addWidget(self.clear_weights)
+        buttons.addStretch(1)
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.table, 1)
+        column.addWidget(self.description)
+        column.addWidget(self.weights_label)
+        column.addLayout(buttons)
+
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(self._build_tree_side())
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([520, 560])
+        layout = QVBoxLayout(self)
+        layout.addWidget(page_title("Model", "Pick a pretrained network and tick the layers "
+                                             "that train. Checked = trainable."))
+        layout.addWidget(splitter, 1)
+
+    def _build_tree_side(self) -> QWidget:
+        box = QGroupBox("What trains")
+        self.preset_group = QButtonGroup(self)
+        self.preset_group.setExclusive(True)
+        presets = QHBoxLayout()
+        self.preset_buttons: dict[str, QPushButton] = {}
+        for key, text, tip in PRESETS:
+            button = QPushButton(text)
+            button.setCheckable(True)
+            button.setToolTip(tip)
+            button.clicked.connect(partial(self.apply_preset, key))
+            self.preset_group.addButton(button)
+            self.preset_buttons[key] = button
+            presets.addWidget(button)
+            if key == "fine-tune":
+                self.unfreeze = QSpinBox()
+                self.unfreeze.setRange(1, 24)
+                self.unfreeze.setValue(2)
+                self.unfreeze.setSuffix(" groups")
+                self.unfreeze.setToolTip("How many layer groups below the head train")
+                self.unfreeze.valueChanged.connect(self._on_unfreeze_changed)
+                presets.addWidget(self.unfreeze)
+        presets.addStretch(1)
+        self.summary = QLabel("")
+        self.summary.setObjectName("trainableSummary")
+        self.tree = LayerTreeView()
+        self.tree.tree_model.trainable_changed.connect(self._on_trainable_changed)
+        layout = QVBoxLayout(box)
+        layout.addLayout(presets)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.tree, 1)
+        return box
+
+    # --- backbones --------------------------------------------------------------------------
+
+    @Slot()
+    def _on_engine_ready(self) -> None:
+        self._rows = list(self.state.engine.backbones)
+        self.table.setRowCount(len(self._rows))
+        for row, info in enumerate(self._rows):
+            self.table.setItem(row, 0, _cell(info.title))
+            self.table.setItem(row, 1, _cell(f"{info.params / 1e6:.1f} M", True))
+            self.table.setItem(row, 2, _cell(f"{info.image_size} px", True))
+            top1 = f"{info.top1:.1f} %" if info.top1 else "–"
+            self.table.setItem(row, 3, _cell(top1, True))
+            self.table.setItem(row, 4, _cell(WEIGHTS_TEXT.get(info.weights, info.weights)))
+            self.table.item(row, 4).setToolTip(WEIGHTS_TIP.get(info.weights, ""))
+            self.table.item(row, 0).setToolTip(f"{info.name}: {info.description}")
+        self.select_backbone(self.state.config.model.backbone)
+
+    def select_backbone(self, name: str) -> None:
+        for row, info in enumerate(self._rows):
+            if info.name == name:
+                self.table.selectRow(row)
+                return
+        if self._rows:
+            self.table.selectRow(0)
+
+    def current_row(self) -> BackboneRow | None:
+        rows = {i.row() for i in self.table.selectedIndexes()}
+        return self._rows[rows.pop()] if len(rows) == 1 else None
+
+    @Slot()
+    def _on_backbone_selected(self) -> None:
+        info = self.current_row()
+        if info is None:
+            return
+        top1 = f", {info.top1:.1f} % ImageNet top-1" if info.top1 else ""
+        self.description.setText(f"<b>{info.title}</b>: {info.params / 1e6:.1f} M parameters, "
+                                 f"{info.image_size} px input{top1}. {info.description}")
+        model = self.state.config.model
+        if model.backbone != info.name:
+            self._pending_selectors = None
+            self.state.set_model(dataclasses.replace(model, backbone=info.name,
+                                                     weights_file=None, trainable=None))
+        self._show_weights()
+        self._build_structure(info.name)
+
+    def _num_classes(self) -> int:
+        scan = self.state.scan
+        return len(scan.classes) if scan is not None and scan.classes else 2
+
+    def _build_structure(self, backbone: str) -> None:
+        if self.structure is not None and self.structure.backbone == backbone:
+            return
+        self.tree.setEnabled(False)
+        self.summary.setText("Building the network…")
+        task = start_task(partial(build_structure, backbone, self._num_classes()), "model", self)
+        task.succeeded.connect(partial(self._on_structure_built, task))
+        task.failed.connect(partial(self._on_structure_failed, task))
+        self.build_task = task
+
+    def _on_structure_built(self, task: Task, structure: ModelStructure) -> None:
+        if task is not self.build_task:
+            return
+        self.structure = structure
+        model = self.state.config.model
+        selectors = self._pending_selectors if self._pending_selectors is not None \
+            else model.trainable
+        self._pending_selectors = None
+        names = trainable_names(structure, model.strategy, model.unfreeze, selectors)
+        self.tree.tree_model.load(structure.nodes, structure.sizes, names)
+        self.tree.setEnabled(True)
+        self.unfreeze.setMaximum(max(1, len(structure.groups) - 1))
+        self._check_preset(model.strategy)
+        self._on_trainable_changed()
+
+    def _on_structure_failed(self, task: Task, message: str, details: str) -> None:
+        if task is self.build_task:
+            self.summary.setText("The network could not be built.")
+            show_error(self, "Cannot build the network", message, details)
+
+    # --- weights ----------------------------------------------------------------------------
+
+    def _show_weights(self) -> None:
+        info = self.current_row()
+        path = self.state.config.model.weights_file
+        if path:
+            self.weights_label.setText(f"Weights: <b>{os.path.basename(path)}</b> (from file)")
+        elif info is not None:
+            self.weights_label.setText(
+                f"Weights: ImageNet ({WEIGHTS_TIP.get(info.weights, info.weights).lower()})")
+        self.clear_weights.setEnabled(bool(path))
+
+    @Slot()
+    def _on_load_weights(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load weights", os.path.expanduser("~"),
+            "Weights (*.pth *.pt *.bin *.safetensors);;All files (*)")
+        if path:
+            model = self.state.config.model
+            self.state.set_model(dataclasses.replace(model, weights_file=path))
+            self._show_weights()
+
+    @Slot()
+    def _on_clear_weights(self) -> None:
+        model = self.state.config.model
+        self.state.set_model(dataclasses.replace(model, weights_file=None))
+        self._show_weights()
+
+    # --- what trains ------------------------------------------------------------------------
+
+    def apply_preset(self, strategy: str, *_: object) -> None:
+        if self.structure is None:
+            return
+        self._check_preset(strategy)
+        names = trainable_names(self.structure, strategy, self.unfreeze.value())
+        model = self.state.config.model
+        self.state.set_model(dataclasses.replace(model, strategy=strategy,
+                                                 unfreeze=self.unfreeze.value()))
+        self.tree.tree_model.set_trainable(names)
+
+    def _check_preset(self, strategy: str) -> None:
+        button = self.preset_buttons.get(strategy)
+        if button is not None:
+            button.setChecked(True)
+
+    @Slot(int)
+    def _on_unfreeze_changed(self, _value: int) -> None:
+        if self.preset_buttons["fine-tune"].isChecked():
+            self.apply_preset("fine-tune")
+
+    @Slot()
+    def _on_trainable_changed(self) -> None:
+        if self.structure is None:
+            return
+        tree = self.tree.tree_model
+        selectors = selectors_for(self.structure, tree.trainable)
+        model = self.state.config.model
+        self.state.set_model(dataclasses.replace(model, trainable=selectors,
+                                                 backbone=self.structure.backbone))
+        from ...core.layers import summary
+
+        scratch = " · starts from random weights" if model.strategy == "scratch" else ""
+        self.summary.setText(summary(self.structure.model) + scratch)
+
+    def model_config(self) -> ModelConfig:
+        return self.state.config.model
+
+    # --- project and data -------------------------------------------------------------------
+
+    @Slot()
+    def _on_project_loaded(self) -> None:
+        model = self.state.config.model
+        self._pending_selectors = model.trainable
+        self.unfreeze.blockSignals(True)
+        self.unfreeze.setValue(model.unfreeze)
+        self.unfreeze.blockSignals(False)
+        self.structure = None
+        if self._rows:
+            self.table.clearSelection()
+            self.select_backbone(model.backbone)
+
+    @Slot()
+    def _on_scan_changed(self) -> None:
+        # the head's size follows the class count: rebuild so the counts are exact
+        if self.structure is not None and \
+                self.structure.model.num_classes != max(self._num_classes(), 2):
+            self._pending_selectors = self.state.config.model.trainable
+            backbone = self.structure.backbone
+            self.structure = None
+            self._build_structure(backbone)

@@ -1,0 +1,173 @@
+"""The hyperparameter form of the Train page, mapped to and from `TrainConfig`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtGui import QDoubleValidator
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLineEdit,
+    QSpinBox,
+    QWidget,
+)
+
+from ...core.config import ConfigError, TrainConfig
+
+OPTIMIZERS = (("adamw", "AdamW"), ("sgd", "SGD (momentum)"))
+SCHEDULES = (("onecycle", "One-cycle"), ("cosine", "Cosine with warm-up"),
+             ("constant", "Constant"))
+AUGMENTS = ((None, "Auto (per strategy)"), ("none", "None"), ("light", "Light"),
+            ("standard", "Standard"))
+DEVICES = (("auto", "Automatic"), ("cpu", "CPU"), ("cuda", "CUDA GPU"))
+
+
+def _combo(choices: tuple) -> QComboBox:
+    combo = QComboBox()
+    for value, text in choices:
+        combo.addItem(text, value)
+    return combo
+
+
+def _set_combo(combo: QComboBox, value: object) -> None:
+    index = combo.findData(value)
+    combo.setCurrentIndex(max(index, 0))
+
+
+def _spin(low: int, high: int, value: int, special: str = "", suffix: str = "") -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(low, high)
+    spin.setValue(value)
+    if special:
+        spin.setSpecialValueText(special)
+    if suffix:
+        spin.setSuffix(suffix)
+    return spin
+
+
+class TrainForm(QGroupBox):
+    """Emits `edited` whenever a value changes; `config()` gives the `TrainConfig`."""
+
+    edited = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Hyperparameters", parent)
+        self.epochs = _spin(0, 1000, 0, "auto")
+        self.batch_size = _spin(1, 4096, 32)
+        self.lr = QLineEdit()
+        self.lr.setPlaceholderText("auto (per strategy)")
+        validator = QDoubleValidator(1e-7, 10.0, 8, self.lr)
+        validator.setNotation(QDoubleValidator.Notation.ScientificNotation)
+        self.lr.setValidator(validator)
+        self.optimizer = _combo(OPTIMIZERS)
+        self.schedule = _combo(SCHEDULES)
+        self.weight_decay = QDoubleSpinBox()
+        self.weight_decay.setDecimals(5)
+        self.weight_decay.setRange(0, 1)
+        self.weight_decay.setSingleStep(1e-4)
+        self.weight_decay.setValue(1e-4)
+        self.label_smoothing = QDoubleSpinBox()
+        self.label_smoothing.setRange(0, 0.5)
+        self.label_smoothing.setSingleStep(0.05)
+        self.label_smoothing.setValue(0.1)
+        self.augment = _combo(AUGMENTS)
+        self.image_size = _spin(0, 1024, 0, "backbone default", " px")
+        self.image_size.setSingleStep(16)
+        self.mixed_precision = QCheckBox("bf16/fp16 on a CUDA GPU")
+        self.mixed_precision.setChecked(True)
+        self.device = _combo(DEVICES)
+        self.early_stopping = _spin(0, 100, 0, "off", " epochs")
+        self.seed = _spin(0, 2**31 - 1, 0)
+        form = QFormLayout(self)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        rows = (("Epochs", self.epochs), ("Batch size", self.batch_size),
+                ("Learning rate", self.lr), ("Optimizer", self.optimizer),
+                ("Schedule", self.schedule), ("Weight decay", self.weight_decay),
+                ("Label smoothing", self.label_smoothing), ("Augmentation", self.augment),
+                ("Image size", self.image_size), ("Mixed precision", self.mixed_precision),
+                ("Device", self.device), ("Early stopping", self.early_stopping),
+                ("Seed", self.seed))
+        for label, widget in rows:
+            form.addRow(label, widget)
+        self.early_stopping.setToolTip("Stop after this many epochs without a better "
+                                       "validation score")
+        self._connect()
+
+    def _connect(self) -> None:
+        for spin in (self.epochs, self.batch_size, self.image_size, self.early_stopping,
+                     self.seed, self.weight_decay, self.label_smoothing):
+            spin.valueChanged.connect(self._on_edited)
+        for combo in (self.optimizer, self.schedule, self.augment, self.device):
+            combo.currentIndexChanged.connect(self._on_edited)
+        self.lr.textChanged.connect(self._on_edited)
+        self.mixed_precision.toggled.connect(self._on_edited)
+
+    @Slot()
+    def _on_edited(self, *_: object) -> None:
+        self.edited.emit()
+
+    def set_cuda_available(self, available: bool) -> None:
+        item = self.device.model().item(self.device.findData("cuda"))
+        item.setEnabled(available)
+        item.setToolTip("" if available else "No CUDA GPU found")
+
+    def _lr(self) -> float | None:
+        text = self.lr.text().strip().replace(",", ".")
+        try:
+            value = float(text) if text else None
+        except ValueError:
+            return None
+        return value if value and value > 0 else None
+
+    def config(self) -> TrainConfig:
+        try:
+            return TrainConfig(
+                epochs=self.epochs.value() or None, batch_size=self.batch_size.value(),
+                lr=self._lr(), optimizer=self.optimizer.currentData(),
+                schedule=self.schedule.currentData(),
+                weight_decay=self.weight_decay.value(),
+                label_smoothing=self.label_smoothing.value(),
+                augment=self.augment.currentData(), image_size=self.image_size.value() or None,
+                mixed_precision=self.mixed_precision.isChecked(),
+                device=self.device.currentData(),
+                early_stopping=self.early_stopping.value(), seed=self.seed.value(),
+            )
+        except ConfigError:
+            return TrainConfig()
+
+    def set_config(self, train: TrainConfig) -> None:
+        widgets = [self.epochs, self.batch_size, self.image_size, self.early_stopping, self.seed,
+                   self.weight_decay, self.label_smoothing, self.optimizer, self.schedule,
+                   self.augment, self.device, self.lr, self.mixed_precision]
+        for widget in widgets:
+            widget.blockSignals(True)
+        self.epochs.setValue(train.epochs or 0)
+        self.batch_size.setValue(train.batch_size)
+        self.image_size.setValue(train.image_size or 0)
+        self.early_stopping.setValue(train.early_stopping)
+        self.seed.setValue(train.seed)
+        self.weight_decay.setValue(train.weight_decay)
+        self.label_smoothing.setValue(train.label_smoothing)
+        _set_combo(self.optimizer, train.optimizer)
+        _set_combo(self.schedule, train.schedule)
+        _set_combo(self.augment, train.augment)
+        _set_combo(self.device, train.device)
+        self.lr.setText(f"{train.lr:g}" if train.lr else "")
+        self.mixed_precision.setChecked(train.mixed_precision)
+        for widget in widgets:
+            widget.blockSignals(False)
+
+    def show_defaults(self, resolved: TrainConfig) -> None:
+        """Show what "auto" means for the chosen strategy."""
+        self.epochs.setSpecialValueText(f"auto ({resolved.epochs})")
+        self.lr.setPlaceholderText(f"auto ({resolved.lr:g})")
+        self.augment.setItemText(0, f"Auto ({resolved.augment})")
+
+    def replace(self, **changes: object) -> None:
+        self.set_config(dataclasses.replace(self.config(), **changes))
+        self.edited.emit()

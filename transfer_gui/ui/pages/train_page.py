@@ -1,0 +1,335 @@
+"""Step 3, Train: the recipe, Start/Stop, live curves, progress and a log."""
+
+from __future__ import annotations
+
+import os
+import time
+from functools import partial
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...core.config import RunConfig, resolve_train
+from ...core.events import BatchEnded, EpochEnded, FitEnded, FitStarted, Message, Progress
+from ...core.project import new_run_dir
+from ...core.runmeta import can_resume, read_meta
+from ..state import AppState
+from ..widgets.dialogs import show_error
+from ..widgets.metric_plot import TrainingPlots
+from ..worker import Task, start_task
+from .common import human_duration, page_title
+from .train_form import TrainForm
+
+
+class TrainPage(QWidget):
+    run_finished = Signal(str, str)  # run folder, status
+    run_failed = Signal(str)  # the error message
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.task: Task | None = None
+        self.run_dir = ""
+        self._steps_per_epoch = 1
+        self._epochs = 1
+        self._start_step = 0
+        self._started_at = 0.0
+        self._build()
+        self.form.edited.connect(self._on_form_edited)
+        state.project_loaded.connect(self._on_project_loaded)
+        state.model_changed.connect(self._show_defaults)
+        state.engine_ready.connect(self._on_engine_ready)
+        self._show_defaults()
+
+    def _build(self) -> None:
+        self.form = TrainForm()
+        self.start_button = QPushButton("Start training")
+        self.start_button.setObjectName("primary")
+        self.start_button.clicked.connect(self.start)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self.stop)
+        self.resume_button = QPushButton("Resume last run")
+        self.resume_button.setEnabled(False)
+        self.resume_button.setToolTip("Continue the last stopped run from its last finished epoch")
+        self.resume_button.clicked.connect(self.resume)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button, 2)
+        buttons.addWidget(self.stop_button, 1)
+        form_box = QWidget()
+        form_layout = QVBoxLayout(form_box)
+        form_layout.setContentsMargins(0, 0, 0, 0)
+        form_layout.addWidget(self.form)
+        form_layout.addLayout(buttons)
+        form_layout.addWidget(self.resume_button)
+        form_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(form_box)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(330)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(False)
+        self.status = QLabel("Ready. Choose data and a model, then press Start.")
+        self.status.setObjectName("trainStatus")
+        self.plots = TrainingPlots()
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(5000)
+        self.log.setPlaceholderText("Training log")
+        right_split = QSplitter(Qt.Orientation.Vertical)
+        right_split.addWidget(self.plots)
+        right_split.addWidget(self.log)
+        right_split.setStretchFactor(0, 3)
+        right_split.setStretchFactor(1, 1)
+        right_split.setSizes([420, 150])
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.status)
+        right_layout.addWidget(self.progress)
+        right_layout.addWidget(right_split, 1)
+        splitter = QSplitter()
+        splitter.addWidget(scroll)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([340, 800])
+        layout = QVBoxLayout(self)
+        layout.addWidget(page_title("Train", "Training runs in the background: the window "
+                                             "stays usable, and Stop keeps the best model."))
+        layout.addWidget(splitter, 1)
+
+    # --- form -------------------------------------------------------------------------------
+
+    @Slot()
+    def _on_form_edited(self) -> None:
+        self.state.set_train(self.form.config())
+        self._show_defaults()
+
+    @Slot()
+    def _show_defaults(self) -> None:
+        strategy = self.state.config.model.strategy
+        self.form.show_defaults(resolve_train(self.form.config(), strategy))
+
+    @Slot()
+    def _on_project_loaded(self) -> None:
+        self.form.set_config(self.state.config.train)
+        self._show_defaults()
+        self._update_resume()
+
+    @Slot()
+    def _on_engine_ready(self) -> None:
+        self.form.set_cuda_available(bool(self.state.engine and self.state.engine.cuda))
+
+    # --- starting and stopping --------------------------------------------------------------
+
+    def _check_ready(self) -> str | None:
+        scan = self.state.scan
+        if not self.state.config.data.root or scan is None:
+            return "Choose an image folder on the Data page first."
+        if sum(1 for c in scan.counts() if c) < 2:
+            return "The data folder needs at least two classes with images."
+        if self.state.engine is None:
+            return "The engine is still loading; try again in a moment."
+        return None
+
+    @Slot()
+    def start(self) -> None:
+        problem = self._check_ready()
+        if problem:
+            show_error(self, "Cannot start training", problem)
+            return
+        self.state.set_train(self.form.config())
+        config = self.state.config
+        out = new_run_dir(self.state.project, config.model.backbone, config.model.strategy)
+        self._launch(partial(_fit, config, str(out), False, self.state.scan), str(out))
+        self.log.appendPlainText(f"— new run in {out}")
+
+    @Slot()
+    def resume(self) -> None:
+        run = self.state.run_dir
+        if not run:
+            return
+        from ...core.training import resume_config
+
+        try:
+            config = resume_config(run)
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            show_error(self, "Cannot resume", str(exc))
+            return
+        self._launch(partial(_fit, config, run, True, None), run)
+        self.log.appendPlainText(f"— resuming {run}")
+
+    def _launch(self, fn: partial, run_dir: str) -> None:
+        self.run_dir = run_dir
+        self.plots.clear()
+        self._start_step = 0
+        task = start_task(fn, "train", self)
+        task.events.connect(self._on_events)
+        task.succeeded.connect(self._on_succeeded)
+        task.failed.connect(self._on_failed)
+        task.done.connect(self._on_done)
+        self.task = task
+        self._started_at = time.monotonic()
+        self.start_button.setEnabled(False)
+        self.resume_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.stop_button.setText("Stop")
+        self.status.setText("Preparing: checking images and building the network…")
+        self.progress.setRange(0, 0)
+        self.state.set_training(True)
+
+    @Slot()
+    def stop(self) -> None:
+        if self.task is not None and self.task.running:
+            self.task.cancel()
+            self.stop_button.setEnabled(False)
+            self.stop_button.setText("Stopping…")
+            self.status.setText("Stopping after the current batch…")
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and self.task.running
+
+    # --- events -----------------------------------------------------------------------------
+
+    @Slot(list)
+    def _on_events(self, events: list) -> None:
+        steps: list[BatchEnded] = []
+        for event in events:
+            if isinstance(event, BatchEnded):
+                steps.append(event)
+                continue
+            if steps:
+                self._add_steps(steps)
+                steps = []
+            self._on_event(event)
+        if steps:
+            self._add_steps(steps)
+        self.plots.redraw()
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, FitStarted):
+            self._on_fit_started(event)
+        elif isinstance(event, EpochEnded):
+            self._on_epoch_ended(event)
+        elif isinstance(event, Progress):
+            self._on_progress(event)
+        elif isinstance(event, Message):
+            self.log.appendPlainText(f"{event.level}: {event.text}")
+        elif isinstance(event, FitEnded):
+            self._on_fit_ended(event)
+
+    def _on_fit_started(self, event: FitStarted) -> None:
+        self._steps_per_epoch = max(event.steps_per_epoch, 1)
+        self.plots.set_steps_per_epoch(self._steps_per_epoch)
+        self._epochs = event.epochs
+        self._start_step = event.start_epoch * self._steps_per_epoch
+        self._started_at = time.monotonic()
+        self.progress.setRange(0, event.epochs * self._steps_per_epoch)
+        self.progress.setValue(self._start_step)
+        if event.start_epoch:
+            self._replay_history()
+        cache = " · head trained on cached features" if event.feature_cache else ""
+        self.log.appendPlainText(
+            f"training on {event.device}: {event.train_size} training and {event.val_size} "
+            f"validation images; {event.trainable_params:,} of {event.total_params:,} "
+            f"parameters trainable{cache}")
+
+    def _replay_history(self) -> None:
+        for row in read_meta(self.run_dir).get("history", []):
+            self.plots.add_epoch(row["epoch"], row["train_acc"], row["val_loss"], row["val_acc"])
+
+    def _add_steps(self, steps: list[BatchEnded]) -> None:
+        per = self._steps_per_epoch
+        xs = [s.epoch - 1 + s.batch / per for s in steps]
+        self.plots.add_steps(xs, [s.loss for s in steps], [s.lr for s in steps])
+        last = steps[-1]
+        done = (last.epoch - 1) * per + last.batch
+        self.progress.setValue(done)
+        elapsed = time.monotonic() - self._started_at
+        rate = (done - self._start_step) / elapsed if elapsed > 0 else 0
+        remaining = (self._epochs * per - done) / rate if rate > 0 else 0
+        self.status.setText(
+            f"Epoch {last.epoch}/{self._epochs} · step {last.batch}/{per} · "
+            f"{last.images_per_s:.0f} images/s · about {human_duration(remaining)} left · "
+            f"loss {last.loss:.3f}")
+
+    def _on_epoch_ended(self, event: EpochEnded) -> None:
+        self.plots.add_epoch(event.epoch, event.train_acc, event.val_loss, event.val_acc)
+        val = (f"val loss {event.val_loss:.4f} · val acc {event.val_acc:.1%}"
+               if event.val_loss is not None else "no validation set")
+        best = "  ★ best so far" if event.is_best else ""
+        self.log.appendPlainText(
+            f"epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f} · "
+            f"train acc {event.train_acc:.1%} · {val} · {event.images_per_s:.0f} img/s · "
+            f"{event.seconds:.1f} s{best}")
+
+    def _on_progress(self, event: Progress) -> None:
+        if event.total:
+            text = {"scan": "Checking images"}.get(event.phase, event.phase.capitalize())
+            self.status.setText(f"{text}: {event.done} / {event.total}")
+
+    def _on_fit_ended(self, event: FitEnded) -> None:
+        best = (f"; best validation accuracy {event.best_val_acc:.1%} (epoch "
+                f"{event.best_epoch})" if event.best_val_acc is not None else "")
+        words = {"completed": "Finished", "cancelled": "Stopped", "early-stopped":
+                 "Stopped early (no more improvement)", "failed": "Failed"}
+        self.status.setText(f"{words.get(event.status, event.status)} after "
+                            f"{event.epochs_run} epochs in {human_duration(event.seconds)}{best}")
+        self.log.appendPlainText(f"— {event.status}: model saved in {event.run_dir}")
+
+    @Slot(object)
+    def _on_succeeded(self, result: object) -> None:
+        status = getattr(result, "status", "completed")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if status == "completed" else 0)
+        self.state.set_training(False)
+        self.state.set_run(self.run_dir)
+        self.run_finished.emit(self.run_dir, status)
+
+    @Slot(str, str)
+    def _on_failed(self, message: str, details: str) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.log.appendPlainText(f"error: {message}")
+        saved = os.path.join(self.run_dir, "model.safetensors")
+        where = (f"\n\nThe last good model is kept in {saved}." if os.path.isfile(saved)
+                 else "\n\nNo model was saved.")
+        self.status.setText("Training failed; see the log.")
+        self.state.set_training(False)
+        if os.path.isfile(saved):
+            self.state.set_run(self.run_dir)
+        show_error(self, "Training failed", message + where, details)
+        self.run_failed.emit(message)
+
+    @Slot()
+    def _on_done(self) -> None:
+        self.start_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+        self.stop_button.setText("Stop")
+        self.state.set_training(False)
+        self._update_resume()
+
+    def _update_resume(self) -> None:
+        run = self.state.run_dir
+        self.resume_button.setEnabled(bool(run) and not self.running and can_resume(run))
+
+
+def _fit(config: RunConfig, out: str, resume: bool, scan: object, callbacks: list,
+         cancel: object) -> object:
+    from ...core.training import Trainer
+
+    return Trainer().fit(config, out, callbacks, cancel, resume=resume,  # type: ignore[arg-type]
+                         scan=scan)  # type: ignore[arg-type]

@@ -1,0 +1,184 @@
+"""File menu actions: new, open, save and recent projects, opening runs, exporting a model."""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+
+from PySide6.QtCore import QObject, QSettings, Slot
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
+
+from ..core.project import SUFFIX, Project, ProjectError, load_project, save_project
+from ..core.runmeta import RunError, read_meta
+from .state import AppState
+from .widgets.dialogs import show_error
+from .worker import start_task
+
+RECENT_KEY = "projects/recent"
+MAX_RECENT = 8
+FILTER = f"transfer_gui projects (*{SUFFIX});;All files (*)"
+
+
+class ProjectActions(QObject):
+    def __init__(self, window: QWidget, state: AppState, settings: QSettings) -> None:
+        super().__init__(window)
+        self.window = window
+        self.state = state
+        self.settings = settings
+        self.recent_menu: QMenu | None = None
+
+    # --- recent projects --------------------------------------------------------------------
+
+    def recent(self) -> list[str]:
+        value = self.settings.value(RECENT_KEY, [])
+        items = [value] if isinstance(value, str) else list(value or [])
+        return [p for p in items if isinstance(p, str)]
+
+    def _remember(self, path: str) -> None:
+        items = [path] + [p for p in self.recent() if p != path]
+        self.settings.setValue(RECENT_KEY, items[:MAX_RECENT])
+        self._fill_recent()
+
+    def attach_recent_menu(self, menu: QMenu) -> None:
+        self.recent_menu = menu
+        menu.aboutToShow.connect(self._fill_recent)
+        self._fill_recent()
+
+    @Slot()
+    def _fill_recent(self) -> None:
+        menu = self.recent_menu
+        if menu is None:
+            return
+        menu.clear()
+        items = self.recent()
+        for path in items:
+            action = menu.addAction(os.path.basename(path))
+            action.setToolTip(path)
+            action.setEnabled(os.path.isfile(path))
+            action.triggered.connect(partial(self.open_project, path))
+        if not items:
+            menu.addAction("No recent projects").setEnabled(False)
+
+    # --- projects ---------------------------------------------------------------------------
+
+    @Slot()
+    def new_project(self) -> None:
+        if self._busy() or not self.maybe_save():
+            return
+        self.state.load_project(Project())
+
+    @Slot()
+    def open_project_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open project",
+                                              os.path.expanduser("~"), FILTER)
+        if path:
+            self.open_project(path)
+
+    def open_project(self, path: str, *_: object) -> bool:
+        if self._busy() or not self.maybe_save():
+            return False
+        try:
+            project = load_project(path)
+        except ProjectError as exc:
+            show_error(self.window, "Cannot open the project", str(exc))
+            return False
+        self.state.load_project(project)
+        self._remember(os.path.abspath(path))
+        if project.missing:
+            show_error(self.window, "Some parts of the project were not found",
+                       "The project opened, but these paths no longer exist:\n\n"
+                       + "\n".join(f"• {m}" for m in project.missing)
+                       + "\n\nChoose the data folder again on the Data page.")
+        return True
+
+    @Slot()
+    def save_project(self) -> bool:
+        if not self.state.project.path:
+            return self.save_project_as()
+        return self._save(self.state.project.path)
+
+    @Slot()
+    def save_project_as(self) -> bool:
+        start = self.state.project.path or os.path.join(os.path.expanduser("~"),
+                                                        f"untitled{SUFFIX}")
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save project", start, FILTER)
+        if not path:
+            return False
+        if not path.endswith(SUFFIX):
+            path += SUFFIX
+        return self._save(path)
+
+    def _save(self, path: str) -> bool:
+        try:
+            save_project(self.state.project, path)
+        except OSError as exc:
+            show_error(self.window, "Cannot save the project", f"{path}: {exc}")
+            return False
+        self.state.set_modified(False)
+        self.state.modified_changed.emit(False)  # the title shows the new name
+        self._remember(os.path.abspath(path))
+        return True
+
+    def maybe_save(self) -> bool:
+        """Ask to save unsaved changes; False if the user cancelled."""
+        if not self.state.modified:
+            return True
+        answer = QMessageBox.question(
+            self.window, "Unsaved changes", "Save the changes to this project?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save_project()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def _busy(self) -> bool:
+        if self.state.training:
+            show_error(self.window, "Training is running", "Stop training first.")
+        return self.state.training
+
+    # --- runs and export --------------------------------------------------------------------
+
+    @Slot()
+    def open_run_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Open a trained run folder",
+                                                  os.path.expanduser("~"))
+        if not folder:
+            return
+        try:
+            read_meta(folder)
+        except RunError as exc:
+            show_error(self.window, "Not a trained run", str(exc))
+            return
+        self.state.set_run(folder)
+
+    @Slot()
+    def export_model(self) -> None:
+        run = self.state.run_dir
+        if not run:
+            show_error(self.window, "Nothing to export", "Train a model (or open a run) first.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export model (TorchScript)",
+                                              os.path.join(run, "model.torchscript.pt"),
+                                              "TorchScript (*.pt *.ts);;All files (*)")
+        if path:
+            self.export_to(path)
+
+    def export_to(self, path: str):
+        run = self.state.run_dir
+        task = start_task(partial(_export, run, path), "export", self)
+        task.succeeded.connect(partial(self._on_exported, path))
+        task.failed.connect(partial(show_error, self.window, "Export failed"))
+        return task
+
+    def _on_exported(self, path: str, diff: float) -> None:
+        self.state.status_message.emit(f"Exported to {path} (max difference {diff:.1e})")
+        QMessageBox.information(self.window, "Model exported",
+                                f"Saved {path}.\n\nIt takes float RGB images in [0, 1] at the "
+                                "run's image size and returns logits; the class names are "
+                                "stored inside it (transfer_gui.json).")
+
+
+def _export(run: str, path: str, callbacks: list, cancel: object) -> float:
+    from ..core.export import export_run
+
+    return export_run(run, path)

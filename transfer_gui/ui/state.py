@@ -1,0 +1,98 @@
+"""The application's shared state: the project being edited, the scanned data, the current run.
+
+Pages never talk to each other; each edits its part of the state and listens to the signals
+of the parts it depends on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from ..core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from ..core.data import FolderScan
+from ..core.project import Project
+
+
+class AppState(QObject):
+    project_loaded = Signal()  # a whole project replaced the state: pages refresh their forms
+    data_changed = Signal()  # data folder or split settings
+    scan_changed = Signal()  # a new scan result (or None)
+    model_changed = Signal()  # backbone, weights or freezing
+    run_changed = Signal(str)  # the current trained run ("" for none)
+    busy_changed = Signal(bool)  # training running or not
+    status_message = Signal(str)
+    modified_changed = Signal(bool)
+    engine_ready = Signal()  # torch imported; backbone list and device known
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.project = Project()
+        self.scan: FolderScan | None = None
+        self.run_dir: str = ""
+        self.training = False
+        self.modified = False
+        self.engine: Any = None  # ui.engine.EngineInfo once torch is loaded
+        self.closing = False  # the window is closing: start no new background work
+
+    # --- configuration parts ------------------------------------------------------------------
+
+    @property
+    def config(self) -> RunConfig:
+        return self.project.config
+
+    def set_data(self, data: DataConfig) -> None:
+        if data != self.config.data:
+            self._replace(data=data)
+            self.data_changed.emit()
+
+    def set_model(self, model: ModelConfig) -> None:
+        if model != self.config.model:
+            self._replace(model=model)
+            self.model_changed.emit()
+
+    def set_train(self, train: TrainConfig) -> None:
+        if train != self.config.train:
+            self._replace(train=train)
+
+    def _replace(self, **parts: object) -> None:
+        self.project.config = dataclasses.replace(self.project.config, **parts)
+        self.set_modified(True)
+
+    def set_modified(self, modified: bool) -> None:
+        if modified != self.modified:
+            self.modified = modified
+            self.modified_changed.emit(modified)
+
+    # --- results ------------------------------------------------------------------------------
+
+    def set_scan(self, scan: FolderScan | None) -> None:
+        self.scan = scan
+        self.scan_changed.emit()
+
+    def set_run(self, run_dir: str) -> None:
+        self.run_dir = run_dir
+        if run_dir:
+            self.project.add_run(run_dir)
+            self.set_modified(True)
+        self.run_changed.emit(run_dir)
+
+    def set_training(self, training: bool) -> None:
+        if training != self.training:
+            self.training = training
+            self.busy_changed.emit(training)
+
+    def set_engine(self, info: Any) -> None:
+        self.engine = info
+        self.engine_ready.emit()
+
+    def load_project(self, project: Project) -> None:
+        self.project = project
+        self.scan = None
+        self.run_dir = project.last_run or ""
+        self.modified = False
+        self.project_loaded.emit()
+        self.modified_changed.emit(False)
+        self.run_changed.emit(self.run_dir)

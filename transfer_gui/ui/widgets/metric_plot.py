@@ -1,0 +1,133 @@
+"""Live training curves with pyqtgraph: persistent curves fed from growing numpy buffers.
+
+The x axis is in epochs everywhere: a training step at batch b of epoch e sits at
+e - 1 + b / steps_per_epoch, and per-epoch points sit at whole numbers, so step and epoch curves
+share one axis.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QHBoxLayout, QWidget
+
+pg.setConfigOptions(antialias=True, background="w", foreground="#2b2f36")
+
+TRAIN = "#3b6fd8"
+VAL = "#e0672b"
+LR = "#7b52c7"
+
+
+class Series:
+    """x/y values in doubling numpy buffers, drawn by one persistent curve."""
+
+    def __init__(self, curve: pg.PlotDataItem) -> None:
+        self.curve = curve
+        self.x = np.empty(256)
+        self.y = np.empty(256)
+        self.n = 0
+
+    def extend(self, xs: list[float], ys: list[float]) -> None:
+        need = self.n + len(xs)
+        if need > len(self.x):
+            size = max(need, 2 * len(self.x))
+            self.x = np.resize(self.x, size)
+            self.y = np.resize(self.y, size)
+        self.x[self.n:need] = xs
+        self.y[self.n:need] = ys
+        self.n = need
+
+    def clear(self) -> None:
+        self.n = 0
+
+    def draw(self) -> None:
+        self.curve.setData(self.x[: self.n], self.y[: self.n])
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.y[: self.n]
+
+
+def _plot(title: str, ylabel: str) -> pg.PlotWidget:
+    widget = pg.PlotWidget()
+    item = widget.getPlotItem()
+    item.setTitle(title, size="11pt")
+    item.setLabel("bottom", "epoch")
+    item.setLabel("left", ylabel)
+    item.showGrid(x=True, y=True, alpha=0.15)
+    item.setMenuEnabled(False)
+    item.addLegend(offset=(-10, 10), labelTextSize="9pt")
+    widget.setMinimumHeight(220)
+    return widget
+
+
+class TrainingPlots(QWidget):
+    """Loss (training per step, raw and smoothed; validation per epoch), accuracy per epoch,
+    and the learning rate per step."""
+
+    MAX_SMOOTHING = 0.9
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.loss_plot = _plot("Loss", "cross-entropy")
+        self.acc_plot = _plot("Accuracy", "accuracy")
+        self.lr_plot = _plot("Learning rate", "rate")
+        self.acc_plot.getPlotItem().setYRange(0, 1, padding=0.02)
+        loss = self.loss_plot.getPlotItem()
+        acc = self.acc_plot.getPlotItem()
+        pen = pg.mkPen
+        self.step_raw = Series(loss.plot(pen=pen(TRAIN + "40", width=1)))
+        self.step_smooth = Series(loss.plot(pen=pen(TRAIN, width=2), name="training (smoothed)"))
+        self.val_loss = Series(loss.plot(pen=pen(VAL, width=2), symbol="o", symbolSize=6,
+                                         symbolBrush=VAL, name="validation"))
+        self.train_acc = Series(acc.plot(pen=pen(TRAIN, width=2), symbol="o", symbolSize=6,
+                                         symbolBrush=TRAIN, name="training"))
+        self.val_acc = Series(acc.plot(pen=pen(VAL, width=2), symbol="o", symbolSize=6,
+                                       symbolBrush=VAL, name="validation"))
+        self.lr = Series(self.lr_plot.getPlotItem().plot(pen=pen(LR, width=2)))
+        self.lr_plot.getPlotItem().legend.setVisible(False)
+        self._ema = 0.0
+        self._weight = 0.0
+        self._smoothing = self.MAX_SMOOTHING
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.loss_plot, 5)
+        layout.addWidget(self.acc_plot, 4)
+        layout.addWidget(self.lr_plot, 3)
+
+    @property
+    def series(self) -> list[Series]:
+        return [self.step_raw, self.step_smooth, self.val_loss, self.train_acc, self.val_acc,
+                self.lr]
+
+    def clear(self) -> None:
+        for s in self.series:
+            s.clear()
+            s.draw()
+        self._ema = self._weight = 0.0
+
+    def set_steps_per_epoch(self, steps: int) -> None:
+        """Smooth over about half an epoch, so short epochs are not smeared across several."""
+        self._smoothing = min(self.MAX_SMOOTHING, 1.0 - 2.0 / (steps + 2))
+
+    def add_steps(self, xs: list[float], losses: list[float], lrs: list[float]) -> None:
+        smooth = []
+        s = self._smoothing
+        for loss in losses:  # exponential moving average, corrected for its zero start
+            self._ema = s * self._ema + (1 - s) * loss
+            self._weight = s * self._weight + (1 - s)
+            smooth.append(self._ema / self._weight)
+        self.step_raw.extend(xs, losses)
+        self.step_smooth.extend(xs, smooth)
+        self.lr.extend(xs, lrs)
+
+    def add_epoch(self, epoch: float, train_acc: float, val_loss: float | None,
+                  val_acc: float | None) -> None:
+        self.train_acc.extend([epoch], [train_acc])
+        if val_loss is not None and val_acc is not None:
+            self.val_loss.extend([epoch], [val_loss])
+            self.val_acc.extend([epoch], [val_acc])
+
+    def redraw(self) -> None:
+        for s in self.series:
+            s.draw()
