@@ -16,14 +16,17 @@ COLOURS = {
 }
 
 
-def shape_image(shape: str, size: int, rng: random.Random, invert: bool = False) -> Image.Image:
-    """One image of `shape` at a random place and scale, on a random light background."""
+def shape_image(shape: str, size: int, rng: random.Random, invert: bool = False,
+                any_colour: bool = False) -> Image.Image:
+    """One image of `shape` at a random place and scale, on a random light background.
+    With `any_colour`, the colour says nothing about the class (only the shape does)."""
     bg = tuple(rng.randint(170, 250) for _ in range(3))
     image = Image.new("RGB", (size, size), bg)
     draw = ImageDraw.Draw(image)
     r = rng.uniform(0.22, 0.38) * size
     cx, cy = rng.uniform(r, size - r), rng.uniform(r, size - r)
-    colour = tuple(max(0, min(255, c + rng.randint(-25, 25))) for c in COLOURS[shape])
+    base = COLOURS[rng.choice(SHAPES)] if any_colour else COLOURS[shape]
+    colour = tuple(max(0, min(255, c + rng.randint(-25, 25))) for c in base)
     if shape == "circle":
         draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
     elif shape == "square":
@@ -47,6 +50,7 @@ def make_dataset(
     seed: int = 0,
     fmt: str = "png",
     invert: bool = False,
+    any_colour: bool = False,
 ) -> Path:
     """ROOT/<shape>/<n>.<fmt> for each shape in `classes`."""
     rng = random.Random(seed)
@@ -54,5 +58,6 @@ def make_dataset(
         folder = root / shape
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(per_class):
-            shape_image(shape, size, rng, invert).save(folder / f"{shape}_{i:03d}.{fmt}")
+            image = shape_image(shape, size, rng, invert, any_colour)
+            image.save(folder / f"{shape}_{i:03d}.{fmt}")
     return root

@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from gui_helpers import GapMeter, drop_files, wait_until
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
+from gui_helpers import GapMeter, drop_files, wait_until
 from transfer_gui.core import bundle
 from transfer_gui.core.backbones import get_spec
 from transfer_gui.core.layers import group_of, layer_groups
@@ -251,3 +251,56 @@ def test_window_appears_before_torch_is_imported():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)
     assert out.stdout.split()[-2:] == ["False", "True"], out.stdout + out.stderr
+
+
+def test_predict_before_training_uses_the_imagenet_head(qtbot, window, photo_dir):
+    window.show_step(4)
+    predict = window.predict_page
+    assert "ImageNet" in predict.source.currentText()
+    drop_files(predict.drop, [str(photo_dir / "coffee.jpg")])
+    wait_until(qtbot, lambda: len(predict.cards()) == 1)
+    assert predict.cards()[0].label == "espresso"
+
+
+def test_dropping_a_folder_on_the_window_opens_it(qtbot, window, shapes_dir):
+    with qtbot.waitSignal(window.state.scan_changed, timeout=30_000):
+        drop_files(window.data_page.drop_zone, [str(shapes_dir)])
+    assert window.state.config.data.root == str(shapes_dir)
+    assert window.data_page.summary.text().startswith("<b>3 classes</b>")
+
+
+def test_large_folder_does_not_stall_the_window(qtbot, window, tmp_path):
+    from PIL import Image
+
+    for name, colour in (("red", (200, 30, 30)), ("blue", (30, 30, 200))):
+        folder = tmp_path / "many" / name
+        folder.mkdir(parents=True)
+        for i in range(1000):
+            Image.new("RGB", (24, 24), colour).save(folder / f"{i:04d}.png")
+    meter = GapMeter()
+    meter.start()
+    with qtbot.waitSignal(window.state.scan_changed, timeout=120_000):
+        window.data_page.open_folder(str(tmp_path / "many"))
+    qtbot.wait(1500)  # thumbnails load while the window keeps painting
+    meter.stop()
+    print(f"\nworst GUI-thread gap while scanning 2000 images: {meter.worst * 1000:.0f} ms")
+    grid = window.data_page.grid
+    assert grid.model().rowCount() == 2000
+    assert meter.worst < 0.4
+    # only what is on screen was decoded, not the whole folder
+    assert 0 < len(grid.loader._cache) < 400
+
+
+def test_export_from_the_window(qtbot, window, shapes_dir, monkeypatch, tmp_path):
+    import torch
+
+    open_data(qtbot, window, shapes_dir, monkeypatch)
+    wait_for_tree(qtbot, window)
+    set_form(window, epochs=1)
+    start_and_wait(qtbot, window)
+    monkeypatch.setattr("PySide6.QtWidgets.QMessageBox.information", lambda *a, **k: None)
+    task = window.projects.export_to(str(tmp_path / "model.pt"))
+    with qtbot.waitSignal(task.succeeded, timeout=60_000):
+        pass
+    scripted = torch.jit.load(str(tmp_path / "model.pt"))
+    assert scripted(torch.rand(1, 3, 64, 64)).shape == (1, 3)

@@ -119,6 +119,8 @@ class ConfusionMatrix(QWidget):
             painter.drawText(QRectF(left + i * cell, top - 22, cell, 20),
                              Qt.AlignmentFlag.AlignCenter, short)
         painter.setPen(QColor("#7a808a"))
+        painter.drawText(QRectF(0, 0, left - 8, top - 4),
+                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, "true ↓")
         bottom = top + len(self.classes) * cell + 4
         painter.drawText(QRectF(left, bottom, len(self.classes) * cell, 18),
                          Qt.AlignmentFlag.AlignCenter, "predicted class →")

@@ -48,7 +48,7 @@ class Series:
         return self.y[: self.n]
 
 
-def _plot(title: str, ylabel: str) -> pg.PlotWidget:
+def _plot(title: str, ylabel: str, legend_at: tuple[int, int] = (-10, 10)) -> pg.PlotWidget:
     widget = pg.PlotWidget()
     item = widget.getPlotItem()
     item.setTitle(title, size="11pt")
@@ -56,7 +56,8 @@ def _plot(title: str, ylabel: str) -> pg.PlotWidget:
     item.setLabel("left", ylabel)
     item.showGrid(x=True, y=True, alpha=0.15)
     item.setMenuEnabled(False)
-    item.addLegend(offset=(-10, 10), labelTextSize="9pt")
+    legend = item.addLegend(offset=legend_at, labelTextSize="9pt")
+    legend.setBrush(pg.mkBrush(255, 255, 255, 210))
     widget.setMinimumHeight(220)
     return widget
 
@@ -70,7 +71,7 @@ class TrainingPlots(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.loss_plot = _plot("Loss", "cross-entropy")
-        self.acc_plot = _plot("Accuracy", "accuracy")
+        self.acc_plot = _plot("Accuracy", "accuracy", legend_at=(-10, -10))  # bottom right
         self.lr_plot = _plot("Learning rate", "rate")
         self.acc_plot.getPlotItem().setYRange(0, 1, padding=0.02)
         loss = self.loss_plot.getPlotItem()

@@ -29,7 +29,8 @@ class ProbabilityBars(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         metrics = QFontMetrics(self.font())
-        label_w = min(self.width() * 0.45, 220)
+        widest = max((metrics.horizontalAdvance(label) for label, _ in self.rows), default=0)
+        label_w = min(self.width() * 0.45, widest + 14)
         percent_w = metrics.horizontalAdvance("100.0 %") + 8
         bar_w = max(10.0, self.width() - label_w - percent_w - 8)
         for i, (label, prob) in enumerate(self.rows):

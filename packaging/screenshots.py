@@ -1,0 +1,89 @@
+"""Drive the real window through a whole session and save a screenshot of every page.
+
+    xvfb-run -s "-screen 0 1280x800x24" python packaging/screenshots.py resources/screenshots
+
+A generated dataset (four shapes in random colours) is trained with the default recipe, so the
+Train, Evaluate and Predict pages show a real trained model.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+
+def main(out: Path) -> None:
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+
+    from imagegen import SHAPES, make_dataset
+    from transfer_gui.ui.app import create_app
+    from transfer_gui.ui.main_window import MainWindow
+
+    work = Path(tempfile.mkdtemp(prefix="tg-shots-"))
+    os.environ["TRANSFER_GUI_DATA_DIR"] = str(work / "home")
+    data = make_dataset(work / "shapes", classes=SHAPES, per_class=40, size=160, seed=7,
+                        fmt="jpg", any_colour=True)
+    app = create_app([])
+    window = MainWindow(QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat))
+    window.resize(1280, 800)
+    window.show()
+
+    def pump(seconds: float, until=lambda: False) -> None:
+        end = time.time() + seconds
+        while time.time() < end and not until():
+            loop = QEventLoop()
+            QTimer.singleShot(50, loop.quit)
+            loop.exec()
+
+    def shot(step: int, name: str) -> None:
+        window.show_step(step)
+        pump(1.0)
+        out.mkdir(parents=True, exist_ok=True)
+        window.grab().save(str(out / f"{name}.png"))
+        print("saved", out / f"{name}.png")
+
+    window.start_engine()
+    pump(60, lambda: window.state.engine is not None)
+    window.data_page.open_folder(str(data))
+    pump(60, lambda: window.state.scan is not None)
+    pump(30, lambda: window.model_page.structure is not None)
+    shot(0, "data")
+    window.model_page.apply_preset("fine-tune")
+    tree = window.model_page.tree
+    tree.expand(tree.tree_model.find("stage7"))
+    tree.expand(tree.tree_model.find("top"))
+    shot(1, "model")
+    window.model_page.apply_preset("linear-probe")
+    form = window.train_page.form
+    form.image_size.setValue(128)
+    form.epochs.setValue(12)
+    window.show_step(2)
+    window.train_page.start()
+    pump(600, lambda: not window.train_page.running)
+    shot(2, "train")
+    pump(120, lambda: window.evaluate_page.evaluation is not None)
+    result = window.evaluate_page.evaluation.result
+    wrong = [(t, p) for t in range(len(result.classes)) for p in range(len(result.classes))
+             if t != p and result.confusion[t, p]]
+    if wrong:
+        window.evaluate_page.matrix.cell_clicked.emit(*wrong[0])
+        window.evaluate_page.tabs.setCurrentIndex(1)
+    shot(3, "evaluate")
+    predict = window.predict_page
+    predict.cam.setChecked(True)
+    predict.add_paths([str(sorted((data / s).iterdir())[-1]) for s in SHAPES])
+    pump(120, lambda: len(predict.results) >= len(SHAPES))
+    shot(4, "predict")
+    window.state.set_modified(False)
+    window.close()
+    app.processEvents()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "resources/screenshots"))
