@@ -54,6 +54,10 @@ def save_checkpoint(run_dir: str | os.PathLike[str], state: dict[str, Any]) -> N
         torch.save(state, tmp)
 
 
+def has_checkpoint(run_dir: str | os.PathLike[str]) -> bool:
+    return (Path(run_dir) / CHECKPOINT).is_file()
+
+
 def load_checkpoint(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(run_dir) / CHECKPOINT
     if not path.is_file():
@@ -79,7 +83,10 @@ def load_split(run_dir: str | os.PathLike[str], root: str | None = None) -> tupl
     def samples(rows: list) -> list[Sample]:
         return [Sample(os.path.join(base, p), int(label)) for p, label in rows]
 
-    return samples(data.get("train", [])), samples(data.get("val", []))
+    try:
+        return samples(data.get("train", [])), samples(data.get("val", []))
+    except (TypeError, ValueError) as exc:
+        raise RunError(f"{Path(run_dir) / SPLIT} is damaged: {exc}") from None
 
 
 def _relative(path: str, root: str) -> str:
@@ -115,6 +122,13 @@ class LoadedRun:
         return list(self.meta.get("history", []))
 
 
+def _check_head(state: dict[str, torch.Tensor], classes: int, run_dir: Path) -> None:
+    head = state.get("head.weight")
+    if head is not None and head.ndim == 2 and head.shape[0] != classes:
+        raise RunError(f"{run_dir / WEIGHTS} was trained for {head.shape[0]} classes but "
+                       f"{run_dir / META} lists {classes}: the two files do not belong together")
+
+
 def read_meta(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     run_dir = Path(run_dir)
     if not (run_dir / META).is_file():
@@ -140,7 +154,9 @@ def load_run(run_dir: str | os.PathLike[str]) -> LoadedRun:
         raise RunError(f"{run_dir} has no trained weights ({WEIGHTS})")
     model = build_model(spec, len(classes), pretrained=False)
     try:
-        load_into(model, read_state_dict(run_dir / WEIGHTS), f"{run_dir / WEIGHTS}")
+        state = read_state_dict(run_dir / WEIGHTS)
+        _check_head(state, len(classes), run_dir)
+        load_into(model, state, f"{run_dir / WEIGHTS}")
     except WeightsError as exc:
         raise RunError(str(exc)) from None
     model.eval()
