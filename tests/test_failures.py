@@ -7,11 +7,13 @@ import os
 import shutil
 
 import pytest
+import torch
 
 from transfer_gui.cli import main
 from transfer_gui.core import bundle, datasets
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from transfer_gui.core.events import Callback, EpochEnded, FitEnded, Message, Recorder
+from transfer_gui.core.recipe import make_scheduler
 from transfer_gui.core.training import Trainer, TrainingFailed
 
 
@@ -128,3 +130,13 @@ def test_failure_before_the_first_epoch_still_leaves_a_loadable_model(data, tmp_
         Trainer().fit(config(data, "full", epochs=2), tmp_path / "run", [])
     assert bundle.read_meta(tmp_path / "run")["status"] == "failed"
     assert bundle.load_run(tmp_path / "run").model.num_classes == 3
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "cosine", "constant"])
+def test_schedules_survive_very_short_runs(schedule):
+    for total in range(1, 12):  # OneCycleLR divided by zero at exactly 4 steps
+        optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=1e-3)
+        scheduler = make_scheduler(optimizer, schedule, total)
+        for _ in range(total):
+            optimizer.step()
+            scheduler.step()

@@ -211,3 +211,11 @@ def test_project_with_an_invalid_configuration_is_refused(tmp_path, config):
     path.write_text(json.dumps({"app": "transfer_gui", "config": config}))
     with pytest.raises(ProjectError, match="invalid configuration"):
         load_project(path)
+
+
+@pytest.mark.parametrize("content", [{"model": {}}, [1, 2], {"model": {"w": "text"},
+                                     "optimizer": {}, "scheduler": {}, "state": {}}])
+def test_foreign_checkpoint_is_a_clear_error(run_copy, capsys, content):
+    torch.save(content, run_copy / bundle.CHECKPOINT)
+    code, err = cli(capsys, "train", "--resume", run_copy)
+    assert code == 1 and "checkpoint" in err and "Traceback" not in err

@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .backbones import TransferNet
-from .datasets import ImageDataset
+from .datasets import ImageDataset, unreadable_indices
 from .events import CancelToken, Progress, check, emit
 from .recipe import autocast
 
@@ -105,7 +105,7 @@ def extract_features(
     for x, y in loader:
         check(cancel)
         if unreadable is not None:
-            unreadable.extend((-1 - y[y < 0]).tolist())
+            unreadable.extend(unreadable_indices(y))
         with autocast(device, dtype):
             parts.append(model.body(x.to(device, non_blocking=True)).float().cpu())
         done += len(x)

@@ -63,9 +63,18 @@ def load_checkpoint(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     if not path.is_file():
         raise RunError(f"{run_dir} has no checkpoint to resume from")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise RunError(f"the checkpoint in {run_dir} was refused: {exc}") from None
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - whatever the reason, the file is not usable
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunError(f"the checkpoint in {run_dir} was refused (it may contain code, or be "
+                       f"damaged): {first}") from None
+    parts = {"model": dict, "optimizer": dict, "scheduler": dict, "state": dict}
+    if not isinstance(data, dict) or any(not isinstance(data.get(k), t)
+                                         for k, t in parts.items()):
+        raise RunError(f"the checkpoint in {run_dir} is incomplete or not one of this app's")
+    if not all(isinstance(v, torch.Tensor) for v in data["model"].values()):
+        raise RunError(f"the checkpoint in {run_dir} holds a damaged model state")
+    return data
 
 
 def save_split(run_dir: str | os.PathLike[str], root: str, train: list, val: list) -> None:

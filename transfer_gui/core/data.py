@@ -114,25 +114,33 @@ def walk_files(folder: Path, problems: list[Problem]) -> Iterator[Path]:
                                     "warning"))
             continue
         seen.add(real)
-        try:
-            entries = sorted(os.scandir(current), key=lambda e: e.name)
-        except OSError as exc:
-            problems.append(Problem(str(current), f"folder cannot be read: {exc.strerror}"))
-            continue
-        for entry in entries:
-            if is_ignored(entry.name):
-                continue
+        for entry in _listing(current, problems):
             path = Path(entry.path)
             if _is_dir(path):
-                if entry.is_symlink() and _is_inside(real, os.path.realpath(path)):
-                    problems.append(Problem(str(path), "symbolic link loop (the link points "
-                                                       "to a folder that contains it): skipped"))
-                else:
-                    stack.append(path)
+                _enter(entry, path, real, stack, problems)
             elif entry.is_symlink() and not path.exists():
                 problems.append(Problem(str(path), _unusable_link(path)))
             else:
                 yield path
+
+
+def _listing(folder: Path, problems: list[Problem]) -> list[os.DirEntry]:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        problems.append(Problem(str(folder), f"folder cannot be read: {exc.strerror}"))
+        return []
+    return [e for e in entries if not is_ignored(e.name)]
+
+
+def _enter(entry: os.DirEntry, path: Path, parent_real: str, stack: list[Path],
+           problems: list[Problem]) -> None:
+    """Queue a sub-folder, unless it is a link back up into a folder that contains it."""
+    if entry.is_symlink() and _is_inside(parent_real, os.path.realpath(path)):
+        reason = "symbolic link loop (the link points to a folder that contains it): skipped"
+        problems.append(Problem(str(path), reason))
+    else:
+        stack.append(path)
 
 
 def _unusable_link(path: Path) -> str:

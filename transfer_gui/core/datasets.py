@@ -96,6 +96,11 @@ def unreadable_target(index: int) -> int:
     return -1 - index
 
 
+def unreadable_indices(labels: torch.Tensor) -> list[int]:
+    """The sample indices that a batch's `labels` mark as unreadable."""
+    return (-1 - labels[labels < 0]).tolist()
+
+
 class ImageDataset(Dataset):
     """(input tensor, label) pairs. A file that fails to load after the scan (moved, changed)
     gives a gray image labelled `unreadable_target(index)` and is recorded in `failures`, so a

@@ -23,7 +23,7 @@ from . import bundle
 from .batches import FeatureBatches, ImageBatches, extract_features
 from .config import ConfigError, RunConfig
 from .data import Sample
-from .datasets import ImageDataset, eval_transform, train_transform
+from .datasets import ImageDataset, eval_transform, train_transform, unreadable_indices
 from .events import (
     BatchEnded,
     Cancelled,
@@ -301,7 +301,7 @@ class _Run:
         bad = y < 0
         if not bool(bad.any()):
             return x, y
-        self._unreadable(phase, (-1 - y[bad]).tolist())
+        self._unreadable(phase, unreadable_indices(y))
         return x[~bad], y[~bad]
 
     def _unreadable(self, phase: str, indices: list[int]) -> None:
