@@ -150,6 +150,15 @@ def _add_ignored(corpus: Corpus, folder: Path) -> None:
     corpus.ignored.append(hidden / "cached.png")
 
 
+def _add_latin1_name(corpus: Corpus, folder: Path, image: Image.Image) -> None:
+    name = os.fsdecode(os.path.join(os.fsencode(folder), LATIN1_NAME))
+    try:
+        image.save(name, format="PNG")
+    except (OSError, UnicodeError):  # file systems that only take UTF-8 names (macOS)
+        return
+    corpus.good["cats"].append(Path(name))
+
+
 def build(root: Path, seed: int = 0, latin1_name: bool = True) -> Corpus:
     rng = random.Random(seed)
     corpus = Corpus(root)
@@ -166,9 +175,7 @@ def build(root: Path, seed: int = 0, latin1_name: bool = True) -> Corpus:
     corpus.bad[corpus.locked] = "no permission"
     corpus.good["cats"] += [corpus.rotated, cats / "one_pixel.png"]
     if latin1_name:
-        name = os.fsdecode(os.path.join(os.fsencode(cats), LATIN1_NAME))
-        circle(rng).save(name, format="PNG")
-        corpus.good["cats"].append(Path(name))
+        _add_latin1_name(corpus, cats, circle(rng))
     _add_bad(corpus, cats, rng)
     _add_links(corpus, cats)
     _add_ignored(corpus, cats)

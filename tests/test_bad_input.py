@@ -6,6 +6,7 @@ import builtins
 import json
 import os
 import shutil
+import sys
 
 import badcorpus
 import numpy as np
@@ -160,6 +161,10 @@ def test_train_and_predict_on_the_corpus(corpus, deny_read, tmp_path, capsys):
         assert str(path) not in results
     rows = table.read_bytes().decode("utf-8", "surrogateescape").splitlines()
     assert len(rows) == 1 + len(results)
+    if sys.platform.startswith("linux"):  # a name that is not UTF-8 went all the way through
+        assert any(badcorpus.LATIN1_NAME in os.fsencode(p) for p in corpus.usable())
+        code, out, _ = cli(capsys, "predict", run, corpus.root / "cats")
+        assert "caf\\udce9 latin-1.png: " in out  # escaped, not a crash
 
 
 def test_empty_folder_and_single_class_are_refused_clearly(tmp_path, capsys):
