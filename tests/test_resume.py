@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -121,10 +122,7 @@ def test_killed_mid_epoch_then_resumed_matches_uninterrupted(shapes_dir, tmp_pat
 
 
 def test_resuming_a_finished_run_changes_nothing(reference, tmp_path, capsys):
-    run = Path(str(tmp_path / "run"))
-    import shutil
-
-    shutil.copytree(reference["features"], run)
+    run = shutil.copytree(reference["features"], tmp_path / "run")
     before = bundle.read_meta(run)["history"]
     assert main(["train", "--resume", str(run)]) == 0
     assert "completed after 5 epochs" in capsys.readouterr().out
