@@ -120,18 +120,25 @@ def cmd_check_data(args: argparse.Namespace) -> int:
         print_json({
             "root": scan.root, "layout": scan.layout, "images": sum(counts),
             "classes": [{"name": n, "count": c} for n, c in zip(scan.classes, counts, strict=True)],
-            "problems": [{"path": p.path, "reason": p.reason, "severity": p.severity}
-                         for p in scan.problems],
+            "problems": _problem_rows(scan.problems),
         })
         return EXIT_OK
     print(f"{scan.root}: {scan.summary()} ({scan.layout} layout)")
     table([[n, c, f"{100 * c / total:.1f} %"] for n, c in zip(scan.classes, counts, strict=True)],
           ["class", "images", "share"])
-    if scan.problems:
-        print(f"\n{len(scan.problems)} problems:")
-        for p in scan.problems:
-            print(f"  {p.severity:7}  {p.path}: {p.reason}")
+    _print_problems(scan.problems)
     return EXIT_OK
+
+
+def _problem_rows(problems: list) -> list[dict[str, str]]:
+    return [{"path": p.path, "reason": p.reason, "severity": p.severity} for p in problems]
+
+
+def _print_problems(problems: list) -> None:
+    if problems:
+        print(f"\n{len(problems)} problems:")
+        for p in problems:
+            print(f"  {p.severity:7}  {p.path}: {p.reason}")
 
 
 def _train_config(args: argparse.Namespace) -> Any:
@@ -161,7 +168,7 @@ def _interruptible() -> Any:
     def handler(_sig: int, _frame: Any) -> None:
         if token.cancelled:
             raise KeyboardInterrupt
-        print("\nstopping after this batch (Ctrl-C again to abort)", file=sys.stderr)
+        print("\nstopping (Ctrl-C again to abort)", file=sys.stderr)
         token.cancel()
 
     signal.signal(signal.SIGINT, handler)
@@ -172,10 +179,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     import shutil
 
     from .console import ConsoleReporter
-    from .core.training import Trainer, resume_config
+    from .core.training import Trainer
 
     if args.resume:
-        config, out = resume_config(args.resume), args.resume
+        config, out = None, args.resume
     elif not args.data or not args.out:
         raise UsageError("train needs DATA and --out RUN (or --resume RUN)")
     else:
@@ -195,7 +202,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                               [ConsoleReporter(as_json=args.json)], use_all=args.all)
     result = evaluation.result
     if args.json:
-        print_json({**result.to_dict(), "source": evaluation.source})
+        print_json({**result.to_dict(), "source": evaluation.source,
+                    "problems": _problem_rows(evaluation.problems)})
         return EXIT_OK
     print(f"evaluated on {evaluation.source}")
     print(f"accuracy {result.accuracy:.2%}   macro F1 {result.macro_f1:.3f}\n")
@@ -207,6 +215,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     table([[name, *row] for name, row in zip(result.classes, result.confusion.tolist(),
                                              strict=True)],
           ["".ljust(width), *[str(i) for i in range(len(result.classes))]])
+    _print_problems(evaluation.problems)
     return EXIT_OK
 
 
@@ -260,7 +269,17 @@ COMMANDS = {
 }
 
 
+def _safe_streams() -> None:
+    """Never crash on printing a file name the terminal cannot encode (emoji on a legacy
+    code page, names that are not UTF-8): such characters are written as escapes."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _safe_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     command = COMMANDS[args.command or "gui"]
@@ -271,12 +290,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("aborted", file=sys.stderr)
         return EXIT_CANCELLED
-    except Exception as exc:
-        if not _known(exc):
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - _report re-raises what it does not know
+        return _report(exc)
     return EXIT_OK
+
+
+def _report(exc: Exception) -> int:
+    """One line for the errors a user can act on (and for a stop); anything else is a bug
+    and keeps its traceback."""
+    from .core.events import Cancelled
+
+    if isinstance(exc, Cancelled):
+        print("stopped", file=sys.stderr)
+        return EXIT_CANCELLED
+    if not _known(exc):
+        raise exc
+    print(f"error: {exc}", file=sys.stderr)
+    return EXIT_ERROR
 
 
 def _known(exc: Exception) -> bool:

@@ -98,10 +98,13 @@ class ConsoleReporter(Callback):
         if self.as_json:
             print(json.dumps(to_dict(event)), file=self.out, flush=True)
             return
+        done = f"{event.status} after {event.epochs_run} epochs in {event.seconds:.1f} s"
+        if event.message:  # cancelled or failed: what happened and where the model is
+            print(f"{done}: {event.message}", file=self.out, flush=True)
+            return
         best = (f", best val acc {event.best_val_acc:.2%} at epoch {event.best_epoch}"
                 if event.best_val_acc is not None else "")
-        print(f"{event.status} after {event.epochs_run} epochs in {event.seconds:.1f} s{best}; "
-              f"model saved in {event.run_dir}", file=self.out, flush=True)
+        print(f"{done}{best}; model saved in {event.run_dir}", file=self.out, flush=True)
 
     def on_message(self, event: Message) -> None:
         self._clear()

@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .backbones import TransferNet
-from .datasets import ImageDataset
+from .datasets import ImageDataset, unreadable_indices
 from .events import CancelToken, Progress, check, emit
 from .recipe import autocast
 
@@ -92,16 +92,20 @@ def extract_features(
     cancel: CancelToken | None = None,
     phase: str = "features",
     workers: int = 0,
+    unreadable: list[int] | None = None,
 ) -> torch.Tensor:
-    """The body's pooled features for every image of `dataset`, in order (float32, CPU)."""
+    """The body's pooled features for every image of `dataset`, in order (float32, CPU).
+    Indices of files that could not be read are appended to `unreadable`."""
     callbacks = list(callbacks)
     model.body.eval()
     loader = DataLoader(dataset, batch_sampler=sequential(len(dataset), batch_size),
                         num_workers=workers, pin_memory=device.type == "cuda")
     parts, done = [], 0
     emit(callbacks, Progress(phase, 0, len(dataset)))
-    for x, _ in loader:
+    for x, y in loader:
         check(cancel)
+        if unreadable is not None:
+            unreadable.extend(unreadable_indices(y))
         with autocast(device, dtype):
             parts.append(model.body(x.to(device, non_blocking=True)).float().cpu())
         done += len(x)

@@ -46,14 +46,27 @@ def save_checkpoint(run_dir: str | os.PathLike[str], state: dict[str, Any]) -> N
         torch.save(state, tmp)
 
 
+def has_checkpoint(run_dir: str | os.PathLike[str]) -> bool:
+    return (Path(run_dir) / CHECKPOINT).is_file()
+
+
 def load_checkpoint(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(run_dir) / CHECKPOINT
     if not path.is_file():
         raise RunError(f"{run_dir} has no checkpoint to resume from")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise RunError(f"the checkpoint in {run_dir} was refused: {exc}") from None
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - whatever the reason, the file is not usable
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunError(f"the checkpoint in {run_dir} was refused (it may contain code, or be "
+                       f"damaged): {first}") from None
+    parts = {"model": dict, "optimizer": dict, "scheduler": dict, "state": dict}
+    if not isinstance(data, dict) or any(not isinstance(data.get(k), t)
+                                         for k, t in parts.items()):
+        raise RunError(f"the checkpoint in {run_dir} is incomplete or not one of this app's")
+    if not all(isinstance(v, torch.Tensor) for v in data["model"].values()):
+        raise RunError(f"the checkpoint in {run_dir} holds a damaged model state")
+    return data
 
 
 def save_split(run_dir: str | os.PathLike[str], root: str, train: list, val: list) -> None:
@@ -71,7 +84,10 @@ def load_split(run_dir: str | os.PathLike[str], root: str | None = None) -> tupl
     def samples(rows: list) -> list[Sample]:
         return [Sample(os.path.join(base, p), int(label)) for p, label in rows]
 
-    return samples(data.get("train", [])), samples(data.get("val", []))
+    try:
+        return samples(data.get("train", [])), samples(data.get("val", []))
+    except (TypeError, ValueError) as exc:
+        raise RunError(f"{Path(run_dir) / SPLIT} is damaged: {exc}") from None
 
 
 def _relative(path: str, root: str) -> str:
@@ -95,6 +111,13 @@ class LoadedRun:
         return list(self.meta.get("history", []))
 
 
+def _check_head(state: dict[str, torch.Tensor], classes: int, run_dir: Path) -> None:
+    head = state.get("head.weight")
+    if head is not None and head.ndim == 2 and head.shape[0] != classes:
+        raise RunError(f"{run_dir / WEIGHTS} was trained for {head.shape[0]} classes but "
+                       f"{run_dir / META} lists {classes}: the two files do not belong together")
+
+
 def load_run(run_dir: str | os.PathLike[str]) -> LoadedRun:
     """Rebuild the trained model of `run_dir` on the CPU, in eval mode."""
     run_dir = Path(run_dir)
@@ -109,7 +132,9 @@ def load_run(run_dir: str | os.PathLike[str]) -> LoadedRun:
         raise RunError(f"{run_dir} has no trained weights ({WEIGHTS})")
     model = build_model(spec, len(classes), pretrained=False)
     try:
-        load_into(model, read_state_dict(run_dir / WEIGHTS), f"{run_dir / WEIGHTS}")
+        state = read_state_dict(run_dir / WEIGHTS)
+        _check_head(state, len(classes), run_dir)
+        load_into(model, state, f"{run_dir / WEIGHTS}")
     except WeightsError as exc:
         raise RunError(str(exc)) from None
     model.eval()

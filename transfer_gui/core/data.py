@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .events import CancelToken, Progress, check, emit
-from .images import TINY_SIDE, ImageError, decode, is_ignored, is_supported
+from .images import (
+    TINY_SIDE,
+    ImageError,
+    check_file,
+    decode,
+    is_ignored,
+    is_supported,
+    unsupported_reason,
+)
 
 TRAIN_NAMES = ("train", "training")
 VAL_NAMES = ("val", "valid", "validation")
@@ -62,6 +70,10 @@ class FolderScan:
         return text + (f", {errors} skipped" if errors else "")
 
 
+NO_CLASSES = ("no class folders: put each class's images in a sub-folder named after the "
+              "class")
+
+
 class DataError(ValueError):
     """The folder cannot be used for training; the message says why."""
 
@@ -90,31 +102,58 @@ def _is_dir(path: Path) -> bool:
 
 
 def walk_files(folder: Path, problems: list[Problem]) -> Iterator[Path]:
-    """Every non-hidden file under `folder`, following links but never the same folder twice."""
+    """Every non-hidden file under `folder`, following links but never into a folder twice
+    and never up into a folder that contains the link (a loop)."""
     seen: set[str] = set()
     stack = [folder]
     while stack:
         current = stack.pop()
         real = os.path.realpath(current)
         if real in seen:
-            problems.append(Problem(str(current), "folder link loop: visited already", "warning"))
+            problems.append(Problem(str(current), "folder visited already through a link",
+                                    "warning"))
             continue
         seen.add(real)
-        try:
-            entries = sorted(os.scandir(current), key=lambda e: e.name)
-        except OSError as exc:
-            problems.append(Problem(str(current), f"folder cannot be read: {exc.strerror}"))
-            continue
-        for entry in entries:
-            if is_ignored(entry.name):
-                continue
+        for entry in _listing(current, problems):
             path = Path(entry.path)
             if _is_dir(path):
-                stack.append(path)
+                _enter(entry, path, real, stack, problems)
             elif entry.is_symlink() and not path.exists():
-                problems.append(Problem(str(path), "broken or looping symbolic link"))
+                problems.append(Problem(str(path), _unusable_link(path)))
             else:
                 yield path
+
+
+def _listing(folder: Path, problems: list[Problem]) -> list[os.DirEntry]:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        problems.append(Problem(str(folder), f"folder cannot be read: {exc.strerror}"))
+        return []
+    return [e for e in entries if not is_ignored(e.name)]
+
+
+def _enter(entry: os.DirEntry, path: Path, parent_real: str, stack: list[Path],
+           problems: list[Problem]) -> None:
+    """Queue a sub-folder, unless it is a link back up into a folder that contains it."""
+    if entry.is_symlink() and _is_inside(parent_real, os.path.realpath(path)):
+        reason = "symbolic link loop (the link points to a folder that contains it): skipped"
+        problems.append(Problem(str(path), reason))
+    else:
+        stack.append(path)
+
+
+def _unusable_link(path: Path) -> str:
+    try:
+        check_file(path)
+    except ImageError as exc:
+        return exc.reason
+    return "symbolic link that cannot be followed"
+
+
+def _is_inside(path: str, folder: str) -> bool:
+    """Whether the real path `path` is `folder` or lies below it."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _collect(class_dirs: Iterable[Path], problems: list[Problem]) -> list[tuple[str, str]]:
@@ -125,8 +164,7 @@ def _collect(class_dirs: Iterable[Path], problems: list[Problem]) -> list[tuple[
             if is_supported(path.name):
                 found.append((str(path), class_dir.name))
             else:
-                suffix = path.suffix or "(no extension)"
-                problems.append(Problem(str(path), f"unsupported file type {suffix}"))
+                problems.append(Problem(str(path), unsupported_reason(path)))
     return found
 
 
@@ -245,6 +283,8 @@ def _duplicate_reason(names: list[str]) -> str:
 
 
 def _report_classes(scan: FolderScan, class_dirs: list[Path]) -> None:
+    if not scan.classes:
+        scan.problems.append(Problem(scan.root, NO_CLASSES))
     counts = scan.counts()
     for name, count, folder in zip(scan.classes, counts, class_dirs, strict=True):
         if count == 0:
@@ -293,10 +333,7 @@ def require_trainable(scan: FolderScan) -> None:
     counts = scan.counts()
     used = [name for name, c in zip(scan.classes, counts, strict=True) if c > 0]
     if not scan.classes:
-        raise DataError(
-            f"{scan.root} has no class folders: put each class's images in a sub-folder "
-            "named after the class"
-        )
+        raise DataError(f"{scan.root} has {NO_CLASSES}")
     if not scan.samples:
         raise DataError(f"{scan.root} has no usable images")
     if len(used) < 2:
@@ -305,3 +342,21 @@ def require_trainable(scan: FolderScan) -> None:
             f"{scan.root} has only one class with images ({only!r}): a classifier needs at "
             "least two"
         )
+
+
+def without_empty_classes(scan: FolderScan) -> tuple[FolderScan, list[str]]:
+    """`scan` without the classes that have no usable image (a head cannot learn them), and
+    the names of those left out."""
+    counts = scan.counts()
+    keep = [i for i, c in enumerate(counts) if c > 0]
+    dropped = [name for name, c in zip(scan.classes, counts, strict=True) if c == 0]
+    if not dropped:
+        return scan, []
+    index = {old: new for new, old in enumerate(keep)}
+
+    def relabel(samples: list[Sample]) -> list[Sample]:
+        return [Sample(s.path, index[s.label]) for s in samples]
+
+    kept = FolderScan(scan.root, [scan.classes[i] for i in keep], relabel(scan.train),
+                      relabel(scan.val), list(scan.problems), scan.layout)
+    return kept, dropped

@@ -90,9 +90,21 @@ def load_base(path: str, resize_size: int) -> torch.Tensor:
     return to_tensor(resize_short(decode(path, min_side=resize_size), resize_size))
 
 
+def unreadable_target(index: int) -> int:
+    """The label that marks sample `index` as unreadable: negative, so it is never a class, and
+    `-1 - label` gives the index back (this survives DataLoader worker processes)."""
+    return -1 - index
+
+
+def unreadable_indices(labels: torch.Tensor) -> list[int]:
+    """The sample indices that a batch's `labels` mark as unreadable."""
+    return (-1 - labels[labels < 0]).tolist()
+
+
 class ImageDataset(Dataset):
     """(input tensor, label) pairs. A file that fails to load after the scan (moved, changed)
-    gives a gray image and is recorded in `failures`, so a long run is not lost to one file."""
+    gives a gray image labelled `unreadable_target(index)` and is recorded in `failures`, so a
+    long run is not lost to one file and the trainer can leave it out and name it."""
 
     def __init__(
         self,
@@ -127,4 +139,8 @@ class ImageDataset(Dataset):
         return image
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        return self.transform(self.base(index)), self.samples[index].label
+        failed = len(self.failures)
+        x = self.transform(self.base(index))
+        if len(self.failures) > failed:
+            return x, unreadable_target(index)
+        return x, self.samples[index].label

@@ -8,8 +8,11 @@ from .config import ConfigError
 from .data import DataError
 from .export import ExportError
 from .images import ImageError
+from .project import ProjectError
+from .runrecord import TrainingFailed
 from .weights import WeightsError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
-    ConfigError, DataError, ImageError, WeightsError, RunError, ExportError, OSError,
+    ConfigError, DataError, ImageError, WeightsError, RunError, ExportError, ProjectError,
+    TrainingFailed, OSError,
 )

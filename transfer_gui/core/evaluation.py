@@ -16,6 +16,8 @@ from .bundle import LoadedRun, load_run, load_split
 from .data import DataError, Problem, Sample, scan_folder
 from .datasets import ImageDataset, eval_transform
 from .events import CancelToken, Message, Progress, check, emit
+from .images import why_unusable
+from .interrupt import cancel_points
 from .metrics import EvalResult, build_result
 from .recipe import amp_dtype, autocast, pick_device
 
@@ -29,7 +31,8 @@ def predict_samples(
     callbacks: Iterable = (),
     cancel: CancelToken | None = None,
 ) -> np.ndarray:
-    """Class probabilities (N x C) for `samples`, in order."""
+    """Class probabilities (N x C) for `samples`, in order; the row of a file that cannot
+    be read is NaN. Cancellation is checked inside the forward pass too."""
     callbacks = list(callbacks)
     dev = pick_device(device)
     model = run.model.to(dev).eval()
@@ -37,12 +40,15 @@ def predict_samples(
     loader = DataLoader(dataset, batch_sampler=sequential(len(dataset), batch_size))
     dtype = amp_dtype(dev, True)
     parts, done = [], 0
-    for x, _ in loader:
-        check(cancel)
-        with autocast(dev, dtype):
-            parts.append(model(x.to(dev)).float().softmax(dim=1).cpu())
-        done += len(x)
-        emit(callbacks, Progress("evaluate", done, len(dataset)))
+    with cancel_points(model, cancel):
+        for x, y in loader:
+            check(cancel)
+            with autocast(dev, dtype):
+                probs = model(x.to(dev)).float().softmax(dim=1).cpu()
+            probs[y < 0] = float("nan")
+            parts.append(probs)
+            done += len(x)
+            emit(callbacks, Progress("evaluate", done, len(dataset)))
     if not parts:
         return np.zeros((0, len(run.classes)), dtype=np.float32)
     return torch.cat(parts).numpy()
@@ -75,7 +81,9 @@ def evaluation_samples(
     so training images never inflate the score; any other folder is evaluated whole (its
     `val/` part for a train/val layout), its classes matched to the run's by name.
     """
-    trained_on = run.meta.get("config", {}).get("data", {}).get("root", "")
+    config = run.meta.get("config")
+    data_config = config.get("data") if isinstance(config, dict) else None
+    trained_on = data_config.get("root", "") if isinstance(data_config, dict) else ""
     if data is None or (_same_folder(data, trained_on) and not use_all):
         _, val = load_split(run.run_dir, data or None)
         if val:
@@ -112,6 +120,13 @@ def evaluate_run(
     samples, source, problems = evaluation_samples(run, data, callbacks, cancel, use_all)
     emit(callbacks, Message("info", f"evaluating on {source}"))
     probs = predict_samples(run, samples, batch_size, device, callbacks, cancel)
+    readable = ~np.isnan(probs).any(axis=1)
+    for sample in (s for s, ok in zip(samples, readable, strict=True) if not ok):
+        problems.append(Problem(sample.path, why_unusable(sample.path) or "could not be read"))
+    samples = [s for s, ok in zip(samples, readable, strict=True) if ok]
+    if not samples:
+        raise DataError(f"none of the {len(readable)} images to evaluate could be read")
+    probs = probs[readable]
     targets = np.array([s.label for s in samples], dtype=np.int64)
     result = build_result(run.classes, [s.path for s in samples], targets, probs)
     return Evaluation(result, source, problems)

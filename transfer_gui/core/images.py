@@ -7,7 +7,9 @@ orientation is applied, and grayscale, palette, alpha, CMYK and 16-bit images be
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -15,26 +17,41 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 SUPPORTED_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 )
-IGNORED_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"})
-MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+# System clutter: Finder, Explorer and NAS metadata, and the folder zip tools add on macOS.
+IGNORED_NAMES = frozenset({
+    ".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r", "__macosx", "@eadir",
+    "$recycle.bin", "system volume information",
+})
 TINY_SIDE = 16
-BOMB_REASON = (
-    f"too many pixels (over the {MAX_PIXELS:,} limit): refused as a possible decompression bomb"
-)
+# Text that betrays a file that is not an image at all, whatever its extension says.
+_NOT_IMAGES = ((b"%PDF", "a PDF document"), (b"<svg", "an SVG drawing"),
+               (b"<?xml", "an XML file"), (b"PK\x03\x04", "a zip archive"))
 
-# Refuse, rather than decode, anything over the pixel limit: Pillow only warns between 1x and 2x.
-warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# `open_image` refuses every image over the limit itself; Pillow's own warning (between 1x and
+# 2x the limit) would only repeat that on stderr.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
+def max_pixels() -> int:
+    """Pillow's decompression-bomb limit, read at call time so a changed limit applies."""
+    return Image.MAX_IMAGE_PIXELS or 89_478_485
+
+
+def bomb_reason(size: tuple[int, int] | None = None) -> str:
+    shown = f"{size[0]}x{size[1]} = {size[0] * size[1]:,} pixels, " if size else ""
+    return (f"too many pixels ({shown}over the {max_pixels():,} limit): refused as a possible "
+            "decompression bomb")
 
 
 class ImageError(Exception):
     """A file that cannot be used as an image, with the reason why."""
 
     def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = str(path)
+        super().__init__(f"{os.fspath(path)}: {reason}")
+        self.path = os.fspath(path)
         self.reason = reason
 
 
@@ -47,28 +64,74 @@ def is_supported(name: str) -> bool:
     return Path(name).suffix.lower() in SUPPORTED_EXTENSIONS
 
 
+def unsupported_reason(path: str | os.PathLike[str]) -> str:
+    return f"unsupported file type {Path(path).suffix or '(no extension)'}"
+
+
+def check_file(path: str | os.PathLike[str]) -> None:
+    """Raise `ImageError` unless `path` is a non-empty regular file (a pipe would block)."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise ImageError(path, _os_reason(exc, path)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ImageError(path, "is a folder, not an image")
+    if not stat.S_ISREG(info.st_mode):
+        raise ImageError(path, "not a regular file (a pipe, socket or device)")
+    if info.st_size == 0:
+        raise ImageError(path, "empty file (0 bytes)")
+
+
+def _os_reason(exc: OSError, path: str | os.PathLike[str]) -> str:
+    if isinstance(exc, PermissionError):
+        return "no permission to read the file"
+    if isinstance(exc, FileNotFoundError):
+        if os.path.islink(path):
+            return "broken symbolic link (its target is missing)"
+        return "file not found (moved or deleted)"
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop (the link points back to itself)"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder, not an image"
+    return f"cannot be read: {exc.strerror or exc}"
+
+
 def open_image(path: str | os.PathLike[str]) -> Image.Image:
     """Open `path` lazily (header only), refusing empty, unreadable and oversized files."""
+    check_file(path)
     try:
-        if os.path.getsize(path) == 0:
-            raise ImageError(path, "empty file (0 bytes)")
         image = Image.open(path)
-    except ImageError:
-        raise
-    except PermissionError:
-        raise ImageError(path, "no permission to read the file") from None
-    except IsADirectoryError:
-        raise ImageError(path, "is a folder, not an image") from None
-    except FileNotFoundError:
-        raise ImageError(path, "file not found (moved, deleted or a broken link)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(path, BOMB_REASON) from None
+    except Image.DecompressionBombError:
+        raise ImageError(path, bomb_reason()) from None
     except UnidentifiedImageError:
-        reason = "not an image Pillow can read (wrong extension or corrupt)"
-        raise ImageError(path, reason) from None
+        raise ImageError(path, _unidentified_reason(path)) from None
     except OSError as exc:
-        raise ImageError(path, f"cannot be read: {exc.strerror or exc}") from None
+        raise ImageError(path, _os_reason(exc, path)) from None
+    except Exception as exc:  # noqa: BLE001 - a malformed header can raise anything
+        raise ImageError(path, f"damaged image header ({_describe(exc)})") from None
+    if image.size[0] * image.size[1] > max_pixels():
+        image.close()
+        raise ImageError(path, bomb_reason(image.size))
     return image
+
+
+def _unidentified_reason(path: str | os.PathLike[str]) -> str:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(512)
+    except OSError:
+        head = b""
+    for magic, what in _NOT_IMAGES:
+        if head.lstrip().startswith(magic):
+            return f"not an image: {what} with an image extension"
+    if head and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        return "not an image: a text file with an image extension"
+    return "not an image Pillow can read (unknown format or corrupt)"
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
 
 
 def decode(path: str | os.PathLike[str], min_side: int | None = None) -> Image.Image:
@@ -83,14 +146,32 @@ def decode(path: str | os.PathLike[str], min_side: int | None = None) -> Image.I
             if min_side and image.format == "JPEG":
                 image.draft("RGB", _draft_box(image.size, min_side))
             image.load()
-            image = ImageOps.exif_transpose(image) or image
-            return to_rgb(image)
-    except ImageError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(path, BOMB_REASON) from None
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise ImageError(path, f"truncated or corrupt image data ({exc})") from None
+            return to_rgb(_upright(image))
+    except Image.DecompressionBombError:
+        raise ImageError(path, bomb_reason()) from None
+    except OSError as exc:
+        if exc.filename is not None:  # the file itself went away or became unreadable
+            raise ImageError(path, _os_reason(exc, path)) from None
+        raise ImageError(path, f"truncated or corrupt image data ({_describe(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - corrupt data makes decoders raise anything
+        raise ImageError(path, f"corrupt image data ({_describe(exc)})") from None
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation; damaged EXIF data leaves the pixels as stored."""
+    try:
+        return ImageOps.exif_transpose(image) or image
+    except Exception:  # noqa: BLE001 - the pixels are fine, only the metadata is not
+        return image
+
+
+def why_unusable(path: str | os.PathLike[str]) -> str | None:
+    """The reason `path` cannot be decoded now, or None when it can."""
+    try:
+        decode(path, min_side=TINY_SIDE)
+    except ImageError as exc:
+        return exc.reason
+    return None
 
 
 def _draft_box(size: tuple[int, int], min_side: int) -> tuple[int, int]:

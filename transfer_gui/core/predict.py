@@ -23,7 +23,7 @@ from . import atomic
 from .backbones import BackboneSpec, TransferNet, get_spec, imagenet_categories
 from .datasets import Preprocess, eval_transform, to_tensor
 from .events import CancelToken, Progress, check, emit
-from .images import ImageError, decode, is_ignored, is_supported, resize_short
+from .images import ImageError, decode, is_supported, resize_short, unsupported_reason
 from .recipe import pick_device
 
 
@@ -64,17 +64,21 @@ def write_csv(path: str | os.PathLike[str], predictions: Sequence[Prediction], t
 
 
 def expand_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[str]:
-    """Image files from a mix of files and folders (folders are searched recursively)."""
+    """The files to classify from a mix of files and folders. Folders are searched like a data
+    folder (hidden and system files skipped, links followed without looping); every other
+    file is kept, so a file that is not an image gets an error entry rather than vanishing."""
+    from .data import Problem, walk_files
+
     files: list[str] = []
     for item in inputs:
         path = Path(item)
-        if path.is_dir():
-            for folder, dirs, names in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not is_ignored(d))
-                files.extend(os.path.join(folder, n) for n in sorted(names)
-                             if not is_ignored(n) and is_supported(n))
-        else:
-            files.append(str(path))
+        if not path.is_dir():
+            files.append(os.fspath(item))
+            continue
+        problems: list[Problem] = []
+        found = [str(p) for p in walk_files(path, problems)]
+        found += [p.path for p in problems if not os.path.isdir(p.path)]  # broken links
+        files.extend(sorted(found))
     return files
 
 
@@ -154,7 +158,7 @@ class Predictor:
             errors: dict[str, str] = {}
             for path in chunk:
                 try:
-                    loaded[path] = decode(path, min_side=self.preprocess.resize_size)
+                    loaded[path] = self._load(path)
                 except ImageError as exc:
                     errors[path] = exc.reason
             tops = iter(self.predict_images(list(loaded.values()), top_k))
@@ -163,6 +167,11 @@ class Predictor:
                            else Prediction(path, next(tops)))
             emit(callbacks, Progress("predict", len(out), len(paths)))
         return out
+
+    def _load(self, path: str) -> Image.Image:
+        if not is_supported(path):
+            raise ImageError(path, unsupported_reason(path))
+        return decode(path, min_side=self.preprocess.resize_size)
 
     def gradcam(self, image: Image.Image, class_index: int | None = None) -> np.ndarray:
         """Grad-CAM heat map (values in [0, 1]) over `self.crop(image)`, for `class_index`

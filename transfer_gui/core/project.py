@@ -89,7 +89,8 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     base = path.parent.resolve()
     try:
         config = RunConfig.from_dict(payload.get("config"))
-    except (TypeError, ValueError) as exc:
+        _check_paths(config)
+    except (TypeError, ValueError, AttributeError) as exc:
         raise ProjectError(f"{path} holds an invalid configuration: {exc}") from None
     config = dataclasses.replace(
         config,
@@ -98,12 +99,24 @@ def load_project(path: str | os.PathLike[str]) -> Project:
         model=dataclasses.replace(config.model,
                                   weights_file=_restore(config.model.weights_file, base)),
     )
-    runs = [r for r in (_restore(r, base) for r in payload.get("runs") or []) if r]
+    runs = [r for r in (_restore(r, base) for r in _strings(payload.get("runs"))) if r]
+    last = payload.get("last_run")
     extra = payload.get("extra") if isinstance(payload.get("extra"), dict) else {}
-    project = Project(config, runs, _restore(payload.get("last_run"), base), str(path),
-                      extra=extra)
+    project = Project(config, runs, _restore(last, base) if isinstance(last, str) else None,
+                      str(path), extra=extra)
     project.missing = find_missing(project)
     return project
+
+
+def _strings(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _check_paths(config: RunConfig) -> None:
+    for what, value in (("data root", config.data.root), ("validation folder",
+                        config.data.val_dir), ("weights file", config.model.weights_file)):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"the {what} must be a path, not {value!r}")
 
 
 def find_missing(project: Project) -> list[str]:

@@ -69,7 +69,9 @@ def make_scheduler(
     total_steps = max(total_steps, 1)
     if schedule == "onecycle":
         peaks = [g["lr"] for g in optimizer.param_groups]
-        return sched.OneCycleLR(optimizer, max_lr=peaks, total_steps=total_steps, pct_start=0.25)
+        # torch divides by zero when the warm-up is exactly one step (4 steps at 25 %).
+        pct = 0.25 if total_steps != 4 else 0.3
+        return sched.OneCycleLR(optimizer, max_lr=peaks, total_steps=total_steps, pct_start=pct)
     if schedule == "cosine":
         warmup = max(1, total_steps // 20)
         return sched.SequentialLR(

@@ -1,17 +1,18 @@
 """Training: `Trainer().fit(config, out_dir, callbacks, cancel)`.
 
 The call is synchronous and thread-agnostic: a GUI runs it in a worker thread, the CLI and the
-tests call it directly. Progress goes to callbacks as small events; the cancel token is checked
-between batches. Every finished epoch is checkpointed (so a stopped or killed run can resume),
-the best weights are kept in the run folder, and a cancelled or failed run keeps them.
+tests call it directly. Progress goes to callbacks as small events. The cancel token is checked
+between batches and inside the model's forward and backward passes, so Stop is prompt even in
+the middle of a slow batch. Every finished epoch is checkpointed (so a stopped or killed run
+can resume and end exactly as if it had not stopped), the best weights are kept in the run
+folder, and a cancelled or failed run keeps them and says where they are.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
+import traceback
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,10 @@ import torch
 import torch.nn.functional as F
 
 from . import bundle
-from .backbones import TransferNet, get_spec
 from .batches import FeatureBatches, ImageBatches, extract_features
-from .config import RunConfig
-from .data import FolderScan, Sample, require_trainable, scan_folder, training_split
-from .datasets import ImageDataset, Preprocess, eval_transform, train_transform
+from .config import ConfigError, RunConfig
+from .data import FolderScan, Sample
+from .datasets import ImageDataset, eval_transform, train_transform, unreadable_indices
 from .events import (
     BatchEnded,
     Cancelled,
@@ -35,15 +35,10 @@ from .events import (
     check,
     emit,
 )
-from .layers import (
-    Group,
-    body_frozen,
-    count_params,
-    layer_groups,
-    preset,
-    set_trainable,
-    train_mode,
-)
+from .images import why_unusable
+from .interrupt import cancel_points
+from .layers import body_frozen, count_params, train_mode
+from .prepare import Prepared, prepare, resume_config, saved_split
 from .recipe import (
     amp_dtype,
     autocast,
@@ -54,95 +49,9 @@ from .recipe import (
     make_scheduler,
     pick_device,
 )
-from .weights import build_model
+from .runrecord import FitResult, RunRecord, TrainingFailed
 
-__all__ = ["FitResult", "Prepared", "Trainer", "prepare", "resume_config"]
-
-
-@dataclass
-class FitResult:
-    status: str
-    run_dir: str
-    history: list[dict[str, Any]]
-    best_epoch: int | None
-    best_val_acc: float | None
-    best_val_loss: float | None
-    seconds: float
-    message: str = ""
-
-
-@dataclass
-class Prepared:
-    """A run ready to train: data split, model built and frozen as configured."""
-
-    config: RunConfig
-    classes: list[str]
-    train: list[Sample]
-    val: list[Sample]
-    model: TransferNet
-    groups: list[Group]
-    preprocess: Preprocess
-    selectors: tuple[str, ...]
-    scan: FolderScan | None = None
-
-
-def prepare(
-    config: RunConfig,
-    callbacks: Iterable = (),
-    cancel: CancelToken | None = None,
-    split: tuple[list[Sample], list[Sample], list[str]] | None = None,
-    scan: FolderScan | None = None,
-) -> Prepared:
-    """Scan (unless `scan` is given) and split the data (unless `split` is given), then build
-    and freeze the model."""
-    callbacks = list(callbacks)
-    config = config.resolved()
-    spec = get_spec(config.model.backbone)
-    pre = Preprocess.for_backbone(spec, config.train.image_size)
-    if split is None:
-        if scan is None:
-            scan = scan_folder(config.data.root, verify=True, val_dir=config.data.val_dir,
-                               callbacks=callbacks, cancel=cancel)
-        require_trainable(scan)
-        _report_problems(scan, callbacks)
-        data = config.data
-        train, val = training_split(scan, data.val_split, data.seed, data.folder_split)
-        classes = scan.classes
-    else:
-        train, val, classes = split
-    torch.manual_seed(config.train.seed)
-    model = build_model(spec, len(classes), config.model.pretrained,
-                        config.model.weights_file, callbacks, cancel)
-    groups = layer_groups(spec)
-    selectors = config.model.trainable or preset(config.model.strategy, groups,
-                                                 config.model.unfreeze)
-    set_trainable(model, groups, selectors)
-    return Prepared(config, list(classes), train, val, model, groups, pre, tuple(selectors), scan)
-
-
-def _report_problems(scan: FolderScan, callbacks: list) -> None:
-    errors = [p for p in scan.problems if p.severity == "error"]
-    if errors:
-        emit(callbacks, Message("warning", f"{len(errors)} files skipped, e.g. "
-                                           f"{errors[0].path}: {errors[0].reason}"))
-    emit(callbacks, Message("info", f"data: {scan.summary()}"))
-
-
-def resume_config(run_dir: str | Path) -> RunConfig:
-    """The configuration a run folder was started with."""
-    return RunConfig.from_dict(bundle.read_meta(run_dir).get("config"))
-
-
-@dataclass
-class _State:
-    epoch: int = 0  # epochs finished
-    step: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best_epoch: int | None = None
-    best_acc: float | None = None
-    best_loss: float | None = None
-    bad_epochs: int = 0
-    saved_best: bool = False
+__all__ = ["FitResult", "Prepared", "Trainer", "TrainingFailed", "prepare", "resume_config"]
 
 
 class Trainer:
@@ -150,37 +59,46 @@ class Trainer:
 
     def fit(
         self,
-        config: RunConfig,
+        config: RunConfig | None,
         out_dir: str | Path,
         callbacks: Iterable = (),
         cancel: CancelToken | None = None,
         resume: bool = False,
         scan: FolderScan | None = None,
     ) -> FitResult:
-        """Train `config` into the run folder `out_dir` (or continue it with `resume`).
-
-        `scan` reuses a scan of the data folder made earlier (the GUI's Data page)."""
+        """Train into `out_dir`. With `resume`, continue the run folder from its last finished
+        epoch with its saved configuration and split (`config` is not used); a run killed
+        before its first epoch ended starts again from epoch 1. A failure raises
+        `TrainingFailed` after recording it; every other ending emits `FitEnded`. `scan`
+        reuses a scan of the data folder made earlier (the GUI's Data page)."""
         callbacks = list(callbacks)
         out = Path(out_dir)
         started = time.perf_counter()
-        checkpoint = bundle.load_checkpoint(out) if resume else None
-        if not resume and (out / bundle.META).exists():
+        if resume:
+            config = resume_config(out)
+            checkpoint = bundle.load_checkpoint(out) if bundle.has_checkpoint(out) else None
+        elif (out / bundle.META).exists():
             raise bundle.RunError(f"{out} already holds a run: resume it or choose a new folder")
+        elif config is None:
+            raise ConfigError("a new run needs a configuration")
         config = config.resolved()
-        prep = prepare(config, callbacks, cancel, _saved_split(out) if resume else None, scan)
-        device = pick_device(config.train.device)
-        run = _Run(prep, out, device, callbacks, cancel)
-        if checkpoint is None:
-            run.write_start()
-        else:
+        try:
+            prep = prepare(config, callbacks, cancel, saved_split(out) if resume else None,
+                           None if resume else scan)
+        except Cancelled:  # while scanning the folder or fetching weights
+            return _stopped_early(out, callbacks, time.perf_counter() - started)
+        run = _Run(prep, out, pick_device(config.train.device), callbacks, cancel)
+        if resume:
             run.restore(checkpoint)
+        else:
+            run.record.write_start(prep)
         return run.loop(started)
 
 
-def _saved_split(out: Path) -> tuple[list[Sample], list[Sample], list[str]]:
-    meta = bundle.read_meta(out)
-    train, val = bundle.load_split(out)
-    return train, val, list(meta["classes"])
+def _stopped_early(out: Path, callbacks: list, seconds: float) -> FitResult:
+    message = "stopped by the user before training started"
+    emit(callbacks, FitEnded("cancelled", 0, None, None, None, seconds, str(out), message))
+    return FitResult("cancelled", str(out), [], None, None, None, seconds, message)
 
 
 class _Run:
@@ -196,96 +114,94 @@ class _Run:
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.dtype = amp_dtype(device, self.train_cfg.mixed_precision)
-        self.state = _State()
-        self.meta = self._base_meta()
+        self.record = RunRecord(out, self.model, device_label(device))
         self.use_features = (self.train_cfg.cache_features and self.train_cfg.augment == "none"
                              and body_frozen(self.model))
         self.source: Any = None
+        self.datasets: dict[str, ImageDataset] = {}
         ratio = lr_ratio_for(prep.config.model.strategy, prep.config.model.lr_ratio)
         self.optimizer = make_optimizer(self.model, prep.groups, self.train_cfg, ratio)
         self.scaler = torch.amp.GradScaler(enabled=self.dtype == torch.float16)
         self.scheduler: Any = None
+        self._pending: dict[str, Any] | None = None
 
     # --- setting up -------------------------------------------------------------------------
 
-    def _base_meta(self) -> dict[str, Any]:
-        prep = self.prep
-        trainable, total = count_params(self.model)
-        return {
-            "app": "transfer_gui",
-            "backbone": prep.config.model.backbone,
-            "classes": prep.classes,
-            "preprocess": prep.preprocess.to_dict(),
-            "config": prep.config.to_dict(),
-            "trainable": list(prep.selectors),
-            "params": {"trainable": trainable, "total": total},
-            "device": device_label(self.device),
-            "split": {"train": len(prep.train), "val": len(prep.val)},
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "status": "running",
-            "history": [],
-        }
-
-    def write_start(self) -> None:
-        self.out.mkdir(parents=True, exist_ok=True)
-        bundle.save_split(self.out, self.prep.config.data.root, self.prep.train, self.prep.val)
-        bundle.save_meta(self.out, self.meta)
-
-    def restore(self, checkpoint: dict[str, Any]) -> None:
-        self.meta = {**bundle.read_meta(self.out), "status": "running"}
-        self.meta["seconds_before"] = self.meta.get("seconds", 0.0)
+    def restore(self, checkpoint: dict[str, Any] | None) -> None:
+        """Continue from `checkpoint`. The model is restored now; the optimizer and scheduler
+        once the scheduler exists (building a scheduler rewrites the optimizer's rates)."""
+        self.record.resume()
+        if checkpoint is None:
+            emit(self.callbacks, Message("info", "no finished epoch to resume from: starting "
+                                                 "again from epoch 1"))
+            return
         missing, unexpected = self.model.load_state_dict(checkpoint["model"], strict=False)
         frozen = {n for n, p in self.model.named_parameters() if not p.requires_grad}
         if unexpected or set(missing) - frozen:
             raise bundle.RunError(f"the checkpoint in {self.out} does not match this model")
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
-        self._pending_scheduler = checkpoint["scheduler"]
-        if self.scaler.is_enabled() and checkpoint.get("scaler"):
-            self.scaler.load_state_dict(checkpoint["scaler"])
-        state = checkpoint["state"]
-        self.state = _State(**{k: v for k, v in state.items() if k in _State.__annotations__})
-        self.state.saved_best = (self.out / bundle.WEIGHTS).is_file()
+        self._pending = checkpoint
+        self.record.restore_state(checkpoint["state"])
 
     def _make_source(self) -> None:
         prep, cfg = self.prep, self.train_cfg
         pre = prep.preprocess
-        val_ds = ImageDataset(prep.val, pre, eval_transform(pre))
+        self.datasets["val"] = ImageDataset(prep.val, pre, eval_transform(pre))
         workers = cfg.num_workers if cfg.num_workers is not None else default_workers(self.device)
         if self.use_features:
-            train_ds = ImageDataset(prep.train, pre, eval_transform(pre))
-            feats = [
-                extract_features(self.model, ds, cfg.batch_size, self.device, self.dtype,
-                                 self.callbacks, self.cancel, phase, workers)
-                for ds, phase in ((train_ds, "features (train)"), (val_ds, "features (val)"))
-            ]
-            self.source = FeatureBatches(feats[0], _labels(prep.train), feats[1],
-                                         _labels(prep.val), cfg.batch_size, cfg.seed, self.device)
+            self.datasets["train"] = ImageDataset(prep.train, pre, eval_transform(pre))
+            self.source = self._feature_source(workers)
         else:
-            train_ds = ImageDataset(prep.train, pre, train_transform(pre, cfg.augment or "none"))
-            self.source = ImageBatches(train_ds, val_ds, cfg.batch_size, cfg.seed, workers,
-                                       self.device, self.channels_last)
-        epochs = cfg.epochs or 1
-        self.scheduler = make_scheduler(self.optimizer, cfg.schedule,
+            augment = train_transform(pre, cfg.augment or "none")
+            self.datasets["train"] = ImageDataset(prep.train, pre, augment)
+            self.source = ImageBatches(self.datasets["train"], self.datasets["val"],
+                                       cfg.batch_size, cfg.seed, workers, self.device,
+                                       self.channels_last)
+        self._make_scheduler()
+
+    def _feature_source(self, workers: int) -> FeatureBatches:
+        """Features of every readable image; files that fail to load are left out."""
+        cfg = self.train_cfg
+        parts = []
+        for phase in ("train", "val"):
+            dataset, failed = self.datasets[phase], []
+            feats = extract_features(self.model, dataset, cfg.batch_size, self.device,
+                                     self.dtype, self.callbacks, self.cancel,
+                                     f"features ({phase})", workers, failed)
+            self._unreadable(phase, failed)
+            keep = sorted(set(range(len(dataset))) - set(failed))
+            parts += [feats[keep], _labels([dataset.samples[i] for i in keep])]
+        return FeatureBatches(*parts, cfg.batch_size, cfg.seed, self.device)
+
+    def _make_scheduler(self) -> None:
+        epochs = self.train_cfg.epochs or 1
+        self.scheduler = make_scheduler(self.optimizer, self.train_cfg.schedule,
                                         epochs * self.source.steps_per_epoch)
-        pending = getattr(self, "_pending_scheduler", None)
-        if pending is not None:
-            self.scheduler.load_state_dict(pending)
+        if self._pending is not None:
+            self.optimizer.load_state_dict(self._pending["optimizer"])
+            self.scheduler.load_state_dict(self._pending["scheduler"])
+            if self.scaler.is_enabled() and self._pending.get("scaler"):
+                self.scaler.load_state_dict(self._pending["scaler"])
+            self._pending = None
 
     # --- the loop ---------------------------------------------------------------------------
 
     def loop(self, started: float) -> FitResult:
-        status, message = "completed", ""
+        self.record.clock(started)
         try:
-            self._make_source()
-            self._emit_start()
-            status = self._epochs()
+            with cancel_points(self.model, self.cancel):
+                self._make_source()
+                self._emit_start()
+                status = self._epochs()
         except Cancelled:
-            status, message = "cancelled", "stopped by the user"
-        except Exception as exc:
-            status, message = "failed", f"{type(exc).__name__}: {exc}"
-            self._finish(status, message, started)
+            return self._finish("cancelled", "stopped by the user")
+        except KeyboardInterrupt:
+            self._finish("cancelled", "aborted")
             raise
-        return self._finish(status, message, started)
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            result = self._finish("failed", message, traceback.format_exc())
+            raise TrainingFailed(f"training failed: {result.message}") from exc
+        return self._finish(status, "")
 
     def _emit_start(self) -> None:
         trainable, total = count_params(self.model)
@@ -293,30 +209,36 @@ class _Run:
             epochs=self.train_cfg.epochs or 1, steps_per_epoch=self.source.steps_per_epoch,
             train_size=len(self.prep.train), val_size=len(self.prep.val),
             device=device_label(self.device), trainable_params=trainable, total_params=total,
-            start_epoch=self.state.epoch, feature_cache=self.use_features,
+            start_epoch=self.record.state.epoch, feature_cache=self.use_features,
         ))
 
     def _epochs(self) -> str:
-        cfg = self.train_cfg
+        cfg, state = self.train_cfg, self.record.state
         epochs = cfg.epochs or 1
-        while self.state.epoch < epochs:
-            epoch = self.state.epoch + 1
-            torch.manual_seed(cfg.seed * 1_000_003 + epoch)  # augmentation and dropout
-            t0 = time.perf_counter()
-            train_loss, train_acc, ips = self._train_epoch(epoch)
-            val_loss, val_acc = self._validate()
-            is_best = self._record(epoch, train_loss, train_acc, val_loss, val_acc, ips,
-                                   time.perf_counter() - t0)
-            emit(self.callbacks, EpochEnded(
-                epoch=epoch, epochs=epochs, train_loss=train_loss, train_acc=train_acc,
-                val_loss=val_loss, val_acc=val_acc, lr=self._lr(), images_per_s=ips,
-                seconds=time.perf_counter() - t0, is_best=is_best,
-            ))
-            if cfg.early_stopping and self.state.bad_epochs >= cfg.early_stopping:
+        while state.epoch < epochs:
+            if cfg.early_stopping and state.bad_epochs >= cfg.early_stopping:
                 emit(self.callbacks, Message(
                     "info", f"early stopping: no improvement for {cfg.early_stopping} epochs"))
                 return "early-stopped"
+            self._epoch(state.epoch + 1, epochs)
         return "completed"
+
+    def _epoch(self, epoch: int, epochs: int) -> None:
+        # Everything random in an epoch (order, augmentation, dropout, DataLoader worker seeds)
+        # follows from this seed, so a resumed run repeats an interrupted epoch exactly.
+        torch.manual_seed(self.train_cfg.seed * 1_000_003 + epoch)
+        t0 = time.perf_counter()
+        train_loss, train_acc, ips = self._train_epoch(epoch)
+        val_loss, val_acc = self._validate()
+        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+               "val_loss": val_loss, "val_acc": val_acc, "lr": self._lr(),
+               "images_per_s": ips, "seconds": time.perf_counter() - t0}
+        is_best = self.record.epoch_done(row, self._checkpoint)
+        emit(self.callbacks, EpochEnded(
+            epoch=epoch, epochs=epochs, train_loss=train_loss, train_acc=train_acc,
+            val_loss=val_loss, val_acc=val_acc, lr=row["lr"], images_per_s=ips,
+            seconds=time.perf_counter() - t0, is_best=is_best,
+        ))
 
     def _lr(self) -> float:
         return float(self.optimizer.param_groups[-1]["lr"])
@@ -328,16 +250,18 @@ class _Run:
         t0 = time.perf_counter()
         for batch, (x, y) in enumerate(self.source.train_epoch(epoch), start=1):
             check(self.cancel)
+            x, y = self._readable("train", x, y)
+            if not len(y):
+                continue
             loss, logits = self._step(x, y)
-            n = len(y)
             loss_value = float(loss)
-            loss_sum += loss_value * n
+            loss_sum += loss_value * len(y)
             correct += float((logits.argmax(1) == y).sum())
-            seen += n
-            self.state.step += 1
+            seen += len(y)
+            self.record.state.step += 1
             ips = seen / max(time.perf_counter() - t0, 1e-9)
-            emit(self.callbacks, BatchEnded(epoch, batch, steps, self.state.step, loss_value,
-                                            self._lr(), ips))
+            emit(self.callbacks, BatchEnded(epoch, batch, steps, self.record.state.step,
+                                            loss_value, self._lr(), ips))
         elapsed = max(time.perf_counter() - t0, 1e-9)
         return loss_sum / max(seen, 1), correct / max(seen, 1), seen / elapsed
 
@@ -358,6 +282,9 @@ class _Run:
         loss_sum = correct = seen = 0.0
         for x, y in self.source.val_batches():
             check(self.cancel)
+            x, y = self._readable("val", x, y)
+            if not len(y):
+                continue
             with autocast(self.device, self.dtype):
                 logits = self.source.forward(self.model, x)
             loss_sum += float(F.cross_entropy(logits.float(), y, reduction="sum"))
@@ -367,75 +294,45 @@ class _Run:
             return None, None
         return loss_sum / seen, correct / seen
 
+    # --- files that break after the scan ----------------------------------------------------
+
+    def _readable(self, phase: str, x: torch.Tensor,
+                  y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch without the images that failed to load (negative labels)."""
+        if self.use_features:
+            return x, y  # unreadable files were left out of the features
+        bad = y < 0
+        if not bool(bad.any()):
+            return x, y
+        self._unreadable(phase, unreadable_indices(y))
+        return x[~bad], y[~bad]
+
+    def _unreadable(self, phase: str, indices: list[int]) -> None:
+        for index in indices:
+            path = self.datasets[phase].samples[index].path
+            reason = why_unusable(path) or "could not be read (it may have been changing)"
+            if self.record.unreadable(path, reason):
+                emit(self.callbacks, Message("warning", f"{path}: {reason}; left out of "
+                                                        "training"))
+
     # --- keeping results --------------------------------------------------------------------
 
-    def _record(self, epoch: int, train_loss: float, train_acc: float, val_loss: float | None,
-                val_acc: float | None, ips: float, seconds: float) -> bool:
-        state = self.state
-        state.epoch = epoch
-        state.history.append({
-            "epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
-            "val_loss": val_loss, "val_acc": val_acc, "lr": self._lr(),
-            "images_per_s": ips, "seconds": seconds,
-        })
-        is_best = _better(val_acc, val_loss, state.best_acc, state.best_loss)
-        if is_best:
-            state.best_epoch, state.best_acc, state.best_loss = epoch, val_acc, val_loss
-            state.bad_epochs = 0
-            bundle.save_weights(self.out, self.model)
-            state.saved_best = True
-        else:
-            state.bad_epochs += 1
-        self._save_checkpoint()
-        self._save_meta("running")
-        return is_best
-
-    def _save_checkpoint(self) -> None:
+    def _checkpoint(self) -> dict[str, Any]:
         keep = {n for n, p in self.model.named_parameters() if p.requires_grad}
         keep |= {n for n, _ in self.model.named_buffers()}
         model_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()
                        if k in keep}
-        bundle.save_checkpoint(self.out, {
-            "model": model_state,
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "state": dataclasses.asdict(self.state),
-        })
+        return {"model": model_state, "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict()}
 
-    def _save_meta(self, status: str, message: str = "", seconds: float | None = None) -> None:
-        state = self.state
-        self.meta.update(
-            status=status, message=message, history=state.history, epochs_done=state.epoch,
-            best={"epoch": state.best_epoch, "val_acc": state.best_acc,
-                  "val_loss": state.best_loss},
-        )
-        if seconds is not None:
-            self.meta["seconds"] = self.meta.get("seconds_before", 0.0) + seconds
-        bundle.save_meta(self.out, self.meta)
-
-    def _finish(self, status: str, message: str, started: float) -> FitResult:
-        seconds = time.perf_counter() - started
-        if not self.state.saved_best and self.out.is_dir():
-            bundle.save_weights(self.out, self.model)  # a loadable model even before epoch 1
-            self.state.saved_best = True
-        self._save_meta(status, message, seconds)
-        result = FitResult(status, str(self.out), list(self.state.history), self.state.best_epoch,
-                           self.state.best_acc, self.state.best_loss, seconds, message)
-        emit(self.callbacks, FitEnded(status, self.state.epoch, result.best_epoch,
-                                      result.best_val_acc, result.best_val_loss, seconds,
-                                      str(self.out), message))
+    def _finish(self, status: str, message: str, details: str = "") -> FitResult:
+        result = self.record.finish(status, message, details)
+        state = self.record.state
+        emit(self.callbacks, FitEnded(status, state.epoch, result.best_epoch,
+                                      result.best_val_acc, result.best_val_loss, result.seconds,
+                                      str(self.out), result.message))
         return result
 
 
 def _labels(samples: list[Sample]) -> torch.Tensor:
     return torch.tensor([s.label for s in samples], dtype=torch.long)
-
-
-def _better(acc: float | None, loss: float | None, best_acc: float | None,
-            best_loss: float | None) -> bool:
-    if acc is None or best_acc is None:
-        return True  # no validation set: the latest epoch is the one to keep
-    if acc != best_acc:
-        return acc > best_acc
-    return loss is not None and best_loss is not None and loss < best_loss

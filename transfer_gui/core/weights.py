@@ -20,7 +20,7 @@ from torch import nn
 
 from .atomic import atomic_path
 from .backbones import BackboneSpec, TransferNet, split_network
-from .events import CancelToken, Progress, check, emit
+from .events import CancelToken, Message, Progress, check, emit
 
 HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,})\.")
 
@@ -183,7 +183,7 @@ def build_model(
     if weights_file:
         state = read_state_dict(weights_file)
         if any(k.startswith("body.") for k in state):
-            return _from_transfer_state(spec, net, num_classes, state, weights_file)
+            return _from_transfer_state(spec, net, num_classes, state, weights_file, callbacks)
         _load_original(spec, net, state, Path(weights_file).name)
     elif pretrained:
         state = pretrained_state(spec, callbacks, cancel)
@@ -204,11 +204,15 @@ def _load_original(spec: BackboneSpec, net: nn.Module, state: dict, name: str) -
 
 
 def _from_transfer_state(
-    spec: BackboneSpec, net: nn.Module, num_classes: int | None, state: dict, path: str
+    spec: BackboneSpec, net: nn.Module, num_classes: int | None, state: dict, path: str,
+    callbacks: Iterable = (),
 ) -> TransferNet:
     saved_classes = state["head.weight"].shape[0] if "head.weight" in state else None
     model = split_network(spec, net, num_classes or saved_classes)
     if saved_classes != model.num_classes:
+        emit(list(callbacks), Message(
+            "info", f"{Path(path).name} was trained for {saved_classes} classes, this data has "
+                    f"{model.num_classes}: its body is used and the head starts afresh"))
         state = {k: v for k, v in state.items() if not k.startswith("head.")}
         state.update({f"head.{k}": v for k, v in model.head.state_dict().items()})
     load_into(model, state, Path(path).name)

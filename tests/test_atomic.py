@@ -1,0 +1,135 @@
+"""Atomic writes: a writer killed at any moment leaves the previous version whole."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import rewriter
+from safetensors.torch import load_file
+
+from transfer_gui.core import atomic, bundle
+from transfer_gui.core.project import load_project
+
+ROOT = Path(__file__).resolve().parent.parent
+ROUNDS = 6
+
+
+def versions(folder: Path) -> dict[str, int]:
+    """The version each file holds, after checking that the file is whole and loadable."""
+    weight = load_file(str(folder / bundle.WEIGHTS))["weight"]
+    assert weight.shape == (1500, 1500) and bool((weight == weight[0, 0]).all())
+    meta = bundle.read_json(folder / bundle.META)
+    assert len(meta["history"]) == rewriter.ROWS
+    project = load_project(folder / "p.tgproj")
+    assert len(project.extra["notes"]) == rewriter.ROWS
+    rows = list(csv.DictReader(io.StringIO((folder / "predictions.csv").read_text())))
+    labels = {r["label_1"] for r in rows}
+    assert len(rows) == rewriter.ROWS and len(labels) == 1
+    return {"weights": int(weight[0, 0]), "meta": meta["version"],
+            "project": project.extra["version"], "csv": int(labels.pop()[1:])}
+
+
+def start(folder: Path, first: int) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    return subprocess.Popen([sys.executable, str(Path(rewriter.__file__)), str(folder),
+                             str(first)], stdout=subprocess.PIPE, text=True, env=env)
+
+
+def wait_for(child: subprocess.Popen, line: str) -> None:
+    while (got := child.stdout.readline()) and got.strip() != line:
+        pass
+    assert got, f"the writer ended before printing {line!r}"
+
+
+def last_written(output: str, before: dict[str, int]) -> dict[str, int]:
+    last = dict(before)
+    for name, version in re.findall(r"^(\w+) (\d+)$", output, re.MULTILINE):
+        last[name] = int(version)
+    return last
+
+
+TARGETS = (bundle.WEIGHTS, bundle.META, "p.tgproj", "predictions.csv")
+
+
+def test_sigkill_mid_write_keeps_the_previous_version(tmp_path):
+    rng = random.Random(7)
+    folder, first = tmp_path / "files", 0
+    folder.mkdir()
+    for round_ in range(ROUNDS):
+        target = TARGETS[round_ % len(TARGETS)]
+        child = start(folder, first)
+        wait_for(child, f"csv {first}")  # every file now has a version from this round
+        wait_for(child, f"writing {target}")
+        time.sleep(rng.uniform(0.0, 0.03))  # a random moment inside that write
+        os.kill(child.pid, signal.SIGKILL)
+        rest, _ = child.communicate(timeout=30)
+        assert child.returncode == -signal.SIGKILL
+        assert list(folder.glob(f".{target}.*.tmp")), f"the kill missed the {target} write"
+        last = last_written(rest, dict.fromkeys(("weights", "meta", "project", "csv"), first))
+        found = versions(folder)
+        for name, version in found.items():
+            # the file holds what was last reported, or the next version if the kill came
+            # after the rename but before the report
+            assert version in (last[name], last[name] + 1), (name, found, last)
+        assert found[_KIND[target]] == last[_KIND[target]]  # killed mid-write: the old one
+        first = max(found.values()) + 1
+    bundle.save_meta(folder, {"version": first})
+    assert not list(folder.glob(f".{bundle.META}.*.tmp"))  # the next write sweeps up
+
+
+_KIND = dict(zip(TARGETS, ("weights", "meta", "project", "csv"), strict=True))
+
+
+def test_sweep_keeps_temporaries_of_live_writers(tmp_path):
+    target = tmp_path / "run.json"
+    mine = tmp_path / f".run.json.{os.getpid()}.abc.tmp"
+    dead = tmp_path / ".run.json.999999999.abc.tmp"
+    other = tmp_path / ".run.json.bak.1.tmp"
+    for path in (mine, dead, other):
+        path.write_text("partial")
+    assert atomic.sweep(target) == 1
+    assert mine.exists() and other.exists() and not dead.exists()
+
+
+def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "model.safetensors"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic.atomic_path(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("disk full")
+    assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["model.safetensors"]
+
+
+def test_json_with_a_file_name_that_is_not_utf8(tmp_path):
+    name = os.fsdecode(b"caf\xe9.png")
+    atomic.write_json(tmp_path / "split.json", {"train": [[name, 0]]})
+    raw = (tmp_path / "split.json").read_bytes()
+    raw.decode("utf-8")  # still valid UTF-8
+    assert bundle.read_json(tmp_path / "split.json")["train"][0][0] == name
+
+
+WRITES = re.compile(r"torch\.save\(|save_file\(|\.write_text\(|\.write_bytes\(|jit\.save\(|"
+                    r"np\.save\(|\.tofile\(|open\([^)]*[\"'][wax]b?[\"']")
+
+
+def test_every_write_in_the_package_goes_through_atomic():
+    offenders = []
+    for path in (ROOT / "transfer_gui").rglob("*.py"):
+        if path.name == "atomic.py":
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines):
+            context = "\n".join(lines[max(0, number - 3) : number + 1])
+            if WRITES.search(line) and "atomic" not in context:
+                offenders.append(f"{path.relative_to(ROOT)}:{number + 1}: {line.strip()}")
+    assert not offenders, "write these through core.atomic:\n" + "\n".join(offenders)
