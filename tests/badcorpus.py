@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from imagegen import shape_image
 from PIL import Image
+
+from imagegen import shape_image
 
 SIZE = 48
 LATIN1_NAME = b"caf\xe9 latin-1.png"  # not valid UTF-8: such names exist on old shares

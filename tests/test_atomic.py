@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-import rewriter
 from safetensors.torch import load_file
 
+import rewriter
 from transfer_gui.core import atomic, bundle
 from transfer_gui.core.project import load_project
 

@@ -8,11 +8,11 @@ import os
 import shutil
 import sys
 
-import badcorpus
 import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
+import badcorpus
 from transfer_gui.cli import main
 from transfer_gui.core import images
 from transfer_gui.core.data import scan_folder

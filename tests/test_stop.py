@@ -8,10 +8,10 @@ import threading
 import time
 
 import pytest
-import tinynet
 import torch
 from torch import nn
 
+import tinynet
 from transfer_gui.core import interrupt
 from transfer_gui.core.backbones import get_spec, register
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig

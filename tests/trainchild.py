@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import torch
-from tinynet import install
 
+from tinynet import install
 from transfer_gui.cli import main
 from transfer_gui.core import training
 
