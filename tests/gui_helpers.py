@@ -21,7 +21,7 @@ def drop_files(widget: QWidget, paths: list[str]) -> None:
     args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
             Qt.KeyboardModifier.NoModifier)
     for kind in (QDragEnterEvent, QDragMoveEvent, QDropEvent):
-        event = kind(at.toPoint() if kind is not QDropEvent else at, *args)
+        event = kind(at, *args)
         assert QApplication.sendEvent(widget, event), f"{kind.__name__} was not delivered"
 
 

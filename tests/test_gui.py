@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -304,3 +305,39 @@ def test_export_from_the_window(qtbot, window, shapes_dir, monkeypatch, tmp_path
         pass
     scripted = torch.jit.load(str(tmp_path / "model.pt"))
     assert scripted(torch.rand(1, 3, 64, 64)).shape == (1, 3)
+
+
+def test_bad_files_in_the_window(qtbot, window, tmp_path):
+    """The real-world trouble corpus: the thumbnail grid marks unreadable files, the problems
+    tab names them with reasons, training uses the rest, prediction reports each error."""
+    import badcorpus
+
+    corpus = badcorpus.build(tmp_path / "corpus")
+    with qtbot.waitSignal(window.state.scan_changed, timeout=60_000):
+        window.data_page.open_folder(str(corpus.root))
+    table = window.data_page.problem_table
+    listed = {table.item(r, 0).data(Qt.ItemDataRole.UserRole): table.item(r, 1).text()
+              for r in range(table.rowCount())}
+    for path in corpus.bad:
+        if path == corpus.locked and os.geteuid() == 0:
+            continue  # root reads it anyway
+        assert str(path) in listed, path
+    assert not any(str(p) in listed for p in corpus.ignored)
+    # the grid shows only usable files; a file broken after the scan shows a "broken" tile
+    grid = window.data_page.grid
+    victim = corpus.usable()[0]
+    victim.write_bytes(b"broken after the scan")
+    grid.loader.pixmap(str(victim))
+    qtbot.waitUntil(lambda: grid.loader.error(str(victim)) is not None, timeout=10_000)
+    # training refuses nothing: it uses the usable files and finishes
+    wait_for_tree(qtbot, window)
+    set_form(window, epochs=1, image_size=48, batch_size=8)
+    _, status = start_and_wait(qtbot, window)
+    assert status == "completed"
+    # prediction gives an error entry per bad file, a label for the others
+    window.show_step(4)
+    predict = window.predict_page
+    bad = [str(p) for p in corpus.bad if p.is_file() and p != corpus.locked][:4]
+    predict.add_paths([*bad, str(corpus.usable()[1])])
+    wait_until(qtbot, lambda: len(predict.results) == len(bad) + 1)
+    assert [r.error is not None for r in predict.results] == [True] * len(bad) + [False]

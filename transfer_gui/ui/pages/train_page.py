@@ -305,8 +305,12 @@ class TrainPage(QWidget):
         self.progress.setValue(0)
         self.log.appendPlainText(f"error: {message}")
         saved = os.path.join(self.run_dir, "model.safetensors")
-        where = (f"\n\nThe last good model is kept in {saved}." if os.path.isfile(saved)
-                 else "\n\nNo model was saved.")
+        if "last good model" in message:
+            where = ""  # the engine already said where it is
+        elif os.path.isfile(saved):
+            where = f"\n\nThe last good model is kept in {saved}."
+        else:
+            where = "\n\nNo model was saved."
         self.status.setText("Training failed; see the log.")
         self.state.set_training(False)
         if os.path.isfile(saved):
