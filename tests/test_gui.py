@@ -341,3 +341,14 @@ def test_bad_files_in_the_window(qtbot, window, tmp_path):
     predict.add_paths([*bad, str(corpus.usable()[1])])
     wait_until(qtbot, lambda: len(predict.results) == len(bad) + 1)
     assert [r.error is not None for r in predict.results] == [True] * len(bad) + [False]
+
+
+def test_the_app_starts_and_quits_cleanly(tmp_path):
+    """`transfer-gui` opens the window, loads the engine in the background and, closed at
+    once, still exits cleanly (no thread left running at exit)."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "TRANSFER_GUI_QUIT_AFTER_SHOW": "1",
+           "TRANSFER_GUI_DATA_DIR": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "transfer_gui"], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "Destroyed while thread" not in out.stderr

@@ -54,7 +54,11 @@ def main(target: str | None = None) -> int:
         QTimer.singleShot(0, lambda: _open_target(window, target))
     if os.environ.get("TRANSFER_GUI_QUIT_AFTER_SHOW"):  # start-up benchmark and smoke tests
         QTimer.singleShot(0, window.close)
-    return app.exec()
+    code = app.exec()
+    from .worker import cancel_all
+
+    cancel_all(15_000)  # never leave Python with a thread still running
+    return code
 
 
 def _open_target(window, target: str) -> None:

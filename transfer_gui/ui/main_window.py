@@ -32,7 +32,7 @@ from .state import AppState
 from .widgets.dialogs import show_error
 from .widgets.drop_zone import dropped_paths
 from .widgets.image_grid import ImageGrid
-from .worker import cancel_all, live_tasks, start_task
+from .worker import accept_tasks, cancel_all, live_tasks, start_task
 
 STEPS = (("Data", "data"), ("Model", "model"), ("Train", "train"), ("Evaluate", "evaluate"),
          ("Predict", "predict"))
@@ -41,6 +41,7 @@ STEPS = (("Data", "data"), ("Model", "model"), ("Train", "train"), ("Evaluate", 
 class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
+        accept_tasks(True)
         self.settings = settings or QSettings()
         self.state = AppState()
         self.data_page = DataPage(self.state)
@@ -233,6 +234,7 @@ class MainWindow(QMainWindow):
             return
         self._closing = True
         self.state.closing = True
+        accept_tasks(False)
         self._save_geometry()
         self.statusBar().showMessage("Stopping background work…")
         if not cancel_all(15_000):

@@ -19,6 +19,7 @@ from ..core.events import BatchEnded, Callback, CancelToken, Progress
 
 FLUSH_SECONDS = 0.1
 _LIVE: set[Task] = set()  # keeps running tasks alive and lets tests find dangling threads
+_ACCEPTING = [True]  # False once the application is shutting down
 
 
 class Bridge(Callback):
@@ -111,8 +112,10 @@ class Task(QObject):
         self.qthread.finished.connect(self._on_thread_finished)
 
     def start(self) -> Task:
-        _LIVE.add(self)
-        self.qthread.start()
+        """Start the thread (unless the application is shutting down: then nothing runs)."""
+        if _ACCEPTING[0]:
+            _LIVE.add(self)
+            self.qthread.start()
         return self
 
     def cancel(self) -> None:
@@ -143,6 +146,12 @@ def start_task(fn: Callable[[list, CancelToken], Any], name: str,
 
 def live_tasks() -> list[Task]:
     return list(_LIVE)
+
+
+def accept_tasks(accepting: bool) -> None:
+    """Stop (or resume) starting new tasks: a closing window must not start work it cannot
+    wait for."""
+    _ACCEPTING[0] = accepting
 
 
 def cancel_all(wait_ms: int = 10_000) -> bool:
