@@ -16,14 +16,9 @@ COLOURS = {
 }
 
 
-def shape_image(shape: str, size: int, rng: random.Random, invert: bool = False) -> Image.Image:
-    """One image of `shape` at a random place and scale, on a random light background."""
-    bg = tuple(rng.randint(170, 250) for _ in range(3))
-    image = Image.new("RGB", (size, size), bg)
-    draw = ImageDraw.Draw(image)
-    r = rng.uniform(0.22, 0.38) * size
-    cx, cy = rng.uniform(r, size - r), rng.uniform(r, size - r)
-    colour = tuple(max(0, min(255, c + rng.randint(-25, 25))) for c in COLOURS[shape])
+def draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: float,
+               colour: tuple) -> None:
+    """`shape` of radius `r` centred on (cx, cy)."""
     if shape == "circle":
         draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
     elif shape == "square":
@@ -34,6 +29,17 @@ def shape_image(shape: str, size: int, rng: random.Random, invert: bool = False)
         w = r / 3
         draw.rectangle([cx - r, cy - w, cx + r, cy + w], fill=colour)
         draw.rectangle([cx - w, cy - r, cx + w, cy + r], fill=colour)
+
+
+def shape_image(shape: str, size: int, rng: random.Random, invert: bool = False) -> Image.Image:
+    """One image of `shape` at a random place and scale, on a random light background."""
+    bg = tuple(rng.randint(170, 250) for _ in range(3))
+    image = Image.new("RGB", (size, size), bg)
+    draw = ImageDraw.Draw(image)
+    r = rng.uniform(0.22, 0.38) * size
+    cx, cy = rng.uniform(r, size - r), rng.uniform(r, size - r)
+    colour = tuple(max(0, min(255, c + rng.randint(-25, 25))) for c in COLOURS[shape])
+    draw_shape(draw, shape, cx, cy, r, colour)
     if invert:
         image = Image.eval(image, lambda v: 255 - v)
     return image

@@ -7,15 +7,13 @@ and how the model turns a batch into logits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 import torch
 from torch.utils.data import DataLoader
 
 from .backbones import TransferNet
 from .datasets import ImageDataset
-from .events import CancelToken, Progress, check, emit
-from .recipe import autocast
 
 
 def epoch_order(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -81,36 +79,6 @@ class ImageBatches:
         return model(x)
 
 
-@torch.no_grad()
-def extract_features(
-    model: TransferNet,
-    dataset: ImageDataset,
-    batch_size: int,
-    device: torch.device,
-    dtype: torch.dtype | None = None,
-    callbacks: Iterable = (),
-    cancel: CancelToken | None = None,
-    phase: str = "features",
-    workers: int = 0,
-) -> torch.Tensor:
-    """The body's pooled features for every image of `dataset`, in order (float32, CPU)."""
-    callbacks = list(callbacks)
-    model.body.eval()
-    loader = DataLoader(dataset, batch_sampler=sequential(len(dataset), batch_size),
-                        num_workers=workers, pin_memory=device.type == "cuda")
-    parts, done = [], 0
-    emit(callbacks, Progress(phase, 0, len(dataset)))
-    for x, _ in loader:
-        check(cancel)
-        with autocast(device, dtype):
-            parts.append(model.body(x.to(device, non_blocking=True)).float().cpu())
-        done += len(x)
-        emit(callbacks, Progress(phase, done, len(dataset)))
-    if not parts:
-        return torch.zeros(0, model.feature_dim)
-    return torch.cat(parts)
-
-
 class FeatureBatches:
     """Batches of cached body features: only the head runs, so an epoch costs almost nothing."""
 
@@ -133,8 +101,12 @@ class FeatureBatches:
         return len(epoch_order(len(self.train_x), self.batch_size, self.seed, 0))
 
     def train_epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for idx in epoch_order(len(self.train_x), self.batch_size, self.seed, epoch):
-            index = torch.tensor(idx, device=self.train_x.device)
+        batches = epoch_order(len(self.train_x), self.batch_size, self.seed, epoch)
+        order = torch.tensor([i for b in batches for i in b]).to(self.train_x.device)
+        start = 0
+        for idx in batches:  # one copy of the order per epoch, not one per step
+            index = order[start : start + len(idx)]
+            start += len(idx)
             yield self.train_x[index], self.train_y[index]
 
     def val_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

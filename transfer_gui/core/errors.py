@@ -3,6 +3,7 @@ dialog (GUI) rather than a traceback."""
 
 from __future__ import annotations
 
+from .autobatch import OutOfMemory
 from .bundle import RunError
 from .config import ConfigError
 from .data import DataError
@@ -11,5 +12,6 @@ from .images import ImageError
 from .weights import WeightsError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
-    ConfigError, DataError, ImageError, WeightsError, RunError, ExportError, OSError,
+    ConfigError, DataError, ImageError, WeightsError, RunError, ExportError, OutOfMemory,
+    OSError,
 )

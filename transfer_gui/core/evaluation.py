@@ -16,8 +16,9 @@ from .bundle import LoadedRun, load_run, load_split
 from .data import DataError, Problem, Sample, scan_folder
 from .datasets import ImageDataset, eval_transform
 from .events import CancelToken, Message, Progress, check, emit
+from .features import body_features, existing_store, head_probabilities
 from .metrics import EvalResult, build_result
-from .recipe import amp_dtype, autocast, pick_device
+from .recipe import amp_dtype, autocast, channels_last_for, pick_device
 
 
 @torch.no_grad()
@@ -29,18 +30,29 @@ def predict_samples(
     callbacks: Iterable = (),
     cancel: CancelToken | None = None,
 ) -> np.ndarray:
-    """Class probabilities (N x C) for `samples`, in order."""
+    """Class probabilities (N x C) for `samples`, in order.
+
+    When the model's body has cached features (it is a pretrained body used frozen, as in a
+    linear probe), they are reused and only the images without any are run through it.
+    """
     callbacks = list(callbacks)
     dev = pick_device(device)
     model = run.model.to(dev).eval()
+    dtype = amp_dtype(dev, True)
+    store = existing_store(model, run.spec.name, run.preprocess, dev, dtype)
+    if store is not None:
+        feats = body_features(model, samples, run.preprocess, batch_size, dev, dtype, store,
+                              callbacks, cancel, "evaluate")
+        return head_probabilities(model, feats, dev, dtype)
+    fmt = torch.channels_last if channels_last_for(dev) else torch.contiguous_format
+    model.to(memory_format=fmt)
     dataset = ImageDataset(samples, run.preprocess, eval_transform(run.preprocess))
     loader = DataLoader(dataset, batch_sampler=sequential(len(dataset), batch_size))
-    dtype = amp_dtype(dev, True)
     parts, done = [], 0
     for x, _ in loader:
         check(cancel)
         with autocast(dev, dtype):
-            parts.append(model(x.to(dev)).float().softmax(dim=1).cpu())
+            parts.append(model(x.to(dev, memory_format=fmt)).float().softmax(dim=1).cpu())
         done += len(x)
         emit(callbacks, Progress("evaluate", done, len(dataset)))
     if not parts:

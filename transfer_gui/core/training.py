@@ -16,16 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from . import bundle
+from .autobatch import settle_batch_size
 from .backbones import TransferNet, get_spec
-from .batches import FeatureBatches, ImageBatches, extract_features
 from .config import RunConfig
 from .data import FolderScan, Sample, require_trainable, scan_folder, training_split
-from .datasets import ImageDataset, Preprocess, eval_transform, train_transform
+from .datasets import Preprocess
 from .events import (
-    BatchEnded,
     Cancelled,
     CancelToken,
     EpochEnded,
@@ -46,14 +44,17 @@ from .layers import (
 )
 from .recipe import (
     amp_dtype,
-    autocast,
-    default_workers,
+    channels_last_for,
+    configure_device,
     device_label,
     lr_ratio_for,
     make_optimizer,
     make_scheduler,
+    maybe_compile,
     pick_device,
 )
+from .sources import build_source
+from .steps import EpochMeter, Stepper, evaluate_batches
 from .weights import build_model
 
 __all__ = ["FitResult", "Prepared", "Trainer", "prepare", "resume_config"]
@@ -162,6 +163,9 @@ class Trainer:
         config = config.resolved()
         prep = prepare(config, callbacks, cancel, _saved_split(out) if resume else None)
         device = pick_device(config.train.device)
+        if not resume:  # a resumed run keeps the batch size it was started with
+            prep = settle_batch_size(prep, device, amp_dtype(device, config.train.mixed_precision),
+                                     channels_last_for(device), callbacks)
         run = _Run(prep, out, device, callbacks, cancel)
         if checkpoint is None:
             run.write_start()
@@ -185,7 +189,8 @@ class _Run:
         self.callbacks, self.cancel = callbacks, cancel
         self.train_cfg = prep.config.train
         self.model = prep.model.to(device)
-        self.channels_last = device.type == "cuda"
+        configure_device(device)
+        self.channels_last = channels_last_for(device)
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.dtype = amp_dtype(device, self.train_cfg.mixed_precision)
@@ -198,6 +203,7 @@ class _Run:
         self.optimizer = make_optimizer(self.model, prep.groups, self.train_cfg, ratio)
         self.scaler = torch.amp.GradScaler(enabled=self.dtype == torch.float16)
         self.scheduler: Any = None
+        self.stepper: Stepper | None = None
 
     # --- setting up -------------------------------------------------------------------------
 
@@ -240,29 +246,20 @@ class _Run:
         self.state.saved_best = (self.out / bundle.WEIGHTS).is_file()
 
     def _make_source(self) -> None:
-        prep, cfg = self.prep, self.train_cfg
-        pre = prep.preprocess
-        val_ds = ImageDataset(prep.val, pre, eval_transform(pre))
-        workers = cfg.num_workers if cfg.num_workers is not None else default_workers(self.device)
-        if self.use_features:
-            train_ds = ImageDataset(prep.train, pre, eval_transform(pre))
-            feats = [
-                extract_features(self.model, ds, cfg.batch_size, self.device, self.dtype,
-                                 self.callbacks, self.cancel, phase, workers)
-                for ds, phase in ((train_ds, "features (train)"), (val_ds, "features (val)"))
-            ]
-            self.source = FeatureBatches(feats[0], _labels(prep.train), feats[1],
-                                         _labels(prep.val), cfg.batch_size, cfg.seed, self.device)
-        else:
-            train_ds = ImageDataset(prep.train, pre, train_transform(pre, cfg.augment or "none"))
-            self.source = ImageBatches(train_ds, val_ds, cfg.batch_size, cfg.seed, workers,
-                                       self.device, self.channels_last)
+        cfg = self.train_cfg
+        self.source = build_source(self.prep, self.device, self.dtype, self.channels_last,
+                                   self.use_features, self.callbacks, self.cancel)
+        if not self.use_features and maybe_compile(self.model, cfg.compile):
+            emit(self.callbacks, Message("info", "torch.compile: the first steps compile"))
         epochs = cfg.epochs or 1
         self.scheduler = make_scheduler(self.optimizer, cfg.schedule,
                                         epochs * self.source.steps_per_epoch)
         pending = getattr(self, "_pending_scheduler", None)
         if pending is not None:
             self.scheduler.load_state_dict(pending)
+        self.stepper = Stepper(self.model, self.source.forward, self.optimizer, self.scaler,
+                               self.scheduler, self.device, self.dtype, cfg.label_smoothing,
+                               self.callbacks)
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -316,49 +313,21 @@ class _Run:
 
     def _train_epoch(self, epoch: int) -> tuple[float, float, float]:
         train_mode(self.model)
-        steps = self.source.steps_per_epoch
-        loss_sum = correct = seen = 0.0
-        t0 = time.perf_counter()
-        for batch, (x, y) in enumerate(self.source.train_epoch(epoch), start=1):
+        assert self.stepper is not None
+        lag = 1 if self.device.type == "cuda" else 0  # read each loss one step late: no sync
+        meter = EpochMeter(self.callbacks, epoch, self.source.steps_per_epoch, lag)
+        for x, y in self.source.train_epoch(epoch):
             check(self.cancel)
-            loss, logits = self._step(x, y)
-            n = len(y)
-            loss_value = float(loss)
-            loss_sum += loss_value * n
-            correct += float((logits.argmax(1) == y).sum())
-            seen += n
+            stats = self.stepper.train(x, y)
             self.state.step += 1
-            ips = seen / max(time.perf_counter() - t0, 1e-9)
-            emit(self.callbacks, BatchEnded(epoch, batch, steps, self.state.step, loss_value,
-                                            self._lr(), ips))
-        elapsed = max(time.perf_counter() - t0, 1e-9)
-        return loss_sum / max(seen, 1), correct / max(seen, 1), seen / elapsed
+            meter.add(self.state.step, stats, len(y), self._lr())
+        return meter.finish()
 
-    def _step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        with autocast(self.device, self.dtype):
-            logits = self.source.forward(self.model, x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=self.train_cfg.label_smoothing)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.scheduler.step()
-        return loss.detach(), logits.detach()
-
-    @torch.no_grad()
     def _validate(self) -> tuple[float | None, float | None]:
         self.model.eval()
-        loss_sum = correct = seen = 0.0
-        for x, y in self.source.val_batches():
-            check(self.cancel)
-            with autocast(self.device, self.dtype):
-                logits = self.source.forward(self.model, x)
-            loss_sum += float(F.cross_entropy(logits.float(), y, reduction="sum"))
-            correct += float((logits.argmax(1) == y).sum())
-            seen += len(y)
-        if not seen:
-            return None, None
-        return loss_sum / seen, correct / seen
+        assert self.stepper is not None
+        return evaluate_batches(self.stepper, self.source.val_batches(),
+                                lambda: check(self.cancel))
 
     # --- keeping results --------------------------------------------------------------------
 
@@ -419,10 +388,6 @@ class _Run:
                                       result.best_val_acc, result.best_val_loss, seconds,
                                       str(self.out), message))
         return result
-
-
-def _labels(samples: list[Sample]) -> torch.Tensor:
-    return torch.tensor([s.label for s in samples], dtype=torch.long)
 
 
 def _better(acc: float | None, loss: float | None, best_acc: float | None,
