@@ -15,7 +15,7 @@ from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainCo
 from transfer_gui.core.data import scan_folder
 from transfer_gui.core.datasets import Preprocess
 from transfer_gui.core.evaluation import evaluate_run
-from transfer_gui.core.events import FitStarted, Message, Recorder
+from transfer_gui.core.events import CancelToken, FitStarted, Message, Progress, Recorder
 from transfer_gui.core.features import body_features, open_store
 from transfer_gui.core.training import Trainer
 from transfer_gui.core.weights import build_model
@@ -170,3 +170,30 @@ def test_evaluation_reuses_features_of_an_unchanged_body(data, fresh_cache, tmp_
     calls = BodyCalls(tuned.model)
     evaluate_run(tuned, device="cpu")
     assert calls.images == 9  # a trained body has no cached features: computed normally
+
+
+class CancelDuringExtraction(Recorder):
+    def __init__(self, token: CancelToken, after: int) -> None:
+        super().__init__()
+        self.token, self.after = token, after
+
+    def on_progress(self, event: Progress) -> None:
+        super().on_progress(event)
+        if event.phase == "features (train)" and event.done >= self.after:
+            self.token.cancel()
+
+
+def test_cancelled_extraction_keeps_what_it_computed(data, fresh_cache, tmp_path, monkeypatch):
+    monkeypatch.setattr("transfer_gui.core.sources.MIN_EXTRACT_BATCH", 8)
+    token = CancelToken()
+    cfg = RunConfig(DataConfig(root=str(data)), ModelConfig(backbone="tiny_cnn"),
+                    TrainConfig(epochs=2, batch_size=8))
+    result = Trainer().fit(cfg, tmp_path / "stopped", [CancelDuringExtraction(token, 16)],
+                           cancel=token)
+    assert result.status == "cancelled"
+    assert bundle.load_run(tmp_path / "stopped").meta["status"] == "cancelled"
+    rec = Recorder()
+    result = Trainer().fit(cfg, tmp_path / "again", [rec])
+    assert result.status == "completed"
+    texts = [m.text for m in rec.of(Message)]
+    assert "features (train): 16 of 39 images from the feature cache" in texts

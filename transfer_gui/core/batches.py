@@ -7,13 +7,19 @@ and how the model turns a batch into logits.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 import torch
 from torch.utils.data import DataLoader
 
 from .backbones import TransferNet
 from .datasets import ImageDataset
+
+T = TypeVar("T")
+_END = object()
 
 
 def epoch_order(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -115,3 +121,57 @@ class FeatureBatches:
 
     def forward(self, model: TransferNet, x: torch.Tensor) -> torch.Tensor:
         return model.head(x)
+
+
+def _one_torch_thread() -> None:
+    """Run this thread's torch operations on one core. With OpenMP the thread count is per
+    thread, so the model in the main thread keeps all cores; without it the setting would be
+    process-wide, and it is left alone."""
+    if "OpenMP" in torch.__config__.parallel_info():
+        torch.set_num_threads(1)
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
+    """`items`, produced by a background thread up to `depth` ahead of the consumer.
+
+    For one pass of decoding plus inference (feature extraction, evaluation): Pillow and torch
+    release the GIL, so the next batch decodes while the model runs on this one. Only for
+    deterministic work: a thread drawing random numbers would make seeded runs irreproducible.
+    """
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: object) -> None:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def produce() -> None:
+        _one_torch_thread()
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                offer(item)
+            offer(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            offer(_Failed(exc))
+
+    worker = threading.Thread(target=produce, name="prefetch", daemon=True)
+    worker.start()
+    try:
+        while (item := slots.get()) is not _END:
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        worker.join()

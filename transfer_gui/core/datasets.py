@@ -102,8 +102,10 @@ def train_transform(pre: Preprocess, augment: str) -> v2.Transform:
 
 
 def to_tensor(image) -> torch.Tensor:
-    """A PIL RGB image as a uint8 CHW tensor."""
-    return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1)
+    """A PIL RGB image as a contiguous uint8 CHW tensor. The copy is numpy's: a torch copy
+    would wake torch's worker threads, which then spin and slow decoding in other threads."""
+    chw = np.ascontiguousarray(np.asarray(image, dtype=np.uint8).transpose(2, 0, 1))
+    return torch.from_numpy(chw)
 
 
 def load_base(path: str, resize_size: int) -> torch.Tensor:

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 
 from .autobatch import Chunking
 from .backbones import TransferNet
+from .batches import prefetch
 from .cache import FeatureStore, namespace_key
 from .data import Sample, file_digest
 from .datasets import ImageDataset, Preprocess, eval_transform
@@ -156,7 +157,7 @@ def _extract(work: _Extraction, out: torch.Tensor, samples: list[Sample], where:
                for i in range(0, len(samples), batch_size)]
     loader = DataLoader(dataset, batch_sampler=batches, num_workers=workers,
                         pin_memory=work.device.type == "cuda")
-    for indices, (x, ok) in zip(batches, loader, strict=True):
+    for indices, (x, ok) in zip(batches, loader if workers else prefetch(loader), strict=True):
         check(cancel)
         feats = work.body(x)
         rows = [where[i] for i in indices]
