@@ -145,7 +145,7 @@ def test_cached_run_equals_uncached_linear_probe_and_reruns_from_cache(data, fre
     again, rec = fit(data, tmp_path / "again")
     assert [h["train_loss"] for h in again.history] == [h["train_loss"] for h in cached.history]
     texts = [m.text for m in rec.of(Message)]
-    assert "features (train): 39 of 39 images from the feature cache" in texts
+    assert "features: 48 of 48 images from the feature cache" in texts
 
 
 def test_evaluation_reuses_features_of_an_unchanged_body(data, fresh_cache, tmp_path,
@@ -179,12 +179,12 @@ class CancelDuringExtraction(Recorder):
 
     def on_progress(self, event: Progress) -> None:
         super().on_progress(event)
-        if event.phase == "features (train)" and event.done >= self.after:
+        if event.phase == "features" and event.done >= self.after:
             self.token.cancel()
 
 
 def test_cancelled_extraction_keeps_what_it_computed(data, fresh_cache, tmp_path, monkeypatch):
-    monkeypatch.setattr("transfer_gui.core.sources.MIN_EXTRACT_BATCH", 8)
+    monkeypatch.setattr("transfer_gui.core.sources.CPU_EXTRACT_BATCH", 8)
     token = CancelToken()
     cfg = RunConfig(DataConfig(root=str(data)), ModelConfig(backbone="tiny_cnn"),
                     TrainConfig(epochs=2, batch_size=8))
@@ -196,4 +196,4 @@ def test_cancelled_extraction_keeps_what_it_computed(data, fresh_cache, tmp_path
     result = Trainer().fit(cfg, tmp_path / "again", [rec])
     assert result.status == "completed"
     texts = [m.text for m in rec.of(Message)]
-    assert "features (train): 16 of 39 images from the feature cache" in texts
+    assert "features: 16 of 48 images from the feature cache" in texts

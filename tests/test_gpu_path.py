@@ -210,3 +210,12 @@ def test_gpu_batches_match_the_dataloader_path_for_validation(shapes_dir):
     assert batches[0][0].shape == (4, 3, 48, 48)
     again = list(gpu.train_epoch(1))
     torch.testing.assert_close(batches[0][0], again[0][0])  # the epoch's seed fixes it
+
+
+def test_hue_rotation_by_zero_or_a_full_turn_is_the_identity():
+    from transfer_gui.core.gpuaug import _hue
+
+    x = torch.rand(2, 3, 8, 8)
+    torch.testing.assert_close(_hue(x, torch.zeros(2, 1, 1, 1)), x, atol=1e-5, rtol=0)
+    torch.testing.assert_close(_hue(x, torch.ones(2, 1, 1, 1)), x, atol=1e-5, rtol=0)
+    assert not torch.allclose(_hue(x, torch.full((2, 1, 1, 1), 0.25)), x, atol=1e-2)

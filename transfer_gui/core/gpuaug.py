@@ -26,6 +26,7 @@ from .data import Sample
 from .datasets import Augment, ImageDataset, Preprocess, augment_preset
 
 _YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_RGB = torch.linalg.inv(_YIQ)  # here, not on the GPU: inverting there would wait for the host
 _GRAY = (0.2989, 0.587, 0.114)
 
 
@@ -93,9 +94,8 @@ def augment_batch(images: Sequence[torch.Tensor], pre: Preprocess, spec: Augment
     n = len(images)
     boxes = crop_boxes([(im.shape[1], im.shape[2]) for im in images], spec, generator)
     rois = torch.cat([torch.arange(n, dtype=torch.float32)[:, None], boxes], dim=1)
-    work = torch.float16 if device.type == "cuda" else torch.float32  # 0..255 exact in fp16
-    batch = stage(images, device).to(work)
-    x = roi_align(batch, rois.to(device, work), pre.image_size, 1.0, -1, True).float() / 255
+    batch = stage(images, device).float()
+    x = roi_align(batch, rois.to(device), pre.image_size, 1.0, -1, True) / 255
     flip = torch.rand(n, generator=generator) < 0.5
     x = torch.where(flip.to(device)[:, None, None, None], x.flip(-1), x)
     if spec.jitter:
@@ -131,13 +131,12 @@ def _jitter(x: torch.Tensor, spec: Augment, generator: torch.Generator) -> torch
 
 def _hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     """Rotate chroma by `shift` turns (per image) in YIQ space."""
-    yiq_m = _YIQ.to(x.device, x.dtype)
-    yiq = torch.einsum("ij,njhw->nihw", yiq_m, x)
+    yiq = torch.einsum("ij,njhw->nihw", _YIQ.to(x.device, x.dtype), x)
     angle = shift * (2 * math.pi)
     cos, sin = torch.cos(angle), torch.sin(angle)
     i, q = yiq[:, 1:2], yiq[:, 2:3]
     yiq = torch.cat([yiq[:, :1], cos * i - sin * q, sin * i + cos * q], dim=1)
-    return torch.einsum("ij,njhw->nihw", torch.linalg.inv(yiq_m), yiq).clamp(0, 1)
+    return torch.einsum("ij,njhw->nihw", _RGB.to(x.device, x.dtype), yiq).clamp(0, 1)
 
 
 class GpuBatches:

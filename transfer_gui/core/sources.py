@@ -33,7 +33,15 @@ from .recipe import default_workers
 if TYPE_CHECKING:
     from .training import Prepared
 
-MIN_EXTRACT_BATCH = 64  # inference batches can be larger than training ones: fewer, fuller steps
+CPU_EXTRACT_BATCH = 16  # measured: 1.5-2x the images/s of 32 or 64 (activations stay in cache)
+GPU_EXTRACT_BATCH = 64  # inference batches can be larger than training ones: fuller steps
+
+
+def extraction_batch(device: torch.device, batch_size: int) -> int:
+    """The batch for the one inference pass over the images (no effect on the results)."""
+    if device.type == "cpu":
+        return CPU_EXTRACT_BATCH
+    return max(batch_size, GPU_EXTRACT_BATCH)
 
 
 def build_source(prep: Prepared, device: torch.device, dtype: torch.dtype | None,
@@ -52,12 +60,10 @@ def feature_source(prep: Prepared, device: torch.device, dtype: torch.dtype | No
     callbacks = list(callbacks)
     cfg, model, pre = prep.config.train, prep.model, prep.preprocess
     store = open_store(model, prep.config.model.backbone, pre, device, dtype, callbacks)
-    batch = max(cfg.batch_size, MIN_EXTRACT_BATCH)
-    train_x, val_x = (
-        body_features(model, samples, pre, batch, device, dtype, store, callbacks, cancel,
-                      phase, workers)
-        for samples, phase in ((prep.train, "features (train)"), (prep.val, "features (val)"))
-    )
+    feats = body_features(model, [*prep.train, *prep.val], pre,
+                          extraction_batch(device, cfg.batch_size), device, dtype, store,
+                          callbacks, cancel, "features", workers)
+    train_x, val_x = feats[: len(prep.train)], feats[len(prep.train) :]
     return FeatureBatches(train_x, _labels(prep.train), val_x, _labels(prep.val),
                           cfg.batch_size, cfg.seed, device)
 
