@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 from .autobatch import Chunking
 from .backbones import TransferNet
-from .batches import prefetch
+from .batches import prefetch, sequential
 from .cache import FeatureStore, namespace_key
 from .data import Sample, file_digest
 from .datasets import ImageDataset, Preprocess, eval_transform
@@ -110,6 +110,26 @@ class _Extraction:
             self.store = None
 
 
+def _from_store(store: FeatureStore | None, digests: list[str],
+                dim: int) -> tuple[torch.Tensor, list[int]]:
+    """Rows filled from the store, and the indices of those it lacks."""
+    found = store.find(digests) if store is not None else {}
+    out = torch.zeros(len(digests), dim)
+    for i, digest in enumerate(digests):
+        if digest in found:
+            out[i] = torch.from_numpy(found[digest])
+    return out, [i for i, d in enumerate(digests) if d not in found]
+
+
+def _batches(samples: list[Sample], pre: Preprocess, batch_size: int, workers: int,
+             device: torch.device) -> tuple[list[list[int]], Iterable]:
+    """Index batches and the loader that yields (images, loaded ok) for them."""
+    batches = sequential(len(samples), batch_size)
+    loader = DataLoader(_Checked(samples, pre, eval_transform(pre)), batch_sampler=batches,
+                        num_workers=workers, pin_memory=device.type == "cuda")
+    return batches, loader if workers else prefetch(loader)
+
+
 def body_features(
     model: TransferNet,
     samples: Sequence[Sample],
@@ -127,44 +147,27 @@ def body_features(
     callbacks = list(callbacks)
     model.body.eval()
     digests = _digests(samples)
-    found = store.find(digests) if store is not None else {}
-    missing = [i for i, d in enumerate(digests) if d not in found]
-    out = torch.zeros(len(samples), model.feature_dim)
-    for i, digest in enumerate(digests):
-        if digest in found:
-            out[i] = torch.from_numpy(found[digest])
+    out, missing = _from_store(store, digests, model.feature_dim)
+    total, done = len(samples), len(samples) - len(missing)
     if store is not None and samples:
-        emit(callbacks, Message("info", f"{phase}: {len(samples) - len(missing)} of "
-                                        f"{len(samples)} images from the feature cache"))
+        emit(callbacks, Message("info", f"{phase}: {done} of {total} images from the "
+                                        "feature cache"))
+    emit(callbacks, Progress(phase, done, total))
+    if not missing:
+        return out
     work = _Extraction(model, device, dtype, store, callbacks)
+    batches, loader = _batches([samples[i] for i in missing], pre, batch_size, workers, device)
     try:
-        _extract(work, out, [samples[i] for i in missing], missing, digests, pre, batch_size,
-                 cancel, phase, workers, len(samples))
+        for indices, (x, ok) in zip(batches, loader, strict=True):
+            check(cancel)
+            rows = [missing[i] for i in indices]
+            out[rows] = work.body(x)
+            work.keep([digests[r] for r in rows], out[rows], ok.tolist())
+            done += len(rows)
+            emit(callbacks, Progress(phase, done, total))
     finally:
         work.flush()  # also when cancelled: what was computed is kept
     return out
-
-
-def _extract(work: _Extraction, out: torch.Tensor, samples: list[Sample], where: list[int],
-             digests: list[str], pre: Preprocess, batch_size: int, cancel: CancelToken | None,
-             phase: str, workers: int, total: int) -> None:
-    done = total - len(samples)
-    emit(work.callbacks, Progress(phase, done, total))
-    if not samples:
-        return
-    dataset = _Checked(samples, pre, eval_transform(pre))
-    batches = [list(range(i, min(i + batch_size, len(samples))))
-               for i in range(0, len(samples), batch_size)]
-    loader = DataLoader(dataset, batch_sampler=batches, num_workers=workers,
-                        pin_memory=work.device.type == "cuda")
-    for indices, (x, ok) in zip(batches, loader if workers else prefetch(loader), strict=True):
-        check(cancel)
-        feats = work.body(x)
-        rows = [where[i] for i in indices]
-        out[rows] = feats
-        work.keep([digests[r] for r in rows], feats, ok.tolist())
-        done += len(rows)
-        emit(work.callbacks, Progress(phase, done, total))
 
 
 def head_probabilities(model: TransferNet, feats: torch.Tensor, device: torch.device,
