@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from .batches import sequential
+from .batches import prefetch, sequential
 from .bundle import LoadedRun, load_run, load_split
 from .data import DataError, Problem, Sample, scan_folder
 from .datasets import ImageDataset, eval_transform
@@ -49,7 +49,7 @@ def predict_samples(
     dataset = ImageDataset(samples, run.preprocess, eval_transform(run.preprocess))
     loader = DataLoader(dataset, batch_sampler=sequential(len(dataset), batch_size))
     parts, done = [], 0
-    for x, _ in loader:
+    for x, _ in prefetch(loader):  # the next batch decodes while this one runs
         check(cancel)
         with autocast(dev, dtype):
             parts.append(model(x.to(dev, memory_format=fmt)).float().softmax(dim=1).cpu())
