@@ -17,6 +17,14 @@ DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="session", autouse=True)
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The engine's on-disk cache goes to a temporary folder, never the user's."""
+    folder = tmp_path_factory.mktemp("cache")
+    os.environ["TRANSFER_GUI_CACHE_DIR"] = str(folder)
+    return folder
+
+
+@pytest.fixture(scope="session", autouse=True)
 def tiny_backbone(tmp_path_factory: pytest.TempPathFactory) -> str:
     import torch
 

@@ -16,6 +16,21 @@ COLOURS = {
 }
 
 
+def draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: float,
+               colour: tuple) -> None:
+    """`shape` of radius `r` centred on (cx, cy)."""
+    if shape == "circle":
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
+    elif shape == "square":
+        draw.rectangle([cx - r, cy - r, cx + r, cy + r], fill=colour)
+    elif shape == "triangle":
+        draw.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=colour)
+    else:
+        w = r / 3
+        draw.rectangle([cx - r, cy - w, cx + r, cy + w], fill=colour)
+        draw.rectangle([cx - w, cy - r, cx + w, cy + r], fill=colour)
+
+
 def shape_image(shape: str, size: int, rng: random.Random, invert: bool = False,
                 any_colour: bool = False) -> Image.Image:
     """One image of `shape` at a random place and scale, on a random light background.
@@ -27,16 +42,7 @@ def shape_image(shape: str, size: int, rng: random.Random, invert: bool = False,
     cx, cy = rng.uniform(r, size - r), rng.uniform(r, size - r)
     base = COLOURS[rng.choice(SHAPES)] if any_colour else COLOURS[shape]
     colour = tuple(max(0, min(255, c + rng.randint(-25, 25))) for c in base)
-    if shape == "circle":
-        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
-    elif shape == "square":
-        draw.rectangle([cx - r, cy - r, cx + r, cy + r], fill=colour)
-    elif shape == "triangle":
-        draw.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=colour)
-    else:
-        w = r / 3
-        draw.rectangle([cx - r, cy - w, cx + r, cy + w], fill=colour)
-        draw.rectangle([cx - w, cy - r, cx + w, cy + r], fill=colour)
+    draw_shape(draw, shape, cx, cy, r, colour)
     if invert:
         image = Image.eval(image, lambda v: 255 - v)
     return image

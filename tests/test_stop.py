@@ -131,7 +131,8 @@ def test_stop_is_prompt_inside_a_slow_batch(shapes_dir, tmp_path, pace, phase):
 
 
 def test_stop_is_prompt_inside_a_slow_evaluation_batch(shapes_dir, tmp_path, pace):
-    Trainer().fit(config(shapes_dir, "linear-probe", "none"), tmp_path / "run", [])
+    # a fine-tuned body: evaluation has to run the network (no cached features to reuse)
+    Trainer().fit(config(shapes_dir, "full", "none"), tmp_path / "run", [])
     pace.forward[False] = SLEEP
     latency = stop_latency(pace, lambda token: evaluate_run(tmp_path / "run", device="cpu",
                                                             cancel=token))

@@ -17,18 +17,25 @@ import torch
 
 from tinynet import install
 from transfer_gui.cli import main
-from transfer_gui.core import training
+from transfer_gui.core import steps
+
+EPOCH = [0]
 
 
 def announce_steps() -> None:
-    real = training._Run._step
+    real_meter, real_train = steps.EpochMeter.__init__, steps.Stepper.train
 
-    def step(self, x, y):
-        print(f"epoch {self.record.state.epoch + 1} step", file=sys.stderr, flush=True)
+    def meter(self, callbacks, epoch, *args, **kwargs):
+        EPOCH[0] = epoch
+        real_meter(self, callbacks, epoch, *args, **kwargs)
+
+    def train(self, x, y):
+        print(f"epoch {EPOCH[0]} step", file=sys.stderr, flush=True)
         time.sleep(0.05)
-        return real(self, x, y)
+        return real_train(self, x, y)
 
-    training._Run._step = step
+    steps.EpochMeter.__init__ = meter
+    steps.Stepper.train = train
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--unfreeze", type=int, default=2, metavar="N",
                    help="fine-tune: layer groups below the head that train (default 2)")
     p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=_batch_size, default=32, metavar="N|auto",
+                   help="images per step (default 32); auto: the largest that fits on the GPU")
     p.add_argument("--lr", type=float, help="peak learning rate (default: per strategy)")
     p.add_argument("--optimizer", default="adamw", choices=("adamw", "sgd"))
     p.add_argument("--schedule", default="onecycle", choices=("onecycle", "cosine", "constant"))
@@ -46,9 +47,26 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     p.add_argument("--workers", type=int, help="DataLoader worker processes")
+    p.add_argument("--cache-memory", type=int, default=1024, metavar="MB",
+                   help="RAM for decoded images (default 1024); the rest spills to disk")
+    p.add_argument("--no-decode-cache", action="store_true",
+                   help="decode every image every epoch instead of once")
+    p.add_argument("--no-feature-cache", action="store_true",
+                   help="linear probe: run the backbone every epoch instead of caching features")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the model (slow start; pays off on long GPU runs)")
     p.add_argument("--weights", metavar="FILE", help="start from this state dict")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     p.add_argument("--json", action="store_true", help="one JSON object per epoch")
+
+
+def _batch_size(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', not {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--csv", metavar="FILE")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("cache", help="show or clear the feature and image cache")
+    p.add_argument("--clear", action="store_true", help="delete the cached features")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("export", help="export a run as a TorchScript file")
     p.add_argument("run")
@@ -150,7 +171,11 @@ def _train_config(args: argparse.Namespace) -> Any:
         model=ModelConfig(backbone=args.backbone, strategy=args.strategy,
                           unfreeze=args.unfreeze, weights_file=args.weights),
         train=TrainConfig(
-            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+            epochs=args.epochs, lr=args.lr,
+            batch_size=32 if args.batch_size == "auto" else args.batch_size,
+            auto_batch_size=args.batch_size == "auto", cache_memory_mb=args.cache_memory,
+            cache_decoded=not args.no_decode_cache, cache_features=not args.no_feature_cache,
+            compile=args.compile,
             optimizer=args.optimizer, schedule=args.schedule, weight_decay=args.weight_decay,
             label_smoothing=args.label_smoothing, augment=args.augment,
             image_size=args.image_size, mixed_precision=not args.no_amp, device=args.device,
@@ -253,6 +278,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_cache(args: argparse.Namespace) -> int:
+    from .console import print_json
+    from .core.cache import cache_root, cache_usage, clear_cache
+
+    root = cache_root()
+    freed = clear_cache(root) if args.clear else 0
+    usage = cache_usage(root)
+    if args.json:
+        print_json({"folder": str(root), "bytes": usage, "freed": freed})
+        return EXIT_OK
+    print(f"cache folder: {root}")
+    for part, size in usage.items():
+        print(f"  {part:10} {size / 2**20:9.1f} MiB")
+    if args.clear:
+        print(f"cleared {freed / 2**20:.1f} MiB of cached features")
+    return EXIT_OK
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from .ui.app import main as gui_main
 
@@ -266,6 +309,7 @@ class UsageError(Exception):
 COMMANDS = {
     "backbones": cmd_backbones, "check-data": cmd_check_data, "train": cmd_train,
     "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export, "gui": cmd_gui,
+    "cache": cmd_cache,
 }
 
 

@@ -7,15 +7,19 @@ and how the model turns a batch into logits.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 import torch
 from torch.utils.data import DataLoader
 
 from .backbones import TransferNet
-from .datasets import ImageDataset, unreadable_indices
-from .events import CancelToken, Progress, check, emit
-from .recipe import autocast
+from .datasets import ImageDataset
+
+T = TypeVar("T")
+_END = object()
 
 
 def epoch_order(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -81,40 +85,6 @@ class ImageBatches:
         return model(x)
 
 
-@torch.no_grad()
-def extract_features(
-    model: TransferNet,
-    dataset: ImageDataset,
-    batch_size: int,
-    device: torch.device,
-    dtype: torch.dtype | None = None,
-    callbacks: Iterable = (),
-    cancel: CancelToken | None = None,
-    phase: str = "features",
-    workers: int = 0,
-    unreadable: list[int] | None = None,
-) -> torch.Tensor:
-    """The body's pooled features for every image of `dataset`, in order (float32, CPU).
-    Indices of files that could not be read are appended to `unreadable`."""
-    callbacks = list(callbacks)
-    model.body.eval()
-    loader = DataLoader(dataset, batch_sampler=sequential(len(dataset), batch_size),
-                        num_workers=workers, pin_memory=device.type == "cuda")
-    parts, done = [], 0
-    emit(callbacks, Progress(phase, 0, len(dataset)))
-    for x, y in loader:
-        check(cancel)
-        if unreadable is not None:
-            unreadable.extend(unreadable_indices(y))
-        with autocast(device, dtype):
-            parts.append(model.body(x.to(device, non_blocking=True)).float().cpu())
-        done += len(x)
-        emit(callbacks, Progress(phase, done, len(dataset)))
-    if not parts:
-        return torch.zeros(0, model.feature_dim)
-    return torch.cat(parts)
-
-
 class FeatureBatches:
     """Batches of cached body features: only the head runs, so an epoch costs almost nothing."""
 
@@ -137,8 +107,12 @@ class FeatureBatches:
         return len(epoch_order(len(self.train_x), self.batch_size, self.seed, 0))
 
     def train_epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for idx in epoch_order(len(self.train_x), self.batch_size, self.seed, epoch):
-            index = torch.tensor(idx, device=self.train_x.device)
+        batches = epoch_order(len(self.train_x), self.batch_size, self.seed, epoch)
+        order = torch.tensor([i for b in batches for i in b]).to(self.train_x.device)
+        start = 0
+        for idx in batches:  # one copy of the order per epoch, not one per step
+            index = order[start : start + len(idx)]
+            start += len(idx)
             yield self.train_x[index], self.train_y[index]
 
     def val_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -147,3 +121,57 @@ class FeatureBatches:
 
     def forward(self, model: TransferNet, x: torch.Tensor) -> torch.Tensor:
         return model.head(x)
+
+
+def _one_torch_thread() -> None:
+    """Run this thread's torch operations on one core. With OpenMP the thread count is per
+    thread, so the model in the main thread keeps all cores; without it the setting would be
+    process-wide, and it is left alone."""
+    if "OpenMP" in torch.__config__.parallel_info():
+        torch.set_num_threads(1)
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
+    """`items`, produced by a background thread up to `depth` ahead of the consumer.
+
+    For one pass of decoding plus inference (feature extraction, evaluation): Pillow and torch
+    release the GIL, so the next batch decodes while the model runs on this one. Only for
+    deterministic work: a thread drawing random numbers would make seeded runs irreproducible.
+    """
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: object) -> None:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def produce() -> None:
+        _one_torch_thread()
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                offer(item)
+            offer(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            offer(_Failed(exc))
+
+    worker = threading.Thread(target=produce, name="prefetch", daemon=True)
+    worker.start()
+    try:
+        while (item := slots.get()) is not _END:
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        worker.join()

@@ -113,6 +113,10 @@ class TrainConfig:
     seed: int = 0
     num_workers: int | None = None  # None: chosen from the machine
     cache_features: bool = True  # frozen backbone + no augmentation: compute features once
+    cache_decoded: bool = True  # decode and resize each image once, not every epoch
+    cache_memory_mb: int = 1024  # RAM for decoded images; beyond it they spill to disk
+    auto_batch_size: bool = False  # GPU: the largest batch that fits (replaces batch_size)
+    compile: bool = False  # torch.compile the model (pays off only for long runs)
 
     def __post_init__(self) -> None:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -124,6 +128,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be at least 1, not {value}")
+        if self.cache_memory_mb < 0:
+            raise ConfigError(f"cache_memory_mb must be zero or more, not {self.cache_memory_mb}")
         if self.lr is not None and not self.lr > 0:
             raise ConfigError(f"lr must be positive, not {self.lr}")
 

@@ -35,6 +35,7 @@ VAL_NAMES = ("val", "valid", "validation")
 class Sample:
     path: str
     label: int
+    digest: str = field(default="", compare=False)  # content hash from the scan ("" unknown)
 
 
 @dataclass(frozen=True)
@@ -196,13 +197,13 @@ def scan_folder(
     index = {name: i for i, name in enumerate(classes)}
     train: list[Sample] = []
     val: list[Sample] = []
-    for i, ((path, name), ok) in enumerate(zip(found, checked, strict=True)):
-        if not ok:
+    for i, ((path, name), digest) in enumerate(zip(found, checked, strict=True)):
+        if digest is None:
             continue
         if name not in index:
             problems.append(Problem(path, f"validation class {name!r} has no training folder"))
             continue
-        (train if i < len(train_found) else val).append(Sample(path, index[name]))
+        (train if i < len(train_found) else val).append(Sample(path, index[name], digest))
     scan = FolderScan(str(root_path), classes, train, val, problems, layout)
     _report_classes(scan, class_dirs)
     return scan
@@ -224,11 +225,12 @@ def _verify_all(
     callbacks: Iterable,
     cancel: CancelToken | None,
     workers: int,
-) -> list[bool]:
-    """Decode every file (in threads: Pillow releases the GIL while decoding)."""
+) -> list[str | None]:
+    """Decode every file (in threads: Pillow releases the GIL while decoding). Returns each
+    file's content digest, "" when not verified, None when the file is unusable."""
     callbacks = list(callbacks)
     if not verify:
-        return [True] * len(found)
+        return [""] * len(found)
     results: list[tuple[bool, str | None]] = []
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for i, result in enumerate(pool.map(_check_one, (p for p, _ in found))):
@@ -237,15 +239,23 @@ def _verify_all(
             if callbacks and (i % 25 == 0 or i + 1 == len(found)):
                 emit(callbacks, Progress("scan", i + 1, len(found)))
     _add_file_problems(found, results, problems)
-    return [ok for ok, _ in results]
+    return [(info or "").rpartition(":")[2] if ok else None for ok, info in results]
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """The hash of a file's bytes: what identifies an image's content in caches."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _check_one(path: str) -> tuple[bool, str | None]:
     """(usable, content digest or the reason it is not usable)."""
     try:
         image = decode(path, min_side=64)
-        with open(path, "rb") as handle:
-            digest = hashlib.blake2b(handle.read(), digest_size=16).hexdigest()
+        digest = file_digest(path)
     except ImageError as exc:
         return False, exc.reason
     except OSError as exc:

@@ -61,28 +61,51 @@ def eval_transform(pre: Preprocess) -> v2.Transform:
     return v2.Compose([v2.CenterCrop(pre.image_size), pre.normalize()])
 
 
+@dataclass(frozen=True)
+class Augment:
+    """An augmentation preset: random resized crop (area `scale`), horizontal flip, colour
+    jitter (brightness, contrast, saturation, hue) with probability `jitter_p`, grayscale."""
+
+    scale: tuple[float, float]
+    jitter: tuple[float, float, float, float] | None = None
+    jitter_p: float = 0.0
+    grayscale_p: float = 0.0
+    ratio: tuple[float, float] = (3 / 4, 4 / 3)
+
+
+PRESETS: dict[str, Augment] = {
+    "light": Augment(scale=(0.5, 1.0)),
+    "standard": Augment(scale=(0.25, 1.0), jitter=(0.3, 0.3, 0.3, 0.03), jitter_p=0.8,
+                        grayscale_p=0.05),
+}
+
+
+def augment_preset(augment: str) -> Augment:
+    try:
+        return PRESETS[augment]
+    except KeyError:
+        raise ConfigError(f"unknown augmentation preset {augment!r}") from None
+
+
 def train_transform(pre: Preprocess, augment: str) -> v2.Transform:
-    size = pre.image_size
     if augment == "none":
         return eval_transform(pre)
-    if augment == "light":
-        steps = [v2.RandomResizedCrop(size, scale=(0.5, 1.0), antialias=True),
-                 v2.RandomHorizontalFlip()]
-    elif augment == "standard":
-        steps = [
-            v2.RandomResizedCrop(size, scale=(0.25, 1.0), antialias=True),
-            v2.RandomHorizontalFlip(),
-            v2.RandomApply([v2.ColorJitter(0.3, 0.3, 0.3, 0.03)], p=0.8),
-            v2.RandomGrayscale(p=0.05),
-        ]
-    else:
-        raise ConfigError(f"unknown augmentation preset {augment!r}")
+    spec = augment_preset(augment)
+    steps = [v2.RandomResizedCrop(pre.image_size, scale=spec.scale, ratio=spec.ratio,
+                                  antialias=True),
+             v2.RandomHorizontalFlip()]
+    if spec.jitter:
+        steps.append(v2.RandomApply([v2.ColorJitter(*spec.jitter)], p=spec.jitter_p))
+    if spec.grayscale_p:
+        steps.append(v2.RandomGrayscale(p=spec.grayscale_p))
     return v2.Compose([*steps, pre.normalize()])
 
 
 def to_tensor(image) -> torch.Tensor:
-    """A PIL RGB image as a uint8 CHW tensor."""
-    return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1)
+    """A PIL RGB image as a contiguous uint8 CHW tensor. The copy is numpy's: a torch copy
+    would wake torch's worker threads, which then spin and slow decoding in other threads."""
+    chw = np.ascontiguousarray(np.asarray(image, dtype=np.uint8).transpose(2, 0, 1))
+    return torch.from_numpy(chw)
 
 
 def load_base(path: str, resize_size: int) -> torch.Tensor:

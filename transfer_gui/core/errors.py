@@ -3,6 +3,7 @@ dialog (GUI) rather than a traceback."""
 
 from __future__ import annotations
 
+from .autobatch import OutOfMemory
 from .bundle import RunError
 from .config import ConfigError
 from .data import DataError
@@ -14,5 +15,5 @@ from .weights import WeightsError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     ConfigError, DataError, ImageError, WeightsError, RunError, ExportError, ProjectError,
-    TrainingFailed, OSError,
+    TrainingFailed, OutOfMemory, OSError,
 )

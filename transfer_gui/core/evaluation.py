@@ -11,15 +11,16 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from .batches import sequential
+from .batches import prefetch, sequential
 from .bundle import LoadedRun, load_run, load_split
 from .data import DataError, Problem, Sample, scan_folder
 from .datasets import ImageDataset, eval_transform
 from .events import CancelToken, Message, Progress, check, emit
+from .features import body_features, existing_store, head_probabilities
 from .images import why_unusable
 from .interrupt import cancel_points
 from .metrics import EvalResult, build_result
-from .recipe import amp_dtype, autocast, pick_device
+from .recipe import amp_dtype, autocast, channels_last_for, pick_device
 
 
 @torch.no_grad()
@@ -32,19 +33,34 @@ def predict_samples(
     cancel: CancelToken | None = None,
 ) -> np.ndarray:
     """Class probabilities (N x C) for `samples`, in order; the row of a file that cannot
-    be read is NaN. Cancellation is checked inside the forward pass too."""
+    be read is NaN. Cancellation is checked inside the forward pass too.
+
+    When the model's body has cached features (it is a pretrained body used frozen, as in a
+    linear probe), they are reused and only the images without any are run through it.
+    """
     callbacks = list(callbacks)
     dev = pick_device(device)
     model = run.model.to(dev).eval()
+    dtype = amp_dtype(dev, True)
+    store = existing_store(model, run.spec.name, run.preprocess, dev, dtype)
+    if store is not None:
+        failed: list[int] = []
+        with cancel_points(model, cancel):
+            feats = body_features(model, samples, run.preprocess, batch_size, dev, dtype,
+                                  store, callbacks, cancel, "evaluate", unreadable=failed)
+        probs = head_probabilities(model, feats, dev, dtype)
+        probs[failed] = float("nan")
+        return probs
+    fmt = torch.channels_last if channels_last_for(dev) else torch.contiguous_format
+    model.to(memory_format=fmt)
     dataset = ImageDataset(samples, run.preprocess, eval_transform(run.preprocess))
     loader = DataLoader(dataset, batch_sampler=sequential(len(dataset), batch_size))
-    dtype = amp_dtype(dev, True)
     parts, done = [], 0
     with cancel_points(model, cancel):
-        for x, y in loader:
+        for x, y in prefetch(loader):  # the next batch decodes while this one runs
             check(cancel)
             with autocast(dev, dtype):
-                probs = model(x.to(dev)).float().softmax(dim=1).cpu()
+                probs = model(x.to(dev, memory_format=fmt)).float().softmax(dim=1).cpu()
             probs[y < 0] = float("nan")
             parts.append(probs)
             done += len(x)

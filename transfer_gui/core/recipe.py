@@ -47,6 +47,33 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abst
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+def channels_last_for(device: torch.device) -> bool:
+    """Channels-last (NHWC) memory layout: faster convolutions on CUDA (tensor cores) and on
+    the CPU (oneDNN; measured 1.5-1.7x for EfficientNet-Lite0 on 2 cores). MPS is left as is."""
+    return device.type in ("cuda", "cpu")
+
+
+def configure_device(device: torch.device) -> None:
+    """Process-wide speed settings for `device`: cuDNN picks the fastest convolution algorithm
+    for each input shape (they repeat every step), and float32 matrix products may use TF32."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.set_float32_matmul_precision("high")
+
+
+def maybe_compile(model: torch.nn.Module, enabled: bool) -> bool:
+    """Compile `model`'s forward with `torch.compile` (in place: its state dict keeps its
+    names). Compilation takes tens of seconds up front, so it is off by default; if it fails
+    at run time (no compiler, an unsupported operation) the eager model runs instead."""
+    if not enabled:
+        return False
+    import torch._dynamo
+
+    torch._dynamo.config.suppress_errors = True
+    model.compile()
+    return True
+
+
 def make_optimizer(
     model: torch.nn.Module,
     groups: Sequence[Group],

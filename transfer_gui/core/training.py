@@ -17,15 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from . import bundle
-from .batches import FeatureBatches, ImageBatches, extract_features
+from .autobatch import settle_batch_size
 from .config import ConfigError, RunConfig
-from .data import FolderScan, Sample
-from .datasets import ImageDataset, eval_transform, train_transform, unreadable_indices
+from .data import FolderScan
+from .datasets import unreadable_indices
 from .events import (
-    BatchEnded,
     Cancelled,
     CancelToken,
     EpochEnded,
@@ -41,15 +39,18 @@ from .layers import body_frozen, count_params, train_mode
 from .prepare import Prepared, prepare, resume_config, saved_split
 from .recipe import (
     amp_dtype,
-    autocast,
-    default_workers,
+    channels_last_for,
+    configure_device,
     device_label,
     lr_ratio_for,
     make_optimizer,
     make_scheduler,
+    maybe_compile,
     pick_device,
 )
 from .runrecord import FitResult, RunRecord, TrainingFailed
+from .sources import build_source
+from .steps import EpochMeter, Stepper, evaluate_batches
 
 __all__ = ["FitResult", "Prepared", "Trainer", "TrainingFailed", "prepare", "resume_config"]
 
@@ -87,7 +88,11 @@ class Trainer:
                            None if resume else scan)
         except Cancelled:  # while scanning the folder or fetching weights
             return _stopped_early(out, callbacks, time.perf_counter() - started)
-        run = _Run(prep, out, pick_device(config.train.device), callbacks, cancel)
+        device = pick_device(config.train.device)
+        if not resume:  # a resumed run keeps the batch size it was started with
+            prep = settle_batch_size(prep, device, amp_dtype(device, config.train.mixed_precision),
+                                     channels_last_for(device), callbacks)
+        run = _Run(prep, out, device, callbacks, cancel)
         if resume:
             run.restore(checkpoint)
         else:
@@ -110,7 +115,8 @@ class _Run:
         self.callbacks, self.cancel = callbacks, cancel
         self.train_cfg = prep.config.train
         self.model = prep.model.to(device)
-        self.channels_last = device.type == "cuda"
+        configure_device(device)
+        self.channels_last = channels_last_for(device)
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.dtype = amp_dtype(device, self.train_cfg.mixed_precision)
@@ -118,7 +124,7 @@ class _Run:
         self.use_features = (self.train_cfg.cache_features and self.train_cfg.augment == "none"
                              and body_frozen(self.model))
         self.source: Any = None
-        self.datasets: dict[str, ImageDataset] = {}
+        self.stepper: Stepper | None = None
         ratio = lr_ratio_for(prep.config.model.strategy, prep.config.model.lr_ratio)
         self.optimizer = make_optimizer(self.model, prep.groups, self.train_cfg, ratio)
         self.scaler = torch.amp.GradScaler(enabled=self.dtype == torch.float16)
@@ -143,34 +149,17 @@ class _Run:
         self.record.restore_state(checkpoint["state"])
 
     def _make_source(self) -> None:
-        prep, cfg = self.prep, self.train_cfg
-        pre = prep.preprocess
-        self.datasets["val"] = ImageDataset(prep.val, pre, eval_transform(pre))
-        workers = cfg.num_workers if cfg.num_workers is not None else default_workers(self.device)
-        if self.use_features:
-            self.datasets["train"] = ImageDataset(prep.train, pre, eval_transform(pre))
-            self.source = self._feature_source(workers)
-        else:
-            augment = train_transform(pre, cfg.augment or "none")
-            self.datasets["train"] = ImageDataset(prep.train, pre, augment)
-            self.source = ImageBatches(self.datasets["train"], self.datasets["val"],
-                                       cfg.batch_size, cfg.seed, workers, self.device,
-                                       self.channels_last)
+        unreadable: dict[str, list[int]] = {}
+        self.source = build_source(self.prep, self.device, self.dtype, self.channels_last,
+                                   self.use_features, self.callbacks, self.cancel, unreadable)
+        for phase, indices in unreadable.items():
+            self._unreadable(phase, indices)
+        if not self.use_features and maybe_compile(self.model, self.train_cfg.compile):
+            emit(self.callbacks, Message("info", "torch.compile: the first steps compile"))
         self._make_scheduler()
-
-    def _feature_source(self, workers: int) -> FeatureBatches:
-        """Features of every readable image; files that fail to load are left out."""
-        cfg = self.train_cfg
-        parts = []
-        for phase in ("train", "val"):
-            dataset, failed = self.datasets[phase], []
-            feats = extract_features(self.model, dataset, cfg.batch_size, self.device,
-                                     self.dtype, self.callbacks, self.cancel,
-                                     f"features ({phase})", workers, failed)
-            self._unreadable(phase, failed)
-            keep = sorted(set(range(len(dataset))) - set(failed))
-            parts += [feats[keep], _labels([dataset.samples[i] for i in keep])]
-        return FeatureBatches(*parts, cfg.batch_size, cfg.seed, self.device)
+        self.stepper = Stepper(self.model, self.source.forward, self.optimizer, self.scaler,
+                               self.scheduler, self.device, self.dtype,
+                               self.train_cfg.label_smoothing, self.callbacks)
 
     def _make_scheduler(self) -> None:
         epochs = self.train_cfg.epochs or 1
@@ -245,54 +234,25 @@ class _Run:
 
     def _train_epoch(self, epoch: int) -> tuple[float, float, float]:
         train_mode(self.model)
-        steps = self.source.steps_per_epoch
-        loss_sum = correct = seen = 0.0
-        t0 = time.perf_counter()
-        for batch, (x, y) in enumerate(self.source.train_epoch(epoch), start=1):
+        assert self.stepper is not None
+        lag = 1 if self.device.type == "cuda" else 0  # read each loss one step late: no sync
+        meter = EpochMeter(self.callbacks, epoch, self.source.steps_per_epoch, lag)
+        for x, y in self.source.train_epoch(epoch):
             check(self.cancel)
             x, y = self._readable("train", x, y)
             if not len(y):
                 continue
-            loss, logits = self._step(x, y)
-            loss_value = float(loss)
-            loss_sum += loss_value * len(y)
-            correct += float((logits.argmax(1) == y).sum())
-            seen += len(y)
+            stats = self.stepper.train(x, y)
             self.record.state.step += 1
-            ips = seen / max(time.perf_counter() - t0, 1e-9)
-            emit(self.callbacks, BatchEnded(epoch, batch, steps, self.record.state.step,
-                                            loss_value, self._lr(), ips))
-        elapsed = max(time.perf_counter() - t0, 1e-9)
-        return loss_sum / max(seen, 1), correct / max(seen, 1), seen / elapsed
+            meter.add(self.record.state.step, stats, len(y), self._lr())
+        return meter.finish()
 
-    def _step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        with autocast(self.device, self.dtype):
-            logits = self.source.forward(self.model, x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=self.train_cfg.label_smoothing)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.scheduler.step()
-        return loss.detach(), logits.detach()
-
-    @torch.no_grad()
     def _validate(self) -> tuple[float | None, float | None]:
         self.model.eval()
-        loss_sum = correct = seen = 0.0
-        for x, y in self.source.val_batches():
-            check(self.cancel)
-            x, y = self._readable("val", x, y)
-            if not len(y):
-                continue
-            with autocast(self.device, self.dtype):
-                logits = self.source.forward(self.model, x)
-            loss_sum += float(F.cross_entropy(logits.float(), y, reduction="sum"))
-            correct += float((logits.argmax(1) == y).sum())
-            seen += len(y)
-        if not seen:
-            return None, None
-        return loss_sum / seen, correct / seen
+        assert self.stepper is not None
+        batches = (self._readable("val", x, y) for x, y in self.source.val_batches())
+        return evaluate_batches(self.stepper, ((x, y) for x, y in batches if len(y)),
+                                lambda: check(self.cancel))
 
     # --- files that break after the scan ----------------------------------------------------
 
@@ -308,8 +268,9 @@ class _Run:
         return x[~bad], y[~bad]
 
     def _unreadable(self, phase: str, indices: list[int]) -> None:
+        samples = self.prep.train if phase == "train" else self.prep.val
         for index in indices:
-            path = self.datasets[phase].samples[index].path
+            path = samples[index].path
             reason = why_unusable(path) or "could not be read (it may have been changing)"
             if self.record.unreadable(path, reason):
                 emit(self.callbacks, Message("warning", f"{path}: {reason}; left out of "
@@ -332,7 +293,3 @@ class _Run:
                                       result.best_val_acc, result.best_val_loss, result.seconds,
                                       str(self.out), result.message))
         return result
-
-
-def _labels(samples: list[Sample]) -> torch.Tensor:
-    return torch.tensor([s.label for s in samples], dtype=torch.long)

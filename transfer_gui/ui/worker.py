@@ -75,10 +75,10 @@ class _Runner(QObject):
 
 
 def _message(exc: BaseException) -> str:
+    """The engine's own errors already read as sentences; others get their type's name."""
     text = str(exc).strip()
-    from ..core.errors import USER_ERRORS
-
-    if isinstance(exc, USER_ERRORS) and text:
+    ours = type(exc).__module__.startswith("transfer_gui.core")
+    if (ours or isinstance(exc, OSError)) and text:
         return text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
