@@ -10,7 +10,9 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
-STRATEGIES = ("linear-probe", "fine-tune", "full", "scratch")
+STRATEGIES = ("linear-probe", "fine-tune", "full", "scratch", "logistic", "knn")
+CLASSIC_STRATEGIES = ("logistic", "knn")  # a classic model on frozen features, no gradients
+TRANSFER_MODES = ("none", "joint", "dann", "coral")
 AUGMENTS = ("none", "light", "standard")
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("onecycle", "cosine", "constant")
@@ -117,6 +119,7 @@ class TrainConfig:
     cache_memory_mb: int = 1024  # RAM for decoded images; beyond it they spill to disk
     auto_batch_size: bool = False  # GPU: the largest batch that fits (replaces batch_size)
     compile: bool = False  # torch.compile the model (pays off only for long runs)
+    head_epochs: int = 0  # two-stage: epochs that train only the head before unfreezing
 
     def __post_init__(self) -> None:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -130,6 +133,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be at least 1, not {value}")
         if self.cache_memory_mb < 0:
             raise ConfigError(f"cache_memory_mb must be zero or more, not {self.cache_memory_mb}")
+        if self.head_epochs < 0:
+            raise ConfigError("head_epochs must be zero or more")
         if self.lr is not None and not self.lr > 0:
             raise ConfigError(f"lr must be positive, not {self.lr}")
 
@@ -147,7 +152,45 @@ STRATEGY_DEFAULTS: dict[str, tuple[int, float, str]] = {
     "fine-tune": (8, 1e-3, "light"),
     "full": (10, 5e-4, "light"),
     "scratch": (20, 2e-3, "standard"),
+    "logistic": (1, 1.0, "none"),  # fitted in closed loop on cached features
+    "knn": (1, 1.0, "none"),
 }
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """Training with a second image folder.
+
+    "joint": `source_dir` is a labelled folder of the same classes; each step's loss is
+    `source_weight * L_source + target_weight * L_target`, where the target is the run's own
+    data folder (whose validation split measures the result).
+    "dann" / "coral": domain adaptation. The run's data folder is the labelled source and
+    `target_dir` holds unlabelled target images; `adapt_weight` scales the adaptation loss.
+    """
+
+    mode: str = "none"
+    source_dir: str | None = None
+    target_dir: str | None = None
+    source_weight: float = 1.0
+    target_weight: float = 1.0
+    adapt_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_choice("transfer mode", self.mode, TRANSFER_MODES)
+        for name in ("source_weight", "target_weight", "adapt_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must not be negative")
+        if self.mode == "joint" and not self.source_dir:
+            raise ConfigError("joint training needs a labelled source folder")
+        if self.mode in ("dann", "coral") and not self.target_dir:
+            raise ConfigError("domain adaptation needs a folder of unlabelled target images")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> TransferConfig:
+        return _from_dict(cls, data)
 
 
 def resolve_train(train: TrainConfig, strategy: str) -> TrainConfig:
@@ -170,6 +213,7 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    transfer: TransferConfig = field(default_factory=TransferConfig)
 
     def resolved(self) -> RunConfig:
         return dataclasses.replace(self, train=resolve_train(self.train, self.model.strategy))
@@ -179,6 +223,7 @@ class RunConfig:
             "data": self.data.to_dict(),
             "model": self.model.to_dict(),
             "train": self.train.to_dict(),
+            "transfer": self.transfer.to_dict(),
         }
 
     @classmethod
@@ -188,4 +233,5 @@ class RunConfig:
             data=DataConfig.from_dict(data.get("data")),
             model=ModelConfig.from_dict(data.get("model")),
             train=TrainConfig.from_dict(data.get("train")),
+            transfer=TransferConfig.from_dict(data.get("transfer")),
         )

@@ -64,10 +64,13 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
                                val_dir=_store(config.data.val_dir, base))
     model = dataclasses.replace(config.model,
                                 weights_file=_store(config.model.weights_file, base))
+    transfer = dataclasses.replace(config.transfer,
+                                   source_dir=_store(config.transfer.source_dir, base),
+                                   target_dir=_store(config.transfer.target_dir, base))
     payload = {
         "format": FORMAT,
         "app": "transfer_gui",
-        "config": RunConfig(data, model, config.train).to_dict(),
+        "config": RunConfig(data, model, config.train, transfer).to_dict(),
         "runs": [_store(r, base) for r in project.runs],
         "last_run": _store(project.last_run, base),
         "extra": project.extra,
@@ -98,6 +101,9 @@ def load_project(path: str | os.PathLike[str]) -> Project:
                                  val_dir=_restore(config.data.val_dir, base)),
         model=dataclasses.replace(config.model,
                                   weights_file=_restore(config.model.weights_file, base)),
+        transfer=dataclasses.replace(config.transfer,
+                                     source_dir=_restore(config.transfer.source_dir, base),
+                                     target_dir=_restore(config.transfer.target_dir, base)),
     )
     runs = [r for r in (_restore(r, base) for r in _strings(payload.get("runs"))) if r]
     last = payload.get("last_run")
@@ -123,7 +129,9 @@ def find_missing(project: Project) -> list[str]:
     """Human-readable entries for each path of the project that does not exist."""
     config = project.config
     checks = [("data folder", config.data.root), ("validation folder", config.data.val_dir),
-              ("weights file", config.model.weights_file)]
+              ("weights file", config.model.weights_file),
+              ("source folder", config.transfer.source_dir),
+              ("target folder", config.transfer.target_dir)]
     checks += [("run", r) for r in project.runs]
     return [f"{what}: {p}" for what, p in checks if p and not os.path.exists(p)]
 

@@ -83,6 +83,13 @@ class TrainForm(QGroupBox):
         self.device = _combo(DEVICES)
         self.early_stopping = _spin(0, 100, 0, "off", " epochs")
         self.seed = _spin(0, 2**31 - 1, 0)
+        self.auto_batch = QCheckBox("largest that fits (GPU)")
+        self.auto_batch.setToolTip("On a GPU, find the largest batch that fits in memory")
+        self.cache_memory = _spin(0, 1 << 20, 1024, "off (decode every epoch)", " MB")
+        self.cache_memory.setSingleStep(256)
+        self.cache_memory.setToolTip("Memory for decoded images, so later epochs skip "
+                                     "decoding; beyond it they spill to a temporary file")
+        self.compile = QCheckBox("torch.compile (long GPU runs)")
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         rows = (("Epochs", self.epochs), ("Batch size", self.batch_size),
@@ -91,7 +98,8 @@ class TrainForm(QGroupBox):
                 ("Label smoothing", self.label_smoothing), ("Augmentation", self.augment),
                 ("Image size", self.image_size), ("Mixed precision", self.mixed_precision),
                 ("Device", self.device), ("Early stopping", self.early_stopping),
-                ("Seed", self.seed))
+                ("Seed", self.seed), ("Auto batch size", self.auto_batch),
+                ("Image cache", self.cache_memory), ("Compile", self.compile))
         for label, widget in rows:
             form.addRow(label, widget)
         self.early_stopping.setToolTip("Stop after this many epochs without a better "
@@ -105,7 +113,9 @@ class TrainForm(QGroupBox):
         for combo in (self.optimizer, self.schedule, self.augment, self.device):
             combo.currentIndexChanged.connect(self._on_edited)
         self.lr.textChanged.connect(self._on_edited)
-        self.mixed_precision.toggled.connect(self._on_edited)
+        self.cache_memory.valueChanged.connect(self._on_edited)
+        for box in (self.mixed_precision, self.auto_batch, self.compile):
+            box.toggled.connect(self._on_edited)
 
     @Slot()
     def _on_edited(self, *_: object) -> None:
@@ -136,6 +146,10 @@ class TrainForm(QGroupBox):
                 mixed_precision=self.mixed_precision.isChecked(),
                 device=self.device.currentData(),
                 early_stopping=self.early_stopping.value(), seed=self.seed.value(),
+                auto_batch_size=self.auto_batch.isChecked(),
+                cache_decoded=self.cache_memory.value() > 0,
+                cache_memory_mb=self.cache_memory.value() or 1024,
+                compile=self.compile.isChecked(),
             )
         except ConfigError:
             return TrainConfig()
@@ -143,7 +157,8 @@ class TrainForm(QGroupBox):
     def set_config(self, train: TrainConfig) -> None:
         widgets = [self.epochs, self.batch_size, self.image_size, self.early_stopping, self.seed,
                    self.weight_decay, self.label_smoothing, self.optimizer, self.schedule,
-                   self.augment, self.device, self.lr, self.mixed_precision]
+                   self.augment, self.device, self.lr, self.mixed_precision, self.auto_batch,
+                   self.cache_memory, self.compile]
         for widget in widgets:
             widget.blockSignals(True)
         self.epochs.setValue(train.epochs or 0)
@@ -159,6 +174,9 @@ class TrainForm(QGroupBox):
         _set_combo(self.device, train.device)
         self.lr.setText(f"{train.lr:g}" if train.lr else "")
         self.mixed_precision.setChecked(train.mixed_precision)
+        self.auto_batch.setChecked(train.auto_batch_size)
+        self.cache_memory.setValue(train.cache_memory_mb if train.cache_decoded else 0)
+        self.compile.setChecked(train.compile)
         for widget in widgets:
             widget.blockSignals(False)
 
