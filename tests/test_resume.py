@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from transfer_gui.cli import _train_config, build_parser, main
+from transfer_gui.cli import build_parser, main, train_config
 from transfer_gui.core import bundle
 from transfer_gui.core.backbones import get_spec
 from transfer_gui.core.events import Callback, CancelToken, EpochEnded, FitStarted, Recorder
@@ -72,7 +72,7 @@ class StopAfter(Callback):
 def test_cancelled_then_resumed_matches_uninterrupted(shapes_dir, tmp_path, reference, case,
                                                       capsys):
     run = tmp_path / "run"
-    config = _train_config(build_parser().parse_args(train_args(shapes_dir, run, case)))
+    config = train_config(build_parser().parse_args(train_args(shapes_dir, run, case)))
     token = CancelToken()
     result = Trainer().fit(config, run, [StopAfter(token, 2)], cancel=token)
     assert result.status == "cancelled" and len(result.history) == 2

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .cli_strategies import add_strategy_parsers, cmd_compare, cmd_lr_find
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+STRATEGY_CHOICES = ("linear-probe", "fine-tune", "full", "scratch", "logistic", "knn")
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -25,11 +27,21 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", nargs="?", help="image folder (not needed with --resume)")
     p.add_argument("--out", help="run folder to write")
     p.add_argument("--resume", metavar="RUN", help="continue a stopped or killed run")
+    add_recipe_args(p)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    p.add_argument("--json", action="store_true", help="one JSON object per epoch")
+
+
+def add_recipe_args(p: argparse.ArgumentParser) -> None:
+    """The model and training options shared by train, lr-find and compare."""
     p.add_argument("--backbone", default="efficientnet_lite0")
-    p.add_argument("--strategy", default="linear-probe",
-                   choices=("linear-probe", "fine-tune", "full", "scratch"))
+    p.add_argument("--strategy", default="linear-probe", choices=STRATEGY_CHOICES,
+                   help="what trains (default linear-probe); logistic and knn fit a classic "
+                        "model on the frozen backbone's features")
     p.add_argument("--unfreeze", type=int, default=2, metavar="N",
                    help="fine-tune: layer groups below the head that train (default 2)")
+    p.add_argument("--head-epochs", type=int, metavar="K",
+                   help="two-stage fine-tuning: train the head alone for K epochs first")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=_batch_size, default=32, metavar="N|auto",
                    help="images per step (default 32); auto: the largest that fits on the GPU")
@@ -56,8 +68,6 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the model (slow start; pays off on long GPU runs)")
     p.add_argument("--weights", metavar="FILE", help="start from this state dict")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
-    p.add_argument("--json", action="store_true", help="one JSON object per epoch")
 
 
 def _batch_size(text: str) -> int | str:
@@ -85,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val", metavar="DIR")
     p.add_argument("--json", action="store_true")
     _add_train(sub)
+    add_strategy_parsers(sub)
     p = sub.add_parser("evaluate", help="accuracy, per-class scores and confusion matrix",
                        description="Evaluate RUN on DATA. Without DATA, or with the folder the "
                                    "run was trained on, its validation split is used.")
@@ -162,7 +173,7 @@ def _print_problems(problems: list) -> None:
             print(f"  {p.severity:7}  {p.path}: {p.reason}")
 
 
-def _train_config(args: argparse.Namespace) -> Any:
+def train_config(args: argparse.Namespace) -> Any:
     from .core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
     return RunConfig(
@@ -171,7 +182,7 @@ def _train_config(args: argparse.Namespace) -> Any:
         model=ModelConfig(backbone=args.backbone, strategy=args.strategy,
                           unfreeze=args.unfreeze, weights_file=args.weights),
         train=TrainConfig(
-            epochs=args.epochs, lr=args.lr,
+            epochs=args.epochs, lr=args.lr, head_epochs=args.head_epochs,
             batch_size=32 if args.batch_size == "auto" else args.batch_size,
             auto_batch_size=args.batch_size == "auto", cache_memory_mb=args.cache_memory,
             cache_decoded=not args.no_decode_cache, cache_features=not args.no_feature_cache,
@@ -184,7 +195,7 @@ def _train_config(args: argparse.Namespace) -> Any:
     )
 
 
-def _interruptible() -> Any:
+def interruptible() -> Any:
     """A cancel token set by the first Ctrl-C (the run stops cleanly); a second one aborts."""
     from .core.events import CancelToken
 
@@ -211,11 +222,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     elif not args.data or not args.out:
         raise UsageError("train needs DATA and --out RUN (or --resume RUN)")
     else:
-        config, out = _train_config(args), args.out
+        config, out = train_config(args), args.out
         if args.overwrite and Path(out).is_dir():
             shutil.rmtree(out)
     result = Trainer().fit(config, out, [ConsoleReporter(as_json=args.json)],
-                           cancel=_interruptible(), resume=bool(args.resume))
+                           cancel=interruptible(), resume=bool(args.resume))
     return EXIT_CANCELLED if result.status == "cancelled" else EXIT_OK
 
 
@@ -309,7 +320,7 @@ class UsageError(Exception):
 COMMANDS = {
     "backbones": cmd_backbones, "check-data": cmd_check_data, "train": cmd_train,
     "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export, "gui": cmd_gui,
-    "cache": cmd_cache,
+    "cache": cmd_cache, "lr-find": cmd_lr_find, "compare": cmd_compare,
 }
 
 

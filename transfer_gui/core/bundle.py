@@ -131,6 +131,14 @@ def load_run(run_dir: str | os.PathLike[str]) -> LoadedRun:
     if not (run_dir / WEIGHTS).is_file():
         raise RunError(f"{run_dir} has no trained weights ({WEIGHTS})")
     model = build_model(spec, len(classes), pretrained=False)
+    head = meta.get("head")
+    if isinstance(head, dict) and head.get("type") == "knn":
+        from .classic import knn_head_from_meta
+
+        try:
+            model.head = knn_head_from_meta(head, model.feature_dim, len(classes))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RunError(f"{run_dir / META} describes a damaged k-NN head: {exc}") from None
     try:
         state = read_state_dict(run_dir / WEIGHTS)
         _check_head(state, len(classes), run_dir)

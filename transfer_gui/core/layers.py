@@ -65,6 +65,8 @@ def preset(strategy: str, groups: Sequence[Group], unfreeze: int = 2) -> tuple[s
     if strategy == "fine-tune":
         body = names[:-1]
         return (*body[len(body) - min(unfreeze, len(body)) :], HEAD)
+    if strategy in ("logistic", "knn"):
+        return ()  # a classic model is fitted on frozen features: no gradients at all
     return tuple(names)  # "full" and "scratch": everything
 
 

@@ -62,7 +62,9 @@ class Stepper:
             loss = F.cross_entropy(logits, yc, label_smoothing=self.label_smoothing)
             share = loss if chunks == 1 else loss * (len(yc) / len(y))
             self.scaler.scale(share).backward()
-            stats += _stats(loss.detach() * len(yc), logits.detach(), yc)
+            # report plain cross-entropy, comparable with the validation loss
+            plain = F.cross_entropy(logits.detach(), yc) if self.label_smoothing else loss
+            stats += _stats(plain.detach() * len(yc), logits.detach(), yc)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()

@@ -20,7 +20,7 @@ import torch
 
 from . import bundle
 from .autobatch import settle_batch_size
-from .config import ConfigError, RunConfig
+from .config import CLASSIC_STRATEGIES, ConfigError, RunConfig
 from .data import FolderScan
 from .datasets import unreadable_indices
 from .events import (
@@ -50,6 +50,7 @@ from .recipe import (
 )
 from .runrecord import FitResult, RunRecord, TrainingFailed
 from .sources import build_source
+from .stages import Stages
 from .steps import EpochMeter, Stepper, evaluate_batches
 
 __all__ = ["FitResult", "Prepared", "Trainer", "TrainingFailed", "prepare", "resume_config"]
@@ -89,6 +90,10 @@ class Trainer:
         except Cancelled:  # while scanning the folder or fetching weights
             return _stopped_early(out, callbacks, time.perf_counter() - started)
         device = pick_device(config.train.device)
+        if config.model.strategy in CLASSIC_STRATEGIES:
+            from .classic import fit_classic
+
+            return fit_classic(prep, out, device, callbacks, cancel)
         if not resume:  # a resumed run keeps the batch size it was started with
             prep = settle_batch_size(prep, device, amp_dtype(device, config.train.mixed_precision),
                                      channels_last_for(device), callbacks)
@@ -128,6 +133,8 @@ class _Run:
         ratio = lr_ratio_for(prep.config.model.strategy, prep.config.model.lr_ratio)
         self.optimizer = make_optimizer(self.model, prep.groups, self.train_cfg, ratio)
         self.scaler = torch.amp.GradScaler(enabled=self.dtype == torch.float16)
+        self.stages = Stages(self.model, self.train_cfg.head_epochs or 0,
+                             self.train_cfg.epochs or 1)
         self.scheduler: Any = None
         self._pending: dict[str, Any] | None = None
 
@@ -163,8 +170,9 @@ class _Run:
 
     def _make_scheduler(self) -> None:
         epochs = self.train_cfg.epochs or 1
-        self.scheduler = make_scheduler(self.optimizer, self.train_cfg.schedule,
-                                        epochs * self.source.steps_per_epoch)
+        steps = self.source.steps_per_epoch
+        self.scheduler = make_scheduler(self.optimizer, self.train_cfg.schedule, epochs * steps,
+                                        self.stages.phases(steps))
         if self._pending is not None:
             self.optimizer.load_state_dict(self._pending["optimizer"])
             self.scheduler.load_state_dict(self._pending["scheduler"])
@@ -216,6 +224,7 @@ class _Run:
         # Everything random in an epoch (order, augmentation, dropout, DataLoader worker seeds)
         # follows from this seed, so a resumed run repeats an interrupted epoch exactly.
         torch.manual_seed(self.train_cfg.seed * 1_000_003 + epoch)
+        self.stages.enter(epoch, self.callbacks)
         t0 = time.perf_counter()
         train_loss, train_acc, ips = self._train_epoch(epoch)
         val_loss, val_acc = self._validate()
@@ -279,7 +288,7 @@ class _Run:
     # --- keeping results --------------------------------------------------------------------
 
     def _checkpoint(self) -> dict[str, Any]:
-        keep = {n for n, p in self.model.named_parameters() if p.requires_grad}
+        keep = set(self.stages.trainable)  # all that trains in any stage
         keep |= {n for n, _ in self.model.named_buffers()}
         model_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()
                        if k in keep}

@@ -1,0 +1,167 @@
+"""Every strategy, compared on the same data: classic heads, two-stage fine-tuning, the LR
+finder and the comparison of runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from transfer_gui.cli import main
+from transfer_gui.core import bundle
+from transfer_gui.core.classic import KNNHead
+from transfer_gui.core.compare import compare_strategies, run_summary
+from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from transfer_gui.core.evaluation import evaluate_run
+from transfer_gui.core.events import Callback, EpochEnded, Message, Recorder
+from transfer_gui.core.export import export_run
+from transfer_gui.core.lrfinder import lr_find, suggest
+from transfer_gui.core.training import Trainer, prepare
+
+
+def config(root, strategy="linear-probe", backbone="efficientnet_lite0", **train) -> RunConfig:
+    train.setdefault("image_size", 64)
+    return RunConfig(DataConfig(root=str(root)), ModelConfig(backbone=backbone,
+                                                             strategy=strategy),
+                     TrainConfig(**train))
+
+
+@pytest.mark.parametrize("kind", ["logistic", "knn"])
+def test_classic_heads_learn_and_behave_like_any_run(kind, shapes_dir, tmp_path):
+    rec = Recorder()
+    result = Trainer().fit(config(shapes_dir, kind), tmp_path / "run", [rec])
+    assert result.status == "completed" and result.best_val_acc >= 0.9
+    assert len(rec.of(EpochEnded)) == 1
+    assert any(kind in m.text and "chose" in m.text for m in rec.of(Message))
+    run = bundle.load_run(tmp_path / "run")
+    assert isinstance(run.model.head, KNNHead) == (kind == "knn")
+    assert run.meta["params"]["trainable"] == 0  # no gradient reached the backbone
+    assert evaluate_run(run).result.accuracy == pytest.approx(result.best_val_acc)
+    assert export_run(run, tmp_path / "model.pt") < 1e-4
+
+
+def test_knn_votes_are_probabilities_and_differentiable():
+    head = KNNHead(4, 3, 2, k=3)
+    head.bank.copy_(torch.nn.functional.normalize(torch.eye(4, 3) + 0.1, dim=1))
+    head.labels.copy_(torch.tensor([0, 0, 1, 1]))
+    x = torch.randn(5, 3, requires_grad=True)
+    probs = head(x).softmax(1)
+    assert torch.allclose(probs.sum(1), torch.ones(5), atol=1e-5)
+    probs[:, 0].sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+class BodySnapshots(Callback):
+    """The body's weights at the end of each epoch (`model()` gives the model being trained)."""
+
+    def __init__(self, model) -> None:
+        self.model, self.states = model, []
+
+    def on_epoch_end(self, event: EpochEnded) -> None:
+        body = self.model().body.state_dict()
+        self.states.append({k: v.detach().clone() for k, v in body.items()})
+
+
+def test_two_stage_fine_tuning_trains_the_head_first(shapes_dir, tmp_path, monkeypatch):
+    cfg = config(shapes_dir, "fine-tune", "tiny_cnn", epochs=4, head_epochs=2, batch_size=8,
+                 augment="light")
+    assert cfg.resolved().train.head_epochs == 2
+    assert config(shapes_dir, "fine-tune").resolved().train.head_epochs == 2  # the default
+    from transfer_gui.core import training
+
+    built = {}
+    real = training.prepare
+
+    def keep(*args, **kwargs):
+        built["prep"] = real(*args, **kwargs)
+        return built["prep"]
+
+    monkeypatch.setattr(training, "prepare", keep)
+    before = {k: v.clone() for k, v in prepare(cfg).model.body.state_dict().items()}
+    rec = Recorder()
+    snapshots = BodySnapshots(lambda: built["prep"].model)
+    Trainer().fit(cfg, tmp_path / "run", [rec, snapshots])
+    texts = [m.text for m in rec.of(Message)]
+    assert any(t.startswith("stage 1") for t in texts)
+    assert any(t.startswith("stage 2") for t in texts)
+    for state in snapshots.states[:2]:  # stage 1: the body, BatchNorm included, untouched
+        assert all(torch.equal(state[k], v) for k, v in before.items())
+    last = snapshots.states[-1]
+    assert not torch.equal(last["stage2.0.weight"], before["stage2.0.weight"])
+    assert torch.equal(last["stem.0.weight"], before["stem.0.weight"])  # never unfrozen
+    history = bundle.read_meta(tmp_path / "run")["history"]
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]  # one run, one set of curves
+
+
+def test_two_stage_run_resumes_exactly(shapes_dir, tmp_path):
+    from transfer_gui.core.events import CancelToken
+
+    cfg = config(shapes_dir, "fine-tune", "tiny_cnn", epochs=4, head_epochs=2, batch_size=8)
+    whole = Trainer().fit(cfg, tmp_path / "whole", [])
+    token = CancelToken()
+
+    class StopAfter(Callback):
+        def on_epoch_end(self, event: EpochEnded) -> None:
+            if event.epoch == 3:
+                token.cancel()
+
+    Trainer().fit(cfg, tmp_path / "part", [StopAfter()], token)
+    resumed = Trainer().fit(None, tmp_path / "part", [], resume=True)
+    assert resumed.status == "completed"
+    for a, b in zip(whole.history, resumed.history, strict=True):
+        assert a["val_loss"] == pytest.approx(b["val_loss"], abs=1e-4)
+
+
+def test_lr_finder_suggestion_trains_well(shapes_dir, tmp_path):
+    cfg = config(shapes_dir, "linear-probe", epochs=6)
+    result = lr_find(cfg, steps=60)
+    assert len(result.lrs) >= 30 and result.suggestion is not None
+    assert result.lrs[0] < result.suggestion < result.lrs[-1]
+    assert min(result.smoothed) < result.smoothed[0]  # the loss did fall
+    tuned = RunConfig(cfg.data, cfg.model, TrainConfig(image_size=64, epochs=6,
+                                                       lr=result.suggestion))
+    trained = Trainer().fit(tuned, tmp_path / "run", [])
+    assert trained.best_val_acc >= 0.9
+
+
+def test_lr_suggestion_is_the_steepest_descent():
+    lrs = [10 ** (-6 + i * 0.1) for i in range(50)]
+    losses = [2.0] * 15 + [2.0 - 0.1 * i for i in range(15)] + [0.6] * 10 + [5.0] * 10
+    lr, reason = suggest(lrs, losses)
+    assert lrs[15] <= lr <= lrs[30] and "steepest" in reason
+
+
+def test_compare_runs_every_strategy_on_identical_files(shapes_dir, tmp_path):
+    strategies = ["linear-probe", "logistic", "knn", "fine-tune", "scratch"]
+    cfg = config(shapes_dir, backbone="tiny_cnn", epochs=2, batch_size=8)
+    rows = compare_strategies(cfg, strategies, tmp_path)
+    assert [r["strategy"] for r in rows] == strategies
+    splits = [json.loads((tmp_path / s / "split.json").read_text()) for s in strategies]
+    assert all(s["train"] == splits[0]["train"] and s["val"] == splits[0]["val"]
+               for s in splits)
+    for row in rows:
+        assert row["status"] == "completed"
+        for key in ("accuracy", "macro_f1", "min_f1", "seconds", "trainable_params",
+                    "best_val_acc"):
+            assert row[key] is not None, (row["strategy"], key)
+        assert 0.0 <= row["accuracy"] <= 1.0
+    assert rows[0]["epochs"] == rows[3]["epochs"] == rows[4]["epochs"] == 2  # same budget
+    again = run_summary(tmp_path / "knn")
+    assert again["accuracy"] == rows[2]["accuracy"]  # read back from evaluation.json
+    assert (tmp_path / "knn" / "evaluation.json").is_file()
+
+
+def test_cli_lr_find_and_compare(shapes_dir, tmp_path, capsys):
+    assert main(["lr-find", str(shapes_dir), "--image-size", "64", "--steps", "40",
+                 "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["suggestion"] > 0 and len(found["lrs"]) == len(found["losses"])
+    assert main(["compare", str(shapes_dir), "--out", str(tmp_path), "--backbone", "tiny_cnn",
+                 "--strategies", "linear-probe,knn", "--epochs", "2", "--image-size",
+                 "32"]) == 0
+    out = capsys.readouterr().out
+    assert "linear-probe" in out and "knn" in out and "macro F1" in out
+    assert main(["compare", "--runs", str(tmp_path / "knn"), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["strategy"] == "knn" and "history" not in rows[0]
