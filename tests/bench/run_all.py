@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ("training_step", "linear_probe", "decode_cache", "predict_latency", "gpu")
+ORDER = ("training_step", "linear_probe", "decode_cache", "predict_latency", "startup", "gpu")
 
 
 def run(name: str) -> list[dict]:
