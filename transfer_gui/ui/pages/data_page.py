@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -34,11 +33,11 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.data import FolderScan, training_split
-from ...core.events import Progress
 from ..state import AppState
 from ..widgets.dialogs import show_error
 from ..widgets.drop_zone import DropZone
 from ..widgets.image_grid import GridItem, ImageGrid
+from ..widgets.progress import TaskProgress
 from ..worker import Task, start_task
 from .common import elide_path, page_title
 
@@ -85,7 +84,7 @@ class DataPage(QWidget):
         top.addWidget(self.folder_label, 1)
         top.addWidget(self.rescan_button)
         top.addWidget(self.choose_button)
-        self.progress = QProgressBar()
+        self.progress = TaskProgress()
         self.progress.setVisible(False)
         self.progress.setFormat("checking images… %v / %m")
 
@@ -223,17 +222,10 @@ class DataPage(QWidget):
         self.progress.setRange(0, 0)
         self.rescan_button.setEnabled(False)
         task = start_task(partial(_scan, root, self.state.config.data.val_dir), "scan", self)
-        task.events.connect(self._on_scan_events)
+        task.events.connect(self.progress.on_events)
         task.succeeded.connect(partial(self._on_scanned, task))
         task.failed.connect(partial(self._on_scan_failed, task))
         self.scan_task = task
-
-    @Slot(list)
-    def _on_scan_events(self, events: list) -> None:
-        for event in events:
-            if isinstance(event, Progress) and event.total:
-                self.progress.setRange(0, event.total)
-                self.progress.setValue(event.done)
 
     def _on_scanned(self, task: Task, scan: FolderScan) -> None:
         if task is not self.scan_task:

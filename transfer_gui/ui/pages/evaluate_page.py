@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSplitter,
     QTableWidget,
@@ -22,11 +21,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.events import Progress
 from ..state import AppState
 from ..widgets.confusion import ConfusionMatrix
 from ..widgets.dialogs import show_error
 from ..widgets.image_grid import GridItem, ImageGrid
+from ..widgets.progress import TaskProgress
 from ..worker import Task, start_task
 from .common import page_title
 
@@ -55,7 +54,7 @@ class EvaluatePage(QWidget):
         self.evaluate_button = QPushButton("Evaluate again")
         self.evaluate_button.setEnabled(False)
         self.evaluate_button.clicked.connect(self.evaluate)
-        self.progress = QProgressBar()
+        self.progress = TaskProgress()
         self.progress.setVisible(False)
         top = QHBoxLayout()
         text = QVBoxLayout()
@@ -118,17 +117,10 @@ class EvaluatePage(QWidget):
         self.headline.setText("Evaluating…")
         self.evaluate_button.setEnabled(False)
         task = start_task(partial(_evaluate, run), "evaluate", self)
-        task.events.connect(self._on_events)
+        task.events.connect(self.progress.on_events)
         task.succeeded.connect(partial(self._on_evaluated, task, run))
         task.failed.connect(partial(self._on_failed, task))
         self.task = task
-
-    @Slot(list)
-    def _on_events(self, events: list) -> None:
-        for event in events:
-            if isinstance(event, Progress) and event.total:
-                self.progress.setRange(0, event.total)
-                self.progress.setValue(event.done)
 
     def _on_evaluated(self, task: Task, run: str, evaluation: object) -> None:
         if task is not self.task:

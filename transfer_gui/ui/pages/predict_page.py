@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -32,6 +31,7 @@ from ..state import AppState
 from ..widgets.dialogs import show_error
 from ..widgets.drop_zone import DropZone
 from ..widgets.prob_bars import ProbabilityBars
+from ..widgets.progress import TaskProgress
 from ..worker import Task, start_task
 from .common import page_title
 
@@ -158,7 +158,7 @@ class PredictPage(QWidget):
         row2.addWidget(self.export_button)
         self.drop = DropZone("Drop images or folders here to classify them")
         self.drop.dropped.connect(self.add_paths)
-        self.progress = QProgressBar()
+        self.progress = TaskProgress()
         self.progress.setVisible(False)
         self.summary = QLabel("")
         self.list = QListWidget()
@@ -257,18 +257,11 @@ class PredictPage(QWidget):
         self.progress.setValue(0)
         fn = partial(_predict, self.cache, key, paths, self.top_k.value(), self.cam.isChecked())
         task = start_task(fn, "predict", self)
-        task.events.connect(self._on_events)
+        task.events.connect(self.progress.on_events)
         task.succeeded.connect(self._on_predicted)
         task.failed.connect(self._on_failed)
         task.done.connect(self._next)
         self.task = task
-
-    @Slot(list)
-    def _on_events(self, events: list) -> None:
-        for event in events:
-            if isinstance(event, Progress) and event.total:
-                self.progress.setRange(0, event.total)
-                self.progress.setValue(event.done)
 
     @Slot(object)
     def _on_predicted(self, results: list[Result]) -> None:
