@@ -63,10 +63,14 @@ class Stepper:
             share = loss if chunks == 1 else loss * (len(yc) / len(y))
             self.scaler.scale(share).backward()
             stats += _stats(loss.detach() * len(yc), logits.detach(), yc)
+        self._step()
+        return stats
+
+    def _step(self) -> None:
+        """The optimizer step on the accumulated gradients, then the schedule's."""
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
-        return stats
 
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
