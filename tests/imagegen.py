@@ -31,12 +31,24 @@ def draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: f
         draw.rectangle([cx - w, cy - r, cx + w, cy + r], fill=colour)
 
 
+def blocks_background(size: int, rng: random.Random) -> Image.Image:
+    """A grid of 4x4 to 8x8 blocks of random colours (a busy, MNIST-M-like background)."""
+    n = rng.choice([4, 6, 8])
+    cells = [tuple(rng.randint(0, 255) for _ in range(3)) for _ in range(n * n)]
+    grid = Image.new("RGB", (n, n))
+    grid.putdata(cells)
+    return grid.resize((size, size), Image.Resampling.NEAREST)
+
+
 def shape_image(shape: str, size: int, rng: random.Random, invert: bool = False,
-                any_colour: bool = False) -> Image.Image:
-    """One image of `shape` at a random place and scale, on a random light background.
-    With `any_colour`, the colour says nothing about the class (only the shape does)."""
-    bg = tuple(rng.randint(170, 250) for _ in range(3))
-    image = Image.new("RGB", (size, size), bg)
+                any_colour: bool = False, blocks: bool = False) -> Image.Image:
+    """One image of `shape` at a random place and scale, on a random light background (with
+    `blocks`, on blocks of random colours). With `any_colour`, the colour says nothing about
+    the class (only the shape does)."""
+    if blocks:
+        image = blocks_background(size, rng)
+    else:
+        image = Image.new("RGB", (size, size), tuple(rng.randint(170, 250) for _ in range(3)))
     draw = ImageDraw.Draw(image)
     r = rng.uniform(0.22, 0.38) * size
     cx, cy = rng.uniform(r, size - r), rng.uniform(r, size - r)
@@ -57,6 +69,7 @@ def make_dataset(
     fmt: str = "png",
     invert: bool = False,
     any_colour: bool = False,
+    blocks: bool = False,
 ) -> Path:
     """ROOT/<shape>/<n>.<fmt> for each shape in `classes`."""
     rng = random.Random(seed)
@@ -64,6 +77,6 @@ def make_dataset(
         folder = root / shape
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(per_class):
-            image = shape_image(shape, size, rng, invert, any_colour)
+            image = shape_image(shape, size, rng, invert, any_colour, blocks)
             image.save(folder / f"{shape}_{i:03d}.{fmt}")
     return root

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from oom import OOM, fail_above
 from transfer_gui.core import bundle
 from transfer_gui.core.autobatch import (
     Chunking,
@@ -33,19 +34,6 @@ from transfer_gui.core.steps import EpochMeter, Stepper
 from transfer_gui.core.training import Trainer, TrainingFailed, prepare
 
 CPU = torch.device("cpu")
-OOM = torch.cuda.OutOfMemoryError
-
-
-def fail_above(limit: int):
-    """A forward pre-hook that raises out-of-memory for batches larger than `limit`."""
-
-    def hook(_module, inputs):
-        if len(inputs[0]) > limit:
-            raise OOM("CUDA out of memory (injected)")
-
-    return hook
-
-
 def test_chunking_doubles_until_it_fits_and_says_so():
     rec = Recorder()
     chunking = Chunking(CPU, [rec])

@@ -14,7 +14,13 @@ from torch import nn
 import tinynet
 from transfer_gui.core import interrupt
 from transfer_gui.core.backbones import get_spec, register
-from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from transfer_gui.core.config import (
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    TransferConfig,
+)
 from transfer_gui.core.evaluation import evaluate_run
 from transfer_gui.core.events import (
     Callback,
@@ -110,7 +116,7 @@ def stop_latency(pace: Pace, work) -> float:
 
 
 @pytest.mark.parametrize("phase", ["validation", "features", "training forward",
-                                   "training backward"])
+                                   "training backward", "adaptation backward"])
 def test_stop_is_prompt_inside_a_slow_batch(shapes_dir, tmp_path, pace, phase):
     if phase == "validation":
         pace.forward[False] = SLEEP
@@ -124,6 +130,9 @@ def test_stop_is_prompt_inside_a_slow_batch(shapes_dir, tmp_path, pace, phase):
     else:
         pace.backward = SLEEP
         cfg = config(shapes_dir, "full", "light")
+    if phase.startswith("adaptation"):  # a DANN step: source and target through the body
+        cfg = dataclasses.replace(cfg, transfer=TransferConfig("dann",
+                                                               target_dir=str(shapes_dir)))
     latency = stop_latency(pace, lambda token: Trainer().fit(cfg, tmp_path / "run", [],
                                                              cancel=token))
     print(f"\nstop during {phase}: returned {latency:.2f} s after cancel()")

@@ -30,6 +30,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     add_recipe_args(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     p.add_argument("--json", action="store_true", help="one JSON object per epoch")
+    _add_transfer(p)
 
 
 def add_recipe_args(p: argparse.ArgumentParser) -> None:
@@ -68,6 +69,32 @@ def add_recipe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the model (slow start; pays off on long GPU runs)")
     p.add_argument("--weights", metavar="FILE", help="start from this state dict")
+
+
+def _add_transfer(p: argparse.ArgumentParser) -> None:
+    joint = p.add_argument_group(
+        "joint training", "DATA is the labelled target (its validation split measures the "
+        "result); each step's loss is A * L_source + B * L_target; an epoch is one pass over "
+        "the source")
+    joint.add_argument("--joint-source", metavar="DIR",
+                       help="a labelled source folder with the same class names")
+    joint.add_argument("--source-weight", type=float, default=1.0, metavar="A",
+                       help="weight of the source loss (default 1)")
+    joint.add_argument("--target-weight", type=float, default=1.0, metavar="B",
+                       help="weight of the target loss (default 1; 0: source-only training)")
+    adapt = p.add_argument_group(
+        "domain adaptation", "DATA is the labelled source (its validation split is source "
+        "images); the backbone must train (the strategy defaults to fine-tune)")
+    adapt.add_argument("--target-unlabeled", metavar="DIR",
+                       help="unlabelled target images (any layout); class sub-folders named "
+                            "like DATA's give a target accuracy, never training labels")
+    adapt.add_argument("--adapt", choices=("dann", "coral"),
+                       help="DANN (domain classifier behind gradient reversal) or deep CORAL "
+                            "(feature covariances); default dann")
+    adapt.add_argument("--adapt-weight", type=float, default=1.0, metavar="W",
+                       help="weight of the adaptation loss (default 1; CORAL's term is "
+                            "small, on 1280 features hundreds to thousands suit it)")
+    p.set_defaults(strategy=None)  # resolved in _transfer_config
 
 
 def _batch_size(text: str) -> int | str:
@@ -176,7 +203,9 @@ def _print_problems(problems: list) -> None:
 def train_config(args: argparse.Namespace) -> Any:
     from .core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
+    transfer = _transfer_config(args)
     return RunConfig(
+        transfer=transfer,
         data=DataConfig(root=str(Path(args.data).resolve()), val_dir=args.val,
                         val_split=args.val_split, seed=args.seed),
         model=ModelConfig(backbone=args.backbone, strategy=args.strategy,
@@ -193,6 +222,30 @@ def train_config(args: argparse.Namespace) -> Any:
             early_stopping=args.early_stopping, seed=args.seed, num_workers=args.workers,
         ),
     )
+
+
+def _transfer_config(args: argparse.Namespace) -> Any:
+    """The joint-training or adaptation settings; also settles the default strategy."""
+    from .core.config import TransferConfig
+
+    if not hasattr(args, "target_unlabeled"):  # lr-find and compare: DATA alone
+        return TransferConfig()
+    adapting = bool(args.target_unlabeled)
+    if args.joint_source and adapting:
+        raise UsageError("choose --joint-source (joint training) or --target-unlabeled "
+                         "(domain adaptation), not both")
+    if args.adapt and not adapting:
+        raise UsageError("--adapt needs --target-unlabeled DIR")
+    args.strategy = args.strategy or ("fine-tune" if adapting else "linear-probe")
+    if args.joint_source:
+        return TransferConfig("joint", source_dir=str(Path(args.joint_source).resolve()),
+                              source_weight=args.source_weight,
+                              target_weight=args.target_weight)
+    if adapting:
+        return TransferConfig(args.adapt or "dann",
+                              target_dir=str(Path(args.target_unlabeled).resolve()),
+                              adapt_weight=args.adapt_weight)
+    return TransferConfig()
 
 
 def interruptible() -> Any:

@@ -88,8 +88,10 @@ class ConsoleReporter(Callback):
             print(json.dumps(to_dict(event)), file=self.out, flush=True)
             return
         best = " *" if event.is_best else ""
+        target = (f"  target acc {event.target_acc:.2%}" if event.target_acc is not None
+                  else "")
         print(f"epoch {event.epoch:>3}/{event.epochs}  train loss {event.train_loss:.4f}  "
-              f"val loss {_fmt(event.val_loss)}  val acc {_fmt(event.val_acc, '.2%')}  "
+              f"val loss {_fmt(event.val_loss)}  val acc {_fmt(event.val_acc, '.2%')}{target}  "
               f"{event.images_per_s:7.1f} img/s  {event.seconds:6.1f} s{best}",
               file=self.out, flush=True)
 

@@ -69,16 +69,20 @@ def load_checkpoint(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def save_split(run_dir: str | os.PathLike[str], root: str, train: list, val: list) -> None:
+def save_split(run_dir: str | os.PathLike[str], root: str, train: list, val: list,
+               name: str = SPLIT) -> None:
+    """Write a file list (by default the run's split) with paths relative to `root`."""
+
     def rows(samples: list[Sample]) -> list[list]:
         return [[_relative(s.path, root), s.label] for s in samples]
 
-    atomic.write_json(Path(run_dir) / SPLIT, {"root": root, "train": rows(train), "val": rows(val)})
+    atomic.write_json(Path(run_dir) / name, {"root": root, "train": rows(train), "val": rows(val)})
 
 
-def load_split(run_dir: str | os.PathLike[str], root: str | None = None) -> tuple[list, list]:
+def load_split(run_dir: str | os.PathLike[str], root: str | None = None,
+               name: str = SPLIT) -> tuple[list, list]:
     """The run's train and validation samples, re-rooted at `root` if the data moved."""
-    data = read_json(Path(run_dir) / SPLIT)
+    data = read_json(Path(run_dir) / name)
     base = root or data.get("root", "")
 
     def samples(rows: list) -> list[Sample]:
@@ -87,7 +91,7 @@ def load_split(run_dir: str | os.PathLike[str], root: str | None = None) -> tupl
     try:
         return samples(data.get("train", [])), samples(data.get("val", []))
     except (TypeError, ValueError) as exc:
-        raise RunError(f"{Path(run_dir) / SPLIT} is damaged: {exc}") from None
+        raise RunError(f"{Path(run_dir) / name} is damaged: {exc}") from None
 
 
 def _relative(path: str, root: str) -> str:

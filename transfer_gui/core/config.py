@@ -222,7 +222,11 @@ class RunConfig:
     transfer: TransferConfig = field(default_factory=TransferConfig)
 
     def resolved(self) -> RunConfig:
-        return dataclasses.replace(self, train=resolve_train(self.train, self.model.strategy))
+        train = self.train
+        if self.transfer.mode in ("dann", "coral") and train.head_epochs is None:
+            # the adaptation loss acts through the backbone: a head-only stage would idle it
+            train = dataclasses.replace(train, head_epochs=0)
+        return dataclasses.replace(self, train=resolve_train(train, self.model.strategy))
 
     def to_dict(self) -> dict[str, Any]:
         return {

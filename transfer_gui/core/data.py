@@ -193,7 +193,7 @@ def scan_folder(
     train_found = _collect(class_dirs, problems)
     val_found = _collect(_subdirs(val_root), problems) if val_root else []
     found = train_found + val_found
-    checked = _verify_all(found, verify, problems, callbacks, cancel, workers)
+    checked = verify_files(found, verify, problems, callbacks, cancel, workers)
     index = {name: i for i, name in enumerate(classes)}
     train: list[Sample] = []
     val: list[Sample] = []
@@ -218,7 +218,7 @@ def _stray_files(folder: Path) -> list[Path]:
         return []
 
 
-def _verify_all(
+def verify_files(
     found: list[tuple[str, str]],
     verify: bool,
     problems: list[Problem],

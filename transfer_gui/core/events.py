@@ -49,6 +49,7 @@ class EpochEnded:
     images_per_s: float
     seconds: float
     is_best: bool
+    target_acc: float | None = None  # domain adaptation with target labels (evaluation only)
 
 
 @dataclass(frozen=True)

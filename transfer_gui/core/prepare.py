@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -28,6 +29,9 @@ from .events import CancelToken, Message, emit
 from .layers import Group, layer_groups, preset, set_trainable
 from .weights import build_model
 
+if TYPE_CHECKING:
+    from .secondfolder import SecondFolder
+
 Split = tuple[list[Sample], list[Sample], list[str]]
 
 
@@ -44,6 +48,7 @@ class Prepared:
     preprocess: Preprocess
     selectors: tuple[str, ...]
     scan: FolderScan | None = None
+    second: SecondFolder | None = None  # joint training / adaptation: the other folder
 
 
 def prepare(

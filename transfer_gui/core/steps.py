@@ -62,13 +62,20 @@ class Stepper:
             loss = F.cross_entropy(logits, yc, label_smoothing=self.label_smoothing)
             share = loss if chunks == 1 else loss * (len(yc) / len(y))
             self.scaler.scale(share).backward()
-            # report plain cross-entropy, comparable with the validation loss
-            plain = F.cross_entropy(logits.detach(), yc) if self.label_smoothing else loss
-            stats += _stats(plain.detach() * len(yc), logits.detach(), yc)
+            stats += _stats(self.plain(logits, yc, loss) * len(yc), logits.detach(), yc)
+        self._step()
+        return stats
+
+    def plain(self, logits: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
+        """The loss to report: cross-entropy without label smoothing, comparable with the
+        validation loss (`loss` itself when there is no smoothing)."""
+        return F.cross_entropy(logits.detach(), y) if self.label_smoothing else loss.detach()
+
+    def _step(self) -> None:
+        """The optimizer step on the accumulated gradients, then the schedule's."""
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
-        return stats
 
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ import torch
 from . import bundle
 from .autobatch import settle_batch_size
 from .config import CLASSIC_STRATEGIES, ConfigError, RunConfig
-from .data import FolderScan
+from .data import FolderScan, Sample
 from .datasets import unreadable_indices
 from .events import (
     Cancelled,
@@ -36,6 +36,7 @@ from .events import (
 from .images import why_unusable
 from .interrupt import cancel_points
 from .layers import body_frozen, count_params, train_mode
+from .paired import Pairing
 from .prepare import Prepared, prepare, resume_config, saved_split
 from .recipe import (
     amp_dtype,
@@ -49,6 +50,7 @@ from .recipe import (
     pick_device,
 )
 from .runrecord import FitResult, RunRecord, TrainingFailed
+from .secondfolder import attach_second, save_second
 from .sources import build_source
 from .stages import Stages
 from .steps import EpochMeter, Stepper, evaluate_batches
@@ -87,6 +89,7 @@ class Trainer:
         try:
             prep = prepare(config, callbacks, cancel, saved_split(out) if resume else None,
                            None if resume else scan)
+            prep = attach_second(prep, out if resume else None, callbacks, cancel)
         except Cancelled:  # while scanning the folder or fetching weights
             return _stopped_early(out, callbacks, time.perf_counter() - started)
         device = pick_device(config.train.device)
@@ -102,6 +105,7 @@ class Trainer:
             run.restore(checkpoint)
         else:
             run.record.write_start(prep)
+            save_second(out, prep)
         return run.loop(started)
 
 
@@ -137,6 +141,7 @@ class _Run:
                              self.train_cfg.epochs or 1)
         self.scheduler: Any = None
         self._pending: dict[str, Any] | None = None
+        self.pairing = Pairing(self) if prep.second is not None else None
 
     # --- setting up -------------------------------------------------------------------------
 
@@ -154,6 +159,8 @@ class _Run:
             raise bundle.RunError(f"the checkpoint in {self.out} does not match this model")
         self._pending = checkpoint
         self.record.restore_state(checkpoint["state"])
+        if self.pairing is not None:
+            self.pairing.load_state_dict(checkpoint)
 
     def _make_source(self) -> None:
         unreadable: dict[str, list[int]] = {}
@@ -161,10 +168,13 @@ class _Run:
                                    self.use_features, self.callbacks, self.cancel, unreadable)
         for phase, indices in unreadable.items():
             self._unreadable(phase, indices)
+        if self.pairing is not None:  # joint training or adaptation: batches from two folders
+            self.source = self.pairing.batches(self.source)
         if not self.use_features and maybe_compile(self.model, self.train_cfg.compile):
             emit(self.callbacks, Message("info", "torch.compile: the first steps compile"))
         self._make_scheduler()
-        self.stepper = Stepper(self.model, self.source.forward, self.optimizer, self.scaler,
+        stepper = self.pairing.stepper if self.pairing is not None else Stepper
+        self.stepper = stepper(self.model, self.source.forward, self.optimizer, self.scaler,
                                self.scheduler, self.device, self.dtype,
                                self.train_cfg.label_smoothing, self.callbacks)
 
@@ -228,14 +238,15 @@ class _Run:
         t0 = time.perf_counter()
         train_loss, train_acc, ips = self._train_epoch(epoch)
         val_loss, val_acc = self._validate()
+        target_acc = self._target_accuracy()
         row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
-               "val_loss": val_loss, "val_acc": val_acc, "lr": self._lr(),
-               "images_per_s": ips, "seconds": time.perf_counter() - t0}
+               "val_loss": val_loss, "val_acc": val_acc, "target_acc": target_acc,
+               "lr": self._lr(), "images_per_s": ips, "seconds": time.perf_counter() - t0}
         is_best = self.record.epoch_done(row, self._checkpoint)
         emit(self.callbacks, EpochEnded(
             epoch=epoch, epochs=epochs, train_loss=train_loss, train_acc=train_acc,
             val_loss=val_loss, val_acc=val_acc, lr=row["lr"], images_per_s=ips,
-            seconds=time.perf_counter() - t0, is_best=is_best,
+            seconds=time.perf_counter() - t0, is_best=is_best, target_acc=target_acc,
         ))
 
     def _lr(self) -> float:
@@ -246,12 +257,12 @@ class _Run:
         assert self.stepper is not None
         lag = 1 if self.device.type == "cuda" else 0  # read each loss one step late: no sync
         meter = EpochMeter(self.callbacks, epoch, self.source.steps_per_epoch, lag)
-        for x, y in self.source.train_epoch(epoch):
+        for x, y, *partner in self.source.train_epoch(epoch):  # partner: a second folder's
             check(self.cancel)
             x, y = self._readable("train", x, y)
             if not len(y):
                 continue
-            stats = self.stepper.train(x, y)
+            stats = self.stepper.train(x, y, *partner)
             self.record.state.step += 1
             meter.add(self.record.state.step, stats, len(y), self._lr())
         return meter.finish()
@@ -262,6 +273,12 @@ class _Run:
         batches = (self._readable("val", x, y) for x, y in self.source.val_batches())
         return evaluate_batches(self.stepper, ((x, y) for x, y in batches if len(y)),
                                 lambda: check(self.cancel))
+
+    def _target_accuracy(self) -> float | None:
+        if self.pairing is None:
+            return None
+        assert self.stepper is not None
+        return self.pairing.target_accuracy(self.stepper, lambda: check(self.cancel))
 
     # --- files that break after the scan ----------------------------------------------------
 
@@ -277,7 +294,10 @@ class _Run:
         return x[~bad], y[~bad]
 
     def _unreadable(self, phase: str, indices: list[int]) -> None:
-        samples = self.prep.train if phase == "train" else self.prep.val
+        self.report_unreadable(self.prep.train if phase == "train" else self.prep.val, indices)
+
+    def report_unreadable(self, samples: list[Sample], indices: list[int]) -> None:
+        """Name the files of `samples` at `indices` that failed to load (once each)."""
         for index in indices:
             path = samples[index].path
             reason = why_unusable(path) or "could not be read (it may have been changing)"
@@ -293,7 +313,8 @@ class _Run:
         model_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()
                        if k in keep}
         return {"model": model_state, "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict()}
+                "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+                **(self.pairing.state_dict() if self.pairing is not None else {})}
 
     def _finish(self, status: str, message: str, details: str = "") -> FitResult:
         result = self.record.finish(status, message, details)
