@@ -48,14 +48,19 @@ class Series:
         return self.y[: self.n]
 
 
-def _plot(title: str, ylabel: str, legend_at: tuple[int, int] = (-10, 10)) -> pg.PlotWidget:
-    widget = pg.PlotWidget()
-    item = widget.getPlotItem()
+def style_plot(item: pg.PlotItem, title: str, ylabel: str) -> None:
+    """The look every epoch plot shares: title, axis labels, a faint grid, no context menu."""
     item.setTitle(title, size="11pt")
     item.setLabel("bottom", "epoch")
     item.setLabel("left", ylabel)
     item.showGrid(x=True, y=True, alpha=0.15)
     item.setMenuEnabled(False)
+
+
+def _plot(title: str, ylabel: str, legend_at: tuple[int, int] = (-10, 10)) -> pg.PlotWidget:
+    widget = pg.PlotWidget()
+    item = widget.getPlotItem()
+    style_plot(item, title, ylabel)
     legend = item.addLegend(offset=legend_at, labelTextSize="9pt")
     legend.setBrush(pg.mkBrush(255, 255, 255, 210))
     widget.setMinimumHeight(220)
