@@ -2,8 +2,9 @@
 
     xvfb-run -s "-screen 0 1280x800x24" python packaging/screenshots.py resources/screenshots
 
-A generated dataset (four shapes in random colours) is trained with the default recipe, so the
-Train, Evaluate and Predict pages show a real trained model.
+A generated dataset (four shapes in random colours) is trained with the default recipe (after
+the learning-rate finder), so the Train, Evaluate and Predict pages show a real trained model;
+then four strategies are compared on it.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def main(out: Path) -> None:
     form = window.train_page.form
     form.image_size.setValue(128)
     form.epochs.setValue(12)
+    lr_finder(window, pump, out)
     window.show_step(2)
     window.train_page.start()
     pump(600, lambda: not window.train_page.running)
@@ -80,9 +82,32 @@ def main(out: Path) -> None:
     predict.add_paths([str(sorted((data / s).iterdir())[-1]) for s in SHAPES])
     pump(120, lambda: len(predict.results) >= len(SHAPES))
     shot(4, "predict")
+    compare = window.compare_page
+    window.show_step(5)
+    compare.compare_strategies()
+    compare.strategies_dialog.set_strategies(["linear-probe", "fine-tune", "scratch", "knn"])
+    compare.strategies_dialog.epochs.setValue(6)
+    compare.strategies_dialog.accept()
+    pump(900, lambda: not compare.running)
+    pump(120, lambda: all(r in compare.summaries for r in compare.checked_runs()))
+    shot(5, "compare")
     window.state.set_modified(False)
     window.close()
     app.processEvents()
+
+
+def lr_finder(window, pump, out: Path) -> None:
+    """The learning-rate finder's dialog after its sweep; its suggestion is then used."""
+    page = window.train_page
+    window.show_step(2)
+    page.find_lr()
+    dialog = page.lr_dialog
+    pump(300, lambda: not dialog.running)
+    pump(1.0)
+    out.mkdir(parents=True, exist_ok=True)
+    dialog.grab().save(str(out / "lr-finder.png"))
+    print("saved", out / "lr-finder.png")
+    dialog.use_button.click()
 
 
 if __name__ == "__main__":

@@ -6,11 +6,36 @@ import time
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QFileDialog, QWidget
 
 
 def wait_until(qtbot, condition, timeout: float = 60.0) -> None:
     qtbot.waitUntil(condition, timeout=int(timeout * 1000))
+
+
+def open_data(qtbot, window, folder, monkeypatch) -> None:
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    with qtbot.waitSignal(window.state.scan_changed, timeout=30_000):
+        qtbot.mouseClick(window.data_page.choose_button, Qt.MouseButton.LeftButton)
+
+
+def wait_for_tree(qtbot, window) -> None:
+    page = window.model_page
+    wait_until(qtbot, lambda: page.structure is not None and page.tree.isEnabled())
+
+
+def set_form(window, epochs: int, image_size: int = 64, batch_size: int = 16) -> None:
+    form = window.train_page.form
+    form.epochs.setValue(epochs)
+    form.image_size.setValue(image_size)
+    form.batch_size.setValue(batch_size)
+
+
+def start_and_wait(qtbot, window, timeout: float = 180) -> tuple[str, str]:
+    page = window.train_page
+    with qtbot.waitSignal(page.run_finished, timeout=int(timeout * 1000)) as blocker:
+        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    return tuple(blocker.args)  # type: ignore[return-value]
 
 
 def drop_files(widget: QWidget, paths: list[str]) -> None:

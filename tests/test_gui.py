@@ -11,7 +11,15 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
-from gui_helpers import GapMeter, drop_files, wait_until
+from gui_helpers import (
+    GapMeter,
+    drop_files,
+    open_data,
+    set_form,
+    start_and_wait,
+    wait_for_tree,
+    wait_until,
+)
 from transfer_gui.core import bundle
 from transfer_gui.core.backbones import get_spec
 from transfer_gui.core.layers import group_of, layer_groups
@@ -19,31 +27,6 @@ from transfer_gui.core.training import prepare
 from transfer_gui.ui.widgets import dialogs
 
 pytestmark = pytest.mark.gui
-
-
-def open_data(qtbot, window, folder, monkeypatch) -> None:
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
-    with qtbot.waitSignal(window.state.scan_changed, timeout=30_000):
-        qtbot.mouseClick(window.data_page.choose_button, Qt.MouseButton.LeftButton)
-
-
-def wait_for_tree(qtbot, window) -> None:
-    page = window.model_page
-    wait_until(qtbot, lambda: page.structure is not None and page.tree.isEnabled())
-
-
-def set_form(window, epochs: int, image_size: int = 64, batch_size: int = 16) -> None:
-    form = window.train_page.form
-    form.epochs.setValue(epochs)
-    form.image_size.setValue(image_size)
-    form.batch_size.setValue(batch_size)
-
-
-def start_and_wait(qtbot, window, timeout: float = 180) -> tuple[str, str]:
-    page = window.train_page
-    with qtbot.waitSignal(page.run_finished, timeout=int(timeout * 1000)) as blocker:
-        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
-    return tuple(blocker.args)  # type: ignore[return-value]
 
 
 def test_whole_flow(qtbot, window, shapes_dir, monkeypatch, tmp_path):

@@ -4,6 +4,7 @@ finder and the comparison of runs."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -150,6 +151,18 @@ def test_compare_runs_every_strategy_on_identical_files(shapes_dir, tmp_path):
     again = run_summary(tmp_path / "knn")
     assert again["accuracy"] == rows[2]["accuracy"]  # read back from evaluation.json
     assert (tmp_path / "knn" / "evaluation.json").is_file()
+
+
+def test_cached_evaluation_is_redone_when_the_weights_are_newer(shapes_dir, tmp_path):
+    run = tmp_path / "run"
+    Trainer().fit(config(shapes_dir, backbone="tiny_cnn", epochs=1, batch_size=8), run)
+    real = run_summary(run)["accuracy"]
+    cached = run / "evaluation.json"
+    cached.write_text(json.dumps({**json.loads(cached.read_text()), "accuracy": -1.0}))
+    assert run_summary(run)["accuracy"] == -1.0  # the cache is used while it is current
+    weights = (run / "model.safetensors").stat().st_mtime
+    os.utime(cached, (weights - 60, weights - 60))  # as if the run was resumed afterwards
+    assert run_summary(run)["accuracy"] == real
 
 
 def test_cli_lr_find_and_compare(shapes_dir, tmp_path, capsys):

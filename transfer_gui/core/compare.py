@@ -15,24 +15,27 @@ from typing import Any
 from . import atomic
 from .config import STRATEGIES, RunConfig
 from .events import CancelToken, Message, emit
-from .runmeta import RunError, read_json, read_meta
+from .runmeta import WEIGHTS, RunError, read_json, read_meta
 
 EVALUATION = "evaluation.json"
 COLUMNS = ("run", "strategy", "backbone", "status", "best_val_acc", "macro_f1", "min_f1",
            "seconds", "trainable_params")
 
 
-def evaluation_summary(run_dir: str | os.PathLike[str], refresh: bool = False) -> dict[str, Any]:
-    """Accuracy and F1 of a run on its validation split, cached in `evaluation.json`."""
+def evaluation_summary(run_dir: str | os.PathLike[str], refresh: bool = False,
+                       callbacks: Iterable = (), cancel: CancelToken | None = None
+                       ) -> dict[str, Any]:
+    """Accuracy and F1 of a run on its validation split, cached in `evaluation.json` (made
+    again when the run's weights are newer, as after resuming it)."""
     path = Path(run_dir) / EVALUATION
-    if path.is_file() and not refresh:
+    if not refresh and _newer(path, Path(run_dir) / WEIGHTS):
         try:
             return read_json(path)
         except RunError:
             pass
     from .evaluation import evaluate_run
 
-    result = evaluate_run(run_dir).result
+    result = evaluate_run(run_dir, callbacks=callbacks, cancel=cancel).result
     f1 = [c["f1"] for c in result.per_class() if c["support"] > 0]
     summary = {"accuracy": result.accuracy, "macro_f1": result.macro_f1,
                "min_f1": min(f1) if f1 else 0.0, "per_class": result.per_class(),
@@ -41,8 +44,17 @@ def evaluation_summary(run_dir: str | os.PathLike[str], refresh: bool = False) -
     return summary
 
 
-def run_summary(run_dir: str | os.PathLike[str], evaluate: bool = True) -> dict[str, Any]:
-    """One row of the comparison table, plus the run's validation curves."""
+def _newer(path: Path, than: Path) -> bool:
+    try:
+        return path.stat().st_mtime_ns >= than.stat().st_mtime_ns
+    except OSError:  # no cached file yet (a run without weights fails in the evaluation)
+        return False
+
+
+def run_summary(run_dir: str | os.PathLike[str], evaluate: bool = True,
+                callbacks: Iterable = (), cancel: CancelToken | None = None) -> dict[str, Any]:
+    """One row of the comparison table, plus the run's validation curves. `callbacks` and
+    `cancel` reach the evaluation (the first summary of a run evaluates it)."""
     meta = read_meta(run_dir)
     config = meta.get("config", {})
     best = meta.get("best") or {}
@@ -61,7 +73,7 @@ def run_summary(run_dir: str | os.PathLike[str], evaluate: bool = True) -> dict[
     }
     if evaluate:
         try:
-            scores = evaluation_summary(run_dir)
+            scores = evaluation_summary(run_dir, callbacks=callbacks, cancel=cancel)
         except Exception as exc:  # noqa: BLE001 - one broken run must not hide the others
             row["error"] = str(exc)
         else:

@@ -1,4 +1,4 @@
-"""The main window: composes the five pages, the menus and the status bar. No training or data
+"""The main window: composes the six pages, the menus and the status bar. No training or data
 logic lives here; the pages and the shared `AppState` do the work."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from functools import partial
 
-from PySide6.QtCore import QSettings, QSize, Slot
+from PySide6.QtCore import QSettings, QSize, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from .. import __version__
 from .engine import load_engine
+from .pages.compare_page import ComparePage
 from .pages.data_page import DataPage
 from .pages.evaluate_page import EvaluatePage
 from .pages.model_page import ModelPage
@@ -35,7 +36,7 @@ from .widgets.image_grid import ImageGrid
 from .worker import accept_tasks, cancel_all, live_tasks, start_task
 
 STEPS = (("Data", "data"), ("Model", "model"), ("Train", "train"), ("Evaluate", "evaluate"),
-         ("Predict", "predict"))
+         ("Predict", "predict"), ("Compare", "compare"))
 
 
 class MainWindow(QMainWindow):
@@ -49,8 +50,9 @@ class MainWindow(QMainWindow):
         self.train_page = TrainPage(self.state)
         self.evaluate_page = EvaluatePage(self.state)
         self.predict_page = PredictPage(self.state)
+        self.compare_page = ComparePage(self.state)
         self.pages = [self.data_page, self.model_page, self.train_page, self.evaluate_page,
-                      self.predict_page]
+                      self.predict_page, self.compare_page]
         self.projects = ProjectActions(self, self.state, self.settings)
         self._closing = False
         self._build()
@@ -73,8 +75,9 @@ class MainWindow(QMainWindow):
     def _build(self) -> None:
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
-        self.sidebar.setFixedWidth(168)
+        self.sidebar.setFixedWidth(176)
         self.sidebar.setIconSize(QSize(22, 22))
+        self.sidebar.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         for number, (text, name) in enumerate(STEPS, start=1):
             item = QListWidgetItem(icon(name), f"  {number}   {text}")
             item.setToolTip(f"{text} (Ctrl+{number})")
@@ -125,6 +128,7 @@ class MainWindow(QMainWindow):
                                          "Ctrl+Return")
         self.stop_action = self._action(run, "S&top training", self.train_page.stop,
                                         "Ctrl+.")
+        self.stop_action.triggered.connect(self.compare_page.stop)  # a comparison trains too
         self.stop_action.setEnabled(False)
         self._action(run, "&Evaluate", self.evaluate_page.evaluate, "F5")
         view = bar.addMenu("&View")
@@ -221,7 +225,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             event.accept()
             return
-        if self.train_page.running:
+        if self.train_page.running or self.compare_page.running:
             answer = QMessageBox.question(
                 self, "Training is running",
                 "Stop training and quit? The best model so far is kept.",

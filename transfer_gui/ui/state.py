@@ -11,7 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from ..core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from ..core.config import DataConfig, ModelConfig, RunConfig, TrainConfig, TransferConfig
 from ..core.data import FolderScan
 from ..core.project import Project
 
@@ -22,6 +22,7 @@ class AppState(QObject):
     scan_changed = Signal()  # a new scan result (or None)
     model_changed = Signal()  # backbone, weights or freezing
     run_changed = Signal(str)  # the current trained run ("" for none)
+    runs_changed = Signal()  # runs joined the project (or a project was loaded)
     busy_changed = Signal(bool)  # training running or not
     status_message = Signal(str)
     modified_changed = Signal(bool)
@@ -57,6 +58,10 @@ class AppState(QObject):
         if train != self.config.train:
             self._replace(train=train)
 
+    def set_transfer(self, transfer: TransferConfig) -> None:
+        if transfer != self.config.transfer:
+            self._replace(transfer=transfer)
+
     def _replace(self, **parts: object) -> None:
         self.project.config = dataclasses.replace(self.project.config, **parts)
         self.set_modified(True)
@@ -75,14 +80,38 @@ class AppState(QObject):
     def set_run(self, run_dir: str) -> None:
         self.run_dir = run_dir
         if run_dir:
+            known = run_dir in self.project.runs
             self.project.add_run(run_dir)
             self.set_modified(True)
+            if not known:
+                self.runs_changed.emit()
         self.run_changed.emit(run_dir)
+
+    def add_runs(self, run_dirs: list[str]) -> None:
+        """Runs join the project without becoming the current run (a comparison's runs)."""
+        new = [r for r in run_dirs if r not in self.project.runs]
+        if new:
+            self.project.runs.extend(new)
+            self.set_modified(True)
+            self.runs_changed.emit()
 
     def set_training(self, training: bool) -> None:
         if training != self.training:
             self.training = training
             self.busy_changed.emit(training)
+
+    def training_problem(self) -> str | None:
+        """Why training cannot start now, or None."""
+        scan = self.scan
+        if not self.config.data.root or scan is None:
+            return "Choose an image folder on the Data page first."
+        if sum(1 for c in scan.counts() if c) < 2:
+            return "The data folder needs at least two classes with images."
+        if self.engine is None:
+            return "The engine is still loading; try again in a moment."
+        if self.training:
+            return "Training is already running; stop it first."
+        return None
 
     def set_engine(self, info: Any) -> None:
         self.engine = info
@@ -95,4 +124,5 @@ class AppState(QObject):
         self.modified = False
         self.project_loaded.emit()
         self.modified_changed.emit(False)
+        self.runs_changed.emit()
         self.run_changed.emit(self.run_dir)

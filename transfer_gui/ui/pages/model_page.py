@@ -9,14 +9,12 @@ from functools import partial
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QButtonGroup,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
-    QSpinBox,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -24,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.config import ModelConfig
+from ...core.config import CLASSIC_STRATEGIES, ModelConfig
 from ..engine import (
     BackboneRow,
     ModelStructure,
@@ -35,6 +33,7 @@ from ..engine import (
 from ..state import AppState
 from ..widgets.dialogs import show_error
 from ..widgets.layer_tree import LayerTreeView
+from ..widgets.preset_bar import PresetBar
 from ..worker import Task, start_task
 from .common import page_title
 
@@ -52,14 +51,23 @@ WEIGHTS_TIP = {
     "file": "Loaded from a file you chose",
     "none": "No pretrained weights",
 }
-PRESETS = (
-    ("linear-probe", "Linear probe", "Train only the new head; the backbone stays frozen."),
-    ("fine-tune", "Fine-tune top", "Train the head and the last N layer groups, earlier "
-                                   "groups with smaller learning rates."),
-    ("full", "Full fine-tune", "Train every layer."),
-    ("scratch", "From scratch", "Same architecture, random weights: the baseline that shows "
-                                "what pretraining bought."),
-)
+CLASSIC_TEXT = {
+    "logistic": "Logistic regression is fitted on the frozen backbone's features (its L2 "
+                "strength picked on the validation split)",
+    "knn": "k-nearest neighbours vote on the frozen backbone's features (k picked on the "
+           "validation split)",
+}
+
+
+def _summary_text(structure: ModelStructure, strategy: str) -> str:
+    from ...core.layers import format_count, summary
+
+    if strategy in CLASSIC_TEXT:
+        total = sum(structure.sizes.values())
+        return (f"{CLASSIC_TEXT[strategy]}; no gradient reaches the network, so none of its "
+                f"{format_count(total)} parameters train.")
+    scratch = " · starts from random weights" if strategy == "scratch" else ""
+    return summary(structure.model) + scratch
 
 
 def _cell(text: str, align_right: bool = False) -> QTableWidgetItem:
@@ -133,33 +141,18 @@ class ModelPage(QWidget):
 
     def _build_tree_side(self) -> QWidget:
         box = QGroupBox("What trains")
-        self.preset_group = QButtonGroup(self)
-        self.preset_group.setExclusive(True)
-        presets = QHBoxLayout()
-        self.preset_buttons: dict[str, QPushButton] = {}
-        for key, text, tip in PRESETS:
-            button = QPushButton(text)
-            button.setCheckable(True)
-            button.setToolTip(tip)
-            button.clicked.connect(partial(self.apply_preset, key))
-            self.preset_group.addButton(button)
-            self.preset_buttons[key] = button
-            presets.addWidget(button)
-            if key == "fine-tune":
-                self.unfreeze = QSpinBox()
-                self.unfreeze.setRange(1, 24)
-                self.unfreeze.setValue(2)
-                self.unfreeze.setSuffix(" groups")
-                self.unfreeze.setToolTip("How many layer groups below the head train")
-                self.unfreeze.valueChanged.connect(self._on_unfreeze_changed)
-                presets.addWidget(self.unfreeze)
-        presets.addStretch(1)
+        self.presets = PresetBar()
+        self.presets.preset_chosen.connect(self.apply_preset)
+        self.presets.unfreeze_changed.connect(self._on_unfreeze_changed)
+        self.preset_buttons = self.presets.buttons
+        self.unfreeze = self.presets.unfreeze
         self.summary = QLabel("")
         self.summary.setObjectName("trainableSummary")
+        self.summary.setWordWrap(True)
         self.tree = LayerTreeView()
         self.tree.tree_model.trainable_changed.connect(self._on_trainable_changed)
         layout = QVBoxLayout(box)
-        layout.addLayout(presets)
+        layout.addWidget(self.presets)
         layout.addWidget(self.summary)
         layout.addWidget(self.tree, 1)
         return box
@@ -284,13 +277,13 @@ class ModelPage(QWidget):
         self.tree.tree_model.set_trainable(names)
 
     def _check_preset(self, strategy: str) -> None:
-        button = self.preset_buttons.get(strategy)
-        if button is not None:
-            button.setChecked(True)
+        self.presets.check(strategy)
+        # a classic head is fitted on frozen features: there is nothing to tick
+        self.tree.set_locked(strategy in CLASSIC_STRATEGIES)
 
     @Slot(int)
     def _on_unfreeze_changed(self, _value: int) -> None:
-        if self.preset_buttons["fine-tune"].isChecked():
+        if self.state.config.model.strategy == "fine-tune":
             self.apply_preset("fine-tune")
 
     @Slot()
@@ -302,10 +295,7 @@ class ModelPage(QWidget):
         model = self.state.config.model
         self.state.set_model(dataclasses.replace(model, trainable=selectors,
                                                  backbone=self.structure.backbone))
-        from ...core.layers import summary
-
-        scratch = " · starts from random weights" if model.strategy == "scratch" else ""
-        self.summary.setText(summary(self.structure.model) + scratch)
+        self.summary.setText(_summary_text(self.structure, model.strategy))
 
     def model_config(self) -> ModelConfig:
         return self.state.config.model
@@ -316,9 +306,7 @@ class ModelPage(QWidget):
     def _on_project_loaded(self) -> None:
         model = self.state.config.model
         self._pending_selectors = model.trainable
-        self.unfreeze.blockSignals(True)
-        self.unfreeze.setValue(model.unfreeze)
-        self.unfreeze.blockSignals(False)
+        self.presets.set_unfreeze(model.unfreeze)
         self.structure = None
         if self._rows:
             self.table.clearSelection()

@@ -13,11 +13,12 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QLineEdit,
+    QPushButton,
     QSpinBox,
     QWidget,
 )
 
-from ...core.config import ConfigError, TrainConfig
+from ...core.config import CLASSIC_STRATEGIES, ConfigError, TrainConfig
 
 OPTIMIZERS = (("adamw", "AdamW"), ("sgd", "SGD (momentum)"))
 SCHEDULES = (("onecycle", "One-cycle"), ("cosine", "Cosine with warm-up"),
@@ -25,6 +26,11 @@ SCHEDULES = (("onecycle", "One-cycle"), ("cosine", "Cosine with warm-up"),
 AUGMENTS = ((None, "Auto (per strategy)"), ("none", "None"), ("light", "Light"),
             ("standard", "Standard"))
 DEVICES = (("auto", "Automatic"), ("cpu", "CPU"), ("cuda", "CUDA GPU"))
+TWO_STAGE = ("fine-tune", "full")  # strategies that unfreeze layers below the head
+HEAD_EPOCHS_TIP = ("Two-stage fine-tuning: train the new head alone (the network frozen) for "
+                   "this many epochs, then unfreeze the chosen layers. 0 trains everything "
+                   "from the start; auto is the strategy's default.")
+CLASSIC_TIP = "A classic head is fitted on the features in one pass: no epochs or rates"
 
 
 def _combo(choices: tuple) -> QComboBox:
@@ -54,6 +60,7 @@ class TrainForm(QGroupBox):
     """Emits `edited` whenever a value changes; `config()` gives the `TrainConfig`."""
 
     edited = Signal()
+    find_lr_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Hyperparameters", parent)
@@ -64,6 +71,12 @@ class TrainForm(QGroupBox):
         validator = QDoubleValidator(1e-7, 10.0, 8, self.lr)
         validator.setNotation(QDoubleValidator.Notation.ScientificNotation)
         self.lr.setValidator(validator)
+        self.find_lr = QPushButton("Find learning rate…")
+        self.find_lr.setToolTip("Train briefly with a rising rate and suggest where the loss "
+                                "falls fastest")
+        self.find_lr.clicked.connect(self.find_lr_requested)
+        self.head_epochs = _spin(-1, 1000, -1, "auto", " epochs")
+        self.head_epochs.setToolTip(HEAD_EPOCHS_TIP)
         self.optimizer = _combo(OPTIMIZERS)
         self.schedule = _combo(SCHEDULES)
         self.weight_decay = QDoubleSpinBox()
@@ -92,8 +105,9 @@ class TrainForm(QGroupBox):
         self.compile = QCheckBox("torch.compile (long GPU runs)")
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        rows = (("Epochs", self.epochs), ("Batch size", self.batch_size),
-                ("Learning rate", self.lr), ("Optimizer", self.optimizer),
+        rows = (("Epochs", self.epochs), ("Head first for", self.head_epochs),
+                ("Batch size", self.batch_size),
+                ("Learning rate", self.lr), ("", self.find_lr), ("Optimizer", self.optimizer),
                 ("Schedule", self.schedule), ("Weight decay", self.weight_decay),
                 ("Label smoothing", self.label_smoothing), ("Augmentation", self.augment),
                 ("Image size", self.image_size), ("Mixed precision", self.mixed_precision),
@@ -104,11 +118,15 @@ class TrainForm(QGroupBox):
             form.addRow(label, widget)
         self.early_stopping.setToolTip("Stop after this many epochs without a better "
                                        "validation score")
+        self._gradient_only = (self.epochs, self.lr, self.find_lr, self.optimizer,
+                               self.schedule, self.weight_decay, self.label_smoothing,
+                               self.augment, self.early_stopping)
+        self._tips = {w: w.toolTip() for w in self._gradient_only}
         self._connect()
 
     def _connect(self) -> None:
         for spin in (self.epochs, self.batch_size, self.image_size, self.early_stopping,
-                     self.seed, self.weight_decay, self.label_smoothing):
+                     self.seed, self.weight_decay, self.label_smoothing, self.head_epochs):
             spin.valueChanged.connect(self._on_edited)
         for combo in (self.optimizer, self.schedule, self.augment, self.device):
             combo.currentIndexChanged.connect(self._on_edited)
@@ -150,6 +168,7 @@ class TrainForm(QGroupBox):
                 cache_decoded=self.cache_memory.value() > 0,
                 cache_memory_mb=self.cache_memory.value() or 1024,
                 compile=self.compile.isChecked(),
+                head_epochs=self.head_epochs.value() if self.head_epochs.value() >= 0 else None,
             )
         except ConfigError:
             return TrainConfig()
@@ -158,7 +177,7 @@ class TrainForm(QGroupBox):
         widgets = [self.epochs, self.batch_size, self.image_size, self.early_stopping, self.seed,
                    self.weight_decay, self.label_smoothing, self.optimizer, self.schedule,
                    self.augment, self.device, self.lr, self.mixed_precision, self.auto_batch,
-                   self.cache_memory, self.compile]
+                   self.cache_memory, self.compile, self.head_epochs]
         for widget in widgets:
             widget.blockSignals(True)
         self.epochs.setValue(train.epochs or 0)
@@ -177,6 +196,7 @@ class TrainForm(QGroupBox):
         self.auto_batch.setChecked(train.auto_batch_size)
         self.cache_memory.setValue(train.cache_memory_mb if train.cache_decoded else 0)
         self.compile.setChecked(train.compile)
+        self.head_epochs.setValue(-1 if train.head_epochs is None else train.head_epochs)
         for widget in widgets:
             widget.blockSignals(False)
 
@@ -185,6 +205,21 @@ class TrainForm(QGroupBox):
         self.epochs.setSpecialValueText(f"auto ({resolved.epochs})")
         self.lr.setPlaceholderText(f"auto ({resolved.lr:g})")
         self.augment.setItemText(0, f"Auto ({resolved.augment})")
+        self.head_epochs.setSpecialValueText(f"auto ({resolved.head_epochs})")
+
+    def set_strategy(self, strategy: str) -> None:
+        """Enable the fields that mean something for `strategy`."""
+        classic = strategy in CLASSIC_STRATEGIES
+        for widget in self._gradient_only:
+            widget.setEnabled(not classic)
+            widget.setToolTip(CLASSIC_TIP if classic else self._tips[widget])
+        if classic:
+            self.epochs.setSpecialValueText("fitted once")
+            self.lr.setPlaceholderText("not used")
+        two_stage = strategy in TWO_STAGE
+        self.head_epochs.setEnabled(two_stage)
+        self.head_epochs.setToolTip(HEAD_EPOCHS_TIP if two_stage else
+                                    "Two-stage training applies to fine-tuning")
 
     def replace(self, **changes: object) -> None:
         self.set_config(dataclasses.replace(self.config(), **changes))

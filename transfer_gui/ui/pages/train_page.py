@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from functools import partial
@@ -19,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.config import RunConfig, resolve_train
+from ...core.config import RunConfig
 from ...core.events import BatchEnded, EpochEnded, FitEnded, FitStarted, Message, Progress
 from ...core.project import new_run_dir
 from ...core.runmeta import can_resume, read_meta
@@ -28,7 +29,9 @@ from ..widgets.dialogs import show_error
 from ..widgets.metric_plot import TrainingPlots
 from ..worker import Task, start_task
 from .common import human_duration, page_title
+from .lr_dialog import LRFinderDialog
 from .train_form import TrainForm
+from .transfer_form import TransferForm
 
 
 class TrainPage(QWidget):
@@ -44,15 +47,20 @@ class TrainPage(QWidget):
         self._epochs = 1
         self._start_step = 0
         self._started_at = 0.0
+        self.lr_dialog: LRFinderDialog | None = None
         self._build()
         self.form.edited.connect(self._on_form_edited)
+        self.form.find_lr_requested.connect(self.find_lr)
+        self.transfer.edited.connect(self._on_transfer_edited)
         state.project_loaded.connect(self._on_project_loaded)
         state.model_changed.connect(self._show_defaults)
         state.engine_ready.connect(self._on_engine_ready)
+        state.busy_changed.connect(self._on_busy_changed)
         self._show_defaults()
 
     def _build(self) -> None:
         self.form = TrainForm()
+        self.transfer = TransferForm()
         self.start_button = QPushButton("Start training")
         self.start_button.setObjectName("primary")
         self.start_button.clicked.connect(self.start)
@@ -68,16 +76,22 @@ class TrainPage(QWidget):
         buttons.addWidget(self.stop_button, 1)
         form_box = QWidget()
         form_layout = QVBoxLayout(form_box)
-        form_layout.setContentsMargins(0, 0, 0, 0)
+        form_layout.setContentsMargins(0, 0, 4, 0)
         form_layout.addWidget(self.form)
-        form_layout.addLayout(buttons)
-        form_layout.addWidget(self.resume_button)
+        form_layout.addWidget(self.transfer)
         form_layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(form_box)
         scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(330)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        left = QWidget()  # the buttons stay in view below the scrolling form
+        left.setMinimumWidth(350)
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(scroll, 1)
+        left_layout.addLayout(buttons)
+        left_layout.addWidget(self.resume_button)
 
         self.progress = QProgressBar()
         self.progress.setTextVisible(False)
@@ -101,10 +115,10 @@ class TrainPage(QWidget):
         right_layout.addWidget(self.progress)
         right_layout.addWidget(right_split, 1)
         splitter = QSplitter()
-        splitter.addWidget(scroll)
+        splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([340, 800])
+        splitter.setSizes([360, 780])
         layout = QVBoxLayout(self)
         layout.addWidget(page_title("Train", "Training runs in the background: the window "
                                              "stays usable, and Stop keeps the best model."))
@@ -118,15 +132,27 @@ class TrainPage(QWidget):
         self._show_defaults()
 
     @Slot()
+    def _on_transfer_edited(self) -> None:
+        self.state.set_transfer(self.transfer.config())
+        self._show_defaults()  # adaptation runs have no head-only stage
+
+    @Slot()
     def _show_defaults(self) -> None:
-        strategy = self.state.config.model.strategy
-        self.form.show_defaults(resolve_train(self.form.config(), strategy))
+        config = dataclasses.replace(self.state.config, train=self.form.config())
+        self.form.show_defaults(config.resolved().train)
+        self.form.set_strategy(config.model.strategy)
 
     @Slot()
     def _on_project_loaded(self) -> None:
         self.form.set_config(self.state.config.train)
+        self.transfer.set_config(self.state.config.transfer)
         self._show_defaults()
         self._update_resume()
+
+    @Slot(bool)
+    def _on_busy_changed(self, busy: bool) -> None:
+        if not self.running:  # other work (a comparison) trains: no second run meanwhile
+            self.start_button.setEnabled(not busy)
 
     @Slot()
     def _on_engine_ready(self) -> None:
@@ -134,19 +160,28 @@ class TrainPage(QWidget):
 
     # --- starting and stopping --------------------------------------------------------------
 
-    def _check_ready(self) -> str | None:
-        scan = self.state.scan
-        if not self.state.config.data.root or scan is None:
-            return "Choose an image folder on the Data page first."
-        if sum(1 for c in scan.counts() if c) < 2:
-            return "The data folder needs at least two classes with images."
-        if self.state.engine is None:
-            return "The engine is still loading; try again in a moment."
-        return None
+    @Slot()
+    def find_lr(self) -> None:
+        """Open the learning-rate finder and start its sweep with the current settings."""
+        problem = self.state.training_problem()
+        if problem:
+            show_error(self, "Cannot find a learning rate", problem)
+            return
+        if self.lr_dialog is None:
+            self.lr_dialog = LRFinderDialog(self)
+            self.lr_dialog.rate_chosen.connect(self._on_rate_chosen)
+        self.state.set_train(self.form.config())
+        self.lr_dialog.start(self.state.config, self.state.scan)
+        self.lr_dialog.open()
+
+    @Slot(float)
+    def _on_rate_chosen(self, rate: float) -> None:
+        self.form.lr.setText(f"{rate:.3g}")
+        self.log.appendPlainText(f"learning rate set to {rate:.3g} (from the finder)")
 
     @Slot()
     def start(self) -> None:
-        problem = self._check_ready()
+        problem = self.state.training_problem()
         if problem:
             show_error(self, "Cannot start training", problem)
             return
@@ -249,7 +284,8 @@ class TrainPage(QWidget):
 
     def _replay_history(self) -> None:
         for row in read_meta(self.run_dir).get("history", []):
-            self.plots.add_epoch(row["epoch"], row["train_acc"], row["val_loss"], row["val_acc"])
+            self.plots.add_epoch(row["epoch"], row["train_acc"], row["val_loss"], row["val_acc"],
+                                 row.get("target_acc"))
 
     def _add_steps(self, steps: list[BatchEnded]) -> None:
         per = self._steps_per_epoch
@@ -267,9 +303,12 @@ class TrainPage(QWidget):
             f"loss {last.loss:.3f}")
 
     def _on_epoch_ended(self, event: EpochEnded) -> None:
-        self.plots.add_epoch(event.epoch, event.train_acc, event.val_loss, event.val_acc)
+        self.plots.add_epoch(event.epoch, event.train_acc, event.val_loss, event.val_acc,
+                             event.target_acc)
         val = (f"val loss {event.val_loss:.4f} · val acc {event.val_acc:.1%}"
                if event.val_loss is not None else "no validation set")
+        if event.target_acc is not None:
+            val += f" · target acc {event.target_acc:.1%}"
         best = "  ★ best so far" if event.is_best else ""
         self.log.appendPlainText(
             f"epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f} · "

@@ -68,6 +68,7 @@ class LayerTreeModel(QAbstractItemModel):
         self.sizes: dict[str, int] = {}
         self.order: list[str] = []
         self.trainable: set[str] = set()
+        self.locked = False  # check boxes show the state but cannot be changed
         self._bold = QFont()
         self._bold.setBold(True)
 
@@ -152,13 +153,13 @@ class LayerTreeModel(QAbstractItemModel):
         if item is None:
             return Qt.ItemFlag.NoItemFlags
         flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if index.column() == 0 and item.params:
+        if index.column() == 0 and item.params and not self.locked:
             flags |= Qt.ItemFlag.ItemIsUserCheckable
         return flags
 
     def setData(self, index: Index, value: object, role: int = 0) -> bool:
         item = self._item(index)
-        if item is None or role != Qt.ItemDataRole.CheckStateRole:
+        if item is None or role != Qt.ItemDataRole.CheckStateRole or self.locked:
             return False
         on = _is_checked(value)
         if self.check_state(item) == Qt.CheckState.PartiallyChecked:
@@ -236,10 +237,15 @@ class LayerTreeView(QTreeView):
         for column in (1, 2, 3):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
 
+    def set_locked(self, locked: bool) -> None:
+        """Show what trains without letting it be edited (a classic head trains nothing)."""
+        self.tree_model.locked = locked
+        self.tree_model.layoutChanged.emit()
+
     def _on_menu_requested(self, pos) -> None:
         index = self.indexAt(pos)
         item = self.tree_model._item(index)
-        if item is None:
+        if item is None or self.tree_model.locked:
             return
         menu = QMenu(self)
         above = QAction("Freeze everything above this", menu)

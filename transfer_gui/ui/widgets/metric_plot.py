@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 pg.setConfigOptions(antialias=True, background="w", foreground="#2b2f36")
@@ -16,6 +17,7 @@ pg.setConfigOptions(antialias=True, background="w", foreground="#2b2f36")
 TRAIN = "#3b6fd8"
 VAL = "#e0672b"
 LR = "#7b52c7"
+TARGET = "#2a9d6f"
 
 
 class Series:
@@ -48,14 +50,19 @@ class Series:
         return self.y[: self.n]
 
 
-def _plot(title: str, ylabel: str, legend_at: tuple[int, int] = (-10, 10)) -> pg.PlotWidget:
-    widget = pg.PlotWidget()
-    item = widget.getPlotItem()
+def style_plot(item: pg.PlotItem, title: str, ylabel: str) -> None:
+    """The look every epoch plot shares: title, axis labels, a faint grid, no context menu."""
     item.setTitle(title, size="11pt")
     item.setLabel("bottom", "epoch")
     item.setLabel("left", ylabel)
     item.showGrid(x=True, y=True, alpha=0.15)
     item.setMenuEnabled(False)
+
+
+def _plot(title: str, ylabel: str, legend_at: tuple[int, int] = (-10, 10)) -> pg.PlotWidget:
+    widget = pg.PlotWidget()
+    item = widget.getPlotItem()
+    style_plot(item, title, ylabel)
     legend = item.addLegend(offset=legend_at, labelTextSize="9pt")
     legend.setBrush(pg.mkBrush(255, 255, 255, 210))
     widget.setMinimumHeight(220)
@@ -85,6 +92,10 @@ class TrainingPlots(QWidget):
                                          symbolBrush=TRAIN, name="training"))
         self.val_acc = Series(acc.plot(pen=pen(VAL, width=2), symbol="o", symbolSize=6,
                                        symbolBrush=VAL, name="validation"))
+        # domain adaptation with a labelled target folder: accuracy on the target domain
+        # (in the legend only once it has points)
+        self.target_acc = Series(acc.plot(pen=pen(TARGET, width=2, style=Qt.PenStyle.DashLine),
+                                          symbol="t", symbolSize=7, symbolBrush=TARGET))
         self.lr = Series(self.lr_plot.getPlotItem().plot(pen=pen(LR, width=2)))
         self.lr_plot.getPlotItem().legend.setVisible(False)
         self._ema = 0.0
@@ -99,12 +110,13 @@ class TrainingPlots(QWidget):
     @property
     def series(self) -> list[Series]:
         return [self.step_raw, self.step_smooth, self.val_loss, self.train_acc, self.val_acc,
-                self.lr]
+                self.target_acc, self.lr]
 
     def clear(self) -> None:
         for s in self.series:
             s.clear()
             s.draw()
+        self.acc_plot.getPlotItem().legend.removeItem(self.target_acc.curve)
         self._ema = self._weight = 0.0
 
     def set_steps_per_epoch(self, steps: int) -> None:
@@ -123,11 +135,15 @@ class TrainingPlots(QWidget):
         self.lr.extend(xs, lrs)
 
     def add_epoch(self, epoch: float, train_acc: float, val_loss: float | None,
-                  val_acc: float | None) -> None:
+                  val_acc: float | None, target_acc: float | None = None) -> None:
         self.train_acc.extend([epoch], [train_acc])
         if val_loss is not None and val_acc is not None:
             self.val_loss.extend([epoch], [val_loss])
             self.val_acc.extend([epoch], [val_acc])
+        if target_acc is not None:
+            if not self.target_acc.n:
+                self.acc_plot.getPlotItem().legend.addItem(self.target_acc.curve, "target domain")
+            self.target_acc.extend([epoch], [target_acc])
 
     def redraw(self) -> None:
         for s in self.series:

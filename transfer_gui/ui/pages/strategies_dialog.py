@@ -1,0 +1,74 @@
+"""The "Compare strategies" dialog: which strategies to train, and for how many epochs."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..widgets.run_style import STRATEGY_NAMES
+
+CHOICES = (
+    ("linear-probe", "only the new head; the network frozen"),
+    ("fine-tune", "the head and the top layer groups"),
+    ("full", "every layer"),
+    ("scratch", "every layer from random weights: what pretraining bought"),
+    ("logistic", "a classic model on the frozen features"),
+    ("knn", "nearest neighbours on the frozen features"),
+)
+DEFAULT = ("linear-probe", "fine-tune", "scratch")
+
+
+class StrategiesDialog(QDialog):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Compare strategies")
+        intro = QLabel("Each strategy trains on the same split of your data with the same "
+                       "number of epochs, using the backbone and settings of the Model and "
+                       "Train pages. Classic heads are fitted once, without epochs.")
+        intro.setWordWrap(True)
+        self.boxes: dict[str, QCheckBox] = {}
+        column = QVBoxLayout()
+        for key, text in CHOICES:
+            box = QCheckBox(f"{STRATEGY_NAMES[key]}: {text}")
+            box.setChecked(key in DEFAULT)
+            box.toggled.connect(self._on_choice_toggled)
+            self.boxes[key] = box
+            column.addWidget(box)
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 1000)
+        self.epochs.setValue(5)
+        self.epochs.setSuffix(" per strategy")
+        form = QFormLayout()
+        form.addRow("Epochs", self.epochs)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.run_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.run_button.setText("Train and compare")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(column)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+        self.setMinimumWidth(460)
+
+    def strategies(self) -> list[str]:
+        return [key for key, box in self.boxes.items() if box.isChecked()]
+
+    def set_strategies(self, strategies: list[str]) -> None:
+        for key, box in self.boxes.items():
+            box.setChecked(key in strategies)
+
+    @Slot()
+    def _on_choice_toggled(self, *_: object) -> None:
+        self.run_button.setEnabled(bool(self.strategies()))

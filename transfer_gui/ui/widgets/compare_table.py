@@ -1,0 +1,163 @@
+"""The comparison table: one row per run with its strategy, scores, time and trainable share.
+The best value of each score column is bold; a click on a header sorts by it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
+
+from .run_style import STRATEGY_NAMES, count, duration, percent, run_label, score, swatch
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+RUN_ROLE = Qt.ItemDataRole.UserRole
+
+
+def final_val_acc(row: dict[str, Any]) -> float | None:
+    values = [h["val_acc"] for h in row.get("history", []) if h.get("val_acc") is not None]
+    return values[-1] if values else None
+
+
+def _trainable(row: dict[str, Any]) -> str:
+    n, total = row.get("trainable_params"), row.get("total_params")
+    if n is None or not total:
+        return count(n)
+    share = 100 * n / total
+    return f"{count(n)} ({share:.{1 if 0 < share < 1 else 0}f} %)"
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    tip: str
+    value: Callable[[dict], Any]  # what it sorts by
+    text: Callable[[dict], str]  # what it shows
+    best_high: bool = False  # the highest value is marked as the best
+
+
+def _key(key: str, fmt: Callable[[Any], str] = str) -> tuple[Callable, Callable]:
+    return (lambda r: r.get(key)), (lambda r: fmt(r.get(key)))
+
+
+def _strategy(row: dict) -> str:
+    return STRATEGY_NAMES.get(row.get("strategy", ""), str(row.get("strategy")))
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("Strategy", "", _strategy, _strategy),
+    Column("Backbone", "", *_key("backbone")),
+    Column("Status", "", *_key("status")),
+    Column("Final acc", "Validation accuracy after the last epoch", final_val_acc,
+           lambda r: percent(final_val_acc(r)), True),
+    Column("Best acc", "Best validation accuracy of any epoch (the saved model)",
+           *_key("best_val_acc", percent), True),
+    Column("Macro F1", "Mean F1 over the classes (the saved model, validation split)",
+           *_key("macro_f1", score), True),
+    Column("Worst F1", "F1 of the worst class", *_key("min_f1", score), True),
+    Column("Time", "Training time", *_key("seconds", duration)),
+    Column("Trainable", "Trainable parameters (share of the network)",
+           lambda r: r.get("trainable_params"), _trainable),
+)
+
+
+class _Item(QTableWidgetItem):
+    """Sorts by its value, not its text (numbers, with missing values last)."""
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        a, b = self.data(SORT_ROLE), other.data(SORT_ROLE)
+        if a is None or b is None:
+            return b is None and a is not None
+        return a < b
+
+
+class CompareTable(QTableWidget):
+    """`set_rows([(run_dir, summary or None, colour), ...])`; double-click emits
+    `run_activated(run_dir)`."""
+
+    run_activated = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, len(COLUMNS) + 1, parent)
+        self.setHorizontalHeaderLabels(["Run", *(c.header for c in COLUMNS)])
+        for i, column in enumerate(COLUMNS, start=1):
+            self.horizontalHeaderItem(i).setToolTip(column.tip)
+        self.verticalHeader().setVisible(False)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setWordWrap(False)
+        self.setAlternatingRowColors(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # the list's order until
+        header.setSortIndicatorShown(True)  # the user clicks a header
+        self._bold = QFont()
+        self._bold.setBold(True)
+        self.cellDoubleClicked.connect(self._on_cell_double_clicked)
+
+    def set_rows(self, rows: list[tuple[str, dict[str, Any] | None, str]]) -> None:
+        self.setSortingEnabled(False)
+        self.setRowCount(len(rows))
+        for r, (run, summary, colour) in enumerate(rows):
+            self._set_run_cell(r, run, summary, colour)
+            for c, column in enumerate(COLUMNS, start=1):
+                self.setItem(r, c, self._value_cell(column, summary))
+        self._mark_best()
+        self.setSortingEnabled(True)
+
+    def _set_run_cell(self, r: int, run: str, summary: dict | None, colour: str) -> None:
+        item = _Item(swatch(colour), run_label(run))
+        item.setData(RUN_ROLE, run)
+        item.setData(SORT_ROLE, run_label(run))
+        error = (summary or {}).get("error")
+        item.setToolTip(run + (f"\n\nNot evaluated: {error}" if error else ""))
+        self.setItem(r, 0, item)
+
+    def _value_cell(self, column: Column, summary: dict | None) -> _Item:
+        if summary is None:
+            return _Item("…")
+        value = column.value(summary)
+        missing = "…" if summary.get("pending") else "–"  # pending: not evaluated yet
+        item = _Item(missing if value is None else column.text(summary))
+        item.setData(SORT_ROLE, value)
+        if isinstance(value, int | float):
+            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return item
+
+    def _mark_best(self) -> None:
+        for c, column in enumerate(COLUMNS, start=1):
+            if not column.best_high:
+                continue
+            items = [self.item(r, c) for r in range(self.rowCount())]
+            values = [i.data(SORT_ROLE) for i in items if i.data(SORT_ROLE) is not None]
+            if len(values) < 2:
+                continue
+            for item in items:
+                if item.data(SORT_ROLE) == max(values):
+                    item.setFont(self._bold)
+
+    def run_at(self, row: int) -> str:
+        return self.item(row, 0).data(RUN_ROLE)
+
+    def text(self, run: str, header: str) -> str:
+        """The text shown for `run` in column `header`."""
+        column = [self.horizontalHeaderItem(c).text() for c in range(self.columnCount())]
+        for r in range(self.rowCount()):
+            if self.run_at(r) == run:
+                return self.item(r, column.index(header)).text()
+        raise KeyError(run)
+
+    @Slot(int, int)
+    def _on_cell_double_clicked(self, row: int, _column: int) -> None:
+        self.run_activated.emit(self.run_at(row))

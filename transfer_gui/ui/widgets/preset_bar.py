@@ -1,0 +1,120 @@
+"""The row of strategy presets above the layer tree: one button per strategy, the number of
+groups "fine-tune" unfreezes, and a "Classic head" button whose menu picks logistic regression
+or k-nearest neighbours."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QMenu, QPushButton, QSpinBox, QWidget
+
+PRESETS = (
+    ("linear-probe", "Linear probe", "Train only the new head; the backbone stays frozen."),
+    ("fine-tune", "Fine-tune top", "Train the head and the last N layer groups, earlier "
+                                   "groups with smaller learning rates."),
+    ("full", "Full fine-tune", "Train every layer."),
+    ("scratch", "From scratch", "Same architecture, random weights: the baseline that shows "
+                                "what pretraining bought."),
+)
+CLASSIC = (
+    ("logistic", "Logistic regression",
+     "Logistic regression on the frozen backbone's features (L2 strength picked on the "
+     "validation split)"),
+    ("knn", "k-nearest neighbours",
+     "k-nearest neighbours on the frozen backbone's features (k picked on the validation "
+     "split)"),
+)
+
+
+class PresetBar(QWidget):
+    """Emits `preset_chosen(strategy)` when the user picks a preset and `unfreeze_changed` when
+    the number of unfrozen groups changes; `check(strategy)` shows a strategy as chosen."""
+
+    preset_chosen = Signal(str)
+    unfreeze_changed = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.group = QButtonGroup(self)
+        self.group.setExclusive(True)
+        self.buttons: dict[str, QPushButton] = {}
+        self._current = ""
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for key, text, tip in PRESETS:
+            layout.addWidget(self._button(key, text, tip))
+            if key == "fine-tune":
+                self.unfreeze = self._unfreeze_spin()
+                layout.addWidget(self.unfreeze)
+        layout.addWidget(self._classic_button())
+        layout.addStretch(1)
+
+    def _button(self, key: str, text: str, tip: str) -> QPushButton:
+        button = QPushButton(text)
+        button.setCheckable(True)
+        button.setToolTip(tip)
+        button.clicked.connect(partial(self._on_preset_clicked, key))
+        self.group.addButton(button)
+        self.buttons[key] = button
+        return button
+
+    def _unfreeze_spin(self) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setRange(1, 24)
+        spin.setValue(2)
+        spin.setSuffix(" groups")
+        spin.setToolTip("How many layer groups below the head train")
+        spin.valueChanged.connect(self.unfreeze_changed)
+        return spin
+
+    def _classic_button(self) -> QPushButton:
+        self.classic_button = QPushButton("Classic head")
+        self.classic_button.setCheckable(True)
+        self.classic_button.setToolTip("Feature transfer: the backbone's embeddings into a "
+                                       "classic model, no gradient through the network")
+        self.group.addButton(self.classic_button)
+        menu = QMenu(self.classic_button)
+        choices = QActionGroup(menu)
+        choices.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)
+        self.classic_actions: dict[str, QAction] = {}
+        for key, text, tip in CLASSIC:
+            action = QAction(text, menu)
+            action.setCheckable(True)
+            action.setToolTip(tip)
+            action.triggered.connect(partial(self._on_preset_clicked, key))
+            choices.addAction(action)
+            menu.addAction(action)
+            self.classic_actions[key] = action
+        menu.setToolTipsVisible(True)
+        menu.aboutToHide.connect(self._on_menu_hidden)
+        self.classic_button.setMenu(menu)
+        return self.classic_button
+
+    @Slot()
+    def _on_menu_hidden(self) -> None:
+        self.check(self._current)  # a menu closed without a choice changes nothing
+
+    @Slot()
+    def _on_preset_clicked(self, strategy: str, *_: object) -> None:
+        self.preset_chosen.emit(strategy)
+
+    def check(self, strategy: str) -> None:
+        """Show `strategy` as the chosen preset (without emitting anything)."""
+        self._current = strategy
+        action = self.classic_actions.get(strategy)
+        if action is not None:
+            action.setChecked(True)
+            self.classic_button.setChecked(True)
+            return
+        for other in self.classic_actions.values():
+            other.setChecked(False)
+        button = self.buttons.get(strategy)
+        if button is not None:
+            button.setChecked(True)
+
+    def set_unfreeze(self, value: int) -> None:
+        self.unfreeze.blockSignals(True)
+        self.unfreeze.setValue(value)
+        self.unfreeze.blockSignals(False)
