@@ -37,3 +37,23 @@ def test_gradcam_points_at_the_cat(photo_dir):
     assert cam.shape == (224, 224) and float(cam.max()) == 1.0
     # the cat fills most of the frame: the heat is not concentrated in a corner
     assert float(torch.from_numpy(cam)[56:168, 56:168].mean()) > float(cam.mean()) * 0.8
+
+
+def test_from_scratch_batchnorm_statistics_catch_up_on_a_short_run():
+    """A random-weight Lite0 (TF-style BatchNorm momentum 0.01) must tell images apart in
+    evaluation mode after a few dozen training steps; with the original rate its running
+    statistics stay near their start and every image gives the same output."""
+    from transfer_gui.core.weights import build_model
+
+    torch.manual_seed(0)
+    model = build_model(get_spec("efficientnet_lite0"), 3, pretrained=False)
+    images = torch.rand(8, 3, 64, 64) * torch.rand(8, 3, 1, 1) * 4 - 2
+    model.train()
+    with torch.no_grad():
+        for _ in range(30):  # running statistics follow the training batches
+            model(images)
+    model.eval()
+    with torch.no_grad():
+        features = model.body(images)
+    spread = float(features.std(0).mean() / features.abs().mean())
+    assert spread > 0.05, spread

@@ -189,7 +189,20 @@ def build_model(
         state = pretrained_state(spec, callbacks, cancel)
         if state is not None:
             load_into(net, state, f"the {spec.title} weights")
+    else:
+        _fresh_batchnorm(net)
     return split_network(spec, net, num_classes)
+
+
+def _fresh_batchnorm(net: nn.Module) -> None:
+    """Random weights: let BatchNorm's running statistics follow the training batches at
+    PyTorch's default rate. Networks ported from TensorFlow (EfficientNet, MobileNetV3) use
+    momentum 0.01, tuned for long ImageNet runs from settled statistics; from scratch on a
+    short run the statistics would still be near their initial values at the end, and every
+    image would look the same in evaluation mode."""
+    for module in net.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.momentum is not None:
+            module.momentum = max(module.momentum, 0.1)
 
 
 def _load_original(spec: BackboneSpec, net: nn.Module, state: dict, name: str) -> None:
