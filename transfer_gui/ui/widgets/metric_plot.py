@@ -50,8 +50,24 @@ class Series:
         return self.y[: self.n]
 
 
+class EpochAxis(pg.AxisItem):
+    """Ticks on whole epochs only, spaced so that their labels never crowd."""
+
+    STEPS = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000)
+
+    def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list:
+        span = maxVal - minVal
+        if span <= 0 or size <= 0:
+            return super().tickSpacing(minVal, maxVal, size)
+        label_px = 14 + 7 * len(str(int(abs(maxVal))))  # room for one label and a gap
+        fits = max(size / label_px, 1.0)
+        step = next((s for s in self.STEPS if span / s <= fits), self.STEPS[-1])
+        return [(float(step), 0.0)]
+
+
 def style_plot(item: pg.PlotItem, title: str, ylabel: str) -> None:
     """The look every epoch plot shares: title, axis labels, a faint grid, no context menu."""
+    item.setAxisItems({"bottom": EpochAxis("bottom")})
     item.setTitle(title, size="11pt")
     item.setLabel("bottom", "epoch")
     item.setLabel("left", ylabel)
