@@ -91,9 +91,41 @@ def main(out: Path) -> None:
     pump(900, lambda: not compare.running)
     pump(120, lambda: all(r in compare.summaries for r in compare.checked_runs()))
     shot(5, "compare")
+    adaptation(window, pump, shot, work)
     window.state.set_modified(False)
     window.close()
     app.processEvents()
+
+
+def adaptation(window, pump, shot, work: Path) -> None:
+    """Domain adaptation (DANN) from plain shapes to shapes on coloured blocks: the Transfer
+    section and the target-domain accuracy curve."""
+    from imagegen import make_dataset
+    from transfer_gui.core.config import TransferConfig
+
+    source = make_dataset(work / "plain", per_class=40, size=64, seed=0, any_colour=True)
+    target = make_dataset(work / "blocks", per_class=40, size=64, seed=1, any_colour=True,
+                          blocks=True)
+    window.data_page.open_folder(str(source))
+    pump(60, lambda: window.state.scan is not None and window.state.scan.root == str(source))
+    pump(30, lambda: window.model_page.structure is not None)
+    window.model_page.apply_preset("fine-tune")
+    page = window.train_page
+    page.form.image_size.setValue(64)
+    page.form.epochs.setValue(12)
+    page.form.batch_size.setValue(16)
+    page.form.lr.setText("")
+    page.transfer.set_config(TransferConfig("dann", target_dir=str(target)))
+    page.transfer.edited.emit()
+    window.show_step(2)
+    page.start()
+    pump(600, lambda: not page.running)
+    scroll = page.transfer.parentWidget()
+    while scroll is not None and not hasattr(scroll, "ensureWidgetVisible"):
+        scroll = scroll.parentWidget()
+    if scroll is not None:
+        scroll.ensureWidgetVisible(page.transfer)
+    shot(2, "adapt")
 
 
 def lr_finder(window, pump, out: Path) -> None:
