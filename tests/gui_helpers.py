@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QWidget
 
@@ -42,10 +42,11 @@ def drop_files(widget: QWidget, paths: list[str]) -> None:
     """Drag these files onto `widget` and drop them, as a file manager would."""
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(p) for p in paths])
-    at = QPointF(10, 10)
     args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
             Qt.KeyboardModifier.NoModifier)
-    for kind in (QDragEnterEvent, QDragMoveEvent, QDropEvent):
+    # Qt's own signatures: the drag events take a QPoint, the drop a QPointF
+    for kind, at in ((QDragEnterEvent, QPoint(10, 10)), (QDragMoveEvent, QPoint(10, 10)),
+                     (QDropEvent, QPointF(10, 10))):
         event = kind(at, *args)
         assert QApplication.sendEvent(widget, event), f"{kind.__name__} was not delivered"
 

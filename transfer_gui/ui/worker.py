@@ -99,17 +99,21 @@ class Task(QObject):
         self.token = CancelToken()
         self.qthread = QThread()
         self.qthread.setObjectName(name)
-        self._runner = _Runner(fn, self.token)
-        self._runner.moveToThread(self.qthread)
-        self.qthread.started.connect(self._runner.run)
-        self._runner.events.connect(self.events)
-        self._runner.succeeded.connect(self.succeeded)
-        self._runner.failed.connect(self.failed)
+        runner = _Runner(fn, self.token)
+        runner.moveToThread(self.qthread)
+        self.qthread.started.connect(runner.run)
+        runner.events.connect(self.events)
+        runner.succeeded.connect(self.succeeded)
+        runner.failed.connect(self.failed)
         # quit() is thread-safe; a direct call ends the thread's loop even while the GUI
         # thread is blocked in wait() (a queued call would only run after the wait).
-        self._runner.done.connect(self.qthread.quit, Qt.ConnectionType.DirectConnection)
-        self._runner.done.connect(self._runner.deleteLater)
+        runner.done.connect(self.qthread.quit, Qt.ConnectionType.DirectConnection)
+        # The runner is deleted in the GUI thread once its thread has ended, never by a
+        # deleteLater in the worker thread: ~QObject there holds Qt's connection locks while
+        # PySide takes the GIL for the Python subclass, and the GUI thread, holding the GIL,
+        # can wait on those same locks in any connect(): a deadlock (seen in a QLabel.setText).
         self.qthread.finished.connect(self._on_thread_finished)
+        self._runner: _Runner | None = runner
 
     def start(self) -> Task:
         """Start the thread (unless the application is shutting down: then nothing runs)."""
@@ -132,6 +136,7 @@ class Task(QObject):
     @Slot()
     def _on_thread_finished(self) -> None:
         _LIVE.discard(self)
+        self._runner = None  # its thread has ended: the C++ object is deleted here
         self.done.emit()
         self.qthread.deleteLater()
         self.deleteLater()
