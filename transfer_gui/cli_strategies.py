@@ -11,7 +11,7 @@ DEFAULT_STRATEGIES = "linear-probe,fine-tune,scratch"
 
 
 def add_strategy_parsers(sub: argparse._SubParsersAction) -> None:
-    from .cli import add_recipe_args
+    from .cli_recipe import add_recipe_args
 
     p = sub.add_parser("lr-find", help="suggest a learning rate (range test)",
                        description="Train briefly on DATA while the learning rate rises from "
@@ -37,7 +37,7 @@ def add_strategy_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_lr_find(args: argparse.Namespace) -> int:
-    from .cli import interruptible, train_config
+    from .cli_recipe import interruptible, train_config
     from .console import ConsoleReporter, print_json, table
     from .core.lrfinder import lr_find
 
@@ -59,7 +59,7 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .cli import UsageError, interruptible, train_config
+    from .cli_recipe import UsageError, interruptible, train_config
     from .console import ConsoleReporter, print_json
     from .core.compare import compare_strategies, run_summary
 
