@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QTableWidgetItem, QVBoxLayout, QWidget
 
 
 def page_title(title: str, subtitle: str = "") -> QWidget:
@@ -38,3 +39,11 @@ def human_duration(seconds: float) -> str:
         return f"{minutes} min {seconds:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+def table_cell(text: str, align_right: bool = False) -> QTableWidgetItem:
+    """A read-only table cell; numbers are right-aligned."""
+    item = QTableWidgetItem(text)
+    if align_right:
+        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item

@@ -39,7 +39,7 @@ from ..widgets.drop_zone import DropZone
 from ..widgets.image_grid import GridItem, ImageGrid
 from ..widgets.progress import TaskProgress
 from ..worker import Task, start_task
-from .common import elide_path, page_title
+from .common import elide_path, page_title, table_cell
 
 SHARE_ROLE = Qt.ItemDataRole.UserRole + 2
 
@@ -252,9 +252,7 @@ class DataPage(QWidget):
         self.class_table.setRowCount(len(scan.classes))
         for row, (name, count) in enumerate(zip(scan.classes, counts, strict=True)):
             self.class_table.setItem(row, 0, QTableWidgetItem(name))
-            number = QTableWidgetItem(str(count))
-            number.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            self.class_table.setItem(row, 1, number)
+            self.class_table.setItem(row, 1, table_cell(str(count), align_right=True))
             share = QTableWidgetItem()
             share.setData(SHARE_ROLE, count / total)
             self.class_table.setItem(row, 2, share)

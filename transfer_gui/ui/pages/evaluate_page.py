@@ -27,13 +27,11 @@ from ..widgets.dialogs import show_error
 from ..widgets.image_grid import GridItem, ImageGrid
 from ..widgets.progress import TaskProgress
 from ..worker import Task, start_task
-from .common import page_title
+from .common import page_title, table_cell
 
 
 def _number(value: float, fmt: str = ".3f") -> QTableWidgetItem:
-    item = QTableWidgetItem(format(value, fmt))
-    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-    return item
+    return table_cell(format(value, fmt), align_right=True)
 
 
 class EvaluatePage(QWidget):

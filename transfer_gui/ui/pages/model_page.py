@@ -6,7 +6,7 @@ import dataclasses
 import os
 from functools import partial
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -35,7 +34,7 @@ from ..widgets.dialogs import show_error
 from ..widgets.layer_tree import LayerTreeView
 from ..widgets.preset_bar import PresetBar
 from ..worker import Task, start_task
-from .common import page_title
+from .common import page_title, table_cell
 
 WEIGHTS_TEXT = {
     "bundled": "bundled",
@@ -68,13 +67,6 @@ def _summary_text(structure: ModelStructure, strategy: str) -> str:
                 f"{format_count(total)} parameters train.")
     scratch = " · starts from random weights" if strategy == "scratch" else ""
     return summary(structure.model) + scratch
-
-
-def _cell(text: str, align_right: bool = False) -> QTableWidgetItem:
-    item = QTableWidgetItem(text)
-    if align_right:
-        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-    return item
 
 
 class ModelPage(QWidget):
@@ -164,12 +156,12 @@ class ModelPage(QWidget):
         self._rows = list(self.state.engine.backbones)
         self.table.setRowCount(len(self._rows))
         for row, info in enumerate(self._rows):
-            self.table.setItem(row, 0, _cell(info.title))
-            self.table.setItem(row, 1, _cell(f"{info.params / 1e6:.1f} M", True))
-            self.table.setItem(row, 2, _cell(f"{info.image_size} px", True))
+            self.table.setItem(row, 0, table_cell(info.title))
+            self.table.setItem(row, 1, table_cell(f"{info.params / 1e6:.1f} M", True))
+            self.table.setItem(row, 2, table_cell(f"{info.image_size} px", True))
             top1 = f"{info.top1:.1f} %" if info.top1 else "–"
-            self.table.setItem(row, 3, _cell(top1, True))
-            self.table.setItem(row, 4, _cell(WEIGHTS_TEXT.get(info.weights, info.weights)))
+            self.table.setItem(row, 3, table_cell(top1, True))
+            self.table.setItem(row, 4, table_cell(WEIGHTS_TEXT.get(info.weights, info.weights)))
             self.table.item(row, 4).setToolTip(WEIGHTS_TIP.get(info.weights, ""))
             self.table.item(row, 0).setToolTip(f"{info.name}: {info.description}")
         self.select_backbone(self.state.config.model.backbone)
