@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.runmeta import run_revision
 from ..state import AppState
 from ..widgets.confusion import ConfusionMatrix
 from ..widgets.dialogs import show_error
@@ -40,7 +41,7 @@ class EvaluatePage(QWidget):
         self.state = state
         self.task: Task | None = None
         self.evaluation = None  # core.evaluation.Evaluation
-        self._evaluated_run = ""
+        self._evaluated: tuple = ()  # (run folder, its revision) shown or being computed
         self._build()
         state.run_changed.connect(self._on_run_changed)
 
@@ -99,7 +100,9 @@ class EvaluatePage(QWidget):
     @Slot(str)
     def _on_run_changed(self, run_dir: str) -> None:
         self.evaluate_button.setEnabled(bool(run_dir))
-        if run_dir and run_dir != self._evaluated_run and not self.state.training \
+        # keyed on the run's files, not its folder: a resumed run is evaluated again
+        fresh = (run_dir, run_revision(run_dir)) if run_dir else ()
+        if run_dir and fresh != self._evaluated and not self.state.training \
                 and not self.state.closing:
             self.evaluate()
 
@@ -114,6 +117,7 @@ class EvaluatePage(QWidget):
         self.progress.setRange(0, 0)
         self.headline.setText("Evaluating…")
         self.evaluate_button.setEnabled(False)
+        self._evaluated = (run, run_revision(run))
         task = start_task(partial(_evaluate, run), "evaluate", self)
         task.events.connect(self.progress.on_events)
         task.succeeded.connect(partial(self._on_evaluated, task, run))
@@ -125,7 +129,6 @@ class EvaluatePage(QWidget):
             return
         self.progress.setVisible(False)
         self.evaluate_button.setEnabled(True)
-        self._evaluated_run = run
         self.show_evaluation(evaluation)
 
     def _on_failed(self, task: Task, message: str, details: str) -> None:
@@ -133,6 +136,7 @@ class EvaluatePage(QWidget):
             return
         self.progress.setVisible(False)
         self.evaluate_button.setEnabled(True)
+        self._evaluated = ()
         self.headline.setText("Evaluation failed.")
         if "Cancelled" not in details:
             show_error(self, "Cannot evaluate", message, details)
