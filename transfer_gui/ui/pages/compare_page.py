@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any
 
 from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -190,7 +191,7 @@ class ComparePage(QWidget):
         if runs:
             self._refresh()
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def showEvent(self, event: QShowEvent) -> None:
         """Runs changed elsewhere (the command line resumed one) are read again when shown."""
         super().showEvent(event)
         self._forget([r for r, rev in self._revisions.items()
