@@ -38,9 +38,9 @@ def tree_built(window, classes: int = 3) -> bool:
             and structure.model.num_classes == classes)
 
 
-def use_tiny(qtbot, window) -> None:
+def use_tiny(qtbot, window, classes: int = 3) -> None:
     window.model_page.select_backbone("tiny_cnn")
-    wait_until(qtbot, lambda: tree_built(window), timeout=30)
+    wait_until(qtbot, lambda: tree_built(window, classes), timeout=30)
 
 
 def highlighted(window) -> list[str]:
@@ -169,3 +169,31 @@ def test_the_preset_highlight_follows_the_tree(qtbot, tiny_window, shapes_dir, m
     assert highlighted(window) == []
     assert "232 frozen parameters keep their random" in warnings(window)
     assert window.state.config.model.trainable == ("stage1", "stage2", "head")
+
+
+def test_a_new_project_is_clean_and_open_asks_before_choosing(qtbot, tiny_window, shapes_dir,
+                                                              monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    window = tiny_window
+    page = window.model_page
+    wait_until(qtbot, lambda: page.structure is not None and page.tree.isEnabled(), timeout=30)
+    # the tree filled in the layer selection the default preset implies: no edit of the user's
+    assert window.state.config.model.trainable
+    assert not window.state.modified and not window.isWindowModified()
+    path = tmp_path / "p.tgproj"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+    window.train_page.form.epochs.setValue(3)  # a change of the user's
+    assert window.state.modified and window.projects.save_project()
+    window.train_page.form.epochs.setValue(4)
+    seen = []
+    answer = [QMessageBox.StandardButton.Cancel]
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: seen.append("ask") or answer[0])
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        lambda *a, **k: seen.append("choose") or (str(path), ""))
+    window.projects.open_project_dialog()
+    assert seen == ["ask"]  # cancelled before any file chooser
+    answer[0] = QMessageBox.StandardButton.Discard
+    window.projects.open_project_dialog()
+    assert seen == ["ask", "ask", "choose"]  # asked once, then chose
+    assert window.state.config.train.epochs == 3 and not window.state.modified
