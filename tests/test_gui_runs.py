@@ -56,7 +56,8 @@ def head_parameters(window) -> int:
     """The parameter count the tree shows on the head's row."""
     tree = window.model_page.tree.tree_model
     head = tree.find("head")
-    return int(tree.data(head.siblingAtColumn(2), Qt.ItemDataRole.DisplayRole).replace(",", ""))
+    text = tree.data(head.siblingAtColumn(2), Qt.ItemDataRole.DisplayRole)
+    return int("".join(c for c in text if c.isdigit()))  # "12 810": digit groups
 
 
 def test_a_resumed_run_reaches_every_page(qtbot, tiny_window, shapes_dir, monkeypatch):
@@ -97,6 +98,7 @@ def test_a_resumed_run_reaches_every_page(qtbot, tiny_window, shapes_dir, monkey
     wait_until(qtbot, lambda: evaluate.evaluation is not before and not evaluate.task.running)
     fresh = evaluate_run(run).result
     assert (evaluate.evaluation.result.confusion == fresh.confusion).all()
+    assert evaluate.source.text().endswith("(completed, 4 epochs)")
     # Compare: the row is read again (status, best accuracy, time)
     window.show_step(5)
     wait_until(qtbot, lambda: run in compare.summaries)
@@ -197,3 +199,36 @@ def test_a_new_project_is_clean_and_open_asks_before_choosing(qtbot, tiny_window
     window.projects.open_project_dialog()
     assert seen == ["ask", "ask", "choose"]  # asked once, then chose
     assert window.state.config.train.epochs == 3 and not window.state.modified
+
+
+def test_a_run_resumed_elsewhere_is_read_again_when_shown(qtbot, window, shapes_dir,
+                                                          tmp_path):
+    from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from transfer_gui.core.events import Callback, CancelToken
+    from transfer_gui.core.training import Trainer
+
+    class StopAfterFirst(Callback):
+        def on_epoch_end(self, event) -> None:
+            token.cancel()
+
+    run, token = str(tmp_path / "run"), CancelToken()
+    config = RunConfig(DataConfig(root=str(shapes_dir)), ModelConfig("tiny_cnn", "full"),
+                       TrainConfig(epochs=3, batch_size=8, image_size=32))
+    assert Trainer().fit(config, run, [StopAfterFirst()], token).status == "cancelled"
+    evaluate, compare = window.evaluate_page, window.compare_page
+    window.state.set_run(run)  # File > Open trained run
+    window.show_step(3)
+    wait_until(qtbot, lambda: evaluate.evaluation is not None and not evaluate.task.running)
+    assert evaluate.source.text().endswith("(cancelled, 1 epoch)")
+    first = evaluate.evaluation
+    window.show_step(5)
+    wait_until(qtbot, lambda: run in compare.summaries)
+    assert compare.table.text(run, "Status") == "cancelled"
+
+    Trainer().fit(None, run, [], resume=True)  # the command line resumes it
+    window.show_step(3)
+    wait_until(qtbot, lambda: evaluate.evaluation is not first and not evaluate.task.running)
+    assert evaluate.source.text().endswith("(completed, 3 epochs)")
+    window.show_step(5)
+    wait_until(qtbot, lambda: compare.summaries.get(run, {}).get("status") == "completed")
+    assert compare.table.text(run, "Status") == "completed"

@@ -79,8 +79,8 @@ def _scratch_warning(structure: ModelStructure, strategy: str) -> str:
     if strategy != "scratch" or not frozen:
         return ""
     return (f"⚠ {format_count(frozen)} frozen parameters keep their random starting values "
-            "and never learn: the layers above the ticked ones pass on random features. Tick "
-            "them to train them, or pick a pretrained preset.")
+            "and never learn: the unticked layers pass on random features. Tick them to train "
+            "them, or pick a pretrained preset.")
 
 
 def _run_classes(run: str | None) -> int:
