@@ -232,3 +232,33 @@ def test_a_run_resumed_elsewhere_is_read_again_when_shown(qtbot, window, shapes_
     window.show_step(5)
     wait_until(qtbot, lambda: compare.summaries.get(run, {}).get("status") == "completed")
     assert compare.table.text(run, "Status") == "completed"
+
+
+def test_without_its_data_folder_a_project_shows_its_last_runs_head(qtbot, tiny_window,
+                                                                   shapes_dir, monkeypatch,
+                                                                   tmp_path):
+    import json
+    import shutil
+
+    from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from transfer_gui.core.training import Trainer
+
+    window = tiny_window
+    data = shutil.copytree(shapes_dir, tmp_path / "shapes")
+    open_data(qtbot, window, data, monkeypatch)
+    use_tiny(qtbot, window)
+    run = str(tmp_path / "run")
+    Trainer().fit(RunConfig(DataConfig(root=str(data)), ModelConfig("tiny_cnn", "full"),
+                            TrainConfig(epochs=1, batch_size=8, image_size=32)), run, [])
+    window.state.set_run(run)
+    path = tmp_path / "p.tgproj"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+    assert window.projects.save_project()
+    shutil.rmtree(data)  # the data folder is gone (an unplugged disk)
+    dialogs.SHOWN.clear()
+    assert window.projects.open_project(str(path))
+    assert any("data folder" in message for _, message in dialogs.SHOWN)
+    assert window.state.scan is None
+    wait_until(qtbot, lambda: tree_built(window, classes=3), timeout=30)
+    assert head_parameters(window) == HEAD_3
+    assert json.loads(path.read_text())["last_run"]
