@@ -119,12 +119,6 @@ class PresetBar(QWidget):
             self.group.checkedButton().setChecked(False)
             self.group.setExclusive(True)
 
-    def checked(self) -> str:
-        """The highlighted preset ("" for none)."""
-        action = next((k for k, a in self.classic_actions.items() if a.isChecked()), "")
-        button = next((k for k, b in self.buttons.items() if b.isChecked()), "")
-        return action if self.classic_button.isChecked() else button
-
     def set_unfreeze(self, value: int) -> None:
         self.unfreeze.blockSignals(True)
         self.unfreeze.setValue(value)
