@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ from transfer_gui.cli import build_parser, main, train_config
 from transfer_gui.core import bundle
 from transfer_gui.core.backbones import get_spec
 from transfer_gui.core.events import Callback, CancelToken, EpochEnded, FitStarted, Recorder
+from transfer_gui.core.steplog import STEPS, read_steps
 from transfer_gui.core.training import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +58,19 @@ def differences(run: Path, ref: Path) -> float:
     ours, theirs = load_file(str(run / bundle.WEIGHTS)), load_file(str(ref / bundle.WEIGHTS))
     diff = max(diff, *(float((ours[k].float() - theirs[k].float()).abs().max()) for k in ours))
     assert bundle.load_run(run).model.num_classes == 3
-    return diff
+    return max(diff, steps_difference(run, ref))
+
+
+def steps_difference(run: Path, ref: Path) -> float:
+    """The run folder keeps every step's loss: after a resume, exactly one line per epoch,
+    the same steps as the uninterrupted run's."""
+    ours, theirs = read_steps(run), read_steps(ref)
+    lines = (run / STEPS).read_text().splitlines()
+    assert [s["epoch"] for s in ours] == list(range(1, EPOCHS + 1)) == [
+        json.loads(line)["epoch"] for line in lines]
+    assert [s["batch"] for s in ours] == [s["batch"] for s in theirs]
+    return max(abs(a - b) for x, y in zip(ours, theirs, strict=True)
+               for k in ("loss", "lr") for a, b in zip(x[k], y[k], strict=True))
 
 
 class StopAfter(Callback):
@@ -77,9 +91,15 @@ def test_cancelled_then_resumed_matches_uninterrupted(shapes_dir, tmp_path, refe
     result = Trainer().fit(config, run, [StopAfter(token, 2)], cancel=token)
     assert result.status == "cancelled" and len(result.history) == 2
     assert bundle.read_meta(run)["status"] == "cancelled"
+    before = bundle.read_meta(run)["seconds"]
     capsys.readouterr()
     assert main(["train", "--resume", str(run), "--json"]) == 0
-    assert '"start_epoch": 2' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert '"start_epoch": 2' in out
+    # the end of a resumed run reports the whole run's time, as run.json keeps it
+    ended = [json.loads(line) for line in out.splitlines() if '"FitEnded"' in line][-1]
+    total = bundle.read_meta(run)["seconds"]
+    assert total > before > 0.05 and ended["seconds"] == pytest.approx(total, abs=0.05)
     diff = differences(run, reference[case])
     print(f"\ncancelled after epoch 2 and resumed ({case}): largest difference {diff:.2e}")
     assert diff <= 1e-4

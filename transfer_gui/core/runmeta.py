@@ -40,6 +40,21 @@ def read_meta(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     return meta
 
 
+def run_revision(run_dir: str | os.PathLike[str]) -> tuple[int, int]:
+    """Changes whenever the run's `run.json` or weights are written again (an epoch ended, the
+    run was resumed or stopped): what is computed from a run is keyed on it, not on the
+    folder alone. (0, 0) for a folder without them."""
+    folder = Path(run_dir)
+    return _mtime_ns(folder / META), _mtime_ns(folder / WEIGHTS)
+
+
+def _mtime_ns(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
 def can_resume(run_dir: str | os.PathLike[str]) -> bool:
     """A stopped, failed or killed run with a checkpoint and epochs left to do."""
     run_dir = Path(run_dir)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import bundle
 from .layers import count_params
+from .steplog import StepLog
 
 if TYPE_CHECKING:
     from .backbones import TransferNet
@@ -63,6 +64,7 @@ class RunRecord:
         self.problems: dict[str, str] = {}  # files that failed to load during training
         self._started = time.perf_counter()
         self._before = 0.0  # seconds spent before a resume
+        self.steps = StepLog(out)  # a callback: the loop sends it every step
 
     def write_start(self, prep: Prepared) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -91,6 +93,7 @@ class RunRecord:
         known = {f.name for f in dataclasses.fields(RunState)}
         self.state = RunState(**{k: v for k, v in saved.items() if k in known})
         self.state.saved_best = (self.out / bundle.WEIGHTS).is_file()
+        self.steps.trim(self.state.epoch)
 
     def clock(self, started: float) -> None:
         self._started = started
@@ -116,6 +119,7 @@ class RunRecord:
             state.saved_best = True
         else:
             state.bad_epochs += 1
+        self.steps.epoch_done(row["epoch"])  # before the checkpoint: see steplog
         bundle.save_checkpoint(self.out, {**checkpoint(), "state": dataclasses.asdict(state)})
         self._save_meta("running", "")
         return is_best
@@ -148,7 +152,8 @@ class RunRecord:
                          state.best_acc, state.best_loss, self._seconds(), message)
 
     def _seconds(self) -> float:
-        return time.perf_counter() - self._started
+        """The whole run's training time: a resumed run adds the time before its stop."""
+        return self._before + time.perf_counter() - self._started
 
     def _save_meta(self, status: str, message: str, details: str = "") -> None:
         state = self.state
@@ -156,7 +161,7 @@ class RunRecord:
             status=status, message=message, history=state.history, epochs_done=state.epoch,
             best={"epoch": state.best_epoch, "val_acc": state.best_acc,
                   "val_loss": state.best_loss},
-            seconds=self._before + self._seconds(),
+            seconds=self._seconds(),
             unreadable=[{"path": p, "reason": r} for p, r in self.problems.items()],
         )
         if details:

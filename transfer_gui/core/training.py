@@ -130,6 +130,7 @@ class _Run:
             self.model.to(memory_format=torch.channels_last)
         self.dtype = amp_dtype(device, self.train_cfg.mixed_precision)
         self.record = RunRecord(out, self.model, device_label(device))
+        self.callbacks = [*callbacks, self.record.steps]  # the run folder keeps every step
         self.use_features = (self.train_cfg.cache_features and self.train_cfg.augment == "none"
                              and body_frozen(self.model))
         self.source: Any = None
@@ -152,6 +153,7 @@ class _Run:
         if checkpoint is None:
             emit(self.callbacks, Message("info", "no finished epoch to resume from: starting "
                                                  "again from epoch 1"))
+            self.record.steps.trim(0)
             return
         missing, unexpected = self.model.load_state_dict(checkpoint["model"], strict=False)
         frozen = {n for n, p in self.model.named_parameters() if not p.requires_grad}

@@ -69,14 +69,20 @@ class ProjectActions(QObject):
 
     @Slot()
     def open_project_dialog(self) -> None:
+        # unsaved changes are settled before the file chooser, as in other applications
+        if self._busy() or not self.maybe_save():
+            return
         path, _ = QFileDialog.getOpenFileName(self.window, "Open project",
                                               os.path.expanduser("~"), FILTER)
         if path:
-            self.open_project(path)
+            self._open(path)
 
     def open_project(self, path: str, *_: object) -> bool:
         if self._busy() or not self.maybe_save():
             return False
+        return self._open(path)
+
+    def _open(self, path: str) -> bool:
         try:
             project = load_project(path)
         except ProjectError as exc:

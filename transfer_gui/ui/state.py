@@ -22,6 +22,7 @@ class AppState(QObject):
     scan_changed = Signal()  # a new scan result (or None)
     model_changed = Signal()  # backbone, weights or freezing
     run_changed = Signal(str)  # the current trained run ("" for none)
+    run_updated = Signal(str)  # a run's weights or status changed (trained, resumed, stopped)
     runs_changed = Signal()  # runs joined the project (or a project was loaded)
     busy_changed = Signal(bool)  # training running or not
     status_message = Signal(str)
@@ -49,9 +50,11 @@ class AppState(QObject):
             self._replace(data=data)
             self.data_changed.emit()
 
-    def set_model(self, model: ModelConfig) -> None:
+    def set_model(self, model: ModelConfig, edited: bool = True) -> None:
+        """`edited=False`: a page filled in what the project implies (the layer selection of a
+        preset, once the network is built); that is no change of the user's to save."""
         if model != self.config.model:
-            self._replace(model=model)
+            self._replace(edited, model=model)
             self.model_changed.emit()
 
     def set_train(self, train: TrainConfig) -> None:
@@ -62,9 +65,10 @@ class AppState(QObject):
         if transfer != self.config.transfer:
             self._replace(transfer=transfer)
 
-    def _replace(self, **parts: object) -> None:
+    def _replace(self, edited: bool = True, **parts: object) -> None:
         self.project.config = dataclasses.replace(self.project.config, **parts)
-        self.set_modified(True)
+        if edited:
+            self.set_modified(True)
 
     def set_modified(self, modified: bool) -> None:
         if modified != self.modified:
@@ -86,6 +90,12 @@ class AppState(QObject):
             if not known:
                 self.runs_changed.emit()
         self.run_changed.emit(run_dir)
+
+    def run_trained(self, run_dir: str) -> None:
+        """Training wrote `run_dir` (a new run, or one resumed): pages that show it drop what
+        they computed from its old files, then it becomes the current run."""
+        self.run_updated.emit(run_dir)
+        self.set_run(run_dir)
 
     def add_runs(self, run_dirs: list[str]) -> None:
         """Runs join the project without becoming the current run (a comparison's runs)."""

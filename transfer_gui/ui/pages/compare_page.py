@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any
 
 from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -24,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.project import runs_folder
-from ...core.runmeta import RunError, read_meta
+from ...core.runmeta import RunError, read_meta, run_revision
 from ..state import AppState
 from ..widgets.compare_table import CompareTable
 from ..widgets.dialogs import show_error
@@ -46,6 +47,7 @@ class ComparePage(QWidget):
         self.state = state
         self.summaries: dict[str, dict[str, Any]] = {}  # run folder -> run_summary
         self.partial: dict[str, dict[str, Any]] = {}  # not evaluated yet (being compared)
+        self._revisions: dict[str, tuple[int, int]] = {}  # run -> run_revision summarised
         self.summary_task: Task | None = None
         self.comparison = StrategyComparison(self)
         self.strategies_dialog: StrategiesDialog | None = None
@@ -122,6 +124,7 @@ class ComparePage(QWidget):
         self.comparison.failed.connect(self._on_comparison_failed)
         self.comparison.done.connect(self._on_comparison_done)
         self.state.runs_changed.connect(self._on_runs_changed)
+        self.state.run_updated.connect(self._on_run_updated)
         self.state.project_loaded.connect(self._on_project_loaded)
         self.state.busy_changed.connect(self._on_busy_changed)
 
@@ -144,6 +147,7 @@ class ComparePage(QWidget):
     @Slot()
     def _on_project_loaded(self) -> None:
         self.summaries.clear()
+        self._revisions.clear()
         self.partial.clear()
         self.run_list.clear()
         self._on_runs_changed()
@@ -174,6 +178,24 @@ class ComparePage(QWidget):
             item.setText(f"{run_label(run)} (missing)")
             item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
         self.run_list.addItem(item)
+
+    @Slot(str)
+    def _on_run_updated(self, run: str) -> None:
+        """A run was trained again (resumed): its row and curves are read again."""
+        self._forget([run])
+
+    def _forget(self, runs: list[str]) -> None:
+        for run in runs:
+            self.summaries.pop(run, None)
+            self._revisions.pop(run, None)
+        if runs:
+            self._refresh()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Runs changed elsewhere (the command line resumed one) are read again when shown."""
+        super().showEvent(event)
+        self._forget([r for r, rev in self._revisions.items()
+                      if r not in self._comparing and run_revision(r) != rev])
 
     @Slot(QListWidgetItem)
     def _on_run_item_changed(self, _item: QListWidgetItem) -> None:
@@ -235,21 +257,23 @@ class ComparePage(QWidget):
         if not todo:
             return
         run = todo[0]
+        revision = self._revisions[run] = run_revision(run)  # before reading: a later write
         self.status.setText(f"Reading {run_label(run)} ({len(todo)} to go)…")
         task = start_task(partial(_summarise, run), "summary", self)
-        task.succeeded.connect(partial(self._on_summary_succeeded, run))
-        task.failed.connect(partial(self._on_summary_failed, run))
+        task.succeeded.connect(partial(self._on_summary_succeeded, run, revision))
+        task.failed.connect(partial(self._on_summary_failed, run, revision))
         task.done.connect(self._on_summary_done)
         self.summary_task = task
 
-    def _on_summary_succeeded(self, run: str, summary: object) -> None:
-        if summary is not None:
+    def _on_summary_succeeded(self, run: str, revision: tuple, summary: object) -> None:
+        if summary is not None and self._revisions.get(run) == revision:  # else: read again
             self.summaries[run] = summary  # type: ignore[assignment]
             self._draw()
 
-    def _on_summary_failed(self, run: str, message: str, _details: str) -> None:
-        self.summaries[run] = {"run": run, "error": message}
-        self._draw()
+    def _on_summary_failed(self, run: str, revision: tuple, message: str, _details: str) -> None:
+        if self._revisions.get(run) == revision:
+            self.summaries[run] = {"run": run, "error": message}
+            self._draw()
 
     @Slot()
     def _on_summary_done(self) -> None:
@@ -323,6 +347,7 @@ class ComparePage(QWidget):
     def _on_comparison_finished(self, rows: list) -> None:
         for row in rows:
             self.summaries[row["run"]] = row
+            self._revisions[row["run"]] = run_revision(row["run"])
         if rows:
             best = max(rows, key=lambda r: r.get("best_val_acc") or 0.0)
             self.state.status_message.emit(

@@ -6,7 +6,7 @@ import os
 from functools import partial
 
 from PySide6.QtCore import Qt, QUrl, Slot
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.runmeta import RunError, read_meta, run_revision
 from ..state import AppState
 from ..widgets.confusion import ConfusionMatrix
 from ..widgets.dialogs import show_error
@@ -40,7 +41,7 @@ class EvaluatePage(QWidget):
         self.state = state
         self.task: Task | None = None
         self.evaluation = None  # core.evaluation.Evaluation
-        self._evaluated_run = ""
+        self._evaluated: tuple = ()  # (run folder, its revision) shown or being computed
         self._build()
         state.run_changed.connect(self._on_run_changed)
 
@@ -99,9 +100,17 @@ class EvaluatePage(QWidget):
     @Slot(str)
     def _on_run_changed(self, run_dir: str) -> None:
         self.evaluate_button.setEnabled(bool(run_dir))
-        if run_dir and run_dir != self._evaluated_run and not self.state.training \
+        # keyed on the run's files, not its folder: a resumed run is evaluated again
+        fresh = (run_dir, run_revision(run_dir)) if run_dir else ()
+        if run_dir and fresh != self._evaluated and not self.state.training \
                 and not self.state.closing:
             self.evaluate()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """A run changed elsewhere (resumed from the command line) is evaluated again."""
+        super().showEvent(event)
+        if self.task is None or not self.task.running:
+            self._on_run_changed(self.state.run_dir)
 
     @Slot()
     def evaluate(self) -> None:
@@ -114,6 +123,7 @@ class EvaluatePage(QWidget):
         self.progress.setRange(0, 0)
         self.headline.setText("Evaluating…")
         self.evaluate_button.setEnabled(False)
+        self._evaluated = (run, run_revision(run))
         task = start_task(partial(_evaluate, run), "evaluate", self)
         task.events.connect(self.progress.on_events)
         task.succeeded.connect(partial(self._on_evaluated, task, run))
@@ -125,14 +135,13 @@ class EvaluatePage(QWidget):
             return
         self.progress.setVisible(False)
         self.evaluate_button.setEnabled(True)
-        self._evaluated_run = run
         self.show_evaluation(evaluation)
 
     def _on_failed(self, task: Task, message: str, details: str) -> None:
         if task is not self.task:
             return
         self.progress.setVisible(False)
-        self.evaluate_button.setEnabled(True)
+        self.evaluate_button.setEnabled(True)  # the key stays: no retry until the run changes
         self.headline.setText("Evaluation failed.")
         if "Cancelled" not in details:
             show_error(self, "Cannot evaluate", message, details)
@@ -145,7 +154,7 @@ class EvaluatePage(QWidget):
         self.headline.setText(f"Accuracy {result.accuracy:.1%} · macro F1 {result.macro_f1:.3f} "
                               f"· {int(result.confusion.sum())} images")
         self.source.setText(f"Evaluated on {evaluation.source}. Run: "
-                            f"{os.path.basename(self.state.run_dir)}")
+                            f"{_run_text(self.state.run_dir)}")
         self.matrix.set_matrix(result.classes, result.confusion)
         rows = result.per_class()
         self.table.setRowCount(len(rows))
@@ -180,6 +189,17 @@ class EvaluatePage(QWidget):
     @Slot(str)
     def _on_open_file(self, path: str) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+
+
+def _run_text(run: str) -> str:
+    """The run's name with its status and epochs, so a resumed run is told from its past."""
+    try:
+        meta = read_meta(run)
+    except RunError:
+        return os.path.basename(run)
+    epochs = meta.get("epochs_done", 0)
+    return (f"{os.path.basename(run)} ({meta.get('status', '?')}, {epochs} "
+            f"epoch{'' if epochs == 1 else 's'})")
 
 
 def _evaluate(run: str, callbacks: list, cancel: object) -> object:

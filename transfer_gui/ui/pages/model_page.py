@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.config import CLASSIC_STRATEGIES, ModelConfig
+from ...core.runmeta import RunError, read_meta
 from ..engine import (
     BackboneRow,
     ModelStructure,
@@ -69,6 +70,27 @@ def _summary_text(structure: ModelStructure, strategy: str) -> str:
     return summary(structure.model) + scratch
 
 
+def _scratch_warning(structure: ModelStructure, strategy: str) -> str:
+    """From scratch, a frozen layer keeps its random initial weights for good. That is
+    allowed (a random-features baseline), but never silently."""
+    from ...core.layers import format_count
+
+    frozen = sum(p.numel() for p in structure.model.parameters() if not p.requires_grad)
+    if strategy != "scratch" or not frozen:
+        return ""
+    return (f"⚠ {format_count(frozen)} frozen parameters keep their random starting values "
+            "and never learn: the unticked layers pass on random features. Tick them to train "
+            "them, or pick a pretrained preset.")
+
+
+def _run_classes(run: str | None) -> int:
+    """How many classes a run was trained on (0 if unknown)."""
+    try:
+        return len(read_meta(run).get("classes") or []) if run else 0
+    except RunError:
+        return 0
+
+
 class ModelPage(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -77,10 +99,11 @@ class ModelPage(QWidget):
         self.build_task: Task | None = None
         self._rows: list[BackboneRow] = []
         self._pending_selectors: tuple[str, ...] | None = None
+        self._building: tuple[str, int] | None = None  # (backbone, classes) being built
         self._build()
         state.engine_ready.connect(self._on_engine_ready)
         state.project_loaded.connect(self._on_project_loaded)
-        state.scan_changed.connect(self._on_scan_changed)
+        state.scan_changed.connect(self._follow_classes)
 
     # --- layout -----------------------------------------------------------------------------
 
@@ -141,11 +164,16 @@ class ModelPage(QWidget):
         self.summary = QLabel("")
         self.summary.setObjectName("trainableSummary")
         self.summary.setWordWrap(True)
+        self.scratch_warning = QLabel("")
+        self.scratch_warning.setObjectName("errorText")
+        self.scratch_warning.setWordWrap(True)
+        self.scratch_warning.setVisible(False)
         self.tree = LayerTreeView()
         self.tree.tree_model.trainable_changed.connect(self._on_trainable_changed)
         layout = QVBoxLayout(box)
         layout.addWidget(self.presets)
         layout.addWidget(self.summary)
+        layout.addWidget(self.scratch_warning)
         layout.addWidget(self.tree, 1)
         return box
 
@@ -195,15 +223,25 @@ class ModelPage(QWidget):
         self._build_structure(info.name)
 
     def _num_classes(self) -> int:
+        """The project's class count: the scanned folder's; before a scan (or with the folder
+        gone) the last run's; else 2."""
         scan = self.state.scan
-        return len(scan.classes) if scan is not None and scan.classes else 2
+        if scan is not None and scan.classes:
+            return max(len(scan.classes), 2)
+        return max(_run_classes(self.state.project.last_run), 2)
+
+    def _built(self) -> tuple[str, int] | None:
+        structure = self.structure
+        return (structure.backbone, structure.model.num_classes) if structure else None
 
     def _build_structure(self, backbone: str) -> None:
-        if self.structure is not None and self.structure.backbone == backbone:
+        wanted = (backbone, self._num_classes())
+        if wanted in (self._built(), self._building):
             return
+        self._building = wanted
         self.tree.setEnabled(False)
         self.summary.setText("Building the network…")
-        task = start_task(partial(build_structure, backbone, self._num_classes()), "model", self)
+        task = start_task(partial(build_structure, *wanted), "model", self)
         task.succeeded.connect(partial(self._on_structure_built, task))
         task.failed.connect(partial(self._on_structure_failed, task))
         self.build_task = task
@@ -211,6 +249,7 @@ class ModelPage(QWidget):
     def _on_structure_built(self, task: Task, structure: ModelStructure) -> None:
         if task is not self.build_task:
             return
+        self._building = None
         self.structure = structure
         model = self.state.config.model
         selectors = self._pending_selectors if self._pending_selectors is not None \
@@ -221,10 +260,12 @@ class ModelPage(QWidget):
         self.tree.setEnabled(True)
         self.unfreeze.setMaximum(max(1, len(structure.groups) - 1))
         self._check_preset(model.strategy)
-        self._on_trainable_changed()
+        self._sync_trainable(edited=False)  # what the project implies: no change of the user's
+        self._follow_classes()  # the classes changed while it was being built
 
     def _on_structure_failed(self, task: Task, message: str, details: str) -> None:
         if task is self.build_task:
+            self._building = None
             self.summary.setText("The network could not be built.")
             show_error(self, "Cannot build the network", message, details)
 
@@ -280,14 +321,30 @@ class ModelPage(QWidget):
 
     @Slot()
     def _on_trainable_changed(self) -> None:
+        self._sync_trainable(edited=True)
+
+    def _sync_trainable(self, edited: bool) -> None:
         if self.structure is None:
             return
         tree = self.tree.tree_model
         selectors = selectors_for(self.structure, tree.trainable)
         model = self.state.config.model
         self.state.set_model(dataclasses.replace(model, trainable=selectors,
-                                                 backbone=self.structure.backbone))
-        self.summary.setText(_summary_text(self.structure, model.strategy))
+                                                 backbone=self.structure.backbone), edited)
+        self._show_summary()
+
+    def _show_summary(self) -> None:
+        """A preset is highlighted only while the tree is exactly that preset."""
+        assert self.structure is not None
+        model = self.state.config.model
+        preset = trainable_names(self.structure, model.strategy, model.unfreeze)
+        matches = self.tree.tree_model.trainable == preset
+        self.presets.check(model.strategy if matches else "")
+        custom = "" if matches else "<b>Custom</b> (no preset matches) · "
+        self.summary.setText(custom + _summary_text(self.structure, model.strategy))
+        warning = _scratch_warning(self.structure, model.strategy)
+        self.scratch_warning.setText(warning)
+        self.scratch_warning.setVisible(bool(warning))
 
     def model_config(self) -> ModelConfig:
         return self.state.config.model
@@ -305,11 +362,13 @@ class ModelPage(QWidget):
             self.select_backbone(model.backbone)
 
     @Slot()
-    def _on_scan_changed(self) -> None:
-        # the head's size follows the class count: rebuild so the counts are exact
-        if self.structure is not None and \
-                self.structure.model.num_classes != max(self._num_classes(), 2):
+    def _follow_classes(self) -> None:
+        """The head's size follows the class count (the scan may come before or after the
+        network is built): rebuild so the tree shows exactly what trains."""
+        current = self._building or self._built()
+        if current is None or (current[0], self._num_classes()) in (self._built(),
+                                                                     self._building):
+            return
+        if self._building is None:  # else the pending build's selection still applies
             self._pending_selectors = self.state.config.model.trainable
-            backbone = self.structure.backbone
-            self.structure = None
-            self._build_structure(backbone)
+        self._build_structure(current[0])

@@ -53,18 +53,21 @@ class PredictorCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._key: tuple[str, str] | None = None
+        self._key: tuple | None = None
         self._predictor: Any = None
 
     def get(self, key: tuple[str, str], callbacks: list, cancel: Any) -> Any:
         from ...core.predict import Predictor
+        from ...core.runmeta import run_revision
 
+        kind, name = key
+        # a run resumed since is loaded again: the key holds its files' revision
+        stamp = (kind, name, run_revision(name) if kind == "run" else None)
         with self._lock:
-            if key != self._key:
-                kind, name = key
+            if stamp != self._key:
                 self._predictor = (Predictor.from_run(name, "cpu") if kind == "run" else
                                    Predictor.imagenet(name, "cpu", callbacks, cancel))
-                self._key = key
+                self._key = stamp
             return self._predictor
 
 

@@ -24,6 +24,7 @@ from ...core.config import RunConfig
 from ...core.events import BatchEnded, EpochEnded, FitEnded, FitStarted, Message, Progress
 from ...core.project import new_run_dir
 from ...core.runmeta import can_resume, read_meta
+from ...core.steplog import read_steps
 from ..state import AppState
 from ..widgets.dialogs import show_error
 from ..widgets.metric_plot import TrainingPlots
@@ -46,6 +47,7 @@ class TrainPage(QWidget):
         self._steps_per_epoch = 1
         self._epochs = 1
         self._start_step = 0
+        self._resumed_after = 0
         self._started_at = 0.0
         self.lr_dialog: LRFinderDialog | None = None
         self._build()
@@ -209,7 +211,7 @@ class TrainPage(QWidget):
     def _launch(self, fn: partial, run_dir: str) -> None:
         self.run_dir = run_dir
         self.plots.clear()
-        self._start_step = 0
+        self._start_step = self._resumed_after = 0
         task = start_task(fn, "train", self)
         task.events.connect(self._on_events)
         task.succeeded.connect(self._on_succeeded)
@@ -271,6 +273,7 @@ class TrainPage(QWidget):
         self.plots.set_steps_per_epoch(self._steps_per_epoch)
         self._epochs = event.epochs
         self._start_step = event.start_epoch * self._steps_per_epoch
+        self._resumed_after = event.start_epoch
         self._started_at = time.monotonic()
         self.progress.setRange(0, event.epochs * self._steps_per_epoch)
         self.progress.setValue(self._start_step)
@@ -283,9 +286,14 @@ class TrainPage(QWidget):
             f"parameters trainable{cache}")
 
     def _replay_history(self) -> None:
+        """A resumed run's plot starts with the epochs before the stop, steps included."""
         for row in read_meta(self.run_dir).get("history", []):
             self.plots.add_epoch(row["epoch"], row["train_acc"], row["val_loss"], row["val_acc"],
                                  row.get("target_acc"))
+        for epoch in read_steps(self.run_dir):
+            per = max(epoch["steps_per_epoch"], 1)
+            xs = [epoch["epoch"] - 1 + b / per for b in epoch["batch"]]
+            self.plots.add_steps(xs, epoch["loss"], epoch["lr"])
 
     def _add_steps(self, steps: list[BatchEnded]) -> None:
         per = self._steps_per_epoch
@@ -325,8 +333,11 @@ class TrainPage(QWidget):
                 f"{event.best_epoch})" if event.best_val_acc is not None else "")
         words = {"completed": "Finished", "cancelled": "Stopped", "early-stopped":
                  "Stopped early (no more improvement)", "failed": "Failed"}
+        resumed = (f" (resumed after epoch {self._resumed_after})" if self._resumed_after
+                   else "")  # the epochs and time count the whole run
         self.status.setText(f"{words.get(event.status, event.status)} after "
-                            f"{event.epochs_run} epochs in {human_duration(event.seconds)}{best}")
+                            f"{event.epochs_run} epochs in {human_duration(event.seconds)}"
+                            f"{resumed}{best}")
         self.log.appendPlainText(f"— {event.status}: model saved in {event.run_dir}")
 
     @Slot(object)
@@ -335,7 +346,7 @@ class TrainPage(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(1 if status == "completed" else 0)
         self.state.set_training(False)
-        self.state.set_run(self.run_dir)
+        self.state.run_trained(self.run_dir)
         self.run_finished.emit(self.run_dir, status)
 
     @Slot(str, str)
@@ -353,7 +364,7 @@ class TrainPage(QWidget):
         self.status.setText("Training failed; see the log.")
         self.state.set_training(False)
         if os.path.isfile(saved):
-            self.state.set_run(self.run_dir)
+            self.state.run_trained(self.run_dir)
         show_error(self, "Training failed", message + where, details)
         self.run_failed.emit(message)
 

@@ -101,7 +101,8 @@ class PresetBar(QWidget):
         self.preset_chosen.emit(strategy)
 
     def check(self, strategy: str) -> None:
-        """Show `strategy` as the chosen preset (without emitting anything)."""
+        """Show `strategy` as the chosen preset (without emitting anything); "" (a selection
+        no preset matches) shows none."""
         self._current = strategy
         action = self.classic_actions.get(strategy)
         if action is not None:
@@ -113,6 +114,10 @@ class PresetBar(QWidget):
         button = self.buttons.get(strategy)
         if button is not None:
             button.setChecked(True)
+        elif self.group.checkedButton() is not None:
+            self.group.setExclusive(False)  # an exclusive group cannot uncheck its last button
+            self.group.checkedButton().setChecked(False)
+            self.group.setExclusive(True)
 
     def set_unfreeze(self, value: int) -> None:
         self.unfreeze.blockSignals(True)
