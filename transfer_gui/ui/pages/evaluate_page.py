@@ -29,6 +29,14 @@ from ..widgets.progress import TaskProgress
 from ..worker import Task, start_task
 from .common import page_title, table_cell
 
+COLUMN_TIPS = (
+    "The class (the true label)",
+    "Of the images predicted as this class, the share that really are",
+    "Of the images of this class, the share found",
+    "The harmonic mean of precision and recall",
+    "How many validation images of this class there are",
+)
+
 
 def _number(value: float, fmt: str = ".3f") -> QTableWidgetItem:
     return table_cell(format(value, fmt), align_right=True)
@@ -65,6 +73,8 @@ class EvaluatePage(QWidget):
         self.matrix.cell_clicked.connect(self._on_cell_clicked)
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Support"])
+        for col, tip in enumerate(COLUMN_TIPS):
+            self.table.horizontalHeaderItem(col).setToolTip(tip)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         header = self.table.horizontalHeader()

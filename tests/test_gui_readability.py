@@ -1,0 +1,41 @@
+"""What the window says and how it reads: plot axes, messages, plurals, tooltips, thumbnails
+(pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.gui
+
+
+def _tick_strings(axis) -> list[str]:
+    """The strings the axis draws for its current range, as pyqtgraph computes them."""
+    low, high = axis.range
+    size = axis.geometry().height() or 200
+    strings = []
+    for spacing, values in axis.tickValues(low, high, size):
+        strings += axis.tickStrings(values, axis.autoSIPrefixScale * axis.scale, spacing)
+    return strings
+
+
+def test_plot_axes_show_plain_numbers_and_scientific_rates(qtbot):
+    from transfer_gui.ui.widgets.metric_plot import TrainingPlots
+
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 300)
+    plots.show()
+    xs = [i / 100 for i in range(1, 31)]  # part of the first epoch: the x range is 0-0.3
+    plots.add_steps(xs, [0.9 - 0.4 * x / 0.3 for x in xs], [1e-6 + 1e-6 * x for x in xs])
+    plots.redraw()
+    qtbot.wait(50)
+    loss = plots.loss_plot.getPlotItem()
+    rate = plots.lr_plot.getPlotItem()
+    for item in (loss, rate):
+        for side in ("left", "bottom"):
+            assert "(x" not in item.getAxis(side).labelString(), item.getAxis(side).labelString()
+    loss_ticks = [float(s) for s in _tick_strings(loss.getAxis("left"))]
+    assert loss_ticks and all(0.3 <= v <= 1.1 for v in loss_ticks), loss_ticks
+    rate_ticks = _tick_strings(rate.getAxis("left"))
+    assert rate_ticks and all("e-" in s for s in rate_ticks), rate_ticks
+    assert all(0.9e-6 <= float(s) <= 1.4e-6 for s in rate_ticks), rate_ticks
