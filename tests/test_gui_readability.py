@@ -39,3 +39,29 @@ def test_plot_axes_show_plain_numbers_and_scientific_rates(qtbot):
     rate_ticks = _tick_strings(rate.getAxis("left"))
     assert rate_ticks and all("e-" in s for s in rate_ticks), rate_ticks
     assert all(0.9e-6 <= float(s) <= 1.4e-6 for s in rate_ticks), rate_ticks
+
+
+def test_small_images_fill_their_thumbnail_tile(qtbot, tmp_path):
+    """A 28 px image is enlarged in whole pixels (sharp blocks); a 90 px one smoothly."""
+    import numpy as np
+    from PIL import Image
+
+    from transfer_gui.ui.widgets.image_grid import GridItem, ImageGrid
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (28, 28), dtype=np.uint8)
+    tiny, small = tmp_path / "digit.png", tmp_path / "small.png"
+    Image.fromarray(pixels, "L").save(tiny)
+    Image.new("RGB", (90, 60), "red").save(small)
+    grid = ImageGrid(size=112)
+    qtbot.addWidget(grid)
+    grid.set_items([GridItem(str(tiny)), GridItem(str(small))])
+    for path in (tiny, small):
+        assert grid.loader.pixmap(str(path)) is None  # queued
+    qtbot.waitUntil(lambda: all(grid.loader.pixmap(str(p)) for p in (tiny, small)), timeout=10_000)
+    image = grid.loader.pixmap(str(tiny)).toImage()
+    assert (image.width(), image.height()) == (112, 112)
+    shown = np.array([[image.pixelColor(x, y).red() for x in range(112)] for y in range(112)])
+    assert np.array_equal(shown, np.kron(pixels, np.ones((4, 4), dtype=np.uint8)))
+    enlarged = grid.loader.pixmap(str(small))
+    assert (enlarged.width(), enlarged.height()) == (112, 75)
