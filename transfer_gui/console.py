@@ -19,6 +19,7 @@ from .core.events import (
     Progress,
     to_dict,
 )
+from .core.wording import count
 
 
 def table(rows: Sequence[Sequence[Any]], header: Sequence[str], out: TextIO | None = None) -> None:
@@ -100,7 +101,7 @@ class ConsoleReporter(Callback):
         if self.as_json:
             print(json.dumps(to_dict(event)), file=self.out, flush=True)
             return
-        done = f"{event.status} after {event.epochs_run} epochs in {event.seconds:.1f} s"
+        done = f"{event.status} after {count(event.epochs_run, 'epoch')} in {event.seconds:.1f} s"
         if event.message:  # cancelled or failed: what happened and where the model is
             print(f"{done}: {event.message}", file=self.out, flush=True)
             return

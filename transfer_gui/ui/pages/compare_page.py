@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from ...core.project import runs_folder
 from ...core.runmeta import RunError, read_meta
+from ...core.wording import count
 from ..state import AppState
 from ..widgets.compare_table import CompareTable
 from ..widgets.dialogs import show_error
@@ -326,7 +327,7 @@ class ComparePage(QWidget):
         if rows:
             best = max(rows, key=lambda r: r.get("best_val_acc") or 0.0)
             self.state.status_message.emit(
-                f"Compared {len(rows)} strategies; best: {run_label(best['run'])}")
+                f"Compared {count(len(rows), 'strategy')}; best: {run_label(best['run'])}")
 
     @Slot(str, str)
     def _on_comparison_failed(self, message: str, details: str) -> None:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.data import FolderScan, training_split
+from ...core.wording import count
 from ..state import AppState
 from ..widgets.dialogs import show_error
 from ..widgets.drop_zone import DropZone
@@ -250,17 +251,17 @@ class DataPage(QWidget):
         counts = scan.counts()
         total = max(sum(counts), 1)
         self.class_table.setRowCount(len(scan.classes))
-        for row, (name, count) in enumerate(zip(scan.classes, counts, strict=True)):
+        for row, (name, n) in enumerate(zip(scan.classes, counts, strict=True)):
             self.class_table.setItem(row, 0, QTableWidgetItem(name))
-            self.class_table.setItem(row, 1, table_cell(str(count), align_right=True))
+            self.class_table.setItem(row, 1, table_cell(str(n), align_right=True))
             share = QTableWidgetItem()
-            share.setData(SHARE_ROLE, count / total)
+            share.setData(SHARE_ROLE, n / total)
             self.class_table.setItem(row, 2, share)
         self.class_filter.blockSignals(True)
         self.class_filter.clear()
         self.class_filter.addItem(f"All classes ({sum(counts)})")
-        for name, count in zip(scan.classes, counts, strict=True):
-            self.class_filter.addItem(f"{name} ({count})")
+        for name, n in zip(scan.classes, counts, strict=True):
+            self.class_filter.addItem(f"{name} ({n})")
         self.class_filter.blockSignals(False)
         self.own_split.setEnabled(scan.layout == "train-val")
         self.own_split.blockSignals(True)
@@ -301,7 +302,8 @@ class DataPage(QWidget):
         errors = sum(p.severity == "error" for p in problems)
         label = f"Problems ({len(problems)})" if problems else "Problems"
         self.tabs.setTabText(1, label)
-        self.tabs.setTabToolTip(1, f"{errors} files skipped, {len(problems) - errors} warnings")
+        self.tabs.setTabToolTip(1, f"{count(errors, 'file')} skipped, "
+                                   f"{count(len(problems) - errors, 'warning')}")
 
     @Slot()
     def _on_split_edited(self) -> None:
@@ -325,8 +327,8 @@ class DataPage(QWidget):
         train, val = training_split(scan, data.val_split, data.seed, data.folder_split)
         n_train, n_val = len(train), len(val)
         errors = sum(p.severity == "error" for p in scan.problems)
-        skipped = f" · {errors} files skipped (see Problems)" if errors else ""
-        self.summary.setText(f"<b>{len(scan.classes)} classes</b> · {n_train} training · "
+        skipped = f" · {count(errors, 'file')} skipped (see Problems)" if errors else ""
+        self.summary.setText(f"<b>{count(len(scan.classes), 'class')}</b> · {n_train} training · "
                              f"{n_val} validation images{skipped}")
 
     @Slot()

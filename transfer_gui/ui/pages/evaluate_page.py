@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.wording import count
 from ..state import AppState
 from ..widgets.confusion import ConfusionMatrix
 from ..widgets.dialogs import show_error
@@ -153,7 +154,7 @@ class EvaluatePage(QWidget):
         self.evaluation = evaluation
         result = evaluation.result
         self.headline.setText(f"Accuracy {result.accuracy:.1%} · macro F1 {result.macro_f1:.3f} "
-                              f"· {int(result.confusion.sum())} images")
+                              f"· {count(int(result.confusion.sum()), 'image')}")
         self.source.setText(f"Evaluated on {evaluation.source}. Run: "
                             f"{os.path.basename(self.state.run_dir)}")
         self.matrix.set_matrix(result.classes, result.confusion)

@@ -24,6 +24,7 @@ from ...core.config import RunConfig
 from ...core.events import BatchEnded, EpochEnded, FitEnded, FitStarted, Message, Progress
 from ...core.project import new_run_dir
 from ...core.runmeta import can_resume, read_meta
+from ...core.wording import count
 from ..state import AppState
 from ..widgets.dialogs import show_error
 from ..widgets.metric_plot import TrainingPlots
@@ -326,7 +327,8 @@ class TrainPage(QWidget):
         words = {"completed": "Finished", "cancelled": "Stopped", "early-stopped":
                  "Stopped early (no more improvement)", "failed": "Failed"}
         self.status.setText(f"{words.get(event.status, event.status)} after "
-                            f"{event.epochs_run} epochs in {human_duration(event.seconds)}{best}")
+                            f"{count(event.epochs_run, 'epoch')} in "
+                            f"{human_duration(event.seconds)}{best}")
         self.log.appendPlainText(f"— {event.status}: model saved in {event.run_dir}")
 
     @Slot(object)

@@ -9,6 +9,8 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from ...core.wording import count
+
 EMPTY = QColor("#f4f6f9")
 
 
@@ -85,9 +87,9 @@ class ConfusionMatrix(QWidget):
             self.setToolTip(self.label_at(event.position()))
             return
         row, col = hit
-        count = int(self.matrix[row, col])
-        self.setToolTip(f"true {self.classes[row]}, predicted {self.classes[col]}: {count} "
-                        f"image{'s' if count != 1 else ''} (click to see them)")
+        n = int(self.matrix[row, col])
+        self.setToolTip(f"true {self.classes[row]}, predicted {self.classes[col]}: "
+                        f"{count(n, 'image')} (click to see them)")
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
@@ -108,9 +110,9 @@ class ConfusionMatrix(QWidget):
 
     def _paint_cell(self, painter: QPainter, font: QFont, row: int, col: int, left: float,
                     top: float, cell: float, total: int) -> None:
-        count = int(self.matrix[row, col])
+        n = int(self.matrix[row, col])
         rect = QRectF(left + col * cell, top + row * cell, cell - 2, cell - 2)
-        colour = _cell_colour(count / total if total else 0.0, row == col) if count else EMPTY
+        colour = _cell_colour(n / total if total else 0.0, row == col) if n else EMPTY
         painter.fillRect(rect, colour)
         if self.selected == (row, col):
             painter.setPen(QColor("#1d2330"))
@@ -119,7 +121,7 @@ class ConfusionMatrix(QWidget):
             painter.setFont(font)
             dark = colour.lightness() < 140
             painter.setPen(QColor("white") if dark else QColor("#1d2330"))
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(count))
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(n))
 
     def _paint_labels(self, painter: QPainter, left: float, top: float, cell: float) -> None:
         painter.setFont(self.font())
