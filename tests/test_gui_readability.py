@@ -65,3 +65,38 @@ def test_small_images_fill_their_thumbnail_tile(qtbot, tmp_path):
     assert np.array_equal(shown, np.kron(pixels, np.ones((4, 4), dtype=np.uint8)))
     enlarged = grid.loader.pixmap(str(small))
     assert (enlarged.width(), enlarged.height()) == (112, 75)
+
+
+def _scanned_page(qtbot, folder):
+    from transfer_gui.ui.pages.data_page import DataPage
+    from transfer_gui.ui.state import AppState
+
+    state = AppState()
+    page = DataPage(state)
+    qtbot.addWidget(page)
+    page.resize(1000, 600)
+    page.show()
+    with qtbot.waitSignal(state.scan_changed, timeout=30_000):
+        page.open_folder(str(folder))
+    return page
+
+
+def test_folder_without_class_folders_says_so_in_a_banner(qtbot, tmp_path):
+    from PIL import Image
+
+    for i in range(3):
+        Image.new("RGB", (20, 20), "blue").save(tmp_path / f"loose{i}.png")
+    page = _scanned_page(qtbot, tmp_path)
+    assert page.banner.isVisible()
+    text = page.banner.text()
+    assert text.startswith("No class folders: put each class's images in a sub-folder")
+    assert text.endswith(".")
+
+
+def test_problems_tab_says_when_there_are_none(qtbot, shapes_dir):
+    page = _scanned_page(qtbot, shapes_dir)
+    assert not page.banner.isVisible()
+    page.tabs.setCurrentIndex(1)
+    empty = page.problems.empty
+    assert empty.isVisible() and empty.text() == "No problems found in 48 files."
+    assert page.problem_table.rowCount() == 0 and not page.problem_table.isVisible()

@@ -35,9 +35,11 @@ from PySide6.QtWidgets import (
 from ...core.data import FolderScan, training_split
 from ...core.wording import count
 from ..state import AppState
+from ..widgets.banner import Banner, sentence
 from ..widgets.dialogs import show_error
 from ..widgets.drop_zone import DropZone
 from ..widgets.image_grid import GridItem, ImageGrid
+from ..widgets.problem_list import ProblemList
 from ..widgets.progress import TaskProgress
 from ..worker import Task, start_task
 from .common import elide_path, page_title, table_cell
@@ -89,6 +91,7 @@ class DataPage(QWidget):
         self.progress.setVisible(False)
         self.progress.setFormat("checking images… %v / %m")
 
+        self.banner = Banner()  # what is wrong with the folder as a whole
         self.stack = QStackedWidget()
         self.stack.addWidget(self._build_empty())
         self.stack.addWidget(self._build_content())
@@ -97,6 +100,7 @@ class DataPage(QWidget):
                                             "(or train/ and val/ folders of classes)."))
         layout.addLayout(top)
         layout.addWidget(self.progress)
+        layout.addWidget(self.banner)
         layout.addWidget(self.stack, 1)
 
     def _build_empty(self) -> QWidget:
@@ -143,21 +147,12 @@ class DataPage(QWidget):
         filter_row.addWidget(self.class_filter, 1)
         images_layout.addLayout(filter_row)
         images_layout.addWidget(self.grid, 1)
-        self.problem_table = QTableWidget(0, 3)
-        self.problem_table.setHorizontalHeaderLabels(["File", "Problem", ""])
-        self.problem_table.verticalHeader().setVisible(False)
-        self.problem_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.problem_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.problem_table.setWordWrap(False)
-        pheader = self.problem_table.horizontalHeader()
-        pheader.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        pheader.resizeSection(0, 280)
-        pheader.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        pheader.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.problems = ProblemList()
+        self.problem_table = self.problems.table
         self.problem_table.cellDoubleClicked.connect(self._on_problem_activated)
         self.tabs = QTabWidget()
         self.tabs.addTab(images, "Images")
-        self.tabs.addTab(self.problem_table, "Problems")
+        self.tabs.addTab(self.problems, "Problems")
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(self.tabs)
@@ -285,25 +280,17 @@ class DataPage(QWidget):
         self.grid.set_items(items)
 
     def _fill_problems(self, scan: FolderScan) -> None:
-        problems = sorted(scan.problems, key=lambda p: (p.severity != "error", p.path))
-        self.problem_table.setRowCount(len(problems))
-        for row, problem in enumerate(problems):
-            name = QTableWidgetItem(os.path.relpath(problem.path, scan.root)
-                                    if problem.path.startswith(scan.root) else problem.path)
-            name.setToolTip(problem.path)
-            name.setData(Qt.ItemDataRole.UserRole, problem.path)
-            reason = QTableWidgetItem(problem.reason)
-            reason.setToolTip(problem.reason)
-            kind = QTableWidgetItem("skipped" if problem.severity == "error" else "warning")
-            kind.setForeground(QColor("#b33a3a") if problem.severity == "error"
-                               else QColor("#a66a00"))
-            for col, item in enumerate((name, reason, kind)):
-                self.problem_table.setItem(row, col, item)
+        self.problems.show_scan(scan)
+        problems = scan.problems
         errors = sum(p.severity == "error" for p in problems)
         label = f"Problems ({len(problems)})" if problems else "Problems"
         self.tabs.setTabText(1, label)
         self.tabs.setTabToolTip(1, f"{count(errors, 'file')} skipped, "
                                    f"{count(len(problems) - errors, 'warning')}")
+        # the folder as a whole (no class folders, imbalance): too important for a table cell
+        whole = [p for p in problems if p.path == scan.root]
+        kind = "error" if any(p.severity == "error" for p in whole) else "warning"
+        self.banner.show_message(" ".join(sentence(p.reason) for p in whole), kind)
 
     @Slot()
     def _on_split_edited(self) -> None:
@@ -361,6 +348,7 @@ class DataPage(QWidget):
             self.rescan()
         else:
             self.stack.setCurrentIndex(0)
+            self.banner.clear_message()
             self.folder_label.setText(f"{data.root} (not found)" if data.root
                                       else "No folder chosen")
             self.state.set_scan(None)
