@@ -100,3 +100,70 @@ def test_problems_tab_says_when_there_are_none(qtbot, shapes_dir):
     empty = page.problems.empty
     assert empty.isVisible() and empty.text() == "No problems found in 48 files."
     assert page.problem_table.rowCount() == 0 and not page.problem_table.isVisible()
+
+
+def _inputs(container) -> list:
+    """The widgets a user types into, picks from or clicks in `container`; the parts of a
+    spin box, combo box or table (its line edit, popup, corner button) are not inputs."""
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QAbstractItemView,
+        QAbstractSpinBox,
+        QComboBox,
+        QLineEdit,
+        QTabBar,
+        QWidget,
+    )
+
+    def part_of_another(widget) -> bool:
+        parent = widget.parentWidget()
+        while parent is not None and parent is not container:
+            if isinstance(parent, (QAbstractSpinBox, QComboBox, QAbstractItemView, QTabBar)):
+                return True
+            parent = parent.parentWidget()
+        return False
+
+    kinds = (QAbstractSpinBox, QComboBox, QLineEdit, QAbstractButton)
+    return [w for w in container.findChildren(QWidget)
+            if isinstance(w, kinds) and not part_of_another(w)]
+
+
+def _described(widget) -> bool:
+    """A tooltip on the widget, or on the folder field whose "Choose…" button it is."""
+    parent = widget.parentWidget()
+    return bool(widget.toolTip()) or (type(parent).__name__ == "FolderField"
+                                      and bool(parent.toolTip()))
+
+
+def test_every_form_field_has_a_tooltip(qtbot):
+    from transfer_gui.ui.pages.data_page import DataPage
+    from transfer_gui.ui.pages.model_page import ModelPage
+    from transfer_gui.ui.pages.train_form import TrainForm
+    from transfer_gui.ui.pages.transfer_form import TransferForm
+    from transfer_gui.ui.state import AppState
+
+    state = AppState()
+    missing = []
+    for container in (TrainForm(), TransferForm(), DataPage(state), ModelPage(state)):
+        qtbot.addWidget(container)
+        missing += [f"{type(container).__name__}: {type(w).__name__} "
+                    f"{getattr(w, 'text', lambda: '')()!r}"
+                    for w in _inputs(container) if not _described(w)]
+    assert not missing, "\n".join(missing)
+
+
+def test_offline_user_is_warned_when_picking_weights_that_need_a_download(
+        qtbot, window, monkeypatch):
+    from transfer_gui.core import weights
+
+    monkeypatch.setattr(weights, "is_online", lambda *a, **k: False)
+    page = window.model_page
+    window.show_step(1)
+    rows = {row.name: i for i, row in enumerate(page._rows)}
+    assert page._rows[rows["resnet18"]].weights == "download"
+    page.table.selectRow(rows["resnet18"])
+    qtbot.waitUntil(page.weights_banner.isVisible, timeout=10_000)
+    assert "offline" in page.weights_banner.text()
+    assert "ResNet-18 weights are not on it" in page.weights_banner.text()
+    page.table.selectRow(rows["efficientnet_lite0"])  # bundled: nothing to warn about
+    assert not page.weights_banner.isVisible()

@@ -82,6 +82,9 @@ class DataPage(QWidget):
         self.rescan_button = QPushButton("Rescan")
         self.rescan_button.clicked.connect(self.rescan)
         self.rescan_button.setEnabled(False)
+        self.choose_button.setToolTip("A folder with one sub-folder of images per class (or "
+                                      "train/ and val/ folders of classes)")
+        self.rescan_button.setToolTip("Read the folder again after adding or removing images")
         top = QHBoxLayout()
         top.addWidget(QLabel("Image folder:"))
         top.addWidget(self.folder_label, 1)
@@ -139,6 +142,7 @@ class DataPage(QWidget):
         self.grid = ImageGrid()
         self.grid.activated_path.connect(self._on_file_activated)
         self.class_filter = QComboBox()
+        self.class_filter.setToolTip("Show the images of one class, or of all")
         self.class_filter.currentIndexChanged.connect(self._fill_grid)
         images = QWidget()
         images_layout = QVBoxLayout(images)
@@ -177,6 +181,12 @@ class DataPage(QWidget):
         for widget in (self.val_share, self.seed):
             widget.valueChanged.connect(self._on_split_edited)
         self.own_split.toggled.connect(self._on_split_edited)
+        self.val_share.setToolTip("The share of each class's images kept aside to measure "
+                                  "the model on images it never trained on")
+        self.seed.setToolTip("Which images go to validation; the same seed gives the same "
+                             "split, so runs can be compared")
+        self.own_split.setToolTip("The folder has train/ and val/ sub-folders: use them "
+                                  "instead of a random split")
         form.addRow("Validation share", self.val_share)
         form.addRow("Split seed", self.seed)
         form.addRow(self.own_split)

@@ -62,7 +62,8 @@ class RunCurves(pg.GraphicsLayoutWidget):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        self._fit_legend()
+        if hasattr(self, "legend"):  # resized while being built, before the legend exists
+            self._fit_legend()
 
     def _fit_legend(self) -> None:
         """As many legend columns as fit the width: a legend wider than the view would push
