@@ -167,3 +167,18 @@ def test_offline_user_is_warned_when_picking_weights_that_need_a_download(
     assert "ResNet-18 weights are not on it" in page.weights_banner.text()
     page.table.selectRow(rows["efficientnet_lite0"])  # bundled: nothing to warn about
     assert not page.weights_banner.isVisible()
+
+
+def test_help_menu_opens_the_quick_start(qtbot, window):
+    from transfer_gui.core.project import runs_folder
+
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    action = next(a for a in menu.actions() if a.text() == "&Quick start")
+    action.trigger()
+    dialog = window.quick_start
+    qtbot.waitUntil(dialog.isVisible, timeout=5_000)
+    text = dialog.text.toPlainText()
+    for words in ("Data", "Fine-tune top", "From scratch", "Where the runs are kept",
+                  str(runs_folder(window.state.project))):
+        assert words in text, words
+    dialog.close()
