@@ -182,3 +182,39 @@ def test_help_menu_opens_the_quick_start(qtbot, window):
                   str(runs_folder(window.state.project))):
         assert words in text, words
     dialog.close()
+
+
+def _fake_run(folder, size: int, acc: float, strategy: str = "linear-probe") -> str:
+    import json
+
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({
+        "backbone": "tiny", "classes": ["a", "b", "c"], "best": {"val_acc": acc},
+        "preprocess": {"image_size": size}, "config": {"model": {"strategy": strategy}}}))
+    (folder / "model.safetensors").write_bytes(b"")
+    return str(folder)
+
+
+def test_export_offers_every_run_names_the_image_size_and_a_visible_folder(
+        qtbot, tmp_path, monkeypatch):
+    from transfer_gui.ui.widgets.export_dialog import ExportDialog, default_folder, exportable_runs
+
+    old = _fake_run(tmp_path / "p-runs" / "old", 64, 0.785)
+    new = _fake_run(tmp_path / "p-runs" / "new", 96, 0.82, "fine-tune")
+    (tmp_path / "p-runs" / "broken").mkdir()
+    runs = exportable_runs([old, new, str(tmp_path / "p-runs" / "broken")])
+    assert [r for r, _ in runs] == [new, old]  # newest first, unusable ones left out
+    dialog = ExportDialog(runs, old, str(tmp_path / "p.tgproj"))
+    qtbot.addWidget(dialog)
+    assert dialog.run.count() == 2 and dialog.run.currentData() == old
+    assert "64 × 64 pixels" in dialog.about.text() and "3 classes" in dialog.about.text()
+    assert dialog.chosen() == (old, str(tmp_path / "old.torchscript.pt"))
+    dialog.run.setCurrentIndex(0)
+    assert "96 × 96 pixels" in dialog.about.text()
+    assert dialog.chosen() == (new, str(tmp_path / "new.torchscript.pt"))
+    assert "fine-tune" in dialog.run.itemText(0) and "82.0%" in dialog.run.itemText(0)
+    # an unsaved project: the Documents folder, not a hidden data folder
+    (tmp_path / "home" / "Documents").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
+    assert default_folder(None) == str(tmp_path / "home" / "Documents")
