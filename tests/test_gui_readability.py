@@ -67,34 +67,28 @@ def test_small_images_fill_their_thumbnail_tile(qtbot, tmp_path):
     assert (enlarged.width(), enlarged.height()) == (112, 75)
 
 
-def _scanned_page(qtbot, folder):
-    from transfer_gui.ui.pages.data_page import DataPage
-    from transfer_gui.ui.state import AppState
-
-    state = AppState()
-    page = DataPage(state)
-    qtbot.addWidget(page)
-    page.resize(1000, 600)
-    page.show()
-    with qtbot.waitSignal(state.scan_changed, timeout=30_000):
+def _scanned_page(qtbot, window, folder):
+    page = window.data_page
+    with qtbot.waitSignal(window.state.scan_changed, timeout=30_000):
         page.open_folder(str(folder))
     return page
 
 
-def test_folder_without_class_folders_says_so_in_a_banner(qtbot, tmp_path):
+def test_folder_without_class_folders_says_so_in_a_banner(qtbot, window, tmp_path):
     from PIL import Image
 
+    (tmp_path / "loose").mkdir()
     for i in range(3):
-        Image.new("RGB", (20, 20), "blue").save(tmp_path / f"loose{i}.png")
-    page = _scanned_page(qtbot, tmp_path)
+        Image.new("RGB", (20, 20), "blue").save(tmp_path / "loose" / f"{i}.png")
+    page = _scanned_page(qtbot, window, tmp_path / "loose")
     assert page.banner.isVisible()
     text = page.banner.text()
     assert text.startswith("No class folders: put each class's images in a sub-folder")
     assert text.endswith(".")
 
 
-def test_problems_tab_says_when_there_are_none(qtbot, shapes_dir):
-    page = _scanned_page(qtbot, shapes_dir)
+def test_problems_tab_says_when_there_are_none(qtbot, window, shapes_dir):
+    page = _scanned_page(qtbot, window, shapes_dir)
     assert not page.banner.isVisible()
     page.tabs.setCurrentIndex(1)
     empty = page.problems.empty
