@@ -71,9 +71,9 @@ class ConsoleReporter(Callback):
             print(json.dumps(to_dict(event)), file=self.out, flush=True)
             return
         mode = ", cached features" if event.feature_cache else ""
-        print(f"training on {event.device}: {event.train_size} train / {event.val_size} val "
-              f"images, {event.trainable_params:,} of {event.total_params:,} parameters "
-              f"trainable{mode}", file=self.out, flush=True)
+        print(f"training on {event.device}: {event.train_size} train / "
+              f"{count(event.val_size, 'val image')}, {event.trainable_params:,} of "
+              f"{event.total_params:,} parameters trainable{mode}", file=self.out, flush=True)
 
     def on_batch_end(self, event: BatchEnded) -> None:
         self._bar(f"epoch {event.epoch} loss {event.loss:.4f} {event.images_per_s:.0f} img/s",

@@ -326,7 +326,7 @@ class DataPage(QWidget):
         errors = sum(p.severity == "error" for p in scan.problems)
         skipped = f" · {count(errors, 'file')} skipped (see Problems)" if errors else ""
         self.summary.setText(f"<b>{count(len(scan.classes), 'class')}</b> · {n_train} training · "
-                             f"{n_val} validation images{skipped}")
+                             f"{count(n_val, 'validation image')}{skipped}")
 
     @Slot()
     def _on_class_selected(self) -> None:

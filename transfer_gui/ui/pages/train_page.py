@@ -279,9 +279,9 @@ class TrainPage(QWidget):
             self._replay_history()
         cache = " · head trained on cached features" if event.feature_cache else ""
         self.log.appendPlainText(
-            f"training on {event.device}: {event.train_size} training and {event.val_size} "
-            f"validation images; {event.trainable_params:,} of {event.total_params:,} "
-            f"parameters trainable{cache}")
+            f"training on {event.device}: {event.train_size} training and "
+            f"{count(event.val_size, 'validation image')}; {event.trainable_params:,} of "
+            f"{event.total_params:,} parameters trainable{cache}")
 
     def _replay_history(self) -> None:
         for row in read_meta(self.run_dir).get("history", []):
