@@ -212,3 +212,23 @@ def test_export_offers_every_run_names_the_image_size_and_a_visible_folder(
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
     assert default_folder(None) == str(tmp_path / "home" / "Documents")
+
+
+def test_confusion_matrix_writes_long_class_names_upwards_with_full_names_in_tooltips(qtbot):
+    import numpy as np
+    from PySide6.QtCore import QPointF
+
+    from transfer_gui.ui.widgets.confusion import ConfusionMatrix
+
+    names = ["T-shirt_top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+             "Sneaker", "Bag", "Ankle_boot"]
+    matrix = ConfusionMatrix()
+    qtbot.addWidget(matrix)
+    matrix.resize(440, 300)  # its size on the Evaluate page of a 1024x680 window
+    matrix.set_matrix(names, np.eye(10, dtype=int) * 5)
+    left, top, cell = matrix._geometry()
+    width = matrix.fontMetrics().horizontalAdvance("Ankle_boot")
+    assert cell < width and top >= width  # too narrow across, so written upwards, whole
+    assert cell >= 18  # the counts still fit in the cells
+    assert matrix.label_at(QPointF(left + 9.5 * cell, top - 5)) == "predicted class: Ankle_boot"
+    assert matrix.label_at(QPointF(5, top + 0.5 * cell)) == "true class: T-shirt_top"
