@@ -232,3 +232,12 @@ def test_confusion_matrix_writes_long_class_names_upwards_with_full_names_in_too
     assert cell >= 18  # the counts still fit in the cells
     assert matrix.label_at(QPointF(left + 9.5 * cell, top - 5)) == "predicted class: Ankle_boot"
     assert matrix.label_at(QPointF(5, top + 0.5 * cell)) == "true class: T-shirt_top"
+
+
+def test_rate_ticks_between_powers_of_ten_keep_their_digits():
+    from transfer_gui.ui.widgets.metric_plot import ScientificAxis
+
+    axis = ScientificAxis("left")
+    assert axis.tickStrings([0.0, 1e-3, 2e-3], 1.0, 1e-3) == ["0", "1e-3", "2e-3"]
+    assert axis.tickStrings([5e-4, 1.5e-3], 1.0, 1e-3 / 2) == ["5e-4", "1.5e-3"]
+    assert axis.tickStrings([1.05e-6], 1.0, 5e-8) == ["1.05e-6"]

@@ -71,11 +71,16 @@ class ScientificAxis(pg.AxisItem):
     scale factor in the label ("x1e-06") reads wrong."""
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        for digits in range(4):  # the fewest digits that tell the ticks apart
-            strings = [scientific(v * scale, digits) for v in values]
-            if len(set(strings)) == len(strings):
-                break
-        return strings
+        step = abs(spacing * scale)
+        return [scientific(v * scale, _digits(v * scale, step)) for v in values]
+
+
+def _digits(value: float, step: float) -> int:
+    """Decimals of the mantissa that show `value` to the precision of the tick `step`
+    (1.5e-3 between ticks 5e-4 apart needs one: "1.5e-3", not "2e-3")."""
+    if value == 0 or step <= 0:
+        return 0
+    return int(min(3, max(0, np.floor(np.log10(abs(value))) - np.floor(np.log10(step)))))
 
 
 def scientific(value: float, digits: int = 1) -> str:
