@@ -55,6 +55,9 @@ def main(out: Path, size: tuple[int, int] = (1280, 800), quick: bool = False) ->
         print("saved", out / f"{name}.png")
         if (window.width(), window.height()) != size:  # a page's minimum size won
             print(f"  the window is {window.width()}x{window.height()}, not {size[0]}x{size[1]}")
+            for page in window.pages:
+                hint = page.minimumSizeHint()
+                print(f"    {type(page).__name__} needs at least {hint.width()}x{hint.height()}")
 
     window.start_engine()
     pump(60, lambda: window.state.engine is not None)

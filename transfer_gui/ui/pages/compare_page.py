@@ -70,6 +70,7 @@ class ComparePage(QWidget):
         self.progress.setVisible(False)
         self.status = QLabel("")
         self.status.setObjectName("trainStatus")
+        self.status.setWordWrap(True)  # a long status must not widen the window
         top = QHBoxLayout()
         top.addWidget(self.compare_button)
         top.addWidget(self.stop_button)

@@ -58,6 +58,7 @@ class EvaluatePage(QWidget):
         self.headline.setObjectName("headline")
         self.source = QLabel("")
         self.source.setObjectName("pageSubtitle")
+        self.source.setWordWrap(True)  # long run names must not widen the window
         self.evaluate_button = QPushButton("Evaluate again")
         self.evaluate_button.setEnabled(False)
         self.evaluate_button.clicked.connect(self.evaluate)

@@ -98,6 +98,7 @@ class TrainPage(QWidget):
         self.progress.setTextVisible(False)
         self.status = QLabel("Ready. Choose data and a model, then press Start.")
         self.status.setObjectName("trainStatus")
+        self.status.setWordWrap(True)  # a long status must not widen the window
         self.plots = TrainingPlots()
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
