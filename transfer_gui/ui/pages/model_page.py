@@ -131,9 +131,9 @@ class ModelPage(QWidget):
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(self._build_tree_side())
-        splitter.setStretchFactor(0, 2)  # the tree and its preset buttons need the room
-        splitter.setStretchFactor(1, 3)
-        splitter.setSizes([440, 660])
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([520, 560])
         layout = QVBoxLayout(self)
         layout.addWidget(page_title("Model", "Pick a pretrained network and tick the layers "
                                              "that train. Checked = trainable."))
