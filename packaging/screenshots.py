@@ -1,6 +1,10 @@
 """Drive the real window through a whole session and save a screenshot of every page.
 
     xvfb-run -s "-screen 0 1280x800x24" python packaging/screenshots.py resources/screenshots
+    xvfb-run -s "-screen 0 1280x800x24" python packaging/screenshots.py /tmp/small --size 1024x680
+
+`--size WxH` sets the window size (default 1280x800), to check that every page is usable in a
+small window; `--quick` trains fewer epochs and compares two strategies, for a faster check.
 
 A generated dataset (four shapes in random colours) is trained with the default recipe (after
 the learning-rate finder), so the Train, Evaluate and Predict pages show a real trained model;
@@ -9,6 +13,7 @@ then four strategies are compared on it.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -19,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 
-def main(out: Path) -> None:
+def main(out: Path, size: tuple[int, int] = (1280, 800), quick: bool = False) -> None:
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
 
     from imagegen import SHAPES, make_dataset
@@ -32,7 +37,7 @@ def main(out: Path) -> None:
                         fmt="jpg", any_colour=True)
     app = create_app([])
     window = MainWindow(QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat))
-    window.resize(1280, 800)
+    window.resize(*size)
     window.show()
 
     def pump(seconds: float, until=lambda: False) -> None:
@@ -48,6 +53,11 @@ def main(out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)
         window.grab().save(str(out / f"{name}.png"))
         print("saved", out / f"{name}.png")
+        if (window.width(), window.height()) != size:  # a page's minimum size won
+            print(f"  the window is {window.width()}x{window.height()}, not {size[0]}x{size[1]}")
+            for page in window.pages:
+                hint = page.minimumSizeHint()
+                print(f"    {type(page).__name__} needs at least {hint.width()}x{hint.height()}")
 
     window.start_engine()
     pump(60, lambda: window.state.engine is not None)
@@ -63,7 +73,7 @@ def main(out: Path) -> None:
     window.model_page.apply_preset("linear-probe")
     form = window.train_page.form
     form.image_size.setValue(128)
-    form.epochs.setValue(12)
+    form.epochs.setValue(3 if quick else 12)
     lr_finder(window, pump, out)
     window.show_step(2)
     window.train_page.start()
@@ -85,19 +95,20 @@ def main(out: Path) -> None:
     compare = window.compare_page
     window.show_step(5)
     compare.compare_strategies()
-    compare.strategies_dialog.set_strategies(["linear-probe", "fine-tune", "scratch", "knn"])
-    compare.strategies_dialog.epochs.setValue(6)
+    strategies = ["linear-probe", "fine-tune", "scratch", "knn"]
+    compare.strategies_dialog.set_strategies(strategies[::3] if quick else strategies)
+    compare.strategies_dialog.epochs.setValue(2 if quick else 6)
     compare.strategies_dialog.accept()
     pump(900, lambda: not compare.running)
     pump(120, lambda: all(r in compare.summaries for r in compare.checked_runs()))
     shot(5, "compare")
-    adaptation(window, pump, shot, work)
+    adaptation(window, pump, shot, work, epochs=3 if quick else 12)
     window.state.set_modified(False)
     window.close()
     app.processEvents()
 
 
-def adaptation(window, pump, shot, work: Path) -> None:
+def adaptation(window, pump, shot, work: Path, epochs: int) -> None:
     """Domain adaptation (DANN) from plain shapes to shapes on coloured blocks: the Transfer
     section and the target-domain accuracy curve."""
     from imagegen import make_dataset
@@ -112,7 +123,7 @@ def adaptation(window, pump, shot, work: Path) -> None:
     window.model_page.apply_preset("fine-tune")
     page = window.train_page
     page.form.image_size.setValue(64)
-    page.form.epochs.setValue(12)
+    page.form.epochs.setValue(epochs)
     page.form.batch_size.setValue(16)
     page.form.lr.setText("")
     page.transfer.set_config(TransferConfig("dann", target_dir=str(target)))
@@ -142,5 +153,19 @@ def lr_finder(window, pump, out: Path) -> None:
     dialog.use_button.click()
 
 
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", nargs="?", default="resources/screenshots", type=Path)
+    parser.add_argument("--size", default="1280x800", help="window size, WxH")
+    parser.add_argument("--quick", action="store_true", help="fewer epochs and strategies")
+    args = parser.parse_args(argv)
+    width, _, height = args.size.partition("x")
+    if not (width.isdigit() and height.isdigit()):
+        parser.error(f"--size wants WxH, e.g. 1024x680, not {args.size!r}")
+    args.size = (int(width), int(height))
+    return args
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "resources/screenshots"))
+    opts = parse_args(sys.argv[1:])
+    main(opts.out, opts.size, opts.quick)

@@ -251,7 +251,7 @@ def test_bad_target_files_are_reported_and_skipped(pair, tmp_path):
     result = Trainer().fit(cfg, tmp_path / "run", [breaker, rec])
     assert result.status == "completed"
     warnings = [m.text for m in rec.of(Message) if m.level == "warning"]
-    assert any("1 files skipped" in w and "broken.png" in w for w in warnings), warnings
+    assert any("1 file skipped" in w and "broken.png" in w for w in warnings), warnings
     assert any(str(breaker.image) in w and "left out" in w for w in warnings), warnings
     meta = bundle.read_meta(tmp_path / "run")
     assert [r["path"] for r in meta["unreadable"]] == [str(breaker.image)]

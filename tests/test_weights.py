@@ -105,3 +105,25 @@ def test_crafted_pickle_is_refused_and_never_runs(tmp_path):
         with pytest.raises(WeightsError, match="refused"):
             read_state_dict(path)
     assert not marker.exists()
+
+
+def test_offline_download_says_so_in_one_sentence(tmp_path, hub, monkeypatch):
+    import socket
+    import urllib.error
+    import urllib.request
+
+    def offline(*_a, **_k):
+        raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(WeightsError) as info:
+        weights.download(get_spec("resnet18"))
+    message = str(info.value)
+    assert message.startswith("Cannot download the ResNet-18 weights: this computer is "
+                               "offline. Connect to the internet once"), message
+    assert "urlopen" not in message and "Errno" not in message
+
+
+def test_online_check_needs_a_reachable_server():
+    assert weights.is_online("file:///anything")
+    assert not weights.is_online("https://127.0.0.1:9/weights.pth", timeout=1)

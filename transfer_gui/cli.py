@@ -20,6 +20,7 @@ from .cli_recipe import (
     train_config,
 )
 from .cli_strategies import add_strategy_parsers, cmd_compare, cmd_lr_find
+from .core.wording import count
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -124,7 +125,7 @@ def _problem_rows(problems: list) -> list[dict[str, str]]:
 
 def _print_problems(problems: list) -> None:
     if problems:
-        print(f"\n{len(problems)} problems:")
+        print(f"\n{count(len(problems), 'problem')}:")
         for p in problems:
             print(f"  {p.severity:7}  {p.path}: {p.reason}")
 

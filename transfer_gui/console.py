@@ -19,6 +19,7 @@ from .core.events import (
     Progress,
     to_dict,
 )
+from .core.wording import count
 
 
 def table(rows: Sequence[Sequence[Any]], header: Sequence[str], out: TextIO | None = None) -> None:
@@ -70,9 +71,9 @@ class ConsoleReporter(Callback):
             print(json.dumps(to_dict(event)), file=self.out, flush=True)
             return
         mode = ", cached features" if event.feature_cache else ""
-        print(f"training on {event.device}: {event.train_size} train / {event.val_size} val "
-              f"images, {event.trainable_params:,} of {event.total_params:,} parameters "
-              f"trainable{mode}", file=self.out, flush=True)
+        print(f"training on {event.device}: {event.train_size} train / "
+              f"{count(event.val_size, 'val image')}, {event.trainable_params:,} of "
+              f"{event.total_params:,} parameters trainable{mode}", file=self.out, flush=True)
 
     def on_batch_end(self, event: BatchEnded) -> None:
         self._bar(f"epoch {event.epoch} loss {event.loss:.4f} {event.images_per_s:.0f} img/s",
@@ -100,7 +101,7 @@ class ConsoleReporter(Callback):
         if self.as_json:
             print(json.dumps(to_dict(event)), file=self.out, flush=True)
             return
-        done = f"{event.status} after {event.epochs_run} epochs in {event.seconds:.1f} s"
+        done = f"{event.status} after {count(event.epochs_run, 'epoch')} in {event.seconds:.1f} s"
         if event.message:  # cancelled or failed: what happened and where the model is
             print(f"{done}: {event.message}", file=self.out, flush=True)
             return

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from .events import Message, emit
 from .layers import body_frozen, train_mode
 from .recipe import autocast
+from .wording import count
 
 if TYPE_CHECKING:
     from .training import Prepared
@@ -44,8 +45,9 @@ def free_memory(device: torch.device) -> None:
 
 def _too_small(images: int, what: str) -> OutOfMemory:
     return OutOfMemory(
-        f"out of GPU memory: even {images} images at a time do not fit for {what}. Choose a "
-        "smaller image size or backbone, or train on the CPU; the best epoch so far is kept."
+        f"out of GPU memory: even {count(images, 'image')} at a time do not fit for {what}. "
+        "Choose a smaller image size or backbone, or train on the CPU; the best epoch so far is "
+        "kept."
     )
 
 
@@ -73,7 +75,7 @@ class Chunking:
             raise _too_small(before, self.what)
         self.chunks *= 2
         emit(self.callbacks, Message(
-            "warning", f"out of GPU memory with {before} images at a time ({self.what}): "
+            "warning", f"out of GPU memory with {count(before, 'image')} at a time ({self.what}): "
                        f"continuing with {self.chunks} chunks of {size} per batch; gradients are "
                        "accumulated, so the effective batch size is unchanged"))
 
@@ -91,8 +93,8 @@ def largest_fitting(attempt: Callable[[int], None], start: int, device: torch.de
         except OOM_ERRORS:
             pass
         free_memory(device)
-        emit(callbacks, Message("info", f"automatic batch size: {size} images do not fit in "
-                                        f"GPU memory, trying {size // 2}"))
+        emit(callbacks, Message("info", f"automatic batch size: {count(size, 'image')} do not "
+                                        f"fit in GPU memory, trying {size // 2}"))
         size //= 2
     raise _too_small(minimum, "the automatic batch size")
 

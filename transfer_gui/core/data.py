@@ -26,6 +26,7 @@ from .images import (
     is_supported,
     unsupported_reason,
 )
+from .wording import count
 
 TRAIN_NAMES = ("train", "training")
 VAL_NAMES = ("val", "valid", "validation")
@@ -67,7 +68,7 @@ class FolderScan:
     def summary(self) -> str:
         n = len(self.samples)
         errors = sum(p.severity == "error" for p in self.problems)
-        text = f"{len(self.classes)} classes, {n} images"
+        text = f"{count(len(self.classes), 'class')}, {count(n, 'image')}"
         return text + (f", {errors} skipped" if errors else "")
 
 
@@ -296,10 +297,10 @@ def _report_classes(scan: FolderScan, class_dirs: list[Path]) -> None:
     if not scan.classes:
         scan.problems.append(Problem(scan.root, NO_CLASSES))
     counts = scan.counts()
-    for name, count, folder in zip(scan.classes, counts, class_dirs, strict=True):
-        if count == 0:
+    for name, n, folder in zip(scan.classes, counts, class_dirs, strict=True):
+        if n == 0:
             scan.problems.append(Problem(str(folder), f"class {name!r} has no usable images"))
-        elif count == 1:
+        elif n == 1:
             reason = f"class {name!r} has a single image: too few to validate"
             scan.problems.append(Problem(str(folder), reason, "warning"))
     nonzero = [c for c in counts if c]

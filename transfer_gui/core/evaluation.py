@@ -21,6 +21,7 @@ from .images import why_unusable
 from .interrupt import cancel_points
 from .metrics import EvalResult, build_result
 from .recipe import amp_dtype, autocast, channels_last_for, pick_device
+from .wording import count
 
 
 @torch.no_grad()
@@ -103,7 +104,7 @@ def evaluation_samples(
     if data is None or (_same_folder(data, trained_on) and not use_all):
         _, val = load_split(run.run_dir, data or None)
         if val:
-            return val, f"the run's validation split ({len(val)} images)", []
+            return val, f"the run's validation split ({count(len(val), 'image')})", []
         if data is None:
             raise DataError("the run has no validation split: give a folder to evaluate on")
     scan = scan_folder(data, verify=True, callbacks=callbacks, cancel=cancel)
@@ -119,7 +120,7 @@ def evaluation_samples(
     if not samples:
         raise DataError(f"{data} has no images of the classes the model knows "
                         f"({', '.join(run.classes)})")
-    return samples, f"{data} ({len(samples)} images)", problems
+    return samples, f"{data} ({count(len(samples), 'image')})", problems
 
 
 def evaluate_run(
@@ -141,7 +142,7 @@ def evaluate_run(
         problems.append(Problem(sample.path, why_unusable(sample.path) or "could not be read"))
     samples = [s for s, ok in zip(samples, readable, strict=True) if ok]
     if not samples:
-        raise DataError(f"none of the {len(readable)} images to evaluate could be read")
+        raise DataError(f"none of the {count(len(readable), 'image')} to evaluate could be read")
     probs = probs[readable]
     targets = np.array([s.label for s in samples], dtype=np.int64)
     result = build_result(run.classes, [s.path for s in samples], targets, probs)

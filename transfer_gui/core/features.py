@@ -24,6 +24,7 @@ from .data import Sample, file_digest
 from .datasets import ImageDataset, Preprocess, eval_transform
 from .events import CancelToken, Message, Progress, check, emit
 from .recipe import autocast, channels_last_for
+from .wording import count
 
 FLUSH_EVERY = 2048  # images between writes to the store (a cancelled pass keeps its work)
 
@@ -152,7 +153,7 @@ def body_features(
     out, missing = _from_store(store, digests, model.feature_dim)
     total, done = len(samples), len(samples) - len(missing)
     if store is not None and samples:
-        emit(callbacks, Message("info", f"{phase}: {done} of {total} images from the "
+        emit(callbacks, Message("info", f"{phase}: {done} of {count(total, 'image')} from the "
                                         "feature cache"))
     emit(callbacks, Progress(phase, done, total))
     if not missing:

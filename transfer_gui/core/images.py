@@ -225,7 +225,24 @@ def resize_short(image: Image.Image, side: int) -> Image.Image:
 
 
 def thumbnail(path: str | os.PathLike[str], size: int = 128) -> Image.Image:
-    """A small RGB preview whose longer side is at most `size` (raises `ImageError`)."""
+    """An RGB preview whose longer side is about `size` (raises `ImageError`). Small images are
+    enlarged so they fill their tile: tiny ones by whole pixels, so they stay sharp."""
     image = decode(path, min_side=size)
     image.thumbnail((size, size), Image.Resampling.BILINEAR)
-    return image
+    return enlarge(image, size)
+
+
+def enlarge(image: Image.Image, size: int) -> Image.Image:
+    """`image` scaled up towards `size` on its longer side: nearest-neighbour by a whole factor
+    when it is at most half that size (a 28 px digit becomes crisp 4x4 blocks), smoothly when
+    it is only a little smaller; an image already `size` is returned as it is."""
+    longest = max(image.size)
+    if longest >= size:
+        return image
+    factor = size // longest
+    if factor >= 2:
+        new = (image.width * factor, image.height * factor)
+        return image.resize(new, Image.Resampling.NEAREST)
+    scale = size / longest
+    new = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(new, Image.Resampling.BICUBIC)

@@ -28,6 +28,7 @@ from .datasets import Preprocess
 from .events import CancelToken, Message, emit
 from .layers import Group, layer_groups, preset, set_trainable
 from .weights import build_model
+from .wording import count
 
 if TYPE_CHECKING:
     from .secondfolder import SecondFolder
@@ -89,7 +90,7 @@ def prepare(
 def _report_problems(scan: FolderScan, callbacks: list, dropped: list[str]) -> None:
     errors = [p for p in scan.problems if p.severity == "error"]
     if errors:
-        emit(callbacks, Message("warning", f"{len(errors)} files skipped, e.g. "
+        emit(callbacks, Message("warning", f"{count(len(errors), 'file')} skipped, e.g. "
                                            f"{errors[0].path}: {errors[0].reason}"))
     if dropped:
         names = ", ".join(repr(n) for n in dropped)

@@ -36,6 +36,7 @@ from .data import (
 from .events import CancelToken, Message, emit
 from .images import is_supported, unsupported_reason
 from .layers import body_frozen
+from .wording import count
 
 if TYPE_CHECKING:
     from .prepare import Prepared
@@ -190,10 +191,10 @@ def _target_labels(usable: list[tuple[str, str, str]], classes: list[str],
     return [Sample(p, index[name], d) for p, name, d in usable]
 
 
-def _report(callbacks: list, role: str, root: str, count: int,
+def _report(callbacks: list, role: str, root: str, n_images: int,
             problems: list[Problem]) -> None:
     errors = [p for p in problems if p.severity == "error"]
-    text = f"{role} folder {root}: {count} images"
+    text = f"{role} folder {root}: {count(n_images, 'image')}"
     if errors:
-        text += f", {len(errors)} files skipped, e.g. {errors[0].path}: {errors[0].reason}"
+        text += f", {count(len(errors), 'file')} skipped, e.g. {errors[0].path}: {errors[0].reason}"
     emit(callbacks, Message("warning" if errors else "info", text))

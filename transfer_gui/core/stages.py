@@ -10,6 +10,7 @@ from torch import nn
 
 from .events import Message, emit
 from .layers import HEAD
+from .wording import count
 
 
 class Stages:
@@ -37,6 +38,6 @@ class Stages:
         for name, param in self.model.named_parameters():
             param.requires_grad_(name in wanted)
         if epoch in (1, self.head_epochs + 1):
-            text = (f"stage 1: the head alone for {self.head_epochs} epochs" if first else
+            text = (f"stage 1: the head alone for {count(self.head_epochs, 'epoch')}" if first else
                     "stage 2: the chosen layers unfrozen, earlier ones with smaller rates")
             emit(list(callbacks), Message("info", text))

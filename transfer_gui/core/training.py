@@ -54,6 +54,7 @@ from .secondfolder import attach_second, save_second
 from .sources import build_source
 from .stages import Stages
 from .steps import EpochMeter, Stepper, evaluate_batches
+from .wording import count
 
 __all__ = ["FitResult", "Prepared", "Trainer", "TrainingFailed", "prepare", "resume_config"]
 
@@ -227,7 +228,8 @@ class _Run:
         while state.epoch < epochs:
             if cfg.early_stopping and state.bad_epochs >= cfg.early_stopping:
                 emit(self.callbacks, Message(
-                    "info", f"early stopping: no improvement for {cfg.early_stopping} epochs"))
+                    "info", "early stopping: no improvement for "
+                            f"{count(cfg.early_stopping, 'epoch')}"))
                 return "early-stopped"
             self._epoch(state.epoch + 1, epochs)
         return "completed"

@@ -8,9 +8,13 @@ dict the user chose) or "none" (no pretrained weights exist). Weight files are r
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
+import socket
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
@@ -114,10 +118,39 @@ def download(
                 _check_hash(target.name, digest.hexdigest())
     except OSError as exc:
         raise WeightsError(
-            f"could not download the {spec.title} weights from {url}: {exc}. Connect to the "
-            "internet, or choose a bundled backbone or a weights file."
+            f"Cannot download the {spec.title} weights: {why_not_downloaded(exc)}. Connect to "
+            "the internet once (they are then kept on this computer), or choose a bundled "
+            "backbone or a weights file."
         ) from None
     return target
+
+
+def why_not_downloaded(exc: OSError) -> str:
+    """What went wrong with a download, in words (not urllib's "<urlopen error [Errno -3]>")."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"the server answered {exc.code} {exc.reason}"
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, TimeoutError):
+        return "the server did not answer in time"
+    if isinstance(reason, (socket.gaierror, ConnectionError)) or getattr(
+            reason, "errno", None) in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return "this computer is offline"
+    if isinstance(reason, FileNotFoundError):
+        return "there is no file at its address"
+    return getattr(reason, "strerror", None) or str(reason)
+
+
+def is_online(url: str, timeout: float = 3.0) -> bool:
+    """Whether the server of `url` can be reached (a connection, nothing downloaded)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "file":
+        return True
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "", port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
 
 
 def _check_hash(name: str, hexdigest: str) -> None:

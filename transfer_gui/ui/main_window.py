@@ -136,6 +136,8 @@ class MainWindow(QMainWindow):
         for number, (text, _) in enumerate(STEPS, start=1):
             self._action(view, text, partial(self.show_step, number - 1), f"Ctrl+{number}")
         help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Quick start", self.show_quick_start,
+                     QKeySequence.StandardKey.HelpContents)
         self._action(help_menu, "&About transfer_gui", self._on_about)
 
     def _build_status_bar(self) -> None:
@@ -219,6 +221,13 @@ class MainWindow(QMainWindow):
             self.predict_page.add_paths(paths)
 
     @Slot()
+    def show_quick_start(self) -> None:
+        from ..core.project import runs_folder
+        from .widgets.quick_start import QuickStart
+
+        self.quick_start = QuickStart(str(runs_folder(self.state.project)), self)
+        self.quick_start.show()
+
     def _on_about(self) -> None:
         QMessageBox.about(self, "About transfer_gui",
                           f"<b>transfer_gui {__version__}</b><br>Point-and-click transfer "

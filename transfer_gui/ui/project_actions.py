@@ -12,6 +12,7 @@ from ..core.project import SUFFIX, Project, ProjectError, load_project, save_pro
 from ..core.runmeta import RunError, read_meta
 from .state import AppState
 from .widgets.dialogs import show_error
+from .widgets.export_dialog import ExportDialog, exportable_runs, image_size
 from .worker import start_task
 
 RECENT_KEY = "projects/recent"
@@ -159,29 +160,34 @@ class ProjectActions(QObject):
 
     @Slot()
     def export_model(self) -> None:
-        run = self.state.run_dir
-        if not run:
+        runs = exportable_runs([*self.state.project.runs, self.state.run_dir])
+        if not runs:
             show_error(self.window, "Nothing to export", "Train a model (or open a run) first.")
             return
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export model (TorchScript)",
-                                              os.path.join(run, "model.torchscript.pt"),
-                                              "TorchScript (*.pt *.ts);;All files (*)")
-        if path:
-            self.export_to(path)
+        dialog = ExportDialog(runs, self.state.run_dir, self.state.project.path, self.window)
+        dialog.accepted.connect(partial(self._on_export_chosen, dialog))
+        self.export_dialog = dialog
+        dialog.open()
 
-    def export_to(self, path: str):
-        run = self.state.run_dir
+    def _on_export_chosen(self, dialog: ExportDialog) -> None:
+        run, path = dialog.chosen()
+        if path:
+            self.export_to(path, run)
+
+    def export_to(self, path: str, run: str | None = None):
+        run = run or self.state.run_dir
         task = start_task(partial(_export, run, path), "export", self)
-        task.succeeded.connect(partial(self._on_exported, path))
+        task.succeeded.connect(partial(self._on_exported, path, run))
         task.failed.connect(partial(show_error, self.window, "Export failed"))
         return task
 
-    def _on_exported(self, path: str, diff: float) -> None:
+    def _on_exported(self, path: str, run: str, diff: float) -> None:
         self.state.status_message.emit(f"Exported to {path} (max difference {diff:.1e})")
+        size = image_size(read_meta(run))
         QMessageBox.information(self.window, "Model exported",
-                                f"Saved {path}.\n\nIt takes float RGB images in [0, 1] at the "
-                                "run's image size and returns logits; the class names are "
-                                "stored inside it (transfer_gui.json).")
+                                f"Saved {path}.\n\nIt takes RGB images of {size} × {size} "
+                                "pixels with values in [0, 1] and returns logits; the class "
+                                "names are stored inside it (transfer_gui.json).")
 
 
 def _export(run: str, path: str, callbacks: list, cancel: object) -> float:

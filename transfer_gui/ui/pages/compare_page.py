@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from ...core.project import runs_folder
 from ...core.runmeta import RunError, read_meta, run_revision
+from ...core.wording import count
 from ..state import AppState
 from ..widgets.compare_table import CompareTable
 from ..widgets.dialogs import show_error
@@ -71,6 +72,7 @@ class ComparePage(QWidget):
         self.progress.setVisible(False)
         self.status = QLabel("")
         self.status.setObjectName("trainStatus")
+        self.status.setWordWrap(True)  # a long status must not widen the window
         top = QHBoxLayout()
         top.addWidget(self.compare_button)
         top.addWidget(self.stop_button)
@@ -351,7 +353,7 @@ class ComparePage(QWidget):
         if rows:
             best = max(rows, key=lambda r: r.get("best_val_acc") or 0.0)
             self.state.status_message.emit(
-                f"Compared {len(rows)} strategies; best: {run_label(best['run'])}")
+                f"Compared {count(len(rows), 'strategy')}; best: {run_label(best['run'])}")
 
     @Slot(str, str)
     def _on_comparison_failed(self, message: str, details: str) -> None:

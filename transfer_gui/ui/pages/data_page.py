@@ -33,10 +33,13 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.data import FolderScan, training_split
+from ...core.wording import count
 from ..state import AppState
+from ..widgets.banner import Banner, sentence
 from ..widgets.dialogs import show_error
 from ..widgets.drop_zone import DropZone
 from ..widgets.image_grid import GridItem, ImageGrid
+from ..widgets.problem_list import ProblemList
 from ..widgets.progress import TaskProgress
 from ..worker import Task, start_task
 from .common import elide_path, page_title, table_cell
@@ -79,6 +82,9 @@ class DataPage(QWidget):
         self.rescan_button = QPushButton("Rescan")
         self.rescan_button.clicked.connect(self.rescan)
         self.rescan_button.setEnabled(False)
+        self.choose_button.setToolTip("A folder with one sub-folder of images per class (or "
+                                      "train/ and val/ folders of classes)")
+        self.rescan_button.setToolTip("Read the folder again after adding or removing images")
         top = QHBoxLayout()
         top.addWidget(QLabel("Image folder:"))
         top.addWidget(self.folder_label, 1)
@@ -88,6 +94,7 @@ class DataPage(QWidget):
         self.progress.setVisible(False)
         self.progress.setFormat("checking images… %v / %m")
 
+        self.banner = Banner()  # what is wrong with the folder as a whole
         self.stack = QStackedWidget()
         self.stack.addWidget(self._build_empty())
         self.stack.addWidget(self._build_content())
@@ -96,6 +103,7 @@ class DataPage(QWidget):
                                             "(or train/ and val/ folders of classes)."))
         layout.addLayout(top)
         layout.addWidget(self.progress)
+        layout.addWidget(self.banner)
         layout.addWidget(self.stack, 1)
 
     def _build_empty(self) -> QWidget:
@@ -134,6 +142,7 @@ class DataPage(QWidget):
         self.grid = ImageGrid()
         self.grid.activated_path.connect(self._on_file_activated)
         self.class_filter = QComboBox()
+        self.class_filter.setToolTip("Show the images of one class, or of all")
         self.class_filter.currentIndexChanged.connect(self._fill_grid)
         images = QWidget()
         images_layout = QVBoxLayout(images)
@@ -142,21 +151,12 @@ class DataPage(QWidget):
         filter_row.addWidget(self.class_filter, 1)
         images_layout.addLayout(filter_row)
         images_layout.addWidget(self.grid, 1)
-        self.problem_table = QTableWidget(0, 3)
-        self.problem_table.setHorizontalHeaderLabels(["File", "Problem", ""])
-        self.problem_table.verticalHeader().setVisible(False)
-        self.problem_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.problem_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.problem_table.setWordWrap(False)
-        pheader = self.problem_table.horizontalHeader()
-        pheader.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        pheader.resizeSection(0, 280)
-        pheader.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        pheader.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.problems = ProblemList()
+        self.problem_table = self.problems.table
         self.problem_table.cellDoubleClicked.connect(self._on_problem_activated)
         self.tabs = QTabWidget()
         self.tabs.addTab(images, "Images")
-        self.tabs.addTab(self.problem_table, "Problems")
+        self.tabs.addTab(self.problems, "Problems")
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(self.tabs)
@@ -181,6 +181,12 @@ class DataPage(QWidget):
         for widget in (self.val_share, self.seed):
             widget.valueChanged.connect(self._on_split_edited)
         self.own_split.toggled.connect(self._on_split_edited)
+        self.val_share.setToolTip("The share of each class's images kept aside to measure "
+                                  "the model on images it never trained on")
+        self.seed.setToolTip("Which images go to validation; the same seed gives the same "
+                             "split, so runs can be compared")
+        self.own_split.setToolTip("The folder has train/ and val/ sub-folders: use them "
+                                  "instead of a random split")
         form.addRow("Validation share", self.val_share)
         form.addRow("Split seed", self.seed)
         form.addRow(self.own_split)
@@ -250,17 +256,17 @@ class DataPage(QWidget):
         counts = scan.counts()
         total = max(sum(counts), 1)
         self.class_table.setRowCount(len(scan.classes))
-        for row, (name, count) in enumerate(zip(scan.classes, counts, strict=True)):
+        for row, (name, n) in enumerate(zip(scan.classes, counts, strict=True)):
             self.class_table.setItem(row, 0, QTableWidgetItem(name))
-            self.class_table.setItem(row, 1, table_cell(str(count), align_right=True))
+            self.class_table.setItem(row, 1, table_cell(str(n), align_right=True))
             share = QTableWidgetItem()
-            share.setData(SHARE_ROLE, count / total)
+            share.setData(SHARE_ROLE, n / total)
             self.class_table.setItem(row, 2, share)
         self.class_filter.blockSignals(True)
         self.class_filter.clear()
         self.class_filter.addItem(f"All classes ({sum(counts)})")
-        for name, count in zip(scan.classes, counts, strict=True):
-            self.class_filter.addItem(f"{name} ({count})")
+        for name, n in zip(scan.classes, counts, strict=True):
+            self.class_filter.addItem(f"{name} ({n})")
         self.class_filter.blockSignals(False)
         self.own_split.setEnabled(scan.layout == "train-val")
         self.own_split.blockSignals(True)
@@ -284,24 +290,17 @@ class DataPage(QWidget):
         self.grid.set_items(items)
 
     def _fill_problems(self, scan: FolderScan) -> None:
-        problems = sorted(scan.problems, key=lambda p: (p.severity != "error", p.path))
-        self.problem_table.setRowCount(len(problems))
-        for row, problem in enumerate(problems):
-            name = QTableWidgetItem(os.path.relpath(problem.path, scan.root)
-                                    if problem.path.startswith(scan.root) else problem.path)
-            name.setToolTip(problem.path)
-            name.setData(Qt.ItemDataRole.UserRole, problem.path)
-            reason = QTableWidgetItem(problem.reason)
-            reason.setToolTip(problem.reason)
-            kind = QTableWidgetItem("skipped" if problem.severity == "error" else "warning")
-            kind.setForeground(QColor("#b33a3a") if problem.severity == "error"
-                               else QColor("#a66a00"))
-            for col, item in enumerate((name, reason, kind)):
-                self.problem_table.setItem(row, col, item)
+        self.problems.show_scan(scan)
+        problems = scan.problems
         errors = sum(p.severity == "error" for p in problems)
         label = f"Problems ({len(problems)})" if problems else "Problems"
         self.tabs.setTabText(1, label)
-        self.tabs.setTabToolTip(1, f"{errors} files skipped, {len(problems) - errors} warnings")
+        self.tabs.setTabToolTip(1, f"{count(errors, 'file')} skipped, "
+                                   f"{count(len(problems) - errors, 'warning')}")
+        # the folder as a whole (no class folders, imbalance): too important for a table cell
+        whole = [p for p in problems if p.path == scan.root]
+        kind = "error" if any(p.severity == "error" for p in whole) else "warning"
+        self.banner.show_message(" ".join(sentence(p.reason) for p in whole), kind)
 
     @Slot()
     def _on_split_edited(self) -> None:
@@ -325,9 +324,9 @@ class DataPage(QWidget):
         train, val = training_split(scan, data.val_split, data.seed, data.folder_split)
         n_train, n_val = len(train), len(val)
         errors = sum(p.severity == "error" for p in scan.problems)
-        skipped = f" · {errors} files skipped (see Problems)" if errors else ""
-        self.summary.setText(f"<b>{len(scan.classes)} classes</b> · {n_train} training · "
-                             f"{n_val} validation images{skipped}")
+        skipped = f" · {count(errors, 'file')} skipped (see Problems)" if errors else ""
+        self.summary.setText(f"<b>{count(len(scan.classes), 'class')}</b> · {n_train} training · "
+                             f"{count(n_val, 'validation image')}{skipped}")
 
     @Slot()
     def _on_class_selected(self) -> None:
@@ -359,6 +358,7 @@ class DataPage(QWidget):
             self.rescan()
         else:
             self.stack.setCurrentIndex(0)
+            self.banner.clear_message()
             self.folder_label.setText(f"{data.root} (not found)" if data.root
                                       else "No folder chosen")
             self.state.set_scan(None)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.runmeta import RunError, read_meta, run_revision
+from ...core.wording import count
 from ..state import AppState
 from ..widgets.confusion import ConfusionMatrix
 from ..widgets.dialogs import show_error
@@ -29,6 +30,14 @@ from ..widgets.image_grid import GridItem, ImageGrid
 from ..widgets.progress import TaskProgress
 from ..worker import Task, start_task
 from .common import page_title, table_cell
+
+COLUMN_TIPS = (
+    "The class (the true label)",
+    "Of the images predicted as this class, the share that really are",
+    "Of the images of this class, the share found",
+    "The harmonic mean of precision and recall",
+    "How many validation images of this class there are",
+)
 
 
 def _number(value: float, fmt: str = ".3f") -> QTableWidgetItem:
@@ -50,6 +59,7 @@ class EvaluatePage(QWidget):
         self.headline.setObjectName("headline")
         self.source = QLabel("")
         self.source.setObjectName("pageSubtitle")
+        self.source.setWordWrap(True)  # long run names must not widen the window
         self.evaluate_button = QPushButton("Evaluate again")
         self.evaluate_button.setEnabled(False)
         self.evaluate_button.clicked.connect(self.evaluate)
@@ -66,6 +76,8 @@ class EvaluatePage(QWidget):
         self.matrix.cell_clicked.connect(self._on_cell_clicked)
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Support"])
+        for col, tip in enumerate(COLUMN_TIPS):
+            self.table.horizontalHeaderItem(col).setToolTip(tip)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         header = self.table.horizontalHeader()
@@ -152,7 +164,7 @@ class EvaluatePage(QWidget):
         self.evaluation = evaluation
         result = evaluation.result
         self.headline.setText(f"Accuracy {result.accuracy:.1%} · macro F1 {result.macro_f1:.3f} "
-                              f"· {int(result.confusion.sum())} images")
+                              f"· {count(int(result.confusion.sum()), 'image')}")
         self.source.setText(f"Evaluated on {evaluation.source}. Run: "
                             f"{_run_text(self.state.run_dir)}")
         self.matrix.set_matrix(result.classes, result.confusion)

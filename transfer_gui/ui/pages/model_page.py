@@ -31,6 +31,7 @@ from ..engine import (
     trainable_names,
 )
 from ..state import AppState
+from ..widgets.banner import Banner
 from ..widgets.dialogs import show_error
 from ..widgets.layer_tree import LayerTreeView
 from ..widgets.preset_bar import PresetBar
@@ -97,6 +98,7 @@ class ModelPage(QWidget):
         self.state = state
         self.structure: ModelStructure | None = None
         self.build_task: Task | None = None
+        self.online_task: Task | None = None
         self._rows: list[BackboneRow] = []
         self._pending_selectors: tuple[str, ...] | None = None
         self._building: tuple[str, int] | None = None  # (backbone, classes) being built
@@ -126,9 +128,14 @@ class ModelPage(QWidget):
         self.description.setWordWrap(True)
         self.weights_label = QLabel("Weights: pretrained on ImageNet")
         self.weights_label.setWordWrap(True)
+        self.weights_banner = Banner()  # weights that cannot be had offline
         self.load_weights = QPushButton("Load weights from file…")
+        self.load_weights.setToolTip("Start from your own weights for this backbone (a state "
+                                     "dict, .pth or .safetensors), e.g. from an earlier run")
         self.load_weights.clicked.connect(self._on_load_weights)
         self.clear_weights = QPushButton("Use pretrained")
+        self.clear_weights.setToolTip("Forget the weights file: start from the ImageNet "
+                                      "weights again")
         self.clear_weights.clicked.connect(self._on_clear_weights)
         self.clear_weights.setEnabled(False)
         buttons = QHBoxLayout()
@@ -141,6 +148,7 @@ class ModelPage(QWidget):
         column.addWidget(self.table, 1)
         column.addWidget(self.description)
         column.addWidget(self.weights_label)
+        column.addWidget(self.weights_banner)
         column.addLayout(buttons)
 
         splitter = QSplitter()
@@ -280,6 +288,19 @@ class ModelPage(QWidget):
             self.weights_label.setText(
                 f"Weights: ImageNet ({WEIGHTS_TIP.get(info.weights, info.weights).lower()})")
         self.clear_weights.setEnabled(bool(path))
+        self.weights_banner.clear_message()
+        if info is not None and info.weights == "download" and not path:
+            task = start_task(partial(_online, info.name), "online", self)
+            task.succeeded.connect(partial(self._on_online_checked, task, info))
+            self.online_task = task
+
+    def _on_online_checked(self, task: Task, info: BackboneRow, online: object) -> None:
+        if task is not self.online_task or online or self.current_row() != info:
+            return
+        self.weights_banner.show_message(
+            f"This computer seems to be offline, and the {info.title} weights are not on it: "
+            "training will fail until they can be downloaded. Choose a backbone marked "
+            "bundled or cached, or load a weights file.", "warning")
 
     @Slot()
     def _on_load_weights(self) -> None:
@@ -372,3 +393,12 @@ class ModelPage(QWidget):
         if self._building is None:  # else the pending build's selection still applies
             self._pending_selectors = self.state.config.model.trainable
         self._build_structure(current[0])
+
+
+def _online(backbone: str, callbacks: list, cancel: object) -> bool:
+    """Whether `backbone`'s download address can be reached (in a worker: DNS can be slow)."""
+    from ...core.backbones import get_spec
+    from ...core.weights import is_online
+
+    url = get_spec(backbone).weights_url
+    return url is None or is_online(url)

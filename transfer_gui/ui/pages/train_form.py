@@ -30,6 +30,32 @@ TWO_STAGE = ("fine-tune", "full")  # strategies that unfreeze layers below the h
 HEAD_EPOCHS_TIP = ("Two-stage fine-tuning: train the new head alone (the network frozen) for "
                    "this many epochs, then unfreeze the chosen layers. 0 trains everything "
                    "from the start; auto is the strategy's default.")
+TIPS = {  # what each field does, in the words of the form (a tooltip per field)
+    "epochs": "How many passes over the training images; auto is the strategy's default",
+    "batch_size": "Images per training step: smaller needs less memory, larger is faster on a "
+                  "GPU",
+    "lr": "How big the optimizer's steps are; empty uses the strategy's default. Find "
+          "learning rate measures a good one on your data",
+    "optimizer": "AdamW adapts each parameter's step (a safe default); SGD with momentum is "
+                 "the classic choice for fine-tuning",
+    "schedule": "How the learning rate moves during training: one-cycle warms up, then "
+                "anneals; cosine warms up, then decays; constant stays put",
+    "weight_decay": "Pulls the weights towards zero, against overfitting",
+    "label_smoothing": "The true class is aimed at 1 − ε instead of 1, the others share ε: "
+                       "less over-confident predictions, less harm from wrong labels",
+    "augment": "Random crops, flips and colour changes of the training images, so the model "
+               "generalises. Auto: none for a linear probe (its features are then cached), "
+               "light or standard for the others",
+    "image_size": "The side of the square image the network sees: smaller is faster, larger "
+                  "keeps finer detail. Default: the size the backbone was trained at",
+    "mixed_precision": "Compute in 16 bits on a CUDA GPU: about twice as fast, the same "
+                       "accuracy; the CPU always uses 32 bits",
+    "device": "Where training runs; Automatic takes a CUDA GPU when there is one",
+    "seed": "Fixes the random choices (initial head, image order, augmentation) so a run can "
+            "be repeated exactly",
+    "compile": "Compile the network with torch.compile: faster on long GPU runs, but the "
+               "first epoch waits for the compilation",
+}
 CLASSIC_TIP = "A classic head is fitted on the features in one pass: no epochs or rates"
 
 
@@ -118,6 +144,8 @@ class TrainForm(QGroupBox):
             form.addRow(label, widget)
         self.early_stopping.setToolTip("Stop after this many epochs without a better "
                                        "validation score")
+        for name, tip in TIPS.items():
+            getattr(self, name).setToolTip(tip)
         self._gradient_only = (self.epochs, self.lr, self.find_lr, self.optimizer,
                                self.schedule, self.weight_decay, self.label_smoothing,
                                self.augment, self.early_stopping)

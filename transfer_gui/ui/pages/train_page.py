@@ -25,6 +25,7 @@ from ...core.events import BatchEnded, EpochEnded, FitEnded, FitStarted, Message
 from ...core.project import new_run_dir
 from ...core.runmeta import can_resume, read_meta
 from ...core.steplog import read_steps
+from ...core.wording import count
 from ..state import AppState
 from ..widgets.dialogs import show_error
 from ..widgets.metric_plot import TrainingPlots
@@ -99,6 +100,7 @@ class TrainPage(QWidget):
         self.progress.setTextVisible(False)
         self.status = QLabel("Ready. Choose data and a model, then press Start.")
         self.status.setObjectName("trainStatus")
+        self.status.setWordWrap(True)  # a long status must not widen the window
         self.plots = TrainingPlots()
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
@@ -281,9 +283,9 @@ class TrainPage(QWidget):
             self._replay_history()
         cache = " · head trained on cached features" if event.feature_cache else ""
         self.log.appendPlainText(
-            f"training on {event.device}: {event.train_size} training and {event.val_size} "
-            f"validation images; {event.trainable_params:,} of {event.total_params:,} "
-            f"parameters trainable{cache}")
+            f"training on {event.device}: {event.train_size} training and "
+            f"{count(event.val_size, 'validation image')}; {event.trainable_params:,} of "
+            f"{event.total_params:,} parameters trainable{cache}")
 
     def _replay_history(self) -> None:
         """A resumed run's plot starts with the epochs before the stop, steps included."""
@@ -336,8 +338,8 @@ class TrainPage(QWidget):
         resumed = (f" (resumed after epoch {self._resumed_after})" if self._resumed_after
                    else "")  # the epochs and time count the whole run
         self.status.setText(f"{words.get(event.status, event.status)} after "
-                            f"{event.epochs_run} epochs in {human_duration(event.seconds)}"
-                            f"{resumed}{best}")
+                            f"{count(event.epochs_run, 'epoch')} in "
+                            f"{human_duration(event.seconds)}{resumed}{best}")
         self.log.appendPlainText(f"— {event.status}: model saved in {event.run_dir}")
 
     @Slot(object)

@@ -69,8 +69,13 @@ class TransferForm(QGroupBox):
         self.help = QLabel(HELP["none"])
         self.help.setWordWrap(True)
         self.help.setObjectName("pageSubtitle")
+        self.mode.setToolTip("Train on the data folder alone, together with a second labelled "
+                             "folder, or adapt to a folder of unlabelled images")
         self.source = FolderField()
+        self.source.setToolTip("A labelled folder (one sub-folder per class, the same classes) "
+                               "that trains along with the data folder")
         self.target = FolderField()
+        self.target.setToolTip("Unlabelled images of the domain the model will be used on")
         self.source_weight = _weight("a: the weight of the source folder's loss")
         self.target_weight = _weight("b: the weight of the data folder's loss")
         self.adapt_weight = _weight("The weight of the domain-adaptation loss")

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QFont
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QFont, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -106,6 +106,22 @@ class CompareTable(QTableWidget):
         self._bold.setBold(True)
         self.cellDoubleClicked.connect(self._on_cell_double_clicked)
 
+    RUN_WIDTH = 220  # a narrow window scrolls the numbers rather than squeeze the run names
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.fit_run_column()
+
+    def fit_run_column(self) -> None:
+        header = self.horizontalHeader()
+        others = sum(header.sectionSize(i) for i in range(1, self.columnCount()))
+        roomy = self.viewport().width() - others >= self.RUN_WIDTH
+        mode = QHeaderView.ResizeMode.Stretch if roomy else QHeaderView.ResizeMode.Interactive
+        if header.sectionResizeMode(0) != mode:
+            header.setSectionResizeMode(0, mode)
+            if not roomy:
+                header.resizeSection(0, self.RUN_WIDTH)
+
     def set_rows(self, rows: list[tuple[str, dict[str, Any] | None, str]]) -> None:
         self.setSortingEnabled(False)
         self.setRowCount(len(rows))
@@ -115,6 +131,7 @@ class CompareTable(QTableWidget):
                 self.setItem(r, c, self._value_cell(column, summary))
         self._mark_best()
         self.setSortingEnabled(True)
+        QTimer.singleShot(0, self.fit_run_column)  # once the other columns fit their contents
 
     def _set_run_cell(self, r: int, run: str, summary: dict | None, colour: str) -> None:
         item = _Item(swatch(colour), run_label(run))

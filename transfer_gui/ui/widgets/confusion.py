@@ -9,6 +9,8 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from ...core.wording import count
+
 EMPTY = QColor("#f4f6f9")
 
 
@@ -41,22 +43,36 @@ class ConfusionMatrix(QWidget):
         return QSize(480, 420)
 
     def _geometry(self) -> tuple[float, float, float]:
-        """(left, top, cell size)."""
+        """(left, top, cell size). Column names that do not fit across a cell are written
+        upwards, and the top margin grows to hold them (up to a third of the height)."""
         metrics = QFontMetrics(self.font())
         label = max((metrics.horizontalAdvance(c) for c in self.classes), default=0)
         left = min(label + 16, self.width() * 0.35)
-        top = 28.0
         n = max(len(self.classes), 1)
-        cell = max(8.0, min((self.width() - left - 8) / n, (self.height() - top - 24) / n))
+        top = 28.0
+        cell = self._cell(left, top, n)
+        if label > cell - 6:
+            top = max(top, min(label + 14.0, self.height() / 3))
+            cell = self._cell(left, top, n)
         return left, top, cell
 
-    def cell_at(self, pos: QPointF) -> tuple[int, int] | None:
+    def _cell(self, left: float, top: float, n: int) -> float:
+        return max(8.0, min((self.width() - left - 8) / n, (self.height() - top - 24) / n))
+
+    def _rotated(self, cell: float) -> bool:
+        metrics = QFontMetrics(self.font())
+        return any(metrics.horizontalAdvance(c) > cell - 6 for c in self.classes)
+
+    def label_at(self, pos: QPointF) -> str:
+        """The full class name under `pos` in the row or column headers ("" elsewhere)."""
         left, top, cell = self._geometry()
-        col, row = int((pos.x() - left) // cell), int((pos.y() - top) // cell)
         n = len(self.classes)
-        if pos.x() < left or pos.y() < top or not (0 <= row < n and 0 <= col < n):
-            return None
-        return row, col
+        row, col = int((pos.y() - top) // cell), int((pos.x() - left) // cell)
+        if pos.x() < left and pos.y() >= top and 0 <= row < n:
+            return f"true class: {self.classes[row]}"
+        if pos.y() < top and pos.x() >= left and 0 <= col < n:
+            return f"predicted class: {self.classes[col]}"
+        return ""
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         hit = self.cell_at(event.position())
@@ -68,12 +84,12 @@ class ConfusionMatrix(QWidget):
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         hit = self.cell_at(event.position())
         if hit is None:
-            self.setToolTip("")
+            self.setToolTip(self.label_at(event.position()))
             return
         row, col = hit
-        count = int(self.matrix[row, col])
-        self.setToolTip(f"true {self.classes[row]}, predicted {self.classes[col]}: {count} "
-                        f"image{'s' if count != 1 else ''} (click to see them)")
+        n = int(self.matrix[row, col])
+        self.setToolTip(f"true {self.classes[row]}, predicted {self.classes[col]}: "
+                        f"{count(n, 'image')} (click to see them)")
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
@@ -94,9 +110,9 @@ class ConfusionMatrix(QWidget):
 
     def _paint_cell(self, painter: QPainter, font: QFont, row: int, col: int, left: float,
                     top: float, cell: float, total: int) -> None:
-        count = int(self.matrix[row, col])
+        n = int(self.matrix[row, col])
         rect = QRectF(left + col * cell, top + row * cell, cell - 2, cell - 2)
-        colour = _cell_colour(count / total if total else 0.0, row == col) if count else EMPTY
+        colour = _cell_colour(n / total if total else 0.0, row == col) if n else EMPTY
         painter.fillRect(rect, colour)
         if self.selected == (row, col):
             painter.setPen(QColor("#1d2330"))
@@ -105,22 +121,40 @@ class ConfusionMatrix(QWidget):
             painter.setFont(font)
             dark = colour.lightness() < 140
             painter.setPen(QColor("white") if dark else QColor("#1d2330"))
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(count))
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(n))
 
     def _paint_labels(self, painter: QPainter, left: float, top: float, cell: float) -> None:
         painter.setFont(self.font())
         painter.setPen(QColor("#2b2f36"))
         metrics = QFontMetrics(self.font())
+        rotated = self._rotated(cell)
         for i, name in enumerate(self.classes):
             text = metrics.elidedText(name, Qt.TextElideMode.ElideRight, int(left - 10))
             painter.drawText(QRectF(0, top + i * cell, left - 8, cell),
                              Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
-            short = metrics.elidedText(name, Qt.TextElideMode.ElideRight, int(cell - 4))
-            painter.drawText(QRectF(left + i * cell, top - 22, cell, 20),
-                             Qt.AlignmentFlag.AlignCenter, short)
+            if rotated:
+                self._paint_upwards(painter, metrics, name, left + (i + 0.5) * cell, top)
+            else:
+                painter.drawText(QRectF(left + i * cell, top - 22, cell, 20),
+                                 Qt.AlignmentFlag.AlignCenter, name)
         painter.setPen(QColor("#7a808a"))
-        painter.drawText(QRectF(0, 0, left - 8, top - 4),
-                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, "true ↓")
+        corner = "true ↓" if not rotated else "true ↓  predicted →"
+        painter.drawText(QRectF(0, 0, left - 8, top - 4), Qt.AlignmentFlag.AlignRight
+                         | Qt.AlignmentFlag.AlignBottom | Qt.TextFlag.TextWordWrap, corner)
         bottom = top + len(self.classes) * cell + 4
         painter.drawText(QRectF(left, bottom, len(self.classes) * cell, 18),
                          Qt.AlignmentFlag.AlignCenter, "predicted class →")
+
+    @staticmethod
+    def _paint_upwards(painter: QPainter, metrics: QFontMetrics, name: str, x: float,
+                       top: float) -> None:
+        """A column name written bottom to top, ending just above its column."""
+        room = int(top - 8)
+        text = metrics.elidedText(name, Qt.TextElideMode.ElideRight, room)
+        height = metrics.height()
+        painter.save()
+        painter.translate(x, top - 4)
+        painter.rotate(-90)
+        painter.drawText(QRectF(0, -height / 2, room, height),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
+        painter.restore()

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QWidget
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QGridLayout, QWidget
 
 pg.setConfigOptions(antialias=True, background="w", foreground="#2b2f36")
 
@@ -65,9 +66,39 @@ class EpochAxis(pg.AxisItem):
         return [(float(step), 0.0)]
 
 
-def style_plot(item: pg.PlotItem, title: str, ylabel: str) -> None:
-    """The look every epoch plot shares: title, axis labels, a faint grid, no context menu."""
-    item.setAxisItems({"bottom": EpochAxis("bottom")})
+class ScientificAxis(pg.AxisItem):
+    """Ticks in scientific notation ("2e-3", "1.5e-3"): learning rates span decades, and a
+    scale factor in the label ("x1e-06") reads wrong."""
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        step = abs(spacing * scale)
+        return [scientific(v * scale, _digits(v * scale, step)) for v in values]
+
+
+def _digits(value: float, step: float) -> int:
+    """Decimals of the mantissa that show `value` to the precision of the tick `step`
+    (1.5e-3 between ticks 5e-4 apart needs one: "1.5e-3", not "2e-3")."""
+    if value == 0 or step <= 0:
+        return 0
+    return int(min(3, max(0, np.floor(np.log10(abs(value))) - np.floor(np.log10(step)))))
+
+
+def scientific(value: float, digits: int = 1) -> str:
+    """`value` as "1.5e-3": at most `digits` decimals, no padded exponent."""
+    if value == 0:
+        return "0"
+    mantissa, exponent = f"{value:.{digits}e}".split("e")
+    if "." in mantissa:
+        mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def style_plot(item: pg.PlotItem, title: str, ylabel: str, left: pg.AxisItem | None = None) -> None:
+    """The look every epoch plot shares: title, axis labels, a faint grid, no context menu.
+    Axes show plain numbers: pyqtgraph's automatic scale factor ("epoch (x0.001)") is off."""
+    item.setAxisItems({"bottom": EpochAxis("bottom"), "left": left or pg.AxisItem("left")})
+    for side in ("bottom", "left"):
+        item.getAxis(side).enableAutoSIPrefix(False)
     item.setTitle(title, size="11pt")
     item.setLabel("bottom", "epoch")
     item.setLabel("left", ylabel)
@@ -75,10 +106,11 @@ def style_plot(item: pg.PlotItem, title: str, ylabel: str) -> None:
     item.setMenuEnabled(False)
 
 
-def _plot(title: str, ylabel: str, legend_at: tuple[int, int] = (-10, 10)) -> pg.PlotWidget:
+def _plot(title: str, ylabel: str, legend_at: tuple[int, int] = (-10, 10),
+          left: pg.AxisItem | None = None) -> pg.PlotWidget:
     widget = pg.PlotWidget()
     item = widget.getPlotItem()
-    style_plot(item, title, ylabel)
+    style_plot(item, title, ylabel, left)
     legend = item.addLegend(offset=legend_at, labelTextSize="9pt")
     legend.setBrush(pg.mkBrush(255, 255, 255, 210))
     widget.setMinimumHeight(220)
@@ -95,7 +127,7 @@ class TrainingPlots(QWidget):
         super().__init__(parent)
         self.loss_plot = _plot("Loss", "cross-entropy")
         self.acc_plot = _plot("Accuracy", "accuracy", legend_at=(-10, -10))  # bottom right
-        self.lr_plot = _plot("Learning rate", "rate")
+        self.lr_plot = _plot("Learning rate", "rate", left=ScientificAxis("left"))
         self.acc_plot.getPlotItem().setYRange(0, 1, padding=0.02)
         loss = self.loss_plot.getPlotItem()
         acc = self.acc_plot.getPlotItem()
@@ -117,11 +149,39 @@ class TrainingPlots(QWidget):
         self._ema = 0.0
         self._weight = 0.0
         self._smoothing = self.MAX_SMOOTHING
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.loss_plot, 5)
-        layout.addWidget(self.acc_plot, 4)
-        layout.addWidget(self.lr_plot, 3)
+        self._layout = QGridLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._wide: bool | None = None
+        self._arrange(wide=True)
+
+    WIDE = 900  # narrower than this, the learning rate goes below loss and accuracy
+
+    def _arrange(self, wide: bool) -> None:
+        """Three plots in a row when there is room; else loss and accuracy side by side with
+        the learning rate below them, so no plot is squeezed until its labels are cut off."""
+        if wide == self._wide:
+            return
+        self._wide = wide
+        grid = self._layout
+        for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
+            grid.removeWidget(plot)
+        grid.addWidget(self.loss_plot, 0, 0)
+        grid.addWidget(self.acc_plot, 0, 1)
+        if wide:
+            grid.addWidget(self.lr_plot, 0, 2)
+        else:
+            grid.addWidget(self.lr_plot, 1, 0, 1, 2)
+        for column, stretch in enumerate((5, 4, 3) if wide else (1, 1, 0)):
+            grid.setColumnStretch(column, stretch)
+        grid.setRowStretch(0, 3)
+        grid.setRowStretch(1, 0 if wide else 2)
+        for plot, height in zip((self.loss_plot, self.acc_plot, self.lr_plot),
+                                (220, 220, 220) if wide else (170, 170, 130), strict=True):
+            plot.setMinimumHeight(height)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._arrange(event.size().width() >= self.WIDE)
+        super().resizeEvent(event)
 
     @property
     def series(self) -> list[Series]:

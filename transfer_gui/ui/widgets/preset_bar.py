@@ -8,7 +8,9 @@ from functools import partial
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QMenu, QPushButton, QSpinBox, QWidget
+from PySide6.QtWidgets import QButtonGroup, QMenu, QPushButton, QSpinBox, QWidget
+
+from .flow_layout import FlowLayout, flow_policy
 
 PRESETS = (
     ("linear-probe", "Linear probe", "Train only the new head; the backbone stays frozen."),
@@ -41,15 +43,14 @@ class PresetBar(QWidget):
         self.group.setExclusive(True)
         self.buttons: dict[str, QPushButton] = {}
         self._current = ""
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout = FlowLayout(self)  # wraps onto a second row in a narrow window
+        flow_policy(self)
         for key, text, tip in PRESETS:
             layout.addWidget(self._button(key, text, tip))
             if key == "fine-tune":
                 self.unfreeze = self._unfreeze_spin()
                 layout.addWidget(self.unfreeze)
         layout.addWidget(self._classic_button())
-        layout.addStretch(1)
 
     def _button(self, key: str, text: str, tip: str) -> QPushButton:
         button = QPushButton(text)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyqtgraph as pg
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QWidget
 
 from .metric_plot import style_plot
@@ -57,6 +58,21 @@ class RunCurves(pg.GraphicsLayoutWidget):
             acc = self._add(self.acc_plot, curve, curve.val_acc)
             self.items[curve.key] = (acc, self._add(self.loss_plot, curve, curve.val_loss))
             self.legend.addItem(acc, curve.label)
+        self._fit_legend()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if hasattr(self, "legend"):  # resized while being built, before the legend exists
+            self._fit_legend()
+
+    def _fit_legend(self) -> None:
+        """As many legend columns as fit the width: a legend wider than the view would push
+        the plots past its right edge, where they are cut off."""
+        widest = max((label.boundingRect().width() for _, label in self.legend.items), default=0)
+        fits = int(self.width() // (widest + 50)) if widest else LEGEND_COLUMNS
+        columns = max(1, min(LEGEND_COLUMNS, fits))
+        if columns != self.legend.columnCount:
+            self.legend.setColumnCount(columns)
 
     @staticmethod
     def _add(plot: pg.PlotItem, curve: RunCurve, values: list[float]) -> pg.PlotDataItem:

@@ -1,0 +1,19 @@
+"""Counting words in messages: "1 image", "2 images", "1 class", "3 classes"."""
+
+from __future__ import annotations
+
+
+def plural(noun: str) -> str:
+    """The regular English plural of `noun` (what the messages here need; "epoch" ends in a
+    hard "ch", so only "-tch" takes "-es")."""
+    if noun.endswith(("s", "x", "sh", "tch")):
+        return noun + "es"
+    if noun.endswith("y") and noun[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+def count(n: int, noun: str, many: str | None = None) -> str:
+    """`n` followed by `noun`, in the plural unless `n` is 1 ("1 epoch", "0 epochs");
+    `many` gives an irregular plural."""
+    return f"{n} {noun if n == 1 else many or plural(noun)}"
