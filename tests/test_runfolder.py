@@ -127,15 +127,15 @@ def test_a_run_that_does_not_fit_is_refused_before_anything_is_written(shapes_di
     with pytest.raises(NotEnoughSpace) as info:
         Trainer().fit(config(shapes_dir), run, [])
     message = str(info.value)
-    assert message.startswith(f"not enough free space for this run in {run}: it needs about ")
-    assert "the disk has 20 kB free" in message and info.value.free == 20_000
+    assert message.startswith("not enough free space: this run needs about ")
+    assert f"the disk of {run} has 20 kB free" in message and info.value.free == 20_000
     assert info.value.needed > 1_000_000 and not (run / bundle.META).exists()
     args = ["train", str(shapes_dir), "--out", str(run), "--backbone", "tiny_cnn",
             "--epochs", "1"]
     assert main(args) == 1
     err = capsys.readouterr().err
-    assert f"error: not enough free space for this run in {run}: it needs about " in err
-    assert "the disk has 20 kB free" in err and not (run / bundle.META).exists()
+    assert "error: not enough free space: this run needs about " in err
+    assert f"the disk of {run} has 20 kB free" in err and not run.exists()
     monkeypatch.undo()
     assert main(args) == 0  # the same run once there is room
 
@@ -235,3 +235,14 @@ def wait_for_step(child: subprocess.Popen, epoch: int) -> None:
             return
     pytest.fail(f"the child ended before epoch {epoch}: {child.wait()}")
 
+
+
+def test_a_full_disk_reported_as_a_short_write_is_still_named(monkeypatch, tmp_path):
+    # torch.save on a full disk raises this RuntimeError, not an OSError (seen on a tmpfs)
+    monkeypatch.setattr(diskspace.shutil, "disk_usage", lambda _: Usage(10**8, 10**8, 4_200_000))
+    short = RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 2622848 "
+                         "vs 2622744")
+    assert diskspace.why_not_saved(short, tmp_path, 12_400_000, "its checkpoint") == \
+        "no space left on the device: its checkpoint needs 12 MB, 4.2 MB free"
+    assert diskspace.why_not_saved(OSError(errno.EROFS, "Read-only file system"), tmp_path,
+                                   10) == "read-only file system"

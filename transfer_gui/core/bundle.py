@@ -62,8 +62,10 @@ def save_meta(run_dir: str | os.PathLike[str], meta: dict[str, Any]) -> None:
 
 
 def save_checkpoint(run_dir: str | os.PathLike[str], state: dict[str, Any]) -> None:
-    with atomic.atomic_path(Path(run_dir) / CHECKPOINT) as tmp:
-        torch.save(state, tmp)
+    # the file is ours to close: a failed torch.save (a full disk) otherwise keeps it open
+    # while the exception lives, and a removed but open file still holds its disk space
+    with atomic.atomic_path(Path(run_dir) / CHECKPOINT) as tmp, open(tmp, "wb") as handle:
+        torch.save(state, handle)
 
 
 def has_checkpoint(run_dir: str | os.PathLike[str]) -> bool:

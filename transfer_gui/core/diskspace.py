@@ -105,10 +105,10 @@ def require_space(folder: Path, need: Estimate) -> None:
     if free is None or free >= needed:
         return
     raise NotEnoughSpace(
-        f"not enough free space for this run in {folder}: it needs about {mb(needed)} (model "
-        f"{mb(need.weights)}, checkpoint {mb(need.checkpoint)}, each rewritten beside the old "
-        f"copy), the disk has {mb(free)} free; free some space or choose a folder on another "
-        "disk", needed, free)
+        f"not enough free space: this run needs about {mb(needed)} (the model {mb(need.weights)}"
+        f" and the checkpoint {mb(need.checkpoint)}, each written beside its old copy), the "
+        f"disk of {folder} has {mb(free)} free; free some space or "
+        "choose a folder on another disk", needed, free)
 
 
 def _size(path: Path) -> int:
@@ -118,15 +118,17 @@ def _size(path: Path) -> int:
         return 0
 
 
-def why_not_saved(exc: OSError, folder: Path, needed: int, what: str = "the file") -> str:
+def why_not_saved(exc: BaseException, folder: Path, needed: int, what: str = "the file") -> str:
     """A failed write in words: for a full disk, how much `what` needed and how much is free
-    (measured after the failed write's temporary file was removed)."""
-    if exc.errno in FULL:
-        free = free_bytes(folder)
+    (measured after the failed write's temporary file was removed). Some writers report a
+    full disk as a short write (torch.save: "unexpected pos"), so the free space decides too."""
+    free = free_bytes(folder)
+    errno_ = getattr(exc, "errno", None)
+    if errno_ in FULL or (free is not None and free < needed):
         room = f", {mb(free)} free" if free is not None else ""
-        full = "no space left on the device" if exc.errno == errno.ENOSPC else "disk quota full"
+        full = "disk quota full" if errno_ == errno.EDQUOT else "no space left on the device"
         return f"{full}: {what} needs {mb(needed)}{room}"
-    reason = exc.strerror or str(exc) or type(exc).__name__
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     return reason[:1].lower() + reason[1:]
 
 

@@ -100,9 +100,11 @@ class RunLock:
 
         self.folder = Path(folder)
         self._lock = FileLock(str(self.folder / LOCK), timeout=0)
+        self._created = False
 
     def acquire(self, callbacks: list | tuple = ()) -> None:
         """Take the folder or raise `FolderBusy` at once, naming who holds it."""
+        self._created = not self.folder.exists()
         self.folder.mkdir(parents=True, exist_ok=True)
         before = holder(self.folder)
         if not self._try(0) and not (before and not before.alive() and self._try(ORPHAN_WAIT)):
@@ -132,6 +134,10 @@ class RunLock:
         with contextlib.suppress(OSError):
             (self.folder / INFO).unlink()  # first: a reader never sees a released folder as held
         self._lock.release()
+        if self._created and _only_lock(self.folder):  # a refused run leaves no folder behind
+            with contextlib.suppress(OSError):
+                (self.folder / LOCK).unlink()
+                self.folder.rmdir()
 
     @contextlib.contextmanager
     def held(self, callbacks: list | tuple = ()) -> Iterator[RunLock]:
@@ -140,6 +146,13 @@ class RunLock:
             yield self
         finally:
             self.release()
+
+
+def _only_lock(folder: Path) -> bool:
+    try:
+        return os.listdir(folder) == [LOCK]
+    except OSError:
+        return False
 
 
 def _busy_text(folder: Path, who: Holder | None) -> str:

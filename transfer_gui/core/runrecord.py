@@ -143,15 +143,16 @@ class RunRecord:
         epoch whose weights were never written (the run stopped between the two writes), the
         model just restored from the checkpoint is that best model: it is written now."""
         state, path = self.state, self.out / bundle.WEIGHTS
-        on_disk = bundle.saved_epoch(self.out)
-        missing = on_disk is not None or not path.is_file()  # a file of old runs names no epoch
-        if state.best_epoch is not None and state.best_epoch == state.epoch and missing \
-                and on_disk != state.best_epoch:
+        on_disk = bundle.saved_epoch(self.out)  # None also for older runs' files
+        stale = not path.is_file() or on_disk not in (None, state.best_epoch)
+        if state.best_epoch is not None and state.best_epoch == state.epoch and stale:
             return self._save_weights(state.history[-1] if state.history else
                                       {"epoch": state.best_epoch, "val_acc": state.best_acc,
                                        "val_loss": state.best_loss})
         if not path.is_file():
             return None
+        if on_disk == 0:  # the weights of a run that stopped before its first epoch ended
+            return SavedModel(str(path), None)
         epoch = on_disk if on_disk is not None else state.best_epoch
         row = next((r for r in state.history if r.get("epoch") == epoch), {})
         return SavedModel(str(path), epoch, row.get("val_acc"), row.get("val_loss"))
@@ -200,7 +201,7 @@ class RunRecord:
                  write: Callable[[], None]) -> None:
         try:
             write()
-        except OSError as exc:
+        except Exception as exc:  # torch.save reports a full disk as a RuntimeError
             acc = row.get("val_acc")
             figure = f" (val acc {acc:.1%})" if acc is not None else ""
             raise SaveFailed(f"epoch {row['epoch']}{figure} was not saved: "
@@ -231,7 +232,7 @@ class RunRecord:
         """Save what there is and the final status; never raises for a failed write."""
         try:
             if self.saved is None and self.state.epoch == 0 and self.out.is_dir():
-                bundle.save_weights(self.out, self.model)  # a loadable model even so
+                bundle.save_weights(self.out, self.model, epoch=0)  # a loadable model even so
                 self.saved = SavedModel(str(self.out / bundle.WEIGHTS), None)
         except Exception as exc:  # noqa: BLE001 - the report must still be written
             message += f" (the model could not be saved: {exc})"
