@@ -131,9 +131,8 @@ def _print_problems(problems: list) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import shutil
-
     from .console import ConsoleReporter
+    from .core.runlock import clear_folder
     from .core.training import Trainer
 
     if args.resume:
@@ -143,7 +142,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         config, out = train_config(args), args.out
         if args.overwrite and Path(out).is_dir():
-            shutil.rmtree(out)
+            clear_folder(out)  # refused while another process writes it
     result = Trainer().fit(config, out, [ConsoleReporter(as_json=args.json)],
                            cancel=interruptible(), resume=bool(args.resume))
     return EXIT_CANCELLED if result.status == "cancelled" else EXIT_OK

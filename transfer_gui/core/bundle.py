@@ -28,12 +28,32 @@ from .weights import WeightsError, build_model, load_into, read_state_dict
 FORMAT = 1
 
 
-def save_weights(run_dir: str | os.PathLike[str], model: TransferNet) -> None:
+def save_weights(run_dir: str | os.PathLike[str], model: TransferNet,
+                 epoch: int | None = None, val_acc: float | None = None) -> None:
+    """The weights, durable on disk when this returns; the file itself names the epoch and
+    figure it holds, so a record can be checked against it."""
     from safetensors.torch import save_file
 
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {"format": "transfer_gui"}
+    if epoch is not None:
+        meta["epoch"] = str(epoch)
+    if val_acc is not None:
+        meta["val_acc"] = repr(float(val_acc))
     with atomic.atomic_path(Path(run_dir) / WEIGHTS) as tmp:
-        save_file(state, str(tmp), metadata={"format": "transfer_gui"})
+        save_file(state, str(tmp), metadata=meta)
+
+
+def saved_epoch(run_dir: str | os.PathLike[str]) -> int | None:
+    """The epoch the weights file says it holds (None: no file, or one that does not say)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(Path(run_dir) / WEIGHTS), framework="pt") as handle:
+            epoch = (handle.metadata() or {}).get("epoch", "")
+    except Exception:  # noqa: BLE001 - missing or unreadable: it names no epoch
+        return None
+    return int(epoch) if epoch.isdigit() else None
 
 
 def save_meta(run_dir: str | os.PathLike[str], meta: dict[str, Any]) -> None:
@@ -42,8 +62,10 @@ def save_meta(run_dir: str | os.PathLike[str], meta: dict[str, Any]) -> None:
 
 
 def save_checkpoint(run_dir: str | os.PathLike[str], state: dict[str, Any]) -> None:
-    with atomic.atomic_path(Path(run_dir) / CHECKPOINT) as tmp:
-        torch.save(state, tmp)
+    # the file is ours to close: a failed torch.save (a full disk) otherwise keeps it open
+    # while the exception lives, and a removed but open file still holds its disk space
+    with atomic.atomic_path(Path(run_dir) / CHECKPOINT) as tmp, open(tmp, "wb") as handle:
+        torch.save(state, handle)
 
 
 def has_checkpoint(run_dir: str | os.PathLike[str]) -> bool:

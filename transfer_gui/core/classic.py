@@ -200,7 +200,7 @@ def fit_classic(prep: Prepared, out: Path, device: torch.device, callbacks: Iter
     from .events import Cancelled, FitEnded
     from .interrupt import cancel_points
     from .recipe import amp_dtype, default_workers, device_label
-    from .runrecord import RunRecord, TrainingFailed
+    from .runrecord import RunRecord, TrainingFailed, failure_text
     from .sources import feature_source
 
     callbacks = list(callbacks)
@@ -230,14 +230,14 @@ def fit_classic(prep: Prepared, out: Path, device: torch.device, callbacks: Iter
         fit, row = run_classic(prep.config.model.strategy,
                                (source.train_x, source.train_y, source.val_x, source.val_y),
                                len(prep.classes), device_label(device), total, callbacks, cancel)
+        model.head = fit.head.to(device)
+        if isinstance(fit.head, KNNHead):
+            record.meta["head"] = fit.head.meta()
+        record.meta["classic"] = {"kind": prep.config.model.strategy, "choice": fit.choice}
+        record.epoch_done(row, lambda: {"model": {}, "optimizer": {}, "scheduler": {}})
     except Cancelled:
         return finish("cancelled", "stopped by the user")
     except Exception as exc:
-        result = finish("failed", f"{type(exc).__name__}: {exc}")
-        raise TrainingFailed(f"training failed: {result.message}") from exc
-    model.head = fit.head.to(device)
-    if isinstance(fit.head, KNNHead):
-        record.meta["head"] = fit.head.meta()
-    record.meta["classic"] = {"kind": prep.config.model.strategy, "choice": fit.choice}
-    record.epoch_done(row, lambda: {"model": {}, "optimizer": {}, "scheduler": {}})
+        result = finish("failed", failure_text(exc))
+        raise TrainingFailed(f"training failed: {result.message}", result.saved) from exc
     return finish("completed")

@@ -10,10 +10,10 @@ from .data import DataError
 from .export import ExportError
 from .images import ImageError
 from .project import ProjectError
-from .runrecord import TrainingFailed
+from .runrecord import SaveFailed, TrainingFailed
 from .weights import WeightsError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     ConfigError, DataError, ImageError, WeightsError, RunError, ExportError, ProjectError,
-    TrainingFailed, OutOfMemory, OSError,
+    TrainingFailed, SaveFailed, OutOfMemory, OSError,
 )

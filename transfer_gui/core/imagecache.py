@@ -14,6 +14,7 @@ vanish when the run ends or crashes.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -40,13 +41,29 @@ class _Segment:
     def __init__(self, folder: Path, size: int) -> None:
         # open for the segment's lifetime; closed (and so deleted) by close()
         self.file = tempfile.TemporaryFile(dir=folder, prefix="decoded-")  # noqa: SIM115
-        self.file.truncate(size)  # sparse: disk blocks are used only as they are written
+        try:
+            _reserve(self.file.fileno(), size)
+        except OSError:
+            self.file.close()
+            raise
         self.array = np.memmap(self.file, dtype=np.uint8, mode="r+", shape=(size,))
         self.used = 0
 
     def close(self) -> None:
         del self.array
         self.file.close()
+
+
+def _reserve(fd: int, size: int) -> None:
+    """Give the spill file its disk blocks now: a disk that fills up later then cannot kill
+    the process (a write into a memory map with no block behind it is a SIGBUS, not an
+    error). File systems without the call get a sparse file, as before."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except (AttributeError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+            raise
+        os.ftruncate(fd, size)
 
 
 class DecodedCache:
@@ -188,5 +205,6 @@ def prefill(
         finally:
             for _, future in queued:
                 future.cancel()
-    emit(callbacks, Message("info", cache.summary()))
+    # a spill folder that cannot be written costs speed, never the run: one warning
+    emit(callbacks, Message("warning" if cache.spill_failed else "info", cache.summary()))
     return sum(p in cache for p in paths)

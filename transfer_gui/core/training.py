@@ -49,7 +49,8 @@ from .recipe import (
     maybe_compile,
     pick_device,
 )
-from .runrecord import FitResult, RunRecord, TrainingFailed
+from .runlock import writes_run_folder
+from .runrecord import FitResult, RunRecord, TrainingFailed, failure_text
 from .secondfolder import attach_second, save_second
 from .sources import build_source
 from .stages import Stages
@@ -62,6 +63,7 @@ __all__ = ["FitResult", "Prepared", "Trainer", "TrainingFailed", "prepare", "res
 class Trainer:
     """Runs one training configuration to completion, cancellation or failure."""
 
+    @writes_run_folder  # one writer per run folder: a second one is refused at once
     def fit(
         self,
         config: RunConfig | None,
@@ -208,9 +210,8 @@ class _Run:
             self._finish("cancelled", "aborted")
             raise
         except Exception as exc:
-            message = f"{type(exc).__name__}: {exc}"
-            result = self._finish("failed", message, traceback.format_exc())
-            raise TrainingFailed(f"training failed: {result.message}") from exc
+            result = self._finish("failed", failure_text(exc), traceback.format_exc())
+            raise TrainingFailed(f"training failed: {result.message}", result.saved) from exc
         return self._finish(status, "")
 
     def _emit_start(self) -> None:

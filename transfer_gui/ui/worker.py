@@ -59,6 +59,7 @@ class _Runner(QObject):
         super().__init__()
         self._fn = fn
         self._cancel = cancel
+        self.error: BaseException | None = None  # set before `failed` is emitted
 
     @Slot()
     def run(self) -> None:
@@ -69,6 +70,7 @@ class _Runner(QObject):
             self.succeeded.emit(result)
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the GUI
             bridge.flush()
+            self.error = exc
             self.failed.emit(_message(exc), traceback.format_exc())
         finally:
             self.done.emit()
@@ -114,6 +116,13 @@ class Task(QObject):
         # can wait on those same locks in any connect(): a deadlock (seen in a QLabel.setText).
         self.qthread.finished.connect(self._on_thread_finished)
         self._runner: _Runner | None = runner
+        self._error: BaseException | None = None
+
+    @property
+    def error(self) -> BaseException | None:
+        """The exception the work raised, for slots of `failed` that need more than its text
+        (the engine's errors carry structured fields)."""
+        return self._runner.error if self._runner is not None else self._error
 
     def start(self) -> Task:
         """Start the thread (unless the application is shutting down: then nothing runs)."""
@@ -136,6 +145,7 @@ class Task(QObject):
     @Slot()
     def _on_thread_finished(self) -> None:
         _LIVE.discard(self)
+        self._error = self.error
         self._runner = None  # its thread has ended: the C++ object is deleted here
         self.done.emit()
         self.qthread.deleteLater()

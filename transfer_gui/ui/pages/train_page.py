@@ -356,18 +356,13 @@ class TrainPage(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.log.appendPlainText(f"error: {message}")
-        saved = os.path.join(self.run_dir, "model.safetensors")
-        if "last good model" in message:
-            where = ""  # the engine already said where it is
-        elif os.path.isfile(saved):
-            where = f"\n\nThe last good model is kept in {saved}."
-        else:
-            where = "\n\nNo model was saved."
-        self.status.setText("Training failed; see the log.")
+        error = self.task.error if self.task is not None else None
+        title, where, kept = _failure_words(error, self.run_dir)
+        self.status.setText(f"{title}; see the log.")
         self.state.set_training(False)
-        if os.path.isfile(saved):
+        if kept:
             self.state.run_trained(self.run_dir)
-        show_error(self, "Training failed", message + where, details)
+        show_error(self, title, message + where, details)
         self.run_failed.emit(message)
 
     @Slot()
@@ -381,6 +376,18 @@ class TrainPage(QWidget):
     def _update_resume(self) -> None:
         run = self.state.run_dir
         self.resume_button.setEnabled(bool(run) and not self.running and can_resume(run))
+
+
+def _failure_words(error: object, run_dir: str) -> tuple[str, str, bool]:
+    """The dialog's title, what to add to the engine's message, and whether a model is kept."""
+    saved = os.path.join(run_dir, "model.safetensors")
+    if getattr(error, "refusal", False):  # refused before any work: nothing was written
+        return "Cannot start training", "", False
+    if hasattr(error, "saved"):  # the engine's own failure names the model really saved
+        return "Training failed", "", getattr(error, "saved", None) is not None
+    if os.path.isfile(saved):
+        return "Training failed", f"\n\nThe last good model is kept in {saved}.", True
+    return "Training failed", "\n\nNo model was saved.", False
 
 
 def _fit(config: RunConfig, out: str, resume: bool, scan: object, callbacks: list,
