@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -60,6 +61,12 @@ class EvaluatePage(QWidget):
         text.addWidget(self.source)
         top.addLayout(text, 1)
         top.addWidget(self.evaluate_button)
+        self.folder_button = QPushButton("Evaluate on a test folder…")
+        self.folder_button.setToolTip("Score the model on another labelled folder (one "
+                                      "sub-folder per class, named like the model's classes)")
+        self.folder_button.setEnabled(False)
+        self.folder_button.clicked.connect(self._on_choose_test_folder)
+        top.addWidget(self.folder_button)
 
         self.matrix = ConfusionMatrix()
         self.matrix.cell_clicked.connect(self._on_cell_clicked)
@@ -99,6 +106,7 @@ class EvaluatePage(QWidget):
     @Slot(str)
     def _on_run_changed(self, run_dir: str) -> None:
         self.evaluate_button.setEnabled(bool(run_dir))
+        self.folder_button.setEnabled(bool(run_dir))
         if run_dir and run_dir != self._evaluated_run and not self.state.training \
                 and not self.state.closing:
             self.evaluate()
@@ -181,9 +189,46 @@ class EvaluatePage(QWidget):
     def _on_open_file(self, path: str) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
+    # --- a separate labelled test folder ----------------------------------------------------
 
-def _evaluate(run: str, callbacks: list, cancel: object) -> object:
-    """The run's own validation split, as saved with the run."""
+    @Slot()
+    def _on_choose_test_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Choose a labelled test folder (one sub-folder per class)",
+            os.path.dirname(self.state.config.data.root) or os.path.expanduser("~"))
+        if folder:
+            self.evaluate_folder(folder)
+
+    def evaluate_folder(self, folder: str) -> None:
+        """Score the current run on `folder` (its images are matched to classes by name)."""
+        run = self.state.run_dir
+        if not run:
+            return
+        if self.task is not None and self.task.running:
+            self.task.cancel()
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        self.headline.setText(f"Evaluating on {os.path.basename(folder)}…")
+        task = start_task(partial(_evaluate, run, folder=folder), "evaluate", self)
+        task.events.connect(self.progress.on_events)
+        task.succeeded.connect(partial(self._on_folder_evaluated, task, run, folder))
+        task.failed.connect(partial(self._on_failed, task))
+        self.task = task
+
+    def _on_folder_evaluated(self, task: Task, run: str, folder: str, evaluation) -> None:
+        if task is not self.task:
+            return
+        self._on_evaluated(task, run, evaluation)
+        name = os.path.basename(os.path.normpath(folder))
+        self.headline.setText(f"Test folder {name}: {self.headline.text()}")
+        skipped = [p for p in evaluation.problems if p.severity == "error"]
+        note = f" {len(skipped)} files skipped (hover for why)." if skipped else ""
+        self.source.setText(f"{self.source.text()}{note}")
+        self.source.setToolTip("\n".join(f"{p.path}: {p.reason}" for p in skipped[:30]))
+
+
+def _evaluate(run: str, callbacks: list, cancel: object, folder: str | None = None) -> object:
+    """The run's own validation split, as saved with the run, or a labelled `folder`."""
     from ...core.evaluation import evaluate_run
 
-    return evaluate_run(run, None, callbacks=callbacks, cancel=cancel)  # type: ignore[arg-type]
+    return evaluate_run(run, folder, callbacks=callbacks, cancel=cancel)  # type: ignore[arg-type]
