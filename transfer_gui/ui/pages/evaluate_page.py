@@ -95,8 +95,9 @@ class EvaluatePage(QWidget):
         lower.addWidget(self.tabs)
         lower.setSizes([380, 260])
         layout = QVBoxLayout(self)
-        layout.addWidget(page_title("Evaluate", "Scores on the validation images; click a cell "
-                                                "of the matrix to see its images."))
+        layout.addWidget(page_title("Evaluate", "Scores on the validation images (or on a test "
+                                                "folder you choose); click a cell of the "
+                                                "matrix to see its images."))
         layout.addLayout(top)
         layout.addWidget(self.progress)
         layout.addWidget(lower, 1)

@@ -23,7 +23,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from .prob_bars import ROW, UNCERTAIN, paint_bars
@@ -201,26 +201,29 @@ class ResultDelegate(QStyledItemDelegate):
         painter.drawText(QRectF(area.x(), area.y(), area.width(), ROW),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          os.path.basename(result.path))
-        note, colour = _note(result, self.view.threshold)
         painter.setFont(font)
-        painter.setPen(colour)
-        painter.drawText(QRectF(area.x(), area.y() + ROW, area.width(), ROW),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, note)
+        x = area.x()
+        for text, colour in _notes(result, self.view.threshold):
+            painter.setPen(colour)
+            painter.drawText(QRectF(x, area.y() + ROW, area.right() - x, ROW),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
+            x += QFontMetrics(font).horizontalAdvance(text + "   ")
         bars = QRectF(area.x(), area.y() + 2 * ROW, min(area.width(), 560),
                       area.height() - 2 * ROW)
         if not result.error:
             paint_bars(painter, bars, result.top_k, font, self.view.threshold)
 
 
-def _note(result: Any, threshold: float) -> tuple[str, QColor]:
-    """The line under the name: the error, the uncertainty flag, the folder's class."""
+def _notes(result: Any, threshold: float) -> list[tuple[str, QColor]]:
+    """The line under the name, in coloured parts: the error, the uncertainty flag, whether
+    the prediction matches the class its folder names."""
     if result.error:
-        return f"Cannot classify: {result.error}", QColor("#b3261e")
-    parts = []
+        return [(f"Cannot classify: {result.error}", QColor("#b3261e"))]
+    notes = []
     if result.top_k and result.top_k[0][1] < threshold:
-        parts.append(f"uncertain (top class under {threshold:.0%})")
+        notes.append((f"uncertain (top class under {threshold:.0%})", UNCERTAIN))
     if result.truth is not None:
         right = result.truth == result.label
-        parts.append(f"{'✓' if right else '✗'} folder says {result.truth}")
-    colour = UNCERTAIN if parts and parts[0].startswith("uncertain") else QColor("#454b55")
-    return " · ".join(parts), colour
+        notes.append((f"{'✓ right' if right else '✗ wrong'}: the folder says {result.truth}",
+                      QColor("#1e7b34") if right else QColor("#b3261e")))
+    return notes
