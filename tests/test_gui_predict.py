@@ -104,10 +104,14 @@ def test_gradcam_only_for_the_results_shown(qtbot, window, page, labelled, monke
     monkeypatch.setattr(predict_page, "cam_overlays", _record(calls, predict_jobs.cam_overlays))
     window.resize(1024, 680)
     page.cam.setChecked(True)
+    qtbot.wait(100)  # laid out at this size while shown
+    window.show_step(0)  # another page in front: no result is on screen
     page.add_paths([str(labelled)])
     wait_until(qtbot, lambda: len(page.results) == N and not worker.live_tasks(), 60)
     qtbot.wait(200)
-    wait_until(qtbot, lambda: not worker.live_tasks(), 30)
+    assert made == [] and calls == []
+    window.show_step(4)  # back on Predict: the overlays of the rows on screen are made
+    wait_until(qtbot, lambda: bool(calls) and not worker.live_tasks(), 30)
     shown = page.list.visible_rows()
     assert 0 < len(shown) < N
     asked = [row for jobs in calls for row, _ in jobs]

@@ -119,6 +119,10 @@ class PredictionList(QListView):
         super().resizeEvent(event)
         self.announce_rows()
 
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self.announce_rows()  # back on the page: the rows on screen may lack their overlay
+
     def visible_rows(self) -> list[int]:
         if not self.isVisible() or not self.results_model.results:
             return []
