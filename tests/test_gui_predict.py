@@ -170,7 +170,7 @@ def test_threshold_marker_and_colour_on_the_bars():
     assert 1 <= orange(sure, 3) <= 3 and orange(sure, ROW // 2) <= 3  # marker only
 
 
-def test_evaluate_on_a_test_folder(qtbot, window, tiny_run, labelled, monkeypatch):
+def test_evaluate_on_a_test_folder(qtbot, window, tiny_run, labelled, shapes_dir, monkeypatch):
     page = window.evaluate_page
     window.state.set_run(tiny_run)
     wait_until(qtbot, lambda: page.evaluation is not None and not worker.live_tasks(), 60)
@@ -183,3 +183,8 @@ def test_evaluate_on_a_test_folder(qtbot, window, tiny_run, labelled, monkeypatc
     assert page.headline.text().startswith(f"Test folder {labelled.name}: Accuracy")
     assert str(labelled) in page.source.text()
     assert page.table.rowCount() == 3
+    # the folder the run trained on: its validation split, never its training images
+    page.evaluate_folder(str(shapes_dir))
+    wait_until(qtbot, lambda: "validation split" in page.source.text(), 60)
+    assert int(page.matrix.matrix.sum()) == validation
+    assert not page.headline.text().startswith("Test folder")

@@ -52,6 +52,7 @@ class EvaluatePage(QWidget):
         self.source.setObjectName("pageSubtitle")
         self.evaluate_button = QPushButton("Evaluate again")
         self.evaluate_button.setEnabled(False)
+        self.evaluate_button.setToolTip("Evaluate the current run on its validation split")
         self.evaluate_button.clicked.connect(self.evaluate)
         self.progress = TaskProgress()
         self.progress.setVisible(False)
@@ -221,7 +222,9 @@ class EvaluatePage(QWidget):
             return
         self._on_evaluated(task, run, evaluation)
         name = os.path.basename(os.path.normpath(folder))
-        self.headline.setText(f"Test folder {name}: {self.headline.text()}")
+        if not evaluation.source.startswith("the run's validation split"):
+            # (the folder the run trained on is scored on its validation split instead)
+            self.headline.setText(f"Test folder {name}: {self.headline.text()}")
         skipped = [p for p in evaluation.problems if p.severity == "error"]
         note = f" {len(skipped)} files skipped (hover for why)." if skipped else ""
         self.source.setText(f"{self.source.text()}{note}")
