@@ -7,7 +7,9 @@ Both run in worker threads and share one model, so every use of it holds `Predic
 
 from __future__ import annotations
 
+import ctypes
 import io
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +21,9 @@ from PySide6.QtGui import QImage
 from ..qimage import pil_to_qimage
 
 THUMB = 144  # the largest side of a stored thumbnail or overlay, in pixels
-CHUNK = 16  # images per forward pass: results reach the page, and Stop acts, per chunk
+# Images per forward pass: results reach the page, and Stop acts, per chunk. On a CPU 8 is as
+# fast per image as 16, and its activations take half the memory at the peak.
+CHUNK = 8
 
 
 @dataclass
@@ -71,14 +75,28 @@ def predict_stream(cache: PredictorCache, key: tuple[str, str], paths: list[str]
 
     predictor = cache.get(key, callbacks, cancel)
     truths = folder_labels(paths, predictor.classes)
-    for start in range(0, len(paths), CHUNK):
-        check(cancel)
-        results = _classify(cache, predictor, paths[start:start + CHUNK], top_k, cancel)
-        for result, truth in zip(results, truths[start:start + CHUNK], strict=True):
-            result.truth = truth
-        stream.chunk.emit(generation, results)
-        emit(callbacks, Progress("predict", start + len(results), len(paths)))
+    try:
+        for start in range(0, len(paths), CHUNK):
+            check(cancel)
+            results = _classify(cache, predictor, paths[start:start + CHUNK], top_k, cancel)
+            for result, truth in zip(results, truths[start:start + CHUNK], strict=True):
+                result.truth = truth
+            stream.chunk.emit(generation, results)
+            emit(callbacks, Progress("predict", start + len(results), len(paths)))
+    finally:
+        release_freed_memory()
     return len(paths)
+
+
+def release_freed_memory() -> None:
+    """Hand the heap that a batch's activations left free back to the system. glibc keeps it
+    otherwise: measured on a 200-image batch with EfficientNet-Lite0, 315 MB of the window's
+    resident memory was such free heap."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (musl): nothing to trim
+            pass
 
 
 def _classify(cache: PredictorCache, predictor: Any, paths: list[str], top_k: int,
