@@ -135,15 +135,18 @@ def cam_overlays(cache: PredictorCache, key: tuple[str, str], jobs: list[tuple[i
     from ...core.predict import overlay
 
     predictor = cache.get(key, callbacks, cancel)
-    for row, path in jobs:
-        check(cancel)
-        try:
-            image = predictor.load(path)
-        except ImageError:
-            continue
-        with cache.use, cancel_points(predictor.model, cancel):
-            heat = predictor.gradcam(image)
-        picture = overlay(predictor.crop(image), heat)
-        picture.thumbnail((THUMB, THUMB))
-        stream.cam.emit(generation, row, pil_to_qimage(picture))
+    try:
+        for row, path in jobs:
+            check(cancel)
+            try:
+                image = predictor.load(path)
+            except ImageError:
+                continue
+            with cache.use, cancel_points(predictor.model, cancel):
+                heat = predictor.gradcam(image)
+            picture = overlay(predictor.crop(image), heat)
+            picture.thumbnail((THUMB, THUMB))
+            stream.cam.emit(generation, row, pil_to_qimage(picture))
+    finally:
+        release_freed_memory()  # the backward passes' buffers, as after a batch
     return len(jobs)
