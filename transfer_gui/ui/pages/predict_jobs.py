@@ -21,8 +21,8 @@ from PySide6.QtGui import QImage
 from ..qimage import pil_to_qimage
 
 THUMB = 144  # the largest side of a stored thumbnail or overlay, in pixels
-# Images per forward pass: results reach the page, and Stop acts, per chunk. On a CPU 8 is as
-# fast per image as 16, and its activations take half the memory at the peak.
+# Images per forward pass: results reach the page, and Stop acts, per chunk. Small, because a
+# chunk's activations set the peak memory (16 images at 224 px on Lite0: about 300 MB).
 CHUNK = 8
 
 
