@@ -77,9 +77,9 @@ def test_whole_flow(qtbot, window, shapes_dir, monkeypatch, tmp_path):
     predict = window.predict_page
     image = sorted((shapes_dir / "square").iterdir())[0]
     drop_files(predict.drop, [str(image)])
-    wait_until(qtbot, lambda: len(predict.cards()) == 1 or bool(dialogs.SHOWN), 30)
+    wait_until(qtbot, lambda: len(predict.results) == 1 or bool(dialogs.SHOWN), 30)
     assert not dialogs.SHOWN, dialogs.SHOWN
-    assert predict.cards()[0].label in {"circle", "square", "triangle"}
+    assert predict.labels()[0] in {"circle", "square", "triangle"}
     predict.export_csv(str(tmp_path / "out.csv"))
     assert (tmp_path / "out.csv").read_text().count("\n") == 2
 
@@ -242,8 +242,8 @@ def test_predict_before_training_uses_the_imagenet_head(qtbot, window, photo_dir
     predict = window.predict_page
     assert "ImageNet" in predict.source.currentText()
     drop_files(predict.drop, [str(photo_dir / "coffee.jpg")])
-    wait_until(qtbot, lambda: len(predict.cards()) == 1)
-    assert predict.cards()[0].label == "espresso"
+    wait_until(qtbot, lambda: len(predict.results) == 1)
+    assert predict.labels() == ["espresso"]
 
 
 def test_dropping_a_folder_on_the_window_opens_it(qtbot, window, shapes_dir):

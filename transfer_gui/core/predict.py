@@ -47,20 +47,49 @@ class Prediction:
         return out
 
 
-def write_csv(path: str | os.PathLike[str], predictions: Sequence[Prediction], top_k: int) -> None:
-    """One row per image: path, error, then label and probability for each of the top k."""
+# Below this top probability a result is flagged "uncertain": the model then gives its answer
+# less weight than all the other classes together.
+UNCERTAIN_BELOW = 0.5
+
+
+def is_uncertain(top_k: Sequence[tuple[str, float]], threshold: float = UNCERTAIN_BELOW) -> bool:
+    return bool(top_k) and top_k[0][1] < threshold
+
+
+def write_csv(path: str | os.PathLike[str], predictions: Sequence[Prediction], top_k: int,
+              threshold: float | None = None) -> int:
+    """One row per image: path, error, then label and probability for each of the top k (and,
+    given a `threshold`, an `uncertain` column of 0/1). Returns the number of rows written."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    header = ["path", "error"]
+    header = ["path", "error"] + (["uncertain"] if threshold is not None else [])
     for i in range(1, top_k + 1):
         header += [f"label_{i}", f"probability_{i}"]
     writer.writerow(header)
     for p in predictions:
         row = [p.path, p.error or ""]
+        if threshold is not None:
+            row.append("1" if is_uncertain(p.top_k, threshold) else "0")
         for label, prob in p.top_k[:top_k]:
             row += [label, f"{prob:.6f}"]
         writer.writerow(row)
     atomic.write_text(path, buffer.getvalue())
+    return len(predictions)
+
+
+def folder_labels(paths: Sequence[str], classes: Sequence[str]) -> list[str | None]:
+    """The true class of each file when it sits in a folder named like one of `classes` (a
+    labelled folder, one sub-folder per class), else None."""
+    known = set(classes)
+    names = (os.path.basename(os.path.dirname(os.path.abspath(p))) for p in paths)
+    return [name if name in known else None for name in names]
+
+
+def labelled_accuracy(labels: Sequence[str | None],
+                      truths: Sequence[str | None]) -> tuple[int, int]:
+    """(correct, counted) over the files with a known true class and a prediction."""
+    pairs = [(p, t) for p, t in zip(labels, truths, strict=True) if t is not None and p is not None]
+    return sum(p == t for p, t in pairs), len(pairs)
 
 
 def expand_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[str]:
@@ -158,7 +187,7 @@ class Predictor:
             errors: dict[str, str] = {}
             for path in chunk:
                 try:
-                    loaded[path] = self._load(path)
+                    loaded[path] = self.load(path)
                 except ImageError as exc:
                     errors[path] = exc.reason
             tops = iter(self.predict_images(list(loaded.values()), top_k))
@@ -168,7 +197,8 @@ class Predictor:
             emit(callbacks, Progress("predict", len(out), len(paths)))
         return out
 
-    def _load(self, path: str) -> Image.Image:
+    def load(self, path: str) -> Image.Image:
+        """The image at `path`, decoded for this model; `ImageError` says why it cannot be."""
         if not is_supported(path):
             raise ImageError(path, unsupported_reason(path))
         return decode(path, min_side=self.preprocess.resize_size)

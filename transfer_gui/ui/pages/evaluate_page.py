@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -62,6 +63,7 @@ class EvaluatePage(QWidget):
         self.source.setWordWrap(True)  # long run names must not widen the window
         self.evaluate_button = QPushButton("Evaluate again")
         self.evaluate_button.setEnabled(False)
+        self.evaluate_button.setToolTip("Evaluate the current run on its validation split")
         self.evaluate_button.clicked.connect(self.evaluate)
         self.progress = TaskProgress()
         self.progress.setVisible(False)
@@ -71,6 +73,12 @@ class EvaluatePage(QWidget):
         text.addWidget(self.source)
         top.addLayout(text, 1)
         top.addWidget(self.evaluate_button)
+        self.folder_button = QPushButton("Evaluate on a test folder…")
+        self.folder_button.setToolTip("Score the model on another labelled folder (one "
+                                      "sub-folder per class, named like the model's classes)")
+        self.folder_button.setEnabled(False)
+        self.folder_button.clicked.connect(self._on_choose_test_folder)
+        top.addWidget(self.folder_button)
 
         self.matrix = ConfusionMatrix()
         self.matrix.cell_clicked.connect(self._on_cell_clicked)
@@ -101,8 +109,9 @@ class EvaluatePage(QWidget):
         lower.addWidget(self.tabs)
         lower.setSizes([380, 260])
         layout = QVBoxLayout(self)
-        layout.addWidget(page_title("Evaluate", "Scores on the validation images; click a cell "
-                                                "of the matrix to see its images."))
+        layout.addWidget(page_title("Evaluate", "Scores on the validation images (or on a test "
+                                                "folder you choose); click a cell of the "
+                                                "matrix to see its images."))
         layout.addLayout(top)
         layout.addWidget(self.progress)
         layout.addWidget(lower, 1)
@@ -112,6 +121,7 @@ class EvaluatePage(QWidget):
     @Slot(str)
     def _on_run_changed(self, run_dir: str) -> None:
         self.evaluate_button.setEnabled(bool(run_dir))
+        self.folder_button.setEnabled(bool(run_dir))
         # keyed on the run's files, not its folder: a resumed run is evaluated again
         fresh = (run_dir, run_revision(run_dir)) if run_dir else ()
         if run_dir and fresh != self._evaluated and not self.state.training \
@@ -165,6 +175,7 @@ class EvaluatePage(QWidget):
         result = evaluation.result
         self.headline.setText(f"Accuracy {result.accuracy:.1%} · macro F1 {result.macro_f1:.3f} "
                               f"· {count(int(result.confusion.sum()), 'image')}")
+        self.source.setToolTip("")  # a test folder's skipped files belong to that evaluation
         self.source.setText(f"Evaluated on {evaluation.source}. Run: "
                             f"{_run_text(self.state.run_dir)}")
         self.matrix.set_matrix(result.classes, result.confusion)
@@ -202,6 +213,52 @@ class EvaluatePage(QWidget):
     def _on_open_file(self, path: str) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
+    # --- a separate labelled test folder ----------------------------------------------------
+
+    @Slot()
+    def _on_choose_test_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Choose a labelled test folder (one sub-folder per class)",
+            os.path.dirname(self.state.config.data.root) or os.path.expanduser("~"))
+        if folder:
+            self.evaluate_folder(folder)
+
+    def evaluate_folder(self, folder: str) -> None:
+        """Score the current run on `folder` (its images are matched to classes by name)."""
+        run = self.state.run_dir
+        if not run:
+            return
+        if self.task is not None and self.task.running:
+            self.task.cancel()
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        self.headline.setText(f"Evaluating on {os.path.basename(folder)}…")
+        task = start_task(partial(_evaluate, run, folder=folder), "evaluate", self)
+        task.events.connect(self.progress.on_events)
+        task.succeeded.connect(partial(self._on_folder_evaluated, task, run, folder))
+        task.failed.connect(partial(self._on_failed, task))
+        self.task = task
+
+    def _on_folder_evaluated(self, task: Task, run: str, folder: str, evaluation) -> None:
+        if task is not self.task:
+            return
+        self._on_evaluated(task, run, evaluation)
+        name = os.path.basename(os.path.normpath(folder))
+        if not evaluation.source.startswith("the run's validation split"):
+            # (the folder the run trained on is scored on its validation split instead)
+            self.headline.setText(f"Test folder {name}: {self.headline.text()}")
+        skipped = [p for p in evaluation.problems if p.severity == "error"]
+        note = f" {count(len(skipped), 'file')} skipped (hover for why)." if skipped else ""
+        self.source.setText(f"{self.source.text()}{note}")
+        self.source.setToolTip("\n".join(f"{p.path}: {p.reason}" for p in skipped[:30]))
+
+
+def _evaluate(run: str, callbacks: list, cancel: object, folder: str | None = None) -> object:
+    """The run's own validation split, as saved with the run, or a labelled `folder`."""
+    from ...core.evaluation import evaluate_run
+
+    return evaluate_run(run, folder, callbacks=callbacks, cancel=cancel)  # type: ignore[arg-type]
+
 
 def _run_text(run: str) -> str:
     """The run's name with its status and epochs, so a resumed run is told from its past."""
@@ -209,13 +266,5 @@ def _run_text(run: str) -> str:
         meta = read_meta(run)
     except RunError:
         return os.path.basename(run)
-    epochs = meta.get("epochs_done", 0)
-    return (f"{os.path.basename(run)} ({meta.get('status', '?')}, {epochs} "
-            f"epoch{'' if epochs == 1 else 's'})")
-
-
-def _evaluate(run: str, callbacks: list, cancel: object) -> object:
-    """The run's own validation split, as saved with the run."""
-    from ...core.evaluation import evaluate_run
-
-    return evaluate_run(run, None, callbacks=callbacks, cancel=cancel)  # type: ignore[arg-type]
+    return (f"{os.path.basename(run)} ({meta.get('status', '?')}, "
+            f"{count(meta.get('epochs_done', 0), 'epoch')})")

@@ -1,116 +1,41 @@
-"""Step 5, Predict: drop images or folders, see top-k bars and a Grad-CAM overlay."""
+"""Step 5, Predict: drop images or folders, see top-k bars and a Grad-CAM overlay.
+
+Results stream in chunk by chunk while a batch runs; Stop (or Clear) cancels it within a chunk,
+and a generation number tags each batch so nothing from a cancelled one shows up afterwards.
+Grad-CAM is computed only for the results on screen, when they come into view.
+"""
 
 from __future__ import annotations
 
 import os
-import threading
 import time
-from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
-from PySide6.QtCore import QSize, Qt, Slot
-from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtCore import Slot
+from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from ...core.events import Progress
-from ..qimage import pil_to_qimage
+from ...core.wording import count
 from ..state import AppState
 from ..widgets.dialogs import show_error
 from ..widgets.drop_zone import DropZone
-from ..widgets.prob_bars import ProbabilityBars
+from ..widgets.prediction_list import PredictionList
 from ..widgets.progress import TaskProgress
 from ..worker import Task, start_task
 from .common import page_title
+from .predict_jobs import PredictorCache, Result, Stream, cam_overlays, predict_stream
 
-THUMB = 144
-MAX_SHOWN = 500
-
-
-@dataclass
-class Result:
-    path: str
-    top_k: list[tuple[str, float]]
-    error: str | None
-    thumb: QImage | None
-    cam: QImage | None = None
-
-
-class PredictorCache:
-    """Builds a predictor once per model and reuses it for every later image."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._key: tuple | None = None
-        self._predictor: Any = None
-
-    def get(self, key: tuple[str, str], callbacks: list, cancel: Any) -> Any:
-        from ...core.predict import Predictor
-        from ...core.runmeta import run_revision
-
-        kind, name = key
-        # a run resumed since is loaded again: the key holds its files' revision
-        stamp = (kind, name, run_revision(name) if kind == "run" else None)
-        with self._lock:
-            if stamp != self._key:
-                self._predictor = (Predictor.from_run(name, "cpu") if kind == "run" else
-                                   Predictor.imagenet(name, "cpu", callbacks, cancel))
-                self._key = stamp
-            return self._predictor
-
-
-class ResultCard(QWidget):
-    def __init__(self, result: Result, show_cam: bool, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.result = result
-        self.image = QLabel()
-        self.image.setFixedSize(THUMB, THUMB)
-        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.image.setObjectName("resultImage")
-        name = QLabel(f"<b>{os.path.basename(result.path)}</b>")
-        name.setToolTip(result.path)
-        self.bars = ProbabilityBars()
-        info = QVBoxLayout()
-        info.addWidget(name)
-        if result.error:
-            error = QLabel(f"Cannot classify: {result.error}")
-            error.setObjectName("errorText")
-            error.setWordWrap(True)
-            info.addWidget(error)
-        else:
-            self.bars.set_rows(result.top_k)
-            info.addWidget(self.bars)
-        info.addStretch(1)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.image)
-        layout.addLayout(info, 1)
-        self.set_cam(show_cam)
-
-    def set_cam(self, show: bool) -> None:
-        image = self.result.cam if show and self.result.cam is not None else self.result.thumb
-        if image is None:
-            self.image.setText("no preview")
-            return
-        pixmap = QPixmap.fromImage(image)
-        self.image.setPixmap(pixmap.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
-                                           Qt.TransformationMode.SmoothTransformation))
-
-    @property
-    def label(self) -> str | None:
-        return self.result.top_k[0][0] if self.result.top_k else None
+UNCERTAIN_PERCENT = 50  # the default threshold; core.predict.UNCERTAIN_BELOW in percent
 
 
 class PredictPage(QWidget):
@@ -118,23 +43,75 @@ class PredictPage(QWidget):
         super().__init__(parent)
         self.state = state
         self.cache = PredictorCache()
+        self.stream = Stream(self)
+        self.stream.chunk.connect(self._on_chunk)
+        self.stream.cam.connect(self._on_cam)
         self.task: Task | None = None
+        self.cam_task: Task | None = None
         self.queue: list[str] = []
-        self.results: list[Result] = []
+        self._cams_wanted: list[int] = []
+        self._generation = 0
+        self._batch = (0, 0)  # (results before the running batch, its size)
+        self._stopped = False
         self._build()
         state.run_changed.connect(self._on_run_changed)
         state.model_changed.connect(self._update_source)
         self._update_source()
 
     def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.addWidget(page_title("Predict", "Before training, the network's own ImageNet "
+                                               "classes answer; after training, your model."))
+        layout.addLayout(self._build_options())
+        layout.addLayout(self._build_actions())
+        self.drop = DropZone("Drop images or folders here to classify them")
+        self.drop.dropped.connect(self.add_paths)
+        self.progress = TaskProgress()
+        self.progress.setVisible(False)
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        self.list = PredictionList()
+        self.list.rows_shown.connect(self._on_rows_shown)
+        for widget in (self.drop, self.progress, self.summary):
+            layout.addWidget(widget)
+        layout.addWidget(self.list, 1)
+        shortcut = QShortcut(QKeySequence.StandardKey.Paste, self)
+        shortcut.activated.connect(self.paste)
+        self._on_display_changed()
+
+    def _build_options(self) -> QHBoxLayout:
         self.source = QComboBox()
+        # long run names must not widen the window: the list shows them whole when opened
+        self.source.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.source.setMinimumContentsLength(16)
         self.source.currentIndexChanged.connect(self._on_source_changed)
         self.top_k = QSpinBox()
         self.top_k.setRange(1, 20)
         self.top_k.setValue(3)
+        self.top_k.setToolTip("How many of the most likely classes to show for each image")
         self.cam = QCheckBox("Grad-CAM overlay")
-        self.cam.setToolTip("Colour the parts of the image that drove the top prediction")
-        self.cam.toggled.connect(self._on_cam_toggled)
+        self.cam.setToolTip("Colour the parts of the image that drove the top prediction "
+                            "(computed for the images on screen)")
+        self.cam.toggled.connect(self._on_display_changed)
+        self.threshold = QSpinBox()
+        self.threshold.setRange(1, 99)
+        self.threshold.setValue(UNCERTAIN_PERCENT)
+        self.threshold.setSuffix(" %")
+        self.threshold.setToolTip("Results whose top class has a lower probability are flagged "
+                                  "\"uncertain\"; the orange tick on the bars marks it")
+        self.threshold.valueChanged.connect(self._on_display_changed)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Model:"))
+        row.addWidget(self.source, 1)
+        row.addWidget(QLabel("Top"))
+        row.addWidget(self.top_k)
+        row.addWidget(QLabel("Uncertain below"))
+        row.addWidget(self.threshold)
+        row.addWidget(self.cam)
+        return row
+
+    def _build_actions(self) -> QHBoxLayout:
         open_files = QPushButton("Open images…")
         open_files.clicked.connect(self._on_open_files)
         open_folder = QPushButton("Open folder…")
@@ -142,42 +119,34 @@ class PredictPage(QWidget):
         paste = QPushButton("Paste")
         paste.setToolTip("Classify the image or files on the clipboard (Ctrl+V)")
         paste.clicked.connect(self.paste)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop classifying; the results so far stay")
+        self.stop_button.clicked.connect(self.stop)
+        self.stop_button.setEnabled(False)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Stop classifying and remove every result")
+        self.clear_button.clicked.connect(self.clear)
         self.export_button = QPushButton("Export CSV…")
         self.export_button.clicked.connect(self._on_export)
         self.export_button.setEnabled(False)
-        clear = QPushButton("Clear")
-        clear.clicked.connect(self.clear)
-        row1 = QHBoxLayout()
-        row1.addWidget(QLabel("Model:"))
-        row1.addWidget(self.source, 1)
-        row1.addWidget(QLabel("Top"))
-        row1.addWidget(self.top_k)
-        row1.addWidget(self.cam)
-        row2 = QHBoxLayout()
+        row = QHBoxLayout()
         for button in (open_files, open_folder, paste):
-            row2.addWidget(button)
-        row2.addStretch(1)
-        row2.addWidget(clear)
-        row2.addWidget(self.export_button)
-        self.drop = DropZone("Drop images or folders here to classify them")
-        self.drop.dropped.connect(self.add_paths)
-        self.progress = TaskProgress()
-        self.progress.setVisible(False)
-        self.summary = QLabel("")
-        self.list = QListWidget()
-        self.list.setSpacing(2)
-        self.list.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
-        layout = QVBoxLayout(self)
-        layout.addWidget(page_title("Predict", "Before training, the network's own ImageNet "
-                                               "classes answer; after training, your model."))
-        layout.addLayout(row1)
-        layout.addLayout(row2)
-        layout.addWidget(self.drop)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.list, 1)
-        shortcut = QShortcut(QKeySequence.StandardKey.Paste, self)
-        shortcut.activated.connect(self.paste)
+            row.addWidget(button)
+        row.addStretch(1)
+        for button in (self.stop_button, self.clear_button, self.export_button):
+            row.addWidget(button)
+        return row
+
+    @property
+    def results(self) -> list[Result]:
+        return self.list.results_model.results
+
+    def labels(self) -> list[str | None]:
+        return [r.label for r in self.results]
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and self.task.running
 
     # --- which model ------------------------------------------------------------------------
 
@@ -202,7 +171,7 @@ class PredictPage(QWidget):
 
     @Slot()
     def _on_source_changed(self) -> None:
-        paths = [r.path for r in self.results]
+        paths = [r.path for r in self.results] + self.queue
         if paths:
             self.clear()
             self.add_paths(paths)
@@ -250,70 +219,108 @@ class PredictPage(QWidget):
         self.queue.extend(files)
         self._next()
 
+    # --- the batch --------------------------------------------------------------------------
+
     def _next(self) -> None:
-        if (self.task is not None and self.task.running) or not self.queue:
+        if self.running or not self.queue:
             return
         paths, self.queue = self.queue, []
-        key = self.source.currentData()
+        self._batch, self._stopped = (len(self.results), len(paths)), False
         self.progress.setVisible(True)
         self.progress.setRange(0, len(paths))
         self.progress.setValue(0)
-        fn = partial(_predict, self.cache, key, paths, self.top_k.value(), self.cam.isChecked())
+        self.stop_button.setEnabled(True)
+        fn = partial(predict_stream, self.cache, self.source.currentData(), paths,
+                     self.top_k.value(), self._generation, self.stream)
         task = start_task(fn, "predict", self)
         task.events.connect(self.progress.on_events)
-        task.succeeded.connect(self._on_predicted)
-        task.failed.connect(self._on_failed)
-        task.done.connect(self._next)
+        task.failed.connect(partial(self._on_failed, task))
+        task.done.connect(partial(self._on_batch_done, task))
         self.task = task
+        self._show_summary()
 
-    @Slot(object)
-    def _on_predicted(self, results: list[Result]) -> None:
+    @Slot(int, list)
+    def _on_chunk(self, generation: int, results: list[Result]) -> None:
+        if generation != self._generation:
+            return  # from a batch that Clear or a change of model cancelled
+        self.list.results_model.append(results)
+        self.export_button.setEnabled(True)
+        self._show_summary()
+
+    def _on_batch_done(self, task: Task) -> None:
+        if task is not self.task:
+            return
+        self.task = None
         self.progress.setVisible(False)
-        for result in results:
-            self.results.append(result)
-            if len(self.results) <= MAX_SHOWN:
-                self._add_card(result)
-        self.export_button.setEnabled(bool(self.results))
-        errors = sum(r.error is not None for r in self.results)
-        hidden = len(self.results) - min(len(self.results), MAX_SHOWN)
-        more = f" · first {MAX_SHOWN} shown, all in the CSV export" if hidden else ""
-        skipped = f" · {errors} could not be read" if errors else ""
-        self.summary.setText(f"{len(self.results)} images{skipped}{more}")
+        self.stop_button.setEnabled(False)
+        self._show_summary()
+        self._next()
 
-    def _add_card(self, result: Result) -> None:
-        card = ResultCard(result, self.cam.isChecked())
-        item = QListWidgetItem()
-        item.setSizeHint(QSize(card.sizeHint().width(), THUMB + 14))
-        self.list.addItem(item)
-        self.list.setItemWidget(item, card)
+    def _on_failed(self, task: Task, message: str, details: str) -> None:
+        if task is self.task and not task.token.cancelled:
+            show_error(self, "Cannot classify", message, details)
 
-    @Slot(str, str)
-    def _on_failed(self, message: str, details: str) -> None:
-        self.progress.setVisible(False)
-        show_error(self, "Cannot classify", message, details)
-
-    def cards(self) -> list[ResultCard]:
-        return [self.list.itemWidget(self.list.item(i)) for i in range(self.list.count())]
+    @Slot()
+    def stop(self) -> None:
+        """Cancel the running batch (and the waiting ones); the results so far stay."""
+        self.queue = []
+        if self.running:
+            self._stopped = True
+            self.task.cancel()  # type: ignore[union-attr]
+            self._show_summary()
 
     @Slot()
     def clear(self) -> None:
-        self.results = []
-        self.list.clear()
+        self._generation += 1  # anything still in flight is ignored when it arrives
+        self.queue, self._cams_wanted = [], []
+        for task in (self.task, self.cam_task):
+            if task is not None:
+                task.cancel()  # it ends within a chunk (or an image) and is forgotten now
+        self.task = self.cam_task = None
+        self.progress.setVisible(False)
+        self.stop_button.setEnabled(False)
+        self._batch, self._stopped = (0, 0), False
+        self.list.clear_results()
         self.summary.setText("")
         self.export_button.setEnabled(False)
 
-    # --- Grad-CAM and export ----------------------------------------------------------------
+    def _show_summary(self) -> None:
+        self.summary.setText(summary_text(self.results, self._batch, self.running,
+                                          self._stopped, self.threshold.value() / 100))
 
-    @Slot(bool)
-    def _on_cam_toggled(self, on: bool) -> None:
-        missing = [r for r in self.results if on and r.cam is None and r.error is None]
-        if missing:
-            paths = [r.path for r in self.results]
-            self.clear()
-            self.add_paths(paths)  # recomputed with the overlays
+    # --- Grad-CAM on demand -----------------------------------------------------------------
+
+    @Slot()
+    def _on_display_changed(self) -> None:
+        self.list.set_display(self.cam.isChecked(), self.threshold.value() / 100)
+        if self.results:
+            self._show_summary()
+
+    @Slot(list)
+    def _on_rows_shown(self, rows: list[int]) -> None:
+        if not self.cam.isChecked():
             return
-        for card in self.cards():
-            card.set_cam(on)
+        results = self.results
+        self._cams_wanted = [r for r in rows if r not in self.list.overlays
+                             and r < len(results) and results[r].error is None]
+        self._next_cams()
+
+    def _next_cams(self) -> None:
+        if (self.cam_task is not None and self.cam_task.running) or not self._cams_wanted:
+            return
+        jobs = [(row, self.results[row].path) for row in self._cams_wanted]
+        self._cams_wanted = []
+        fn = partial(cam_overlays, self.cache, self.source.currentData(), jobs,
+                     self._generation, self.stream)
+        self.cam_task = start_task(fn, "gradcam", self)
+        self.cam_task.done.connect(self._next_cams)
+
+    @Slot(int, int, QImage)
+    def _on_cam(self, generation: int, row: int, image: QImage) -> None:
+        if generation == self._generation:
+            self.list.set_overlay(row, image)
+
+    # --- export -----------------------------------------------------------------------------
 
     @Slot()
     def _on_export(self) -> None:
@@ -327,9 +334,37 @@ class PredictPage(QWidget):
 
         predictions = [Prediction(r.path, r.top_k, r.error) for r in self.results]
         try:
-            write_csv(path, predictions, self.top_k.value())
+            rows = write_csv(path, predictions, self.top_k.value(), self.threshold.value() / 100)
         except OSError as exc:
             show_error(self, "Cannot export", f"Could not write {path}: {exc}")
+            return
+        self.state.status_message.emit(f"Saved {count(rows, 'prediction')} to {path}")
+
+
+def summary_text(results: list[Result], batch: tuple[int, int], running: bool, stopped: bool,
+                 threshold: float) -> str:
+    """One line: how many, how far the batch got, the flags, the accuracy on labelled files."""
+    from ...core.predict import is_uncertain, labelled_accuracy
+
+    done = len(results) - batch[0]
+    parts = [count(len(results), "image")]
+    if running and stopped:
+        parts.append(f"stopping after {done} of {batch[1]}…")
+    elif running:
+        parts.append(f"classifying: {done} of {batch[1]}")
+    elif stopped:
+        parts.append(f"stopped after {done} of {batch[1]}")
+    errors = sum(r.error is not None for r in results)
+    if errors:
+        parts.append(f"{errors} could not be read")
+    uncertain = sum(is_uncertain(r.top_k, threshold) for r in results)
+    if uncertain:
+        parts.append(f"{uncertain} uncertain (top class under {threshold:.0%})")
+    correct, counted = labelled_accuracy([r.label for r in results], [r.truth for r in results])
+    if counted:
+        parts.append(f"<b>accuracy {correct / counted:.1%}</b> on the {count(counted, 'image')}"
+                     " in folders named like the model's classes")
+    return " · ".join(parts)
 
 
 def _save_pasted(image: QImage) -> str:
@@ -340,31 +375,3 @@ def _save_pasted(image: QImage) -> str:
     path = folder / f"pasted-{time.strftime('%Y%m%d-%H%M%S')}-{id(image) % 10000}.png"
     image.save(str(path), "PNG")
     return str(path)
-
-
-def _predict(cache: PredictorCache, key: tuple[str, str], paths: list[str], top_k: int,
-             cam: bool, callbacks: list, cancel: Any) -> list[Result]:
-    """Runs in a worker thread: classify each file, make its thumbnail and overlay."""
-    from ...core.events import check, emit
-    from ...core.images import ImageError, decode
-    from ...core.predict import overlay
-
-    predictor = cache.get(key, callbacks, cancel)
-    results = []
-    for done, path in enumerate(paths, start=1):
-        check(cancel)
-        try:
-            image = decode(path, min_side=predictor.preprocess.resize_size)
-        except ImageError as exc:
-            results.append(Result(path, [], exc.reason, None))
-            continue
-        top = predictor.predict_images([image], top_k)[0]
-        thumb = image.copy()
-        thumb.thumbnail((THUMB * 2, THUMB * 2))
-        heat = None
-        if cam:
-            crop = predictor.crop(image)
-            heat = pil_to_qimage(overlay(crop, predictor.gradcam(image)))
-        results.append(Result(path, top, None, pil_to_qimage(thumb), heat))
-        emit(callbacks, Progress("predict", done, len(paths)))
-    return results

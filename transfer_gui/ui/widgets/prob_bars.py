@@ -1,24 +1,58 @@
-"""Top-k labels with horizontal probability bars."""
+"""Top-k labels with horizontal probability bars, and the uncertainty threshold as a marker."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 ROW = 22
+UNCERTAIN = QColor("#c77c0e")  # the top bar of an uncertain result, and the threshold marker
+
+
+def paint_bars(painter: QPainter, area: QRectF, rows: Sequence[tuple[str, float]], font: QFont,
+               threshold: float | None = None) -> None:
+    """Draw `rows` (label, probability) from the top of `area`, one per ROW; with a threshold,
+    a tick marks it on every track and a top bar below it is drawn in the warning colour."""
+    metrics = QFontMetrics(font)
+    painter.setFont(font)
+    widest = max((metrics.horizontalAdvance(label) for label, _ in rows), default=0)
+    label_w = min(area.width() * 0.45, widest + 14)
+    percent_w = metrics.horizontalAdvance("100.0 %") + 8
+    bar_w = max(10.0, area.width() - label_w - percent_w - 8)
+    uncertain = threshold is not None and bool(rows) and rows[0][1] < threshold
+    for i, (label, prob) in enumerate(rows):
+        y = area.y() + i * ROW
+        text = metrics.elidedText(label, Qt.TextElideMode.ElideRight, int(label_w - 8))
+        painter.setPen(QColor("#1d2330") if i == 0 else QColor("#454b55"))
+        painter.drawText(QRectF(area.x(), y, label_w - 8, ROW),
+                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
+        track = QRectF(area.x() + label_w, y + 5, bar_w, ROW - 10)
+        painter.fillRect(track, QColor("#eceff3"))
+        fill = QRectF(track.x(), track.y(), bar_w * max(0.0, min(1.0, prob)), track.height())
+        colour = (UNCERTAIN if uncertain else QColor("#3b6fd8")) if i == 0 else QColor("#9db4e6")
+        painter.fillRect(fill, colour)
+        if threshold is not None:
+            x = track.x() + bar_w * threshold
+            painter.setPen(QPen(UNCERTAIN, 2))
+            painter.drawLine(int(x), int(track.y() - 3), int(x), int(track.bottom() + 3))
+        painter.setPen(QColor("#454b55"))
+        painter.drawText(QRectF(track.right() + 6, y, percent_w, ROW),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, f"{prob:.1%}")
 
 
 class ProbabilityBars(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.rows: list[tuple[str, float]] = []
+        self.threshold: float | None = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
-    def set_rows(self, rows: Sequence[tuple[str, float]]) -> None:
+    def set_rows(self, rows: Sequence[tuple[str, float]], threshold: float | None = None) -> None:
         self.rows = list(rows)
+        self.threshold = threshold
         self.setFixedHeight(max(ROW, ROW * len(self.rows)))
         self.setToolTip("\n".join(f"{label}: {p:.1%}" for label, p in self.rows))
         self.update()
@@ -28,22 +62,4 @@ class ProbabilityBars(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
-        metrics = QFontMetrics(self.font())
-        widest = max((metrics.horizontalAdvance(label) for label, _ in self.rows), default=0)
-        label_w = min(self.width() * 0.45, widest + 14)
-        percent_w = metrics.horizontalAdvance("100.0 %") + 8
-        bar_w = max(10.0, self.width() - label_w - percent_w - 8)
-        for i, (label, prob) in enumerate(self.rows):
-            y = i * ROW
-            text = metrics.elidedText(label, Qt.TextElideMode.ElideRight, int(label_w - 8))
-            painter.setPen(QColor("#1d2330") if i == 0 else QColor("#454b55"))
-            painter.drawText(QRectF(0, y, label_w - 8, ROW),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
-            track = QRectF(label_w, y + 5, bar_w, ROW - 10)
-            painter.fillRect(track, QColor("#eceff3"))
-            fill = QRectF(track.x(), track.y(), bar_w * max(0.0, min(1.0, prob)), track.height())
-            painter.fillRect(fill, QColor("#3b6fd8") if i == 0 else QColor("#9db4e6"))
-            painter.setPen(QColor("#454b55"))
-            painter.drawText(QRectF(label_w + bar_w + 6, y, percent_w, ROW),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                             f"{prob:.1%}")
+        paint_bars(painter, QRectF(self.rect()), self.rows, self.font(), self.threshold)
