@@ -81,6 +81,8 @@ class ModelPage(QWidget):
         state.engine_ready.connect(self._on_engine_ready)
         state.project_loaded.connect(self._on_project_loaded)
         state.scan_changed.connect(self._on_scan_changed)
+        state.run_changed.connect(self._on_run_changed)
+        state.data_changed.connect(self._on_run_changed)
 
     # --- layout -----------------------------------------------------------------------------
 
@@ -103,6 +105,10 @@ class ModelPage(QWidget):
         self.description.setWordWrap(True)
         self.weights_label = QLabel("Weights: pretrained on ImageNet")
         self.weights_label.setWordWrap(True)
+        self.advice = QLabel("")
+        self.advice.setObjectName("probeAdvice")
+        self.advice.setWordWrap(True)
+        self.advice.setVisible(False)
         self.load_weights = QPushButton("Load weights from file…")
         self.load_weights.clicked.connect(self._on_load_weights)
         self.clear_weights = QPushButton("Use pretrained")
@@ -119,6 +125,7 @@ class ModelPage(QWidget):
         column.addWidget(self.description)
         column.addWidget(self.weights_label)
         column.addLayout(buttons)
+        column.addWidget(self.advice)
 
         splitter = QSplitter()
         splitter.addWidget(left)
@@ -148,6 +155,21 @@ class ModelPage(QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(self.tree, 1)
         return box
+
+    @Slot()
+    def _on_run_changed(self, *_: object) -> None:
+        """After a probe run on this data: its validation accuracy and whether to fine-tune."""
+        from ...core.advice import probe_advice
+        from ...core.runmeta import RunError, read_meta
+
+        text = ""
+        if self.state.run_dir:
+            try:
+                text = probe_advice(read_meta(self.state.run_dir), self.state.config.data.root)
+            except RunError:
+                text = ""
+        self.advice.setText(text)
+        self.advice.setVisible(bool(text))
 
     # --- backbones --------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from ...core.events import BatchEnded, EpochEnded, FitEnded, FitStarted, Message
 from ...core.project import new_run_dir
 from ...core.runmeta import can_resume, read_meta
 from ..state import AppState
+from ..widgets.augment_preview import AugmentPreview, PreviewRequest
 from ..widgets.dialogs import show_error
 from ..widgets.metric_plot import TrainingPlots
 from ..worker import Task, start_task
@@ -56,11 +57,13 @@ class TrainPage(QWidget):
         state.model_changed.connect(self._show_defaults)
         state.engine_ready.connect(self._on_engine_ready)
         state.busy_changed.connect(self._on_busy_changed)
+        state.scan_changed.connect(self._update_preview)
         self._show_defaults()
 
     def _build(self) -> None:
         self.form = TrainForm()
         self.transfer = TransferForm()
+        self.preview = AugmentPreview()
         self.start_button = QPushButton("Start training")
         self.start_button.setObjectName("primary")
         self.start_button.clicked.connect(self.start)
@@ -79,6 +82,7 @@ class TrainPage(QWidget):
         form_layout.setContentsMargins(0, 0, 4, 0)
         form_layout.addWidget(self.form)
         form_layout.addWidget(self.transfer)
+        form_layout.addWidget(self.preview)
         form_layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(form_box)
@@ -97,6 +101,7 @@ class TrainPage(QWidget):
         self.progress.setTextVisible(False)
         self.status = QLabel("Ready. Choose data and a model, then press Start.")
         self.status.setObjectName("trainStatus")
+        self.status.setWordWrap(True)
         self.plots = TrainingPlots()
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
@@ -141,6 +146,22 @@ class TrainPage(QWidget):
         config = dataclasses.replace(self.state.config, train=self.form.config())
         self.form.show_defaults(config.resolved().train)
         self.form.set_strategy(config.model.strategy)
+        self._update_preview()
+
+    @Slot()
+    def _update_preview(self) -> None:
+        """Redraw the augmentation preview for the first training image (not while training:
+        the preview draws from the same random generator)."""
+        scan = self.state.scan
+        if self.state.engine is None or self.running:
+            return
+        if scan is None or not scan.samples:
+            self.preview.show_for(None)
+            return
+        config = dataclasses.replace(self.state.config, train=self.form.config()).resolved()
+        self.preview.show_for(PreviewRequest(scan.samples[0].path, config.model.backbone,
+                                             config.train.image_size,
+                                             config.train.augment or "none"))
 
     @Slot()
     def _on_project_loaded(self) -> None:
@@ -157,6 +178,7 @@ class TrainPage(QWidget):
     @Slot()
     def _on_engine_ready(self) -> None:
         self.form.set_cuda_available(bool(self.state.engine and self.state.engine.cuda))
+        self._update_preview()
 
     # --- starting and stopping --------------------------------------------------------------
 
@@ -325,8 +347,11 @@ class TrainPage(QWidget):
                 f"{event.best_epoch})" if event.best_val_acc is not None else "")
         words = {"completed": "Finished", "cancelled": "Stopped", "early-stopped":
                  "Stopped early (no more improvement)", "failed": "Failed"}
+        note = (f". {event.message[0].upper()}{event.message[1:]}." if event.message and
+                event.status in ("completed", "early-stopped") else "")  # e.g. kept the probe
         self.status.setText(f"{words.get(event.status, event.status)} after "
-                            f"{event.epochs_run} epochs in {human_duration(event.seconds)}{best}")
+                            f"{event.epochs_run} epochs in {human_duration(event.seconds)}{best}"
+                            f"{note}")
         self.log.appendPlainText(f"— {event.status}: model saved in {event.run_dir}")
 
     @Slot(object)
