@@ -1,7 +1,7 @@
 """(g) Transfer quality: which strategy gives the best model, on data near and far from ImageNet.
 
-For each set (see transfer_sets.py: photos, grayscale, sketches, generated shapes) and each
-seed (the seed picks the validation split and the training randomness), the bundled
+For each set (see transfer_sets.py: photos, grayscale, sketches, generated shapes; each with
+its own train / validation / test parts) and each seed (the training randomness), the bundled
 EfficientNet-Lite0 is trained with every strategy below on the set's `train` folder and
 scored once on its held-out `test` folder: accuracy, macro F1, and the run's time.
 
@@ -19,7 +19,8 @@ NAME=STRATEGY:field=value,field=value with TrainConfig fields, e.g.
 `--variant ft-nobn=fine-tune:freeze_bn=false`.
 
     python tests/bench/bench_transfer_quality.py [--sets photos,sketches] [--seeds 3]
-        [--size 64] [--train 24] [--test 20] [--only ft-new,probe] [--json FILE]
+        [--size 64] [--train 12] [--val 6] [--test 16] [--only ft-new,probe]
+        [--json FILE]
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ from transfer_gui.core.training import Trainer
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "probe": ("linear-probe", {}),
     "logistic": ("logistic", {}),
-    "ft-old": ("fine-tune", {"probe_first": False}),
     "ft-new": ("fine-tune", {}),
+    "ft-old": ("fine-tune", {"probe_first": False}),
     "full-new": ("full", {}),
     "scratch": ("scratch", {"epochs": 8}),
 }
@@ -63,7 +64,7 @@ def run_one(folder: Path, strategy: str, changes: dict[str, Any], seed: int,
             size: int) -> dict[str, Any]:
     fresh_cache()
     train = TrainConfig(image_size=size, seed=seed, **changes)
-    config = RunConfig(DataConfig(root=str(folder / "train"), seed=seed),
+    config = RunConfig(DataConfig(root=str(folder / "fit"), seed=seed),
                        ModelConfig(strategy=strategy), train)
     with tempfile.TemporaryDirectory() as out:
         result = Trainer().fit(config, Path(out) / "run", [])
@@ -112,21 +113,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--size", type=int, default=64, help="image size in pixels")
-    parser.add_argument("--train", type=int, default=24, help="training images per class")
-    parser.add_argument("--test", type=int, default=20, help="test images per class")
-    parser.add_argument("--only", default="", help="variants to run (default: all)")
+    parser.add_argument("--train", type=int, default=12, help="training images per class")
+    parser.add_argument("--val", type=int, default=6, help="validation images per class")
+    parser.add_argument("--test", type=int, default=16, help="test images per class")
+    parser.add_argument("--only", default="", help="variants to run (default: all but "
+                                                   "logistic)")
     parser.add_argument("--variant", action="append", default=[])
     parser.add_argument("--json", default="", help="also write every row to this file")
     args = parser.parse_args()
     variants = dict(VARIANTS)
     variants.update(parse_variant(v) for v in args.variant)
-    names = args.only.split(",") if args.only else list(variants)
+    names = args.only.split(",") if args.only else [v for v in variants if v != "logistic"]
     sets = args.sets.split(",")
     rows: list[dict[str, Any]] = []
-    for name in sets:
-        folder = make_set(data_root() / "transfer", name, args.train, args.test)
-        for seed in range(args.seeds):
+    folders = {name: make_set(data_root() / "transfer", name, args.train, args.val, args.test)
+               for name in sets}
+    for seed in range(args.first_seed, args.seeds):  # seed-major: a cut-short run has every set
+        for name, folder in folders.items():
             for variant in names:
                 strategy, changes = variants[variant]
                 row = run_one(folder, strategy, changes, seed, args.size)

@@ -2,14 +2,15 @@
 
 * photos: random square crops of scikit-image's sample photographs (CC0: brick, grass,
   gravel, coffee, the cat, the astronaut, the rocket, ...), one class per photograph, as a
-  patch / texture classification set. Training crops come from the left 65 % of each photo,
-  test crops from the right 35 %, so no test pixel was ever seen in training.
+  patch / texture classification set. Training crops come from the left half of each photo,
+  validation crops from the next fifth, test crops from the last 30 %: no validation or test
+  pixel was ever seen in training.
 * grayscale: the same kind of crops (other draws), in gray levels with a random gamma.
 * sketches: line drawings made from such crops (Canny edges, black on white).
 * shapes: generated shapes of any colour on busy backgrounds of coloured blocks; only the
   outline says the class.
 
-Each set is ROOT/<set>/train/<class>/*.png (the run splits its own validation part off) and
+Each set is ROOT/<set>/fit/{train,val}/<class>/*.png (the run's own split) and
 ROOT/<set>/test/<class>/*.png (held out, scored once per run).
 """
 
@@ -30,7 +31,7 @@ from imagegen import SHAPES, blocks_background, draw_shape
 PHOTOS = ("brick", "grass", "gravel", "coffee", "chelsea", "astronaut", "rocket", "camera",
           "coins", "immunohistochemistry")
 SETS = ("photos", "grayscale", "sketches", "shapes")
-TRAIN_SHARE = 0.65  # of each photo's width, for training crops; the rest for test crops
+REGIONS = {"fit/train": (0.0, 0.5), "fit/val": (0.5, 0.7), "test": (0.7, 1.0)}  # of the width
 
 
 def _photo(name: str) -> np.ndarray:
@@ -42,9 +43,9 @@ def _photo(name: str) -> np.ndarray:
     return np.ascontiguousarray(image[..., :3])
 
 
-def _crop(image: np.ndarray, test: bool, rng: random.Random) -> np.ndarray:
+def _crop(image: np.ndarray, part: str, rng: random.Random) -> np.ndarray:
     height, width = image.shape[:2]
-    left, right = (int(width * TRAIN_SHARE), width) if test else (0, int(width * TRAIN_SHARE))
+    left, right = (int(width * share) for share in REGIONS[part])
     side = rng.randint(48, min(128, right - left, height))
     x = rng.randint(left, right - side)
     y = rng.randint(0, height - side)
@@ -80,7 +81,7 @@ def _photo_set(folder: Path, style: str, counts: dict[str, int], size: int, seed
             target = folder / part / name
             target.mkdir(parents=True, exist_ok=True)
             for i in range(count):
-                crop = _crop(image, part == "test", rng)
+                crop = _crop(image, part, rng)
                 patch = Image.fromarray(crop).resize((size, size), Image.Resampling.BICUBIC)
                 STYLES[style](patch, rng).save(target / f"{cls}_{i:04d}.png")
 
@@ -108,16 +109,18 @@ def _shape_set(folder: Path, counts: dict[str, int], size: int, seed: int) -> No
                 shape(name, size, rng).save(target / f"{name}_{i:04d}.png")
 
 
-def make_set(root: Path, name: str, train: int, test: int, size: int = 96,
+def make_set(root: Path, name: str, train: int, val: int, test: int, size: int = 96,
              seed: int = 0) -> Path:
-    """The folder of set `name` with `train` and `test` images per class (kept if present)."""
-    folder = root / f"{name}_{train}_{test}_{size}_{seed}"
+    """The folder of set `name` with `train`, `val` and `test` images per class (kept if
+    present)."""
+    folder = root / f"{name}_{train}_{val}_{test}_{size}_{seed}"
     if (folder / "test").is_dir():
         return folder
     tmp = folder.with_name(folder.name + ".part")
-    if name == "shapes":  # four classes: more images each, about the same total
-        _shape_set(tmp, {"train": train * 5 // 2, "test": test * 5 // 2}, size, seed)
+    counts = {"fit/train": train, "fit/val": val, "test": test}
+    if name == "shapes":  # four classes instead of ten: more images each, the same total
+        _shape_set(tmp, {k: v * 5 // 2 for k, v in counts.items()}, size, seed)
     else:
-        _photo_set(tmp, name, {"train": train, "test": test}, size, seed)
+        _photo_set(tmp, name, counts, size, seed)
     tmp.rename(folder)
     return folder

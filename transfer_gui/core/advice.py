@@ -42,7 +42,8 @@ def probe_advice(meta: dict[str, Any], data_root: str) -> str:
         said += f" ({train:.1%} on its training images)"
     if val >= HIGH and gap < GAP:
         return f"{said}. The pretrained features already suit this data: little to gain."
-    why = "a wide train/validation gap" if gap >= GAP else "room below 100 %"
+    why = ("a wide train/validation gap" if gap >= GAP
+           else "well below 100 %" if val < 0.9 else "some room below 100 %")
     return (f"{said}: {why}. Fine-tuning can adapt the features to these images: try "
             f"“Fine-tune top”. It starts from this kind of probe and keeps the probe if it "
             f"does not improve on it; Compare measures the difference.")

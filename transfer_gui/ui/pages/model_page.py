@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import os
 from functools import partial
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -108,6 +109,7 @@ class ModelPage(QWidget):
         self.advice = QLabel("")
         self.advice.setObjectName("probeAdvice")
         self.advice.setWordWrap(True)
+        self.advice.setTextFormat(Qt.TextFormat.RichText)
         self.advice.setVisible(False)
         self.load_weights = QPushButton("Load weights from file…")
         self.load_weights.clicked.connect(self._on_load_weights)
@@ -168,7 +170,7 @@ class ModelPage(QWidget):
                 text = probe_advice(read_meta(self.state.run_dir), self.state.config.data.root)
             except RunError:
                 text = ""
-        self.advice.setText(text)
+        self.advice.setText(f"<b>Which to choose:</b> {html.escape(text)}" if text else "")
         self.advice.setVisible(bool(text))
 
     # --- backbones --------------------------------------------------------------------------

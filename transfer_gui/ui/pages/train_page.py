@@ -51,6 +51,7 @@ class TrainPage(QWidget):
         self.lr_dialog: LRFinderDialog | None = None
         self._build()
         self.form.edited.connect(self._on_form_edited)
+        self.form.augment.activated.connect(self._on_augment_chosen)
         self.form.find_lr_requested.connect(self.find_lr)
         self.transfer.edited.connect(self._on_transfer_edited)
         state.project_loaded.connect(self._on_project_loaded)
@@ -84,7 +85,7 @@ class TrainPage(QWidget):
         form_layout.addWidget(self.transfer)
         form_layout.addWidget(self.preview)
         form_layout.addStretch(1)
-        scroll = QScrollArea()
+        scroll = self._scroll = QScrollArea()
         scroll.setWidget(form_box)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -147,6 +148,10 @@ class TrainPage(QWidget):
         self.form.show_defaults(config.resolved().train)
         self.form.set_strategy(config.model.strategy)
         self._update_preview()
+
+    @Slot()
+    def _on_augment_chosen(self, *_: object) -> None:
+        self._scroll.ensureWidgetVisible(self.preview)  # the preview sits below the form
 
     @Slot()
     def _update_preview(self) -> None:
