@@ -171,7 +171,7 @@ def test_advice_after_a_probe(tmp_path):
 
     low = probe_advice(probe_meta(tmp_path, 0.71, 0.74), str(tmp_path))
     assert "71.0%" in low and "Fine-tune top" in low and "well below 100 %" in low
-    gap = probe_advice(probe_meta(tmp_path, 0.97, 1.0), str(tmp_path))
+    gap = probe_advice(probe_meta(tmp_path, 0.9, 1.0), str(tmp_path))
     assert "wide train/validation gap" in gap
     assert "little to gain" in probe_advice(probe_meta(tmp_path, 0.99, 1.0), str(tmp_path))
     assert probe_advice(probe_meta(tmp_path, 0.7, 0.7, "fine-tune"), str(tmp_path)) == ""

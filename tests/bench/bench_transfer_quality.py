@@ -144,7 +144,7 @@ def main() -> None:
                     Path(args.json).write_text(json.dumps(rows, indent=1))
     print("\naccuracy / macro F1 / seconds, mean over seeds\n" + summarise(rows, names, sets))
     gain, met, figures = verdict(rows, sets)
-    report("transfer quality: default fine-tune vs probe", {**figures, "rows": rows}, gain,
+    report("transfer quality: default fine-tune vs probe", figures, gain,
            ">= probe on every set and seed; >= +0.03 mean on far sets", met)
 
 
