@@ -167,7 +167,8 @@ STRATEGY_DEFAULTS: dict[str, tuple[int, float, str]] = {
 # validation accuracy from 91.7 % to 94.4 % for fine-tune; for full fine-tuning it was a wash.
 HEAD_EPOCHS: dict[str, int] = {"fine-tune": 2}
 # LP-FT (the default for fine-tune and full): epochs (the probe's included), learning rate,
-# augmentation and layer decay, chosen on tests/bench/bench_transfer_quality.py.
+# augmentation and layer decay. Set from the LP-FT recipe (small rates after a converged
+# probe), then measured, not yet tuned: tests/bench/BENCHMARKS.md, section (g).
 LPFT_DEFAULTS: dict[str, tuple[int, float, str, float]] = {
     "fine-tune": (8, 3e-4, "light", 0.7),
     "full": (8, 3e-4, "light", 0.7),
