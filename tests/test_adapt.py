@@ -96,8 +96,10 @@ def tiny(data: Path, transfer: TransferConfig | None = None, val_split: float = 
          epochs: int = 2, strategy: str = "full") -> RunConfig:
     return RunConfig(DataConfig(root=str(data), val_split=val_split, seed=5),
                      ModelConfig(backbone="tiny_cnn", strategy=strategy),
+                     # a second folder's runs have no probe stage: the plain runs they are
+                     # compared with use the same one-stage recipe
                      TrainConfig(epochs=epochs, batch_size=8, augment="light", seed=5,
-                                 num_workers=0),
+                                 num_workers=0, probe_first=False),
                      transfer or TransferConfig())
 
 

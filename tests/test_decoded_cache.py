@@ -90,7 +90,9 @@ def test_training_reports_the_cache_and_decodes_once(shapes_dir, tmp_path, monke
     rec = Recorder()
     cfg = RunConfig(DataConfig(root=str(shapes_dir)),
                     ModelConfig(backbone="tiny_cnn", strategy="full"),
-                    TrainConfig(epochs=3, batch_size=8, augment="light", cache_memory_mb=0))
+                    # one stage: a probe-first run's feature pass decodes each file once more
+                    TrainConfig(epochs=3, batch_size=8, augment="light", cache_memory_mb=0,
+                                probe_first=False))
     result = Trainer().fit(cfg, tmp_path / "run", [rec])
     assert result.status == "completed"
     assert len(decoded) == 48  # 3 epochs of training and validation, one decode per file

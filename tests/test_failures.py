@@ -113,6 +113,7 @@ def test_data_error_mid_training_fails_cleanly_through_the_cli(data, tmp_path, m
     monkeypatch.setattr(datasets, "load_base", flaky)
     code = main(["train", str(data), "--out", str(tmp_path / "run"), "--backbone", "tiny_cnn",
                  "--strategy", "full", "--epochs", "3", "--batch-size", "8",
+                 "--no-probe-first",  # every epoch reads the images the same way
                  "--no-decode-cache"])  # decode every epoch, so the share fails mid-run
     out, err = capsys.readouterr()
     assert code == 1

@@ -164,7 +164,7 @@ def test_evaluation_reuses_features_of_an_unchanged_body(data, fresh_cache, tmp_
 
     monkeypatch.setenv(cache.ENV_DIR, str(fresh_cache))
     cfg = RunConfig(DataConfig(root=str(data)), ModelConfig(backbone="tiny_cnn", strategy="full"),
-                    TrainConfig(epochs=1, batch_size=8))
+                    TrainConfig(epochs=1, batch_size=8, probe_first=False))  # body trains
     Trainer().fit(cfg, tmp_path / "tuned", [])
     tuned = bundle.load_run(tmp_path / "tuned")
     calls = BodyCalls(tuned.model)

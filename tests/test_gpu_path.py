@@ -95,6 +95,7 @@ def test_a_split_step_equals_the_whole_batch():
 def config(root, **train) -> RunConfig:
     train.setdefault("epochs", 2)
     train.setdefault("batch_size", 16)
+    train.setdefault("probe_first", False)  # every epoch takes gradient steps
     return RunConfig(DataConfig(root=str(root)), ModelConfig(backbone="tiny_cnn", strategy="full"),
                      TrainConfig(augment="light", **train))
 

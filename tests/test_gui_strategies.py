@@ -51,8 +51,13 @@ def test_classic_preset_trains_nothing_and_two_stage_shows_its_default(
     qtbot.mouseClick(page.preset_buttons["fine-tune"], Qt.MouseButton.LeftButton)
     assert window.state.config.model.strategy == "fine-tune" and not tree.locked
     assert not page.presets.classic_button.isChecked()
-    assert form.head_epochs.isEnabled() and form.epochs.isEnabled()
-    assert form.head_epochs.specialValueText() == "auto (2)"  # the recommended recipe
+    assert form.probe_first.isEnabled() and form.epochs.isEnabled()
+    assert not form.head_epochs.isEnabled()  # the default starts from a converged probe
+    assert form.layer_decay.specialValueText().startswith("auto (0.")
+    form.probe_first.setCurrentIndex(form.probe_first.findData(False))  # the older recipe
+    assert window.state.config.train.probe_first is False
+    assert form.head_epochs.isEnabled()
+    assert form.head_epochs.specialValueText() == "auto (2)"
     assert window.state.config.train.head_epochs is None
     form.head_epochs.setValue(3)
     assert window.state.config.train.head_epochs == 3

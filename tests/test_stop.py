@@ -141,7 +141,9 @@ def test_stop_is_prompt_inside_a_slow_batch(shapes_dir, tmp_path, pace, phase):
 
 def test_stop_is_prompt_inside_a_slow_evaluation_batch(shapes_dir, tmp_path, pace):
     # a fine-tuned body: evaluation has to run the network (no cached features to reuse)
-    Trainer().fit(config(shapes_dir, "full", "none"), tmp_path / "run", [])
+    cfg = config(shapes_dir, "full", "none")  # one stage: the saved body is a trained one
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, probe_first=False))
+    Trainer().fit(cfg, tmp_path / "run", [])
     pace.forward[False] = SLEEP
     latency = stop_latency(pace, lambda token: evaluate_run(tmp_path / "run", device="cpu",
                                                             cancel=token))

@@ -65,10 +65,12 @@ class BodySnapshots(Callback):
 
 
 def test_two_stage_fine_tuning_trains_the_head_first(shapes_dir, tmp_path, monkeypatch):
+    """The older recipe (the default now starts from a converged probe: see test_lpft)."""
     cfg = config(shapes_dir, "fine-tune", "tiny_cnn", epochs=4, head_epochs=2, batch_size=8,
-                 augment="light")
+                 augment="light", probe_first=False)
     assert cfg.resolved().train.head_epochs == 2
-    assert config(shapes_dir, "fine-tune").resolved().train.head_epochs == 2  # the default
+    old = config(shapes_dir, "fine-tune", probe_first=False).resolved().train
+    assert old.head_epochs == 2  # the old recipe's default
     from transfer_gui.core import training
 
     built = {}
@@ -95,10 +97,12 @@ def test_two_stage_fine_tuning_trains_the_head_first(shapes_dir, tmp_path, monke
     assert [h["epoch"] for h in history] == [1, 2, 3, 4]  # one run, one set of curves
 
 
-def test_two_stage_run_resumes_exactly(shapes_dir, tmp_path):
+@pytest.mark.parametrize("probe_first", [False, True])
+def test_two_stage_run_resumes_exactly(shapes_dir, tmp_path, probe_first):
     from transfer_gui.core.events import CancelToken
 
-    cfg = config(shapes_dir, "fine-tune", "tiny_cnn", epochs=4, head_epochs=2, batch_size=8)
+    cfg = config(shapes_dir, "fine-tune", "tiny_cnn", epochs=4, head_epochs=2, batch_size=8,
+                 probe_first=probe_first)
     whole = Trainer().fit(cfg, tmp_path / "whole", [])
     token = CancelToken()
 

@@ -26,7 +26,17 @@ def add_recipe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--unfreeze", type=int, default=2, metavar="N",
                    help="fine-tune: layer groups below the head that train (default 2)")
     p.add_argument("--head-epochs", type=int, metavar="K",
-                   help="two-stage fine-tuning: train the head alone for K epochs first")
+                   help="the old two-stage recipe (with --no-probe-first): train the head "
+                        "alone for K epochs first")
+    p.add_argument("--no-probe-first", dest="probe_first", action="store_false", default=None,
+                   help="fine-tune/full: skip the converged linear probe that fine-tuning "
+                        "starts from (and is never worse than)")
+    p.add_argument("--layer-decay", type=float, metavar="D",
+                   help="fine-tune/full: each layer group below the head learns at D times "
+                        "the rate of the one above (default: per strategy)")
+    p.add_argument("--bn-stats", choices=("frozen", "update"),
+                   help="fine-tune/full: keep BatchNorm's pretrained statistics or update "
+                        "them (default: frozen when starting from a probe)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=_batch_size, default=32, metavar="N|auto",
                    help="images per step (default 32); auto: the largest that fits on the GPU")
@@ -102,6 +112,8 @@ def train_config(args: argparse.Namespace) -> Any:
                           unfreeze=args.unfreeze, weights_file=args.weights),
         train=TrainConfig(
             epochs=args.epochs, lr=args.lr, head_epochs=args.head_epochs,
+            probe_first=args.probe_first, layer_decay=args.layer_decay,
+            freeze_bn=None if args.bn_stats is None else args.bn_stats == "frozen",
             batch_size=32 if args.batch_size == "auto" else args.batch_size,
             auto_batch_size=args.batch_size == "auto", cache_memory_mb=args.cache_memory,
             cache_decoded=not args.no_decode_cache, cache_features=not args.no_feature_cache,

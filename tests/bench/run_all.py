@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ("training_step", "linear_probe", "decode_cache", "predict_latency", "startup", "gpu")
+ORDER = ("training_step", "linear_probe", "decode_cache", "predict_latency", "startup", "gpu",
+         "transfer_quality")  # the last one takes the longest (about half an hour here)
 
 
 def run(name: str) -> list[dict]:

@@ -87,9 +87,10 @@ def augment_preset(augment: str) -> Augment:
         raise ConfigError(f"unknown augmentation preset {augment!r}") from None
 
 
-def train_transform(pre: Preprocess, augment: str) -> v2.Transform:
+def augment_steps(pre: Preprocess, augment: str) -> list[v2.Transform]:
+    """The random steps of preset `augment` on a uint8 base image, up to normalisation."""
     if augment == "none":
-        return eval_transform(pre)
+        return [v2.CenterCrop(pre.image_size)]
     spec = augment_preset(augment)
     steps = [v2.RandomResizedCrop(pre.image_size, scale=spec.scale, ratio=spec.ratio,
                                   antialias=True),
@@ -98,7 +99,27 @@ def train_transform(pre: Preprocess, augment: str) -> v2.Transform:
         steps.append(v2.RandomApply([v2.ColorJitter(*spec.jitter)], p=spec.jitter_p))
     if spec.grayscale_p:
         steps.append(v2.RandomGrayscale(p=spec.grayscale_p))
-    return v2.Compose([*steps, pre.normalize()])
+    return steps
+
+
+def train_transform(pre: Preprocess, augment: str) -> v2.Transform:
+    if augment == "none":
+        return eval_transform(pre)
+    return v2.Compose([*augment_steps(pre, augment), pre.normalize()])
+
+
+def augment_preview(path: str, pre: Preprocess, augment: str, count: int = 8,
+                    seed: int = 0) -> list[torch.Tensor]:
+    """`count` versions of the image at `path` as training would see them under preset
+    `augment` (uint8 CHW, before normalisation); the same `seed` draws the same versions."""
+    steps = v2.Compose(augment_steps(pre, augment))
+    base = load_base(path, pre.resize_size)
+    generator_state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        return [steps(base) for _ in range(count)]
+    finally:
+        torch.random.set_rng_state(generator_state)  # training's randomness is not disturbed
 
 
 def to_tensor(image) -> torch.Tensor:

@@ -95,9 +95,10 @@ def body_frozen(model: TransferNet) -> bool:
 _NORMS = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm)
 
 
-def train_mode(model: TransferNet) -> None:
+def train_mode(model: TransferNet, freeze_bn: bool = False) -> None:
     """Training mode that respects freezing: a fully frozen body runs in eval mode (no dropout,
-    no statistics updates), and so does every normalisation layer whose parameters are frozen."""
+    no statistics updates), and so does every normalisation layer whose parameters are frozen
+    (with `freeze_bn`, every one: the pretrained statistics stay, the affine weights train)."""
     model.train()
     if body_frozen(model):
         model.body.eval()
@@ -105,7 +106,7 @@ def train_mode(model: TransferNet) -> None:
     for module in model.modules():
         if isinstance(module, _NORMS):
             params = list(module.parameters())
-            if params and not any(p.requires_grad for p in params):
+            if freeze_bn or (params and not any(p.requires_grad for p in params)):
                 module.eval()
 
 
@@ -115,11 +116,14 @@ def param_groups(
     lr: float,
     weight_decay: float,
     lr_ratio: float = 1.0,
+    layer_decay: float | None = None,
 ) -> list[dict]:
     """Optimizer groups with discriminative learning rates.
 
     Trainable layer groups, from the earliest to the head, get rates spread geometrically from
-    `lr * lr_ratio` to `lr`. Biases and normalisation weights (1-D tensors) get no weight decay.
+    `lr * lr_ratio` to `lr`; with `layer_decay`, the k-th group below the head gets
+    `lr * layer_decay ** k` instead. Biases and normalisation weights (1-D tensors) get no
+    weight decay.
     """
     by_group: dict[str, list[tuple[str, nn.Parameter]]] = {g.name: [] for g in groups}
     for name, param in model.named_parameters():
@@ -128,7 +132,9 @@ def param_groups(
     active = [g.name for g in groups if by_group[g.name]]
     out = []
     for i, gname in enumerate(active):
-        scale = lr_ratio ** ((len(active) - 1 - i) / max(len(active) - 1, 1))
+        depth = len(active) - 1 - i
+        scale = (layer_decay ** depth if layer_decay is not None
+                 else lr_ratio ** (depth / max(len(active) - 1, 1)))
         decay = [p for n, p in by_group[gname] if p.ndim > 1]
         no_decay = [p for n, p in by_group[gname] if p.ndim <= 1]
         for params, wd in ((decay, weight_decay), (no_decay, 0.0)):

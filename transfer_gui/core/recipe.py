@@ -82,7 +82,8 @@ def make_optimizer(
     lr_ratio: float,
 ) -> torch.optim.Optimizer:
     assert train.lr is not None
-    params = param_groups(model, groups, train.lr, train.weight_decay, lr_ratio)
+    params = param_groups(model, groups, train.lr, train.weight_decay, lr_ratio,
+                          train.layer_decay)
     if not params:
         raise ConfigError("nothing to train: every parameter is frozen")
     if train.optimizer == "sgd":

@@ -178,6 +178,8 @@ class RunRecord:
         state.epoch = row["epoch"]
         state.history.append(row)
         is_best = _better(row["val_acc"], row["val_loss"], state.best_acc, state.best_loss)
+        if is_best and self._probe_is_best() and row["val_acc"] is not None:
+            is_best = row["val_acc"] > (state.best_acc or 0.0)  # beat the probe's accuracy
         if is_best:
             state.best_epoch, state.best_acc, state.best_loss = (
                 row["epoch"], row["val_acc"], row["val_loss"])
@@ -227,6 +229,10 @@ class RunRecord:
             return 0  # the cache's own disk running full costs the cache, never the run
         dim = int(getattr(self.model, "feature_dim", 0))
         return (len(prep.train) + len(prep.val)) * (dim * 4 + 80)
+
+    def _probe_is_best(self) -> bool:
+        best = self.state.best_epoch
+        return best is not None and self.state.history[best - 1].get("stage") == "probe"
 
     def where(self) -> str:
         """Where the last good model is, in words."""

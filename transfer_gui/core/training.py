@@ -36,6 +36,7 @@ from .events import (
 from .images import why_unusable
 from .interrupt import cancel_points
 from .layers import body_frozen, count_params, train_mode
+from .lpft import KEPT_PROBE, fit_probe
 from .paired import Pairing
 from .prepare import Prepared, prepare, resume_config, saved_split
 from .recipe import (
@@ -142,7 +143,7 @@ class _Run:
         self.optimizer = make_optimizer(self.model, prep.groups, self.train_cfg, ratio)
         self.scaler = torch.amp.GradScaler(enabled=self.dtype == torch.float16)
         self.stages = Stages(self.model, self.train_cfg.head_epochs or 0,
-                             self.train_cfg.epochs or 1)
+                             self.train_cfg.epochs or 1, bool(self.train_cfg.probe_first))
         self.scheduler: Any = None
         self._pending: dict[str, Any] | None = None
         self.pairing = Pairing(self) if prep.second is not None else None
@@ -184,10 +185,9 @@ class _Run:
                                self.train_cfg.label_smoothing, self.callbacks)
 
     def _make_scheduler(self) -> None:
-        epochs = self.train_cfg.epochs or 1
         steps = self.source.steps_per_epoch
-        self.scheduler = make_scheduler(self.optimizer, self.train_cfg.schedule, epochs * steps,
-                                        self.stages.phases(steps))
+        self.scheduler = make_scheduler(self.optimizer, self.train_cfg.schedule,
+                                        self.stages.total_steps(steps), self.stages.phases(steps))
         if self._pending is not None:
             self.optimizer.load_state_dict(self._pending["optimizer"])
             self.scheduler.load_state_dict(self._pending["scheduler"])
@@ -212,7 +212,7 @@ class _Run:
         except Exception as exc:
             result = self._finish("failed", failure_text(exc), traceback.format_exc())
             raise TrainingFailed(f"training failed: {result.message}", result.saved) from exc
-        return self._finish(status, "")
+        return self._finish(status, self._kept_probe())
 
     def _emit_start(self) -> None:
         trainable, total = count_params(self.model)
@@ -241,24 +241,39 @@ class _Run:
         torch.manual_seed(self.train_cfg.seed * 1_000_003 + epoch)
         self.stages.enter(epoch, self.callbacks)
         t0 = time.perf_counter()
-        train_loss, train_acc, ips = self._train_epoch(epoch)
-        val_loss, val_acc = self._validate()
-        target_acc = self._target_accuracy()
-        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
-               "val_loss": val_loss, "val_acc": val_acc, "target_acc": target_acc,
-               "lr": self._lr(), "images_per_s": ips, "seconds": time.perf_counter() - t0}
+        if self.stages.is_probe(epoch):
+            row = fit_probe(self.prep, self.device, self.dtype, self.callbacks, self.cancel)
+        else:
+            row = self._train_row(epoch, t0)
         is_best = self.record.epoch_done(row, self._checkpoint)
         emit(self.callbacks, EpochEnded(
-            epoch=epoch, epochs=epochs, train_loss=train_loss, train_acc=train_acc,
-            val_loss=val_loss, val_acc=val_acc, lr=row["lr"], images_per_s=ips,
-            seconds=time.perf_counter() - t0, is_best=is_best, target_acc=target_acc,
+            epoch=epoch, epochs=epochs, train_loss=row["train_loss"], train_acc=row["train_acc"],
+            val_loss=row["val_loss"], val_acc=row["val_acc"], lr=row["lr"],
+            images_per_s=row["images_per_s"], seconds=time.perf_counter() - t0, is_best=is_best,
+            target_acc=row["target_acc"],
         ))
+
+    def _train_row(self, epoch: int, t0: float) -> dict[str, Any]:
+        train_loss, train_acc, ips = self._train_epoch(epoch)
+        val_loss, val_acc = self._validate()
+        return {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+                "val_loss": val_loss, "val_acc": val_acc, "target_acc": self._target_accuracy(),
+                "lr": self._lr(), "images_per_s": ips, "seconds": time.perf_counter() - t0}
+
+    def _kept_probe(self) -> str:
+        """Say so when the probe of a probe-first run stayed the best model."""
+        state = self.record.state
+        if not (self.stages.probe and state.best_epoch == 1 and state.epoch > 1):
+            return ""
+        emit(self.callbacks, Message("warning", KEPT_PROBE))
+        self.record.meta["kept_probe"] = True
+        return KEPT_PROBE
 
     def _lr(self) -> float:
         return float(self.optimizer.param_groups[-1]["lr"])
 
     def _train_epoch(self, epoch: int) -> tuple[float, float, float]:
-        train_mode(self.model)
+        train_mode(self.model, bool(self.train_cfg.freeze_bn))
         assert self.stepper is not None
         lag = 1 if self.device.type == "cuda" else 0  # read each loss one step late: no sync
         meter = EpochMeter(self.callbacks, epoch, self.source.steps_per_epoch, lag)

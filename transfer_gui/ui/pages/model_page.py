@@ -35,6 +35,7 @@ from ..widgets.banner import Banner
 from ..widgets.dialogs import show_error
 from ..widgets.layer_tree import LayerTreeView
 from ..widgets.preset_bar import PresetBar
+from ..widgets.probe_advice import ProbeAdvice
 from ..worker import Task, start_task
 from .common import page_title, table_cell
 
@@ -106,6 +107,8 @@ class ModelPage(QWidget):
         state.engine_ready.connect(self._on_engine_ready)
         state.project_loaded.connect(self._on_project_loaded)
         state.scan_changed.connect(self._follow_classes)
+        state.run_changed.connect(self._on_run_changed)
+        state.data_changed.connect(self._on_run_changed)
 
     # --- layout -----------------------------------------------------------------------------
 
@@ -129,6 +132,7 @@ class ModelPage(QWidget):
         self.weights_label = QLabel("Weights: pretrained on ImageNet")
         self.weights_label.setWordWrap(True)
         self.weights_banner = Banner()  # weights that cannot be had offline
+        self.advice = ProbeAdvice()
         self.load_weights = QPushButton("Load weights from file…")
         self.load_weights.setToolTip("Start from your own weights for this backbone (a state "
                                      "dict, .pth or .safetensors), e.g. from an earlier run")
@@ -150,6 +154,7 @@ class ModelPage(QWidget):
         column.addWidget(self.weights_label)
         column.addWidget(self.weights_banner)
         column.addLayout(buttons)
+        column.addWidget(self.advice)
 
         splitter = QSplitter()
         splitter.addWidget(left)
@@ -184,6 +189,10 @@ class ModelPage(QWidget):
         layout.addWidget(self.scratch_warning)
         layout.addWidget(self.tree, 1)
         return box
+
+    @Slot()
+    def _on_run_changed(self, *_: object) -> None:
+        self.advice.show_for(self.state.run_dir, self.state.config.data.root)
 
     # --- backbones --------------------------------------------------------------------------
 

@@ -27,9 +27,17 @@ AUGMENTS = ((None, "Auto (per strategy)"), ("none", "None"), ("light", "Light"),
             ("standard", "Standard"))
 DEVICES = (("auto", "Automatic"), ("cpu", "CPU"), ("cuda", "CUDA GPU"))
 TWO_STAGE = ("fine-tune", "full")  # strategies that unfreeze layers below the head
-HEAD_EPOCHS_TIP = ("Two-stage fine-tuning: train the new head alone (the network frozen) for "
-                   "this many epochs, then unfreeze the chosen layers. 0 trains everything "
-                   "from the start; auto is the strategy's default.")
+HEAD_EPOCHS_TIP = ("The older two-stage recipe: train the new head alone (the network frozen) "
+                   "for this many epochs, then unfreeze the chosen layers. 0 trains "
+                   "everything from the start; auto is the strategy's default.")
+STARTS = ((None, "Auto (per strategy)"), (True, "Converged linear probe"),
+          (False, "Head first for N epochs"))
+START_TIP = ("Fine-tuning starts from a linear probe fitted to convergence on the frozen "
+             "network's features (epoch 1); if fine-tuning never beats it on validation, "
+             "the run keeps the probe")
+BN_STATS = ((None, "Auto"), (True, "Frozen (pretrained)"), (False, "Updated"))
+DECAY_TIP = ("Each layer group below the head learns at this times the rate of the group "
+             "above it (smaller: earlier layers change less)")
 TIPS = {  # what each field does, in the words of the form (a tooltip per field)
     "epochs": "How many passes over the training images; auto is the strategy's default",
     "batch_size": "Images per training step: smaller needs less memory, larger is faster on a "
@@ -103,6 +111,16 @@ class TrainForm(QGroupBox):
         self.find_lr.clicked.connect(self.find_lr_requested)
         self.head_epochs = _spin(-1, 1000, -1, "auto", " epochs")
         self.head_epochs.setToolTip(HEAD_EPOCHS_TIP)
+        self.probe_first = _combo(STARTS)
+        self.probe_first.setToolTip(START_TIP)
+        self.layer_decay = QDoubleSpinBox()
+        self.layer_decay.setRange(0, 1)
+        self.layer_decay.setSingleStep(0.05)
+        self.layer_decay.setSpecialValueText("auto")
+        self.layer_decay.setToolTip(DECAY_TIP)
+        self.freeze_bn = _combo(BN_STATS)
+        self.freeze_bn.setToolTip("BatchNorm statistics while fine-tuning: kept as pretrained "
+                                  "(steadier with few images) or updated from your images")
         self.optimizer = _combo(OPTIMIZERS)
         self.schedule = _combo(SCHEDULES)
         self.weight_decay = QDoubleSpinBox()
@@ -129,9 +147,12 @@ class TrainForm(QGroupBox):
         self.cache_memory.setToolTip("Memory for decoded images, so later epochs skip "
                                      "decoding; beyond it they spill to a temporary file")
         self.compile = QCheckBox("torch.compile (long GPU runs)")
+        self._two_stage = self._probe = False
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        rows = (("Epochs", self.epochs), ("Head first for", self.head_epochs),
+        rows = (("Epochs", self.epochs), ("Fine-tune from", self.probe_first),
+                ("Head first for", self.head_epochs), ("Layer decay", self.layer_decay),
+                ("BatchNorm statistics", self.freeze_bn),
                 ("Batch size", self.batch_size),
                 ("Learning rate", self.lr), ("", self.find_lr), ("Optimizer", self.optimizer),
                 ("Schedule", self.schedule), ("Weight decay", self.weight_decay),
@@ -154,9 +175,11 @@ class TrainForm(QGroupBox):
 
     def _connect(self) -> None:
         for spin in (self.epochs, self.batch_size, self.image_size, self.early_stopping,
-                     self.seed, self.weight_decay, self.label_smoothing, self.head_epochs):
+                     self.seed, self.weight_decay, self.label_smoothing, self.head_epochs,
+                     self.layer_decay):
             spin.valueChanged.connect(self._on_edited)
-        for combo in (self.optimizer, self.schedule, self.augment, self.device):
+        for combo in (self.optimizer, self.schedule, self.augment, self.device,
+                      self.probe_first, self.freeze_bn):
             combo.currentIndexChanged.connect(self._on_edited)
         self.lr.textChanged.connect(self._on_edited)
         self.cache_memory.valueChanged.connect(self._on_edited)
@@ -197,6 +220,9 @@ class TrainForm(QGroupBox):
                 cache_memory_mb=self.cache_memory.value() or 1024,
                 compile=self.compile.isChecked(),
                 head_epochs=self.head_epochs.value() if self.head_epochs.value() >= 0 else None,
+                probe_first=self.probe_first.currentData(),
+                layer_decay=self.layer_decay.value() or None,
+                freeze_bn=self.freeze_bn.currentData(),
             )
         except ConfigError:
             return TrainConfig()
@@ -205,7 +231,8 @@ class TrainForm(QGroupBox):
         widgets = [self.epochs, self.batch_size, self.image_size, self.early_stopping, self.seed,
                    self.weight_decay, self.label_smoothing, self.optimizer, self.schedule,
                    self.augment, self.device, self.lr, self.mixed_precision, self.auto_batch,
-                   self.cache_memory, self.compile, self.head_epochs]
+                   self.cache_memory, self.compile, self.head_epochs, self.probe_first,
+                   self.layer_decay, self.freeze_bn]
         for widget in widgets:
             widget.blockSignals(True)
         self.epochs.setValue(train.epochs or 0)
@@ -225,6 +252,9 @@ class TrainForm(QGroupBox):
         self.cache_memory.setValue(train.cache_memory_mb if train.cache_decoded else 0)
         self.compile.setChecked(train.compile)
         self.head_epochs.setValue(-1 if train.head_epochs is None else train.head_epochs)
+        _set_combo(self.probe_first, train.probe_first)
+        self.layer_decay.setValue(train.layer_decay or 0)
+        _set_combo(self.freeze_bn, train.freeze_bn)
         for widget in widgets:
             widget.blockSignals(False)
 
@@ -234,6 +264,10 @@ class TrainForm(QGroupBox):
         self.lr.setPlaceholderText(f"auto ({resolved.lr:g})")
         self.augment.setItemText(0, f"Auto ({resolved.augment})")
         self.head_epochs.setSpecialValueText(f"auto ({resolved.head_epochs})")
+        decay = f"auto ({resolved.layer_decay:g})" if resolved.layer_decay else "auto (spread)"
+        self.layer_decay.setSpecialValueText(decay)
+        self._probe = bool(resolved.probe_first)
+        self.head_epochs.setEnabled(self._two_stage and not self._probe)
 
     def set_strategy(self, strategy: str) -> None:
         """Enable the fields that mean something for `strategy`."""
@@ -244,8 +278,10 @@ class TrainForm(QGroupBox):
         if classic:
             self.epochs.setSpecialValueText("fitted once")
             self.lr.setPlaceholderText("not used")
-        two_stage = strategy in TWO_STAGE
-        self.head_epochs.setEnabled(two_stage)
+        two_stage = self._two_stage = strategy in TWO_STAGE
+        for widget in (self.probe_first, self.layer_decay, self.freeze_bn):
+            widget.setEnabled(two_stage)
+        self.head_epochs.setEnabled(two_stage and not self._probe)
         self.head_epochs.setToolTip(HEAD_EPOCHS_TIP if two_stage else
                                     "Two-stage training applies to fine-tuning")
 

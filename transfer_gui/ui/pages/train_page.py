@@ -27,6 +27,7 @@ from ...core.runmeta import can_resume, read_meta
 from ...core.steplog import read_steps
 from ...core.wording import count
 from ..state import AppState
+from ..widgets.augment_preview import AugmentPreview, PreviewRequest
 from ..widgets.dialogs import show_error
 from ..widgets.metric_plot import TrainingPlots
 from ..worker import Task, start_task
@@ -53,17 +54,20 @@ class TrainPage(QWidget):
         self.lr_dialog: LRFinderDialog | None = None
         self._build()
         self.form.edited.connect(self._on_form_edited)
+        self.form.augment.activated.connect(self._on_augment_chosen)
         self.form.find_lr_requested.connect(self.find_lr)
         self.transfer.edited.connect(self._on_transfer_edited)
         state.project_loaded.connect(self._on_project_loaded)
         state.model_changed.connect(self._show_defaults)
         state.engine_ready.connect(self._on_engine_ready)
         state.busy_changed.connect(self._on_busy_changed)
+        state.scan_changed.connect(self._update_preview)
         self._show_defaults()
 
     def _build(self) -> None:
         self.form = TrainForm()
         self.transfer = TransferForm()
+        self.preview = AugmentPreview()
         self.start_button = QPushButton("Start training")
         self.start_button.setObjectName("primary")
         self.start_button.clicked.connect(self.start)
@@ -82,8 +86,9 @@ class TrainPage(QWidget):
         form_layout.setContentsMargins(0, 0, 4, 0)
         form_layout.addWidget(self.form)
         form_layout.addWidget(self.transfer)
+        form_layout.addWidget(self.preview)
         form_layout.addStretch(1)
-        scroll = QScrollArea()
+        scroll = self._scroll = QScrollArea()
         scroll.setWidget(form_box)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -145,6 +150,26 @@ class TrainPage(QWidget):
         config = dataclasses.replace(self.state.config, train=self.form.config())
         self.form.show_defaults(config.resolved().train)
         self.form.set_strategy(config.model.strategy)
+        self._update_preview()
+
+    @Slot()
+    def _on_augment_chosen(self, *_: object) -> None:
+        self._scroll.ensureWidgetVisible(self.preview)  # the preview sits below the form
+
+    @Slot()
+    def _update_preview(self) -> None:
+        """Redraw the augmentation preview for the first training image (not while training:
+        the preview draws from the same random generator)."""
+        scan = self.state.scan
+        if self.state.engine is None or self.running:
+            return
+        if scan is None or not scan.samples:
+            self.preview.show_for(None)
+            return
+        config = dataclasses.replace(self.state.config, train=self.form.config()).resolved()
+        self.preview.show_for(PreviewRequest(scan.samples[0].path, config.model.backbone,
+                                             config.train.image_size,
+                                             config.train.augment or "none"))
 
     @Slot()
     def _on_project_loaded(self) -> None:
@@ -161,6 +186,7 @@ class TrainPage(QWidget):
     @Slot()
     def _on_engine_ready(self) -> None:
         self.form.set_cuda_available(bool(self.state.engine and self.state.engine.cuda))
+        self._update_preview()
 
     # --- starting and stopping --------------------------------------------------------------
 
@@ -337,9 +363,11 @@ class TrainPage(QWidget):
                  "Stopped early (no more improvement)", "failed": "Failed"}
         resumed = (f" (resumed after epoch {self._resumed_after})" if self._resumed_after
                    else "")  # the epochs and time count the whole run
+        note = (f". {event.message[0].upper()}{event.message[1:]}." if event.message and
+                event.status in ("completed", "early-stopped") else "")  # e.g. kept the probe
         self.status.setText(f"{words.get(event.status, event.status)} after "
                             f"{count(event.epochs_run, 'epoch')} in "
-                            f"{human_duration(event.seconds)}{resumed}{best}")
+                            f"{human_duration(event.seconds)}{resumed}{best}{note}")
         self.log.appendPlainText(f"— {event.status}: model saved in {event.run_dir}")
 
     @Slot(object)

@@ -1,0 +1,152 @@
+"""(g) Transfer quality: which strategy gives the best model, on data near and far from ImageNet.
+
+For each set (see transfer_sets.py: photos, grayscale, sketches, generated shapes; each with
+its own train / validation / test parts) and each seed (the training randomness), the bundled
+EfficientNet-Lite0 is trained with every strategy below on the set's `train` folder and
+scored once on its held-out `test` folder: accuracy, macro F1, and the run's time.
+
+    probe      the default linear probe (head on cached features, 10 epochs)
+    logistic   the L-BFGS logistic head on the same features (LP-FT's stage 1 alone)
+    ft-old     fine-tune top 2 groups, the old recipe: the head alone for 2 epochs, then
+               lr 1e-3 with a 10x spread, BatchNorm statistics updating
+    ft-new     fine-tune top 2 groups, the default recipe: converged probe, then fine-tuning
+    full-new   full fine-tune, the default recipe
+    scratch    the same network from random weights (8 epochs, the fine-tunes' budget)
+
+Every run starts with an empty feature cache, so each time includes its own pass over the
+images. Extra variants (for measuring one recipe choice) are given as
+NAME=STRATEGY:field=value,field=value with TrainConfig fields, e.g.
+`--variant ft-nobn=fine-tune:freeze_bn=false`.
+
+    python tests/bench/bench_transfer_quality.py [--sets photos,sketches] [--seeds 3]
+        [--size 64] [--train 12] [--val 6] [--test 16] [--only ft-new,probe]
+        [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from common import data_root, fresh_cache, report
+from transfer_sets import SETS, make_set
+
+from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from transfer_gui.core.evaluation import evaluate_run
+from transfer_gui.core.training import Trainer
+
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "probe": ("linear-probe", {}),
+    "logistic": ("logistic", {}),
+    "ft-new": ("fine-tune", {}),
+    "ft-old": ("fine-tune", {"probe_first": False}),
+    "full-new": ("full", {}),
+    "scratch": ("scratch", {"epochs": 8}),
+}
+FAR = ("grayscale", "sketches", "shapes")  # the sets far from ImageNet's colour photos
+
+
+def parse_variant(text: str) -> tuple[str, tuple[str, dict[str, Any]]]:
+    name, _, rest = text.partition("=")
+    strategy, _, fields = rest.partition(":")
+    changes: dict[str, Any] = {}
+    for item in filter(None, fields.split(",")):
+        key, _, value = item.partition("=")
+        changes[key] = json.loads(value)
+    return name, (strategy, changes)
+
+
+def run_one(folder: Path, strategy: str, changes: dict[str, Any], seed: int,
+            size: int) -> dict[str, Any]:
+    fresh_cache()
+    train = TrainConfig(image_size=size, seed=seed, **changes)
+    config = RunConfig(DataConfig(root=str(folder / "fit"), seed=seed),
+                       ModelConfig(strategy=strategy), train)
+    with tempfile.TemporaryDirectory() as out:
+        result = Trainer().fit(config, Path(out) / "run", [])
+        scored = evaluate_run(Path(out) / "run", str(folder / "test")).result
+    return {"accuracy": scored.accuracy, "macro_f1": scored.macro_f1,
+            "seconds": result.seconds, "val_acc": result.best_val_acc,
+            "best_epoch": result.best_epoch, "kept_probe": "kept the probe" in result.message}
+
+
+def summarise(rows: list[dict[str, Any]], variants: list[str], sets: list[str]) -> str:
+    lines = ["| set | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
+    for name in sets:
+        cells = []
+        for variant in variants:
+            mine = [r for r in rows if r["set"] == name and r["variant"] == variant]
+            if not mine:
+                cells.append("-")
+                continue
+            acc = statistics.mean(r["accuracy"] for r in mine)
+            f1 = statistics.mean(r["macro_f1"] for r in mine)
+            secs = statistics.mean(r["seconds"] for r in mine)
+            cells.append(f"{acc:.3f} / {f1:.3f} / {secs:.0f} s")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def verdict(rows: list[dict[str, Any]], sets: list[str]) -> tuple[float | None, bool | None,
+                                                                   dict[str, Any]]:
+    """The issue's target: ft-new >= probe on every set and seed, and >= +3 points on average
+    over the sets far from ImageNet."""
+    by = {(r["set"], r["seed"], r["variant"]): r["accuracy"] for r in rows}
+    pairs = [(k[0], by[k], by.get((k[0], k[1], "probe"))) for k in by if k[2] == "ft-new"]
+    pairs = [p for p in pairs if p[2] is not None]
+    if not pairs:
+        return None, None, {}
+    never_worse = all(new >= probe for _, new, probe in pairs)
+    far = [new - probe for name, new, probe in pairs if name in FAR]
+    gain = statistics.mean(far) if far else None
+    worst = min(new - probe for _, new, probe in pairs)
+    met = never_worse and gain is not None and gain >= 0.03
+    return gain, met, {"never_worse": never_worse, "worst_gap": round(worst, 4),
+                       "far_gain": None if gain is None else round(gain, 4)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--size", type=int, default=64, help="image size in pixels")
+    parser.add_argument("--train", type=int, default=12, help="training images per class")
+    parser.add_argument("--val", type=int, default=6, help="validation images per class")
+    parser.add_argument("--test", type=int, default=16, help="test images per class")
+    parser.add_argument("--only", default="", help="variants to run (default: all but "
+                                                   "logistic)")
+    parser.add_argument("--variant", action="append", default=[])
+    parser.add_argument("--json", default="", help="also write every row to this file")
+    args = parser.parse_args()
+    variants = dict(VARIANTS)
+    variants.update(parse_variant(v) for v in args.variant)
+    names = args.only.split(",") if args.only else [v for v in variants if v != "logistic"]
+    sets = args.sets.split(",")
+    rows: list[dict[str, Any]] = []
+    folders = {name: make_set(data_root() / "transfer", name, args.train, args.val, args.test)
+               for name in sets}
+    for seed in range(args.first_seed, args.seeds):  # seed-major: a cut-short run has every set
+        for name, folder in folders.items():
+            for variant in names:
+                strategy, changes = variants[variant]
+                row = run_one(folder, strategy, changes, seed, args.size)
+                rows.append({"set": name, "seed": seed, "variant": variant, **row})
+                print(f"  {name:9s} seed {seed} {variant:9s} test acc {row['accuracy']:.3f} "
+                      f"F1 {row['macro_f1']:.3f} val {row['val_acc']:.3f} best epoch "
+                      f"{row['best_epoch']} {row['seconds']:.0f} s"
+                      f"{' (kept the probe)' if row['kept_probe'] else ''}", flush=True)
+                if args.json:
+                    Path(args.json).write_text(json.dumps(rows, indent=1))
+    print("\naccuracy / macro F1 / seconds, mean over seeds\n" + summarise(rows, names, sets))
+    gain, met, figures = verdict(rows, sets)
+    report("transfer quality: default fine-tune vs probe", figures, gain,
+           ">= probe on every set and seed; >= +0.03 mean on far sets", met)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""The Train page's augmentation preview and the Model page's advice after a probe run
+(pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from gui_helpers import open_data, set_form, start_and_wait, wait_for_tree, wait_until
+
+pytestmark = pytest.mark.gui
+
+
+def tile_images(preview) -> list:
+    return [tile.pixmap().toImage() for tile in preview.tiles]
+
+
+def test_augmentation_preview_redraws_when_the_preset_changes(qtbot, window, shapes_dir,
+                                                              monkeypatch):
+    open_data(qtbot, window, shapes_dir, monkeypatch)
+    page = window.train_page
+    form, preview = page.form, page.preview
+    form.augment.setCurrentIndex(form.augment.findData("none"))
+    wait_until(qtbot, lambda: preview.shown is not None and preview.shown.augment == "none")
+    plain = tile_images(preview)
+    assert len(plain) == 8 and not plain[0].isNull()
+    assert all(image == plain[0] for image in plain)  # no augmentation: one centre crop
+    assert "no augmentation" in preview.caption.text()
+    form.augment.setCurrentIndex(form.augment.findData("standard"))
+    wait_until(qtbot, lambda: preview.shown is not None and preview.shown.augment == "standard")
+    varied = tile_images(preview)
+    assert sum(image != varied[0] for image in varied[1:]) >= 6  # random crops differ
+    assert "standard" in preview.caption.text()
+
+
+def test_model_page_reports_the_probe_and_suggests_fine_tuning(qtbot, window, shapes_dir,
+                                                               monkeypatch):
+    open_data(qtbot, window, shapes_dir, monkeypatch)
+    wait_for_tree(qtbot, window)
+    advice = window.model_page.advice
+    assert not advice.isVisibleTo(window.model_page)
+    qtbot.mouseClick(window.model_page.preset_buttons["linear-probe"],
+                     Qt.MouseButton.LeftButton)
+    set_form(window, epochs=1, image_size=32, batch_size=8)  # one epoch: far from perfect
+    _run, status = start_and_wait(qtbot, window)
+    assert status == "completed"
+    wait_until(qtbot, lambda: advice.isVisibleTo(window.model_page))
+    text = advice.text()
+    assert "validation accuracy" in text and "%" in text
+    assert "Fine-tune" in text or "little to gain" in text
