@@ -37,6 +37,7 @@ from ..widgets.layer_tree import LayerTreeView
 from ..widgets.preset_bar import PresetBar
 from ..widgets.probe_advice import ProbeAdvice
 from ..worker import Task, start_task
+from . import model_texts as texts
 from .common import page_title, table_cell
 
 WEIGHTS_TEXT = {
@@ -53,38 +54,6 @@ WEIGHTS_TIP = {
     "file": "Loaded from a file you chose",
     "none": "No pretrained weights",
 }
-CLASSIC_TEXT = {
-    "logistic": "Logistic regression is fitted on the frozen backbone's features (its L2 "
-                "strength picked on the validation split)",
-    "knn": "k-nearest neighbours vote on the frozen backbone's features (k picked on the "
-           "validation split)",
-}
-
-
-def _summary_text(structure: ModelStructure, strategy: str) -> str:
-    from ...core.layers import format_count, summary
-
-    if strategy in CLASSIC_TEXT:
-        total = sum(structure.sizes.values())
-        return (f"{CLASSIC_TEXT[strategy]}; no gradient reaches the network, so none of its "
-                f"{format_count(total)} parameters train.")
-    scratch = " · starts from random weights" if strategy == "scratch" else ""
-    return summary(structure.model) + scratch
-
-
-def _scratch_warning(structure: ModelStructure, strategy: str) -> str:
-    """From scratch, a frozen layer keeps its random initial weights for good. That is
-    allowed (a random-features baseline), but never silently."""
-    from ...core.layers import format_count
-
-    frozen = sum(p.numel() for p in structure.model.parameters() if not p.requires_grad)
-    if strategy != "scratch" or not frozen:
-        return ""
-    return (f"⚠ {format_count(frozen)} frozen parameters keep their random starting values "
-            "and never learn: the unticked layers pass on random features. Tick them to train "
-            "them, or pick a pretrained preset.")
-
-
 def _run_classes(run: str | None) -> int:
     """How many classes a run was trained on (0 if unknown)."""
     try:
@@ -371,8 +340,8 @@ class ModelPage(QWidget):
         matches = self.tree.tree_model.trainable == preset
         self.presets.check(model.strategy if matches else "")
         custom = "" if matches else "<b>Custom</b> (no preset matches) · "
-        self.summary.setText(custom + _summary_text(self.structure, model.strategy))
-        warning = _scratch_warning(self.structure, model.strategy)
+        self.summary.setText(custom + texts.summary_text(self.structure, model.strategy))
+        warning = texts.scratch_warning(self.structure, model.strategy)
         self.scratch_warning.setText(warning)
         self.scratch_warning.setVisible(bool(warning))
 

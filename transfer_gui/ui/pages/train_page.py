@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from functools import partial
 
@@ -25,13 +24,13 @@ from ...core.events import BatchEnded, EpochEnded, FitEnded, FitStarted, Message
 from ...core.project import new_run_dir
 from ...core.runmeta import can_resume, read_meta
 from ...core.steplog import read_steps
-from ...core.wording import count
 from ..state import AppState
 from ..widgets.augment_preview import AugmentPreview, PreviewRequest
 from ..widgets.dialogs import show_error
 from ..widgets.metric_plot import TrainingPlots
 from ..worker import Task, start_task
-from .common import human_duration, page_title
+from . import train_texts as texts
+from .common import page_title
 from .lr_dialog import LRFinderDialog
 from .train_form import TrainForm
 from .transfer_form import TransferForm
@@ -307,11 +306,7 @@ class TrainPage(QWidget):
         self.progress.setValue(self._start_step)
         if event.start_epoch:
             self._replay_history()
-        cache = " · head trained on cached features" if event.feature_cache else ""
-        self.log.appendPlainText(
-            f"training on {event.device}: {event.train_size} training and "
-            f"{count(event.val_size, 'validation image')}; {event.trainable_params:,} of "
-            f"{event.total_params:,} parameters trainable{cache}")
+        self.log.appendPlainText(texts.started_line(event))
 
     def _replay_history(self) -> None:
         """A resumed run's plot starts with the epochs before the stop, steps included."""
@@ -333,23 +328,12 @@ class TrainPage(QWidget):
         elapsed = time.monotonic() - self._started_at
         rate = (done - self._start_step) / elapsed if elapsed > 0 else 0
         remaining = (self._epochs * per - done) / rate if rate > 0 else 0
-        self.status.setText(
-            f"Epoch {last.epoch}/{self._epochs} · step {last.batch}/{per} · "
-            f"{last.images_per_s:.0f} images/s · about {human_duration(remaining)} left · "
-            f"loss {last.loss:.3f}")
+        self.status.setText(texts.step_status(last, self._epochs, per, remaining))
 
     def _on_epoch_ended(self, event: EpochEnded) -> None:
         self.plots.add_epoch(event.epoch, event.train_acc, event.val_loss, event.val_acc,
                              event.target_acc)
-        val = (f"val loss {event.val_loss:.4f} · val acc {event.val_acc:.1%}"
-               if event.val_loss is not None else "no validation set")
-        if event.target_acc is not None:
-            val += f" · target acc {event.target_acc:.1%}"
-        best = "  ★ best so far" if event.is_best else ""
-        self.log.appendPlainText(
-            f"epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f} · "
-            f"train acc {event.train_acc:.1%} · {val} · {event.images_per_s:.0f} img/s · "
-            f"{event.seconds:.1f} s{best}")
+        self.log.appendPlainText(texts.epoch_line(event))
 
     def _on_progress(self, event: Progress) -> None:
         if event.total:
@@ -357,17 +341,7 @@ class TrainPage(QWidget):
             self.status.setText(f"{text}: {event.done} / {event.total}")
 
     def _on_fit_ended(self, event: FitEnded) -> None:
-        best = (f"; best validation accuracy {event.best_val_acc:.1%} (epoch "
-                f"{event.best_epoch})" if event.best_val_acc is not None else "")
-        words = {"completed": "Finished", "cancelled": "Stopped", "early-stopped":
-                 "Stopped early (no more improvement)", "failed": "Failed"}
-        resumed = (f" (resumed after epoch {self._resumed_after})" if self._resumed_after
-                   else "")  # the epochs and time count the whole run
-        note = (f". {event.message[0].upper()}{event.message[1:]}." if event.message and
-                event.status in ("completed", "early-stopped") else "")  # e.g. kept the probe
-        self.status.setText(f"{words.get(event.status, event.status)} after "
-                            f"{count(event.epochs_run, 'epoch')} in "
-                            f"{human_duration(event.seconds)}{resumed}{best}{note}")
+        self.status.setText(texts.ended_status(event, self._resumed_after))
         self.log.appendPlainText(f"— {event.status}: model saved in {event.run_dir}")
 
     @Slot(object)
@@ -385,7 +359,7 @@ class TrainPage(QWidget):
         self.progress.setValue(0)
         self.log.appendPlainText(f"error: {message}")
         error = self.task.error if self.task is not None else None
-        title, where, kept = _failure_words(error, self.run_dir)
+        title, where, kept = texts.failure_words(error, self.run_dir)
         self.status.setText(f"{title}; see the log.")
         self.state.set_training(False)
         if kept:
@@ -404,18 +378,6 @@ class TrainPage(QWidget):
     def _update_resume(self) -> None:
         run = self.state.run_dir
         self.resume_button.setEnabled(bool(run) and not self.running and can_resume(run))
-
-
-def _failure_words(error: object, run_dir: str) -> tuple[str, str, bool]:
-    """The dialog's title, what to add to the engine's message, and whether a model is kept."""
-    saved = os.path.join(run_dir, "model.safetensors")
-    if getattr(error, "refusal", False):  # refused before any work: nothing was written
-        return "Cannot start training", "", False
-    if hasattr(error, "saved"):  # the engine's own failure names the model really saved
-        return "Training failed", "", getattr(error, "saved", None) is not None
-    if os.path.isfile(saved):
-        return "Training failed", f"\n\nThe last good model is kept in {saved}.", True
-    return "Training failed", "\n\nNo model was saved.", False
 
 
 def _fit(config: RunConfig, out: str, resume: bool, scan: object, callbacks: list,
