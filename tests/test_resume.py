@@ -99,7 +99,7 @@ def test_cancelled_then_resumed_matches_uninterrupted(shapes_dir, tmp_path, refe
     # the end of a resumed run reports the whole run's time, as run.json keeps it
     ended = [json.loads(line) for line in out.splitlines() if '"FitEnded"' in line][-1]
     total = bundle.read_meta(run)["seconds"]
-    assert total > before > 0.05 and ended["seconds"] == pytest.approx(total, abs=0.05)
+    assert total > before > 0 and ended["seconds"] == pytest.approx(total, abs=0.05)
     diff = differences(run, reference[case])
     print(f"\ncancelled after epoch 2 and resumed ({case}): largest difference {diff:.2e}")
     assert diff <= 1e-4

@@ -136,21 +136,27 @@ class EvaluatePage(QWidget):
 
     @Slot()
     def evaluate(self) -> None:
+        """The current run on its validation split."""
         run = self.state.run_dir
         if not run:
             return
+        self.evaluate_button.setEnabled(False)
+        self._evaluated = (run, run_revision(run))
+        task = self._start(partial(_evaluate, run), "Evaluating…")
+        task.succeeded.connect(partial(self._on_evaluated, task, run))
+
+    def _start(self, job: partial, headline: str) -> Task:
+        """Run `job` in the background in place of any evaluation still running."""
         if self.task is not None and self.task.running:
             self.task.cancel()
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
-        self.headline.setText("Evaluating…")
-        self.evaluate_button.setEnabled(False)
-        self._evaluated = (run, run_revision(run))
-        task = start_task(partial(_evaluate, run), "evaluate", self)
+        self.headline.setText(headline)
+        task = start_task(job, "evaluate", self)
         task.events.connect(self.progress.on_events)
-        task.succeeded.connect(partial(self._on_evaluated, task, run))
         task.failed.connect(partial(self._on_failed, task))
         self.task = task
+        return task
 
     def _on_evaluated(self, task: Task, run: str, evaluation: object) -> None:
         if task is not self.task:
@@ -228,16 +234,9 @@ class EvaluatePage(QWidget):
         run = self.state.run_dir
         if not run:
             return
-        if self.task is not None and self.task.running:
-            self.task.cancel()
-        self.progress.setVisible(True)
-        self.progress.setRange(0, 0)
-        self.headline.setText(f"Evaluating on {os.path.basename(folder)}…")
-        task = start_task(partial(_evaluate, run, folder=folder), "evaluate", self)
-        task.events.connect(self.progress.on_events)
+        task = self._start(partial(_evaluate, run, folder=folder),
+                           f"Evaluating on {os.path.basename(folder)}…")
         task.succeeded.connect(partial(self._on_folder_evaluated, task, run, folder))
-        task.failed.connect(partial(self._on_failed, task))
-        self.task = task
 
     def _on_folder_evaluated(self, task: Task, run: str, folder: str, evaluation) -> None:
         if task is not self.task:
