@@ -1,5 +1,5 @@
-"""LP-FT fine-tuning: a converged probe first (its features computed once), layer-wise decayed
-rates in the optimizer, and a run that never ends worse than its probe."""
+"""LP-FT fine-tuning: the linear-probe strategy's probe first (its features computed once),
+layer-wise decayed rates in the optimizer, and a run that never ends worse than its probe."""
 
 from __future__ import annotations
 
