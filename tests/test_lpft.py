@@ -1,5 +1,5 @@
-"""LP-FT fine-tuning: a converged probe first (its features computed once), layer-wise decayed
-rates in the optimizer, and a run that never ends worse than its probe."""
+"""LP-FT fine-tuning: the linear-probe strategy's probe first (its features computed once),
+layer-wise decayed rates in the optimizer, and a run that never ends worse than its probe."""
 
 from __future__ import annotations
 
@@ -47,10 +47,11 @@ def test_defaults_are_probe_first_with_decayed_rates(shapes_dir):
 
 
 def test_a_fine_tune_that_hurts_keeps_the_probe(shapes_dir, tmp_path):
-    """A learning rate of 5 wrecks the network in the first fine-tuning step: the run must
-    end with the probe's weights, say so, and record the probe as its best epoch."""
+    """A learning rate of 20 wrecks the network in the first fine-tuning step (it then
+    answers one class): the run must end with the probe's weights, say so, and record the
+    probe as its best epoch."""
     rec = Recorder()
-    result = Trainer().fit(config(shapes_dir, epochs=3, lr=5.0), tmp_path / "run", [rec])
+    result = Trainer().fit(config(shapes_dir, epochs=3, lr=20.0), tmp_path / "run", [rec])
     epochs = rec.of(EpochEnded)
     probe_acc = epochs[0].val_acc
     assert [e.is_best for e in epochs] == [True, False, False]
@@ -72,6 +73,18 @@ def test_a_tie_with_the_probe_keeps_the_probe(shapes_dir, tmp_path):
     assert result.best_epoch == 1 and result.message == KEPT_PROBE
     history = result.history
     assert history[1]["val_acc"] == history[0]["val_acc"]
+
+
+def test_stage_one_is_the_linear_probe_strategys_probe(shapes_dir, tmp_path):
+    """Stage 1 trains the head as a "linear-probe" run does (its epochs, rate and schedule,
+    the epoch best on validation kept): the same head, so the same validation scores."""
+    probe = Trainer().fit(config(shapes_dir, "linear-probe"), tmp_path / "probe", [])
+    best = probe.history[probe.best_epoch - 1]
+    tuned = Trainer().fit(config(shapes_dir, epochs=2, lr=1e-9), tmp_path / "ft", [])
+    stage1 = tuned.history[0]
+    assert stage1["stage"] == "probe"
+    assert stage1["val_acc"] == pytest.approx(best["val_acc"])
+    assert stage1["val_loss"] == pytest.approx(best["val_loss"], rel=1e-4)
 
 
 def test_the_old_recipe_has_no_probe_stage(shapes_dir, tmp_path):

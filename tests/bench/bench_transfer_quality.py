@@ -6,10 +6,11 @@ EfficientNet-Lite0 is trained with every strategy below on the set's `train` fol
 scored once on its held-out `test` folder: accuracy, macro F1, and the run's time.
 
     probe      the default linear probe (head on cached features, 10 epochs)
-    logistic   the L-BFGS logistic head on the same features (LP-FT's stage 1 alone)
+    logistic   the L-BFGS logistic head on the same features (LP-FT's stage 1 before it became
+               the probe's recipe)
     ft-old     fine-tune top 2 groups, the old recipe: the head alone for 2 epochs, then
                lr 1e-3 with a 10x spread, BatchNorm statistics updating
-    ft-new     fine-tune top 2 groups, the default recipe: converged probe, then fine-tuning
+    ft-new     fine-tune top 2 groups, the default recipe: the probe, then fine-tuning
     full-new   full fine-tune, the default recipe
     scratch    the same network from random weights (8 epochs, the fine-tunes' budget)
 

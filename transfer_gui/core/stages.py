@@ -1,7 +1,8 @@
 """Two-stage fine-tuning as one run.
 
-Probe first (LP-FT, the default): epoch 1 fits a linear probe to convergence on the frozen
-body's features (see `lpft`), and the remaining epochs fine-tune the chosen layers from it.
+Probe first (LP-FT, the default): epoch 1 trains the linear probe on the frozen body's
+cached features, as the "linear-probe" strategy does (see `lpft`), and the remaining epochs
+fine-tune the chosen layers from it.
 The older recipe trains the new head alone (the backbone frozen, its BatchNorm in eval mode)
 for `head_epochs`, then the chosen layers, each stage with a learning-rate cycle of its own.
 Either way the curves continue across the stages."""

@@ -30,11 +30,11 @@ TWO_STAGE = ("fine-tune", "full")  # strategies that unfreeze layers below the h
 HEAD_EPOCHS_TIP = ("The older two-stage recipe: train the new head alone (the network frozen) "
                    "for this many epochs, then unfreeze the chosen layers. 0 trains "
                    "everything from the start; auto is the strategy's default.")
-STARTS = ((None, "Auto (per strategy)"), (True, "Converged linear probe"),
+STARTS = ((None, "Auto (per strategy)"), (True, "Linear probe first"),
           (False, "Head first for N epochs"))
-START_TIP = ("Fine-tuning starts from a linear probe fitted to convergence on the frozen "
-             "network's features (epoch 1); if fine-tuning never beats it on validation, "
-             "the run keeps the probe")
+START_TIP = ("Fine-tuning starts from a linear probe trained on the frozen network's "
+             "features as the linear-probe strategy trains it (epoch 1); if fine-tuning "
+             "never beats it on validation, the run keeps the probe")
 BN_STATS = ((None, "Auto"), (True, "Frozen (pretrained)"), (False, "Updated"))
 DECAY_TIP = ("Each layer group below the head learns at this times the rate of the group "
              "above it (smaller: earlier layers change less)")
