@@ -52,12 +52,12 @@ def shifted(tmp_path_factory) -> tuple[Path, Path]:
 def lite0_config(source: Path, transfer: TransferConfig, seed: int = 0) -> RunConfig:
     """Every source image trains (no validation split), so each run keeps its last epoch:
     the comparison is of the methods, not of model selection on source images. One stage
-    for all (adaptation runs have no head-only stage), so only the method differs."""
+    for all (adaptation runs have no head-only or probe stage), so only the method differs."""
     return RunConfig(
         DataConfig(root=str(source), seed=seed, val_split=0.0),
         ModelConfig(backbone="efficientnet_lite0", strategy="fine-tune", unfreeze=4),
         TrainConfig(epochs=15, batch_size=16, image_size=64, augment="none", seed=seed,
-                    head_epochs=0),
+                    head_epochs=0, probe_first=False),
         transfer,
     )
 
