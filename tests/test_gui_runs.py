@@ -69,6 +69,8 @@ def test_a_resumed_run_reaches_every_page(qtbot, tiny_window, shapes_dir, monkey
     use_tiny(qtbot, window)
     qtbot.mouseClick(window.model_page.preset_buttons["full"], Qt.MouseButton.LeftButton)
     set_form(window, epochs=4, image_size=32, batch_size=8)
+    form = window.train_page.form  # gradient steps in every epoch (an LP-FT probe epoch has none)
+    form.probe_first.setCurrentIndex(form.probe_first.findData(False))
     train, evaluate, compare = window.train_page, window.evaluate_page, window.compare_page
     qtbot.mouseClick(train.start_button, Qt.MouseButton.LeftButton)
     wait_until(qtbot, lambda: train.plots.val_acc.n >= 1, timeout=60)

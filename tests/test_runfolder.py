@@ -28,6 +28,9 @@ Usage = namedtuple("Usage", "total used free")
 
 
 def config(root, strategy="full", epochs=4, **train) -> RunConfig:
+    """Gradient steps in every epoch (no LP-FT probe epoch): each epoch writes the weights and
+    a checkpoint with optimizer state for every parameter."""
+    train = {"probe_first": False, **train}
     return RunConfig(DataConfig(root=str(root)), ModelConfig(backbone="tiny_cnn",
                                                              strategy=strategy),
                      TrainConfig(epochs=epochs, batch_size=8, **train))
