@@ -47,7 +47,7 @@ def sweep(target: Path) -> int:
     with contextlib.suppress(OSError), os.scandir(target.parent) as entries:
         for entry in entries:
             pid = _writer_pid(entry.name, prefix)
-            if pid is not None and not _alive(pid):
+            if pid is not None and not process_alive(pid):
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
                     removed += 1
@@ -61,7 +61,8 @@ def _writer_pid(name: str, prefix: str) -> int | None:
     return int(pid) if pid.isdigit() else None
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` of this computer still runs (as far as this user can tell)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -56,7 +56,7 @@ class Holder:
 
     def alive(self) -> bool:
         """False only when it surely ended: a process of this computer that no longer runs."""
-        return not self.here() or _running(self.pid)
+        return not self.here() or atomic.process_alive(self.pid)
 
     def describe(self) -> str:
         day = time.localtime(self.started)
@@ -64,16 +64,6 @@ class Holder:
                              day)
         where = "this computer" if self.here() else f"the computer {self.host!r}"
         return f"process {self.pid} on {where} since {when}"
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # it exists, run by someone else
-    return True
 
 
 def holder(folder: str | os.PathLike[str]) -> Holder | None:
