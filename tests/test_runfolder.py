@@ -66,7 +66,7 @@ def scores(run: Path) -> float:
 @pytest.fixture()
 def every_epoch_best(monkeypatch):
     # each epoch is the best so far, so the failing epoch is one whose model should be saved
-    monkeypatch.setattr(runrecord, "_better", lambda *args: True)
+    monkeypatch.setattr(runrecord, "better", lambda *args: True)
 
 
 def test_full_disk_at_epoch_3_leaves_record_message_and_files_agreeing(

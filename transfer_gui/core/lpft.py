@@ -25,6 +25,7 @@ from .batches import FeatureBatches
 from .config import STRATEGY_DEFAULTS
 from .events import CancelToken, Message, check, emit
 from .recipe import default_workers, make_scheduler
+from .runrecord import better
 from .sources import feature_source
 from .steps import Stepper, evaluate_batches
 
@@ -84,19 +85,10 @@ def _train_head(prep: Prepared, source: FeatureBatches, device: torch.device,
         val_loss, val_acc = evaluate_batches(stepper, source.val_batches(),
                                              lambda: check(cancel))
         head.train()
-        if not best or _improves(val_acc, val_loss, best):
+        if not best or better(val_acc, val_loss, best["val_acc"], best["val_loss"]):
             loss_sum, correct = total.tolist()
             best = {"probe_epoch": epoch, "val_acc": val_acc, "val_loss": val_loss,
                     "train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
                     "state": copy.deepcopy(head.state_dict())}
     head.load_state_dict(best.pop("state"))
     return best
-
-
-def _improves(acc: float | None, loss: float | None, best: dict[str, Any]) -> bool:
-    """The run record's rule: higher accuracy, then lower loss; without validation, later."""
-    if acc is None or best["val_acc"] is None:
-        return True
-    if acc != best["val_acc"]:
-        return acc > best["val_acc"]
-    return loss is not None and best["val_loss"] is not None and loss < best["val_loss"]

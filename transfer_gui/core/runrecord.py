@@ -177,7 +177,7 @@ class RunRecord:
         state = self.state
         state.epoch = row["epoch"]
         state.history.append(row)
-        is_best = _better(row["val_acc"], row["val_loss"], state.best_acc, state.best_loss)
+        is_best = better(row["val_acc"], row["val_loss"], state.best_acc, state.best_loss)
         if is_best and self._probe_is_best() and row["val_acc"] is not None:
             is_best = row["val_acc"] > (state.best_acc or 0.0)  # beat the probe's accuracy
         if is_best:
@@ -276,8 +276,9 @@ class RunRecord:
         bundle.save_meta(self.out, self.meta)
 
 
-def _better(acc: float | None, loss: float | None, best_acc: float | None,
-            best_loss: float | None) -> bool:
+def better(acc: float | None, loss: float | None, best_acc: float | None,
+           best_loss: float | None) -> bool:
+    """Which epoch a run keeps: higher validation accuracy, then lower loss."""
     if acc is None or best_acc is None:
         return True  # no validation set: the latest epoch is the one to keep
     if acc != best_acc:
