@@ -21,9 +21,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from transfer_gui.core import atomic, bundle
-from transfer_gui.core.predict import Prediction, write_csv
-from transfer_gui.core.project import Project, save_project
+from transfer_gui.core import atomic
+from transfer_gui.core.analysis.predict import Prediction, write_csv
+from transfer_gui.core.io import bundle
+from transfer_gui.core.io.project import Project, save_project
 
 ROWS = 5_000
 

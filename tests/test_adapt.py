@@ -16,10 +16,7 @@ from torch import nn
 from imagegen import make_dataset
 from oom import fail_above
 from transfer_gui.cli import main
-from transfer_gui.core import bundle
-from transfer_gui.core.adapt import DomainClassifier, PairedStepper, dann_ramp
-from transfer_gui.core.autobatch import OutOfMemory
-from transfer_gui.core.backbones import TransferNet
+from transfer_gui.core.analysis.evaluation import evaluate_run
 from transfer_gui.core.config import (
     ConfigError,
     DataConfig,
@@ -28,12 +25,15 @@ from transfer_gui.core.config import (
     TrainConfig,
     TransferConfig,
 )
-from transfer_gui.core.data import DataError
-from transfer_gui.core.datasets import ImageDataset
-from transfer_gui.core.evaluation import evaluate_run
+from transfer_gui.core.data.datasets import ImageDataset
+from transfer_gui.core.data.scan import DataError
 from transfer_gui.core.events import Callback, CancelToken, EpochEnded, Message, Recorder
-from transfer_gui.core.secondfolder import scan_second
-from transfer_gui.core.training import Trainer
+from transfer_gui.core.io import bundle
+from transfer_gui.core.models.backbones import TransferNet
+from transfer_gui.core.train.autobatch import OutOfMemory
+from transfer_gui.core.train.loop import Trainer
+from transfer_gui.core.train.transfer.adapt import DomainClassifier, PairedStepper, dann_ramp
+from transfer_gui.core.train.transfer.secondfolder import scan_second
 
 # --- domain adaptation on a real domain shift ---------------------------------------------------
 

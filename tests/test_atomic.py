@@ -17,8 +17,9 @@ import pytest
 from safetensors.torch import load_file
 
 import rewriter
-from transfer_gui.core import atomic, bundle
-from transfer_gui.core.project import load_project
+from transfer_gui.core import atomic
+from transfer_gui.core.io import bundle
+from transfer_gui.core.io.project import load_project
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 6

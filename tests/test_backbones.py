@@ -3,11 +3,17 @@
 import pytest
 from PIL import Image
 
-from transfer_gui.core.backbones import list_specs
-from transfer_gui.core.datasets import Preprocess
-from transfer_gui.core.layers import group_of, layer_groups, module_tree, preset, set_trainable
-from transfer_gui.core.predict import Predictor
-from transfer_gui.core.weights import build_model, weights_source
+from transfer_gui.core.analysis.predict import Predictor
+from transfer_gui.core.data.datasets import Preprocess
+from transfer_gui.core.models.backbones import list_specs
+from transfer_gui.core.models.layers import (
+    group_of,
+    layer_groups,
+    module_tree,
+    preset,
+    set_trainable,
+)
+from transfer_gui.core.models.weights import build_model, weights_source
 
 REQUIRED = {"efficientnet_lite0", "resnet18", "resnet34", "resnet50", "mobilenet_v3_small",
             "mobilenet_v3_large", "efficientnet_b0", "convnext_tiny", "vit_b_16"}

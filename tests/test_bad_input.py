@@ -14,9 +14,9 @@ from PIL import Image, ImageFile
 
 import badcorpus
 from transfer_gui.cli import main
-from transfer_gui.core import images
-from transfer_gui.core.data import scan_folder
-from transfer_gui.core.images import ImageError, decode, thumbnail
+from transfer_gui.core.data import images
+from transfer_gui.core.data.images import ImageError, decode, thumbnail
+from transfer_gui.core.data.scan import scan_folder
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,11 @@
 
 import torch
 
-from transfer_gui.core.backbones import get_spec
-from transfer_gui.core.images import decode
-from transfer_gui.core.nets.efficientnet_lite import EfficientNetLite
-from transfer_gui.core.predict import Predictor
-from transfer_gui.core.weights import read_state_dict
+from transfer_gui.core.analysis.predict import Predictor
+from transfer_gui.core.data.images import decode
+from transfer_gui.core.models.backbones import get_spec
+from transfer_gui.core.models.nets.efficientnet_lite import EfficientNetLite
+from transfer_gui.core.models.weights import read_state_dict
 
 CATS = {"Egyptian cat", "tabby", "tiger cat", "Persian cat", "Siamese cat", "lynx"}
 
@@ -43,7 +43,7 @@ def test_from_scratch_batchnorm_statistics_catch_up_on_a_short_run():
     """A random-weight Lite0 (TF-style BatchNorm momentum 0.01) must tell images apart in
     evaluation mode after a few dozen training steps; with the original rate its running
     statistics stay near their start and every image gives the same output."""
-    from transfer_gui.core.weights import build_model
+    from transfer_gui.core.models.weights import build_model
 
     torch.manual_seed(0)
     model = build_model(get_spec("efficientnet_lite0"), 3, pretrained=False)

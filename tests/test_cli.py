@@ -12,8 +12,8 @@ import torch
 from torchvision.transforms.v2.functional import center_crop
 
 from transfer_gui.cli import main
-from transfer_gui.core.bundle import load_run
-from transfer_gui.core.datasets import eval_transform, load_base
+from transfer_gui.core.data.datasets import eval_transform, load_base
+from transfer_gui.core.io.bundle import load_run
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:

@@ -13,7 +13,7 @@ sys.meta_path.insert(0, Block())
 import transfer_gui.core as core
 for mod in pkgutil.walk_packages(core.__path__, 'transfer_gui.core.'):
     importlib.import_module(mod.name)
-import transfer_gui.cli, transfer_gui.console
+import transfer_gui.cli, transfer_gui.cli.console
 bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6')]
 print('QT' if bad else 'CLEAN', bad)
 """

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from transfer_gui.core import datasets
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from transfer_gui.core.data import scan_folder
-from transfer_gui.core.datasets import ImageDataset, Preprocess, train_transform
+from transfer_gui.core.data import datasets
+from transfer_gui.core.data.datasets import ImageDataset, Preprocess, train_transform
+from transfer_gui.core.data.imagecache import DecodedCache, prefill
+from transfer_gui.core.data.scan import scan_folder
 from transfer_gui.core.events import Message, Recorder
-from transfer_gui.core.imagecache import DecodedCache, prefill
-from transfer_gui.core.training import Trainer
+from transfer_gui.core.train.loop import Trainer
 
 
 def image(seed: int, height: int = 20, width: int = 30) -> torch.Tensor:
@@ -43,7 +43,7 @@ def test_without_a_spill_folder_the_budget_is_a_limit():
 
 
 def test_a_full_disk_stops_spilling(tmp_path, monkeypatch):
-    from transfer_gui.core import imagecache
+    from transfer_gui.core.data import imagecache
 
     monkeypatch.setattr(imagecache, "DISK_RESERVE", 1 << 60)
     cache = DecodedCache(budget_bytes=0, spill_dir=tmp_path)

@@ -10,11 +10,12 @@ import pytest
 import torch
 
 from transfer_gui.cli import main
-from transfer_gui.core import bundle, datasets
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from transfer_gui.core.data import datasets
 from transfer_gui.core.events import Callback, EpochEnded, FitEnded, Message, Recorder
-from transfer_gui.core.recipe import make_scheduler
-from transfer_gui.core.training import Trainer, TrainingFailed
+from transfer_gui.core.io import bundle
+from transfer_gui.core.train.loop import Trainer, TrainingFailed
+from transfer_gui.core.train.recipe import make_scheduler
 
 
 def config(root, strategy="linear-probe", **train) -> RunConfig:

@@ -9,16 +9,17 @@ import pytest
 import torch
 from PIL import Image
 
-from transfer_gui.core import bundle, cache
-from transfer_gui.core.backbones import get_spec
+from transfer_gui.core.analysis.evaluation import evaluate_run
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from transfer_gui.core.data import scan_folder
-from transfer_gui.core.datasets import Preprocess
-from transfer_gui.core.evaluation import evaluate_run
+from transfer_gui.core.data.datasets import Preprocess
+from transfer_gui.core.data.scan import scan_folder
 from transfer_gui.core.events import CancelToken, FitStarted, Message, Progress, Recorder
-from transfer_gui.core.features import body_features, open_store
-from transfer_gui.core.training import Trainer
-from transfer_gui.core.weights import build_model
+from transfer_gui.core.io import bundle
+from transfer_gui.core.io import featurestore as cache
+from transfer_gui.core.models.backbones import get_spec
+from transfer_gui.core.models.weights import build_model
+from transfer_gui.core.train.features import body_features, open_store
+from transfer_gui.core.train.loop import Trainer
 
 CPU = torch.device("cpu")
 
@@ -141,7 +142,7 @@ def test_cached_run_equals_uncached_linear_probe_and_reruns_from_cache(data, fre
     def no_body(*_args, **_kwargs):
         raise AssertionError("the body ran although every feature was cached")
 
-    monkeypatch.setattr("transfer_gui.core.features._Extraction.body", no_body)
+    monkeypatch.setattr("transfer_gui.core.train.features._Extraction.body", no_body)
     again, rec = fit(data, tmp_path / "again")
     assert [h["train_loss"] for h in again.history] == [h["train_loss"] for h in cached.history]
     texts = [m.text for m in rec.of(Message)]
@@ -184,7 +185,7 @@ class CancelDuringExtraction(Recorder):
 
 
 def test_cancelled_extraction_keeps_what_it_computed(data, fresh_cache, tmp_path, monkeypatch):
-    monkeypatch.setattr("transfer_gui.core.sources.CPU_EXTRACT_BATCH", 8)
+    monkeypatch.setattr("transfer_gui.core.train.sources.CPU_EXTRACT_BATCH", 8)
     token = CancelToken()
     cfg = RunConfig(DataConfig(root=str(data)), ModelConfig(backbone="tiny_cnn"),
                     TrainConfig(epochs=2, batch_size=8))

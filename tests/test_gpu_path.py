@@ -8,30 +8,30 @@ import torch
 from torch import nn
 
 from oom import OOM, fail_above
-from transfer_gui.core import bundle
-from transfer_gui.core.autobatch import (
-    Chunking,
-    OutOfMemory,
-    largest_fitting,
-    probe_batch_size,
-    settle_batch_size,
-)
-from transfer_gui.core.backbones import TransferNet
-from transfer_gui.core.batches import ImageBatches
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from transfer_gui.core.data import scan_folder
-from transfer_gui.core.datasets import (
+from transfer_gui.core.data.batches import ImageBatches
+from transfer_gui.core.data.datasets import (
     Augment,
     ImageDataset,
     Preprocess,
     augment_preset,
     eval_transform,
 )
+from transfer_gui.core.data.gpuaug import GpuBatches, augment_batch, crop_boxes
+from transfer_gui.core.data.imagecache import DecodedCache, prefill
+from transfer_gui.core.data.scan import scan_folder
 from transfer_gui.core.events import BatchEnded, Message, Recorder
-from transfer_gui.core.gpuaug import GpuBatches, augment_batch, crop_boxes
-from transfer_gui.core.imagecache import DecodedCache, prefill
-from transfer_gui.core.steps import EpochMeter, Stepper
-from transfer_gui.core.training import Trainer, TrainingFailed, prepare
+from transfer_gui.core.io import bundle
+from transfer_gui.core.models.backbones import TransferNet
+from transfer_gui.core.train.autobatch import (
+    Chunking,
+    OutOfMemory,
+    largest_fitting,
+    probe_batch_size,
+    settle_batch_size,
+)
+from transfer_gui.core.train.loop import Trainer, TrainingFailed, prepare
+from transfer_gui.core.train.steps import EpochMeter, Stepper
 
 CPU = torch.device("cpu")
 def test_chunking_doubles_until_it_fits_and_says_so():
@@ -203,7 +203,7 @@ def test_gpu_batches_match_the_dataloader_path_for_validation(shapes_dir):
 
 
 def test_hue_rotation_by_zero_or_a_full_turn_is_the_identity():
-    from transfer_gui.core.gpuaug import _hue
+    from transfer_gui.core.data.gpuaug import _hue
 
     x = torch.rand(2, 3, 8, 8)
     torch.testing.assert_close(_hue(x, torch.zeros(2, 1, 1, 1)), x, atol=1e-5, rtol=0)

@@ -20,10 +20,10 @@ from gui_helpers import (
     wait_for_tree,
     wait_until,
 )
-from transfer_gui.core import bundle
-from transfer_gui.core.backbones import get_spec
-from transfer_gui.core.layers import group_of, layer_groups
-from transfer_gui.core.training import prepare
+from transfer_gui.core.io import bundle
+from transfer_gui.core.models.backbones import get_spec
+from transfer_gui.core.models.layers import group_of, layer_groups
+from transfer_gui.core.train.loop import prepare
 from transfer_gui.ui.widgets import dialogs
 
 pytestmark = pytest.mark.gui
@@ -130,7 +130,7 @@ def test_worker_error_reaches_a_dialog_and_the_window_survives(qtbot, window, sh
     window.show_step(1)
     wait_for_tree(qtbot, window)
     set_form(window, epochs=1)
-    from transfer_gui.core import training
+    from transfer_gui.core.train import loop as training
 
     original = training.Trainer.fit
 

@@ -11,9 +11,9 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
 from gui_helpers import open_data, set_form, wait_for_tree, wait_until
-from transfer_gui.core.compare import run_summary
+from transfer_gui.core.analysis.compare import run_summary
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from transfer_gui.core.training import Trainer
+from transfer_gui.core.train.loop import Trainer
 from transfer_gui.ui.widgets import dialogs
 from transfer_gui.ui.widgets.run_style import percent, run_label
 

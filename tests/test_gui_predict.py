@@ -15,7 +15,7 @@ from test_gui_compare import train_run
 
 from gui_helpers import wait_until
 from imagegen import make_dataset
-from transfer_gui.core.predict import Predictor
+from transfer_gui.core.analysis.predict import Predictor
 from transfer_gui.ui import worker
 from transfer_gui.ui.pages import predict_jobs, predict_page
 from transfer_gui.ui.widgets.prediction_list import OVERLAYS

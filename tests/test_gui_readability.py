@@ -148,7 +148,7 @@ def test_every_form_field_has_a_tooltip(qtbot):
 
 def test_offline_user_is_warned_when_picking_weights_that_need_a_download(
         qtbot, window, monkeypatch):
-    from transfer_gui.core import weights
+    from transfer_gui.core.models import weights
 
     monkeypatch.setattr(weights, "is_online", lambda *a, **k: False)
     page = window.model_page
@@ -164,7 +164,7 @@ def test_offline_user_is_warned_when_picking_weights_that_need_a_download(
 
 
 def test_help_menu_opens_the_quick_start(qtbot, window):
-    from transfer_gui.core.project import runs_folder
+    from transfer_gui.core.io.project import runs_folder
 
     menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
     action = next(a for a in menu.actions() if a.text() == "&Quick start")

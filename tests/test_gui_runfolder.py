@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from gui_helpers import open_data, set_form, wait_for_tree
-from transfer_gui.core import bundle, diskspace
+from transfer_gui.core.io import bundle, diskspace
 from transfer_gui.ui.widgets import dialogs
 
 pytestmark = pytest.mark.gui

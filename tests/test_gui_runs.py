@@ -11,8 +11,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QLabel
 
 from gui_helpers import open_data, set_form, wait_until
-from transfer_gui.core import bundle, steps
-from transfer_gui.core.evaluation import evaluate_run
+from transfer_gui.core.analysis.evaluation import evaluate_run
+from transfer_gui.core.io import bundle
+from transfer_gui.core.train import steps
 from transfer_gui.ui.pages import model_page
 from transfer_gui.ui.widgets import dialogs
 from transfer_gui.ui.widgets.run_style import percent
@@ -24,7 +25,7 @@ HEAD_3 = 32 * 3 + 3  # the tiny network's head for the three shape classes
 @pytest.fixture()
 def tiny_window(request, monkeypatch):
     """The window with the tiny test network listed on the Model page."""
-    from transfer_gui.core import backbones
+    from transfer_gui.core.models import backbones
 
     every = backbones.list_specs
     monkeypatch.setattr(backbones, "list_specs", lambda include_hidden=False: every(True))
@@ -207,7 +208,7 @@ def test_a_run_resumed_elsewhere_is_read_again_when_shown(qtbot, window, shapes_
                                                           tmp_path):
     from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
     from transfer_gui.core.events import Callback, CancelToken
-    from transfer_gui.core.training import Trainer
+    from transfer_gui.core.train.loop import Trainer
 
     class StopAfterFirst(Callback):
         def on_epoch_end(self, event) -> None:
@@ -243,7 +244,7 @@ def test_without_its_data_folder_a_project_shows_its_last_runs_head(qtbot, tiny_
     import shutil
 
     from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-    from transfer_gui.core.training import Trainer
+    from transfer_gui.core.train.loop import Trainer
 
     window = tiny_window
     data = shutil.copytree(shapes_dir, tmp_path / "shapes")

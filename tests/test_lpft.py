@@ -7,12 +7,14 @@ import pytest
 import torch
 
 from transfer_gui.cli import main
-from transfer_gui.core import bundle, recipe, training
+from transfer_gui.core.analysis.evaluation import evaluate_run
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from transfer_gui.core.evaluation import evaluate_run
 from transfer_gui.core.events import Callback, EpochEnded, Message, Recorder
-from transfer_gui.core.lpft import KEPT_PROBE
-from transfer_gui.core.training import Trainer
+from transfer_gui.core.io import bundle
+from transfer_gui.core.train import loop as training
+from transfer_gui.core.train import recipe
+from transfer_gui.core.train.loop import Trainer
+from transfer_gui.core.train.lpft import KEPT_PROBE
 
 
 def config(root, strategy="fine-tune", **train) -> RunConfig:
@@ -180,7 +182,7 @@ def probe_meta(root, val, train, strategy="linear-probe") -> dict:
 
 
 def test_advice_after_a_probe(tmp_path):
-    from transfer_gui.core.advice import probe_advice
+    from transfer_gui.core.analysis.advice import probe_advice
 
     low = probe_advice(probe_meta(tmp_path, 0.71, 0.74), str(tmp_path))
     assert "71.0%" in low and "Fine-tune top" in low and "well below 100 %" in low

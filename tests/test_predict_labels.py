@@ -6,9 +6,8 @@ from __future__ import annotations
 import csv
 
 from imagegen import make_dataset
-from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from transfer_gui.core.evaluation import evaluate_run
-from transfer_gui.core.predict import (
+from transfer_gui.core.analysis.evaluation import evaluate_run
+from transfer_gui.core.analysis.predict import (
     UNCERTAIN_BELOW,
     Prediction,
     folder_labels,
@@ -16,7 +15,8 @@ from transfer_gui.core.predict import (
     labelled_accuracy,
     write_csv,
 )
-from transfer_gui.core.training import Trainer
+from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from transfer_gui.core.train.loop import Trainer
 
 
 def test_folder_labels_name_only_the_model_classes(tmp_path):

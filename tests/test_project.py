@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from transfer_gui.core.project import Project, ProjectError, load_project, save_project
+from transfer_gui.core.io.project import Project, ProjectError, load_project, save_project
 
 
 def test_round_trip_and_relative_paths(tmp_path, shapes_dir):

@@ -15,11 +15,11 @@ import torch
 from safetensors.torch import load_file
 
 from transfer_gui.cli import build_parser, main, train_config
-from transfer_gui.core import bundle
-from transfer_gui.core.backbones import get_spec
 from transfer_gui.core.events import Callback, CancelToken, EpochEnded, FitStarted, Recorder
-from transfer_gui.core.steplog import STEPS, read_steps
-from transfer_gui.core.training import Trainer
+from transfer_gui.core.io import bundle
+from transfer_gui.core.io.steplog import STEPS, read_steps
+from transfer_gui.core.models.backbones import get_spec
+from transfer_gui.core.train.loop import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 EPOCHS = 5

@@ -14,14 +14,16 @@ from pathlib import Path
 import pytest
 
 from transfer_gui.cli import main
-from transfer_gui.core import bundle, diskspace, features, imagecache, runrecord
-from transfer_gui.core.backbones import get_spec
+from transfer_gui.core.analysis.evaluation import evaluate_run
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from transfer_gui.core.diskspace import NotEnoughSpace
-from transfer_gui.core.evaluation import evaluate_run
+from transfer_gui.core.data import imagecache
 from transfer_gui.core.events import Callback, EpochEnded, Message, Recorder
-from transfer_gui.core.runlock import INFO, FolderBusy, RunLock, busy
-from transfer_gui.core.training import Trainer, TrainingFailed
+from transfer_gui.core.io import bundle, diskspace
+from transfer_gui.core.io.diskspace import NotEnoughSpace
+from transfer_gui.core.io.runlock import INFO, FolderBusy, RunLock, busy
+from transfer_gui.core.models.backbones import get_spec
+from transfer_gui.core.train import features, runrecord
+from transfer_gui.core.train.loop import Trainer, TrainingFailed
 
 ROOT = Path(__file__).resolve().parent.parent
 Usage = namedtuple("Usage", "total used free")

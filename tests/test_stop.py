@@ -13,24 +13,11 @@ from torch import nn
 
 import tinynet
 from transfer_gui.core import interrupt
-from transfer_gui.core.backbones import get_spec, register
-from transfer_gui.core.config import (
-    DataConfig,
-    ModelConfig,
-    RunConfig,
-    TrainConfig,
-    TransferConfig,
-)
-from transfer_gui.core.evaluation import evaluate_run
-from transfer_gui.core.events import (
-    Callback,
-    Cancelled,
-    CancelToken,
-    FitEnded,
-    Progress,
-    Recorder,
-)
-from transfer_gui.core.training import Trainer
+from transfer_gui.core.analysis.evaluation import evaluate_run
+from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig, TransferConfig
+from transfer_gui.core.events import Callback, Cancelled, CancelToken, FitEnded, Progress, Recorder
+from transfer_gui.core.models.backbones import get_spec, register
+from transfer_gui.core.train.loop import Trainer
 
 LIMIT = 2.0  # seconds from cancel() to return
 SLEEP = 1.0  # per layer group: a batch takes 3 s, so waiting for it would miss the limit

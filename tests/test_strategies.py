@@ -10,15 +10,15 @@ import pytest
 import torch
 
 from transfer_gui.cli import main
-from transfer_gui.core import bundle
-from transfer_gui.core.classic import KNNHead
-from transfer_gui.core.compare import compare_strategies, run_summary
+from transfer_gui.core.analysis.compare import compare_strategies, run_summary
+from transfer_gui.core.analysis.evaluation import evaluate_run
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from transfer_gui.core.evaluation import evaluate_run
 from transfer_gui.core.events import Callback, EpochEnded, Message, Recorder
-from transfer_gui.core.export import export_run
-from transfer_gui.core.lrfinder import lr_find, suggest
-from transfer_gui.core.training import Trainer, prepare
+from transfer_gui.core.io import bundle
+from transfer_gui.core.io.export import export_run
+from transfer_gui.core.models.heads import KNNHead
+from transfer_gui.core.train.loop import Trainer, prepare
+from transfer_gui.core.train.lrfinder import lr_find, suggest
 
 
 def config(root, strategy="linear-probe", backbone="efficientnet_lite0", **train) -> RunConfig:
@@ -71,7 +71,7 @@ def test_two_stage_fine_tuning_trains_the_head_first(shapes_dir, tmp_path, monke
     assert cfg.resolved().train.head_epochs == 2
     old = config(shapes_dir, "fine-tune", probe_first=False).resolved().train
     assert old.head_epochs == 2  # the old recipe's default
-    from transfer_gui.core import training
+    from transfer_gui.core.train import loop as training
 
     built = {}
     real = training.prepare

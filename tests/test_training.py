@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from transfer_gui.core import bundle
-from transfer_gui.core.backbones import get_spec
+from transfer_gui.core.analysis.predict import Predictor
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from transfer_gui.core.events import (
     BatchEnded,
@@ -20,10 +19,11 @@ from transfer_gui.core.events import (
     FitStarted,
     Recorder,
 )
-from transfer_gui.core.layers import group_of, layer_groups
-from transfer_gui.core.predict import Predictor
-from transfer_gui.core.recipe import make_optimizer
-from transfer_gui.core.training import Trainer, prepare
+from transfer_gui.core.io import bundle
+from transfer_gui.core.models.backbones import get_spec
+from transfer_gui.core.models.layers import group_of, layer_groups
+from transfer_gui.core.train.loop import Trainer, prepare
+from transfer_gui.core.train.recipe import make_optimizer
 
 
 def config(root, backbone="tiny_cnn", strategy="linear-probe", **train) -> RunConfig:

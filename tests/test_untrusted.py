@@ -12,12 +12,12 @@ import pytest
 import torch
 
 from transfer_gui.cli import main
-from transfer_gui.core import bundle
-from transfer_gui.core.backbones import get_spec
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from transfer_gui.core.events import Message, Recorder
-from transfer_gui.core.project import Project, ProjectError, load_project, save_project
-from transfer_gui.core.training import Trainer
+from transfer_gui.core.io import bundle
+from transfer_gui.core.io.project import Project, ProjectError, load_project, save_project
+from transfer_gui.core.models.backbones import get_spec
+from transfer_gui.core.train.loop import Trainer
 
 
 class Exploit:

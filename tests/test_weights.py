@@ -10,10 +10,10 @@ import pickle
 import pytest
 import torch
 
-from transfer_gui.core import weights
-from transfer_gui.core.backbones import get_spec
 from transfer_gui.core.events import Progress, Recorder
-from transfer_gui.core.weights import (
+from transfer_gui.core.models import weights
+from transfer_gui.core.models.backbones import get_spec
+from transfer_gui.core.models.weights import (
     WeightsError,
     build_model,
     read_state_dict,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from transfer_gui.core.data import FolderScan, Problem, Sample
+from transfer_gui.core.data.scan import FolderScan, Problem, Sample
 from transfer_gui.core.wording import count, plural
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from transfer_gui.core.backbones import BackboneSpec, register
+from transfer_gui.core.models.backbones import BackboneSpec, register
 
 NAME = "tiny_cnn"
 

@@ -17,7 +17,7 @@ import torch
 
 from tinynet import install
 from transfer_gui.cli import main
-from transfer_gui.core import steps
+from transfer_gui.core.train import steps
 
 EPOCH = [0]
 

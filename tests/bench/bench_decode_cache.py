@@ -27,9 +27,9 @@ import torch
 from common import Timeline, fresh_cache, photos, report
 
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from transfer_gui.core.recipe import channels_last_for
-from transfer_gui.core.sources import image_source
-from transfer_gui.core.training import Trainer, prepare
+from transfer_gui.core.train.loop import Trainer, prepare
+from transfer_gui.core.train.recipe import channels_last_for
+from transfer_gui.core.train.sources import image_source
 
 
 def config(root: Path, strategy: str, cache: bool) -> RunConfig:

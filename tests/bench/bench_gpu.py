@@ -23,19 +23,19 @@ import torch
 from common import Timeline, fresh_cache, photos, report
 from torch.utils.flop_counter import FlopCounterMode
 
-from transfer_gui.core.backbones import get_spec
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from transfer_gui.core.layers import layer_groups, set_trainable, train_mode
-from transfer_gui.core.recipe import (
+from transfer_gui.core.models.backbones import get_spec
+from transfer_gui.core.models.layers import layer_groups, set_trainable, train_mode
+from transfer_gui.core.models.weights import build_model
+from transfer_gui.core.train.loop import Trainer
+from transfer_gui.core.train.recipe import (
     amp_dtype,
     configure_device,
     make_optimizer,
     make_scheduler,
     maybe_compile,
 )
-from transfer_gui.core.steps import EpochMeter, Stepper
-from transfer_gui.core.training import Trainer
-from transfer_gui.core.weights import build_model
+from transfer_gui.core.train.steps import EpochMeter, Stepper
 
 
 def sync(device: torch.device) -> None:

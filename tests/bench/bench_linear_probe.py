@@ -22,14 +22,14 @@ import torch
 from common import Stopwatch, Timeline, fresh_cache, photos, report
 from torch.utils.data import DataLoader
 
-from transfer_gui.core.backbones import get_spec
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from transfer_gui.core.data import scan_folder
-from transfer_gui.core.datasets import ImageDataset, Preprocess, eval_transform
-from transfer_gui.core.recipe import channels_last_for, pick_device
-from transfer_gui.core.sources import extraction_batch
-from transfer_gui.core.training import Trainer
-from transfer_gui.core.weights import build_model
+from transfer_gui.core.data.datasets import ImageDataset, Preprocess, eval_transform
+from transfer_gui.core.data.scan import scan_folder
+from transfer_gui.core.models.backbones import get_spec
+from transfer_gui.core.models.weights import build_model
+from transfer_gui.core.train.loop import Trainer
+from transfer_gui.core.train.recipe import channels_last_for, pick_device
+from transfer_gui.core.train.sources import extraction_batch
 
 
 def fit_seconds(root: Path, epochs: int | None, cache_features: bool) -> Stopwatch:

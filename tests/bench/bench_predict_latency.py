@@ -17,8 +17,8 @@ from pathlib import Path
 
 from common import photos, report, timed
 
-from transfer_gui.core.images import decode
-from transfer_gui.core.predict import Predictor
+from transfer_gui.core.analysis.predict import Predictor
+from transfer_gui.core.data.images import decode
 
 SMALL = Path(__file__).resolve().parents[1] / "data" / "chelsea.jpg"
 

@@ -29,7 +29,7 @@ import sys, time
 sys.path.insert(0, {root!r})
 if {torch_first}:
     import torch, torchvision  # noqa: F401
-    import transfer_gui.core.training  # noqa: F401
+    import transfer_gui.core.train.loop  # noqa: F401
 from PySide6.QtCore import QEvent, QObject, QTimer
 from transfer_gui.ui.app import create_app
 from transfer_gui.ui.main_window import MainWindow

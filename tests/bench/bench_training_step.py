@@ -26,10 +26,10 @@ import torch.nn.functional as F
 from common import Timeline, fresh_cache, median, photos, report
 
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from transfer_gui.core.datasets import ImageDataset, eval_transform
+from transfer_gui.core.data.datasets import ImageDataset, eval_transform
 from transfer_gui.core.events import Callback, EpochEnded
-from transfer_gui.core.recipe import amp_dtype, autocast, channels_last_for, pick_device
-from transfer_gui.core.training import Trainer, prepare
+from transfer_gui.core.train.loop import Trainer, prepare
+from transfer_gui.core.train.recipe import amp_dtype, autocast, channels_last_for, pick_device
 
 
 def run_config(root: Path, args: argparse.Namespace) -> RunConfig:

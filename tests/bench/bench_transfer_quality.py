@@ -36,9 +36,9 @@ from typing import Any
 from common import data_root, fresh_cache, report
 from transfer_sets import SETS, make_set
 
+from transfer_gui.core.analysis.evaluation import evaluate_run
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from transfer_gui.core.evaluation import evaluate_run
-from transfer_gui.core.training import Trainer
+from transfer_gui.core.train.loop import Trainer
 
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "probe": ("linear-probe", {}),

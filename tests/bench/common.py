@@ -23,13 +23,7 @@ sys.path.insert(0, str(HERE))
 
 import torch  # noqa: E402
 
-from transfer_gui.core.events import (  # noqa: E402
-    Callback,
-    EpochEnded,
-    FitEnded,
-    FitStarted,
-    Progress,
-)
+from transfer_gui.core.events import Callback, EpochEnded, FitEnded, FitStarted, Progress  # noqa: E402
 
 
 def data_root() -> Path:

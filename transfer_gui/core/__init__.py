@@ -1,0 +1,116 @@
+"""The engine's public interface: what the command line and the window may use.
+
+Sub-packages, from the top layer down (each imports only the ones below it; the test
+`tests/test_architecture.py` runs the import-linter contracts that say so):
+
+- `analysis`: evaluation, metrics, prediction and explanations, comparison of runs;
+- `train`: preparing a run, the training loop and its hooks, classic heads, the LR finder;
+  `train.transfer`: a second folder, joint training and domain adaptation;
+- `io`: run folders (weights, checkpoint, record, lock), projects, the feature store, export;
+- `data`: folder scans, image decoding, datasets, augmentation, batches, the decoded-image cache;
+- `models`: backbones and their layer groups, weights, the bundled network, heads;
+- the base modules here: `config`, `events`, `errors`, `wording`, `interrupt`, `atomic`.
+
+Names are imported on first use, so `import transfer_gui.core` stays cheap for the window
+(torch loads only when something that needs it is asked for).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE: dict[str, str] = {
+    "probe_advice": "analysis.advice",
+    "compare_strategies": "analysis.compare",
+    "run_summary": "analysis.compare",
+    "evaluate_run": "analysis.evaluation",
+    "Prediction": "analysis.predict",
+    "Predictor": "analysis.predict",
+    "expand_inputs": "analysis.predict",
+    "folder_labels": "analysis.predict",
+    "is_uncertain": "analysis.predict",
+    "labelled_accuracy": "analysis.predict",
+    "overlay": "analysis.predict",
+    "write_csv": "analysis.predict",
+    "CLASSIC_STRATEGIES": "config",
+    "ConfigError": "config",
+    "DataConfig": "config",
+    "ModelConfig": "config",
+    "RunConfig": "config",
+    "TrainConfig": "config",
+    "TransferConfig": "config",
+    "Preprocess": "data.datasets",
+    "augment_preview": "data.datasets",
+    "ImageError": "data.images",
+    "thumbnail": "data.images",
+    "FolderScan": "data.scan",
+    "scan_folder": "data.scan",
+    "training_split": "data.scan",
+    "USER_ERRORS": "errors",
+    "BatchEnded": "events",
+    "Callback": "events",
+    "CancelToken": "events",
+    "Cancelled": "events",
+    "EpochEnded": "events",
+    "FitEnded": "events",
+    "FitStarted": "events",
+    "Message": "events",
+    "Progress": "events",
+    "check": "events",
+    "emit": "events",
+    "to_dict": "events",
+    "cancel_points": "interrupt",
+    "export_run": "io.export",
+    "cache_root": "io.featurestore",
+    "cache_usage": "io.featurestore",
+    "clear_cache": "io.featurestore",
+    "Project": "io.project",
+    "ProjectError": "io.project",
+    "SUFFIX": "io.project",
+    "data_home": "io.project",
+    "load_project": "io.project",
+    "new_run_dir": "io.project",
+    "runs_folder": "io.project",
+    "save_project": "io.project",
+    "clear_folder": "io.runlock",
+    "RunError": "io.runmeta",
+    "WEIGHTS": "io.runmeta",
+    "can_resume": "io.runmeta",
+    "read_meta": "io.runmeta",
+    "run_revision": "io.runmeta",
+    "read_steps": "io.steplog",
+    "get_spec": "models.backbones",
+    "list_specs": "models.backbones",
+    "compact_selectors": "models.layers",
+    "format_count": "models.layers",
+    "layer_groups": "models.layers",
+    "module_tree": "models.layers",
+    "preset": "models.layers",
+    "resolve": "models.layers",
+    "summary": "models.layers",
+    "build_model": "models.weights",
+    "is_online": "models.weights",
+    "weights_source": "models.weights",
+    "Trainer": "train.loop",
+    "resume_config": "train.loop",
+    "lr_find": "train.lrfinder",
+    "device_label": "train.recipe",
+    "pick_device": "train.recipe",
+    "count": "wording",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # Looked up each time, not cached here: the name stays bound to its module, so a value
+    # replaced there (a test's monkeypatch, a reloaded module) is what callers get.
+    return getattr(importlib.import_module(f"{__name__}.{where}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

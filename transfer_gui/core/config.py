@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
+from .errors import UserError
+
 STRATEGIES = ("linear-probe", "fine-tune", "full", "scratch", "logistic", "knn")
 CLASSIC_STRATEGIES = ("logistic", "knn")  # a classic model on frozen features, no gradients
 TRANSFER_MODES = ("none", "joint", "dann", "coral")
@@ -21,7 +23,7 @@ DEVICES = ("auto", "cpu", "cuda")
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration value is out of range or unknown."""
 
 

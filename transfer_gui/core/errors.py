@@ -1,19 +1,14 @@
 """The exceptions that mean "the user's input is wrong", shown as one clear line (CLI) or a
-dialog (GUI) rather than a traceback."""
+dialog (GUI) rather than a traceback.
+
+Each layer defines its own error (`ConfigError`, `DataError`, `RunError`, ...) as a subclass of
+`UserError`, so this base module needs to know none of them."""
 
 from __future__ import annotations
 
-from .autobatch import OutOfMemory
-from .bundle import RunError
-from .config import ConfigError
-from .data import DataError
-from .export import ExportError
-from .images import ImageError
-from .project import ProjectError
-from .runrecord import SaveFailed, TrainingFailed
-from .weights import WeightsError
 
-USER_ERRORS: tuple[type[BaseException], ...] = (
-    ConfigError, DataError, ImageError, WeightsError, RunError, ExportError, ProjectError,
-    TrainingFailed, SaveFailed, OutOfMemory, OSError,
-)
+class UserError(Exception):
+    """Bad input or a condition the user can act on: the message is the whole story."""
+
+
+USER_ERRORS: tuple[type[BaseException], ...] = (UserError, OSError)

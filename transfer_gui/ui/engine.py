@@ -32,15 +32,17 @@ def load_engine(callbacks: list, cancel: Any) -> EngineInfo:
     """Import torch and the engine (seconds), then describe the backbones and the device."""
     import torch
 
-    from ..core import training  # noqa: F401 - import now, not when the user clicks Start
-    from ..core.recipe import device_label, pick_device
+    from ..core import (
+        Trainer,  # noqa: F401 - import now, not when the user clicks Start
+        device_label,
+        pick_device,
+    )
 
     return EngineInfo(backbone_rows(), device_label(pick_device("auto")), torch.cuda.is_available())
 
 
 def backbone_rows() -> list[BackboneRow]:
-    from ..core.backbones import list_specs
-    from ..core.weights import weights_source
+    from ..core import list_specs, weights_source
 
     return [BackboneRow(s.name, s.title, s.params, s.image_size, s.top1, weights_source(s),
                         s.description) for s in list_specs()]
@@ -61,9 +63,7 @@ def build_structure(
     backbone: str, num_classes: int, callbacks: list, cancel: Any
 ) -> ModelStructure:
     """The architecture with random weights: enough to show and edit what trains."""
-    from ..core.backbones import get_spec
-    from ..core.layers import layer_groups, module_tree
-    from ..core.weights import build_model
+    from ..core import build_model, get_spec, layer_groups, module_tree
 
     spec = get_spec(backbone)
     model = build_model(spec, max(num_classes, 2), pretrained=False)
@@ -74,7 +74,7 @@ def build_structure(
 
 def selectors_for(structure: ModelStructure, trainable: set[str]) -> tuple[str, ...]:
     """The compact selector list the engine will train, for a set of parameter names."""
-    from ..core.layers import compact_selectors
+    from ..core import compact_selectors
 
     for name, param in structure.model.named_parameters():
         param.requires_grad_(name in trainable)
@@ -84,7 +84,7 @@ def selectors_for(structure: ModelStructure, trainable: set[str]) -> tuple[str, 
 def trainable_names(structure: ModelStructure, strategy: str, unfreeze: int,
                     selectors: tuple[str, ...] | None = None) -> set[str]:
     """Parameter names that train under a preset (or an explicit selector list)."""
-    from ..core.layers import preset, resolve
+    from ..core import preset, resolve
 
     chosen = selectors if selectors is not None else preset(strategy, structure.groups, unfreeze)
     return resolve(chosen, structure.groups, structure.model)

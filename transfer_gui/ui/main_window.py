@@ -222,7 +222,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_quick_start(self) -> None:
-        from ..core.project import runs_folder
+        from ..core import runs_folder
         from .widgets.quick_start import QuickStart
 
         self.quick_start = QuickStart(str(runs_folder(self.state.project)), self)

@@ -8,8 +8,7 @@ from functools import partial
 from PySide6.QtCore import QObject, QSettings, Slot
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
-from ..core.project import SUFFIX, Project, ProjectError, load_project, save_project
-from ..core.runmeta import RunError, read_meta
+from ..core import SUFFIX, Project, ProjectError, RunError, load_project, read_meta, save_project
 from .state import AppState
 from .widgets.dialogs import show_error
 from .widgets.export_dialog import ExportDialog, exportable_runs, image_size
@@ -191,6 +190,6 @@ class ProjectActions(QObject):
 
 
 def _export(run: str, path: str, callbacks: list, cancel: object) -> float:
-    from ..core.export import export_run
+    from ..core import export_run
 
     return export_run(run, path)

@@ -11,9 +11,15 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from ..core.config import DataConfig, ModelConfig, RunConfig, TrainConfig, TransferConfig
-from ..core.data import FolderScan
-from ..core.project import Project
+from ..core import (
+    DataConfig,
+    FolderScan,
+    ModelConfig,
+    Project,
+    RunConfig,
+    TrainConfig,
+    TransferConfig,
+)
 
 
 class AppState(QObject):

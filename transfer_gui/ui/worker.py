@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from ..core.events import BatchEnded, Callback, CancelToken, Progress
+from ..core import BatchEnded, Callback, CancelToken, Progress
 
 FLUSH_SECONDS = 0.1
 _LIVE: set[Task] = set()  # keeps running tasks alive and lets tests find dangling threads

@@ -24,9 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.project import runs_folder
-from ...core.runmeta import RunError, read_meta, run_revision
-from ...core.wording import count
+from ...core import RunError, count, read_meta, run_revision, runs_folder
 from ..state import AppState
 from ..widgets.compare_table import CompareTable
 from ..widgets.dialogs import show_error
@@ -337,7 +335,7 @@ class ComparePage(QWidget):
         comparison has evaluated it."""
         self._comparing.add(run)
         try:
-            from ...core.compare import run_summary
+            from ...core import run_summary
 
             summary = run_summary(run, evaluate=False)  # run.json only: fast
             self.partial[run] = {**summary, "pending": True}
@@ -377,7 +375,7 @@ class ComparePage(QWidget):
 
 
 def _summarise(run: str, callbacks: list, cancel: Any) -> dict[str, Any] | None:
-    from ...core.compare import run_summary
+    from ...core import run_summary
 
     summary = run_summary(run, callbacks=callbacks, cancel=cancel)
     return None if cancel.cancelled else summary

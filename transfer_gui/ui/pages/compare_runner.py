@@ -9,8 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ...core.config import RunConfig
-from ...core.events import BatchEnded, EpochEnded, FitEnded, FitStarted, Progress
+from ...core import BatchEnded, EpochEnded, FitEnded, FitStarted, Progress, RunConfig
 from ..widgets.run_style import STRATEGY_NAMES
 from ..worker import Task, start_task
 
@@ -87,8 +86,7 @@ class StrategyComparison(QObject):
 
 def _compare(config: RunConfig, strategies: list[str], out_root: str, scan: Any,
              callbacks: list, cancel: Any) -> list[dict]:
-    from ...core.compare import compare_strategies
-    from ...core.events import Cancelled
+    from ...core import Cancelled, compare_strategies
 
     try:
         return compare_strategies(config, strategies, out_root, callbacks, cancel, scan=scan)

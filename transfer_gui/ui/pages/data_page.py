@@ -32,8 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.data import FolderScan, training_split
-from ...core.wording import count
+from ...core import FolderScan, count, training_split
 from ..state import AppState
 from ..widgets.banner import Banner, sentence
 from ..widgets.dialogs import show_error
@@ -365,6 +364,6 @@ class DataPage(QWidget):
 
 
 def _scan(root: str, val_dir: str | None, callbacks: list, cancel) -> FolderScan:
-    from ...core.data import scan_folder
+    from ...core import scan_folder
 
     return scan_folder(root, verify=True, val_dir=val_dir, callbacks=callbacks, cancel=cancel)

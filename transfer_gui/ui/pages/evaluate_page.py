@@ -22,8 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.runmeta import RunError, read_meta, run_revision
-from ...core.wording import count
+from ...core import RunError, count, read_meta, run_revision
 from ..state import AppState
 from ..widgets.confusion import ConfusionMatrix
 from ..widgets.dialogs import show_error
@@ -254,7 +253,7 @@ class EvaluatePage(QWidget):
 
 def _evaluate(run: str, callbacks: list, cancel: object, folder: str | None = None) -> object:
     """The run's own validation split, as saved with the run, or a labelled `folder`."""
-    from ...core.evaluation import evaluate_run
+    from ...core import evaluate_run
 
     return evaluate_run(run, folder, callbacks=callbacks, cancel=cancel)  # type: ignore[arg-type]
 

@@ -19,8 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.config import RunConfig
-from ...core.events import Progress
+from ...core import Progress, RunConfig
 from ..widgets.dialogs import show_error
 from ..widgets.lr_plot import LRPlot
 from ..worker import Task, start_task
@@ -173,8 +172,7 @@ class LRFinderDialog(QDialog):
 
 
 def _find(config: RunConfig, steps: int, scan: Any, callbacks: list, cancel: Any) -> Any:
-    from ...core.events import Cancelled
-    from ...core.lrfinder import lr_find
+    from ...core import Cancelled, lr_find
 
     try:
         return lr_find(config, callbacks, cancel, steps=steps, scan=scan)

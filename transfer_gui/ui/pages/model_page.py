@@ -21,8 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.config import CLASSIC_STRATEGIES, ModelConfig
-from ...core.runmeta import RunError, read_meta
+from ...core import CLASSIC_STRATEGIES, ModelConfig, RunError, read_meta
 from ..engine import (
     BackboneRow,
     ModelStructure,
@@ -375,8 +374,7 @@ class ModelPage(QWidget):
 
 def _online(backbone: str, callbacks: list, cancel: object) -> bool:
     """Whether `backbone`'s download address can be reached (in a worker: DNS can be slow)."""
-    from ...core.backbones import get_spec
-    from ...core.weights import is_online
+    from ...core import get_spec, is_online
 
     url = get_spec(backbone).weights_url
     return url is None or is_online(url)

@@ -13,7 +13,7 @@ CLASSIC_TEXT = {
 
 
 def summary_text(structure: ModelStructure, strategy: str) -> str:
-    from ...core.layers import format_count, summary
+    from ...core import format_count, summary
 
     if strategy in CLASSIC_TEXT:
         total = sum(structure.sizes.values())
@@ -26,7 +26,7 @@ def summary_text(structure: ModelStructure, strategy: str) -> str:
 def scratch_warning(structure: ModelStructure, strategy: str) -> str:
     """From scratch, a frozen layer keeps its random initial weights for good. That is
     allowed (a random-features baseline), but never silently."""
-    from ...core.layers import format_count
+    from ...core import format_count
 
     frozen = sum(p.numel() for p in structure.model.parameters() if not p.requires_grad)
     if strategy != "scratch" or not frozen:

@@ -56,8 +56,7 @@ class PredictorCache:
         self._predictor: Any = None
 
     def get(self, key: tuple[str, str], callbacks: list, cancel: Any) -> Any:
-        from ...core.predict import Predictor
-        from ...core.runmeta import run_revision
+        from ...core import Predictor, run_revision
 
         kind, name = key
         # a run resumed since is loaded again: the key holds its files' revision
@@ -73,8 +72,7 @@ class PredictorCache:
 def predict_stream(cache: PredictorCache, key: tuple[str, str], paths: list[str], top_k: int,
                    generation: int, stream: Stream, callbacks: list, cancel: Any) -> int:
     """Classify `paths` chunk by chunk, emitting each chunk's results; returns how many."""
-    from ...core.events import Progress, check, emit
-    from ...core.predict import folder_labels
+    from ...core import Progress, check, emit, folder_labels
 
     predictor = cache.get(key, callbacks, cancel)
     truths = folder_labels(paths, predictor.classes)
@@ -104,8 +102,7 @@ def release_freed_memory() -> None:
 
 def _classify(cache: PredictorCache, predictor: Any, paths: list[str], top_k: int,
               cancel: Any) -> list[Result]:
-    from ...core.images import ImageError
-    from ...core.interrupt import cancel_points
+    from ...core import ImageError, cancel_points
 
     images: dict[int, Image.Image] = {}
     errors: dict[int, str] = {}
@@ -132,10 +129,7 @@ def _thumbnail(image: Image.Image) -> bytes:
 def cam_overlays(cache: PredictorCache, key: tuple[str, str], jobs: list[tuple[int, str]],
                  generation: int, stream: Stream, callbacks: list, cancel: Any) -> int:
     """Grad-CAM overlays, at thumbnail size, for the (row, path) pairs; emitted one by one."""
-    from ...core.events import check
-    from ...core.images import ImageError
-    from ...core.interrupt import cancel_points
-    from ...core.predict import overlay
+    from ...core import ImageError, cancel_points, check, overlay
 
     predictor = cache.get(key, callbacks, cancel)
     try:

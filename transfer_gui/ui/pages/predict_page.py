@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.wording import count
+from ...core import count
 from ..state import AppState
 from ..widgets.dialogs import show_error
 from ..widgets.drop_zone import DropZone
@@ -210,7 +210,7 @@ class PredictPage(QWidget):
 
     @Slot(list)
     def add_paths(self, paths: list[str]) -> None:
-        from ...core.predict import expand_inputs
+        from ...core import expand_inputs
 
         files = expand_inputs(paths)
         if not files:
@@ -330,7 +330,7 @@ class PredictPage(QWidget):
             self.export_csv(path)
 
     def export_csv(self, path: str) -> None:
-        from ...core.predict import Prediction, write_csv
+        from ...core import Prediction, write_csv
 
         predictions = [Prediction(r.path, r.top_k, r.error) for r in self.results]
         try:
@@ -344,7 +344,7 @@ class PredictPage(QWidget):
 def summary_text(results: list[Result], batch: tuple[int, int], running: bool, stopped: bool,
                  threshold: float) -> str:
     """One line: how many, how far the batch got, the flags, the accuracy on labelled files."""
-    from ...core.predict import is_uncertain, labelled_accuracy
+    from ...core import is_uncertain, labelled_accuracy
 
     done = len(results) - batch[0]
     parts = [count(len(results), "image")]
@@ -368,7 +368,7 @@ def summary_text(results: list[Result], batch: tuple[int, int], running: bool, s
 
 
 def _save_pasted(image: QImage) -> str:
-    from ...core.project import data_home
+    from ...core import data_home
 
     folder = data_home() / "pasted"
     folder.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.config import CLASSIC_STRATEGIES, ConfigError, TrainConfig
+from ...core import CLASSIC_STRATEGIES, ConfigError, TrainConfig
 
 OPTIMIZERS = (("adamw", "AdamW"), ("sgd", "SGD (momentum)"))
 SCHEDULES = (("onecycle", "One-cycle"), ("cosine", "Cosine with warm-up"),

@@ -19,11 +19,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.config import RunConfig
-from ...core.events import BatchEnded, EpochEnded, FitEnded, FitStarted, Message, Progress
-from ...core.project import new_run_dir
-from ...core.runmeta import can_resume, read_meta
-from ...core.steplog import read_steps
+from ...core import (
+    BatchEnded,
+    EpochEnded,
+    FitEnded,
+    FitStarted,
+    Message,
+    Progress,
+    RunConfig,
+    can_resume,
+    new_run_dir,
+    read_meta,
+    read_steps,
+)
 from ..state import AppState
 from ..widgets.augment_preview import AugmentPreview, PreviewRequest
 from ..widgets.dialogs import show_error
@@ -225,7 +233,7 @@ class TrainPage(QWidget):
         run = self.state.run_dir
         if not run:
             return
-        from ...core.training import resume_config
+        from ...core import resume_config
 
         try:
             config = resume_config(run)
@@ -382,7 +390,7 @@ class TrainPage(QWidget):
 
 def _fit(config: RunConfig, out: str, resume: bool, scan: object, callbacks: list,
          cancel: object) -> object:
-    from ...core.training import Trainer
+    from ...core import Trainer
 
     return Trainer().fit(config, out, callbacks, cancel, resume=resume,  # type: ignore[arg-type]
                          scan=scan)  # type: ignore[arg-type]

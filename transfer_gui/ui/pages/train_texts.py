@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ...core.events import BatchEnded, EpochEnded, FitEnded, FitStarted
-from ...core.wording import count
+from ...core import BatchEnded, EpochEnded, FitEnded, FitStarted, count
 from .common import human_duration
 
 ENDINGS = {"completed": "Finished", "cancelled": "Stopped",

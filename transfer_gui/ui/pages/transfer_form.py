@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.config import TransferConfig
+from ...core import TransferConfig
 from ..widgets.folder_field import FolderField
 
 MODES = (

@@ -31,8 +31,7 @@ class PreviewRequest:
 
 def render(request: PreviewRequest, callbacks: list, cancel: object) -> list[QImage]:
     """The versions as QImages (runs in a worker thread; QImage is safe there)."""
-    from ...core.backbones import get_spec
-    from ...core.datasets import Preprocess, augment_preview
+    from ...core import Preprocess, augment_preview, get_spec
 
     pre = Preprocess.for_backbone(get_spec(request.backbone), request.image_size)
     out = []

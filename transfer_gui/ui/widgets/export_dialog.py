@@ -18,8 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.runmeta import WEIGHTS, RunError, read_meta
-from ...core.wording import count
+from ...core import WEIGHTS, RunError, count, read_meta
 
 FILTER = "TorchScript (*.pt *.ts);;All files (*)"
 

@@ -50,7 +50,7 @@ class _Load(QRunnable):
         self.signals, self.generation, self.path, self.size = signals, generation, path, size
 
     def run(self) -> None:
-        from ...core.images import ImageError, thumbnail
+        from ...core import ImageError, thumbnail
 
         try:
             image = pil_to_qimage(thumbnail(self.path, self.size))

@@ -19,8 +19,7 @@ class ProbeAdvice(QLabel):
         self.setVisible(False)
 
     def show_for(self, run_dir: str, data_root: str) -> None:
-        from ...core.advice import probe_advice
-        from ...core.runmeta import RunError, read_meta
+        from ...core import RunError, probe_advice, read_meta
 
         text = ""
         if run_dir:

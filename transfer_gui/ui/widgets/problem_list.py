@@ -17,8 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.data import FolderScan
-from ...core.wording import count
+from ...core import FolderScan, count
 
 
 class ProblemList(QStackedWidget):

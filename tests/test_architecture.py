@@ -1,0 +1,112 @@
+"""The package's shape is checked, not described: import-linter's contracts (in pyproject.toml)
+hold on the code, and they break when an import goes the wrong way, also from inside a
+function. A cycle check covers what the layer contracts allow within one layer."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import grimp
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def lint(root: Path) -> subprocess.CompletedProcess:
+    """`lint-imports` on the package found first on the path under `root`."""
+    code = "import sys; from importlinter.cli import lint_imports_command; " \
+           "sys.exit(lint_imports_command())"
+    return subprocess.run([sys.executable, "-c", code, "--config", str(root / "pyproject.toml")],
+                          cwd=root, env={"PYTHONPATH": str(root), "PATH": ""},
+                          capture_output=True, text=True, timeout=300)
+
+
+def planted_copy(tmp_path: Path, module: str, text: str) -> Path:
+    """A copy of the package with `text` added at the end of `module`'s file."""
+    shutil.copytree(REPO / "transfer_gui", tmp_path / "transfer_gui",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    path = tmp_path / (module.replace(".", "/") + ".py")
+    path.write_text(path.read_text() + "\n" + text + "\n")
+    return tmp_path
+
+
+def test_contracts_hold():
+    out = lint(REPO)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "0 broken" in out.stdout
+
+
+@pytest.mark.parametrize(("module", "text", "contract"), [
+    # a model module reaching up into training, hidden inside a function
+    ("transfer_gui.core.models.layers",
+     "def _planted():\n    from ..train.loop import Trainer\n    return Trainer",
+     "The engine's layers"),
+    # the run folder reaching into analysis at import time
+    ("transfer_gui.core.io.bundle", "from ..analysis import metrics  # noqa",
+     "The engine's layers"),
+    # the engine importing Qt
+    ("transfer_gui.core.data.images", "def _planted():\n    import PySide6\n    return PySide6",
+     "The engine never imports Qt"),
+    # the window reaching past the public interface
+    ("transfer_gui.ui.state", "from ..core.train import recipe  # noqa",
+     "public interface"),
+])
+def test_planted_import_breaks_a_contract(tmp_path, module, text, contract):
+    out = lint(planted_copy(tmp_path, module, text))
+    assert out.returncode != 0, out.stdout
+    broken = [line for line in out.stdout.splitlines() if line.endswith("BROKEN")]
+    assert any(contract in line for line in broken), out.stdout
+
+
+def cycles(package: str) -> list[set[str]]:
+    """Strongly connected groups of more than one module (imports inside functions and under
+    TYPE_CHECKING count: grimp reads them all)."""
+    graph = grimp.build_graph(package)
+    modules = sorted(m for m in graph.modules if m.startswith(package))
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[set[str]] = []
+
+    def visit(module: str) -> None:  # Tarjan; the package is small enough for recursion
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in sorted(graph.find_modules_directly_imported_by(module)):
+            if not other.startswith(package):
+                continue
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            group = set()
+            while True:
+                top = stack.pop()
+                group.add(top)
+                if top == module:
+                    break
+            if len(group) > 1:
+                found.append(group)
+
+    for module in modules:
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_no_import_cycles():
+    assert cycles("transfer_gui") == []
+
+
+def test_cycle_check_finds_a_planted_cycle(tmp_path, monkeypatch):
+    root = planted_copy(tmp_path, "transfer_gui.core.events",
+                        "def _planted():\n    from . import interrupt\n    return interrupt")
+    monkeypatch.syspath_prepend(str(root))
+    for name in [m for m in sys.modules if m == "transfer_gui" or m.startswith("transfer_gui.")]:
+        monkeypatch.delitem(sys.modules, name)
+    assert {"transfer_gui.core.events", "transfer_gui.core.interrupt"} in cycles("transfer_gui")

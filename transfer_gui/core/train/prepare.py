@@ -1,0 +1,131 @@
+"""Getting a run ready to train: the data scanned and split, the model built and frozen.
+
+A resumed run does not scan again: it takes the exact split and configuration saved in its
+run folder, so it trains on the same files in the same order as before it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..config import ConfigError, RunConfig
+from ..data.datasets import Preprocess
+from ..data.scan import (
+    FolderScan,
+    Sample,
+    require_trainable,
+    scan_folder,
+    training_split,
+    without_empty_classes,
+)
+from ..events import CancelToken, Message, emit
+from ..io import bundle
+from ..models.backbones import TransferNet, get_spec
+from ..models.layers import Group, layer_groups, preset, set_trainable
+from ..models.weights import build_model
+from ..wording import count
+
+Split = tuple[list[Sample], list[Sample], list[str]]
+
+
+@dataclass(frozen=True)
+class SecondFolder:
+    """What the second folder contributes.
+
+    `train`: the images that train, in a fixed order. For joint training they carry the run's
+    class indices; for adaptation every label is 0 (the labels are never used for training).
+    `labelled`: adaptation only, the target images with their labels for evaluation ([] when
+    the folder gives none).
+    """
+
+    role: str  # "source" (joint training) or "target" (domain adaptation)
+    root: str
+    train: list[Sample]
+    labelled: list[Sample] = field(default_factory=list)
+
+    @property
+    def is_source(self) -> bool:
+        return self.role == "source"
+
+
+@dataclass
+class Prepared:
+    """A run ready to train: data split, model built and frozen as configured."""
+
+    config: RunConfig
+    classes: list[str]
+    train: list[Sample]
+    val: list[Sample]
+    model: TransferNet
+    groups: list[Group]
+    preprocess: Preprocess
+    selectors: tuple[str, ...]
+    scan: FolderScan | None = None
+    second: SecondFolder | None = None  # joint training / adaptation: the other folder
+
+
+def prepare(
+    config: RunConfig,
+    callbacks: Iterable = (),
+    cancel: CancelToken | None = None,
+    split: Split | None = None,
+    scan: FolderScan | None = None,
+) -> Prepared:
+    """Scan (unless `scan` is given) and split the data (unless `split` is given), then build
+    and freeze the model."""
+    callbacks = list(callbacks)
+    config = config.resolved()
+    spec = get_spec(config.model.backbone)
+    pre = Preprocess.for_backbone(spec, config.train.image_size)
+    if split is None:
+        if scan is None:
+            scan = scan_folder(config.data.root, verify=True, val_dir=config.data.val_dir,
+                               callbacks=callbacks, cancel=cancel)
+        require_trainable(scan)
+        scan, dropped = without_empty_classes(scan)
+        _report_problems(scan, callbacks, dropped)
+        data = config.data
+        train, val = training_split(scan, data.val_split, data.seed, data.folder_split)
+        classes = scan.classes
+    else:
+        train, val, classes = split
+    torch.manual_seed(config.train.seed)
+    model = build_model(spec, len(classes), config.model.pretrained,
+                        config.model.weights_file, callbacks, cancel)
+    groups = layer_groups(spec)
+    selectors = config.model.trainable or preset(config.model.strategy, groups,
+                                                 config.model.unfreeze)
+    set_trainable(model, groups, selectors)
+    return Prepared(config, list(classes), train, val, model, groups, pre, tuple(selectors), scan)
+
+
+def _report_problems(scan: FolderScan, callbacks: list, dropped: list[str]) -> None:
+    errors = [p for p in scan.problems if p.severity == "error"]
+    if errors:
+        emit(callbacks, Message("warning", f"{count(len(errors), 'file')} skipped, e.g. "
+                                           f"{errors[0].path}: {errors[0].reason}"))
+    if dropped:
+        names = ", ".join(repr(n) for n in dropped)
+        emit(callbacks, Message("warning", f"classes without usable images left out: {names}"))
+    emit(callbacks, Message("info", f"data: {scan.summary()}"))
+
+
+def resume_config(run_dir: str | Path) -> RunConfig:
+    """The configuration a run folder was started with."""
+    meta = bundle.read_meta(run_dir)
+    try:
+        return RunConfig.from_dict(meta["config"])
+    except (KeyError, TypeError, AttributeError, ConfigError) as exc:
+        raise bundle.RunError(f"{Path(run_dir) / bundle.META} holds no usable configuration "
+                              f"({type(exc).__name__}: {exc})") from None
+
+
+def saved_split(run_dir: str | Path) -> Split:
+    """The train and validation files and the classes a run was started with."""
+    meta = bundle.read_meta(run_dir)
+    train, val = bundle.load_split(run_dir)
+    return train, val, [str(c) for c in meta["classes"]]

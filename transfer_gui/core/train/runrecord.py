@@ -1,0 +1,287 @@
+"""What a training run keeps on disk while it runs: `run.json`, the best weights, the checkpoint.
+
+The record says only what is on disk. At the end of an epoch the checkpoint is written, then the
+best weights, then `run.json`, each atomically and flushed to disk before the next: `run.json`
+and the messages name a model only once its file is durable, and a save that fails (a full
+disk) leaves them naming the last model really saved. A run killed or failed between the
+checkpoint and the weights resumes from that checkpoint, whose weights are the missing best
+model: resuming writes them first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import UserError
+from ..io import bundle
+from ..io.diskspace import estimate, require_space, same_disk, tensor_bytes, why_not_saved
+from ..io.steplog import StepLog
+from ..models.layers import body_frozen, count_params
+
+if TYPE_CHECKING:
+    from ..models.backbones import TransferNet
+    from .prepare import Prepared
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """The weights file of a run as it is on disk, and the epoch it holds (None: the weights as
+    they were when a run stopped before any epoch ended)."""
+
+    path: str
+    epoch: int | None
+    val_acc: float | None = None
+    val_loss: float | None = None
+
+    def describe(self) -> str:
+        if self.epoch is None:
+            return f"no epoch finished; {self.path} holds the weights as they were when it stopped"
+        acc = f", val acc {self.val_acc:.1%}" if self.val_acc is not None else ""
+        return f"the last good model is {self.path} (epoch {self.epoch}{acc})"
+
+
+class TrainingFailed(UserError, RuntimeError):
+    """Training stopped on an error. The message says what happened and where the last good
+    model is; `saved` is that model (None: none was saved) for a window to act on. The original
+    exception is `__cause__` and `run.json` keeps its traceback."""
+
+    def __init__(self, message: str, saved: SavedModel | None = None) -> None:
+        super().__init__(message)
+        self.saved = saved
+
+
+class SaveFailed(UserError, RuntimeError):
+    """An epoch's checkpoint or weights could not be written; the message says why."""
+
+
+def failure_text(exc: BaseException) -> str:
+    """An error that stopped a run, in words (the app's own save errors need no type name)."""
+    return str(exc) if isinstance(exc, SaveFailed) else f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class FitResult:
+    status: str
+    run_dir: str
+    history: list[dict[str, Any]]
+    best_epoch: int | None
+    best_val_acc: float | None
+    best_val_loss: float | None
+    seconds: float
+    message: str = ""
+    saved: SavedModel | None = None
+
+
+@dataclass
+class RunState:
+    """Progress that a checkpoint carries."""
+
+    epoch: int = 0  # epochs finished
+    step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int | None = None
+    best_acc: float | None = None
+    best_loss: float | None = None
+    bad_epochs: int = 0
+
+
+class RunRecord:
+    """The run folder of one training run, kept up to date as epochs finish."""
+
+    def __init__(self, out: Path, model: TransferNet, device: str) -> None:
+        self.out, self.model, self.device = out, model, device
+        self.state = RunState()
+        self.meta: dict[str, Any] = {}
+        self.problems: dict[str, str] = {}  # files that failed to load during training
+        self.saved: SavedModel | None = None  # what the weights file holds, once it is durable
+        self.checkpoint_epoch = 0  # the epoch the checkpoint on disk holds
+        self._started = time.perf_counter()
+        self._before = 0.0  # seconds spent before a resume
+        self.steps = StepLog(out)  # a callback: the loop sends it every step
+
+    def write_start(self, prep: Prepared) -> None:
+        """Refuse a run its disk cannot hold (nothing is written then), else write its start."""
+        self._require_space(prep.config.train.optimizer, len(prep.train) + len(prep.val),
+                            self._feature_bytes(prep))
+        self.out.mkdir(parents=True, exist_ok=True)
+        bundle.save_split(self.out, prep.config.data.root, prep.train, prep.val)
+        trainable, total = count_params(self.model)
+        self.meta = {
+            "app": "transfer_gui", "backbone": prep.config.model.backbone,
+            "classes": prep.classes, "preprocess": prep.preprocess.to_dict(),
+            "config": prep.config.to_dict(), "trainable": list(prep.selectors),
+            "params": {"trainable": trainable, "total": total}, "device": self.device,
+            "split": {"train": len(prep.train), "val": len(prep.val)},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "status": "running", "history": [],
+            "epochs_done": 0,
+        }
+        bundle.save_meta(self.out, self.meta)
+
+    def resume(self) -> None:
+        meta = bundle.read_meta(self.out)
+        train = meta.get("config", {}).get("train", {}) if isinstance(meta.get("config"),
+                                                                       dict) else {}
+        split = meta.get("split") if isinstance(meta.get("split"), dict) else {}
+        self._require_space(str(train.get("optimizer", "adamw")),
+                            sum(int(v) for v in split.values() if isinstance(v, int)), 0)
+        self.meta = {**meta, "status": "running", "device": self.device,
+                     "resumed": int(meta.get("resumed") or 0) + 1}
+        self._before = float(meta.get("seconds") or 0.0)
+        rows = meta.get("unreadable") if isinstance(meta.get("unreadable"), list) else []
+        self.problems = {str(r["path"]): str(r["reason"]) for r in rows if isinstance(r, dict)}
+
+    def restore_state(self, saved: dict[str, Any]) -> None:
+        known = {f.name for f in dataclasses.fields(RunState)}
+        self.state = RunState(**{k: v for k, v in saved.items() if k in known})
+        self.checkpoint_epoch = self.state.epoch
+        self.saved = self._on_disk()
+        self.steps.trim(self.state.epoch)
+
+    def _on_disk(self) -> SavedModel | None:
+        """The weights file as the checkpoint explains it. When the checkpoint names a best
+        epoch whose weights were never written (the run stopped between the two writes), the
+        model just restored from the checkpoint is that best model: it is written now."""
+        state, path = self.state, self.out / bundle.WEIGHTS
+        on_disk = bundle.saved_epoch(self.out)  # None also for older runs' files
+        stale = not path.is_file() or on_disk not in (None, state.best_epoch)
+        if state.best_epoch is not None and state.best_epoch == state.epoch and stale:
+            return self._save_weights(state.history[-1] if state.history else
+                                      {"epoch": state.best_epoch, "val_acc": state.best_acc,
+                                       "val_loss": state.best_loss})
+        if not path.is_file():
+            return None
+        if on_disk == 0:  # the weights of a run that stopped before its first epoch ended
+            return SavedModel(str(path), None)
+        epoch = on_disk if on_disk is not None else state.best_epoch
+        row = next((r for r in state.history if r.get("epoch") == epoch), {})
+        return SavedModel(str(path), epoch, row.get("val_acc"), row.get("val_loss"))
+
+    def clock(self, started: float) -> None:
+        self._started = started
+
+    def unreadable(self, path: str, reason: str) -> bool:
+        """Note a file that failed during training; True the first time it is seen."""
+        if path in self.problems:
+            return False
+        self.problems[path] = reason
+        return True
+
+    def epoch_done(self, row: dict[str, Any], checkpoint: Callable[[], dict[str, Any]]) -> bool:
+        """Record a finished epoch: checkpoint, best weights, run.json, each durable before the
+        next is written. True if it is the best. Raises `SaveFailed` when a file cannot be
+        written; the record then still names the last model saved."""
+        state = self.state
+        state.epoch = row["epoch"]
+        state.history.append(row)
+        is_best = better(row["val_acc"], row["val_loss"], state.best_acc, state.best_loss)
+        if is_best and self._probe_is_best() and row["val_acc"] is not None:
+            is_best = row["val_acc"] > (state.best_acc or 0.0)  # beat the probe's accuracy
+        if is_best:
+            state.best_epoch, state.best_acc, state.best_loss = (
+                row["epoch"], row["val_acc"], row["val_loss"])
+            state.bad_epochs = 0
+        else:
+            state.bad_epochs += 1
+        self.steps.epoch_done(row["epoch"])  # before the checkpoint: see steplog
+        data = {**checkpoint(), "state": dataclasses.asdict(state)}
+        self._durably(row, "its checkpoint", tensor_bytes(data),
+                      lambda: bundle.save_checkpoint(self.out, data))
+        self.checkpoint_epoch = row["epoch"]
+        if is_best:
+            self.saved = self._save_weights(row)
+        self._save_meta("running", "")
+        return is_best
+
+    def _save_weights(self, row: dict[str, Any]) -> SavedModel:
+        self._durably(row, "the model", tensor_bytes(self.model.state_dict()),
+                      lambda: bundle.save_weights(self.out, self.model, row["epoch"],
+                                                  row.get("val_acc")))
+        return SavedModel(str(self.out / bundle.WEIGHTS), row["epoch"], row.get("val_acc"),
+                          row.get("val_loss"))
+
+    def _durably(self, row: dict[str, Any], what: str, size: int,
+                 write: Callable[[], None]) -> None:
+        try:
+            write()
+        except Exception as exc:  # torch.save reports a full disk as a RuntimeError
+            acc = row.get("val_acc")
+            figure = f" (val acc {acc:.1%})" if acc is not None else ""
+            raise SaveFailed(f"epoch {row['epoch']}{figure} was not saved: "
+                             f"{why_not_saved(exc, self.out, size, what)}") from exc
+
+    def _require_space(self, optimizer: str, images: int, cache_bytes: int) -> None:
+        # each file list entry is a relative path and a label, twice (split.json, run.json)
+        require_space(self.out, estimate(self.model, optimizer, images * 400 + cache_bytes))
+
+    def _feature_bytes(self, prep: Prepared) -> int:
+        """The feature cache's share of the run folder's disk (features are cached when the
+        backbone is frozen and nothing is augmented)."""
+        from ..io.featurestore import cache_root
+
+        cfg = prep.config.train
+        if not (cfg.cache_features and cfg.augment == "none" and body_frozen(self.model)):
+            return 0
+        if not same_disk(cache_root(), self.out):
+            return 0  # the cache's own disk running full costs the cache, never the run
+        dim = int(getattr(self.model, "feature_dim", 0))
+        return (len(prep.train) + len(prep.val)) * (dim * 4 + 80)
+
+    def _probe_is_best(self) -> bool:
+        best = self.state.best_epoch
+        return best is not None and self.state.history[best - 1].get("stage") == "probe"
+
+    def where(self) -> str:
+        """Where the last good model is, in words."""
+        return self.saved.describe() if self.saved is not None else "no model was saved"
+
+    def finish(self, status: str, message: str, details: str = "") -> FitResult:
+        """Save what there is and the final status; never raises for a failed write."""
+        try:
+            if self.saved is None and self.state.epoch == 0 and self.out.is_dir():
+                bundle.save_weights(self.out, self.model, epoch=0)  # a loadable model even so
+                self.saved = SavedModel(str(self.out / bundle.WEIGHTS), None)
+        except Exception as exc:  # noqa: BLE001 - the report must still be written
+            message += f" (the model could not be saved: {exc})"
+        if status in ("cancelled", "failed"):
+            message = f"{message}; {self.where()}"
+        try:
+            self._save_meta(status, message, details)
+        except Exception as exc:  # noqa: BLE001 - the caller must still hear how it ended
+            message += f" ({bundle.META} could not be written: {exc})"
+        saved = self.saved or SavedModel("", None)
+        return FitResult(status, str(self.out), list(self.state.history), saved.epoch,
+                         saved.val_acc, saved.val_loss, self._seconds(), message, self.saved)
+
+    def _seconds(self) -> float:
+        """The whole run's training time: a resumed run adds the time before its stop."""
+        return self._before + time.perf_counter() - self._started
+
+    def _save_meta(self, status: str, message: str, details: str = "") -> None:
+        state, saved = self.state, self.saved or SavedModel("", None)
+        self.meta.update(
+            status=status, message=message, history=state.history, epochs_done=state.epoch,
+            best={"epoch": saved.epoch, "val_acc": saved.val_acc, "val_loss": saved.val_loss},
+            checkpoint_epoch=self.checkpoint_epoch,
+            seconds=self._seconds(),
+            unreadable=[{"path": p, "reason": r} for p, r in self.problems.items()],
+        )
+        if details:
+            self.meta["traceback"] = details
+        else:
+            self.meta.pop("traceback", None)
+        bundle.save_meta(self.out, self.meta)
+
+
+def better(acc: float | None, loss: float | None, best_acc: float | None,
+           best_loss: float | None) -> bool:
+    """Which epoch a run keeps: higher validation accuracy, then lower loss."""
+    if acc is None or best_acc is None:
+        return True  # no validation set: the latest epoch is the one to keep
+    if acc != best_acc:
+        return acc > best_acc
+    return loss is not None and best_loss is not None and loss < best_loss

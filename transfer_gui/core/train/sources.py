@@ -1,0 +1,103 @@
+"""Which batch source a run trains from, and building it.
+
+* Frozen body, no augmentation: the body's features, each image computed once (and kept in
+  the on-disk feature cache), and only the head trains (`FeatureBatches`).
+* Otherwise images. With the decoded-image cache on (the default), every image is decoded
+  and resized once, in threads, before the first epoch; epochs then work on the cached copies.
+  On a GPU those are augmented there, a batch at a time (`GpuBatches`); on the CPU the usual
+  per-image transforms run in the DataLoader (`ImageBatches`).
+
+DataLoader workers (`recipe.default_workers`: none on a 2-core CPU, where decoding in parallel
+would only take cores from the model) are used with the decoded cache only where workers are
+forked and so share the filled cache; with "spawn" each worker would need a copy of it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ..data.batches import FeatureBatches, ImageBatches
+from ..data.datasets import ImageDataset, eval_transform, train_transform
+from ..data.gpuaug import GpuBatches
+from ..data.imagecache import MIB, DecodedCache, prefill
+from ..data.scan import Sample
+from ..events import CancelToken
+from ..io.featurestore import cache_root
+from .features import body_features, open_store
+from .recipe import default_workers
+
+if TYPE_CHECKING:
+    from .prepare import Prepared
+
+CPU_EXTRACT_BATCH = 16  # measured: 1.5-2x the images/s of 32 or 64 (activations stay in cache)
+GPU_EXTRACT_BATCH = 64  # inference batches can be larger than training ones: fuller steps
+
+
+def extraction_batch(device: torch.device, batch_size: int) -> int:
+    """The batch for the one inference pass over the images (no effect on the results)."""
+    if device.type == "cpu":
+        return CPU_EXTRACT_BATCH
+    return max(batch_size, GPU_EXTRACT_BATCH)
+
+
+def build_source(prep: Prepared, device: torch.device, dtype: torch.dtype | None,
+                 channels_last: bool, use_features: bool, callbacks: Iterable = (),
+                 cancel: CancelToken | None = None,
+                 unreadable: dict[str, list[int]] | None = None) -> Any:
+    """The batch source of a run. With features, files that cannot be read are left out and
+    their indices (in `prep.train` and `prep.val`) go to `unreadable`; image batches mark
+    them with negative labels instead (see `datasets.unreadable_target`)."""
+    cfg = prep.config.train
+    workers = cfg.num_workers if cfg.num_workers is not None else default_workers(device)
+    if use_features:
+        return feature_source(prep, device, dtype, workers, callbacks, cancel, unreadable)
+    return image_source(prep, device, channels_last, workers, callbacks, cancel)
+
+
+def feature_source(prep: Prepared, device: torch.device, dtype: torch.dtype | None,
+                   workers: int, callbacks: Iterable = (),
+                   cancel: CancelToken | None = None,
+                   unreadable: dict[str, list[int]] | None = None) -> FeatureBatches:
+    callbacks = list(callbacks)
+    cfg, model, pre = prep.config.train, prep.model, prep.preprocess
+    store = open_store(model, prep.config.model.backbone, pre, device, dtype, callbacks)
+    failed: list[int] = []
+    feats = body_features(model, [*prep.train, *prep.val], pre,
+                          extraction_batch(device, cfg.batch_size), device, dtype, store,
+                          callbacks, cancel, "features", workers, failed)
+    n = len(prep.train)
+    bad = set(failed)
+    train = [i for i in range(n) if i not in bad]
+    val = [i for i in range(len(prep.val)) if i + n not in bad]
+    if unreadable is not None:
+        unreadable["train"] = sorted(i for i in bad if i < n)
+        unreadable["val"] = sorted(i - n for i in bad if i >= n)
+    return FeatureBatches(feats[train], _labels([prep.train[i] for i in train]),
+                          feats[[n + i for i in val]], _labels([prep.val[i] for i in val]),
+                          cfg.batch_size, cfg.seed, device)
+
+
+def image_source(prep: Prepared, device: torch.device, channels_last: bool, workers: int,
+                 callbacks: Iterable = (), cancel: CancelToken | None = None) -> Any:
+    cfg, pre = prep.config.train, prep.preprocess
+    cache = None
+    if cfg.cache_decoded:
+        cache = DecodedCache(cfg.cache_memory_mb * MIB, cache_root() / "spill")
+        paths = [s.path for s in (*prep.train, *prep.val)]
+        prefill(cache, paths, pre.resize_size, callbacks, cancel)
+    train = ImageDataset(prep.train, pre, train_transform(pre, cfg.augment or "none"), cache)
+    val = ImageDataset(prep.val, pre, eval_transform(pre), cache)
+    if cache is not None and device.type == "cuda":
+        return GpuBatches(train, val, cfg.augment or "none", cfg.batch_size, cfg.seed, device,
+                          channels_last)
+    if cache is not None and multiprocessing.get_context().get_start_method() != "fork":
+        workers = 0
+    return ImageBatches(train, val, cfg.batch_size, cfg.seed, workers, device, channels_last)
+
+
+def _labels(samples: list[Sample]) -> torch.Tensor:
+    return torch.tensor([s.label for s in samples], dtype=torch.long)

@@ -1,0 +1,154 @@
+"""One training or validation step, and the per-epoch bookkeeping around it.
+
+A step returns its loss and correct-prediction count as a small tensor that stays on the
+device; `EpochMeter` reads it back only `lag` steps later. On a GPU (lag 1) the host therefore
+never waits for the step it has just queued: while it reads step k's loss, step k+1 already
+runs. On the CPU there is nothing to overlap and events go out at once (lag 0).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..events import BatchEnded, emit
+from .autobatch import Chunking
+from .recipe import autocast
+
+Forward = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+
+
+class Stepper:
+    """Runs optimizer steps and validation batches, splitting batches when memory runs out."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        forward: Forward,
+        optimizer: torch.optim.Optimizer,
+        scaler: torch.amp.GradScaler,
+        scheduler: torch.optim.lr_scheduler.LRScheduler,
+        device: torch.device,
+        dtype: torch.dtype | None,
+        label_smoothing: float = 0.0,
+        callbacks: Iterable = (),
+    ) -> None:
+        self.model, self.forward = model, forward
+        self.optimizer, self.scaler, self.scheduler = optimizer, scaler, scheduler
+        self.device, self.dtype = device, dtype
+        self.label_smoothing = label_smoothing
+        self.chunking = Chunking(device, callbacks)
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        with autocast(self.device, self.dtype):
+            return self.forward(self.model, x).float()
+
+    def train(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One optimizer step on (x, y); returns [summed loss, correct] on the device."""
+        return self.chunking.run(partial(self._train, x, y), len(y))
+
+    def _train(self, x: torch.Tensor, y: torch.Tensor, chunks: int) -> torch.Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        stats = torch.zeros(2, device=y.device)
+        for xc, yc in zip(x.tensor_split(chunks), y.tensor_split(chunks), strict=True):
+            logits = self._logits(xc)
+            loss = F.cross_entropy(logits, yc, label_smoothing=self.label_smoothing)
+            share = loss if chunks == 1 else loss * (len(yc) / len(y))
+            self.scaler.scale(share).backward()
+            stats += _stats(self.plain(logits, yc, loss) * len(yc), logits.detach(), yc)
+        self._step()
+        return stats
+
+    def plain(self, logits: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
+        """The loss to report: cross-entropy without label smoothing, comparable with the
+        validation loss (`loss` itself when there is no smoothing)."""
+        return F.cross_entropy(logits.detach(), y) if self.label_smoothing else loss.detach()
+
+    def _step(self) -> None:
+        """The optimizer step on the accumulated gradients, then the schedule's."""
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """[summed loss, correct] of one validation batch, on the device."""
+        return self.chunking.run(partial(self._evaluate, x, y), len(y))
+
+    def _evaluate(self, x: torch.Tensor, y: torch.Tensor, chunks: int) -> torch.Tensor:
+        stats = torch.zeros(2, device=y.device)
+        for xc, yc in zip(x.tensor_split(chunks), y.tensor_split(chunks), strict=True):
+            logits = self._logits(xc)
+            stats += _stats(F.cross_entropy(logits, yc, reduction="sum"), logits, yc)
+        return stats
+
+
+def _stats(loss_sum: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return torch.stack([loss_sum, (logits.argmax(1) == y).sum().float()])
+
+
+@dataclass
+class _Pending:
+    batch: int
+    step: int
+    stats: torch.Tensor
+    size: int
+    lr: float
+
+
+class EpochMeter:
+    """Sums an epoch's losses and accuracy and sends `BatchEnded`, reading each step's
+    results `lag` steps after it was queued."""
+
+    def __init__(self, callbacks: Iterable, epoch: int, steps: int, lag: int = 0) -> None:
+        self.callbacks, self.epoch, self.steps, self.lag = list(callbacks), epoch, steps, lag
+        self.pending: deque[_Pending] = deque()
+        self.loss_sum = self.correct = 0.0
+        self.seen = self.batches = 0
+        self.started = time.perf_counter()
+
+    def add(self, step: int, stats: torch.Tensor, size: int, lr: float) -> None:
+        self.batches += 1
+        self.pending.append(_Pending(self.batches, step, stats, size, lr))
+        while len(self.pending) > self.lag:
+            self._resolve(self.pending.popleft())
+
+    def _resolve(self, item: _Pending) -> None:
+        loss_sum, correct = item.stats.tolist()
+        self.loss_sum += loss_sum
+        self.correct += correct
+        self.seen += item.size
+        ips = self.seen / max(time.perf_counter() - self.started, 1e-9)
+        emit(self.callbacks, BatchEnded(self.epoch, item.batch, self.steps, item.step,
+                                        loss_sum / max(item.size, 1), item.lr, ips))
+
+    def finish(self) -> tuple[float, float, float]:
+        """(mean loss, accuracy, images per second) of the epoch."""
+        while self.pending:
+            self._resolve(self.pending.popleft())
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        seen = max(self.seen, 1)
+        return self.loss_sum / seen, self.correct / seen, self.seen / elapsed
+
+
+def evaluate_batches(stepper: Stepper, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                     check: Callable[[], None]) -> tuple[float | None, float | None]:
+    """Mean loss and accuracy over `batches`, read back from the device once at the end."""
+    total: torch.Tensor | None = None
+    seen = 0
+    for x, y in batches:
+        check()
+        stats = stepper.evaluate(x, y)
+        total = stats if total is None else total + stats
+        seen += len(y)
+    if total is None or not seen:
+        return None, None
+    loss_sum, correct = total.tolist()
+    return loss_sum / seen, correct / seen

@@ -1,0 +1,210 @@
+"""Training steps on two folders at once: joint training and domain adaptation.
+
+Every step takes a batch from the labelled folder that drives the epoch and, as its partner, a
+batch from the other folder (see `paired.PairedBatches`).
+
+* Joint training: `a * L_source + b * L_target`, both cross-entropies. The two batches go
+  through the model together (one forward pass, so BatchNorm sees both domains, as it will on
+  neither at test time but as the mixed running statistics it keeps describe). A part whose
+  weight is 0 never runs through the model: with `b = 0` each step is exactly a source-only step.
+* DANN (Ganin & Lempitsky, 2015): a small domain classifier learns to tell source features from
+  target features (`model.body(x)`, the pooled features the head sees); between the body and
+  it, a gradient-reversal layer flips the gradient, so the body learns features the domain
+  classifier cannot tell apart. The reversal's weight ramps up over training as
+  `2 / (1 + exp(-10 p)) - 1` (progress p from 0 to 1), times `adapt_weight`, so the early,
+  random domain signal does not disturb the classifier while it forms.
+* Deep CORAL (Sun & Saenko, 2016): `adapt_weight * ||C_s - C_t||_F^2 / (4 d^2)`, the distance
+  between the source and target feature covariances of the batch.
+
+Out of GPU memory, joint and DANN steps split both batches into chunks and accumulate the
+gradients, like ordinary steps. A CORAL step cannot be split (the covariances are over the
+whole batch): it stops with `OutOfMemory` and says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...config import TransferConfig
+from ..autobatch import Chunking, OutOfMemory, free_memory
+from ..recipe import autocast
+from ..steps import Stepper
+
+Parts = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+class _Reverse(torch.autograd.Function):
+    """Identity forward; the gradient times `-coeff` backward."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, coeff: float) -> torch.Tensor:
+        ctx.coeff = coeff
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return -ctx.coeff * grad, None
+
+
+def grad_reverse(x: torch.Tensor, coeff: float) -> torch.Tensor:
+    return _Reverse.apply(x, coeff)
+
+
+def dann_ramp(progress: float) -> float:
+    """DANN's weight schedule: 0 at the start, close to 1 by the end of training."""
+    return 2.0 / (1.0 + math.exp(-10.0 * min(max(progress, 0.0), 1.0))) - 1.0
+
+
+def covariance(features: torch.Tensor) -> torch.Tensor:
+    centred = features - features.mean(dim=0, keepdim=True)
+    return centred.T @ centred / max(len(features) - 1, 1)
+
+
+def coral_loss(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """||C_s - C_t||_F^2 / (4 d^2) of two feature batches (n, d)."""
+    d = source.shape[1]
+    return (covariance(source) - covariance(target)).pow(2).sum() / (4 * d * d)
+
+
+class DomainClassifier(nn.Sequential):
+    """Features -> one logit: is this image from the target domain? Trained only during a
+    DANN run; never part of the saved model."""
+
+    def __init__(self, features: int, hidden: int = 256) -> None:
+        super().__init__(
+            nn.Linear(features, hidden), nn.ReLU(inplace=True),
+            nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
+            nn.Linear(hidden, 1),
+        )
+
+
+def domain_param_groups(module: nn.Module, lr: float, weight_decay: float) -> list[dict]:
+    """Optimizer groups for the domain classifier: its weights decay, its biases do not."""
+    params = list(module.parameters())
+    return [{"params": [p for p in params if p.ndim > 1], "lr": lr,
+             "weight_decay": weight_decay, "name": "domain"},
+            {"params": [p for p in params if p.ndim <= 1], "lr": lr, "weight_decay": 0.0,
+             "name": "domain"}]
+
+
+class WholeBatch(Chunking):
+    """For steps whose loss needs the whole batch at once: out of memory, it stops."""
+
+    def _split_more(self, batch: int) -> None:
+        free_memory(self.device)
+        raise OutOfMemory(
+            f"out of GPU memory: a CORAL step needs all {batch} images of its source and target "
+            "batches at once (it compares their feature covariances), so it cannot be split. "
+            "Choose a smaller batch size or image size; the best epoch so far is kept.")
+
+
+class PairedStepper(Stepper):
+    """A `Stepper` whose training steps take a second batch from the other folder.
+
+    `train(x, y, other)`: (x, y) is the labelled batch that drives the epoch, `other` the other
+    folder's (images, labels) or None. Returns [summed loss, correct] like `Stepper.train`:
+    the loss is the labelled part of the objective (joint: `a * L_s + b * L_t`; adaptation:
+    the source cross-entropy, without the adaptation term), the accuracy that of the labelled
+    images that ran through the model.
+    """
+
+    def __init__(self, *args: Any, transfer: TransferConfig, total_steps: int,
+                 domain: nn.Module | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.transfer, self.total_steps, self.domain = transfer, max(total_steps, 1), domain
+        chunking = WholeBatch if transfer.mode == "coral" else Chunking
+        self.pair_chunking = chunking(self.device, self.chunking.callbacks,
+                                      "training (source and target batches)")
+        objectives: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor]]] = {
+            "joint": self._joint, "dann": self._dann, "coral": self._coral}
+        self.objective = objectives[transfer.mode]
+
+    def train(self, x: torch.Tensor, y: torch.Tensor,  # type: ignore[override]
+              other: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        xt, yt = other if other is not None else (x[:0], y[:0])
+        work = partial(self._paired, (x, y, xt, yt))
+        return self.pair_chunking.run(work, len(y) + len(yt))
+
+    def _paired(self, batch: Parts, chunks: int) -> torch.Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        stats = torch.zeros(2, device=batch[1].device)
+        sizes = (len(batch[1]), len(batch[3]))
+        for part in zip(*(t.tensor_split(chunks) for t in batch), strict=True):
+            loss, part_stats = self.objective(part, sizes)
+            if loss.requires_grad:
+                self.scaler.scale(loss).backward()
+            stats += part_stats
+        self._step()
+        return stats
+
+    def _progress(self) -> float:
+        return self.scheduler.last_epoch / self.total_steps  # steps taken so far / all steps
+
+    # --- objectives: (loss of this chunk, its [loss sum, correct] for the epoch meter) -----
+
+    def _joint(self, part: Parts, sizes: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        xs, ys, xt, yt = part
+        weights = (self.transfer.source_weight, self.transfer.target_weight)
+        # (images, labels, weight, batch size) of each part that counts in this chunk
+        used = [u for u in zip((xs, xt), (ys, yt), weights, sizes, strict=True)
+                if u[2] > 0 and len(u[1])]
+        if not used:  # only a zero-weight part has images in this chunk
+            return xs.new_zeros(()), xs.new_zeros(2)
+        x = torch.cat([u[0] for u in used]) if len(used) > 1 else used[0][0]
+        logits = self._logits(x)
+        loss, shown, correct = (logits.new_zeros(()) for _ in range(3))
+        for (_, y, weight, n), out in zip(used, logits.split([len(u[1]) for u in used]),
+                                          strict=True):
+            ce = F.cross_entropy(out, y, label_smoothing=self.label_smoothing)
+            loss = loss + weight * ce * (len(y) / n)  # chunks add up to the batch mean
+            shown = shown + weight * self.plain(out, y, ce) * (len(y) / n)
+            correct = correct + (out.argmax(1) == y).sum().float()
+        ran = sum(n for w, n in zip(weights, sizes, strict=True) if w > 0)  # in the batch
+        # the meter divides by the source batch size: the accuracy over all images that ran
+        return loss, torch.stack([shown * sizes[0], correct * (sizes[0] / ran)])
+
+    def _features(self, xs: torch.Tensor, xt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pooled features of source and target together (one pass: BatchNorm sees both),
+        and the source part's logits."""
+        with autocast(self.device, self.dtype):
+            feats = self.model.body(torch.cat([xs, xt]) if len(xt) else xs)
+            logits = self.model.head(feats[: len(xs)])
+        return feats.float(), logits.float()
+
+    def _source_loss(self, logits: torch.Tensor, ys: torch.Tensor,
+                     n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not len(ys):  # a chunk of a split step with target images only
+            return logits.new_zeros(()), logits.new_zeros(2)
+        loss = F.cross_entropy(logits, ys, label_smoothing=self.label_smoothing)
+        stats = torch.stack([self.plain(logits, ys, loss) * len(ys),
+                             (logits.argmax(1) == ys).sum().float()])
+        return loss * (len(ys) / n), stats
+
+    def _dann(self, part: Parts, sizes: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        xs, ys, xt, _ = part
+        feats, logits = self._features(xs, xt)
+        loss, stats = self._source_loss(logits, ys, sizes[0])
+        if len(xt) and self.domain is not None:
+            coeff = self.transfer.adapt_weight * dann_ramp(self._progress())
+            with autocast(self.device, self.dtype):
+                domain = self.domain(grad_reverse(feats, coeff)).float().squeeze(1)
+            is_target = torch.cat([feats.new_zeros(len(xs)), feats.new_ones(len(xt))])
+            loss = loss + F.binary_cross_entropy_with_logits(
+                domain, is_target, reduction="sum") / sum(sizes)
+        return loss, stats
+
+    def _coral(self, part: Parts, sizes: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        xs, ys, xt, _ = part
+        feats, logits = self._features(xs, xt)
+        loss, stats = self._source_loss(logits, ys, sizes[0])
+        if len(xs) > 1 and len(xt) > 1:
+            gap = coral_loss(feats[: len(xs)], feats[len(xs):])
+            loss = loss + self.transfer.adapt_weight * gap
+        return loss, stats
