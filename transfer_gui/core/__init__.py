@@ -21,7 +21,7 @@ import importlib
 from typing import Any
 
 _WHERE: dict[str, str] = {
-    "probe_advice": "analysis.advice",
+    "run_advice": "analysis.advice",
     "compare_strategies": "analysis.compare",
     "run_summary": "analysis.compare",
     "evaluate_run": "analysis.evaluation",
@@ -75,9 +75,10 @@ _WHERE: dict[str, str] = {
     "save_project": "io.project",
     "clear_folder": "io.runlock",
     "RunError": "io.runmeta",
-    "WEIGHTS": "io.runmeta",
+    "RunInfo": "io.runmeta",
     "can_resume": "io.runmeta",
-    "read_meta": "io.runmeta",
+    "run_info": "io.runmeta",
+    "saved_weights": "io.runmeta",
     "run_revision": "io.runmeta",
     "read_steps": "io.steplog",
     "get_spec": "models.backbones",

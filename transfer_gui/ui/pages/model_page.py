@@ -27,7 +27,7 @@ from ...core import (
     ModelLayout,
     RunError,
     Selection,
-    read_meta,
+    run_info,
     select,
 )
 from ..engine import BackboneRow, describe_structure
@@ -58,7 +58,7 @@ WEIGHTS_TIP = {
 def _run_classes(run: str | None) -> int:
     """How many classes a run was trained on (0 if unknown)."""
     try:
-        return len(read_meta(run).get("classes") or []) if run else 0
+        return len(run_info(run).classes) if run else 0
     except RunError:
         return 0
 
