@@ -98,12 +98,12 @@ def prepare(
     model = build_model(spec, len(classes), config.model.pretrained,
                         config.model.weights_file, callbacks, cancel)
     groups = layer_groups(spec)
-    chosen = freezing(model, groups, config)
+    chosen = selection_of(model, groups, config)
     set_trainable(model, groups, chosen.selectors)
     return Prepared(config, list(classes), train, val, model, groups, pre, chosen.selectors, scan)
 
 
-def freezing(model: TransferNet, groups: list[Group], config: RunConfig) -> Selection:
+def selection_of(model: TransferNet, groups: list[Group], config: RunConfig) -> Selection:
     """What trains: the configuration's preset or its own selection, made explicit."""
     m = config.model
     return select(describe_model(model, groups, m.backbone), m.strategy, m.unfreeze, m.trainable)
