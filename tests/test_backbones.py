@@ -6,13 +6,8 @@ from PIL import Image
 from transfer_gui.core.analysis.predict import Predictor
 from transfer_gui.core.data.datasets import Preprocess
 from transfer_gui.core.models.backbones import list_specs
-from transfer_gui.core.models.layers import (
-    group_of,
-    layer_groups,
-    module_tree,
-    preset,
-    set_trainable,
-)
+from transfer_gui.core.models.freezing import describe_model
+from transfer_gui.core.models.layers import group_of, layer_groups, preset, set_trainable
 from transfer_gui.core.models.weights import build_model, weights_source
 
 REQUIRED = {"efficientnet_lite0", "resnet18", "resnet34", "resnet50", "mobilenet_v3_small",
@@ -42,9 +37,9 @@ def test_groups_tree_and_head(name):
     # the full model has the advertised parameter count with its ImageNet head
     imagenet = build_model(spec, None, pretrained=False)
     assert sum(p.numel() for p in imagenet.parameters()) == spec.params
-    tree = module_tree(model, groups)
+    tree = describe_model(model, groups).layers
     assert [n.name for n in tree] == [g.name for g in groups]
-    assert sum(n.params for n in tree) == sum(p.numel() for p in params.values())
+    assert sum(n.size for n in tree) == sum(p.numel() for p in params.values())
     set_trainable(model, groups, preset("fine-tune", groups, 1))
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable == {n for n in params if group_of(n, groups) in (groups[-2].name, "head")}

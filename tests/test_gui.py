@@ -335,3 +335,22 @@ def test_the_app_starts_and_quits_cleanly(tmp_path):
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "Destroyed while thread" not in out.stderr
+
+
+def test_every_part_of_the_project_has_its_signal(qtbot):
+    from transfer_gui.core.config import DataConfig, ModelConfig, TrainConfig, TransferConfig
+    from transfer_gui.ui.state import AppState
+
+    state = AppState()
+    changes = [
+        (state.set_data, state.data_changed, DataConfig(root="elsewhere")),
+        (state.set_model, state.model_changed, ModelConfig(strategy="full")),
+        (state.set_train, state.train_changed, TrainConfig(epochs=3)),
+        (state.set_transfer, state.transfer_changed,
+         TransferConfig("joint", source_dir="other")),
+    ]
+    for setter, signal, part in changes:
+        with qtbot.waitSignal(signal, timeout=100):
+            setter(part)
+        with qtbot.assertNotEmitted(signal):
+            setter(part)  # the same again: no change, no signal

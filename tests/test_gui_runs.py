@@ -36,7 +36,7 @@ def tree_built(window, classes: int = 3) -> bool:
     page = window.model_page
     structure = page.structure
     return (structure is not None and page.tree.isEnabled() and structure.backbone == "tiny_cnn"
-            and structure.model.num_classes == classes)
+            and structure.num_classes == classes)
 
 
 def use_tiny(qtbot, window, classes: int = 3) -> None:
@@ -125,12 +125,12 @@ def test_a_reopened_project_shows_its_own_head(qtbot, tiny_window, shapes_dir, m
     window.projects.new_project()
     page = window.model_page  # a new project: the default network, two classes until a scan
     wait_until(qtbot, lambda: page.structure is not None and page.tree.isEnabled()
-               and page.structure.model.num_classes == 2, timeout=30)
+               and page.structure.num_classes == 2, timeout=30)
 
     # a network that builds slower than the folder is scanned (a large backbone): the scan
     # lands while the tree is still being built
-    build = model_page.build_structure
-    monkeypatch.setattr(model_page, "build_structure",
+    build = model_page.describe_structure
+    monkeypatch.setattr(model_page, "describe_structure",
                         lambda *a: (time.sleep(1.5), build(*a))[1])
     assert window.projects.open_project(str(path))
     wait_until(qtbot, lambda: window.state.scan is not None, timeout=30)

@@ -1,4 +1,4 @@
-"""Work the pages hand to worker threads: importing torch, building models, the backbone list.
+"""Work the pages hand to worker threads: importing torch, describing networks, the backbone list.
 
 These functions run off the GUI thread (through `worker.start_task`), take the usual
 `(callbacks, cancel)` pair last, and return plain data.
@@ -7,7 +7,10 @@ These functions run off the GUI thread (through `worker.start_task`), take the u
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..core import ModelLayout
 
 
 @dataclass(frozen=True)
@@ -48,43 +51,10 @@ def backbone_rows() -> list[BackboneRow]:
                         s.description) for s in list_specs()]
 
 
-@dataclass
-class ModelStructure:
-    """A backbone built for inspection: its layer tree, parameter sizes and groups."""
+def describe_structure(backbone: str, num_classes: int, callbacks: list,
+                       cancel: Any) -> ModelLayout:
+    """The network's layer tree, groups and parameter sizes, described without any weights:
+    enough to show and edit what trains."""
+    from ..core import describe
 
-    backbone: str
-    model: Any  # TransferNet
-    groups: list
-    nodes: list
-    sizes: dict[str, int]
-
-
-def build_structure(
-    backbone: str, num_classes: int, callbacks: list, cancel: Any
-) -> ModelStructure:
-    """The architecture with random weights: enough to show and edit what trains."""
-    from ..core import build_model, get_spec, layer_groups, module_tree
-
-    spec = get_spec(backbone)
-    model = build_model(spec, max(num_classes, 2), pretrained=False)
-    groups = layer_groups(spec)
-    sizes = {name: p.numel() for name, p in model.named_parameters()}
-    return ModelStructure(backbone, model, groups, module_tree(model, groups), sizes)
-
-
-def selectors_for(structure: ModelStructure, trainable: set[str]) -> tuple[str, ...]:
-    """The compact selector list the engine will train, for a set of parameter names."""
-    from ..core import compact_selectors
-
-    for name, param in structure.model.named_parameters():
-        param.requires_grad_(name in trainable)
-    return compact_selectors(structure.model, structure.groups)
-
-
-def trainable_names(structure: ModelStructure, strategy: str, unfreeze: int,
-                    selectors: tuple[str, ...] | None = None) -> set[str]:
-    """Parameter names that train under a preset (or an explicit selector list)."""
-    from ..core import preset, resolve
-
-    chosen = selectors if selectors is not None else preset(strategy, structure.groups, unfreeze)
-    return resolve(chosen, structure.groups, structure.model)
+    return describe(backbone, max(num_classes, 2))

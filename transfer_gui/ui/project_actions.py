@@ -8,10 +8,10 @@ from functools import partial
 from PySide6.QtCore import QObject, QSettings, Slot
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
-from ..core import SUFFIX, Project, ProjectError, RunError, load_project, read_meta, save_project
+from ..core import SUFFIX, Project, ProjectError, RunError, load_project, run_info, save_project
 from .state import AppState
 from .widgets.dialogs import show_error
-from .widgets.export_dialog import ExportDialog, exportable_runs, image_size
+from .widgets.export_dialog import ExportDialog, exportable_runs
 from .worker import start_task
 
 RECENT_KEY = "projects/recent"
@@ -151,7 +151,7 @@ class ProjectActions(QObject):
         if not folder:
             return
         try:
-            read_meta(folder)
+            run_info(folder)
         except RunError as exc:
             show_error(self.window, "Not a trained run", str(exc))
             return
@@ -182,7 +182,7 @@ class ProjectActions(QObject):
 
     def _on_exported(self, path: str, run: str, diff: float) -> None:
         self.state.status_message.emit(f"Exported to {path} (max difference {diff:.1e})")
-        size = image_size(read_meta(run))
+        size = run_info(run).image_size
         QMessageBox.information(self.window, "Model exported",
                                 f"Saved {path}.\n\nIt takes RGB images of {size} × {size} "
                                 "pixels with values in [0, 1] and returns logits; the class "

@@ -1,7 +1,7 @@
 """The application's shared state: the project being edited, the scanned data, the current run.
 
 Pages never talk to each other; each edits its part of the state and listens to the signals
-of the parts it depends on.
+of the parts it depends on. Every setter that changes a part emits that part's signal.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ class AppState(QObject):
     data_changed = Signal()  # data folder or split settings
     scan_changed = Signal()  # a new scan result (or None)
     model_changed = Signal()  # backbone, weights or freezing
+    train_changed = Signal()  # the training recipe
+    transfer_changed = Signal()  # the second folder (joint training or adaptation)
     run_changed = Signal(str)  # the current trained run ("" for none)
     run_updated = Signal(str)  # a run's weights or status changed (trained, resumed, stopped)
     runs_changed = Signal()  # runs joined the project (or a project was loaded)
@@ -66,10 +68,12 @@ class AppState(QObject):
     def set_train(self, train: TrainConfig) -> None:
         if train != self.config.train:
             self._replace(train=train)
+            self.train_changed.emit()
 
     def set_transfer(self, transfer: TransferConfig) -> None:
         if transfer != self.config.transfer:
             self._replace(transfer=transfer)
+            self.transfer_changed.emit()
 
     def _replace(self, edited: bool = True, **parts: object) -> None:
         self.project.config = dataclasses.replace(self.project.config, **parts)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..io.runmeta import RunError, read_meta
+
 PROBES = ("linear-probe", "logistic", "knn")
 HIGH = 0.97  # a probe at or above this leaves little room
 GAP = 0.08  # train minus validation accuracy that counts as a wide gap
@@ -47,3 +49,11 @@ def probe_advice(meta: dict[str, Any], data_root: str) -> str:
     return (f"{said}: {why}. Fine-tuning can adapt the features to these images: try "
             f"“Fine-tune top”. It starts from this kind of probe and keeps the probe if it "
             f"does not improve on it; Compare measures the difference.")
+
+
+def run_advice(run_dir: str, data_root: str) -> str:
+    """`probe_advice` for a run folder; "" when it is no readable run."""
+    try:
+        return probe_advice(read_meta(run_dir), data_root)
+    except RunError:
+        return ""

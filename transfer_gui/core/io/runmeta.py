@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +69,48 @@ def can_resume(run_dir: str | os.PathLike[str]) -> bool:
         return False
     epochs = (meta.get("config", {}).get("train", {}) or {}).get("epochs") or 0
     return meta.get("status") != "completed" and meta.get("epochs_done", 0) < epochs
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a window shows of a run folder, read from its `run.json`."""
+
+    folder: str
+    classes: tuple[str, ...]
+    image_size: int
+    strategy: str
+    status: str
+    epochs_done: int
+    best_val_acc: float | None
+    history: tuple[dict[str, Any], ...]  # one row per finished epoch
+    weights: str | None  # the best weights file, when it is there
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(os.path.normpath(self.folder))
+
+
+def run_info(run_dir: str | os.PathLike[str]) -> RunInfo:
+    """A run folder's figures; RunError when it is no readable run folder."""
+    meta = read_meta(run_dir)
+    config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    best = meta.get("best") if isinstance(meta.get("best"), dict) else {}
+    acc = best.get("val_acc")
+    history = meta.get("history") if isinstance(meta.get("history"), list) else []
+    return RunInfo(
+        folder=str(run_dir),
+        classes=tuple(str(c) for c in meta["classes"] or ()),
+        image_size=int((meta["preprocess"] or {}).get("image_size") or 0),
+        strategy=str((config.get("model") or {}).get("strategy") or ""),
+        status=str(meta.get("status", "?")),
+        epochs_done=int(meta.get("epochs_done") or 0),
+        best_val_acc=float(acc) if isinstance(acc, int | float) else None,
+        history=tuple(r for r in history if isinstance(r, dict)),
+        weights=saved_weights(run_dir),
+    )
+
+
+def saved_weights(run_dir: str | os.PathLike[str]) -> str | None:
+    """The path of a run's best weights file, or None when it has none."""
+    path = Path(run_dir) / WEIGHTS
+    return str(path) if path.is_file() else None

@@ -7,7 +7,7 @@ run folder, so it trains on the same files in the same order as before it stoppe
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -25,7 +25,8 @@ from ..data.scan import (
 from ..events import CancelToken, Message, emit
 from ..io import bundle
 from ..models.backbones import TransferNet, get_spec
-from ..models.layers import Group, layer_groups, preset, set_trainable
+from ..models.freezing import Group, Selection, describe_model, layer_groups, select
+from ..models.layers import set_trainable
 from ..models.weights import build_model
 from ..wording import count
 
@@ -97,10 +98,15 @@ def prepare(
     model = build_model(spec, len(classes), config.model.pretrained,
                         config.model.weights_file, callbacks, cancel)
     groups = layer_groups(spec)
-    selectors = config.model.trainable or preset(config.model.strategy, groups,
-                                                 config.model.unfreeze)
-    set_trainable(model, groups, selectors)
-    return Prepared(config, list(classes), train, val, model, groups, pre, tuple(selectors), scan)
+    chosen = selection_of(model, groups, config)
+    set_trainable(model, groups, chosen.selectors)
+    return Prepared(config, list(classes), train, val, model, groups, pre, chosen.selectors, scan)
+
+
+def selection_of(model: TransferNet, groups: list[Group], config: RunConfig) -> Selection:
+    """What trains: the configuration's preset or its own selection, made explicit."""
+    m = config.model
+    return select(describe_model(model, groups, m.backbone), m.strategy, m.unfreeze, m.trainable)
 
 
 def _report_problems(scan: FolderScan, callbacks: list, dropped: list[str]) -> None:
@@ -115,10 +121,16 @@ def _report_problems(scan: FolderScan, callbacks: list, dropped: list[str]) -> N
 
 
 def resume_config(run_dir: str | Path) -> RunConfig:
-    """The configuration a run folder was started with."""
+    """The configuration a run folder was started with, training exactly the selection it
+    stored (what its preset or its own selection came to when it started)."""
     meta = bundle.read_meta(run_dir)
     try:
-        return RunConfig.from_dict(meta["config"])
+        config = RunConfig.from_dict(meta["config"])
+        stored = meta.get("trainable")
+        if stored is not None:
+            config = replace(config, model=replace(config.model,
+                                                   trainable=tuple(str(s) for s in stored)))
+        return config
     except (KeyError, TypeError, AttributeError, ConfigError) as exc:
         raise bundle.RunError(f"{Path(run_dir) / bundle.META} holds no usable configuration "
                               f"({type(exc).__name__}: {exc})") from None

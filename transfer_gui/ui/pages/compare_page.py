@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core import RunError, count, read_meta, run_revision, runs_folder
+from ...core import RunError, count, run_info, run_revision, runs_folder
 from ..state import AppState
 from ..widgets.compare_table import CompareTable
 from ..widgets.dialogs import show_error
@@ -210,7 +210,7 @@ class ComparePage(QWidget):
 
     def add_run(self, folder: str) -> bool:
         try:
-            read_meta(folder)
+            run_info(folder)
         except RunError as exc:
             show_error(self, "Not a trained run", str(exc))
             return False

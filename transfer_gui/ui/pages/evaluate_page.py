@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core import RunError, count, read_meta, run_revision
+from ...core import RunError, count, run_info, run_revision
 from ..state import AppState
 from ..widgets.confusion import ConfusionMatrix
 from ..widgets.dialogs import show_error
@@ -261,8 +261,7 @@ def _evaluate(run: str, callbacks: list, cancel: object, folder: str | None = No
 def _run_text(run: str) -> str:
     """The run's name with its status and epochs, so a resumed run is told from its past."""
     try:
-        meta = read_meta(run)
+        info = run_info(run)
     except RunError:
         return os.path.basename(run)
-    return (f"{os.path.basename(run)} ({meta.get('status', '?')}, "
-            f"{count(meta.get('epochs_done', 0), 'epoch')})")
+    return f"{os.path.basename(run)} ({info.status}, {count(info.epochs_done, 'epoch')})"

@@ -21,14 +21,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core import CLASSIC_STRATEGIES, ModelConfig, RunError, read_meta
-from ..engine import (
-    BackboneRow,
-    ModelStructure,
-    build_structure,
-    selectors_for,
-    trainable_names,
+from ...core import (
+    CLASSIC_STRATEGIES,
+    ModelConfig,
+    ModelLayout,
+    RunError,
+    Selection,
+    run_info,
+    select,
 )
+from ..engine import BackboneRow, describe_structure
 from ..state import AppState
 from ..widgets.banner import Banner
 from ..widgets.dialogs import show_error
@@ -56,7 +58,7 @@ WEIGHTS_TIP = {
 def _run_classes(run: str | None) -> int:
     """How many classes a run was trained on (0 if unknown)."""
     try:
-        return len(read_meta(run).get("classes") or []) if run else 0
+        return len(run_info(run).classes) if run else 0
     except RunError:
         return 0
 
@@ -65,7 +67,7 @@ class ModelPage(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.structure: ModelStructure | None = None
+        self.structure: ModelLayout | None = None  # the network described, no weights
         self.build_task: Task | None = None
         self.online_task: Task | None = None
         self._rows: list[BackboneRow] = []
@@ -217,7 +219,7 @@ class ModelPage(QWidget):
 
     def _built(self) -> tuple[str, int] | None:
         structure = self.structure
-        return (structure.backbone, structure.model.num_classes) if structure else None
+        return (structure.backbone, structure.num_classes) if structure else None
 
     def _build_structure(self, backbone: str) -> None:
         wanted = (backbone, self._num_classes())
@@ -226,12 +228,12 @@ class ModelPage(QWidget):
         self._building = wanted
         self.tree.setEnabled(False)
         self.summary.setText("Building the network…")
-        task = start_task(partial(build_structure, *wanted), "model", self)
+        task = start_task(partial(describe_structure, *wanted), "model", self)
         task.succeeded.connect(partial(self._on_structure_built, task))
         task.failed.connect(partial(self._on_structure_failed, task))
         self.build_task = task
 
-    def _on_structure_built(self, task: Task, structure: ModelStructure) -> None:
+    def _on_structure_built(self, task: Task, structure: ModelLayout) -> None:
         if task is not self.build_task:
             return
         self._building = None
@@ -240,8 +242,8 @@ class ModelPage(QWidget):
         selectors = self._pending_selectors if self._pending_selectors is not None \
             else model.trainable
         self._pending_selectors = None
-        names = trainable_names(structure, model.strategy, model.unfreeze, selectors)
-        self.tree.tree_model.load(structure.nodes, structure.sizes, names)
+        chosen = select(structure, model.strategy, model.unfreeze, selectors)
+        self.tree.tree_model.load(structure, chosen.names)
         self.tree.setEnabled(True)
         self.unfreeze.setMaximum(max(1, len(structure.groups) - 1))
         self._check_preset(model.strategy)
@@ -301,7 +303,7 @@ class ModelPage(QWidget):
         if self.structure is None:
             return
         self._check_preset(strategy)
-        names = trainable_names(self.structure, strategy, self.unfreeze.value())
+        names = select(self.structure, strategy, self.unfreeze.value()).names
         model = self.state.config.model
         self.state.set_model(dataclasses.replace(model, strategy=strategy,
                                                  unfreeze=self.unfreeze.value()))
@@ -324,23 +326,20 @@ class ModelPage(QWidget):
     def _sync_trainable(self, edited: bool) -> None:
         if self.structure is None:
             return
-        tree = self.tree.tree_model
-        selectors = selectors_for(self.structure, tree.trainable)
         model = self.state.config.model
-        self.state.set_model(dataclasses.replace(model, trainable=selectors,
+        chosen = select(self.structure, model.strategy, model.unfreeze,
+                        self.tree.tree_model.trainable)
+        self.state.set_model(dataclasses.replace(model, trainable=chosen.selectors,
                                                  backbone=self.structure.backbone), edited)
-        self._show_summary()
+        self._show_summary(chosen)
 
-    def _show_summary(self) -> None:
+    def _show_summary(self, chosen: Selection) -> None:
         """A preset is highlighted only while the tree is exactly that preset."""
-        assert self.structure is not None
-        model = self.state.config.model
-        preset = trainable_names(self.structure, model.strategy, model.unfreeze)
-        matches = self.tree.tree_model.trainable == preset
-        self.presets.check(model.strategy if matches else "")
-        custom = "" if matches else "<b>Custom</b> (no preset matches) · "
-        self.summary.setText(custom + texts.summary_text(self.structure, model.strategy))
-        warning = texts.scratch_warning(self.structure, model.strategy)
+        strategy = self.state.config.model.strategy
+        self.presets.check(strategy if chosen.is_preset else "")
+        custom = "" if chosen.is_preset else "<b>Custom</b> (no preset matches) · "
+        self.summary.setText(custom + texts.summary_text(chosen, strategy))
+        warning = texts.scratch_warning(chosen, strategy)
         self.scratch_warning.setText(warning)
         self.scratch_warning.setVisible(bool(warning))
 

@@ -29,8 +29,8 @@ from ...core import (
     RunConfig,
     can_resume,
     new_run_dir,
-    read_meta,
     read_steps,
+    run_info,
 )
 from ..state import AppState
 from ..widgets.augment_preview import AugmentPreview, PreviewRequest
@@ -318,7 +318,7 @@ class TrainPage(QWidget):
 
     def _replay_history(self) -> None:
         """A resumed run's plot starts with the epochs before the stop, steps included."""
-        for row in read_meta(self.run_dir).get("history", []):
+        for row in run_info(self.run_dir).history:
             self.plots.add_epoch(row["epoch"], row["train_acc"], row["val_loss"], row["val_acc"],
                                  row.get("target_acc"))
         for epoch in read_steps(self.run_dir):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
-from ...core import BatchEnded, EpochEnded, FitEnded, FitStarted, count
+from ...core import BatchEnded, EpochEnded, FitEnded, FitStarted, count, saved_weights
 from .common import human_duration
 
 ENDINGS = {"completed": "Finished", "cancelled": "Stopped",
@@ -49,11 +47,11 @@ def ended_status(event: FitEnded, resumed_after: int) -> str:
 
 def failure_words(error: object, run_dir: str) -> tuple[str, str, bool]:
     """The dialog's title, what to add to the engine's message, and whether a model is kept."""
-    saved = os.path.join(run_dir, "model.safetensors")
     if getattr(error, "refusal", False):  # refused before any work: nothing was written
         return "Cannot start training", "", False
     if hasattr(error, "saved"):  # the engine's own failure names the model really saved
         return "Training failed", "", getattr(error, "saved", None) is not None
-    if os.path.isfile(saved):
+    saved = saved_weights(run_dir)
+    if saved:
         return "Training failed", f"\n\nThe last good model is kept in {saved}.", True
     return "Training failed", "\n\nNo model was saved.", False

@@ -18,34 +18,28 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core import WEIGHTS, RunError, count, read_meta
+from ...core import RunError, RunInfo, count, run_info
 
 FILTER = "TorchScript (*.pt *.ts);;All files (*)"
 
 
-def exportable_runs(runs: list[str]) -> list[tuple[str, dict]]:
+def exportable_runs(runs: list[str]) -> list[tuple[str, RunInfo]]:
     """The runs with saved weights and readable metadata, newest first."""
     found = []
     for run in dict.fromkeys(reversed(runs)):  # newest first, each once
         try:
-            meta = read_meta(run)
+            info = run_info(run)
         except RunError:
             continue
-        if os.path.isfile(os.path.join(run, WEIGHTS)):
-            found.append((run, meta))
+        if info.weights:
+            found.append((run, info))
     return found
 
 
-def run_caption(run: str, meta: dict) -> str:
-    strategy = (meta.get("config", {}).get("model", {}) or {}).get("strategy", "")
-    acc = (meta.get("best") or {}).get("val_acc")
-    parts = [os.path.basename(os.path.normpath(run)), strategy,
-             f"validation {acc:.1%}" if isinstance(acc, float) else ""]
+def run_caption(info: RunInfo) -> str:
+    acc = info.best_val_acc
+    parts = [info.name, info.strategy, f"validation {acc:.1%}" if acc is not None else ""]
     return " · ".join(p for p in parts if p)
-
-
-def image_size(meta: dict) -> int:
-    return int(meta["preprocess"]["image_size"])
 
 
 def default_folder(project_path: str | None) -> str:
@@ -60,7 +54,7 @@ def default_folder(project_path: str | None) -> str:
 class ExportDialog(QDialog):
     """`chosen()` gives (run folder, output file) once accepted."""
 
-    def __init__(self, runs: list[tuple[str, dict]], current: str, project_path: str | None,
+    def __init__(self, runs: list[tuple[str, RunInfo]], current: str, project_path: str | None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export model")
@@ -68,8 +62,8 @@ class ExportDialog(QDialog):
         self.folder = default_folder(project_path)
         self.run = QComboBox()
         self.run.setToolTip("The trained run whose model is exported")
-        for run, meta in runs:
-            self.run.addItem(run_caption(run, meta), run)
+        for run, info in runs:
+            self.run.addItem(run_caption(info), run)
         self.about = QLabel()
         self.about.setWordWrap(True)
         self.path = QLineEdit()
@@ -93,7 +87,7 @@ class ExportDialog(QDialog):
         self._on_run_changed()
         self.resize(620, self.sizeHint().height())
 
-    def meta(self) -> dict:
+    def info(self) -> RunInfo:
         return self.runs[self.run.currentIndex()][1]
 
     def chosen(self) -> tuple[str, str]:
@@ -101,12 +95,12 @@ class ExportDialog(QDialog):
 
     @Slot()
     def _on_run_changed(self, *_: object) -> None:
-        meta = self.meta()
-        size = image_size(meta)
+        info = self.info()
+        size = info.image_size
         self.about.setText(
             f"Input: RGB images of {size} × {size} pixels, values in [0, 1] (a tensor of shape "
             f"N × 3 × {size} × {size}); output: logits for "
-            f"{count(len(meta['classes']), 'class')}, whose names are stored in the file.")
+            f"{count(len(info.classes), 'class')}, whose names are stored in the file.")
         folder = os.path.dirname(self.path.text()) or self.folder
         name = os.path.basename(os.path.normpath(self.run.currentData()))
         self.path.setText(os.path.join(folder, f"{name}.torchscript.pt"))

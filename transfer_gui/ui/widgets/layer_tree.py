@@ -1,18 +1,23 @@
 """The layer tree: the network's layer groups and modules, with a tri-state "trainable" box.
 
-The model is a plain mirror of the engine's `module_tree`: each node knows the parameter names
-beneath it, and the set of trainable parameter names is the only state. Ticking a node makes
-every parameter beneath it trainable; a node with some trainable parameters shows "partial".
+The model mirrors the engine's layout of the network (names, kinds and parameter sizes; no
+torch objects): each node knows the parameter names beneath it, and the set of trainable
+parameter names is the only state. Ticking a node makes every parameter beneath it trainable;
+a node with some trainable parameters shows "partial".
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QFont
 from PySide6.QtWidgets import QHeaderView, QMenu, QTreeView, QWidget
+
+if TYPE_CHECKING:
+    from ...core import ModelLayout
 
 COLUMNS = ("Layer", "Type", "Parameters", "Trainable")
 Index = QModelIndex | QPersistentModelIndex
@@ -29,21 +34,15 @@ class TreeItem:
     row: int = 0
 
 
-def build_items(nodes: Sequence, param_names: Sequence[str]) -> list[TreeItem]:
-    """Mirror engine `Node`s; `param_names` gives the model's parameter order."""
-    order = {name: i for i, name in enumerate(param_names)}
+def build_items(layers: Sequence) -> list[TreeItem]:
+    """Mirror the engine's layout `Layer`s (each knows the parameter names beneath it)."""
 
-    def convert(node, parent: TreeItem | None, row: int) -> TreeItem:
-        item = TreeItem(node.name, node.path, node.kind, [], parent, row=row)
-        item.children = [convert(c, item, i) for i, c in enumerate(node.children)]
-        if node.kind == "Parameter":
-            item.params = [node.path]
-        else:
-            names = {p for c in item.children for p in c.params}
-            item.params = sorted(names, key=order.__getitem__)
+    def convert(layer, parent: TreeItem | None, row: int) -> TreeItem:
+        item = TreeItem(layer.name, layer.path, layer.kind, list(layer.params), parent, row=row)
+        item.children = [convert(c, item, i) for i, c in enumerate(layer.children)]
         return item
 
-    return [convert(n, None, i) for i, n in enumerate(nodes)]
+    return [convert(layer, None, i) for i, layer in enumerate(layers)]
 
 
 def _is_checked(value: object) -> bool:
@@ -72,11 +71,11 @@ class LayerTreeModel(QAbstractItemModel):
         self._bold = QFont()
         self._bold.setBold(True)
 
-    def load(self, nodes: Sequence, sizes: dict[str, int], trainable: Iterable[str]) -> None:
+    def load(self, layout: ModelLayout, trainable: Iterable[str]) -> None:
         self.beginResetModel()
-        self.sizes = dict(sizes)
-        self.order = list(sizes)
-        self.roots = build_items(nodes, self.order)
+        self.sizes = dict(layout.sizes)
+        self.order = list(layout.sizes)
+        self.roots = build_items(layout.layers)
         self.trainable = set(trainable)
         self.endResetModel()
 

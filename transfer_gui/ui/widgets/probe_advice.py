@@ -19,13 +19,8 @@ class ProbeAdvice(QLabel):
         self.setVisible(False)
 
     def show_for(self, run_dir: str, data_root: str) -> None:
-        from ...core import RunError, probe_advice, read_meta
+        from ...core import run_advice
 
-        text = ""
-        if run_dir:
-            try:
-                text = probe_advice(read_meta(run_dir), data_root)
-            except RunError:
-                text = ""
+        text = run_advice(run_dir, data_root) if run_dir else ""
         self.setText(f"<b>Which to choose:</b> {html.escape(text)}" if text else "")
         self.setVisible(bool(text))

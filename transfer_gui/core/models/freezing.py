@@ -1,0 +1,232 @@
+"""What trains, as one explicit selection.
+
+A run's freezing is given either by a preset (a strategy and how many groups `unfreeze`) or by
+a hand-made selection: selectors, or the parameter names ticked in the window's layer tree. A
+*selector* is a layer group's name ("stage7"), a module path ("body.layer4.1") or a parameter
+name ("body.layer4.1.bn2.weight"). `select` turns either form into the same `Selection`: the
+shortest list of selectors that covers exactly the parameters that train, with their counts.
+Training applies only that selection, and `run.json` stores it.
+
+The selection works on a `ModelLayout`, a light description of a network in plain data
+(parameter names and sizes, the module tree, the layer groups; no torch objects). `describe`
+builds it on the meta device: no weights are allocated, loaded or downloaded.
+
+This module imports torch only inside `describe`, so a window can use the rest at once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..config import CLASSIC_STRATEGIES
+
+if TYPE_CHECKING:
+    from .backbones import BackboneSpec
+
+HEAD = "head"
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    paths: tuple[str, ...]  # full paths in the TransferNet ("body.layer1", "head")
+
+
+def layer_groups(spec: BackboneSpec) -> list[Group]:
+    """The backbone's groups, from the input to the output, then the head."""
+    groups = [Group(name, tuple(f"body.{p}" for p in paths)) for name, paths in spec.groups]
+    return [*groups, Group(HEAD, (HEAD,))]
+
+
+def _under(name: str, path: str) -> bool:
+    return name == path or name.startswith(path + ".")
+
+
+def group_of(name: str, groups: Sequence[Group]) -> str | None:
+    """The group a parameter or module path belongs to."""
+    for group in groups:
+        if any(_under(name, p) for p in group.paths):
+            return group.name
+    return None
+
+
+def preset(strategy: str, groups: Sequence[Group], unfreeze: int = 2) -> tuple[str, ...]:
+    """The groups that train under a strategy."""
+    names = [g.name for g in groups]
+    if strategy == "linear-probe":
+        return (HEAD,)
+    if strategy == "fine-tune":
+        body = names[:-1]
+        return (*body[len(body) - min(unfreeze, len(body)) :], HEAD)
+    if strategy in CLASSIC_STRATEGIES:
+        return ()  # a classic model is fitted on frozen features: no gradients at all
+    return tuple(names)  # "full" and "scratch": everything
+
+
+def resolve_names(selectors: Iterable[str], groups: Sequence[Group],
+                  names: Collection[str]) -> frozenset[str]:
+    """The parameter names (out of `names`) that `selectors` cover. Unknown selectors raise
+    ValueError."""
+    by_group = {g.name: g.paths for g in groups}
+    chosen: set[str] = set()
+    for selector in selectors:
+        paths = by_group.get(selector, (selector,))
+        hits = {n for n in names if any(_under(n, p) for p in paths)}
+        if not hits and selector not in by_group:
+            raise ValueError(f"{selector!r} is neither a layer group nor a module of the model")
+        chosen |= hits
+    return frozenset(chosen)
+
+
+# --- the description ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A layer group, a module or a bare parameter of the network."""
+
+    name: str  # as shown: a group's name, or the path without "body."
+    path: str  # the full path in the TransferNet; a group's name for a group
+    kind: str  # "group", the module's class name, or "Parameter"
+    params: tuple[str, ...]  # the parameter names beneath, in the model's order
+    size: int  # how many parameter values beneath
+    children: tuple[Layer, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelLayout:
+    """A network described for choosing what trains: no torch objects, no weights."""
+
+    backbone: str
+    num_classes: int
+    groups: tuple[Group, ...]
+    sizes: dict[str, int]  # every parameter name -> its number of values, in model order
+    layers: tuple[Layer, ...]  # one per group, the modules they hold beneath
+
+    @property
+    def total(self) -> int:
+        return sum(self.sizes.values())
+
+    def covered(self, selectors: Iterable[str]) -> frozenset[str]:
+        return resolve_names(selectors, self.groups, self.sizes)
+
+
+def describe_model(model: Any, groups: Sequence[Group], backbone: str = "") -> ModelLayout:
+    """Describe a built TransferNet (with weights, or on the meta device)."""
+    sizes = {name: p.numel() for name, p in model.named_parameters()}
+    order = {name: i for i, name in enumerate(sizes)}
+    layers = []
+    for group in groups:
+        children = tuple(_layer(model, path) for path in group.paths)
+        params = sorted({p for c in children for p in c.params}, key=order.__getitem__)
+        layers.append(Layer(group.name, group.name, "group", tuple(params),
+                            sum(c.size for c in children), children))
+    return ModelLayout(backbone, model.num_classes, tuple(groups), sizes, tuple(layers))
+
+
+def _layer(model: Any, path: str) -> Layer:
+    display = path.removeprefix("body.")
+    try:
+        module = model.get_submodule(path)
+    except AttributeError:
+        param = model.get_parameter(path)  # a bare parameter such as ViT's class token
+        return Layer(display, path, "Parameter", (path,), param.numel())
+    children = [_layer(model, f"{path}.{name}") for name, _ in module.named_children()]
+    direct = [Layer(name, f"{path}.{name}", "Parameter", (f"{path}.{name}",), p.numel())
+              for name, p in module.named_parameters(recurse=False)]
+    params = tuple(f"{path}.{name}" for name, _ in module.named_parameters())
+    size = sum(p.numel() for p in module.parameters())
+    return Layer(display, path, type(module).__name__, params, size,
+                 tuple([c for c in children if c.size] + direct))
+
+
+def describe(backbone: str, num_classes: int) -> ModelLayout:
+    """The layout of `backbone` with a `num_classes` head, built on the meta device: no
+    weights are allocated, loaded or downloaded (milliseconds for most backbones)."""
+    import torch
+
+    from .backbones import get_spec, split_network
+
+    spec = get_spec(backbone)
+    with torch.device("meta"):
+        model = split_network(spec, spec.builder(), max(num_classes, 2))
+    return describe_model(model, layer_groups(spec), spec.name)
+
+
+# --- the selection --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Exactly what trains: the selectors, the parameter names they cover, the counts."""
+
+    selectors: tuple[str, ...]
+    names: frozenset[str]
+    trainable: int
+    total: int
+    is_preset: bool  # the same parameters as the strategy's preset
+
+    @property
+    def frozen(self) -> int:
+        return self.total - self.trainable
+
+    def summary(self) -> str:
+        return summary(self.trainable, self.total)
+
+
+def select(layout: ModelLayout, strategy: str, unfreeze: int = 2,
+           chosen: Iterable[str] | None = None) -> Selection:
+    """The one explicit selection for a preset (`chosen` None) or a hand-made choice
+    (`chosen`: selectors or parameter names). A classic strategy trains nothing whatever is
+    chosen: its model is fitted on frozen features."""
+    preset_names = layout.covered(preset(strategy, layout.groups, unfreeze))
+    if chosen is None or strategy in CLASSIC_STRATEGIES:
+        names = preset_names
+    else:
+        names = layout.covered(chosen)
+    return Selection(compact(layout, names), names, sum(layout.sizes[n] for n in names),
+                     layout.total, names == preset_names)
+
+
+def compact(layout: ModelLayout, names: Collection[str]) -> tuple[str, ...]:
+    """The shortest selectors for `names`: whole groups where a group trains entirely, else
+    the largest modules that train entirely."""
+    out: list[str] = []
+    for group in layout.layers:
+        if group.params and all(p in names for p in group.params):
+            out.append(group.name)
+        else:
+            for child in group.children:
+                out.extend(_compact(child, names))
+    return tuple(out)
+
+
+def _compact(layer: Layer, names: Collection[str]) -> list[str]:
+    flags = [p in names for p in layer.params]
+    if flags and all(flags):
+        return [layer.path]
+    if not any(flags):
+        return []
+    ordered = sorted(layer.children, key=lambda c: c.kind != "Parameter")  # its own first
+    return [s for child in ordered for s in _compact(child, names)]
+
+
+# --- in words -------------------------------------------------------------------------------
+
+
+def format_count(n: int) -> str:
+    if n >= 1e6:
+        return f"{n / 1e6:.1f} M"
+    if n >= 1e3:
+        return f"{n / 1e3:.1f} k"
+    return str(n)
+
+
+def summary(trainable: int, total: int) -> str:
+    share = 100.0 * trainable / total if total else 0.0
+    digits = 0 if share == 0 or share >= 1 or math.isclose(share, 100) else 1
+    return (f"trainable {format_count(trainable)} of {format_count(total)} parameters "
+            f"({share:.{digits}f} %)")
