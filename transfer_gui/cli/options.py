@@ -115,7 +115,7 @@ def _values(cls: type, args: argparse.Namespace) -> dict[str, Any]:
         if main is None or not hasattr(args, main.name):
             continue
         given = getattr(args, main.name)
-        words = {o.command_line.word for o in flags[cli.flag]}
+        words = {o.command_line.word for o in flags[cli.flag] if o.command_line.word}
         if cli.word:
             out[opt.name] = given == cli.word
         elif cli.words is not None:

@@ -24,15 +24,6 @@ TWO_STAGE = ("fine-tune", "full")  # strategies that unfreeze layers below the h
 T = TypeVar("T")
 
 
-def _from_dict(cls: type[T], data: dict[str, Any] | None) -> T:
-    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    kwargs = {k: v for k, v in (data or {}).items() if k in known}
-    for key, value in kwargs.items():
-        if isinstance(value, list):
-            kwargs[key] = tuple(value)
-    return cls(**kwargs)
-
-
 class _Config:
     """Validation from the fields' options, and conversion to and from plain dictionaries."""
 
@@ -44,7 +35,12 @@ class _Config:
 
     @classmethod
     def from_dict(cls: type[T], data: dict[str, Any] | None) -> T:
-        return _from_dict(cls, data)
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        kwargs = {k: v for k, v in (data or {}).items() if k in known}
+        for key, value in kwargs.items():
+            if isinstance(value, list):
+                kwargs[key] = tuple(value)
+        return cls(**kwargs)
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ class TrainForm(QGroupBox):
             return dataclasses.replace(self._base, **values), {}
         except ConfigError as exc:  # a rule between settings: shown at the one it names
             name = self._where.get(exc.field or "", exc.field)
-            return None, {name if name in self.fields else "epochs": str(exc)}
+            return None, {name if name in self.fields else next(iter(self.fields)): str(exc)}
 
     def problems(self) -> dict[str, str]:
         """The message of each field whose value is invalid, by setting name."""
