@@ -9,7 +9,8 @@ Sub-packages, from the top layer down (each imports only the ones below it; the 
 - `io`: run folders (weights, checkpoint, record, lock), projects, the feature store, export;
 - `data`: folder scans, image decoding, datasets, augmentation, batches, the decoded-image cache;
 - `models`: backbones and their layer groups, weights, the bundled network, heads;
-- the base modules here: `config`, `events`, `errors`, `wording`, `interrupt`, `atomic`.
+- the base modules here: `config` (over `schema`, how a setting is declared), `events`,
+  `errors`, `wording`, `interrupt`, `atomic`.
 
 Names are imported on first use, so `import transfer_gui.core` stays cheap for the window
 (torch loads only when something that needs it is asked for).
@@ -34,12 +35,14 @@ _WHERE: dict[str, str] = {
     "overlay": "analysis.predict",
     "write_csv": "analysis.predict",
     "CLASSIC_STRATEGIES": "config",
-    "ConfigError": "config",
     "DataConfig": "config",
     "ModelConfig": "config",
     "RunConfig": "config",
     "TrainConfig": "config",
     "TransferConfig": "config",
+    "ConfigError": "schema",
+    "NOTHING": "schema",
+    "options_of": "schema",
     "Preprocess": "data.datasets",
     "augment_preview": "data.datasets",
     "ImageError": "data.images",

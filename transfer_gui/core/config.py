@@ -1,5 +1,9 @@
 """Immutable run configuration, saved as JSON next to every run.
 
+Each setting is declared once, with `option(...)`: its default, its allowed values (which the
+dataclass checks), its words in the window's form and its command-line option (the form and
+the command line are built from these declarations).
+
 Each dataclass converts to and from plain dictionaries; unknown keys are ignored on load so a
 project written by a newer version still opens, and missing keys take their defaults.
 """
@@ -10,78 +14,66 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
-from .errors import UserError
+from .schema import Cli, ConfigError, option, validate
 
 STRATEGIES = ("linear-probe", "fine-tune", "full", "scratch", "logistic", "knn")
 CLASSIC_STRATEGIES = ("logistic", "knn")  # a classic model on frozen features, no gradients
-TRANSFER_MODES = ("none", "joint", "dann", "coral")
-AUGMENTS = ("none", "light", "standard")
-OPTIMIZERS = ("adamw", "sgd")
-SCHEDULES = ("onecycle", "cosine", "constant")
-DEVICES = ("auto", "cpu", "cuda")
+GRADIENT = tuple(s for s in STRATEGIES if s not in CLASSIC_STRATEGIES)
+TWO_STAGE = ("fine-tune", "full")  # strategies that unfreeze layers below the head
 
 T = TypeVar("T")
 
 
-class ConfigError(UserError, ValueError):
-    """A configuration value is out of range or unknown."""
-
-
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
-
-
-def _from_dict(cls: type[T], data: dict[str, Any] | None) -> T:
-    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    kwargs = {k: v for k, v in (data or {}).items() if k in known}
-    for key, value in kwargs.items():
-        if isinstance(value, list):
-            kwargs[key] = tuple(value)
-    return cls(**kwargs)
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """Where the images are and how they are split."""
-
-    root: str = ""
-    val_dir: str | None = None  # an explicit validation folder; else val_split of root
-    val_split: float = 0.2
-    seed: int = 0
-    folder_split: bool = True  # a train/ + val/ folder keeps its own split
+class _Config:
+    """Validation from the fields' options, and conversion to and from plain dictionaries."""
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.val_split < 1.0:
-            raise ConfigError(f"val_split must be in [0, 1), not {self.val_split}")
+        validate(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> DataConfig:
-        return _from_dict(cls, data)
+    def from_dict(cls: type[T], data: dict[str, Any] | None) -> T:
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        kwargs = {k: v for k, v in (data or {}).items() if k in known}
+        for key, value in kwargs.items():
+            if isinstance(value, list):
+                kwargs[key] = tuple(value)
+        return cls(**kwargs)
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class DataConfig(_Config):
+    """Where the images are and how they are split."""
+
+    root: str = option("", cli=False)  # the command's DATA argument
+    # an explicit validation folder; else val_split of root
+    val_dir: str | None = option(cli=Cli("--val", metavar="DIR",
+                                         help="a separate validation folder"))
+    val_split: float = option(0.2, min=0.0, max=1.0, below=True)
+    seed: int = option(0, min=0)  # shares --seed with the training recipe
+    folder_split: bool = option(True, cli=False)  # a train/ + val/ folder keeps its own split
+
+
+@dataclass(frozen=True)
+class ModelConfig(_Config):
     """Which network, which weights, and which parameters train.
 
     `trainable`, when set, lists exactly the groups, module paths or parameter names that train
     (everything else is frozen) and overrides the strategy's preset; the GUI's layer tree writes it.
     """
 
-    backbone: str = "efficientnet_lite0"
-    strategy: str = "linear-probe"
-    unfreeze: int = 2  # fine-tune: how many layer groups below the head train
-    weights_file: str | None = None
-    trainable: tuple[str, ...] | None = None
-    lr_ratio: float | None = None  # lr of the earliest trainable group / lr of the head
-
-    def __post_init__(self) -> None:
-        _check_choice("strategy", self.strategy, STRATEGIES)
-        if self.unfreeze < 0:
-            raise ConfigError("unfreeze must be zero or more")
+    backbone: str = option("efficientnet_lite0")
+    strategy: str = option(
+        "linear-probe", choices=dict.fromkeys(STRATEGIES, ""),
+        cli=Cli(help="what trains (default linear-probe); logistic and knn fit a classic "
+                     "model on the frozen backbone's features"))
+    unfreeze: int = option(2, min=0, cli=Cli(
+        metavar="N", help="fine-tune: layer groups below the head that train (default 2)"))
+    weights_file: str | None = option(cli=Cli("--weights", metavar="FILE",
+                                              help="start from this state dict"))
+    trainable: tuple[str, ...] | None = option(cli=False)
 
     @property
     def pretrained(self) -> bool:
@@ -93,67 +85,140 @@ class ModelConfig:
             out["trainable"] = list(self.trainable)
         return out
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> ModelConfig:
-        return _from_dict(cls, data)
+
+AUTO = "Auto (per strategy)"
+CLASSIC_TIP = "A classic head is fitted on the features in one pass: no epochs or rates"
+GRADIENT_ONLY: dict[str, Any] = {"strategies": GRADIENT, "idle": CLASSIC_TIP}
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """The training recipe. `None` means "the strategy's default" (see `resolved`)."""
+class TrainConfig(_Config):
+    """The training recipe. `None` means "the strategy's default" (see `resolved`).
 
-    epochs: int | None = None
-    batch_size: int = 32
-    lr: float | None = None
-    optimizer: str = "adamw"
-    schedule: str = "onecycle"
-    weight_decay: float = 1e-4
-    label_smoothing: float = 0.1
-    augment: str | None = None
-    image_size: int | None = None
-    mixed_precision: bool = True  # used on CUDA only
-    device: str = "auto"
-    early_stopping: int = 0  # patience in epochs; 0 turns it off
-    seed: int = 0
-    num_workers: int | None = None  # None: chosen from the machine
-    cache_features: bool = True  # frozen backbone + no augmentation: compute features once
-    cache_decoded: bool = True  # decode and resize each image once, not every epoch
-    cache_memory_mb: int = 1024  # RAM for decoded images; beyond it they spill to disk
-    auto_batch_size: bool = False  # GPU: the largest batch that fits (replaces batch_size)
-    compile: bool = False  # torch.compile the model (pays off only for long runs)
-    head_epochs: int | None = None  # old two-stage recipe: epochs of the head alone first
+    The fields are in the order of the window's form (and of the command line's options).
+    """
+
+    epochs: int | None = option(
+        label="Epochs", min=1, top=1000, special="auto", resolved=True, **GRADIENT_ONLY,
+        help="How many passes over the training images; auto is the strategy's default")
     # LP-FT: epoch 1 trains the linear-probe strategy's probe on cached features, then the chosen
     # layers fine-tune from it (and the run never ends worse than that probe)
-    probe_first: bool | None = None
-    layer_decay: float | None = None  # each group below the head: lr x this (probe-first runs)
-    freeze_bn: bool | None = None  # BatchNorm keeps its pretrained statistics while fine-tuning
-
-    def __post_init__(self) -> None:
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_choice("device", self.device, DEVICES)
-        if self.augment is not None:
-            _check_choice("augment", self.augment, AUGMENTS)
-        for name in ("epochs", "batch_size", "image_size"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"{name} must be at least 1, not {value}")
-        if self.cache_memory_mb < 0:
-            raise ConfigError(f"cache_memory_mb must be zero or more, not {self.cache_memory_mb}")
-        if self.head_epochs is not None and self.head_epochs < 0:
-            raise ConfigError("head_epochs must be zero or more")
-        if self.layer_decay is not None and not 0 < self.layer_decay <= 1:
-            raise ConfigError(f"layer_decay must be in (0, 1], not {self.layer_decay}")
-        if self.lr is not None and not self.lr > 0:
-            raise ConfigError(f"lr must be positive, not {self.lr}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> TrainConfig:
-        return _from_dict(cls, data)
-
+    probe_first: bool | None = option(
+        label="Fine-tune from", strategies=TWO_STAGE,
+        choices={None: AUTO, True: "Linear probe first", False: "Head first for N epochs"},
+        help="Fine-tuning starts from a linear probe trained on the frozen network's features "
+             "as the linear-probe strategy trains it (epoch 1); if fine-tuning never beats it "
+             "on validation, the run keeps the probe",
+        cli=Cli("--no-probe-first", const=False,
+                help="fine-tune/full: skip the converged linear probe that fine-tuning starts "
+                     "from (and is never worse than)"))
+    head_epochs: int | None = option(  # the old two-stage recipe: epochs of the head alone first
+        label="Head first for", min=0, top=1000, special="auto", suffix=" epochs", resolved=True,
+        strategies=TWO_STAGE, idle="Two-stage training applies to fine-tuning",
+        help="The older two-stage recipe: train the new head alone (the network frozen) for "
+             "this many epochs, then unfreeze the chosen layers. 0 trains everything from the "
+             "start; auto is the strategy's default.",
+        cli=Cli(metavar="K", help="the old two-stage recipe (with --no-probe-first): train the "
+                                  "head alone for K epochs first"))
+    layer_decay: float | None = option(  # each group below the head: lr x this (probe-first)
+        label="Layer decay", min=0.0, above=True, max=1.0, step=0.05, special="auto",
+        resolved=True, unresolved="spread", strategies=TWO_STAGE,
+        help="Each layer group below the head learns at this times the rate of the group above "
+             "it (smaller: earlier layers change less)",
+        cli=Cli(metavar="D", help="fine-tune/full: each layer group below the head learns at D "
+                                  "times the rate of the one above (default: per strategy)"))
+    freeze_bn: bool | None = option(  # BatchNorm keeps its pretrained statistics in fine-tuning
+        label="BatchNorm statistics", strategies=TWO_STAGE,
+        choices={None: "Auto", True: "Frozen (pretrained)", False: "Updated"},
+        help="BatchNorm statistics while fine-tuning: kept as pretrained (steadier with few "
+             "images) or updated from your images",
+        cli=Cli("--bn-stats", words={"frozen": True, "update": False},
+                help="fine-tune/full: keep BatchNorm's pretrained statistics or update them "
+                     "(default: frozen when starting from a probe)"))
+    batch_size: int = option(
+        32, label="Batch size", min=1, top=4096,
+        help="Images per training step: smaller needs less memory, larger is faster on a GPU",
+        cli=Cli(metavar="N|auto", help="images per step (default 32); auto: the largest that "
+                                       "fits on the GPU"))
+    lr: float | None = option(
+        label="Learning rate", min=0.0, above=True, entry=True, special="auto",
+        resolved=True, **GRADIENT_ONLY,
+        help="How big the optimizer's steps are; empty uses the strategy's default. Find "
+             "learning rate measures a good one on your data",
+        cli=Cli(help="peak learning rate (default: per strategy)"))
+    optimizer: str = option(
+        "adamw", label="Optimizer", choices={"adamw": "AdamW", "sgd": "SGD (momentum)"},
+        **GRADIENT_ONLY,
+        help="AdamW adapts each parameter's step (a safe default); SGD with momentum is the "
+             "classic choice for fine-tuning")
+    schedule: str = option(
+        "onecycle", label="Schedule", **GRADIENT_ONLY,
+        choices={"onecycle": "One-cycle", "cosine": "Cosine with warm-up",
+                 "constant": "Constant"},
+        help="How the learning rate moves during training: one-cycle warms up, then anneals; "
+             "cosine warms up, then decays; constant stays put")
+    weight_decay: float = option(
+        1e-4, label="Weight decay", min=0.0, top=1.0, decimals=5, step=1e-4,
+        **GRADIENT_ONLY, help="Pulls the weights towards zero, against overfitting")
+    label_smoothing: float = option(
+        0.1, label="Label smoothing", min=0.0, max=1.0, top=0.5, step=0.05,
+        **GRADIENT_ONLY,
+        help="The true class is aimed at 1 − ε instead of 1, the others share ε: less "
+             "over-confident predictions, less harm from wrong labels")
+    augment: str | None = option(
+        label="Augmentation", resolved=True, **GRADIENT_ONLY,
+        choices={None: AUTO, "none": "None", "light": "Light", "standard": "Standard"},
+        help="Random crops, flips and colour changes of the training images, so the model "
+             "generalises. Auto: none for a linear probe (its features are then cached), "
+             "light or standard for the others")
+    image_size: int | None = option(
+        label="Image size", min=1, top=1024, step=16, special="backbone default",
+        suffix=" px",
+        help="The side of the square image the network sees: smaller is faster, larger keeps "
+             "finer detail. Default: the size the backbone was trained at")
+    mixed_precision: bool = option(  # used on CUDA only
+        True, label="Mixed precision", text="bf16/fp16 on a CUDA GPU",
+        help="Compute in 16 bits on a CUDA GPU: about twice as fast, the same accuracy; the "
+             "CPU always uses 32 bits",
+        cli=Cli("--no-amp", help="no mixed precision on CUDA"))
+    device: str = option(
+        "auto", label="Device",
+        choices={"auto": "Automatic", "cpu": "CPU", "cuda": "CUDA GPU"},
+        help="Where training runs; Automatic takes a CUDA GPU when there is one")
+    early_stopping: int = option(  # patience in epochs; 0 turns it off
+        0, label="Early stopping", min=0, top=100, special="off", suffix=" epochs",
+        **GRADIENT_ONLY,
+        help="Stop after this many epochs without a better validation score",
+        cli=Cli(metavar="PATIENCE"))
+    seed: int = option(
+        0, label="Seed", min=0, top=2**31 - 1,
+        help="Fixes the random choices (initial head, image order, augmentation) so a run can "
+             "be repeated exactly")
+    auto_batch_size: bool = option(  # GPU: the largest batch that fits (replaces batch_size)
+        False, label="Auto batch size", text="largest that fits (GPU)",
+        help="On a GPU, find the largest batch that fits in memory",
+        cli=Cli("--batch-size", word="auto"))
+    cache_memory_mb: int = option(  # RAM for decoded images; beyond it they spill to disk
+        1024, label="Image cache", min=0, top=1 << 20, step=256,
+        special="off (decode every epoch)", suffix=" MB", off="cache_decoded",
+        help="Memory for decoded images, so later epochs skip decoding; beyond it they spill "
+             "to a temporary file",
+        cli=Cli("--cache-memory", metavar="MB", help="RAM for decoded images (default 1024); "
+                                                     "the rest spills to disk"))
+    cache_decoded: bool = option(  # decode and resize each image once, not every epoch
+        True, form=False,  # the form's image cache at "off"
+        cli=Cli("--no-decode-cache", help="decode every image every epoch instead of once"))
+    compile: bool = option(  # torch.compile the model (pays off only for long runs)
+        False, label="Compile", text="torch.compile (long GPU runs)",
+        help="Compile the network with torch.compile: faster on long GPU runs, but the first "
+             "epoch waits for the compilation",
+        cli=Cli(help="torch.compile the model (slow start; pays off on long GPU runs)"))
+    num_workers: int | None = option(  # None: chosen from the machine
+        min=0, form=False, cli=Cli("--workers", help="DataLoader worker processes"))
+    cache_features: bool = option(  # frozen backbone + no augmentation: compute features once
+        True, form=False,
+        cli=Cli("--no-feature-cache", help="linear probe: run the backbone every epoch "
+                                           "instead of caching features"))
 
 # Per-strategy defaults: epochs, learning rate (AdamW; SGD gets 10x), augmentation.
 STRATEGY_DEFAULTS: dict[str, tuple[int, float, str]] = {
@@ -178,8 +243,12 @@ LPFT_DEFAULTS: dict[str, tuple[int, float, str, float]] = {
 }
 
 
+JOINT, ADAPT = "joint training", "domain adaptation"  # the command line's sections
+WEIGHT: dict[str, Any] = {"min": 0.0, "top": 100.0, "decimals": 2, "step": 0.1}
+
+
 @dataclass(frozen=True)
-class TransferConfig:
+class TransferConfig(_Config):
     """Training with a second image folder.
 
     "joint": `source_dir` is a labelled folder of the same classes; each step's loss is
@@ -189,29 +258,46 @@ class TransferConfig:
     `target_dir` holds unlabelled target images; `adapt_weight` scales the adaptation loss.
     """
 
-    mode: str = "none"
-    source_dir: str | None = None
-    target_dir: str | None = None
-    source_weight: float = 1.0
-    target_weight: float = 1.0
-    adapt_weight: float = 1.0
+    mode: str = option(
+        "none", label="Mode",
+        choices={"none": "None: this folder only", "joint": "Joint training",
+                 "dann": "Domain adaptation: DANN", "coral": "Domain adaptation: CORAL"},
+        help="Train on the data folder alone, together with a second labelled folder, or adapt "
+             "to a folder of unlabelled images",
+        cli=Cli("--adapt", group=ADAPT, words={"dann": "dann", "coral": "coral"},
+                help="DANN (domain classifier behind gradient reversal) or deep CORAL (feature "
+                     "covariances); default dann"))
+    source_dir: str | None = option(
+        label="Source folder",
+        help="A labelled folder (one sub-folder per class, the same classes) that trains along "
+             "with the data folder",
+        cli=Cli("--joint-source", group=JOINT, metavar="DIR",
+                help="a labelled source folder with the same class names"))
+    target_dir: str | None = option(
+        label="Target folder", help="Unlabelled images of the domain the model will be used on",
+        cli=Cli("--target-unlabeled", group=ADAPT, metavar="DIR",
+                help="unlabelled target images (any layout); class sub-folders named like "
+                     "DATA's give a target accuracy, never training labels"))
+    source_weight: float = option(
+        1.0, label="Source weight a", help="a: the weight of the source folder's loss", **WEIGHT,
+        cli=Cli(group=JOINT, metavar="A", help="weight of the source loss (default 1)"))
+    target_weight: float = option(
+        1.0, label="Target weight b", help="b: the weight of the data folder's loss", **WEIGHT,
+        cli=Cli(group=JOINT, metavar="B",
+                help="weight of the target loss (default 1; 0: source-only training)"))
+    adapt_weight: float = option(
+        1.0, label="Adaptation weight", help="The weight of the domain-adaptation loss",
+        **WEIGHT, cli=Cli(group=ADAPT, metavar="W", help="weight of the adaptation loss "
+                          "(default 1; CORAL's term is small, on 1280 features hundreds to "
+                          "thousands suit it)"))
 
     def __post_init__(self) -> None:
-        _check_choice("transfer mode", self.mode, TRANSFER_MODES)
-        for name in ("source_weight", "target_weight", "adapt_weight"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must not be negative")
+        super().__post_init__()
         if self.mode == "joint" and not self.source_dir:
-            raise ConfigError("joint training needs a labelled source folder")
+            raise ConfigError("joint training needs a labelled source folder", field="source_dir")
         if self.mode in ("dann", "coral") and not self.target_dir:
-            raise ConfigError("domain adaptation needs a folder of unlabelled target images")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> TransferConfig:
-        return _from_dict(cls, data)
+            raise ConfigError("domain adaptation needs a folder of unlabelled target images",
+                              field="target_dir")
 
 
 def resolve_train(train: TrainConfig, strategy: str) -> TrainConfig:

@@ -130,7 +130,7 @@ class _Run:
                              and body_frozen(self.model))
         self.source: Any = None
         self.stepper: Stepper | None = None
-        ratio = lr_ratio_for(prep.config.model.strategy, prep.config.model.lr_ratio)
+        ratio = lr_ratio_for(prep.config.model.strategy)
         self.optimizer = make_optimizer(self.model, prep.groups, self.train_cfg, ratio)
         self.scaler = torch.amp.GradScaler(enabled=self.dtype == torch.float16)
         self.stages = Stages(self.model, self.train_cfg.head_epochs or 0,

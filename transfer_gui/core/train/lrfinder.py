@@ -88,7 +88,7 @@ def lr_find(
     model = prep.model.to(device)
     dtype = amp_dtype(device, cfg.mixed_precision)
     use_features = cfg.cache_features and cfg.augment == "none" and body_frozen(model)
-    ratio = lr_ratio_for(prep.config.model.strategy, prep.config.model.lr_ratio)
+    ratio = lr_ratio_for(prep.config.model.strategy)
     optimizer = make_optimizer(model, prep.groups, cfg, ratio)
     relative = [g["lr"] / (cfg.lr or 1.0) for g in optimizer.param_groups]
     factor = (end / start) ** (1 / max(steps - 1, 1))

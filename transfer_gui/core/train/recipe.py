@@ -158,8 +158,6 @@ def default_workers(device: torch.device) -> int:
     return 0 if cores <= 2 else min(4, cores // 2)
 
 
-def lr_ratio_for(strategy: str, configured: float | None) -> float:
+def lr_ratio_for(strategy: str) -> float:
     """Earliest trainable group's rate relative to the head: discriminative for fine-tuning."""
-    if configured is not None:
-        return configured
     return 0.1 if strategy == "fine-tune" else 1.0

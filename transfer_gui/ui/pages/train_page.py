@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from functools import partial
 
@@ -29,8 +28,6 @@ from ...core import (
     RunConfig,
     can_resume,
     new_run_dir,
-    read_steps,
-    run_info,
 )
 from ..state import AppState
 from ..widgets.augment_preview import AugmentPreview, PreviewRequest
@@ -67,7 +64,7 @@ class TrainPage(QWidget):
         state.project_loaded.connect(self._on_project_loaded)
         state.model_changed.connect(self._show_defaults)
         state.engine_ready.connect(self._on_engine_ready)
-        state.busy_changed.connect(self._on_busy_changed)
+        state.busy_changed.connect(self._update_start)
         state.scan_changed.connect(self._update_preview)
         self._show_defaults()
 
@@ -144,17 +141,20 @@ class TrainPage(QWidget):
 
     @Slot()
     def _on_form_edited(self) -> None:
-        self.state.set_train(self.form.config())
-        self._show_defaults()
+        if self.form.problem() is None:  # an invalid field keeps the last valid recipe
+            self.state.set_train(self.form.config())
+            self._show_defaults()
+        self._update_start()
 
     @Slot()
     def _on_transfer_edited(self) -> None:
         self.state.set_transfer(self.transfer.config())
         self._show_defaults()  # adaptation runs have no head-only stage
+        self._update_start()
 
     @Slot()
     def _show_defaults(self) -> None:
-        config = dataclasses.replace(self.state.config, train=self.form.config())
+        config = self.state.config
         self.form.show_defaults(config.resolved().train)
         self.form.set_strategy(config.model.strategy)
         self._update_preview()
@@ -173,7 +173,7 @@ class TrainPage(QWidget):
         if scan is None or not scan.samples:
             self.preview.show_for(None)
             return
-        config = dataclasses.replace(self.state.config, train=self.form.config()).resolved()
+        config = self.state.config.resolved()
         self.preview.show_for(PreviewRequest(scan.samples[0].path, config.model.backbone,
                                              config.train.image_size,
                                              config.train.augment or "none"))
@@ -183,12 +183,19 @@ class TrainPage(QWidget):
         self.form.set_config(self.state.config.train)
         self.transfer.set_config(self.state.config.transfer)
         self._show_defaults()
+        self._update_start()
         self._update_resume()
 
-    @Slot(bool)
-    def _on_busy_changed(self, busy: bool) -> None:
-        if not self.running:  # other work (a comparison) trains: no second run meanwhile
-            self.start_button.setEnabled(not busy)
+    @Slot()
+    def _update_start(self, *_: object) -> None:
+        """Start waits for other training (a comparison too) to end and for every field to be
+        valid."""
+        problem = self._form_problem()
+        self.start_button.setEnabled(not (self.state.training or self.running or problem))
+        self.start_button.setToolTip(f"Correct the form first. {problem}" if problem else "")
+
+    def _form_problem(self) -> str | None:
+        return self.form.problem() or self.transfer.problem()
 
     @Slot()
     def _on_engine_ready(self) -> None:
@@ -200,7 +207,7 @@ class TrainPage(QWidget):
     @Slot()
     def find_lr(self) -> None:
         """Open the learning-rate finder and start its sweep with the current settings."""
-        problem = self.state.training_problem()
+        problem = self.state.training_problem() or self._form_problem()
         if problem:
             show_error(self, "Cannot find a learning rate", problem)
             return
@@ -218,7 +225,7 @@ class TrainPage(QWidget):
 
     @Slot()
     def start(self) -> None:
-        problem = self.state.training_problem()
+        problem = self.state.training_problem() or self._form_problem()
         if problem:
             show_error(self, "Cannot start training", problem)
             return
@@ -312,19 +319,9 @@ class TrainPage(QWidget):
         self._started_at = time.monotonic()
         self.progress.setRange(0, event.epochs * self._steps_per_epoch)
         self.progress.setValue(self._start_step)
-        if event.start_epoch:
-            self._replay_history()
+        if event.start_epoch:  # a resumed run's plot starts with the epochs before the stop
+            self.plots.replay(self.run_dir)
         self.log.appendPlainText(texts.started_line(event))
-
-    def _replay_history(self) -> None:
-        """A resumed run's plot starts with the epochs before the stop, steps included."""
-        for row in run_info(self.run_dir).history:
-            self.plots.add_epoch(row["epoch"], row["train_acc"], row["val_loss"], row["val_acc"],
-                                 row.get("target_acc"))
-        for epoch in read_steps(self.run_dir):
-            per = max(epoch["steps_per_epoch"], 1)
-            xs = [epoch["epoch"] - 1 + b / per for b in epoch["batch"]]
-            self.plots.add_steps(xs, epoch["loss"], epoch["lr"])
 
     def _add_steps(self, steps: list[BatchEnded]) -> None:
         per = self._steps_per_epoch
@@ -377,10 +374,10 @@ class TrainPage(QWidget):
 
     @Slot()
     def _on_done(self) -> None:
-        self.start_button.setEnabled(True)
         self.stop_button.setEnabled(False)
         self.stop_button.setText("Stop")
         self.state.set_training(False)
+        self._update_start()
         self._update_resume()
 
     def _update_resume(self) -> None:

@@ -1,5 +1,6 @@
 """The Transfer section of the Train page: joint training with a labelled source folder, or
-domain adaptation towards a folder of unlabelled target images, mapped to `TransferConfig`.
+domain adaptation towards a folder of unlabelled target images, made from `TransferConfig`'s
+declared settings (labels, tooltips, ranges and the modes' words).
 
 A mode that needs a folder asks for it when chosen; cancelling the chooser keeps the previous
 mode, so the form always holds a valid configuration.
@@ -11,25 +12,11 @@ import dataclasses
 import os
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
-    QGroupBox,
-    QLabel,
-    QWidget,
-)
+from PySide6.QtWidgets import QFileDialog, QFormLayout, QGroupBox, QLabel, QWidget
 
-from ...core import TransferConfig
-from ..widgets.folder_field import FolderField
+from ...core import TransferConfig, options_of
+from ..widgets.option_fields import make_fields, problems_of
 
-MODES = (
-    ("none", "None: this folder only"),
-    ("joint", "Joint training"),
-    ("dann", "Domain adaptation: DANN"),
-    ("coral", "Domain adaptation: CORAL"),
-)
 HELP = {
     "none": "Train on the data folder alone.",
     "joint": "A labelled source folder (same classes) trains along with the data folder: "
@@ -43,16 +30,9 @@ HELP = {
 FOLDER_FOR = {"joint": "source_dir", "dann": "target_dir", "coral": "target_dir"}
 CHOOSER_TITLE = {"source_dir": "Labelled source folder (one sub-folder per class)",
                  "target_dir": "Folder of unlabelled target images"}
-
-
-def _weight(tip: str) -> QDoubleSpinBox:
-    spin = QDoubleSpinBox()
-    spin.setRange(0.0, 100.0)
-    spin.setDecimals(2)
-    spin.setSingleStep(0.1)
-    spin.setValue(1.0)
-    spin.setToolTip(tip)
-    return spin
+WEIGHTS = ("source_weight", "target_weight", "adapt_weight")
+USED_BY = {"source_dir": ("joint",), "source_weight": ("joint",), "target_weight": ("joint",),
+           "target_dir": ("dann", "coral"), "adapt_weight": ("dann", "coral")}
 
 
 class TransferForm(QGroupBox):
@@ -63,36 +43,26 @@ class TransferForm(QGroupBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Transfer", parent)
         self._config = TransferConfig()
-        self.mode = QComboBox()
-        for value, text in MODES:
-            self.mode.addItem(text, value)
+        self.fields = make_fields(options_of(TransferConfig))
         self.help = QLabel(HELP["none"])
         self.help.setWordWrap(True)
         self.help.setObjectName("pageSubtitle")
-        self.mode.setToolTip("Train on the data folder alone, together with a second labelled "
-                             "folder, or adapt to a folder of unlabelled images")
-        self.source = FolderField()
-        self.source.setToolTip("A labelled folder (one sub-folder per class, the same classes) "
-                               "that trains along with the data folder")
-        self.target = FolderField()
-        self.target.setToolTip("Unlabelled images of the domain the model will be used on")
-        self.source_weight = _weight("a: the weight of the source folder's loss")
-        self.target_weight = _weight("b: the weight of the data folder's loss")
-        self.adapt_weight = _weight("The weight of the domain-adaptation loss")
         self.form = QFormLayout(self)
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.form.addRow("Mode", self.mode)
-        self.form.addRow(self.help)  # the whole width: fewer lines
-        for label, widget in (("Source folder", self.source), ("Target folder", self.target),
-                              ("Source weight a", self.source_weight),
-                              ("Target weight b", self.target_weight),
-                              ("Adaptation weight", self.adapt_weight)):
-            self.form.addRow(label, widget)
+        for name, field in self.fields.items():
+            field.place(self.form)
+            if name == "mode":
+                self.form.addRow(self.help)  # the whole width: fewer lines
+        self.mode = self.fields["mode"].widget
+        self.source = self.fields["source_dir"].widget
+        self.target = self.fields["target_dir"].widget
+        self.source_weight, self.target_weight, self.adapt_weight = (
+            self.fields[name].widget for name in WEIGHTS)
         self.mode.currentIndexChanged.connect(self._on_mode_changed)
         self.source.choose_clicked.connect(self._on_source_clicked)
         self.target.choose_clicked.connect(self._on_target_clicked)
-        for spin in (self.source_weight, self.target_weight, self.adapt_weight):
-            spin.valueChanged.connect(self._on_weight_changed)
+        for name in WEIGHTS:
+            self.fields[name].changed.connect(self._on_weight_changed)
         self._show(self._config)
 
     # --- the configuration ------------------------------------------------------------------
@@ -104,29 +74,25 @@ class TransferForm(QGroupBox):
         self._config = config
         self._show(config)
 
+    def problem(self) -> str | None:
+        """The first invalid field's message (a weight typed out of range), or None."""
+        return next(iter(self._problems().values()), None)
+
+    def _problems(self) -> dict[str, str]:
+        return problems_of({n: self.fields[n] for n in WEIGHTS})[1]
+
     def _show(self, config: TransferConfig) -> None:
-        widgets = (self.mode, self.source_weight, self.target_weight, self.adapt_weight)
-        for widget in widgets:
-            widget.blockSignals(True)
-        self.mode.setCurrentIndex(max(self.mode.findData(config.mode), 0))
-        self.source_weight.setValue(config.source_weight)
-        self.target_weight.setValue(config.target_weight)
-        self.adapt_weight.setValue(config.adapt_weight)
-        for widget in widgets:
-            widget.blockSignals(False)
-        self.source.set_path(config.source_dir)
-        self.target.set_path(config.target_dir)
+        for field in self.fields.values():
+            field.set_values(config)
         self._show_rows(config.mode)
 
     def _show_rows(self, mode: str) -> None:
         """Only the fields the mode uses are shown."""
         self.help.setText(HELP[mode])
-        visible = {self.source: mode == "joint", self.source_weight: mode == "joint",
-                   self.target_weight: mode == "joint",
-                   self.target: mode in ("dann", "coral"),
-                   self.adapt_weight: mode in ("dann", "coral")}
-        for widget, shown in visible.items():
-            self.form.setRowVisible(widget, shown)
+        problems = self._problems()
+        for name, modes in USED_BY.items():
+            self.form.setRowVisible(self.fields[name].widget, mode in modes)
+            self.fields[name].show_problem(problems.get(name) if mode in modes else None)
 
     def _update(self, **changes: object) -> None:
         config = dataclasses.replace(self._config, **changes)
@@ -169,7 +135,10 @@ class TransferForm(QGroupBox):
         return QFileDialog.getExistingDirectory(self, CHOOSER_TITLE[field], start)
 
     @Slot()
-    def _on_weight_changed(self, *_: object) -> None:
-        self._update(source_weight=self.source_weight.value(),
-                     target_weight=self.target_weight.value(),
-                     adapt_weight=self.adapt_weight.value())
+    def _on_weight_changed(self) -> None:
+        values, problems = problems_of({n: self.fields[n] for n in WEIGHTS})
+        self._show_rows(self._config.mode)
+        if problems:
+            self.edited.emit()  # the configuration stays; the page learns of the problem
+        else:
+            self._update(**values)

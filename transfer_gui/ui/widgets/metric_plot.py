@@ -13,6 +13,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QGridLayout, QWidget
 
+from ...core import read_steps, run_info
+
 pg.setConfigOptions(antialias=True, background="w", foreground="#2b2f36")
 
 TRAIN = "#3b6fd8"
@@ -209,6 +211,16 @@ class TrainingPlots(QWidget):
         self.step_raw.extend(xs, losses)
         self.step_smooth.extend(xs, smooth)
         self.lr.extend(xs, lrs)
+
+    def replay(self, run_dir: str) -> None:
+        """Draw the epochs and steps a run folder has recorded."""
+        for row in run_info(run_dir).history:
+            self.add_epoch(row["epoch"], row["train_acc"], row["val_loss"], row["val_acc"],
+                           row.get("target_acc"))
+        for epoch in read_steps(run_dir):
+            per = max(epoch["steps_per_epoch"], 1)
+            xs = [epoch["epoch"] - 1 + b / per for b in epoch["batch"]]
+            self.add_steps(xs, epoch["loss"], epoch["lr"])
 
     def add_epoch(self, epoch: float, train_acc: float, val_loss: float | None,
                   val_acc: float | None, target_acc: float | None = None) -> None:

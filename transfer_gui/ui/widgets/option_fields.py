@@ -1,0 +1,285 @@
+"""Form fields made from the settings' declarations (`options_of` in the engine).
+
+Each field is the widget its setting's kind asks for (a number box, a choice, a check box, a
+typed number, a folder), with the label, tooltip, range and words the declaration gives. While
+what is typed is not a valid value, the field says why in a line under it and outlines the
+widget in red; `values()` then raises `ConfigError` instead of guessing a value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QWidget,
+)
+
+from ...core import ConfigError
+from .folder_field import FolderField
+
+INVALID = QColor("#b33a3a")  # the colour of the form's error messages
+
+
+class _Outlined:
+    """Draws a red outline over the widget's own frame while its `invalid` property is set."""
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)  # type: ignore[misc]
+        if self.property("invalid"):  # type: ignore[attr-defined]
+            painter = QPainter(self)  # type: ignore[call-overload]
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setPen(QPen(INVALID, 1.5))
+            painter.drawRoundedRect(self.rect().adjusted(1, 1, -1, -1), 3, 3)  # type: ignore
+
+
+class _SpinBox(_Outlined, QSpinBox):
+    pass
+
+
+class _DoubleSpinBox(_Outlined, QDoubleSpinBox):
+    pass
+
+
+class _LineEdit(_Outlined, QLineEdit):
+    pass
+
+
+class OptionField(QObject):
+    """One setting's widget and the message line under it."""
+
+    changed = Signal()  # the value or what is typed changed
+
+    def __init__(self, option: Any, widget: QWidget) -> None:
+        super().__init__(widget)
+        self.option = option
+        self.widget = widget
+        self.widget.setToolTip(option.help)
+        self.message = QLabel()
+        self.message.setObjectName("errorText")
+        self.message.setWordWrap(True)
+        self._layout: QFormLayout | None = None
+        self._write(option.default)
+
+    def place(self, layout: QFormLayout) -> None:
+        """Add the field's row, and the hidden row of its message, to `layout`."""
+        layout.addRow(self.option.label, self.widget)
+        layout.addRow("", self.message)
+        layout.setRowVisible(self.message, False)
+        self._layout = layout
+
+    def value(self) -> Any:
+        """The setting's value; `ConfigError` (naming the field's label) when it is invalid."""
+        value = self._read()
+        self.option.check(value, self.option.label)
+        return value
+
+    def values(self) -> dict[str, Any]:
+        return {self.option.name: self.value()}
+
+    def set_values(self, config: Any) -> None:
+        """Show the setting's value in `config`, without reporting it as an edit."""
+        self.widget.blockSignals(True)
+        self._write(getattr(config, self.option.name))
+        self.widget.blockSignals(False)
+
+    def show_problem(self, message: str | None) -> None:
+        self.message.setText(message or "")
+        if self._layout is not None:
+            self._layout.setRowVisible(self.message, bool(message))
+        if bool(self.widget.property("invalid")) != bool(message):
+            self.widget.setProperty("invalid", bool(message))
+            self.widget.update()
+
+    def show_resolved(self, value: Any) -> None:
+        """Show what "auto" stands for now."""
+
+    def show_special(self, text: str) -> None:
+        """Show `text` where the value "auto" would be."""
+
+    def _refuse(self, problem: str) -> ConfigError:
+        return ConfigError(f"{self.option.label} {problem}", field=self.option.name)
+
+    def _read(self) -> Any:
+        raise NotImplementedError
+
+    def _write(self, value: Any) -> None:
+        raise NotImplementedError
+
+
+class ChoiceField(OptionField):
+    def __init__(self, option: Any) -> None:
+        combo = QComboBox()
+        for value, text in option.choices.items():
+            combo.addItem(text, value)
+        super().__init__(option, combo)
+        combo.currentIndexChanged.connect(self.changed)
+
+    def _read(self) -> Any:
+        return self.widget.currentData()
+
+    def _write(self, value: Any) -> None:
+        self.widget.setCurrentIndex(max(self.widget.findData(value), 0))
+
+    def show_resolved(self, value: Any) -> None:
+        index = self.widget.findData(None)
+        auto = self.option.choices[None].split(" (")[0]
+        self.widget.setItemText(index, f"{auto} ({value})")
+
+
+class CheckField(OptionField):
+    def __init__(self, option: Any) -> None:
+        super().__init__(option, QCheckBox(option.text))
+        self.widget.toggled.connect(self.changed)
+
+    def _read(self) -> Any:
+        return self.widget.isChecked()
+
+    def _write(self, value: Any) -> None:
+        self.widget.setChecked(bool(value))
+
+
+class NumberField(OptionField):
+    """A number box. Its lowest position shows `special`: None for a nullable setting (one
+    step below the valid range), or with `off`, the companion setting turned off."""
+
+    def __init__(self, option: Any) -> None:
+        whole = option.kind is int
+        spin = _SpinBox() if whole else _DoubleSpinBox()
+        self.lowest = option.min - (1 if whole and option.nullable else 0)
+        top = option.max if option.top is None else option.top
+        if not whole and option.decimals is not None:
+            spin.setDecimals(option.decimals)
+        spin.setRange(self.lowest, top)
+        if option.step is not None:
+            spin.setSingleStep(option.step)
+        spin.setSpecialValueText(option.special)
+        spin.setSuffix(option.suffix)
+        super().__init__(option, spin)
+        self._acceptable = True
+        spin.valueChanged.connect(self.changed)
+        spin.lineEdit().textChanged.connect(self._on_text)
+
+    def _on_text(self, _text: str) -> None:
+        """Text that gives no new value (an empty box, a number out of range, and the old
+        value put back when the box loses focus) still changes whether the field is valid."""
+        acceptable = self.widget.hasAcceptableInput()
+        if not (acceptable and self._acceptable):
+            self.changed.emit()
+        self._acceptable = acceptable
+
+    def values(self) -> dict[str, Any]:
+        value = self.value()
+        if not self.option.off:
+            return {self.option.name: value}
+        on = value != self.lowest
+        return {self.option.name: value if on else self.option.default, self.option.off: on}
+
+    def set_values(self, config: Any) -> None:
+        on = getattr(config, self.option.off) if self.option.off else True
+        self.widget.blockSignals(True)
+        self._write(getattr(config, self.option.name) if on else self.lowest)
+        self.widget.blockSignals(False)
+
+    def _read(self) -> Any:
+        if not self.widget.hasAcceptableInput():
+            raise self._typed_problem(self.widget.cleanText())
+        value = self.widget.value()
+        return None if self.option.nullable and value <= self.lowest else value
+
+    def _typed_problem(self, text: str) -> ConfigError:
+        if not text:
+            return self._refuse("is empty")
+        try:
+            value = self.option.kind(text.replace(",", "."))
+        except ValueError:
+            return self._refuse(f"must be a number, not {text!r}")
+        return self._refuse(self.option.problem(value) or
+                            f"must be at most {self.widget.maximum():g}, not {value:g}")
+
+    def _write(self, value: Any) -> None:
+        self.widget.setValue(self.lowest if value is None else value)
+
+    def show_resolved(self, value: Any) -> None:
+        shown = self.option.unresolved if value is None else f"{value:g}"
+        self.show_special(f"{self.option.special} ({shown})" if shown else self.option.special)
+
+    def show_special(self, text: str) -> None:
+        self.widget.setSpecialValueText(text)
+
+
+class EntryField(OptionField):
+    """A number typed as text; empty means None (the placeholder says what that is)."""
+
+    def __init__(self, option: Any) -> None:
+        edit = _LineEdit()
+        edit.setPlaceholderText(option.special)
+        super().__init__(option, edit)
+        edit.textChanged.connect(self.changed)
+
+    def _read(self) -> Any:
+        text = self.widget.text().strip()
+        if not text:
+            return None
+        try:
+            return self.option.kind(text.replace(",", "."))
+        except ValueError:
+            raise self._refuse(f"must be a number, not {text!r}") from None
+
+    def _write(self, value: Any) -> None:
+        self.widget.setText("" if value is None else f"{value:g}")
+
+    def show_resolved(self, value: Any) -> None:
+        self.show_special(f"{self.option.special} ({value:g})")
+
+    def show_special(self, text: str) -> None:
+        self.widget.setPlaceholderText(text)
+
+
+class FolderOptionField(OptionField):
+    """A folder, chosen with a dialog (the form decides when to ask)."""
+
+    def __init__(self, option: Any) -> None:
+        super().__init__(option, FolderField())
+
+    def _read(self) -> Any:
+        return self.widget.path or None
+
+    def _write(self, value: Any) -> None:
+        self.widget.set_path(value)
+
+
+def make_field(option: Any) -> OptionField:
+    """The field for `option`: a choice, a check box, a typed or spun number, or a folder."""
+    if option.choices is not None:
+        return ChoiceField(option)
+    if option.kind is bool:
+        return CheckField(option)
+    if option.kind in (int, float):
+        return EntryField(option) if option.entry else NumberField(option)
+    return FolderOptionField(option)
+
+
+def make_fields(options: tuple[Any, ...]) -> dict[str, OptionField]:
+    """A field for every option on the form, by setting name."""
+    return {o.name: make_field(o) for o in options if o.form}
+
+
+def problems_of(fields: dict[str, OptionField]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The fields' values, and the message of each field that has none."""
+    values: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for name, field in fields.items():
+        try:
+            values.update(field.values())
+        except ConfigError as exc:
+            problems[name] = str(exc)
+    return values, problems
