@@ -123,18 +123,17 @@ class FeatureBatches:
 
     def __init__(
         self,
-        train_x: torch.Tensor,
-        train_y: torch.Tensor,
-        val_x: torch.Tensor,
-        val_y: torch.Tensor,
+        train: tuple[torch.Tensor, torch.Tensor],
+        val: tuple[torch.Tensor, torch.Tensor],
         batch_size: int,
         seed: int,
         device: torch.device,
         failed: Sequence[Failed] = (),
     ) -> None:
+        """`train` and `val`: (features, labels)."""
         self.failed = list(failed)
-        self.train_x, self.train_y = train_x.to(device), train_y.to(device)
-        self.val_x, self.val_y = val_x.to(device), val_y.to(device)
+        self.train_x, self.train_y = (t.to(device) for t in train)
+        self.val_x, self.val_y = (t.to(device) for t in val)
         self.batch_size, self.seed = batch_size, seed
 
     @property

@@ -69,8 +69,8 @@ def feature_source(fit: FitState, prep: Prepared | None = None) -> FeatureBatche
     bad = set(failed)
     train = [i for i in range(n) if i not in bad]
     val = [i for i in range(len(prep.val)) if i + n not in bad]
-    return FeatureBatches(feats[train], _labels([prep.train[i] for i in train]),
-                          feats[[n + i for i in val]], _labels([prep.val[i] for i in val]),
+    return FeatureBatches((feats[train], _labels([prep.train[i] for i in train])),
+                          (feats[[n + i for i in val]], _labels([prep.val[i] for i in val])),
                           cfg.batch_size, cfg.seed, device,
                           [failure(samples[i]) for i in sorted(bad)])
 
