@@ -110,18 +110,22 @@ class Hook:
     def load_state_dict(self, checkpoint: dict[str, Any]) -> None: ...
 
 
+def _each(name: str) -> Any:
+    """A `Hooks` method that calls `name` on every hook, in order."""
+
+    def call(self: Hooks, fit: FitState) -> None:
+        for hook in self.hooks:
+            getattr(hook, name)(fit)
+
+    call.__name__ = name
+    return call
+
+
 class Hooks(Hook):
     """Several hooks called in order."""
 
     def __init__(self, hooks: Iterable[Hook]) -> None:
         self.hooks = list(hooks)
-
-    def _each(name: str) -> Any:  # type: ignore[misc]
-        def call(self: Hooks, fit: FitState) -> None:
-            for hook in self.hooks:
-                getattr(hook, name)(fit)
-        call.__name__ = name
-        return call
 
     on_fit_start = _each("on_fit_start")
     on_epoch_start = _each("on_epoch_start")
