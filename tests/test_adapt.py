@@ -32,6 +32,7 @@ from transfer_gui.core.io import bundle
 from transfer_gui.core.models.backbones import TransferNet
 from transfer_gui.core.train.autobatch import OutOfMemory
 from transfer_gui.core.train.loop import Trainer
+from transfer_gui.core.train.steps import Optim
 from transfer_gui.core.train.transfer.adapt import DomainClassifier, PairedStepper, dann_ramp
 from transfer_gui.core.train.transfer.secondfolder import scan_second
 
@@ -271,9 +272,8 @@ def paired_stepper(transfer: TransferConfig, limit: int | None = None) -> Paired
     optimizer = torch.optim.SGD([*model.parameters(), *domain.parameters()], lr=0.1)
     scheduler = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
     scheduler.last_epoch = 5  # half way: the gradient reversal is on
-    return PairedStepper(model, lambda m, x: m(x), optimizer, torch.amp.GradScaler(enabled=False),
-                         scheduler, torch.device("cpu"), None, transfer=transfer,
-                         total_steps=10, domain=domain)
+    return PairedStepper(model, lambda m, x: m(x), Optim(optimizer, scheduler),
+                         torch.device("cpu"), transfer=transfer, total_steps=10, domain=domain)
 
 
 @pytest.mark.parametrize("mode", ["joint", "dann"])

@@ -68,7 +68,8 @@ def test_prefill_decodes_each_file_once_and_epochs_then_hit(shapes_dir, monkeypa
     dataset = ImageDataset(samples, pre, train_transform(pre, "light"), cache)
     for _epoch in range(2):
         for i in range(len(dataset)):
-            x, _ = dataset[i]
+            x, _, loaded = dataset[i]
+            assert loaded
             assert x.shape == (3, 48, 48)
     assert len(loads) == len(samples)  # no decoding after the first pass
 

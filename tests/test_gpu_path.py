@@ -20,7 +20,7 @@ from transfer_gui.core.data.datasets import (
 from transfer_gui.core.data.gpuaug import GpuBatches, augment_batch, crop_boxes
 from transfer_gui.core.data.imagecache import DecodedCache, prefill
 from transfer_gui.core.data.scan import scan_folder
-from transfer_gui.core.events import BatchEnded, Message, Recorder
+from transfer_gui.core.events import BatchEnded, Message, Recorder, Task
 from transfer_gui.core.io import bundle
 from transfer_gui.core.models.backbones import TransferNet
 from transfer_gui.core.train.autobatch import (
@@ -31,12 +31,12 @@ from transfer_gui.core.train.autobatch import (
     settle_batch_size,
 )
 from transfer_gui.core.train.loop import Trainer, TrainingFailed, prepare
-from transfer_gui.core.train.steps import EpochMeter, Stepper
+from transfer_gui.core.train.steps import EpochMeter, Optim, Stepper
 
 CPU = torch.device("cpu")
 def test_chunking_doubles_until_it_fits_and_says_so():
     rec = Recorder()
-    chunking = Chunking(CPU, [rec])
+    chunking = Chunking(CPU, Task([rec]))
     seen: list[int] = []
 
     def work(chunks: int) -> int:
@@ -63,7 +63,7 @@ def test_largest_fitting_halves():
             raise OOM("injected")
 
     rec = Recorder()
-    assert largest_fitting(attempt, 256, CPU, [rec]) == 32
+    assert largest_fitting(attempt, 256, CPU, Task([rec])) == 32
     assert tried == [256, 128, 64, 32] and len(rec.of(Message)) == 3
     with pytest.raises(OutOfMemory):
         largest_fitting(lambda n: (_ for _ in ()).throw(OOM("x")), 8, CPU)
@@ -72,8 +72,7 @@ def test_largest_fitting_halves():
 def make_stepper(model: nn.Module, lr: float = 0.1) -> Stepper:
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     scheduler = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
-    return Stepper(model, lambda m, x: m(x), optimizer, torch.amp.GradScaler(enabled=False),
-                   scheduler, CPU, None)
+    return Stepper(model, lambda m, x: m(x), Optim(optimizer, scheduler), CPU)
 
 
 def test_a_split_step_equals_the_whole_batch():
@@ -134,19 +133,19 @@ def test_automatic_batch_size_probe_restores_the_model(shapes_dir):
     hook = prep.model.register_forward_pre_hook(fail_above(12))
     before = {k: v.clone() for k, v in prep.model.state_dict().items()}
     rec = Recorder()
-    assert probe_batch_size(prep, CPU, None, True, [rec]) == 8  # 32 (39 images), 16, 8
+    assert probe_batch_size(prep, CPU, None, True, Task([rec])) == 8  # 32 (39 images), 16, 8
     for key, value in prep.model.state_dict().items():
         assert torch.equal(value, before[key]), key  # BatchNorm statistics untouched
     assert all(p.grad is None for p in prep.model.parameters())
     hook.remove()
-    same = settle_batch_size(prep, CPU, None, True, [rec])
+    same = settle_batch_size(prep, CPU, None, True, Task([rec]))
     assert same.config.train.batch_size == 16  # the CPU keeps the configured size
     assert "automatic batch size is for GPU training" in rec.of(Message)[-1].text
 
 
 def test_meter_reads_losses_one_step_late():
     rec = Recorder()
-    meter = EpochMeter([rec], epoch=1, steps=3, lag=1)
+    meter = EpochMeter(Task([rec]), epoch=1, steps=3, lag=1)
     for step in (1, 2, 3):
         meter.add(step, torch.tensor([2.0 * step, 1.0]), 2, 0.1)
         assert len(rec.of(BatchEnded)) == step - 1
@@ -192,14 +191,14 @@ def test_gpu_batches_match_the_dataloader_path_for_validation(shapes_dir):
     dataset = ImageDataset(samples, pre, eval_transform(pre), cache)
     gpu = GpuBatches(dataset, dataset, "standard", 4, 0, CPU, channels_last=True)
     plain = ImageBatches(dataset, dataset, 4, 0, 0, CPU)
-    for (x, y), (u, v) in zip(gpu.val_batches(), plain.val_batches(), strict=True):
-        torch.testing.assert_close(x, u)
-        assert torch.equal(y, v) and x.is_contiguous(memory_format=torch.channels_last)
+    for a, b in zip(gpu.val_batches(), plain.val_batches(), strict=True):
+        torch.testing.assert_close(a.x, b.x)
+        assert torch.equal(a.y, b.y) and a.x.is_contiguous(memory_format=torch.channels_last)
     batches = list(gpu.train_epoch(1))
     assert len(batches) == gpu.steps_per_epoch == 3
-    assert batches[0][0].shape == (4, 3, 48, 48)
+    assert batches[0].x.shape == (4, 3, 48, 48)
     again = list(gpu.train_epoch(1))
-    torch.testing.assert_close(batches[0][0], again[0][0])  # the epoch's seed fixes it
+    torch.testing.assert_close(batches[0].x, again[0].x)  # the epoch's seed fixes it
 
 
 def test_hue_rotation_by_zero_or_a_full_turn_is_the_identity():

@@ -25,9 +25,9 @@ EPOCH = [0]
 def announce_steps() -> None:
     real_meter, real_train = steps.EpochMeter.__init__, steps.Stepper.train
 
-    def meter(self, callbacks, epoch, *args, **kwargs):
-        EPOCH[0] = epoch
-        real_meter(self, callbacks, epoch, *args, **kwargs)
+    def meter(self, task, epoch, *args, **kwargs):
+        EPOCH[0] = epoch if task.receivers else 0  # the LP-FT probe's epochs (unseen) are not
+        real_meter(self, task, epoch, *args, **kwargs)  # the run's
 
     def train(self, x, y):
         print(f"epoch {EPOCH[0]} step", file=sys.stderr, flush=True)

@@ -27,8 +27,9 @@ import torch
 from common import Timeline, fresh_cache, photos, report
 
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from transfer_gui.core.events import Task
+from transfer_gui.core.train.engine import open_fit
 from transfer_gui.core.train.loop import Trainer, prepare
-from transfer_gui.core.train.recipe import channels_last_for
 from transfer_gui.core.train.sources import image_source
 
 
@@ -42,7 +43,8 @@ def pipeline_epochs(cfg: RunConfig) -> tuple[float, float, float, float]:
     prep = prepare(cfg)
     device = torch.device("cpu")
     stamps = [(time.perf_counter(), time.process_time())]
-    source = image_source(prep, device, channels_last_for(device), 0)
+    fit = open_fit(prep, device, Task())
+    source = image_source(fit, prep)
     for epoch in (1, 2):
         for _batch in source.train_epoch(epoch):
             pass

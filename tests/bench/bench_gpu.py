@@ -24,6 +24,7 @@ from common import Timeline, fresh_cache, photos, report
 from torch.utils.flop_counter import FlopCounterMode
 
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from transfer_gui.core.events import Task
 from transfer_gui.core.models.backbones import get_spec
 from transfer_gui.core.models.layers import layer_groups, set_trainable, train_mode
 from transfer_gui.core.models.weights import build_model
@@ -35,7 +36,7 @@ from transfer_gui.core.train.recipe import (
     make_scheduler,
     maybe_compile,
 )
-from transfer_gui.core.train.steps import EpochMeter, Stepper
+from transfer_gui.core.train.steps import EpochMeter, Optim, Stepper
 
 
 def sync(device: torch.device) -> None:
@@ -83,14 +84,15 @@ def step_rate(name: str, device: torch.device, batch: int, steps: int, side: int
     scheduler = make_scheduler(optimizer, "onecycle", steps + 10)
     maybe_compile(model, compile_model)
     scaler = torch.amp.GradScaler(enabled=dtype == torch.float16)
-    stepper = Stepper(model, lambda m, x: m(x), optimizer, scaler, scheduler, device, dtype, 0.1)
+    stepper = Stepper(model, lambda m, x: m(x), Optim(optimizer, scheduler, scaler), device,
+                      dtype, 0.1)
     x = torch.randn(batch, 3, side, side, device=device).contiguous(
         memory_format=torch.channels_last)
     y = torch.randint(0, 1000, (batch,), device=device)
     for _ in range(min(10, steps)):
         stepper.train(x, y)
     sync(device)
-    meter = EpochMeter([], 1, steps, lag=1 if device.type == "cuda" else 0)
+    meter = EpochMeter(Task(), 1, steps, lag=1 if device.type == "cuda" else 0)
     start = time.perf_counter()
     for step in range(steps):
         meter.add(step + 1, stepper.train(x, y), batch, 0.0)

@@ -57,7 +57,7 @@ def one_forward_pass(root: Path) -> Stopwatch:
         model = build_model(spec, None).to(device).to(memory_format=fmt).eval()
         dataset = ImageDataset(scan_folder(root, verify=False).samples, pre, eval_transform(pre))
         with torch.inference_mode():
-            for x, _ in DataLoader(dataset, batch_size=batch_size):
+            for x, *_ in DataLoader(dataset, batch_size=batch_size):
                 model.body(x.to(device).contiguous(memory_format=fmt))
     print(f"  one forward pass over {len(dataset)} images: {watch.wall:.1f} s "
           f"({watch.cpu:.1f} s CPU)", flush=True)

@@ -1,4 +1,5 @@
-"""Events that long-running engine work reports, the callback interface, and cancellation.
+"""Events that long-running engine work reports, the callback interface, cancellation, and the
+`Task` that carries the receivers and the cancel token through the engine as one object.
 
 Events are small frozen dataclasses of plain Python numbers and strings (never tensors), so they
 can cross threads or be printed as JSON as they are.
@@ -155,3 +156,55 @@ def check(cancel: CancelToken | None) -> None:
     """Raise `Cancelled` if `cancel` is set (a `None` token never cancels)."""
     if cancel is not None:
         cancel.check()
+
+
+class Task:
+    """One piece of engine work as its code sees it: where its events go (`emit`), whether it
+    was stopped (`check`, `cancelled`) and how far it is (`progress`). The window and the
+    command line hand the engine receivers and a cancel token; the entry points wrap them in a
+    task (`Task.of`) and everything below takes that one object."""
+
+    def __init__(self, callbacks: Iterable[Callback] = (),
+                 cancel: CancelToken | None = None) -> None:
+        self.receivers = list(callbacks)
+        self.watched = cancel is not None  # someone outside holds the token and may stop it
+        self.token = cancel if cancel is not None else CancelToken()
+
+    @classmethod
+    def of(cls, callbacks: Task | Iterable[Callback] = (),
+           cancel: CancelToken | None = None) -> Task:
+        """`callbacks` itself when it is a task already, else a task over it and `cancel`."""
+        return callbacks if isinstance(callbacks, Task) else cls(callbacks, cancel)
+
+    def emit(self, event: Any) -> None:
+        emit(self.receivers, event)
+
+    def message(self, level: str, text: str) -> None:
+        self.emit(Message(level, text))
+
+    def progress(self, done: int, total: int, what: str) -> None:
+        self.emit(Progress(what, done, total))
+
+    def check(self) -> None:
+        self.token.check()
+
+    def cancel(self) -> None:
+        self.token.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.token.cancelled
+
+    def adding(self, *receivers: Callback) -> Task:
+        """The same work (same token), its events also going to `receivers`."""
+        return self._with([*self.receivers, *receivers])
+
+    def quiet(self) -> Task:
+        """The same work (same token) with no receivers: for inner steps whose events the
+        user does not see."""
+        return self._with([])
+
+    def _with(self, receivers: list[Callback]) -> Task:
+        task = Task(receivers, self.token)
+        task.watched = self.watched
+        return task

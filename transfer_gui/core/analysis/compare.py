@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import atomic
 from ..config import STRATEGIES, RunConfig
-from ..events import CancelToken, Message, emit
+from ..events import Callback, CancelToken, Task
 from ..io.runmeta import WEIGHTS, RunError, read_json, read_meta
 
 EVALUATION = "evaluation.json"
@@ -23,8 +23,7 @@ COLUMNS = ("run", "strategy", "backbone", "status", "best_val_acc", "macro_f1", 
 
 
 def evaluation_summary(run_dir: str | os.PathLike[str], refresh: bool = False,
-                       callbacks: Iterable = (), cancel: CancelToken | None = None
-                       ) -> dict[str, Any]:
+                       task: Task | None = None) -> dict[str, Any]:
     """Accuracy and F1 of a run on its validation split, cached in `evaluation.json` (made
     again when the run's weights are newer, as after resuming it)."""
     path = Path(run_dir) / EVALUATION
@@ -35,7 +34,7 @@ def evaluation_summary(run_dir: str | os.PathLike[str], refresh: bool = False,
             pass
     from .evaluation import evaluate_run
 
-    result = evaluate_run(run_dir, callbacks=callbacks, cancel=cancel).result
+    result = evaluate_run(run_dir, callbacks=task or ()).result
     f1 = [c["f1"] for c in result.per_class() if c["support"] > 0]
     summary = {"accuracy": result.accuracy, "macro_f1": result.macro_f1,
                "min_f1": min(f1) if f1 else 0.0, "per_class": result.per_class(),
@@ -52,9 +51,10 @@ def _newer(path: Path, than: Path) -> bool:
 
 
 def run_summary(run_dir: str | os.PathLike[str], evaluate: bool = True,
-                callbacks: Iterable = (), cancel: CancelToken | None = None) -> dict[str, Any]:
-    """One row of the comparison table, plus the run's validation curves. `callbacks` and
-    `cancel` reach the evaluation (the first summary of a run evaluates it)."""
+                callbacks: Task | Iterable[Callback] = (),
+                cancel: CancelToken | None = None) -> dict[str, Any]:
+    """One row of the comparison table, plus the run's validation curves. `callbacks` (or a
+    `Task`) and `cancel` reach the evaluation (the first summary of a run evaluates it)."""
     meta = read_meta(run_dir)
     config = meta.get("config", {})
     best = meta.get("best") or {}
@@ -73,7 +73,7 @@ def run_summary(run_dir: str | os.PathLike[str], evaluate: bool = True,
     }
     if evaluate:
         try:
-            scores = evaluation_summary(run_dir, callbacks=callbacks, cancel=cancel)
+            scores = evaluation_summary(run_dir, task=Task.of(callbacks, cancel))
         except Exception as exc:  # noqa: BLE001 - one broken run must not hide the others
             row["error"] = str(exc)
         else:
@@ -86,22 +86,22 @@ def compare_strategies(
     config: RunConfig,
     strategies: Sequence[str],
     out_root: str | os.PathLike[str],
-    callbacks: Iterable = (),
+    callbacks: Task | Iterable[Callback] = (),
     cancel: CancelToken | None = None,
     scan: Any = None,
 ) -> list[dict[str, Any]]:
     """Train each strategy on one scan of the data (so every run gets the same split), with the
-    same epochs and batch size, and summarise them."""
+    same epochs and batch size, and summarise them. `callbacks` may be a `Task`."""
     from ..data.scan import require_trainable, scan_folder
-    from ..train.loop import Trainer
+    from ..train.loop import fit
 
-    callbacks = list(callbacks)
+    task = Task.of(callbacks, cancel)
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown:
         raise ValueError(f"unknown strategies: {', '.join(unknown)}")
     if scan is None:
         scan = scan_folder(config.data.root, verify=True, val_dir=config.data.val_dir,
-                           callbacks=callbacks, cancel=cancel)
+                           callbacks=task)
     require_trainable(scan)
     epochs = config.train.epochs or 10
     rows = []
@@ -110,8 +110,8 @@ def compare_strategies(
         train = dataclasses.replace(config.train, epochs=epochs)
         run = RunConfig(config.data, model, train)
         out = Path(out_root) / strategy
-        emit(callbacks, Message("info", f"— {strategy}: training into {out}"))
-        result = Trainer().fit(run, out, callbacks, cancel, scan=scan)
+        task.message("info", f"— {strategy}: training into {out}")
+        result = fit(run, out, task, scan=scan)
         rows.append(run_summary(out))
         if result.status == "cancelled":
             break

@@ -15,10 +15,10 @@ from ..data.batches import prefetch, sequential
 from ..data.datasets import ImageDataset, eval_transform
 from ..data.images import why_unusable
 from ..data.scan import DataError, Problem, Sample, scan_folder
-from ..events import CancelToken, Message, Progress, check, emit
+from ..events import Callback, CancelToken, Task
 from ..interrupt import cancel_points
 from ..io.bundle import LoadedRun, load_run, load_split
-from ..train.features import body_features, existing_store, head_probabilities
+from ..train.features import FeatureRequest, body_features, existing_store, head_probabilities
 from ..train.recipe import amp_dtype, autocast, channels_last_for, pick_device
 from ..wording import count
 from .metrics import EvalResult, build_result
@@ -30,8 +30,7 @@ def predict_samples(
     samples: Sequence[Sample],
     batch_size: int = 32,
     device: str = "auto",
-    callbacks: Iterable = (),
-    cancel: CancelToken | None = None,
+    task: Task | None = None,
 ) -> np.ndarray:
     """Class probabilities (N x C) for `samples`, in order; the row of a file that cannot
     be read is NaN. Cancellation is checked inside the forward pass too.
@@ -39,16 +38,16 @@ def predict_samples(
     When the model's body has cached features (it is a pretrained body used frozen, as in a
     linear probe), they are reused and only the images without any are run through it.
     """
-    callbacks = list(callbacks)
+    task = task or Task()
     dev = pick_device(device)
     model = run.model.to(dev).eval()
     dtype = amp_dtype(dev, True)
     store = existing_store(model, run.spec.name, run.preprocess, dev, dtype)
     if store is not None:
-        failed: list[int] = []
-        with cancel_points(model, cancel):
-            feats = body_features(model, samples, run.preprocess, batch_size, dev, dtype,
-                                  store, callbacks, cancel, "evaluate", unreadable=failed)
+        request = FeatureRequest(samples, run.preprocess, batch_size, dev, dtype,
+                                 phase="evaluate")
+        with cancel_points(model, task):
+            feats, failed = body_features(model, request, store, task)
         probs = head_probabilities(model, feats, dev, dtype)
         probs[failed] = float("nan")
         return probs
@@ -57,15 +56,15 @@ def predict_samples(
     dataset = ImageDataset(samples, run.preprocess, eval_transform(run.preprocess))
     loader = DataLoader(dataset, batch_sampler=sequential(len(dataset), batch_size))
     parts, done = [], 0
-    with cancel_points(model, cancel):
-        for x, y in prefetch(loader):  # the next batch decodes while this one runs
-            check(cancel)
+    with cancel_points(model, task):
+        for x, _, loaded in prefetch(loader):  # the next batch decodes while this one runs
+            task.check()
             with autocast(dev, dtype):
                 probs = model(x.to(dev, memory_format=fmt)).float().softmax(dim=1).cpu()
-            probs[y < 0] = float("nan")
+            probs[~loaded] = float("nan")
             parts.append(probs)
             done += len(x)
-            emit(callbacks, Progress("evaluate", done, len(dataset)))
+            task.progress(done, len(dataset), "evaluate")
     if not parts:
         return np.zeros((0, len(run.classes)), dtype=np.float32)
     return torch.cat(parts).numpy()
@@ -88,8 +87,7 @@ def _same_folder(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
 def evaluation_samples(
     run: LoadedRun,
     data: str | None,
-    callbacks: Iterable = (),
-    cancel: CancelToken | None = None,
+    task: Task,
     use_all: bool = False,
 ) -> tuple[list[Sample], str, list[Problem]]:
     """Which labelled images to evaluate on.
@@ -107,7 +105,7 @@ def evaluation_samples(
             return val, f"the run's validation split ({count(len(val), 'image')})", []
         if data is None:
             raise DataError("the run has no validation split: give a folder to evaluate on")
-    scan = scan_folder(data, verify=True, callbacks=callbacks, cancel=cancel)
+    scan = scan_folder(data, verify=True, callbacks=task)
     index = {name: i for i, name in enumerate(run.classes)}
     pool = scan.val if scan.layout == "train-val" and not use_all else scan.samples
     problems = list(scan.problems)
@@ -128,15 +126,16 @@ def evaluate_run(
     data: str | None = None,
     batch_size: int = 32,
     device: str = "auto",
-    callbacks: Iterable = (),
+    callbacks: Task | Iterable[Callback] = (),
     cancel: CancelToken | None = None,
     use_all: bool = False,
 ) -> Evaluation:
-    callbacks = list(callbacks)
+    """Evaluate a run on `data` (see `evaluation_samples`). `callbacks` may be a `Task`."""
+    task = Task.of(callbacks, cancel)
     run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir)
-    samples, source, problems = evaluation_samples(run, data, callbacks, cancel, use_all)
-    emit(callbacks, Message("info", f"evaluating on {source}"))
-    probs = predict_samples(run, samples, batch_size, device, callbacks, cancel)
+    samples, source, problems = evaluation_samples(run, data, task, use_all)
+    task.message("info", f"evaluating on {source}")
+    probs = predict_samples(run, samples, batch_size, device, task)
     readable = ~np.isnan(probs).any(axis=1)
     for sample in (s for s, ok in zip(samples, readable, strict=True) if not ok):
         problems.append(Problem(sample.path, why_unusable(sample.path) or "could not be read"))

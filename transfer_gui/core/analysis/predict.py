@@ -22,7 +22,7 @@ from PIL import Image
 from .. import atomic
 from ..data.datasets import Preprocess, eval_transform, to_tensor
 from ..data.images import ImageError, decode, is_supported, resize_short, unsupported_reason
-from ..events import CancelToken, Progress, check, emit
+from ..events import CancelToken, Task
 from ..models.backbones import BackboneSpec, TransferNet, get_spec, imagenet_categories
 from ..train.recipe import pick_device
 
@@ -135,9 +135,10 @@ class Predictor:
         return cls(run.model, run.classes, run.preprocess, run.spec, device)
 
     @classmethod
-    def imagenet(cls, backbone: str, device: str = "auto", callbacks: Iterable = (),
+    def imagenet(cls, backbone: str, device: str = "auto", callbacks: Task | Iterable = (),
                  cancel: CancelToken | None = None) -> Predictor:
-        """The pretrained network with its own ImageNet classifier: no training needed."""
+        """The pretrained network with its own ImageNet classifier: no training needed.
+        `callbacks` may be a `Task`."""
         from ..models.weights import build_model
 
         spec = get_spec(backbone)
@@ -174,14 +175,15 @@ class Predictor:
         paths: Sequence[str],
         top_k: int = 5,
         batch_size: int = 16,
-        callbacks: Iterable = (),
+        callbacks: Task | Iterable = (),
         cancel: CancelToken | None = None,
     ) -> list[Prediction]:
-        """One `Prediction` per path, in order; unreadable files carry their error instead."""
-        callbacks = list(callbacks)
+        """One `Prediction` per path, in order; unreadable files carry their error instead.
+        `callbacks` may be a `Task`."""
+        task = Task.of(callbacks, cancel)
         out: list[Prediction] = []
         for start in range(0, len(paths), batch_size):
-            check(cancel)
+            task.check()
             chunk = paths[start : start + batch_size]
             loaded: dict[str, Image.Image] = {}
             errors: dict[str, str] = {}
@@ -194,7 +196,7 @@ class Predictor:
             for path in chunk:
                 out.append(Prediction(path, error=errors[path]) if path in errors
                            else Prediction(path, next(tops)))
-            emit(callbacks, Progress("predict", len(out), len(paths)))
+            task.progress(len(out), len(paths), "predict")
         return out
 
     def load(self, path: str) -> Image.Image:

@@ -2,14 +2,16 @@
 
 Both sources give the trainer the same three things: the batches of an epoch (in an order fixed
 by the seed and the epoch number, so a resumed run sees the same order), the validation batches,
-and how the model turns a batch into logits.
+and how the model turns a batch into logits. A batch (`Batch`) also says which of its files
+failed to load and why; they are already left out of its images and labels (`assemble`).
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import torch
@@ -17,9 +19,39 @@ from torch.utils.data import DataLoader
 
 from ..models.backbones import TransferNet
 from .datasets import ImageDataset
+from .images import why_unusable
+from .scan import Sample
 
 T = TypeVar("T")
 _END = object()
+Failed = tuple[Sample, str]  # a file that failed to load, and why
+
+
+@dataclass
+class Batch:
+    """Images (or features) and labels, and the files of the batch that failed to load (not in
+    `x` and `y`). `partner`: the other folder's batch of a joint or adaptation step."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    failed: list[Failed] = field(default_factory=list)
+    partner: Batch | None = None
+
+
+def failure(sample: Sample) -> Failed:
+    return sample, why_unusable(sample.path) or "could not be read (it may have been changing)"
+
+
+def assemble(x: torch.Tensor, y: torch.Tensor, loaded: torch.Tensor, samples: Sequence[Sample],
+             indices: Sequence[int]) -> Batch:
+    """The batch of `samples[indices]` without the files that did not load (`loaded`, a CPU
+    bool tensor, is False for them)."""
+    if bool(loaded.all()):
+        return Batch(x, y)
+    flags = loaded.tolist()
+    keep = loaded.to(x.device)
+    return Batch(x[keep], y[keep], [failure(samples[i]) for i, ok in zip(indices, flags,
+                                                                           strict=True) if not ok])
 
 
 def epoch_order(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -67,57 +99,59 @@ class ImageBatches:
             pin_memory=self.device.type == "cuda",
         )
 
-    def _to_device(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _batches(self, dataset: ImageDataset, order: list[list[int]]) -> Iterator[Batch]:
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-        x = x.to(self.device, non_blocking=True, memory_format=fmt)
-        return x, y.to(self.device, non_blocking=True)
+        for indices, (x, y, loaded) in zip(order, self._loader(dataset, order), strict=True):
+            x = x.to(self.device, non_blocking=True, memory_format=fmt)
+            yield assemble(x, y.to(self.device, non_blocking=True), loaded, dataset.samples,
+                           indices)
 
-    def train_epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = epoch_order(len(self.train), self.batch_size, self.seed, epoch)
-        for x, y in self._loader(self.train, order):
-            yield self._to_device(x, y)
+    def train_epoch(self, epoch: int) -> Iterator[Batch]:
+        return self._batches(self.train, epoch_order(len(self.train), self.batch_size,
+                                                     self.seed, epoch))
 
-    def val_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for x, y in self._loader(self.val_set, sequential(len(self.val_set), self.batch_size)):
-            yield self._to_device(x, y)
+    def val_batches(self) -> Iterator[Batch]:
+        return self._batches(self.val_set, sequential(len(self.val_set), self.batch_size))
 
     def forward(self, model: TransferNet, x: torch.Tensor) -> torch.Tensor:
         return model(x)
 
 
 class FeatureBatches:
-    """Batches of cached body features: only the head runs, so an epoch costs almost nothing."""
+    """Batches of cached body features: only the head runs, so an epoch costs almost nothing.
+    Files that failed to load were left out when the features were computed: `failed`."""
 
     def __init__(
         self,
-        train_x: torch.Tensor,
-        train_y: torch.Tensor,
-        val_x: torch.Tensor,
-        val_y: torch.Tensor,
+        train: tuple[torch.Tensor, torch.Tensor],
+        val: tuple[torch.Tensor, torch.Tensor],
         batch_size: int,
         seed: int,
         device: torch.device,
+        failed: Sequence[Failed] = (),
     ) -> None:
-        self.train_x, self.train_y = train_x.to(device), train_y.to(device)
-        self.val_x, self.val_y = val_x.to(device), val_y.to(device)
+        """`train` and `val`: (features, labels)."""
+        self.failed = list(failed)
+        self.train_x, self.train_y = (t.to(device) for t in train)
+        self.val_x, self.val_y = (t.to(device) for t in val)
         self.batch_size, self.seed = batch_size, seed
 
     @property
     def steps_per_epoch(self) -> int:
         return len(epoch_order(len(self.train_x), self.batch_size, self.seed, 0))
 
-    def train_epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def train_epoch(self, epoch: int) -> Iterator[Batch]:
         batches = epoch_order(len(self.train_x), self.batch_size, self.seed, epoch)
         order = torch.tensor([i for b in batches for i in b]).to(self.train_x.device)
         start = 0
         for idx in batches:  # one copy of the order per epoch, not one per step
             index = order[start : start + len(idx)]
             start += len(idx)
-            yield self.train_x[index], self.train_y[index]
+            yield Batch(self.train_x[index], self.train_y[index])
 
-    def val_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def val_batches(self) -> Iterator[Batch]:
         for idx in sequential(len(self.val_x), self.batch_size):
-            yield self.val_x[idx[0] : idx[-1] + 1], self.val_y[idx[0] : idx[-1] + 1]
+            yield Batch(self.val_x[idx[0] : idx[-1] + 1], self.val_y[idx[0] : idx[-1] + 1])
 
     def forward(self, model: TransferNet, x: torch.Tensor) -> torch.Tensor:
         return model.head(x)

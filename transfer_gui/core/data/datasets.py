@@ -134,21 +134,10 @@ def load_base(path: str, resize_size: int) -> torch.Tensor:
     return to_tensor(resize_short(decode(path, min_side=resize_size), resize_size))
 
 
-def unreadable_target(index: int) -> int:
-    """The label that marks sample `index` as unreadable: negative, so it is never a class, and
-    `-1 - label` gives the index back (this survives DataLoader worker processes)."""
-    return -1 - index
-
-
-def unreadable_indices(labels: torch.Tensor) -> list[int]:
-    """The sample indices that a batch's `labels` mark as unreadable."""
-    return (-1 - labels[labels < 0]).tolist()
-
-
 class ImageDataset(Dataset):
-    """(input tensor, label) pairs. A file that fails to load after the scan (moved, changed)
-    gives a gray image labelled `unreadable_target(index)` and is recorded in `failures`, so a
-    long run is not lost to one file and the trainer can leave it out and name it."""
+    """(input tensor, label, loaded) triples. A file that fails to load after the scan (moved,
+    changed) gives a gray image with `loaded` False and is recorded in `failures`, so a long run
+    is not lost to one file and the batch it is in can leave it out and name it."""
 
     def __init__(
         self,
@@ -182,9 +171,12 @@ class ImageDataset(Dataset):
             self.cache.put(path, image)
         return image
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+    def load(self, index: int) -> tuple[torch.Tensor, bool]:
+        """The base image of sample `index` and whether it loaded (else a gray stand-in)."""
         failed = len(self.failures)
-        x = self.transform(self.base(index))
-        if len(self.failures) > failed:
-            return x, unreadable_target(index)
-        return x, self.samples[index].label
+        image = self.base(index)
+        return image, len(self.failures) == failed
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, bool]:
+        image, loaded = self.load(index)
+        return self.transform(image), self.samples[index].label, loaded

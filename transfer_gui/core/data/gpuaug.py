@@ -21,8 +21,8 @@ import torch
 from torchvision.ops import roi_align
 
 from ..models.backbones import TransferNet
-from .batches import epoch_order, sequential
-from .datasets import Augment, ImageDataset, Preprocess, augment_preset, unreadable_target
+from .batches import Batch, assemble, epoch_order, sequential
+from .datasets import Augment, ImageDataset, Preprocess, augment_preset
 
 _YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 _RGB = torch.linalg.inv(_YIQ)  # here, not on the GPU: inverting there would wait for the host
@@ -155,40 +155,30 @@ class GpuBatches:
     def steps_per_epoch(self) -> int:
         return len(epoch_order(len(self.train), self.batch_size, self.seed, 0))
 
-    def _finish(self, x: torch.Tensor, labels: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def _finish(self, x: torch.Tensor, dataset: ImageDataset, idx: list[int],
+                loaded: list[bool]) -> Batch:
         x = ((x - self.mean) / self.std).contiguous(memory_format=self.fmt)
-        y = torch.tensor(labels).to(self.device, non_blocking=True)
-        return x, y
+        y = torch.tensor([dataset.samples[i].label for i in idx]).to(self.device,
+                                                                    non_blocking=True)
+        return assemble(x, y, torch.tensor(loaded), dataset.samples, idx)
 
-    @staticmethod
-    def _load(dataset: ImageDataset, idx: list[int]) -> tuple[list[torch.Tensor], list[int]]:
-        """Cached images and labels; a file that fails to load is marked as the CPU path
-        marks it (`unreadable_target`)."""
-        images, labels = [], []
-        for i in idx:
-            failures = len(dataset.failures)
-            images.append(dataset.base(i))
-            labels.append(unreadable_target(i) if len(dataset.failures) > failures
-                          else dataset.samples[i].label)
-        return images, labels
-
-    def _plain(self, dataset: ImageDataset, idx: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        images, labels = self._load(dataset, idx)
-        crops = center_crops(images, dataset.pre.image_size)
+    def _plain(self, dataset: ImageDataset, idx: list[int]) -> Batch:
+        images, loaded = zip(*(dataset.load(i) for i in idx), strict=True)
+        crops = center_crops(list(images), dataset.pre.image_size)
         x = stage(crops, self.device).float() / 255
-        return self._finish(x, labels)
+        return self._finish(x, dataset, idx, list(loaded))
 
-    def train_epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def train_epoch(self, epoch: int) -> Iterator[Batch]:
         generator = torch.Generator().manual_seed(self.seed * 1_000_033 + epoch)
         for idx in epoch_order(len(self.train), self.batch_size, self.seed, epoch):
             if self.spec is None:
                 yield self._plain(self.train, idx)
                 continue
-            images, labels = self._load(self.train, idx)
-            x = augment_batch(images, self.train.pre, self.spec, generator, self.device)
-            yield self._finish(x, labels)
+            images, loaded = zip(*(self.train.load(i) for i in idx), strict=True)
+            x = augment_batch(list(images), self.train.pre, self.spec, generator, self.device)
+            yield self._finish(x, self.train, idx, list(loaded))
 
-    def val_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def val_batches(self) -> Iterator[Batch]:
         for idx in sequential(len(self.val_set), self.batch_size):
             yield self._plain(self.val_set, idx)
 

@@ -20,14 +20,14 @@ import shutil
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..events import CancelToken, Message, Progress, check, emit
+from ..events import Task
 from .images import ImageError
 
 MIB = 1 << 20
@@ -174,17 +174,16 @@ def prefill(
     cache: DecodedCache,
     paths: Sequence[str],
     resize_size: int,
-    callbacks: Iterable = (),
-    cancel: CancelToken | None = None,
+    task: Task | None = None,
     threads: int | None = None,
 ) -> int:
     """Decode every path not yet cached into `cache`; returns how many it holds of them.
     Stops early when the cache is full. Cancelling stops it between images."""
-    callbacks = list(callbacks)
+    task = task or Task()
     todo = list(dict.fromkeys(p for p in paths if p not in cache))
     threads = threads or os.cpu_count() or 1
     done = 0
-    emit(callbacks, Progress("decode images", 0, len(todo)))
+    task.progress(0, len(todo), "decode images")
     with ThreadPoolExecutor(max_workers=threads) as pool:
         queued: deque[tuple[str, Future]] = deque()
         pending = iter(todo)
@@ -195,16 +194,16 @@ def prefill(
                 if not queued:
                     break
                 path, future = queued.popleft()
-                check(cancel)
+                task.check()
                 image = future.result()
                 if image is not None and not cache.put(path, image):
                     break
                 done += 1
                 if done % 25 == 0 or done == len(todo):
-                    emit(callbacks, Progress("decode images", done, len(todo)))
+                    task.progress(done, len(todo), "decode images")
         finally:
             for _, future in queued:
                 future.cancel()
     # a spill folder that cannot be written costs speed, never the run: one warning
-    emit(callbacks, Message("warning" if cache.spill_failed else "info", cache.summary()))
+    task.message("warning" if cache.spill_failed else "info", cache.summary())
     return sum(p in cache for p in paths)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
-from ..events import CancelToken, Progress, check, emit
+from ..events import CancelToken, Task
 from ..wording import count
 from .images import (
     TINY_SIDE,
@@ -175,12 +175,13 @@ def scan_folder(
     root: str | os.PathLike[str],
     verify: bool = True,
     val_dir: str | os.PathLike[str] | None = None,
-    callbacks: Iterable = (),
+    callbacks: Task | Iterable = (),
     cancel: CancelToken | None = None,
     workers: int = 4,
 ) -> FolderScan:
     """Scan `root` for classes and images. With `verify`, every image is decoded once to prove
-    it is usable, and identical files are found by content."""
+    it is usable, and identical files are found by content. `callbacks` may be a `Task`."""
+    task = Task.of(callbacks, cancel)
     root_path = Path(root)
     if not _is_dir(root_path):
         raise DataError(f"{root} is not a folder")
@@ -195,7 +196,7 @@ def scan_folder(
     train_found = _collect(class_dirs, problems)
     val_found = _collect(_subdirs(val_root), problems) if val_root else []
     found = train_found + val_found
-    checked = verify_files(found, verify, problems, callbacks, cancel, workers)
+    checked = verify_files(found, verify, problems, task, workers)
     index = {name: i for i, name in enumerate(classes)}
     train: list[Sample] = []
     val: list[Sample] = []
@@ -224,22 +225,20 @@ def verify_files(
     found: list[tuple[str, str]],
     verify: bool,
     problems: list[Problem],
-    callbacks: Iterable,
-    cancel: CancelToken | None,
+    task: Task,
     workers: int,
 ) -> list[str | None]:
     """Decode every file (in threads: Pillow releases the GIL while decoding). Returns each
     file's content digest, "" when not verified, None when the file is unusable."""
-    callbacks = list(callbacks)
     if not verify:
         return [""] * len(found)
     results: list[tuple[bool, str | None]] = []
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for i, result in enumerate(pool.map(_check_one, (p for p, _ in found))):
-            check(cancel)
+            task.check()
             results.append(result)
-            if callbacks and (i % 25 == 0 or i + 1 == len(found)):
-                emit(callbacks, Progress("scan", i + 1, len(found)))
+            if i % 25 == 0 or i + 1 == len(found):
+                task.progress(i + 1, len(found), "scan")
     _add_file_problems(found, results, problems)
     return [(info or "").rpartition(":")[2] if ok else None for ok, info in results]
 

@@ -11,20 +11,17 @@ Readers (evaluate, predict, compare, a window watching a run) never take the loc
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 import json
 import os
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 from .. import atomic
-from ..events import Message, emit
+from ..events import Task
 from .runmeta import RunError
 
 LOCK = ".lock"
@@ -92,7 +89,7 @@ class RunLock:
         self._lock = FileLock(str(self.folder / LOCK), timeout=0)
         self._created = False
 
-    def acquire(self, callbacks: list | tuple = ()) -> None:
+    def acquire(self, task: Task | None = None) -> None:
         """Take the folder or raise `FolderBusy` at once, naming who holds it."""
         self._created = not self.folder.exists()
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -100,10 +97,9 @@ class RunLock:
         if not self._try(0) and not (before and not before.alive() and self._try(ORPHAN_WAIT)):
             raise FolderBusy(_busy_text(self.folder, holder(self.folder)), holder(self.folder))
         try:
-            if before is not None and before.pid != os.getpid():
-                emit(list(callbacks), Message("info", f"took over {self.folder} from "
-                                              f"{before.describe()}, which stopped without "
-                                              "releasing it"))
+            if before is not None and before.pid != os.getpid() and task is not None:
+                task.message("info", f"took over {self.folder} from {before.describe()}, "
+                                     "which stopped without releasing it")
             atomic.write_json(self.folder / INFO, {
                 "pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
                 "command": " ".join(sys.argv)[:500]})
@@ -130,8 +126,8 @@ class RunLock:
                 self.folder.rmdir()
 
     @contextlib.contextmanager
-    def held(self, callbacks: list | tuple = ()) -> Iterator[RunLock]:
-        self.acquire(callbacks)
+    def held(self, task: Task | None = None) -> Iterator[RunLock]:
+        self.acquire(task)
         try:
             yield self
         finally:
@@ -165,25 +161,3 @@ def clear_folder(folder: str | os.PathLike[str]) -> None:
                 shutil.rmtree(entry)
             else:
                 entry.unlink()
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def writes_run_folder(fit: F) -> F:
-    """Run `fit(self, config, out_dir, callbacks, ..., resume=...)` holding `out_dir`'s lock. A
-    resume of a folder that is not there is left to `fit` to refuse (no folder is created)."""
-    signature = inspect.signature(fit)
-
-    @functools.wraps(fit)
-    def locked(*args: Any, **kwargs: Any) -> Any:
-        bound = signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        out = Path(bound.arguments["out_dir"])
-        if bound.arguments.get("resume") and not out.is_dir():
-            return fit(*args, **kwargs)
-        callbacks = bound.arguments["callbacks"] = list(bound.arguments.get("callbacks") or ())
-        with RunLock(out).held(callbacks):
-            return fit(*bound.args, **bound.kwargs)
-
-    return locked  # type: ignore[return-value]

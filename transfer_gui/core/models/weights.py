@@ -24,7 +24,7 @@ from torch import nn
 
 from ..atomic import atomic_path
 from ..errors import UserError
-from ..events import CancelToken, Message, Progress, check, emit
+from ..events import CancelToken, Task
 from .backbones import BackboneSpec, TransferNet, split_network
 
 HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,})\.")
@@ -92,30 +92,29 @@ def _unwrap(state: object, path: Path) -> dict[str, torch.Tensor]:
 
 def download(
     spec: BackboneSpec,
-    callbacks: Iterable = (),
-    cancel: CancelToken | None = None,
+    task: Task | None = None,
     url: str | None = None,
 ) -> Path:
     """Fetch `spec`'s weights into the torch hub cache (atomically) and return the path."""
+    task = task or Task()
     url = url or spec.weights_url
     target = cached_path(spec)
     if url is None or target is None:
         raise WeightsError(f"{spec.name} has no download address")
     target.parent.mkdir(parents=True, exist_ok=True)
-    callbacks = list(callbacks)
     digest = hashlib.sha256()
-    emit(callbacks, Progress(f"download {spec.name}", 0, 0))
+    task.progress(0, 0, f"download {spec.name}")
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
             total = int(response.headers.get("Content-Length") or 0)
             with atomic_path(target) as tmp, open(tmp, "wb") as out:
                 done = 0
                 while chunk := response.read(1 << 20):
-                    check(cancel)
+                    task.check()
                     out.write(chunk)
                     digest.update(chunk)
                     done += len(chunk)
-                    emit(callbacks, Progress(f"download {spec.name}", done, total))
+                    task.progress(done, total, f"download {spec.name}")
                 _check_hash(target.name, digest.hexdigest())
     except OSError as exc:
         raise WeightsError(
@@ -160,9 +159,7 @@ def _check_hash(name: str, hexdigest: str) -> None:
         raise WeightsError(f"downloaded {name} is damaged (checksum mismatch); try again")
 
 
-def pretrained_state(
-    spec: BackboneSpec, callbacks: Iterable = (), cancel: CancelToken | None = None
-) -> dict[str, torch.Tensor] | None:
+def pretrained_state(spec: BackboneSpec, task: Task) -> dict[str, torch.Tensor] | None:
     """The ImageNet weights of `spec` (downloading them if needed), or None if it has none."""
     source = weights_source(spec)
     if source == "bundled":
@@ -170,7 +167,7 @@ def pretrained_state(
     if source == "cached":
         return read_state_dict(cached_path(spec))  # type: ignore[arg-type]
     if source == "download":
-        return read_state_dict(download(spec, callbacks, cancel))
+        return read_state_dict(download(spec, task))
     return None
 
 
@@ -205,22 +202,24 @@ def build_model(
     num_classes: int | None,
     pretrained: bool = True,
     weights_file: str | None = None,
-    callbacks: Iterable = (),
+    callbacks: Task | Iterable = (),
     cancel: CancelToken | None = None,
 ) -> TransferNet:
     """The backbone with a new `num_classes` head (or its ImageNet head when None).
 
     `weights_file` may hold the original network's state dict (any head), or a TransferNet
     state dict saved by this app; with another class count its head is started afresh.
+    `callbacks` may be a `Task` (then `cancel` is not used).
     """
+    task = Task.of(callbacks, cancel)
     net = spec.builder()
     if weights_file:
         state = read_state_dict(weights_file)
         if any(k.startswith("body.") for k in state):
-            return _from_transfer_state(spec, net, num_classes, state, weights_file, callbacks)
+            return _from_transfer_state(spec, net, num_classes, state, weights_file, task)
         _load_original(spec, net, state, Path(weights_file).name)
     elif pretrained:
-        state = pretrained_state(spec, callbacks, cancel)
+        state = pretrained_state(spec, task)
         if state is not None:
             load_into(net, state, f"the {spec.title} weights")
     else:
@@ -252,14 +251,14 @@ def _load_original(spec: BackboneSpec, net: nn.Module, state: dict, name: str) -
 
 def _from_transfer_state(
     spec: BackboneSpec, net: nn.Module, num_classes: int | None, state: dict, path: str,
-    callbacks: Iterable = (),
+    task: Task,
 ) -> TransferNet:
     saved_classes = state["head.weight"].shape[0] if "head.weight" in state else None
     model = split_network(spec, net, num_classes or saved_classes)
     if saved_classes != model.num_classes:
-        emit(list(callbacks), Message(
-            "info", f"{Path(path).name} was trained for {saved_classes} classes, this data has "
-                    f"{model.num_classes}: its body is used and the head starts afresh"))
+        task.message("info", f"{Path(path).name} was trained for {saved_classes} classes, this "
+                             f"data has {model.num_classes}: its body is used and the head "
+                             "starts afresh")
         state = {k: v for k, v in state.items() if not k.startswith("head.")}
         state.update({f"head.{k}": v for k, v in model.head.state_dict().items()})
     load_into(model, state, Path(path).name)

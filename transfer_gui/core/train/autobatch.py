@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 import torch
 import torch.nn.functional as F
 
 from ..errors import UserError
-from ..events import Message, emit
-from ..models.layers import body_frozen, train_mode
+from ..events import Task
+from ..models.layers import train_mode
 from ..wording import count
+from .prepare import on_features
 from .recipe import autocast
 
 if TYPE_CHECKING:
@@ -55,8 +56,8 @@ def _too_small(images: int, what: str) -> OutOfMemory:
 class Chunking:
     """How many chunks each batch is split into; doubled on every out-of-memory error."""
 
-    def __init__(self, device: torch.device, callbacks: Iterable = (), what: str = "training"):
-        self.device, self.callbacks, self.what = device, list(callbacks), what
+    def __init__(self, device: torch.device, task: Task | None = None, what: str = "training"):
+        self.device, self.task, self.what = device, task or Task(), what
         self.chunks = 1
 
     def run(self, work: Callable[[int], T], batch: int) -> T:
@@ -75,17 +76,17 @@ class Chunking:
         if size < MIN_CHUNK or size == before:
             raise _too_small(before, self.what)
         self.chunks *= 2
-        emit(self.callbacks, Message(
+        self.task.message(
             "warning", f"out of GPU memory with {count(before, 'image')} at a time ({self.what}): "
                        f"continuing with {self.chunks} chunks of {size} per batch; gradients are "
-                       "accumulated, so the effective batch size is unchanged"))
+                       "accumulated, so the effective batch size is unchanged")
 
 
 def largest_fitting(attempt: Callable[[int], None], start: int, device: torch.device,
-                    callbacks: Iterable = (), minimum: int = MIN_CHUNK) -> int:
+                    task: Task | None = None, minimum: int = MIN_CHUNK) -> int:
     """The first of start, start/2, start/4, ... for which `attempt(n)` raises no
     out-of-memory error; `OutOfMemory` when none down to `minimum` fits."""
-    callbacks = list(callbacks)
+    task = task or Task()
     size = start
     while size >= minimum:
         try:
@@ -94,14 +95,14 @@ def largest_fitting(attempt: Callable[[int], None], start: int, device: torch.de
         except OOM_ERRORS:
             pass
         free_memory(device)
-        emit(callbacks, Message("info", f"automatic batch size: {count(size, 'image')} do not "
-                                        f"fit in GPU memory, trying {size // 2}"))
+        task.message("info", f"automatic batch size: {count(size, 'image')} do not fit in GPU "
+                             f"memory, trying {size // 2}")
         size //= 2
     raise _too_small(minimum, "the automatic batch size")
 
 
 def probe_batch_size(prep: Prepared, device: torch.device, dtype: torch.dtype | None,
-                     channels_last: bool, callbacks: Iterable = ()) -> int:
+                     channels_last: bool, task: Task | None = None) -> int:
     """The largest power-of-two batch (up to `MAX_AUTO_BATCH` and the training set) for which
     a forward and backward pass fits. The model's buffers and the random state are restored."""
     model, side = prep.model.to(device), prep.preprocess.image_size
@@ -125,7 +126,7 @@ def probe_batch_size(prep: Prepared, device: torch.device, dtype: torch.dtype | 
     with torch.random.fork_rng(devices=devices):
         train_mode(model)
         try:
-            return largest_fitting(attempt, start, device, callbacks)
+            return largest_fitting(attempt, start, device, task)
         finally:
             model.zero_grad(set_to_none=True)
             with torch.no_grad():
@@ -135,25 +136,25 @@ def probe_batch_size(prep: Prepared, device: torch.device, dtype: torch.dtype | 
 
 
 def settle_batch_size(prep: Prepared, device: torch.device, dtype: torch.dtype | None,
-                      channels_last: bool, callbacks: Iterable = ()) -> Prepared:
+                      channels_last: bool, task: Task | None = None) -> Prepared:
     """`prep` with its batch size chosen, when the configuration asks for an automatic one.
 
     Only a GPU is probed: on the CPU, and for a head trained on cached features, the configured
     batch size stays (memory is rarely the limit there, and the batch size is a
     hyperparameter). The chosen size is written into the configuration saved with the run.
     """
-    callbacks = list(callbacks)
+    task = task or Task()
     train = prep.config.train
     if not train.auto_batch_size:
         return prep
-    cached = train.cache_features and train.augment == "none" and body_frozen(prep.model)
+    cached = on_features(prep)
     if device.type != "cuda" or cached:
         where = "the CPU" if device.type != "cuda" else "cached features"
-        emit(callbacks, Message("info", f"automatic batch size is for GPU training; using "
-                                        f"{train.batch_size} on {where}"))
+        task.message("info", f"automatic batch size is for GPU training; using "
+                             f"{train.batch_size} on {where}")
         return prep
-    size = probe_batch_size(prep, device, dtype, channels_last, callbacks)
-    emit(callbacks, Message("info", f"automatic batch size: {size}"))
+    size = probe_batch_size(prep, device, dtype, channels_last, task)
+    task.message("info", f"automatic batch size: {size}")
     config = dataclasses.replace(prep.config,
                                  train=dataclasses.replace(train, batch_size=size))
     return dataclasses.replace(prep, config=config)

@@ -4,28 +4,27 @@ strength, or k) is chosen on the validation split.
 
 Both heads are saved as ordinary runs: logistic regression becomes the run's linear head (the
 feature standardisation folded into its weights), k-NN a `KNNHead` that keeps the training
-embeddings as buffers. Evaluation, prediction, Grad-CAM and export then work unchanged.
+embeddings as buffers. Evaluation, prediction, Grad-CAM and export then work unchanged. A classic
+run goes through the training loop like any other: `ClassicHead` is a hook that makes its one
+epoch the fit of the head, and the run folder and the ending are the usual ones.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..events import CancelToken, EpochEnded, FitStarted, Message, check, emit
+from ..events import FitStarted, Task
 from ..models.heads import KNNHead
-
-if TYPE_CHECKING:
-    from .prepare import Prepared
-    from .runrecord import FitResult
+from ..models.layers import count_params
+from .hooks import FitState, Hook
+from .recipe import device_label
 
 CLASSIC_STRATEGIES = ("logistic", "knn")
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
@@ -51,7 +50,7 @@ def _val_loss(logits: torch.Tensor, y: torch.Tensor) -> float:
 
 def fit_logistic(
     x: torch.Tensor, y: torch.Tensor, num_classes: int, l2: float, steps: int = 200,
-    cancel: CancelToken | None = None,
+    task: Task | None = None,
 ) -> nn.Linear:
     """Multinomial logistic regression on standardised features, by full-batch L-BFGS; the
     standardisation is folded into the returned layer, so it takes raw features."""
@@ -63,7 +62,8 @@ def fit_logistic(
                                   history_size=20, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
-        check(cancel)
+        if task is not None:
+            task.check()
         optimizer.zero_grad()
         loss = F.cross_entropy(z @ weight.t() + bias, y) + 0.5 * l2 * weight.pow(2).sum()
         loss.backward()
@@ -90,7 +90,7 @@ def choose_head(
     train: tuple[torch.Tensor, torch.Tensor],
     val: tuple[torch.Tensor, torch.Tensor],
     num_classes: int,
-    cancel: CancelToken | None = None,
+    task: Task | None = None,
 ) -> ClassicFit:
     """Fit over the hyperparameter grid and keep the best on validation (lowest loss breaks
     ties); without a validation split the middle of the grid is used."""
@@ -100,8 +100,9 @@ def choose_head(
         grid = [grid[len(grid) // 2]]
     best: ClassicFit | None = None
     for value in grid:
-        check(cancel)
-        head = (fit_logistic(xt, yt, num_classes, value, cancel=cancel) if kind == "logistic"
+        if task is not None:
+            task.check()
+        head = (fit_logistic(xt, yt, num_classes, value, task=task) if kind == "logistic"
                 else fit_knn(xt, yt, num_classes, value))
         with torch.no_grad():
             val_logits = head(xv) if len(xv) else None
@@ -125,82 +126,31 @@ def _better(a: ClassicFit, b: ClassicFit) -> bool:
     return (a.val_loss or 0.0) < (b.val_loss or 0.0)
 
 
-def run_classic(
-    kind: str,
-    features: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
-    num_classes: int,
-    device_label: str,
-    total_params: int,
-    callbacks: Iterable = (),
-    cancel: CancelToken | None = None,
-) -> tuple[ClassicFit, dict]:
-    """Fit a classic head on cached features, reporting it as a one-epoch run."""
-    callbacks = list(callbacks)
-    xt, yt, xv, yv = (t.cpu() for t in features)
-    started = time.perf_counter()
-    emit(callbacks, FitStarted(epochs=1, steps_per_epoch=1, train_size=len(xt),
-                               val_size=len(xv), device=device_label, trainable_params=0,
-                               total_params=total_params, feature_cache=True))
-    fit = choose_head(kind, (xt, yt), (xv, yv), num_classes, cancel)
-    seconds = time.perf_counter() - started
-    emit(callbacks, Message("info", f"{kind}: chose {fit.choice} on the validation split"))
-    with torch.no_grad():
-        train_loss = _val_loss(fit.head(xt), yt) if len(yt) else 0.0
-    record = {"epoch": 1, "train_loss": train_loss, "train_acc": fit.train_acc,
-              "val_loss": fit.val_loss, "val_acc": fit.val_acc, "lr": 0.0,
-              "images_per_s": len(xt) / max(seconds, 1e-9), "seconds": seconds}
-    emit(callbacks, EpochEnded(epoch=1, epochs=1, train_loss=train_loss,
-                               train_acc=fit.train_acc, val_loss=fit.val_loss,
-                               val_acc=fit.val_acc, lr=0.0, images_per_s=record["images_per_s"],
-                               seconds=seconds, is_best=True))
-    return fit, record
+class ClassicHead(Hook):
+    """A classic head's run: its one epoch fits the head on the cached features (the loop's
+    feature source) and puts it in the model."""
 
+    def on_fit_start(self, fit: FitState) -> None:
+        source = fit.source
+        fit.started = FitStarted(
+            epochs=1, steps_per_epoch=1, train_size=len(source.train_x),
+            val_size=len(source.val_x), device=device_label(fit.device), trainable_params=0,
+            total_params=count_params(fit.model)[1], feature_cache=True)
 
-def fit_classic(prep: Prepared, out: Path, device: torch.device, callbacks: Iterable = (),
-                cancel: CancelToken | None = None) -> FitResult:
-    """Train a classic head (`prep.config.model.strategy` is "logistic" or "knn") into the
-    run folder `out`, with the same files, events and endings as gradient training."""
-    from ..events import Cancelled, FitEnded
-    from ..interrupt import cancel_points
-    from .recipe import amp_dtype, default_workers, device_label
-    from .runrecord import RunRecord, TrainingFailed, failure_text
-    from .sources import feature_source
-
-    callbacks = list(callbacks)
-    cfg = prep.config.train
-    model = prep.model.to(device)
-    record = RunRecord(out, model, device_label(device))
-    record.write_start(prep)
-
-    def finish(status: str, message: str = "", details: str = "") -> FitResult:
-        result = record.finish(status, message, details)
-        emit(callbacks, FitEnded(status, record.state.epoch, result.best_epoch,
-                                 result.best_val_acc, result.best_val_loss, result.seconds,
-                                 str(out), result.message))
-        return result
-
-    try:
-        unreadable: dict[str, list[int]] = {}
-        workers = cfg.num_workers if cfg.num_workers is not None else default_workers(device)
-        with cancel_points(model, cancel):
-            source = feature_source(prep, device, amp_dtype(device, cfg.mixed_precision),
-                                    workers, callbacks, cancel, unreadable)
-        for phase, indices in unreadable.items():
-            samples = prep.train if phase == "train" else prep.val
-            for i in indices:
-                record.unreadable(samples[i].path, "could not be read; left out")
-        total = sum(p.numel() for p in model.parameters())
-        fit, row = run_classic(prep.config.model.strategy,
-                               (source.train_x, source.train_y, source.val_x, source.val_y),
-                               len(prep.classes), device_label(device), total, callbacks, cancel)
-        model.head = fit.head.to(device)
-        if isinstance(fit.head, KNNHead):
-            record.meta["head"] = fit.head.meta()
-        record.meta["classic"] = {"kind": prep.config.model.strategy, "choice": fit.choice}
-        record.epoch_done(row, lambda: {"model": {}, "optimizer": {}, "scheduler": {}})
-    except Cancelled:
-        return finish("cancelled", "stopped by the user")
-    except Exception as exc:
-        result = finish("failed", failure_text(exc))
-        raise TrainingFailed(f"training failed: {result.message}", result.saved) from exc
-    return finish("completed")
+    def on_epoch_start(self, fit: FitState) -> None:
+        source, kind = fit.source, fit.prep.config.model.strategy
+        xt, yt, xv, yv = (t.cpu() for t in (source.train_x, source.train_y, source.val_x,
+                                            source.val_y))
+        started = time.perf_counter()
+        chosen = choose_head(kind, (xt, yt), (xv, yv), len(fit.prep.classes), fit.task)
+        seconds = time.perf_counter() - started
+        fit.task.message("info", f"{kind}: chose {chosen.choice} on the validation split")
+        with torch.no_grad():
+            train_loss = _val_loss(chosen.head(xt), yt) if len(yt) else 0.0
+        fit.model.head = chosen.head.to(fit.device)
+        if isinstance(chosen.head, KNNHead):
+            fit.notes["head"] = chosen.head.meta()
+        fit.notes["classic"] = {"kind": kind, "choice": chosen.choice}
+        fit.row = {"epoch": 1, "train_loss": train_loss, "train_acc": chosen.train_acc,
+                   "val_loss": chosen.val_loss, "val_acc": chosen.val_acc, "lr": 0.0,
+                   "images_per_s": len(xt) / max(seconds, 1e-9), "seconds": seconds}

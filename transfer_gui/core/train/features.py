@@ -11,6 +11,7 @@ the unchanged pretrained one) reuses them the same way.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -19,7 +20,7 @@ from torch.utils.data import DataLoader
 from ..data.batches import prefetch, sequential
 from ..data.datasets import ImageDataset, Preprocess, eval_transform
 from ..data.scan import Sample, file_digest
-from ..events import CancelToken, Message, Progress, check, emit
+from ..events import Task
 from ..io.featurestore import FeatureStore, namespace_key
 from ..models.backbones import TransferNet
 from ..wording import count
@@ -35,13 +36,14 @@ def precision_tag(device: torch.device, dtype: torch.dtype | None) -> str:
 
 
 def open_store(model: TransferNet, backbone: str, pre: Preprocess, device: torch.device,
-               dtype: torch.dtype | None, callbacks: Iterable = ()) -> FeatureStore | None:
+               dtype: torch.dtype | None, task: Task | None = None) -> FeatureStore | None:
     """The store for this body, preprocessing and precision (None if the cache is unusable)."""
     try:
         key = namespace_key(backbone, model.body, pre.to_dict(), precision_tag(device, dtype))
         return FeatureStore(key)
     except OSError as exc:
-        emit(list(callbacks), Message("warning", f"feature cache not used: {exc}"))
+        if task is not None:
+            task.message("warning", f"feature cache not used: {exc}")
         return None
 
 
@@ -62,23 +64,29 @@ def _digests(samples: Sequence[Sample]) -> list[str]:
     return out
 
 
-class _Checked(ImageDataset):
-    """Also says whether the image loaded (a stand-in for a broken file must not be cached)."""
+@dataclass(frozen=True)
+class FeatureRequest:
+    """Which images to compute the body's features of, and how: in batches of `batch_size`
+    on `device` at `dtype`, decoded by `workers` loader processes; `phase` names the work in
+    progress events."""
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, bool]:  # type: ignore[override]
-        failures = len(self.failures)
-        image = self.transform(self.base(index))
-        return image, len(self.failures) == failures
+    samples: Sequence[Sample]
+    pre: Preprocess
+    batch_size: int
+    device: torch.device
+    dtype: torch.dtype | None = None
+    workers: int = 0
+    phase: str = "features"
 
 
 class _Extraction:
     """Runs the body over the images the store lacks, filling `rows` and the store."""
 
     def __init__(self, model: TransferNet, device: torch.device, dtype: torch.dtype | None,
-                 store: FeatureStore | None, callbacks: list) -> None:
+                 store: FeatureStore | None, task: Task) -> None:
         self.model, self.device, self.dtype, self.store = model, device, dtype, store
-        self.callbacks = callbacks
-        self.chunking = Chunking(device, callbacks, "feature extraction")
+        self.task = task
+        self.chunking = Chunking(device, task, "feature extraction")
         self.fmt = torch.channels_last if channels_last_for(device) else torch.contiguous_format
         self.unsaved: list[tuple[str, np.ndarray]] = []
 
@@ -107,7 +115,7 @@ class _Extraction:
         try:
             self.store.add(digests, rows)
         except OSError as exc:
-            emit(self.callbacks, Message("warning", f"feature cache not written: {exc}"))
+            self.task.message("warning", f"feature cache not written: {exc}")
             self.store = None
 
 
@@ -124,56 +132,46 @@ def _from_store(store: FeatureStore | None, digests: list[str],
 
 def _batches(samples: list[Sample], pre: Preprocess, batch_size: int, workers: int,
              device: torch.device) -> tuple[list[list[int]], Iterable]:
-    """Index batches and the loader that yields (images, loaded ok) for them."""
+    """Index batches and the loader that yields (images, labels, loaded) for them (a stand-in
+    for a broken file must not be cached)."""
     batches = sequential(len(samples), batch_size)
-    loader = DataLoader(_Checked(samples, pre, eval_transform(pre)), batch_sampler=batches,
+    loader = DataLoader(ImageDataset(samples, pre, eval_transform(pre)), batch_sampler=batches,
                         num_workers=workers, pin_memory=device.type == "cuda")
     return batches, loader if workers else prefetch(loader)
 
 
-def body_features(
-    model: TransferNet,
-    samples: Sequence[Sample],
-    pre: Preprocess,
-    batch_size: int,
-    device: torch.device,
-    dtype: torch.dtype | None = None,
-    store: FeatureStore | None = None,
-    callbacks: Iterable = (),
-    cancel: CancelToken | None = None,
-    phase: str = "features",
-    workers: int = 0,
-    unreadable: list[int] | None = None,
-) -> torch.Tensor:
-    """The body's pooled features of every sample, in order (float32, CPU). The indices of
-    files that could not be read (their rows hold a stand-in) are added to `unreadable`."""
-    callbacks = list(callbacks)
+def body_features(model: TransferNet, request: FeatureRequest, store: FeatureStore | None,
+                  task: Task) -> tuple[torch.Tensor, list[int]]:
+    """The body's pooled features of every requested sample, in order (float32, CPU), and the
+    indices of the files that could not be read (their rows hold a stand-in)."""
+    samples, phase = request.samples, request.phase
     model.body.eval()
     digests = _digests(samples)
     out, missing = _from_store(store, digests, model.feature_dim)
     total, done = len(samples), len(samples) - len(missing)
     if store is not None and samples:
-        emit(callbacks, Message("info", f"{phase}: {done} of {count(total, 'image')} from the "
-                                        "feature cache"))
-    emit(callbacks, Progress(phase, done, total))
+        task.message("info", f"{phase}: {done} of {count(total, 'image')} from the feature "
+                             "cache")
+    task.progress(done, total, phase)
+    unreadable: list[int] = []
     if not missing:
-        return out
-    work = _Extraction(model, device, dtype, store, callbacks)
-    batches, loader = _batches([samples[i] for i in missing], pre, batch_size, workers, device)
+        return out, unreadable
+    work = _Extraction(model, request.device, request.dtype, store, task)
+    batches, loader = _batches([samples[i] for i in missing], request.pre, request.batch_size,
+                               request.workers, request.device)
     try:
-        for indices, (x, ok) in zip(batches, loader, strict=True):
-            check(cancel)
+        for indices, (x, _, ok) in zip(batches, loader, strict=True):
+            task.check()
             rows = [missing[i] for i in indices]
             out[rows] = work.body(x)
             flags = ok.tolist()
             work.keep([digests[r] for r in rows], out[rows], flags)
-            if unreadable is not None:
-                unreadable.extend(r for r, good in zip(rows, flags, strict=True) if not good)
+            unreadable.extend(r for r, good in zip(rows, flags, strict=True) if not good)
             done += len(rows)
-            emit(callbacks, Progress(phase, done, total))
+            task.progress(done, total, phase)
     finally:
         work.flush()  # also when cancelled: what was computed is kept
-    return out
+    return out, unreadable
 
 
 def head_probabilities(model: TransferNet, feats: torch.Tensor, device: torch.device,

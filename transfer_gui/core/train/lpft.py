@@ -15,42 +15,56 @@ is the run's first epoch, so a fine-tune that never beats it keeps it.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from ..config import STRATEGY_DEFAULTS
-from ..data.batches import FeatureBatches
-from ..events import CancelToken, Message, check, emit
-from .recipe import default_workers, make_scheduler
+from .engine import run_epochs
+from .hooks import FitState, Hook, Hooks, RunState
+from .recipe import make_scheduler
 from .runrecord import better
 from .sources import feature_source
-from .steps import Stepper, evaluate_batches
-
-if TYPE_CHECKING:
-    from .prepare import Prepared
 
 KEPT_PROBE = "fine-tuning did not improve on the frozen probe: kept the probe"
 PROBE_EPOCHS, PROBE_LR, _ = STRATEGY_DEFAULTS["linear-probe"]
 
 
-def fit_probe(prep: Prepared, device: torch.device, dtype: torch.dtype | None,
-              callbacks: Iterable = (), cancel: CancelToken | None = None) -> dict[str, Any]:
-    """Train the probe on the body's features into `prep.model.head` (in place, so an
-    optimizer built earlier keeps its parameters). Returns the epoch's history row."""
-    callbacks = list(callbacks)
+class Probe(Hook):
+    """The probe as a hook of a probe-first run: it is epoch 1, and a run that never beats it
+    says so when it ends."""
+
+    def __init__(self, active: bool) -> None:
+        self.active = active
+
+    def on_epoch_start(self, fit: FitState) -> None:
+        if self.active and fit.epoch == 1:
+            fit.row = fit_probe(fit)
+
+    def on_fit_end(self, fit: FitState) -> None:
+        run = fit.run
+        ended = fit.stop in ("completed", "early-stopped")
+        if not (self.active and ended and run.best_epoch == 1 and run.epoch > 1):
+            return
+        fit.task.message("warning", KEPT_PROBE)
+        fit.notes["kept_probe"] = True
+        fit.message = KEPT_PROBE
+
+
+def fit_probe(fit: FitState) -> dict[str, Any]:
+    """Train the probe on the body's features into the model's head (in place, so an optimizer
+    built earlier keeps its parameters). Returns the epoch's history row."""
     started = time.perf_counter()
-    cfg = prep.config.train
-    workers = cfg.num_workers if cfg.num_workers is not None else default_workers(device)
-    source = feature_source(prep, device, dtype, workers, callbacks, cancel)
-    best = _train_head(prep, source, device, dtype, cancel)
+    source = feature_source(fit)
+    fit.skip_failed(source.failed)
+    best = _train_head(fit, source)
     seconds = time.perf_counter() - started
     val = f"validation accuracy {best['val_acc']:.1%}" if best["val_acc"] is not None \
         else "no validation"
-    emit(callbacks, Message("info", f"stage 1: linear probe, {PROBE_EPOCHS} epochs on cached "
-                                    f"features (best: epoch {best['probe_epoch']}); {val}"))
+    fit.task.message("info", f"stage 1: linear probe, {PROBE_EPOCHS} epochs on cached features "
+                             f"(best: epoch {best['probe_epoch']}); {val}")
     images = len(source.train_x) + len(source.val_x)
     return {"epoch": 1, "train_loss": best["train_loss"], "train_acc": best["train_acc"],
             "val_loss": best["val_loss"], "val_acc": best["val_acc"], "target_acc": None,
@@ -58,37 +72,42 @@ def fit_probe(prep: Prepared, device: torch.device, dtype: torch.dtype | None,
             "stage": "probe"}
 
 
-def _train_head(prep: Prepared, source: FeatureBatches, device: torch.device,
-                dtype: torch.dtype | None, cancel: CancelToken | None) -> dict[str, Any]:
-    """The linear-probe strategy's epochs on the cached features; the head ends with the
-    weights of the epoch best on validation (the latest when there is no validation)."""
-    cfg, model = prep.config.train, prep.model
-    head = model.head
-    params = list(head.parameters())  # as `param_groups`: no weight decay on 1-D tensors
+class _KeepBest(Hook):
+    """Keeps the head of the epoch best on validation (the latest without validation) and
+    puts it back when the probe's epochs end."""
+
+    def __init__(self) -> None:
+        self.best: dict[str, Any] = {}
+
+    def on_epoch_end(self, fit: FitState) -> None:
+        row, best = fit.row, self.best
+        assert row is not None
+        if not best or better(row["val_acc"], row["val_loss"], best["val_acc"],
+                              best["val_loss"]):
+            self.best = {"probe_epoch": row["epoch"], "val_acc": row["val_acc"],
+                         "val_loss": row["val_loss"], "train_loss": row["train_loss"],
+                         "train_acc": row["train_acc"],
+                         "state": copy.deepcopy(fit.model.head.state_dict())}
+
+    def on_fit_end(self, fit: FitState) -> None:
+        fit.model.head.load_state_dict(self.best.pop("state"))
+
+
+def _train_head(outer: FitState, source: Any) -> dict[str, Any]:
+    """The linear-probe strategy's epochs on the cached features, through the training loop
+    (its steps' events unseen: the probe is one epoch of the run)."""
+    cfg, model = outer.prep.config.train, outer.model
+    params = list(model.head.parameters())  # as `param_groups`: no weight decay on 1-D tensors
     optimizer = torch.optim.AdamW(
         [{"params": [p for p in params if p.ndim > 1], "weight_decay": cfg.weight_decay},
          {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}], lr=PROBE_LR)
-    scheduler = make_scheduler(optimizer, cfg.schedule, PROBE_EPOCHS * source.steps_per_epoch)
-    stepper = Stepper(model, source.forward, optimizer,
-                      torch.amp.GradScaler(enabled=False), scheduler, device, dtype,
-                      cfg.label_smoothing)
-    best: dict[str, Any] = {}
-    head.train()
-    for epoch in range(1, PROBE_EPOCHS + 1):
-        torch.manual_seed(cfg.seed * 1_000_003 + epoch)  # as the linear-probe run seeds it
-        total, seen = torch.zeros(2, device=device), 0
-        for x, y in source.train_epoch(epoch):
-            check(cancel)
-            total += stepper.train(x, y)
-            seen += len(y)
-        head.eval()
-        val_loss, val_acc = evaluate_batches(stepper, source.val_batches(),
-                                             lambda: check(cancel))
-        head.train()
-        if not best or better(val_acc, val_loss, best["val_acc"], best["val_loss"]):
-            loss_sum, correct = total.tolist()
-            best = {"probe_epoch": epoch, "val_acc": val_acc, "val_loss": val_loss,
-                    "train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
-                    "state": copy.deepcopy(head.state_dict())}
-    head.load_state_dict(best.pop("state"))
-    return best
+    fit = dataclasses.replace(
+        outer, task=outer.task.quiet(), epochs=PROBE_EPOCHS, run=RunState(),
+        optimizer=optimizer, scaler=None, source=source, stepper=None, make_stepper=None,
+        scheduler=make_scheduler(optimizer, cfg.schedule, PROBE_EPOCHS * source.steps_per_epoch),
+        use_features=True, stop="", notes={}, started=None, problems={})
+    keep = _KeepBest()
+    hooks = Hooks([keep])
+    run_epochs(fit, hooks)
+    hooks.on_fit_end(fit)
+    return keep.best

@@ -1,5 +1,6 @@
 """The learning-rate finder: train briefly while raising the rate exponentially, watch the loss,
-and suggest the rate where it falls fastest (the usual range test).
+and suggest the rate where it falls fastest (the usual range test). It is the training loop
+(`engine.run_epochs`) with one hook, `RangeTest`.
 
 Discriminative rates are kept: every optimizer group moves by the same factor, so the
 suggestion is the head's rate, as the `lr` setting means.
@@ -9,16 +10,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..config import RunConfig
-from ..events import CancelToken, Progress, check, emit
+from ..events import Callback, CancelToken, Task
+from ..interrupt import cancel_points
+from .engine import open_fit, run_epochs
+from .hooks import FitState, Hook, Hooks
+from .prepare import prepare
+from .recipe import lr_ratio_for, make_optimizer, pick_device
+from .sources import build_source
 
 SMOOTHING = 0.9
 DIVERGED = 4.0  # stop once the smoothed loss exceeds this multiple of its minimum
@@ -50,16 +56,56 @@ def suggest(lrs: list[float], smoothed: list[float]) -> tuple[float | None, str]
     return lrs[steepest], "steepest descent of the loss"
 
 
-def _batches(source: Any) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    epoch = 1
-    while True:
-        yield from source.train_epoch(epoch)
-        epoch += 1
+class RangeTest(Hook):
+    """The range test as a hook of the training loop: before each step every optimizer group's
+    rate is set to the step's point on the exponential ramp (discriminative ratios kept), after
+    it the loss is noted; the run stops after `steps` steps or once the loss diverges."""
+
+    def __init__(self, task: Task, start: float, end: float, steps: int) -> None:
+        self.task, self.start, self.steps = task, start, steps
+        self.factor = (end / start) ** (1 / max(steps - 1, 1))
+        self.relative: list[float] = []
+        self.lrs: list[float] = []
+        self.losses: list[float] = []
+        self.smoothed: list[float] = []
+        self.avg = self.weight = 0.0
+
+    def on_fit_start(self, fit: FitState) -> None:
+        assert fit.optimizer is not None
+        base = fit.prep.config.train.lr or 1.0
+        self.relative = [g["lr"] / base for g in fit.optimizer.param_groups]
+
+    def on_batch_start(self, fit: FitState) -> None:
+        assert fit.optimizer is not None
+        lr = self.start * self.factor ** len(self.lrs)
+        for group, rel in zip(fit.optimizer.param_groups, self.relative, strict=True):
+            group["lr"] = lr * rel
+        self.lrs.append(lr)
+
+    def on_batch_end(self, fit: FitState) -> None:
+        assert fit.stats is not None and fit.batch is not None
+        value = float(fit.stats[0]) / len(fit.batch.y)
+        if not math.isfinite(value):
+            self.lrs.pop()
+            fit.stop = "diverged"
+            return
+        self.avg = SMOOTHING * self.avg + (1 - SMOOTHING) * value
+        self.weight = SMOOTHING * self.weight + 1 - SMOOTHING
+        self.losses.append(value)
+        self.smoothed.append(self.avg / self.weight)
+        self.task.progress(len(self.lrs), self.steps, "lr-find")
+        diverged = len(self.smoothed) > 5 and self.smoothed[-1] > DIVERGED * min(self.smoothed)
+        if diverged or len(self.lrs) >= self.steps:
+            fit.stop = "completed"
+
+    def result(self) -> LRFindResult:
+        suggestion, reason = suggest(self.lrs, self.smoothed)
+        return LRFindResult(self.lrs, self.losses, self.smoothed, suggestion, reason)
 
 
 def lr_find(
     config: RunConfig,
-    callbacks: Iterable = (),
+    callbacks: Task | Iterable[Callback] = (),
     cancel: CancelToken | None = None,
     start: float = 1e-6,
     end: float = 1.0,
@@ -67,63 +113,21 @@ def lr_find(
     scan: Any = None,
 ) -> LRFindResult:
     """Run the range test on a fresh model built from `config` (nothing is saved). The batches
-    are the ones training would use: cached features for a frozen body, images otherwise."""
-    from ..interrupt import cancel_points
-    from ..models.layers import body_frozen, train_mode
-    from .prepare import prepare
-    from .recipe import (
-        amp_dtype,
-        autocast,
-        channels_last_for,
-        lr_ratio_for,
-        make_optimizer,
-        pick_device,
-    )
-    from .sources import build_source
-
-    callbacks = list(callbacks)
-    prep = prepare(config, callbacks, cancel, scan=scan)
+    and steps are the ones training would use: cached features for a frozen body, images
+    otherwise; mixed precision with its loss scaler, batches split when memory runs out.
+    `callbacks` may be a `Task` (then `cancel` is not used)."""
+    task = Task.of(callbacks, cancel)
+    prep = prepare(config, task, scan=scan)
+    fit = open_fit(prep, pick_device(prep.config.train.device), task)
     cfg = prep.config.train
-    device = pick_device(cfg.device)
-    model = prep.model.to(device)
-    dtype = amp_dtype(device, cfg.mixed_precision)
-    use_features = cfg.cache_features and cfg.augment == "none" and body_frozen(model)
     ratio = lr_ratio_for(prep.config.model.strategy)
-    optimizer = make_optimizer(model, prep.groups, cfg, ratio)
-    relative = [g["lr"] / (cfg.lr or 1.0) for g in optimizer.param_groups]
-    factor = (end / start) ** (1 / max(steps - 1, 1))
-    lrs: list[float] = []
-    losses: list[float] = []
-    smoothed: list[float] = []
-    avg = weight = 0.0
-    with cancel_points(model, cancel):
-        source = build_source(prep, device, dtype, channels_last_for(device), use_features,
-                              callbacks, cancel)
-        train_mode(model)
-        for step, (x, y) in enumerate(_batches(source)):
-            check(cancel)
-            if step >= steps:
-                break
-            lr = start * factor**step
-            for group, rel in zip(optimizer.param_groups, relative, strict=True):
-                group["lr"] = lr * rel
-            keep = y >= 0  # files that failed to load carry negative labels
-            with autocast(device, dtype):
-                logits = source.forward(model, x[keep])
-            loss = F.cross_entropy(logits.float(), y[keep])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                break
-            avg = SMOOTHING * avg + (1 - SMOOTHING) * value
-            weight = SMOOTHING * weight + 1 - SMOOTHING
-            lrs.append(lr)
-            losses.append(value)
-            smoothed.append(avg / weight)
-            emit(callbacks, Progress("lr-find", step + 1, steps))
-            if len(smoothed) > 5 and smoothed[-1] > DIVERGED * min(smoothed):
-                break
-    suggestion, reason = suggest(lrs, smoothed)
-    return LRFindResult(lrs, losses, smoothed, suggestion, reason)
+    fit.optimizer = make_optimizer(fit.model, prep.groups, cfg, ratio)
+    fit.scheduler = torch.optim.lr_scheduler.LambdaLR(fit.optimizer, lambda _: 1.0)
+    fit.scaler = torch.amp.GradScaler(enabled=fit.dtype == torch.float16)
+    fit.epochs, fit.validate = steps, False  # epochs enough for the steps (an epoch >= 1 step)
+    test = RangeTest(task, start, end, steps)
+    with cancel_points(fit.model, task):
+        fit.source = build_source(fit)
+        fit.task = task.quiet()  # the steps' own events are not the range test's
+        run_epochs(fit, Hooks([test]))
+    return test.result()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from ..config import ConfigError, RunConfig
+from ..config import CLASSIC_STRATEGIES, ConfigError, RunConfig
 from ..data.datasets import Preprocess
 from ..data.scan import (
     FolderScan,
@@ -22,11 +22,11 @@ from ..data.scan import (
     training_split,
     without_empty_classes,
 )
-from ..events import CancelToken, Message, emit
+from ..events import CancelToken, Task
 from ..io import bundle
 from ..models.backbones import TransferNet, get_spec
 from ..models.freezing import Group, Selection, describe_model, layer_groups, select
-from ..models.layers import set_trainable
+from ..models.layers import body_frozen, set_trainable
 from ..models.weights import build_model
 from ..wording import count
 
@@ -71,24 +71,24 @@ class Prepared:
 
 def prepare(
     config: RunConfig,
-    callbacks: Iterable = (),
+    callbacks: Task | Iterable = (),
     cancel: CancelToken | None = None,
     split: Split | None = None,
     scan: FolderScan | None = None,
 ) -> Prepared:
     """Scan (unless `scan` is given) and split the data (unless `split` is given), then build
-    and freeze the model."""
-    callbacks = list(callbacks)
+    and freeze the model. `callbacks` may be a `Task`."""
+    task = Task.of(callbacks, cancel)
     config = config.resolved()
     spec = get_spec(config.model.backbone)
     pre = Preprocess.for_backbone(spec, config.train.image_size)
     if split is None:
         if scan is None:
             scan = scan_folder(config.data.root, verify=True, val_dir=config.data.val_dir,
-                               callbacks=callbacks, cancel=cancel)
+                               callbacks=task)
         require_trainable(scan)
         scan, dropped = without_empty_classes(scan)
-        _report_problems(scan, callbacks, dropped)
+        _report_problems(scan, task, dropped)
         data = config.data
         train, val = training_split(scan, data.val_split, data.seed, data.folder_split)
         classes = scan.classes
@@ -96,7 +96,7 @@ def prepare(
         train, val, classes = split
     torch.manual_seed(config.train.seed)
     model = build_model(spec, len(classes), config.model.pretrained,
-                        config.model.weights_file, callbacks, cancel)
+                        config.model.weights_file, task)
     groups = layer_groups(spec)
     chosen = selection_of(model, groups, config)
     set_trainable(model, groups, chosen.selectors)
@@ -109,15 +109,25 @@ def selection_of(model: TransferNet, groups: list[Group], config: RunConfig) -> 
     return select(describe_model(model, groups, m.backbone), m.strategy, m.unfreeze, m.trainable)
 
 
-def _report_problems(scan: FolderScan, callbacks: list, dropped: list[str]) -> None:
+def on_features(prep: Prepared) -> bool:
+    """Whether a run trains on the frozen body's cached features instead of on images: a
+    classic head always, a gradient run when its body is frozen and nothing is augmented."""
+    cfg = prep.config
+    if cfg.model.strategy in CLASSIC_STRATEGIES:
+        return True
+    train = cfg.train
+    return bool(train.cache_features and train.augment == "none" and body_frozen(prep.model))
+
+
+def _report_problems(scan: FolderScan, task: Task, dropped: list[str]) -> None:
     errors = [p for p in scan.problems if p.severity == "error"]
     if errors:
-        emit(callbacks, Message("warning", f"{count(len(errors), 'file')} skipped, e.g. "
-                                           f"{errors[0].path}: {errors[0].reason}"))
+        task.message("warning", f"{count(len(errors), 'file')} skipped, e.g. "
+                                f"{errors[0].path}: {errors[0].reason}")
     if dropped:
         names = ", ".join(repr(n) for n in dropped)
-        emit(callbacks, Message("warning", f"classes without usable images left out: {names}"))
-    emit(callbacks, Message("info", f"data: {scan.summary()}"))
+        task.message("warning", f"classes without usable images left out: {names}")
+    task.message("info", f"data: {scan.summary()}")
 
 
 def resume_config(run_dir: str | Path) -> RunConfig:

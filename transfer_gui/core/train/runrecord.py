@@ -6,6 +6,9 @@ and the messages name a model only once its file is durable, and a save that fai
 disk) leaves them naming the last model really saved. A run killed or failed between the
 checkpoint and the weights resumes from that checkpoint, whose weights are the missing best
 model: resuming writes them first.
+
+`Recording` is the record as a hook of the loop: it restores a checkpoint, announces the run,
+records every epoch and closes the record (and says how the run ended) whatever the ending.
 """
 
 from __future__ import annotations
@@ -13,15 +16,18 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
+from ..events import EpochEnded, FitEnded, FitStarted
 from ..io import bundle
 from ..io.diskspace import estimate, require_space, same_disk, tensor_bytes, why_not_saved
 from ..io.steplog import StepLog
-from ..models.layers import body_frozen, count_params
+from ..models.layers import count_params
+from .hooks import FitState, Hook, RunState
+from .prepare import on_features
 
 if TYPE_CHECKING:
     from ..models.backbones import TransferNet
@@ -75,19 +81,6 @@ class FitResult:
     seconds: float
     message: str = ""
     saved: SavedModel | None = None
-
-
-@dataclass
-class RunState:
-    """Progress that a checkpoint carries."""
-
-    epoch: int = 0  # epochs finished
-    step: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best_epoch: int | None = None
-    best_acc: float | None = None
-    best_loss: float | None = None
-    bad_epochs: int = 0
 
 
 class RunRecord:
@@ -172,12 +165,11 @@ class RunRecord:
         return True
 
     def epoch_done(self, row: dict[str, Any], checkpoint: Callable[[], dict[str, Any]]) -> bool:
-        """Record a finished epoch: checkpoint, best weights, run.json, each durable before the
-        next is written. True if it is the best. Raises `SaveFailed` when a file cannot be
-        written; the record then still names the last model saved."""
+        """Record a finished epoch (already the last of `state.history`): checkpoint, best
+        weights, run.json, each durable before the next is written. True if it is the best.
+        Raises `SaveFailed` when a file cannot be written; the record then still names the
+        last model saved."""
         state = self.state
-        state.epoch = row["epoch"]
-        state.history.append(row)
         is_best = better(row["val_acc"], row["val_loss"], state.best_acc, state.best_loss)
         if is_best and self._probe_is_best() and row["val_acc"] is not None:
             is_best = row["val_acc"] > (state.best_acc or 0.0)  # beat the probe's accuracy
@@ -223,8 +215,7 @@ class RunRecord:
         backbone is frozen and nothing is augmented)."""
         from ..io.featurestore import cache_root
 
-        cfg = prep.config.train
-        if not (cfg.cache_features and cfg.augment == "none" and body_frozen(self.model)):
+        if not on_features(prep):
             return 0
         if not same_disk(cache_root(), self.out):
             return 0  # the cache's own disk running full costs the cache, never the run
@@ -275,6 +266,97 @@ class RunRecord:
         else:
             self.meta.pop("traceback", None)
         bundle.save_meta(self.out, self.meta)
+
+
+class Recording(Hook):
+    """The run folder and the run's events, as a hook. `parts`: the hooks whose state the
+    checkpoint carries besides the model's, the optimizer's and the schedule's."""
+
+    def __init__(self, record: RunRecord, parts: Hook) -> None:
+        self.record, self.parts = record, parts
+        self.pending: dict[str, Any] | None = None  # optimizer state waiting for its schedule
+        self.keep: set[str] = set()
+
+    def start(self, fit: FitState) -> None:
+        self.record.write_start(fit.prep)
+        self._share(fit)
+
+    def restore(self, fit: FitState, checkpoint: dict[str, Any] | None) -> None:
+        """Continue from `checkpoint`. The model is restored now; the optimizer and scheduler
+        once the scheduler exists (building a scheduler rewrites the optimizer's rates)."""
+        record = self.record
+        record.resume()
+        self._share(fit)
+        if checkpoint is None:
+            fit.task.message("info", "no finished epoch to resume from: starting again from "
+                                     "epoch 1")
+            record.steps.trim(0)
+            return
+        missing, unexpected = fit.model.load_state_dict(checkpoint["model"], strict=False)
+        frozen = {n for n, p in fit.model.named_parameters() if not p.requires_grad}
+        if unexpected or set(missing) - frozen:
+            raise bundle.RunError(f"the checkpoint in {record.out} does not match this model")
+        self.pending = checkpoint
+        record.restore_state(checkpoint["state"])
+        self._share(fit)
+        self.parts.load_state_dict(checkpoint)
+
+    def _share(self, fit: FitState) -> None:
+        fit.run, fit.problems = self.record.state, self.record.problems
+
+    def on_fit_start(self, fit: FitState) -> None:
+        model = fit.model
+        self.keep = {n for n, p in model.named_parameters() if p.requires_grad}  # every stage's
+        self.keep |= {n for n, _ in model.named_buffers()}
+        pending, self.pending = self.pending, None
+        if pending is not None and fit.optimizer is not None:
+            fit.optimizer.load_state_dict(pending["optimizer"])
+            fit.scheduler.load_state_dict(pending["scheduler"])
+            if fit.scaler is not None and fit.scaler.is_enabled() and pending.get("scaler"):
+                fit.scaler.load_state_dict(pending["scaler"])
+        fit.task.emit(fit.started or self._started(fit))
+
+    def _started(self, fit: FitState) -> FitStarted:
+        trainable, total = count_params(fit.model)
+        return FitStarted(
+            epochs=fit.epochs, steps_per_epoch=fit.source.steps_per_epoch,
+            train_size=len(fit.prep.train), val_size=len(fit.prep.val),
+            device=self.record.device, trainable_params=trainable, total_params=total,
+            start_epoch=fit.run.epoch, feature_cache=fit.use_features)
+
+    def on_epoch_end(self, fit: FitState) -> None:
+        row = fit.row
+        assert row is not None
+        self.record.meta.update(fit.notes)
+        is_best = self.record.epoch_done(row, lambda: self._checkpoint(fit))
+        fit.task.emit(EpochEnded(
+            epoch=fit.epoch, epochs=fit.epochs, train_loss=row["train_loss"],
+            train_acc=row["train_acc"], val_loss=row["val_loss"], val_acc=row["val_acc"],
+            lr=row["lr"], images_per_s=row["images_per_s"],
+            seconds=time.perf_counter() - fit.epoch_started, is_best=is_best,
+            target_acc=row.get("target_acc")))
+
+    def _checkpoint(self, fit: FitState) -> dict[str, Any]:
+        if fit.optimizer is None:  # a classic head: nothing to resume
+            return {"model": {}, "optimizer": {}, "scheduler": {}}
+        model_state = {k: v.detach().cpu().clone() for k, v in fit.model.state_dict().items()
+                       if k in self.keep}
+        return {"model": model_state, "optimizer": fit.optimizer.state_dict(),
+                "scheduler": fit.scheduler.state_dict(),
+                "scaler": fit.scaler.state_dict() if fit.scaler is not None else {},
+                **self.parts.state_dict()}
+
+    def on_fit_end(self, fit: FitState) -> None:
+        """Close the record with the run's ending and say how it ended (never raises for a
+        failed write)."""
+        self.record.meta.update(fit.notes)
+        result = self.record.finish(fit.stop, fit.message, fit.details)
+        fit.result = result
+        fit.task.emit(FitEnded(fit.stop, self.record.state.epoch, result.best_epoch,
+                               result.best_val_acc, result.best_val_loss, result.seconds,
+                               str(self.record.out), result.message))
+
+    on_fit_failed = on_fit_end
 
 
 def better(acc: float | None, loss: float | None, best_acc: float | None,

@@ -15,22 +15,22 @@ forked and so share the filled cache; with "spawn" each worker would need a copy
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ..data.batches import FeatureBatches, ImageBatches
+from ..data.batches import FeatureBatches, ImageBatches, failure
 from ..data.datasets import ImageDataset, eval_transform, train_transform
 from ..data.gpuaug import GpuBatches
 from ..data.imagecache import MIB, DecodedCache, prefill
 from ..data.scan import Sample
-from ..events import CancelToken
 from ..io.featurestore import cache_root
-from .features import body_features, open_store
+from .features import FeatureRequest, body_features, open_store
+from .hooks import FitState
 from .recipe import default_workers
 
 if TYPE_CHECKING:
+    from ..config import TrainConfig
     from .prepare import Prepared
 
 CPU_EXTRACT_BATCH = 16  # measured: 1.5-2x the images/s of 32 or 64 (activations stay in cache)
@@ -44,59 +44,54 @@ def extraction_batch(device: torch.device, batch_size: int) -> int:
     return max(batch_size, GPU_EXTRACT_BATCH)
 
 
-def build_source(prep: Prepared, device: torch.device, dtype: torch.dtype | None,
-                 channels_last: bool, use_features: bool, callbacks: Iterable = (),
-                 cancel: CancelToken | None = None,
-                 unreadable: dict[str, list[int]] | None = None) -> Any:
-    """The batch source of a run. With features, files that cannot be read are left out and
-    their indices (in `prep.train` and `prep.val`) go to `unreadable`; image batches mark
-    them with negative labels instead (see `datasets.unreadable_target`)."""
-    cfg = prep.config.train
-    workers = cfg.num_workers if cfg.num_workers is not None else default_workers(device)
-    if use_features:
-        return feature_source(prep, device, dtype, workers, callbacks, cancel, unreadable)
-    return image_source(prep, device, channels_last, workers, callbacks, cancel)
+def build_source(fit: FitState, prep: Prepared | None = None) -> Any:
+    """The batch source of a run, over `prep`'s files (the run's own by default). From
+    features, files that cannot be read are left out and listed in the source's `failed`;
+    image batches list theirs in each batch (`batches.Batch.failed`)."""
+    if fit.use_features:
+        return feature_source(fit, prep)
+    return image_source(fit, prep or fit.prep)
 
 
-def feature_source(prep: Prepared, device: torch.device, dtype: torch.dtype | None,
-                   workers: int, callbacks: Iterable = (),
-                   cancel: CancelToken | None = None,
-                   unreadable: dict[str, list[int]] | None = None) -> FeatureBatches:
-    callbacks = list(callbacks)
-    cfg, model, pre = prep.config.train, prep.model, prep.preprocess
-    store = open_store(model, prep.config.model.backbone, pre, device, dtype, callbacks)
-    failed: list[int] = []
-    feats = body_features(model, [*prep.train, *prep.val], pre,
-                          extraction_batch(device, cfg.batch_size), device, dtype, store,
-                          callbacks, cancel, "features", workers, failed)
+def _workers(cfg: TrainConfig, device: torch.device) -> int:
+    return cfg.num_workers if cfg.num_workers is not None else default_workers(device)
+
+
+def feature_source(fit: FitState, prep: Prepared | None = None) -> FeatureBatches:
+    prep = prep or fit.prep
+    cfg, model, pre, device = prep.config.train, fit.model, prep.preprocess, fit.device
+    store = open_store(model, prep.config.model.backbone, pre, device, fit.dtype, fit.task)
+    samples = [*prep.train, *prep.val]
+    request = FeatureRequest(samples, pre, extraction_batch(device, cfg.batch_size), device,
+                             fit.dtype, _workers(cfg, device))
+    feats, failed = body_features(model, request, store, fit.task)
     n = len(prep.train)
     bad = set(failed)
     train = [i for i in range(n) if i not in bad]
     val = [i for i in range(len(prep.val)) if i + n not in bad]
-    if unreadable is not None:
-        unreadable["train"] = sorted(i for i in bad if i < n)
-        unreadable["val"] = sorted(i - n for i in bad if i >= n)
-    return FeatureBatches(feats[train], _labels([prep.train[i] for i in train]),
-                          feats[[n + i for i in val]], _labels([prep.val[i] for i in val]),
-                          cfg.batch_size, cfg.seed, device)
+    return FeatureBatches((feats[train], _labels([prep.train[i] for i in train])),
+                          (feats[[n + i for i in val]], _labels([prep.val[i] for i in val])),
+                          cfg.batch_size, cfg.seed, device,
+                          [failure(samples[i]) for i in sorted(bad)])
 
 
-def image_source(prep: Prepared, device: torch.device, channels_last: bool, workers: int,
-                 callbacks: Iterable = (), cancel: CancelToken | None = None) -> Any:
-    cfg, pre = prep.config.train, prep.preprocess
+def image_source(fit: FitState, prep: Prepared) -> Any:
+    cfg, pre, device = prep.config.train, prep.preprocess, fit.device
+    workers = _workers(cfg, device)
     cache = None
     if cfg.cache_decoded:
         cache = DecodedCache(cfg.cache_memory_mb * MIB, cache_root() / "spill")
         paths = [s.path for s in (*prep.train, *prep.val)]
-        prefill(cache, paths, pre.resize_size, callbacks, cancel)
+        prefill(cache, paths, pre.resize_size, fit.task)
     train = ImageDataset(prep.train, pre, train_transform(pre, cfg.augment or "none"), cache)
     val = ImageDataset(prep.val, pre, eval_transform(pre), cache)
     if cache is not None and device.type == "cuda":
         return GpuBatches(train, val, cfg.augment or "none", cfg.batch_size, cfg.seed, device,
-                          channels_last)
+                          fit.channels_last)
     if cache is not None and multiprocessing.get_context().get_start_method() != "fork":
         workers = 0
-    return ImageBatches(train, val, cfg.batch_size, cfg.seed, workers, device, channels_last)
+    return ImageBatches(train, val, cfg.batch_size, cfg.seed, workers, device,
+                        fit.channels_last)
 
 
 def _labels(samples: list[Sample]) -> torch.Tensor:

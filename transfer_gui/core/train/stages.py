@@ -5,20 +5,23 @@ cached features, as the "linear-probe" strategy does (see `lpft`), and the remai
 fine-tune the chosen layers from it.
 The older recipe trains the new head alone (the backbone frozen, its BatchNorm in eval mode)
 for `head_epochs`, then the chosen layers, each stage with a learning-rate cycle of its own.
-Either way the curves continue across the stages."""
+Either way the curves continue across the stages.
+
+As a hook of the loop, the stages make the run's learning-rate schedule (a cycle per stage) when
+the run starts and set what trains as each epoch starts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from torch import nn
 
-from ..events import Message, emit
+from ..events import Task
 from ..models.layers import HEAD
 from ..wording import count
+from .hooks import FitState, Hook
+from .recipe import make_scheduler
 
 
-class Stages:
+class Stages(Hook):
     def __init__(self, model: nn.Module, head_epochs: int, epochs: int,
                  probe_first: bool = False) -> None:
         self.model = model
@@ -45,11 +48,19 @@ class Stages:
         """Optimizer steps in the run (the probe's epoch takes none)."""
         return max(self.epochs - int(self.probe), 1) * steps_per_epoch
 
-    def enter(self, epoch: int, callbacks: Iterable = ()) -> None:
+    def on_fit_start(self, fit: FitState) -> None:
+        steps = fit.source.steps_per_epoch
+        fit.scheduler = make_scheduler(fit.optimizer, fit.prep.config.train.schedule,
+                                       self.total_steps(steps), self.phases(steps))
+
+    def on_epoch_start(self, fit: FitState) -> None:
+        self.enter(fit.epoch, fit.task)
+
+    def enter(self, epoch: int, task: Task) -> None:
         """Make the parameters of `epoch`'s stage trainable (and only those)."""
         if self.probe and epoch == 2:
-            emit(list(callbacks), Message("info", "stage 2: the chosen layers fine-tune from "
-                                                  "the probe, earlier ones with smaller rates"))
+            task.message("info", "stage 2: the chosen layers fine-tune from the probe, earlier "
+                                 "ones with smaller rates")
         if not self.head_epochs:
             return
         first = epoch <= self.head_epochs
@@ -59,4 +70,4 @@ class Stages:
         if epoch in (1, self.head_epochs + 1):
             text = (f"stage 1: the head alone for {count(self.head_epochs, 'epoch')}" if first else
                     "stage 2: the chosen layers unfrozen, earlier ones with smaller rates")
-            emit(list(callbacks), Message("info", text))
+            task.message("info", text)

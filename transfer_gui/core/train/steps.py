@@ -13,38 +13,45 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..events import BatchEnded, emit
+from ..events import BatchEnded, Task
 from .autobatch import Chunking
 from .recipe import autocast
 
 Forward = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 
 
+@dataclass
+class Optim:
+    """What a step updates the weights with: the optimizer, its schedule, the loss scaler
+    (none: an unscaled step)."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler | None = None
+
+
 class Stepper:
     """Runs optimizer steps and validation batches, splitting batches when memory runs out."""
 
-    def __init__(
-        self,
-        model: nn.Module,
-        forward: Forward,
-        optimizer: torch.optim.Optimizer,
-        scaler: torch.amp.GradScaler,
-        scheduler: torch.optim.lr_scheduler.LRScheduler,
-        device: torch.device,
-        dtype: torch.dtype | None,
-        label_smoothing: float = 0.0,
-        callbacks: Iterable = (),
-    ) -> None:
+    def __init__(self, model: nn.Module, forward: Forward, optim: Optim, device: torch.device,
+                 dtype: torch.dtype | None = None, label_smoothing: float = 0.0,
+                 task: Task | None = None) -> None:
         self.model, self.forward = model, forward
-        self.optimizer, self.scaler, self.scheduler = optimizer, scaler, scheduler
+        self.optimizer, self.scheduler = optim.optimizer, optim.scheduler
+        self.scaler = optim.scaler or torch.amp.GradScaler(enabled=False)
         self.device, self.dtype = device, dtype
         self.label_smoothing = label_smoothing
-        self.chunking = Chunking(device, callbacks)
+        self.chunking = Chunking(device, task)
+
+    def step(self, batch: Any) -> torch.Tensor:
+        """One optimizer step on a `batches.Batch`."""
+        return self.train(batch.x, batch.y)
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
         with autocast(self.device, self.dtype):
@@ -107,8 +114,8 @@ class EpochMeter:
     """Sums an epoch's losses and accuracy and sends `BatchEnded`, reading each step's
     results `lag` steps after it was queued."""
 
-    def __init__(self, callbacks: Iterable, epoch: int, steps: int, lag: int = 0) -> None:
-        self.callbacks, self.epoch, self.steps, self.lag = list(callbacks), epoch, steps, lag
+    def __init__(self, task: Task, epoch: int, steps: int, lag: int = 0) -> None:
+        self.task, self.epoch, self.steps, self.lag = task, epoch, steps, lag
         self.pending: deque[_Pending] = deque()
         self.loss_sum = self.correct = 0.0
         self.seen = self.batches = 0
@@ -126,8 +133,8 @@ class EpochMeter:
         self.correct += correct
         self.seen += item.size
         ips = self.seen / max(time.perf_counter() - self.started, 1e-9)
-        emit(self.callbacks, BatchEnded(self.epoch, item.batch, self.steps, item.step,
-                                        loss_sum / max(item.size, 1), item.lr, ips))
+        self.task.emit(BatchEnded(self.epoch, item.batch, self.steps, item.step,
+                                  loss_sum / max(item.size, 1), item.lr, ips))
 
     def finish(self) -> tuple[float, float, float]:
         """(mean loss, accuracy, images per second) of the epoch."""

@@ -120,11 +120,15 @@ class PairedStepper(Stepper):
         super().__init__(*args, **kwargs)
         self.transfer, self.total_steps, self.domain = transfer, max(total_steps, 1), domain
         chunking = WholeBatch if transfer.mode == "coral" else Chunking
-        self.pair_chunking = chunking(self.device, self.chunking.callbacks,
+        self.pair_chunking = chunking(self.device, self.chunking.task,
                                       "training (source and target batches)")
         objectives: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor]]] = {
             "joint": self._joint, "dann": self._dann, "coral": self._coral}
         self.objective = objectives[transfer.mode]
+
+    def step(self, batch: Any) -> torch.Tensor:
+        partner = batch.partner
+        return self.train(batch.x, batch.y, (partner.x, partner.y) if partner is not None else None)
 
     def train(self, x: torch.Tensor, y: torch.Tensor,  # type: ignore[override]
               other: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:

@@ -15,77 +15,40 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
 
 import torch
 
-from ...data.datasets import unreadable_indices
-from ...data.scan import Sample
-from ...events import CancelToken, Message, emit
+from ...data.batches import Batch
 from ...models.backbones import TransferNet
+from ..engine import evaluate
+from ..hooks import FitState, Hook
 from ..prepare import Prepared
 from ..sources import build_source
-from ..steps import Stepper, evaluate_batches
 from .adapt import DomainClassifier, PairedStepper, domain_param_groups
 from .secondfolder import SecondFolder
 
-Batch = tuple[torch.Tensor, torch.Tensor]
-Report = Callable[[list[Sample], list[int]], None]
-
-
-class RunParts(Protocol):
-    """What of a training run the pairing uses (`training._Run` has it)."""
-
-    prep: Prepared
-    model: TransferNet
-    optimizer: torch.optim.Optimizer
-    device: torch.device
-    dtype: torch.dtype | None
-    channels_last: bool
-    use_features: bool
-    callbacks: list
-    cancel: CancelToken | None
-
-    def report_unreadable(self, samples: list[Sample], indices: list[int]) -> None: ...
-
-
-class Cleaner:
-    """Takes the images that failed to load out of a batch and reports them by file."""
-
-    def __init__(self, samples: list[Sample], report: Report, active: bool = True) -> None:
-        self.samples, self.report, self.active = samples, report, active
-
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> Batch:
-        if not self.active:  # cached features: unreadable files were left out already
-            return x, y
-        bad = y < 0
-        if not bool(bad.any()):
-            return x, y
-        self.report(self.samples, unreadable_indices(y))
-        return x[~bad], y[~bad]
-
 
 class PairedBatches:
-    """A batch source (like `batches.ImageBatches`) whose training batches come in pairs:
-    (x, y, partner) with partner = (x, y) of the other folder, or None when it has no part
-    in the loss."""
+    """A batch source (like `batches.ImageBatches`) whose training batches come in pairs: the
+    batch of the folder that drives the epoch, with the other folder's as its `partner` (None
+    when that has no part in the loss)."""
 
-    def __init__(self, own: Any, lead: Any, clean_lead: Cleaner, partner: Any | None,
-                 clean_partner: Cleaner) -> None:
+    def __init__(self, own: Any, lead: Any, partner: Any | None) -> None:
         self.own, self.lead, self.partner = own, lead, partner
-        self.clean_lead, self.clean_partner = clean_lead, clean_partner
 
     @property
     def steps_per_epoch(self) -> int:
         return self.lead.steps_per_epoch
 
-    def train_epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, Any]]:
+    def train_epoch(self, epoch: int) -> Iterator[Batch]:
         stream = self._partner_batches(epoch) if self.partner is not None else None
         try:
-            for x, y in self.lead.train_epoch(epoch):
-                x, y = self.clean_lead(x, y)
-                yield x, y, next(stream) if stream is not None else None
+            for batch in self.lead.train_epoch(epoch):
+                partner = next(stream) if stream is not None else None
+                yield dataclasses.replace(batch, partner=partner)
         finally:
             if stream is not None:
                 stream.close()
@@ -93,8 +56,7 @@ class PairedBatches:
     def _partner_batches(self, epoch: int) -> Iterator[Batch]:
         passes = -(-self.steps_per_epoch // max(self.partner.steps_per_epoch, 1))
         for number in itertools.count((epoch - 1) * passes + 1):
-            for x, y in self.partner.train_epoch(number):
-                yield self.clean_partner(x, y)
+            yield from self.partner.train_epoch(number)
 
     def val_batches(self) -> Iterator[Batch]:
         return self.own.val_batches()
@@ -103,29 +65,26 @@ class PairedBatches:
         return self.own.forward(model, x)
 
 
-class Pairing:
-    """The second folder's part in a run: built when the run is, before its optimizer state
-    is restored (a DANN domain classifier adds its parameters to the optimizer)."""
+class Pairing(Hook):
+    """The second folder's part in a run, as a hook: built with the run's optimizer, before
+    its state is restored (a DANN domain classifier adds its parameters to it); when the run
+    starts it pairs the batches and steps, after each epoch it measures the target accuracy."""
 
-    def __init__(self, run: RunParts) -> None:
-        self.run = run
-        assert run.prep.second is not None
-        self.second: SecondFolder = run.prep.second
-        self.transfer = run.prep.config.transfer
+    def __init__(self, prep: Prepared, model: TransferNet, optimizer: torch.optim.Optimizer,
+                 device: torch.device) -> None:
+        assert prep.second is not None
+        self.second: SecondFolder = prep.second
+        self.transfer = prep.config.transfer
         self.domain: DomainClassifier | None = None
         self.target: Any = None  # the second folder's batch source, for target accuracy
-        self.paired: PairedBatches | None = None
         if self.transfer.mode == "dann":
-            self._add_domain_classifier()
-
-    def _add_domain_classifier(self) -> None:
-        run, train = self.run, self.run.prep.config.train
-        with torch.random.fork_rng(devices=[]):  # the same classifier whatever ran before
-            torch.manual_seed(train.seed + 7)  # a seed of its own, apart from the model's
-            self.domain = DomainClassifier(run.model.feature_dim).to(run.device)
-        assert train.lr is not None
-        for group in domain_param_groups(self.domain, train.lr, train.weight_decay):
-            run.optimizer.add_param_group(group)
+            train = prep.config.train
+            with torch.random.fork_rng(devices=[]):  # the same classifier whatever ran before
+                torch.manual_seed(train.seed + 7)  # a seed of its own, apart from the model's
+                self.domain = DomainClassifier(model.feature_dim).to(device)
+            assert train.lr is not None
+            for group in domain_param_groups(self.domain, train.lr, train.weight_decay):
+                optimizer.add_param_group(group)
 
     # --- checkpoint ---------------------------------------------------------------------------
 
@@ -139,26 +98,30 @@ class Pairing:
         if self.domain is not None and "domain" in checkpoint:
             self.domain.load_state_dict(checkpoint["domain"])
 
-    # --- batches and steps --------------------------------------------------------------------
+    # --- the hook -----------------------------------------------------------------------------
 
-    def batches(self, own: Any) -> PairedBatches:
-        """Pair the run's own batch source `own` with the second folder's."""
-        run, second = self.run, self.second
-        other, prep = self._second_source()
-        cleaning = not run.use_features
-        own_clean = Cleaner(run.prep.train, run.report_unreadable, cleaning)
-        other_clean = Cleaner(prep.train, run.report_unreadable, cleaning)
+    def on_fit_start(self, fit: FitState) -> None:
+        """Pair the run's own batch source with the second folder's, and the steps."""
+        own, second = fit.source, self.second
+        other = self._second_source(fit)
         if second.is_source:  # joint: the source drives the epoch, the target partners it
             partner = own if self.transfer.target_weight > 0 else None
-            self.paired = PairedBatches(own, other, other_clean, partner, own_clean)
+            fit.source = PairedBatches(own, other, partner)
         else:
             self.target = other if second.labelled else None
-            self.paired = PairedBatches(own, own, own_clean, other, other_clean)
-        emit(run.callbacks, Message("info", self._describe()))
-        return self.paired
+            fit.source = PairedBatches(own, own, other)
+        fit.task.message("info", self._describe(len(fit.prep.train)))
+        total = fit.epochs * fit.source.steps_per_epoch
+        fit.make_stepper = partial(PairedStepper, transfer=self.transfer, total_steps=total,
+                                   domain=self.domain)
 
-    def _describe(self) -> str:
-        t, second, own = self.transfer, self.second, len(self.run.prep.train)
+    def on_epoch_end(self, fit: FitState) -> None:
+        """The accuracy on the labelled target images (adaptation with target labels)."""
+        if self.target is not None and fit.row is not None and fit.row.get("stage") != "probe":
+            fit.row["target_acc"] = evaluate(fit, self.target.val_batches())[1]
+
+    def _describe(self, own: int) -> str:
+        t, second = self.transfer, self.second
         if second.is_source:
             partner = (f"a batch of the {own} target training images" if t.target_weight > 0
                        else "no target images (target weight 0: source-only training)")
@@ -169,28 +132,9 @@ class Pairing:
                 f"one pass over the {own} source training images; each step adds a batch of the "
                 f"{len(second.train)} unlabelled target images")
 
-    def _second_source(self) -> tuple[Any, Prepared]:
-        run, second = self.run, self.second
-        prep = dataclasses.replace(run.prep, train=second.train, val=second.labelled)
-        unreadable: dict[str, list[int]] = {}
-        source = build_source(prep, run.device, run.dtype, run.channels_last, run.use_features,
-                              run.callbacks, run.cancel, unreadable)
-        run.report_unreadable(prep.train, unreadable.get("train", []))
-        run.report_unreadable(prep.val, unreadable.get("val", []))
-        return source, prep
-
-    def stepper(self, *args: Any, **kwargs: Any) -> PairedStepper:
-        """A `PairedStepper`, built with `Stepper`'s arguments (after `batches`)."""
-        assert self.paired is not None
-        total = (self.run.prep.config.train.epochs or 1) * self.paired.steps_per_epoch
-        return PairedStepper(*args, transfer=self.transfer, total_steps=total,
-                             domain=self.domain, **kwargs)
-
-    def target_accuracy(self, stepper: Stepper, check: Callable[[], None]) -> float | None:
-        """Accuracy on the labelled target images, or None without target labels."""
-        if self.target is None:
-            return None
-        clean = Cleaner(self.second.labelled, self.run.report_unreadable)
-        batches = (clean(x, y) for x, y in self.target.val_batches())
-        _, acc = evaluate_batches(stepper, ((x, y) for x, y in batches if len(y)), check)
-        return acc
+    def _second_source(self, fit: FitState) -> Any:
+        second = self.second
+        prep = dataclasses.replace(fit.prep, train=second.train, val=second.labelled)
+        source = build_source(fit, prep)
+        fit.skip_failed(getattr(source, "failed", ()))
+        return source

@@ -17,7 +17,6 @@ run trains on exactly the same files in the same order, as with its own split.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 from pathlib import Path
 
 from ...config import CLASSIC_STRATEGIES, ConfigError, RunConfig
@@ -31,7 +30,7 @@ from ...data.scan import (
     verify_files,
     walk_files,
 )
-from ...events import CancelToken, Message, emit
+from ...events import Task
 from ...io import bundle
 from ...models.layers import body_frozen
 from ...wording import count
@@ -61,8 +60,7 @@ def check_transfer(prep: Prepared) -> None:
                           "full, or make some backbone layers trainable")
 
 
-def attach_second(prep: Prepared, run_dir: Path | None = None, callbacks: Iterable = (),
-                  cancel: CancelToken | None = None) -> Prepared:
+def attach_second(prep: Prepared, task: Task, run_dir: Path | None = None) -> Prepared:
     """`prep` with its second folder: read back from `run_dir` (a resumed run that saved
     one), else scanned. Unchanged when the run has no second folder."""
     check_transfer(prep)
@@ -72,19 +70,18 @@ def attach_second(prep: Prepared, run_dir: Path | None = None, callbacks: Iterab
     if run_dir is not None and (run_dir / SECOND).is_file():
         second = load_second(run_dir, "source" if mode == "joint" else "target")
     else:
-        second = scan_second(prep.config, prep.classes, callbacks, cancel)
+        second = scan_second(prep.config, prep.classes, task)
     return dataclasses.replace(prep, second=second)
 
 
-def scan_second(config: RunConfig, classes: list[str], callbacks: Iterable = (),
-                cancel: CancelToken | None = None) -> SecondFolder:
-    callbacks = list(callbacks)
+def scan_second(config: RunConfig, classes: list[str], task: Task | None = None) -> SecondFolder:
+    task = task or Task()
     transfer = config.transfer
     if transfer.mode == "joint":
         assert transfer.source_dir
-        return _scan_source(transfer.source_dir, classes, config.data.seed, callbacks, cancel)
+        return _scan_source(transfer.source_dir, classes, config.data.seed, task)
     assert transfer.target_dir
-    return _scan_target(transfer.target_dir, classes, callbacks, cancel)
+    return _scan_target(transfer.target_dir, classes, task)
 
 
 def save_second(run_dir: Path, prep: Prepared) -> None:
@@ -102,21 +99,20 @@ def load_second(run_dir: Path, role: str) -> SecondFolder:
 # --- joint training: a labelled source folder -------------------------------------------------
 
 
-def _scan_source(root: str, classes: list[str], seed: int, callbacks: list,
-                 cancel: CancelToken | None) -> SecondFolder:
-    scan = scan_folder(root, verify=True, callbacks=callbacks, cancel=cancel)
+def _scan_source(root: str, classes: list[str], seed: int, task: Task) -> SecondFolder:
+    scan = scan_folder(root, verify=True, callbacks=task)
     index = {name: i for i, name in enumerate(classes)}
     extra = [c for c in scan.classes if c not in index]
     if extra:
         names = ", ".join(repr(c) for c in extra)
-        emit(callbacks, Message("warning", f"source classes the target does not have are left "
-                                           f"out: {names}"))
+        task.message("warning", f"source classes the target does not have are left out: "
+                                f"{names}")
     samples = [Sample(s.path, index[scan.classes[s.label]], s.digest) for s in scan.samples
                if scan.classes[s.label] in index]
     if not samples:
         raise DataError(f"the source folder {root} has no usable images of the target's "
                         f"classes ({', '.join(classes)})")
-    _report(callbacks, "source", root, len(samples), scan.problems)
+    _report(task, "source", root, len(samples), scan.problems)
     train, _ = split_samples(samples, 0.0, seed)  # every image trains, in a seeded order
     return SecondFolder("source", scan.root, train)
 
@@ -124,8 +120,7 @@ def _scan_source(root: str, classes: list[str], seed: int, callbacks: list,
 # --- domain adaptation: unlabelled target images ----------------------------------------------
 
 
-def _scan_target(root: str, classes: list[str], callbacks: list,
-                 cancel: CancelToken | None) -> SecondFolder:
+def _scan_target(root: str, classes: list[str], task: Task) -> SecondFolder:
     folder = Path(root)
     if not folder.is_dir():
         raise DataError(f"the target folder {root} is not a folder")
@@ -137,14 +132,14 @@ def _scan_target(root: str, classes: list[str], callbacks: list,
         else:
             problems.append(Problem(str(path), unsupported_reason(path)))
     found.sort()
-    checked = verify_files(found, True, problems, callbacks, cancel, 4)
+    checked = verify_files(found, True, problems, task, 4)
     usable = [(p, name, d) for (p, name), d in zip(found, checked, strict=True) if d is not None]
     if not usable:
         raise DataError(f"the target folder {root} holds no usable images"
                         + (f" ({problems[0].path}: {problems[0].reason})" if problems else ""))
-    _report(callbacks, "target", root, len(usable), problems)
+    _report(task, "target", root, len(usable), problems)
     train = [Sample(p, 0, d) for p, _, d in usable]
-    return SecondFolder("target", str(folder), train, _target_labels(usable, classes, callbacks))
+    return SecondFolder("target", str(folder), train, _target_labels(usable, classes, task))
 
 
 def _first_part(path: Path, root: Path) -> str:
@@ -154,23 +149,23 @@ def _first_part(path: Path, root: Path) -> str:
 
 
 def _target_labels(usable: list[tuple[str, str, str]], classes: list[str],
-                   callbacks: list) -> list[Sample]:
+                   task: Task) -> list[Sample]:
     """The target images with labels, when every image's sub-folder names a run class."""
     index = {name: i for i, name in enumerate(classes)}
     if not all(name in index for _, name, _ in usable):
-        emit(callbacks, Message("info", "target images are unlabelled: no target accuracy "
-                                        "(sub-folders named after the classes would give one)"))
+        task.message("info", "target images are unlabelled: no target accuracy (sub-folders "
+                             "named after the classes would give one)")
         return []
-    emit(callbacks, Message("info", "the target folder's sub-folders are named after the "
-                                    "classes: target accuracy is reported after each epoch "
-                                    "(these labels are never used for training)"))
+    task.message("info", "the target folder's sub-folders are named after the classes: target "
+                         "accuracy is reported after each epoch (these labels are never used "
+                         "for training)")
     return [Sample(p, index[name], d) for p, name, d in usable]
 
 
-def _report(callbacks: list, role: str, root: str, n_images: int,
+def _report(task: Task, role: str, root: str, n_images: int,
             problems: list[Problem]) -> None:
     errors = [p for p in problems if p.severity == "error"]
     text = f"{role} folder {root}: {count(n_images, 'image')}"
     if errors:
         text += f", {count(len(errors), 'file')} skipped, e.g. {errors[0].path}: {errors[0].reason}"
-    emit(callbacks, Message("warning" if errors else "info", text))
+    task.message("warning" if errors else "info", text)
