@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 from collections.abc import Sequence
@@ -126,28 +127,56 @@ def make_scheduler(
     optimizer: torch.optim.Optimizer, schedule: str, total_steps: int,
     phases: list[int] | None = None,
 ) -> torch.optim.lr_scheduler.LRScheduler:
-    """The run's schedule, stepped once per batch. With several `phases` (steps in each),
-    every phase gets the schedule's shape of its own."""
+    """The run's schedule, stepped once per batch. With several `phases` (steps in each: the
+    head alone, then the unfrozen layers), every phase gets the schedule's shape of its own."""
     sched = torch.optim.lr_scheduler
     total_steps = max(total_steps, 1)
+    if schedule == "constant":
+        return sched.ConstantLR(optimizer, factor=1.0, total_iters=0)
     if phases and len(phases) > 1:
-        return sched.LambdaLR(optimizer, PhasedSchedule(phases, schedule))
+        return _in_sequence(optimizer, [part for length in phases
+                                        for part in _phase(optimizer, schedule, length)])
     if schedule == "onecycle":
         peaks = [g["lr"] for g in optimizer.param_groups]
         # torch divides by zero when the warm-up is exactly one step (4 steps at 25 %).
         pct = 0.25 if total_steps != 4 else 0.3
         return sched.OneCycleLR(optimizer, max_lr=peaks, total_steps=total_steps, pct_start=pct)
-    if schedule == "cosine":
-        warmup = max(1, total_steps // 20)
-        return sched.SequentialLR(
-            optimizer,
-            [
-                sched.LinearLR(optimizer, start_factor=0.1, total_iters=warmup),
-                sched.CosineAnnealingLR(optimizer, T_max=max(total_steps - warmup, 1)),
-            ],
-            milestones=[warmup],
-        )
-    return sched.ConstantLR(optimizer, factor=1.0, total_iters=0)
+    return _in_sequence(optimizer, _warm_cosine(optimizer, total_steps, total_steps // 20, 0.1))
+
+
+def _phase(optimizer: torch.optim.Optimizer, schedule: str,
+           length: int) -> list[tuple[int, torch.optim.lr_scheduler.LRScheduler]]:
+    """One phase of a phased run: a linear warm-up from 1/25 of the peak over its first
+    quarter for "onecycle", from a tenth over its first 5 % for "cosine", then a half cosine
+    down to zero. Not `OneCycleLR` per phase: it writes each group's starting rate into the
+    optimizer, which the next phase's scheduler would take as its peak, and it cannot restart;
+    and its floor of 1/250 000 of each group's peak has no equal here, since
+    `CosineAnnealingLR`'s floor is one rate for every group (zero instead: a difference of at
+    most 4e-6 of the peak)."""
+    length = max(int(length), 1)
+    if schedule == "onecycle":
+        return _warm_cosine(optimizer, length, round(length * 0.25), 1 / 25)
+    return _warm_cosine(optimizer, length, round(length * 0.05), 0.1)
+
+
+def _warm_cosine(optimizer: torch.optim.Optimizer, length: int, warm: int,
+                 start: float) -> list[tuple[int, torch.optim.lr_scheduler.LRScheduler]]:
+    """(steps, scheduler) pairs: a linear warm-up of `warm` steps (at least one) from `start`
+    times the peak, then a half cosine to zero over the rest of `length`."""
+    sched = torch.optim.lr_scheduler
+    warm = max(warm, 1)
+    parts = [(warm, sched.LinearLR(optimizer, start_factor=start, total_iters=warm))]
+    if length > warm:
+        parts.append((length - warm, sched.CosineAnnealingLR(optimizer, T_max=length - warm)))
+    return parts
+
+
+def _in_sequence(optimizer: torch.optim.Optimizer,
+                 parts: list[tuple[int, torch.optim.lr_scheduler.LRScheduler]],
+                 ) -> torch.optim.lr_scheduler.LRScheduler:
+    """One scheduler running `parts` one after the other, each for its number of steps."""
+    ends = list(itertools.accumulate(steps for steps, _ in parts))
+    return torch.optim.lr_scheduler.SequentialLR(optimizer, [s for _, s in parts], ends[:-1])
 
 
 def default_workers(device: torch.device) -> int:
