@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import math
 import os
 from collections.abc import Sequence
 
@@ -90,37 +89,6 @@ def make_optimizer(
     if train.optimizer == "sgd":
         return torch.optim.SGD(params, lr=train.lr, momentum=0.9, nesterov=True)
     return torch.optim.AdamW(params, lr=train.lr)
-
-
-class PhasedSchedule:
-    """Learning-rate multipliers for a run in phases (two-stage fine-tuning: the head alone,
-    then the unfrozen layers), each phase its own one-cycle or warm-up + cosine shape.
-
-    A plain object rather than a closure, so `LambdaLR` keeps it in its state dict and a resumed
-    run continues the same schedule."""
-
-    def __init__(self, phases: list[int], shape: str, div: float = 25.0,
-                 final_div: float = 1e4) -> None:
-        self.phases = [max(int(p), 1) for p in phases]
-        self.shape, self.div, self.final_div = shape, div, final_div
-
-    def __call__(self, step: int) -> float:
-        for length in self.phases:
-            if step < length:
-                return self._shape(step, length)
-            step -= length
-        return self._shape(self.phases[-1], self.phases[-1])
-
-    def _shape(self, step: int, length: int) -> float:
-        if self.shape == "constant":
-            return 1.0
-        warm = max(1, round(length * (0.25 if self.shape == "onecycle" else 0.05)))
-        low = 1.0 / self.div if self.shape == "onecycle" else 0.1
-        if step < warm:
-            return low + (1.0 - low) * step / warm
-        t = min(1.0, (step - warm) / max(length - warm, 1))
-        end = low / self.final_div if self.shape == "onecycle" else 0.0
-        return end + (1.0 - end) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
 def make_scheduler(
