@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from .prepare import Prepared
     from .runrecord import FitResult
 
-CLASSIC_STRATEGIES = ("logistic", "knn")
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
 K_GRID = (1, 3, 5, 10, 20)
 
