@@ -74,6 +74,7 @@ def last_written(output: str, before: dict[str, int]) -> dict[str, int]:
 TARGETS = (bundle.WEIGHTS, bundle.META, "p.tgproj", "predictions.csv")
 
 
+@pytest.mark.slow
 def test_sigkill_mid_write_keeps_the_previous_version(tmp_path):
     rng = random.Random(7)
     folder, first = tmp_path / "files", 0

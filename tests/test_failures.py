@@ -45,7 +45,8 @@ class BreakAfterScan(Callback):
             self.deleted.unlink()
 
 
-@pytest.mark.parametrize("strategy,augment", [("full", "light"), ("linear-probe", "none")])
+@pytest.mark.parametrize("strategy,augment", [pytest.param("full", "light", marks=pytest.mark.slow),
+                                              ("linear-probe", "none")])
 def test_file_breaking_during_training_is_reported_not_fatal(data, tmp_path, monkeypatch,
                                                              strategy, augment):
     # an empty feature cache: features cached by other tests for these very images (same

@@ -82,6 +82,8 @@ class StopAfter(Callback):
             self.token.cancel()  # noticed at the first batch of the next epoch
 
 
+# the tests that compare with `reference` are slow: its two uninterrupted runs take ~10 s
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_cancelled_then_resumed_matches_uninterrupted(shapes_dir, tmp_path, reference, case,
                                                       capsys):
@@ -124,6 +126,7 @@ def kill_during(args: list[str], epoch: int) -> None:
 
 
 # "images" is a full fine-tune from a converged probe: its epoch 1 (the probe) has no steps
+@pytest.mark.slow
 @pytest.mark.parametrize("case,epoch", [("images", 2), ("features", 3), ("features", 1)])
 def test_killed_mid_epoch_then_resumed_matches_uninterrupted(shapes_dir, tmp_path, reference,
                                                              case, epoch):
@@ -142,6 +145,7 @@ def test_killed_mid_epoch_then_resumed_matches_uninterrupted(shapes_dir, tmp_pat
     assert diff <= 1e-4
 
 
+@pytest.mark.slow
 def test_resuming_a_finished_run_changes_nothing(reference, tmp_path, capsys):
     run = shutil.copytree(reference["features"], tmp_path / "run")
     before = bundle.read_meta(run)["history"]
