@@ -116,11 +116,11 @@ def _phase(optimizer: torch.optim.Optimizer, schedule: str,
            length: int) -> list[tuple[int, torch.optim.lr_scheduler.LRScheduler]]:
     """One phase of a phased run: a linear warm-up from 1/25 of the peak over its first
     quarter for "onecycle", from a tenth over its first 5 % for "cosine", then a half cosine
-    down to zero. Not `OneCycleLR` per phase: it writes each group's starting rate into the
-    optimizer, which the next phase's scheduler would take as its peak, and it cannot restart;
-    and its floor of 1/250 000 of each group's peak has no equal here, since
-    `CosineAnnealingLR`'s floor is one rate for every group (zero instead: a difference of at
-    most 4e-6 of the peak)."""
+    down to zero. Not `OneCycleLR` per phase: its warm-up is a cosine, it also cycles the
+    momentum, and it writes each group's starting rate into the optimizer as the base that
+    every later scheduler there starts from. Its floor, 1/250 000 of each group's peak, has
+    no equal here either (`CosineAnnealingLR`'s floor is one rate for all groups): zero
+    instead, at most 4e-6 of the peak lower."""
     length = max(int(length), 1)
     if schedule == "onecycle":
         return _warm_cosine(optimizer, length, round(length * 0.25), 1 / 25)
