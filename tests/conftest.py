@@ -76,3 +76,13 @@ def window(qtbot, tmp_path, monkeypatch):
         pass
     dangling = [t.name for t in worker.live_tasks()]
     assert not dangling, f"threads left running: {dangling}"
+
+
+@pytest.fixture()
+def tiny_window(request, monkeypatch):
+    """The window with the tiny test network listed on the Model page."""
+    from transfer_gui.core.models import backbones
+
+    every = backbones.list_specs
+    monkeypatch.setattr(backbones, "list_specs", lambda include_hidden=False: every(True))
+    return request.getfixturevalue("window")

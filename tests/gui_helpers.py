@@ -24,6 +24,18 @@ def wait_for_tree(qtbot, window) -> None:
     wait_until(qtbot, lambda: page.structure is not None and page.tree.isEnabled())
 
 
+def tree_built(window, classes: int = 3) -> bool:
+    page = window.model_page
+    structure = page.structure
+    return (structure is not None and page.tree.isEnabled() and structure.backbone == "tiny_cnn"
+            and structure.num_classes == classes)
+
+
+def use_tiny(qtbot, window, classes: int = 3) -> None:
+    window.model_page.select_backbone("tiny_cnn")
+    wait_until(qtbot, lambda: tree_built(window, classes), timeout=30)
+
+
 def set_form(window, epochs: int, image_size: int = 64, batch_size: int = 16) -> None:
     form = window.train_page.form
     form.epochs.setValue(epochs)

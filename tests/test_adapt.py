@@ -63,22 +63,32 @@ def lite0_config(source: Path, transfer: TransferConfig, seed: int = 0) -> RunCo
     )
 
 
+SEEDS = (0, 1, 2)
+
+
+@pytest.mark.slow
 def test_adaptation_beats_source_only_training_on_the_target(shifted, tmp_path):
+    """On average over a few seeds: a single seed can show no gain (one where source-only
+    training already does well), so the claim is about the mean, as the README reports it."""
     source, target = shifted
     modes = {"source only": TransferConfig(),
              "dann": TransferConfig("dann", target_dir=str(target)),
              "coral": TransferConfig("coral", target_dir=str(target), adapt_weight=1000.0)}
-    accuracy = {}
-    for name, transfer in modes.items():
-        run = tmp_path / name.replace(" ", "-")
-        result = Trainer().fit(lite0_config(source, transfer), run)
-        assert result.status == "completed" and result.history[-1]["train_acc"] >= 0.95
-        accuracy[name] = evaluate_run(run, target, use_all=True).result.accuracy
-        if transfer.mode != "none":  # the reported target accuracy is that of the saved model
-            assert result.history[-1]["target_acc"] == pytest.approx(accuracy[name], abs=1e-9)
-    print("\ntarget accuracy: " + ", ".join(f"{k} {v:.1%}" for k, v in accuracy.items()))
-    assert accuracy["dann"] >= accuracy["source only"] + 0.10
-    assert accuracy["coral"] >= accuracy["source only"] + 0.10
+    accuracy: dict[str, list[float]] = {name: [] for name in modes}
+    for seed in SEEDS:
+        for name, transfer in modes.items():
+            run = tmp_path / f"{name.replace(' ', '-')}-{seed}"
+            result = Trainer().fit(lite0_config(source, transfer, seed), run)
+            assert result.status == "completed" and result.history[-1]["train_acc"] >= 0.95
+            accuracy[name].append(evaluate_run(run, target, use_all=True).result.accuracy)
+            if transfer.mode != "none":  # the reported target accuracy is the saved model's
+                assert result.history[-1]["target_acc"] == pytest.approx(accuracy[name][-1],
+                                                                         abs=1e-9)
+    print("\ntarget accuracy, seeds " + ", ".join(map(str, SEEDS)) + ": " + "; ".join(
+        f"{k} " + " ".join(f"{v:.1%}" for v in values) for k, values in accuracy.items()))
+    mean = {name: sum(values) / len(values) for name, values in accuracy.items()}
+    assert mean["dann"] >= mean["source only"] + 0.10, mean
+    assert mean["coral"] >= mean["source only"] + 0.10, mean
 
 
 # --- joint training -------------------------------------------------------------------------
@@ -197,7 +207,12 @@ def test_dann_resumed_matches_uninterrupted(pair, tmp_path):
     assert diff <= 1e-6, diff
     saved = load_file(str(tmp_path / "run" / bundle.WEIGHTS))
     assert all(k.startswith(("body.", "head.")) for k in saved)  # a plain TransferNet
-    assert evaluate_run(tmp_path / "run", target, use_all=True).result.accuracy >= 0
+    # the resumed run's model scores the target as the uninterrupted run's, and as its record
+    # says: the target accuracy of the epoch whose weights it saved
+    scored = evaluate_run(tmp_path / "run", target, use_all=True).result.accuracy
+    assert scored == evaluate_run(tmp_path / "whole", target, use_all=True).result.accuracy
+    row = resumed.history[bundle.saved_epoch(tmp_path / "run") - 1]
+    assert scored == pytest.approx(row["target_acc"], abs=1e-9)
 
 
 def test_adaptation_refuses_a_frozen_backbone(pair, tmp_path):

@@ -45,7 +45,8 @@ def test_groups_tree_and_head(name):
     assert trainable == {n for n in params if group_of(n, groups) in (groups[-2].name, "head")}
 
 
-@pytest.mark.parametrize("name", ["efficientnet_lite0", "resnet18", "vit_b_16"])
+@pytest.mark.parametrize("name", ["efficientnet_lite0", "resnet18",
+                                  pytest.param("vit_b_16", marks=pytest.mark.slow)])
 def test_gradcam_shape(name):
     spec = next(s for s in list_specs() if s.name == name)
     model = build_model(spec, 3, pretrained=False)

@@ -33,6 +33,7 @@ def test_backbones_json(capsys):
     assert "tiny_cnn" not in rows  # test-only backbone stays hidden
 
 
+@pytest.mark.slow
 def test_train_evaluate_predict_export(shapes_dir, tmp_path, capsys):
     run = tmp_path / "run"
     code, out, _ = run_cli(capsys, "train", str(shapes_dir), "--out", str(run),

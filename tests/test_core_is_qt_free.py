@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 CODE = r"""
 import importlib, pkgutil, sys
 class Block:
@@ -19,6 +21,7 @@ print('QT' if bad else 'CLEAN', bad)
 """
 
 
+@pytest.mark.slow
 def test_core_imports_without_qt():
     out = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -45,7 +45,8 @@ class BreakAfterScan(Callback):
             self.deleted.unlink()
 
 
-@pytest.mark.parametrize("strategy,augment", [("full", "light"), ("linear-probe", "none")])
+@pytest.mark.parametrize("strategy,augment", [pytest.param("full", "light", marks=pytest.mark.slow),
+                                              ("linear-probe", "none")])
 def test_file_breaking_during_training_is_reported_not_fatal(data, tmp_path, monkeypatch,
                                                              strategy, augment):
     # an empty feature cache: features cached by other tests for these very images (same
@@ -138,11 +139,19 @@ def test_failure_before_the_first_epoch_still_leaves_a_loadable_model(data, tmp_
     assert bundle.load_run(tmp_path / "run").model.num_classes == 3
 
 
-@pytest.mark.parametrize("schedule", ["onecycle", "cosine", "constant"])
-def test_schedules_survive_very_short_runs(schedule):
+@pytest.mark.parametrize(("schedule", "start"), [("onecycle", 1 / 25), ("cosine", 0.1),
+                                               ("constant", 1.0)])
+def test_schedules_survive_very_short_runs(schedule, start):
     for total in range(1, 12):  # OneCycleLR divided by zero at exactly 4 steps
         optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=1e-3)
         scheduler = make_scheduler(optimizer, schedule, total)
+        rates = []
         for _ in range(total):
+            rates.append(optimizer.param_groups[0]["lr"])
             optimizer.step()
             scheduler.step()
+        # every step had a rate above zero, never past the peak, and from 4 steps on (a
+        # warm-up of at least one step) it starts where the schedule starts
+        assert all(0 < r <= 1e-3 * (1 + 1e-9) for r in rates), (total, rates)
+        assert total < 4 or rates[0] == pytest.approx(start * 1e-3), (total, rates)
+        assert scheduler.last_epoch == total

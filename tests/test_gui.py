@@ -17,6 +17,7 @@ from gui_helpers import (
     open_data,
     set_form,
     start_and_wait,
+    use_tiny,
     wait_for_tree,
     wait_until,
 )
@@ -29,6 +30,7 @@ from transfer_gui.ui.widgets import dialogs
 pytestmark = pytest.mark.gui
 
 
+@pytest.mark.slow
 def test_whole_flow(qtbot, window, shapes_dir, monkeypatch, tmp_path):
     open_data(qtbot, window, shapes_dir, monkeypatch)
     assert window.state.scan.classes == ["circle", "square", "triangle"]
@@ -105,6 +107,7 @@ def test_stop_ends_the_run_and_leaves_no_thread(qtbot, window, shapes_dir, monke
     assert page.start_button.isEnabled() and page.resume_button.isEnabled()
 
 
+@pytest.mark.slow
 def test_gui_thread_stays_responsive_while_training(qtbot, window, shapes_dir, monkeypatch):
     open_data(qtbot, window, shapes_dir, monkeypatch)
     window.show_step(1)
@@ -275,11 +278,12 @@ def test_large_folder_does_not_stall_the_window(qtbot, window, tmp_path):
     assert 0 < len(grid.loader._cache) < 400
 
 
-def test_export_from_the_window(qtbot, window, shapes_dir, monkeypatch, tmp_path):
+def test_export_from_the_window(qtbot, tiny_window, shapes_dir, monkeypatch, tmp_path):
     import torch
 
+    window = tiny_window
     open_data(qtbot, window, shapes_dir, monkeypatch)
-    wait_for_tree(qtbot, window)
+    use_tiny(qtbot, window)
     set_form(window, epochs=1)
     start_and_wait(qtbot, window)
     monkeypatch.setattr("PySide6.QtWidgets.QMessageBox.information", lambda *a, **k: None)
@@ -326,6 +330,7 @@ def test_bad_files_in_the_window(qtbot, window, tmp_path):
     assert [r.error is not None for r in predict.results] == [True] * len(bad) + [False]
 
 
+@pytest.mark.slow
 def test_the_app_starts_and_quits_cleanly(tmp_path):
     """`transfer-gui` opens the window, loads the engine in the background and, closed at
     once, still exits cleanly (no thread left running at exit)."""

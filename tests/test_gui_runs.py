@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QLabel
 
-from gui_helpers import open_data, set_form, wait_until
+from gui_helpers import open_data, set_form, tree_built, use_tiny, wait_until
 from transfer_gui.core.analysis.evaluation import evaluate_run
 from transfer_gui.core.io import bundle
 from transfer_gui.core.train import steps
@@ -20,28 +20,6 @@ from transfer_gui.ui.widgets.run_style import percent
 
 pytestmark = pytest.mark.gui
 HEAD_3 = 32 * 3 + 3  # the tiny network's head for the three shape classes
-
-
-@pytest.fixture()
-def tiny_window(request, monkeypatch):
-    """The window with the tiny test network listed on the Model page."""
-    from transfer_gui.core.models import backbones
-
-    every = backbones.list_specs
-    monkeypatch.setattr(backbones, "list_specs", lambda include_hidden=False: every(True))
-    return request.getfixturevalue("window")
-
-
-def tree_built(window, classes: int = 3) -> bool:
-    page = window.model_page
-    structure = page.structure
-    return (structure is not None and page.tree.isEnabled() and structure.backbone == "tiny_cnn"
-            and structure.num_classes == classes)
-
-
-def use_tiny(qtbot, window, classes: int = 3) -> None:
-    window.model_page.select_backbone("tiny_cnn")
-    wait_until(qtbot, lambda: tree_built(window, classes), timeout=30)
 
 
 def highlighted(window) -> list[str]:

@@ -10,7 +10,14 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
-from gui_helpers import open_data, set_form, start_and_wait, wait_for_tree, wait_until
+from gui_helpers import (
+    open_data,
+    set_form,
+    start_and_wait,
+    use_tiny,
+    wait_for_tree,
+    wait_until,
+)
 from imagegen import make_dataset
 from transfer_gui.core.config import TransferConfig
 from transfer_gui.ui.widgets import dialogs
@@ -147,13 +154,15 @@ def test_transfer_section_fills_the_config_and_the_project(qtbot, window, shapes
     assert window.state.config.transfer.target_dir == str(target)
 
 
-def test_adaptation_set_in_the_window_reaches_the_run(qtbot, window, tmp_path, monkeypatch):
+def test_adaptation_set_in_the_window_reaches_the_run(qtbot, tiny_window, tmp_path,
+                                                      monkeypatch):
     """DANN chosen in the Transfer section trains with the target folder: the run records it,
     the accuracy plot shows the target domain, the two-stage default is off."""
     source = make_dataset(tmp_path / "source", per_class=8, size=40)
     target = make_dataset(tmp_path / "target", per_class=6, size=40, seed=1, invert=True)
+    window = tiny_window
     open_data(qtbot, window, source, monkeypatch)
-    wait_for_tree(qtbot, window)
+    use_tiny(qtbot, window)
     qtbot.mouseClick(window.model_page.preset_buttons["full"], Qt.MouseButton.LeftButton)
     set_form(window, epochs=2, batch_size=8)
     form = window.train_page.transfer

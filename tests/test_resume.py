@@ -82,6 +82,8 @@ class StopAfter(Callback):
             self.token.cancel()  # noticed at the first batch of the next epoch
 
 
+# the tests that compare with `reference` are slow: its two uninterrupted runs take ~10 s
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_cancelled_then_resumed_matches_uninterrupted(shapes_dir, tmp_path, reference, case,
                                                       capsys):
@@ -124,6 +126,7 @@ def kill_during(args: list[str], epoch: int) -> None:
 
 
 # "images" is a full fine-tune from a converged probe: its epoch 1 (the probe) has no steps
+@pytest.mark.slow
 @pytest.mark.parametrize("case,epoch", [("images", 2), ("features", 3), ("features", 1)])
 def test_killed_mid_epoch_then_resumed_matches_uninterrupted(shapes_dir, tmp_path, reference,
                                                              case, epoch):
@@ -142,6 +145,7 @@ def test_killed_mid_epoch_then_resumed_matches_uninterrupted(shapes_dir, tmp_pat
     assert diff <= 1e-4
 
 
+@pytest.mark.slow
 def test_resuming_a_finished_run_changes_nothing(reference, tmp_path, capsys):
     run = shutil.copytree(reference["features"], tmp_path / "run")
     before = bundle.read_meta(run)["history"]
@@ -155,3 +159,21 @@ def test_resuming_a_finished_run_changes_nothing(reference, tmp_path, capsys):
 def test_resume_needs_a_run_folder(tmp_path, capsys):
     assert main(["train", "--resume", str(tmp_path)]) == 1
     assert "is not a run folder" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_checkpoint_with_an_older_schedule_state_still_resumes(shapes_dir, tmp_path,
+                                                                  reference, capsys):
+    """A checkpoint whose scheduler state this release cannot load (an older kind of schedule)
+    resumes on the same rates: the schedule is walked forward by the steps taken."""
+    run = tmp_path / "run"
+    config = train_config(build_parser().parse_args(train_args(shapes_dir, run, "features")))
+    token = CancelToken()
+    Trainer().fit(config, run, [StopAfter(token, 2)], cancel=token)
+    checkpoint = torch.load(run / bundle.CHECKPOINT, weights_only=True)
+    checkpoint["scheduler"] = {"phase": 1, "step_in_phase": 3}  # not torch's format
+    torch.save(checkpoint, run / bundle.CHECKPOINT)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--json"]) == 0
+    assert "older release" in capsys.readouterr().err
+    assert differences(run, reference["features"]) <= 1e-4

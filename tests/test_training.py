@@ -37,6 +37,7 @@ def snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+@pytest.mark.slow
 def test_linear_probe_on_bundled_backbone_learns(shapes_dir, tmp_path):
     rec = Recorder()
     cfg = config(shapes_dir, "efficientnet_lite0", image_size=64, epochs=8)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 
 from ..config import ConfigError
+from .nets import efficientnet_lite
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -28,12 +30,14 @@ class BackboneSpec:
     groups: tuple[tuple[str, tuple[str, ...]], ...]  # (group name, module/param paths)
     head_path: str  # the ImageNet classifier (a Linear) replaced by the new head
     cam_layer: str
-    image_size: int = 224
-    resize_size: int = 256
+    # What the pretrained weights are known by: for torchvision's networks read from its
+    # weight catalogue (`_catalogue`), for the bundled one declared beside the network.
+    image_size: int = 224  # the evaluation crop
+    resize_size: int = 256  # the shorter side before cropping
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     params: int = 0  # with the 1000-class ImageNet head
-    top1: float | None = None
+    top1: float | None = None  # ImageNet-1K accuracy, %
     weights_url: str | None = None  # torchvision's download address
     bundled: Callable[[], str | None] | None = None  # path of packaged weights, if installed
     cam_tokens: bool = False  # transformer: the CAM layer outputs tokens, not a feature map
@@ -43,7 +47,6 @@ class BackboneSpec:
 
 
 _REGISTRY: dict[str, BackboneSpec] = {}
-DEFAULT_BACKBONE = "efficientnet_lite0"
 
 
 def register(spec: BackboneSpec) -> BackboneSpec:
@@ -145,26 +148,33 @@ def _lite_bundled() -> str | None:
     return EfficientnetLite0ModelFile.get_model_file_path()
 
 
-def _lite0() -> nn.Module:
-    from .nets.efficientnet_lite import EfficientNetLite
+def _catalogue(weights: str) -> dict[str, Any]:
+    """What torchvision's weight catalogue states of `weights` ("ResNet18_Weights.IMAGENET1K_V1"):
+    the evaluation crop and resize, normalisation, parameter count, ImageNet top-1 and download
+    address. Its metadata only: nothing is downloaded or built."""
+    from torchvision.models import get_weight
 
-    return EfficientNetLite("efficientnet_lite0")
+    entry = get_weight(weights)
+    evaluation = entry.transforms()
+    return {
+        "image_size": evaluation.crop_size[0], "resize_size": evaluation.resize_size[0],
+        "mean": tuple(evaluation.mean), "std": tuple(evaluation.std),
+        "params": entry.meta["num_params"],
+        "top1": entry.meta["_metrics"]["ImageNet-1K"]["acc@1"], "weights_url": entry.url,
+    }
 
 
-def _tv_spec(name: str, title: str, params: int, top1: float, url: str, **kw) -> BackboneSpec:
-    return register(
-        BackboneSpec(
-            name=name, title=title, builder=_tv(name), params=params, top1=top1,
-            weights_url=f"https://download.pytorch.org/models/{url}", **kw,
-        )
-    )
+def _tv_spec(name: str, title: str, weights: str, **kw) -> BackboneSpec:
+    """A torchvision network with the pretrained `weights` of its catalogue."""
+    return register(BackboneSpec(name=name, title=title, builder=_tv(name),
+                                 **_catalogue(weights), **kw))
 
 
 register(
     BackboneSpec(
         name="efficientnet_lite0",
         title="EfficientNet-Lite0",
-        builder=_lite0,
+        builder=efficientnet_lite.EfficientNetLite,
         groups=_groups(
             ("stem", ("_conv_stem", "_bn0")),
             ("stage1", _seq("_blocks", 0, 0)),
@@ -178,27 +188,18 @@ register(
         ),
         head_path="_fc",
         cam_layer="_head_act",
-        mean=(0.5, 0.5, 0.5),
-        std=(0.5, 0.5, 0.5),
-        params=4_652_008,
-        top1=75.1,
+        **efficientnet_lite.FACTS,
         bundled=_lite_bundled,
         description="Small and fast; ships with the app and works offline.",
     )
 )
-for _depth, _params, _top1, _file in (
-    (18, 11_689_512, 69.758, "resnet18-f37072fd.pth"),
-    (34, 21_797_672, 73.314, "resnet34-b627a593.pth"),
-    (50, 25_557_032, 80.858, "resnet50-11ad3fa6.pth"),
-):
+for _depth, _version in ((18, 1), (34, 1), (50, 2)):
     _tv_spec(
-        f"resnet{_depth}", f"ResNet-{_depth}", _params, _top1, _file,
+        f"resnet{_depth}", f"ResNet-{_depth}", f"ResNet{_depth}_Weights.IMAGENET1K_V{_version}",
         groups=_resnet_groups(), head_path="fc", cam_layer="layer4",
-        resize_size=232 if _depth == 50 else 256,
     )
 _tv_spec(
-    "mobilenet_v3_small", "MobileNetV3-Small", 2_542_856, 67.668,
-    "mobilenet_v3_small-047dcff4.pth",
+    "mobilenet_v3_small", "MobileNetV3-Small", "MobileNet_V3_Small_Weights.IMAGENET1K_V1",
     groups=_groups(
         ("stem", ("features.0",)),
         ("stage1", ("features.1",)),
@@ -210,8 +211,7 @@ _tv_spec(
     head_path="classifier.3", cam_layer="features.12",
 )
 _tv_spec(
-    "mobilenet_v3_large", "MobileNetV3-Large", 5_483_032, 75.274,
-    "mobilenet_v3_large-5c1a4163.pth",
+    "mobilenet_v3_large", "MobileNetV3-Large", "MobileNet_V3_Large_Weights.IMAGENET1K_V2",
     groups=_groups(
         ("stem", ("features.0",)),
         ("stage1", ("features.1",)),
@@ -221,11 +221,10 @@ _tv_spec(
         ("stage5", _seq("features", 13, 15)),
         ("top", ("features.16", "classifier.0")),
     ),
-    head_path="classifier.3", cam_layer="features.16", resize_size=232,
+    head_path="classifier.3", cam_layer="features.16",
 )
 _tv_spec(
-    "efficientnet_b0", "EfficientNet-B0", 5_288_548, 77.692,
-    "efficientnet_b0_rwightman-7f5810bc.pth",
+    "efficientnet_b0", "EfficientNet-B0", "EfficientNet_B0_Weights.IMAGENET1K_V1",
     groups=_groups(
         ("stem", ("features.0",)),
         *((f"stage{i}", (f"features.{i}",)) for i in range(1, 8)),
@@ -234,7 +233,7 @@ _tv_spec(
     head_path="classifier.1", cam_layer="features.8",
 )
 _tv_spec(
-    "convnext_tiny", "ConvNeXt-Tiny", 28_589_128, 82.52, "convnext_tiny-983f1562.pth",
+    "convnext_tiny", "ConvNeXt-Tiny", "ConvNeXt_Tiny_Weights.IMAGENET1K_V1",
     groups=_groups(
         ("stem", ("features.0",)),
         ("stage1", ("features.1",)),
@@ -243,10 +242,10 @@ _tv_spec(
         ("stage4", ("features.6", "features.7")),
         ("top", ("classifier.0",)),
     ),
-    head_path="classifier.2", cam_layer="features.7", resize_size=236,
+    head_path="classifier.2", cam_layer="features.7",
 )
 _tv_spec(
-    "vit_b_16", "ViT-B/16", 86_567_656, 81.072, "vit_b_16-c867db91.pth",
+    "vit_b_16", "ViT-B/16", "ViT_B_16_Weights.IMAGENET1K_V1",
     groups=_groups(
         ("embed", ("conv_proj", "class_token", "encoder.pos_embedding")),
         *((f"block{i + 1}", (f"encoder.layers.encoder_layer_{i}",)) for i in range(12)),

@@ -26,7 +26,6 @@ from ..models.layers import count_params
 from .hooks import FitState, Hook
 from .recipe import device_label
 
-CLASSIC_STRATEGIES = ("logistic", "knn")
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
 K_GRID = (1, 3, 5, 10, 20)
 

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import torch
 
 from ..errors import UserError
 from ..events import EpochEnded, FitEnded, FitStarted
@@ -311,7 +314,7 @@ class Recording(Hook):
         pending, self.pending = self.pending, None
         if pending is not None and fit.optimizer is not None:
             fit.optimizer.load_state_dict(pending["optimizer"])
-            fit.scheduler.load_state_dict(pending["scheduler"])
+            _restore_schedule(fit, pending["scheduler"])
             if fit.scaler is not None and fit.scaler.is_enabled() and pending.get("scaler"):
                 fit.scaler.load_state_dict(pending["scaler"])
         fit.task.emit(fit.started or self._started(fit))
@@ -367,3 +370,29 @@ def better(acc: float | None, loss: float | None, best_acc: float | None,
     if acc != best_acc:
         return acc > best_acc
     return loss is not None and best_loss is not None and loss < best_loss
+
+
+def _restore_schedule(fit: FitState, state: dict[str, Any]) -> None:
+    """The scheduler continues where the checkpoint left it. A checkpoint written by an older
+    release may hold another kind of schedule's state: then the schedule is walked forward by
+    the steps already taken, which gives the same rates."""
+    if set(fit.scheduler.state_dict()) <= set(state):  # torch's loader checks no keys itself
+        try:
+            fit.scheduler.load_state_dict(state)
+            return
+        except (KeyError, ValueError, TypeError, IndexError, AttributeError):
+            pass
+    steps = _steps_taken(fit.optimizer) or fit.run.epoch * fit.source.steps_per_epoch
+    with warnings.catch_warnings():  # no optimizer step between these: that is the point
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(steps):
+            fit.scheduler.step()
+    fit.task.message("info", "the checkpoint's learning-rate schedule is from an older "
+                             f"release: rebuilt at step {steps}")
+
+
+def _steps_taken(optimizer: torch.optim.Optimizer) -> int:
+    """Optimizer steps so far, as AdamW counts them for each parameter (0 for SGD, which
+    keeps no count)."""
+    counts = [float(state["step"]) for state in optimizer.state.values() if "step" in state]
+    return int(max(counts, default=0))

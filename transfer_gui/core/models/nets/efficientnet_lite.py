@@ -1,13 +1,10 @@
-"""EfficientNet-Lite, laid out so that the bundled TensorFlow-ported checkpoints load strictly.
+"""EfficientNet-Lite0, laid out so that the bundled TensorFlow-ported checkpoint loads strictly.
 
-The Lite variants drop squeeze-and-excitation, use ReLU6 and keep the stem (32 channels) and the
-head (1280 channels) fixed across sizes. Convolutions use TensorFlow's "same" padding, computed
-from the input size at run time so any image size works.
+The Lite variants drop squeeze-and-excitation and use ReLU6. Convolutions use TensorFlow's
+"same" padding, computed from the input size at run time so any image size works.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +13,13 @@ from torch import nn
 BN_EPS = 1e-3
 BN_MOMENTUM = 0.01
 
-# (repeats, kernel, stride, expand ratio, output channels) per stage, before depth/width scaling.
+# What the bundled ImageNet weights are known by (they come from a pip package, outside
+# torchvision's weight catalogue): evaluation crop and resize, normalisation, the parameter
+# count with the 1000-class classifier, ImageNet-1K top-1 (%).
+FACTS = {"image_size": 224, "resize_size": 256, "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5),
+         "params": 4_652_008, "top1": 75.1}
+
+# (repeats, kernel, stride, expand ratio, output channels) per stage.
 BASE_STAGES: tuple[tuple[int, int, int, int, int], ...] = (
     (1, 3, 1, 1, 16),
     (2, 3, 2, 6, 24),
@@ -26,21 +29,6 @@ BASE_STAGES: tuple[tuple[int, int, int, int, int], ...] = (
     (4, 5, 2, 6, 192),
     (1, 3, 1, 6, 320),
 )
-
-# name -> (width multiplier, depth multiplier, input size, dropout)
-VARIANTS: dict[str, tuple[float, float, int, float]] = {
-    "efficientnet_lite0": (1.0, 1.0, 224, 0.2),
-    "efficientnet_lite1": (1.0, 1.1, 240, 0.2),
-    "efficientnet_lite2": (1.1, 1.2, 260, 0.3),
-}
-
-
-def _round_channels(channels: int, width: float, divisor: int = 8) -> int:
-    scaled = channels * width
-    rounded = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * scaled:
-        rounded += divisor
-    return int(rounded)
 
 
 def _same_pad(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -91,27 +79,20 @@ class MBConvBlock(nn.Module):
 
 
 class EfficientNetLite(nn.Module):
-    """EfficientNet-Lite with parameter names `_conv_stem`, `_bn0`, `_blocks.N`, `_conv_head`,
+    """EfficientNet-Lite0 with parameter names `_conv_stem`, `_bn0`, `_blocks.N`, `_conv_head`,
     `_bn1`, `_fc`, as in the bundled checkpoint."""
 
-    def __init__(self, variant: str = "efficientnet_lite0", num_classes: int = 1000) -> None:
+    def __init__(self, num_classes: int = 1000, dropout: float = 0.2) -> None:
         super().__init__()
-        width, depth, _size, dropout = VARIANTS[variant]
         stem = 32
         self._conv_stem = SameConv2d(3, stem, 3, stride=2, bias=False)
         self._bn0 = _bn(stem)
         blocks: list[nn.Module] = []
-        self.stage_ends: list[int] = []
         cin = stem
-        for index, (repeats, kernel, stride, expand, cout) in enumerate(BASE_STAGES):
-            cout = _round_channels(cout, width)
-            # Lite keeps the first and the last stage at their base depth.
-            if 0 < index < len(BASE_STAGES) - 1:
-                repeats = math.ceil(depth * repeats)
+        for repeats, kernel, stride, expand, cout in BASE_STAGES:
             for i in range(repeats):
                 blocks.append(MBConvBlock(cin, cout, kernel, stride if i == 0 else 1, expand))
                 cin = cout
-            self.stage_ends.append(len(blocks))
         self._blocks = nn.Sequential(*blocks)
         self._conv_head = SameConv2d(cin, 1280, 1, bias=False)
         self._bn1 = _bn(1280)
