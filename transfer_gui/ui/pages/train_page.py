@@ -98,7 +98,9 @@ class TrainPage(QWidget):
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         left = QWidget()  # the buttons stay in view below the scrolling form
-        left.setMinimumWidth(350)
+        # as wide as the form needs beside its scroll bar: nothing of a field is cut off
+        left.setMinimumWidth(form_box.minimumSizeHint().width()
+                             + scroll.verticalScrollBar().sizeHint().width())
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(scroll, 1)
@@ -131,7 +133,7 @@ class TrainPage(QWidget):
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([360, 780])
+        splitter.setSizes([left.minimumWidth(), 780])
         layout = QVBoxLayout(self)
         layout.addWidget(page_title("Train", "Training runs in the background: the window "
                                              "stays usable, and Stop keeps the best model."))
