@@ -182,3 +182,23 @@ def test_cli_lr_find_and_compare(shapes_dir, tmp_path, capsys):
     assert main(["compare", "--runs", str(tmp_path / "knn"), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["strategy"] == "knn" and "history" not in rows[0]
+
+
+def test_lr_finder_steps_use_the_rates_it_reports(shapes_dir, monkeypatch):
+    """Each step of the range test trains at the rate it reports for that step, and the
+    earlier layers of a fine-tune keep their ratio to the head."""
+    seen: list[list[float]] = []
+    original = torch.optim.AdamW.step
+
+    def spying(self, *args, **kwargs):
+        seen.append([group["lr"] for group in self.param_groups])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", spying)
+    result = lr_find(config(shapes_dir, "fine-tune", backbone="tiny_cnn", probe_first=False),
+                     start=1e-5, end=1e-1, steps=12)
+    assert len(seen) == len(result.lrs) >= 10
+    for rates, lr in zip(seen, result.lrs, strict=True):
+        assert rates[-1] == pytest.approx(lr, rel=1e-6)  # the head's group
+        assert rates[0] < rates[-1]  # an earlier group: a smaller share of it
+    assert result.lrs[1] / result.lrs[0] == pytest.approx((1e-1 / 1e-5) ** (1 / 11))

@@ -57,30 +57,28 @@ def suggest(lrs: list[float], smoothed: list[float]) -> tuple[float | None, str]
 
 
 class RangeTest(Hook):
-    """The range test as a hook of the training loop: before each step every optimizer group's
-    rate is set to the step's point on the exponential ramp (discriminative ratios kept), after
-    it the loss is noted; the run stops after `steps` steps or once the loss diverges."""
+    """The range test as a hook of the training loop: the rates climb exponentially from
+    `start` to `end` over `steps` steps (torch's `ExponentialLR`, discriminative ratios kept),
+    each step's loss is noted, and the run stops after `steps` steps or once the loss
+    diverges."""
 
     def __init__(self, task: Task, start: float, end: float, steps: int) -> None:
         self.task, self.start, self.steps = task, start, steps
         self.factor = (end / start) ** (1 / max(steps - 1, 1))
-        self.relative: list[float] = []
         self.lrs: list[float] = []
         self.losses: list[float] = []
         self.smoothed: list[float] = []
         self.avg = self.weight = 0.0
 
-    def on_fit_start(self, fit: FitState) -> None:
-        assert fit.optimizer is not None
-        base = fit.prep.config.train.lr or 1.0
-        self.relative = [g["lr"] / base for g in fit.optimizer.param_groups]
+    def schedule(self, optimizer: torch.optim.Optimizer,
+                 base: float) -> torch.optim.lr_scheduler.LRScheduler:
+        """Every group starts at the ramp's foot, keeping its ratio to the head's `base`."""
+        for group in optimizer.param_groups:
+            group["lr"] *= self.start / base
+        return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.factor)
 
     def on_batch_start(self, fit: FitState) -> None:
-        assert fit.optimizer is not None
-        lr = self.start * self.factor ** len(self.lrs)
-        for group, rel in zip(fit.optimizer.param_groups, self.relative, strict=True):
-            group["lr"] = lr * rel
-        self.lrs.append(lr)
+        self.lrs.append(self.start * self.factor ** len(self.lrs))
 
     def on_batch_end(self, fit: FitState) -> None:
         assert fit.stats is not None and fit.batch is not None
@@ -122,10 +120,10 @@ def lr_find(
     cfg = prep.config.train
     ratio = lr_ratio_for(prep.config.model.strategy)
     fit.optimizer = make_optimizer(fit.model, prep.groups, cfg, ratio)
-    fit.scheduler = torch.optim.lr_scheduler.LambdaLR(fit.optimizer, lambda _: 1.0)
+    test = RangeTest(task, start, end, steps)
+    fit.scheduler = test.schedule(fit.optimizer, cfg.lr or 1.0)
     fit.scaler = torch.amp.GradScaler(enabled=fit.dtype == torch.float16)
     fit.epochs, fit.validate = steps, False  # epochs enough for the steps (an epoch >= 1 step)
-    test = RangeTest(task, start, end, steps)
     with cancel_points(fit.model, task):
         fit.source = build_source(fit)
         fit.task = task.quiet()  # the steps' own events are not the range test's
