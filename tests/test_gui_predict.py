@@ -124,9 +124,9 @@ def test_gradcam_only_for_the_results_shown(qtbot, window, page, labelled, monke
 
 
 def _record(calls: list, fn):
-    def wrapper(cache, key, jobs, *args):
+    def wrapper(channel, jobs, *args):
         calls.append(list(jobs))
-        return fn(cache, key, jobs, *args)
+        return fn(channel, jobs, *args)
     return wrapper
 
 

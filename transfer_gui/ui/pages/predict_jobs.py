@@ -69,12 +69,24 @@ class PredictorCache:
             return self._predictor
 
 
-def predict_stream(cache: PredictorCache, key: tuple[str, str], paths: list[str], top_k: int,
-                   generation: int, stream: Stream, callbacks: list, cancel: Any) -> int:
+@dataclass(frozen=True)
+class Channel:
+    """Which model a job uses (`key` in `cache`) and where its results go: `stream`'s signals,
+    tagged with the page's `generation` so that results of a cleared batch are dropped."""
+
+    cache: PredictorCache
+    key: tuple[str, str]
+    generation: int
+    stream: Stream
+
+
+def predict_stream(channel: Channel, paths: list[str], top_k: int, callbacks: list,
+                   cancel: Any) -> int:
     """Classify `paths` chunk by chunk, emitting each chunk's results; returns how many."""
     from ...core import Progress, check, emit, folder_labels
 
-    predictor = cache.get(key, callbacks, cancel)
+    cache, generation, stream = channel.cache, channel.generation, channel.stream
+    predictor = cache.get(channel.key, callbacks, cancel)
     truths = folder_labels(paths, predictor.classes)
     try:
         for start in range(0, len(paths), CHUNK):
@@ -126,12 +138,13 @@ def _thumbnail(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def cam_overlays(cache: PredictorCache, key: tuple[str, str], jobs: list[tuple[int, str]],
-                 generation: int, stream: Stream, callbacks: list, cancel: Any) -> int:
+def cam_overlays(channel: Channel, jobs: list[tuple[int, str]], callbacks: list,
+                 cancel: Any) -> int:
     """Grad-CAM overlays, at thumbnail size, for the (row, path) pairs; emitted one by one."""
     from ...core import ImageError, cancel_points, check, overlay
 
-    predictor = cache.get(key, callbacks, cancel)
+    cache = channel.cache
+    predictor = cache.get(channel.key, callbacks, cancel)
     try:
         for row, path in jobs:
             check(cancel)
@@ -143,7 +156,7 @@ def cam_overlays(cache: PredictorCache, key: tuple[str, str], jobs: list[tuple[i
                 heat = predictor.gradcam(image)
             picture = overlay(predictor.crop(image), heat)
             picture.thumbnail((THUMB, THUMB))
-            stream.cam.emit(generation, row, pil_to_qimage(picture))
+            channel.stream.cam.emit(channel.generation, row, pil_to_qimage(picture))
     finally:
         release_freed_memory()  # the backward passes' buffers, as after a batch
     return len(jobs)

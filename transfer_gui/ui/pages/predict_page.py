@@ -33,7 +33,7 @@ from ..widgets.prediction_list import PredictionList
 from ..widgets.progress import TaskProgress
 from ..worker import Task, start_task
 from .common import page_title
-from .predict_jobs import PredictorCache, Result, Stream, cam_overlays, predict_stream
+from .predict_jobs import Channel, PredictorCache, Result, Stream, cam_overlays, predict_stream
 
 UNCERTAIN_PERCENT = 50  # the default threshold; core.predict.UNCERTAIN_BELOW in percent
 
@@ -230,8 +230,7 @@ class PredictPage(QWidget):
         self.progress.setRange(0, len(paths))
         self.progress.setValue(0)
         self.stop_button.setEnabled(True)
-        fn = partial(predict_stream, self.cache, self.source.currentData(), paths,
-                     self.top_k.value(), self._generation, self.stream)
+        fn = partial(predict_stream, self._channel(), paths, self.top_k.value())
         task = start_task(fn, "predict", self)
         task.events.connect(self.progress.on_events)
         task.failed.connect(partial(self._on_failed, task))
@@ -284,6 +283,9 @@ class PredictPage(QWidget):
         self.summary.setText("")
         self.export_button.setEnabled(False)
 
+    def _channel(self) -> Channel:
+        return Channel(self.cache, self.source.currentData(), self._generation, self.stream)
+
     def _show_summary(self) -> None:
         self.summary.setText(summary_text(self.results, self._batch, self.running,
                                           self._stopped, self.threshold.value() / 100))
@@ -310,8 +312,7 @@ class PredictPage(QWidget):
             return
         jobs = [(row, self.results[row].path) for row in self._cams_wanted]
         self._cams_wanted = []
-        fn = partial(cam_overlays, self.cache, self.source.currentData(), jobs,
-                     self._generation, self.stream)
+        fn = partial(cam_overlays, self._channel(), jobs)
         self.cam_task = start_task(fn, "gradcam", self)
         self.cam_task.done.connect(self._next_cams)
 

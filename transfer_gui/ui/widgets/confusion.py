@@ -105,16 +105,18 @@ class ConfusionMatrix(QWidget):
         font.setPointSizeF(max(7.0, min(11.0, cell / 4)))
         for row in range(n):
             for col in range(n):
-                self._paint_cell(painter, font, row, col, left, top, cell, totals[row])
+                rect = QRectF(left + col * cell, top + row * cell, cell - 2, cell - 2)
+                self._paint_cell(painter, font, (row, col), rect, totals[row])
         self._paint_labels(painter, left, top, cell)
 
-    def _paint_cell(self, painter: QPainter, font: QFont, row: int, col: int, left: float,
-                    top: float, cell: float, total: int) -> None:
+    def _paint_cell(self, painter: QPainter, font: QFont, at: tuple[int, int], rect: QRectF,
+                    total: int) -> None:
+        row, col = at
         n = int(self.matrix[row, col])
-        rect = QRectF(left + col * cell, top + row * cell, cell - 2, cell - 2)
+        cell = rect.width() + 2
         colour = _cell_colour(n / total if total else 0.0, row == col) if n else EMPTY
         painter.fillRect(rect, colour)
-        if self.selected == (row, col):
+        if self.selected == at:
             painter.setPen(QColor("#1d2330"))
             painter.drawRect(rect.adjusted(1, 1, -1, -1))
         if cell >= 18:
