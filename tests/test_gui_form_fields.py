@@ -7,7 +7,15 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from transfer_gui.core import ConfigError, TrainConfig, TransferConfig, options_of
+from transfer_gui.core import (
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+    TransferConfig,
+    option_named,
+    options_of,
+)
 
 pytestmark = pytest.mark.gui
 
@@ -104,3 +112,66 @@ def test_a_weight_typed_wrong_blocks_start(qtbot, page, tmp_path, monkeypatch):
     qtbot.keyClicks(weight.lineEdit(), "2")
     assert page.start_button.isEnabled()
     assert page.state.config.transfer.adapt_weight == 2.0
+
+
+def _box(widget) -> tuple:
+    """What a number box offers: its range, its value and its tooltip."""
+    return widget.minimum(), widget.maximum(), widget.value(), widget.toolTip()
+
+
+def test_the_data_split_comes_from_its_declarations(qtbot):
+    from transfer_gui.ui.pages.data_page import DataPage
+    from transfer_gui.ui.state import AppState
+
+    page = DataPage(AppState())
+    qtbot.addWidget(page)
+    share, seed = option_named(DataConfig, "val_split"), option_named(DataConfig, "seed")
+    assert _box(page.val_share) == (share.min * 100, share.top * 100, share.default * 100,
+                                    share.help)
+    assert page.val_share.suffix() == share.suffix == " %" and share.scale == 100
+    assert page.val_share.singleStep() == share.step * 100
+    assert _box(page.seed) == (seed.min, seed.top, seed.default, seed.help)
+    form = page.val_share.parentWidget().layout()
+    for opt, box in ((share, page.val_share), (seed, page.seed)):
+        assert form.labelForField(box).text() == opt.label and opt.label
+
+
+def test_a_split_typed_wrong_is_shown_at_its_field_and_not_used(qtbot):
+    from transfer_gui.ui.pages.data_page import DataPage
+    from transfer_gui.ui.state import AppState
+
+    page = DataPage(AppState())
+    qtbot.addWidget(page)
+    message = page.split_fields["val_split"].message
+    page.val_share.lineEdit().selectAll()
+    qtbot.keyClick(page.val_share.lineEdit(), Qt.Key.Key_Backspace)
+    assert message.text() == "Validation share is empty" and not message.isHidden()
+    assert page.val_share.property("invalid")
+    assert page.state.config.data.val_split == 0.2  # the last valid split is kept
+    qtbot.keyClicks(page.val_share.lineEdit(), "30")
+    assert message.isHidden() and page.state.config.data.val_split == 0.3
+    page.seed.setValue(7)
+    assert page.state.config.data.seed == 7
+
+
+def test_compare_epochs_and_unfreeze_come_from_their_declarations(qtbot):
+    from transfer_gui.ui.pages.strategies_dialog import COMPARE_EPOCHS, StrategiesDialog
+    from transfer_gui.ui.widgets.preset_bar import PresetBar
+
+    dialog, bar = StrategiesDialog(), PresetBar()
+    qtbot.addWidget(dialog)
+    qtbot.addWidget(bar)
+    epochs = option_named(TrainConfig, "epochs")
+    low, high, value, tip = _box(dialog.epochs)
+    assert (low, high, value) == (epochs.min, epochs.top, COMPARE_EPOCHS)
+    assert tip and epochs.help.startswith(tip) and not dialog.epochs.specialValueText()
+    unfreeze = option_named(ModelConfig, "unfreeze")
+    assert _box(bar.unfreeze) == (unfreeze.bottom, unfreeze.top, unfreeze.default, unfreeze.help)
+    assert bar.unfreeze.suffix() == unfreeze.suffix
+
+    dialog.epochs.lineEdit().selectAll()
+    qtbot.keyClick(dialog.epochs.lineEdit(), Qt.Key.Key_Backspace)
+    assert "Epochs is empty" in dialog.epochs_field.message.text()
+    assert not dialog.run_button.isEnabled()
+    qtbot.keyClicks(dialog.epochs.lineEdit(), "3")
+    assert dialog.run_button.isEnabled() and dialog.epochs.value() == 3

@@ -100,3 +100,21 @@ def test_a_refused_value_names_its_setting(cls, changes, field):
 def test_no_dead_settings():
     assert "lr_ratio" not in {o.name for o in options_of(ModelConfig)}
     assert ModelConfig.from_dict({"lr_ratio": 0.5}) == ModelConfig()  # old files still load
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_the_run_commands_take_device_and_batch_size_from_the_recipe(command):
+    """evaluate's and predict's --device and --batch-size are TrainConfig's, not copies."""
+    actions = {a.dest: a for a in subparser(command)._actions}
+    names = ("device", "batch_size") if command == "evaluate" else ("device",)
+    assert "batch_size" in actions or command == "predict"
+    for opt in (o for o in options_of(TrainConfig) if o.name in names):
+        action = actions[opt.name]
+        assert action.option_strings == [opt.command_line.flag], opt.name
+        assert action.default == opt.default
+        assert action.choices == (list(opt.choices) if opt.choices else None)
+        assert action.type is (None if opt.choices else opt.kind)
+    args = build_parser().parse_args(["evaluate", "run", "--batch-size", "8", "--device", "cpu"])
+    assert (args.batch_size, args.device) == (8, "cpu")
+    with pytest.raises(SystemExit):  # a number of images: "auto" is the training's word
+        build_parser().parse_args(["evaluate", "run", "--batch-size", "auto"])

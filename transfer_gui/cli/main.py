@@ -16,6 +16,7 @@ from ..core import count
 from .options import (
     UsageError,
     add_recipe_args,
+    add_run_setting,
     add_transfer_args,
     interruptible,
     train_config,
@@ -59,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("data", nargs="?")
     p.add_argument("--all", action="store_true", help="every image of DATA, not the val split")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    add_run_setting(p, "batch_size", metavar="N", help="images per step (default %(default)s)")
+    add_run_setting(p, "device")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("predict", help="classify images",
                        description="predict RUN IMAGE_OR_DIR... or predict --backbone NAME "
@@ -69,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backbone", help="use this pretrained network's ImageNet head")
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--csv", metavar="FILE")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    add_run_setting(p, "device")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("cache", help="show or clear the feature and image cache")
     p.add_argument("--clear", action="store_true", help="delete the cached features")

@@ -42,6 +42,18 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
     p.set_defaults(strategy=None)  # resolved in _transfer_config
 
 
+def add_run_setting(p: argparse.ArgumentParser, name: str, **override: Any) -> None:
+    """The option of `TrainConfig`'s setting `name` for a command that runs a trained model
+    (evaluate, predict): its flag, default, type and choices as declared, without the words
+    it shares with other settings; `override` replaces what only fits training (its help)."""
+    from ..core import TrainConfig, option_named
+
+    opt = option_named(TrainConfig, name)
+    cli = opt.command_line
+    p.add_argument(cli.flag, dest=opt.name, **{"help": cli.help, **_argument(opt, [opt]),
+                                                **override})
+
+
 def _flags(classes: tuple[type, ...]) -> dict[str, list[Any]]:
     """The settings of `classes` by their command-line flag, in order; settings that share
     a flag share one option."""

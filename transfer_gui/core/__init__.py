@@ -43,6 +43,7 @@ _WHERE: dict[str, str] = {
     "ConfigError": "schema",
     "NOTHING": "schema",
     "options_of": "schema",
+    "option_named": "schema",
     "Preprocess": "data.datasets",
     "augment_preview": "data.datasets",
     "ImageError": "data.images",

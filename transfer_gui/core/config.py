@@ -51,8 +51,15 @@ class DataConfig(_Config):
     # an explicit validation folder; else val_split of root
     val_dir: str | None = option(cli=Cli("--val", metavar="DIR",
                                          help="a separate validation folder"))
-    val_split: float = option(0.2, min=0.0, max=1.0, below=True)
-    seed: int = option(0, min=0)  # shares --seed with the training recipe
+    val_split: float = option(
+        0.2, label="Validation share", min=0.0, max=1.0, below=True, top=0.9, scale=100,
+        step=0.05, decimals=0, suffix=" %",
+        help="The share of each class's images kept aside to measure the model on images it "
+             "never trained on")
+    seed: int = option(  # shares --seed with the training recipe
+        0, label="Split seed", min=0, top=2**31 - 1,
+        help="Which images go to validation; the same seed gives the same split, so runs can "
+             "be compared")
     folder_split: bool = option(True, cli=False)  # a train/ + val/ folder keeps its own split
 
 
@@ -69,7 +76,9 @@ class ModelConfig(_Config):
         "linear-probe", choices=dict.fromkeys(STRATEGIES, ""),
         cli=Cli(help="what trains (default linear-probe); logistic and knn fit a classic "
                      "model on the frozen backbone's features"))
-    unfreeze: int = option(2, min=0, cli=Cli(
+    unfreeze: int = option(
+        2, min=0, bottom=1, top=24, suffix=" groups",
+        help="How many layer groups below the head train", cli=Cli(
         metavar="N", help="fine-tune: layer groups below the head that train (default 2)"))
     weights_file: str | None = option(cli=Cli("--weights", metavar="FILE",
                                               help="start from this state dict"))

@@ -65,7 +65,9 @@ class Option:
     For the form: `label`, `help` (the tooltip), `text` (a check box's own words), `special`
     (the words shown at a number box's lowest position, which means None for a nullable
     setting), `suffix`, `step`, `decimals`, `top` (the box's highest value when `max` leaves
-    it open), `entry` (typed, not spun), `resolved` (the form shows what "auto" resolves to;
+    it open), `bottom` (its lowest when `min` leaves more), `scale` (the box shows the value
+    times this: 100 for a percentage; `step`, `top` and `bottom` are in the value's units),
+    `entry` (typed, not spun), `resolved` (the form shows what "auto" resolves to;
     `unresolved` when that is None), `off` (a yes/no setting that the lowest position turns
     off, the number keeping its default), `strategies` (the strategies it applies to; None:
     all) and `idle` (the tooltip while it does not apply). `form=False` keeps it off the
@@ -87,6 +89,8 @@ class Option:
     step: float | None = None
     decimals: int | None = None
     top: float | None = None
+    bottom: float | None = None
+    scale: float = 1.0
     entry: bool = False
     resolved: bool = False
     unresolved: str = ""
@@ -162,6 +166,7 @@ def options_of(cls: type) -> tuple[Option, ...]:
 
 
 def option_named(cls: type, name: str) -> Option:
+    """The option of the setting `name` of the dataclass `cls`."""
     return next(o for o in options_of(cls) if o.name == name)
 
 

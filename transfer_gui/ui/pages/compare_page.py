@@ -33,11 +33,10 @@ from ..widgets.run_style import colour, run_label, swatch
 from ..worker import Task, start_task
 from .common import page_title
 from .compare_runner import StrategyComparison
-from .strategies_dialog import StrategiesDialog
+from .strategies_dialog import COMPARE_EPOCHS, StrategiesDialog
 
 RUN_ROLE = Qt.ItemDataRole.UserRole
 CHECKED_AT_FIRST = 6  # a project's newest runs are compared when it opens
-COMPARE_EPOCHS = 5
 
 
 class ComparePage(QWidget):

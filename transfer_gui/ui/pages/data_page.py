@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -20,7 +19,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
-    QSpinBox,
     QSplitter,
     QStackedWidget,
     QStyledItemDelegate,
@@ -32,18 +30,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core import FolderScan, count, training_split
+from ...core import DataConfig, FolderScan, count, option_named, training_split
 from ..state import AppState
 from ..widgets.banner import Banner, sentence
 from ..widgets.dialogs import show_error
 from ..widgets.drop_zone import DropZone
 from ..widgets.image_grid import GridItem, ImageGrid
+from ..widgets.option_fields import make_fields, problems_of
 from ..widgets.problem_list import ProblemList
 from ..widgets.progress import TaskProgress
 from ..worker import Task, start_task
 from .common import elide_path, page_title, table_cell
 
 SHARE_ROLE = Qt.ItemDataRole.UserRole + 2
+SPLIT_SETTINGS = ("val_split", "seed")  # the split's settings the page's form shows
 
 
 class ShareBar(QStyledItemDelegate):
@@ -167,27 +167,18 @@ class DataPage(QWidget):
     def _build_split(self) -> QGroupBox:
         box = QGroupBox("Validation split")
         form = QFormLayout(box)
-        self.val_share = QDoubleSpinBox()
-        self.val_share.setRange(0, 90)
-        self.val_share.setSingleStep(5)
-        self.val_share.setDecimals(0)
-        self.val_share.setSuffix(" %")
-        self.val_share.setValue(20)
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
+        self.split_fields = make_fields(tuple(option_named(DataConfig, name)
+                                              for name in SPLIT_SETTINGS))
+        for field in self.split_fields.values():
+            field.place(form)
+            field.changed.connect(self._on_split_edited)
+        self.val_share = self.split_fields["val_split"].widget
+        self.seed = self.split_fields["seed"].widget
         self.own_split = QCheckBox("Use the folder's own train/ and val/ split")
         self.own_split.setEnabled(False)
-        for widget in (self.val_share, self.seed):
-            widget.valueChanged.connect(self._on_split_edited)
         self.own_split.toggled.connect(self._on_split_edited)
-        self.val_share.setToolTip("The share of each class's images kept aside to measure "
-                                  "the model on images it never trained on")
-        self.seed.setToolTip("Which images go to validation; the same seed gives the same "
-                             "split, so runs can be compared")
         self.own_split.setToolTip("The folder has train/ and val/ sub-folders: use them "
                                   "instead of a random split")
-        form.addRow("Validation share", self.val_share)
-        form.addRow("Split seed", self.seed)
         form.addRow(self.own_split)
         return box
 
@@ -304,14 +295,14 @@ class DataPage(QWidget):
     @Slot()
     def _on_split_edited(self) -> None:
         own = self.own_split.isChecked() or not self.own_split.isEnabled()
-        data = dataclasses.replace(
-            self.state.config.data,
-            val_split=self.val_share.value() / 100.0,
-            seed=self.seed.value(),
-            folder_split=own,
-        )
-        self.state.set_data(data)
         self.val_share.setEnabled(not (self.own_split.isEnabled() and own))
+        values, problems = problems_of(self.split_fields)
+        for name, field in self.split_fields.items():
+            field.show_problem(problems.get(name))
+        if problems:  # the last valid split is kept meanwhile
+            return
+        self.state.set_data(dataclasses.replace(self.state.config.data, **values,
+                                                folder_split=own))
         self._update_summary()
 
     def _update_summary(self) -> None:
@@ -348,11 +339,9 @@ class DataPage(QWidget):
     @Slot()
     def _on_project_loaded(self) -> None:
         data = self.state.config.data
-        for widget, value in ((self.val_share, round(data.val_split * 100)),
-                              (self.seed, data.seed)):
-            widget.blockSignals(True)
-            widget.setValue(value)
-            widget.blockSignals(False)
+        for field in self.split_fields.values():
+            field.set_values(data)
+            field.show_problem(None)
         if data.root and os.path.isdir(data.root):
             self.rescan()
         else:

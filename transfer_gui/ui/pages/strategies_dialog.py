@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -9,11 +12,12 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QLabel,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from ...core import TrainConfig, option_named
+from ..widgets.option_fields import make_field, problems_of
 from ..widgets.run_style import STRATEGY_NAMES
 
 CHOICES = (
@@ -25,6 +29,7 @@ CHOICES = (
     ("knn", "nearest neighbours on the frozen features"),
 )
 DEFAULT = ("linear-probe", "fine-tune", "scratch")
+COMPARE_EPOCHS = 5  # the dialog's epochs while the recipe's are "auto"
 
 
 class StrategiesDialog(QDialog):
@@ -43,12 +48,11 @@ class StrategiesDialog(QDialog):
             box.toggled.connect(self._on_choice_toggled)
             self.boxes[key] = box
             column.addWidget(box)
-        self.epochs = QSpinBox()
-        self.epochs.setRange(1, 1000)
-        self.epochs.setValue(5)
-        self.epochs.setSuffix(" per strategy")
+        self.epochs_field = make_field(epochs_option())
+        self.epochs = self.epochs_field.widget
         form = QFormLayout()
-        form.addRow("Epochs", self.epochs)
+        self.epochs_field.place(form)
+        self.epochs_field.changed.connect(self._on_choice_toggled)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel)
         self.run_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
@@ -71,4 +75,14 @@ class StrategiesDialog(QDialog):
 
     @Slot()
     def _on_choice_toggled(self, *_: object) -> None:
-        self.run_button.setEnabled(bool(self.strategies()))
+        problem = problems_of({"epochs": self.epochs_field})[1].get("epochs")
+        self.epochs_field.show_problem(problem)
+        self.run_button.setEnabled(bool(self.strategies()) and problem is None)
+
+
+def epochs_option() -> Any:
+    """`TrainConfig.epochs` as the dialog asks for it: a number for every strategy alike, so
+    without "auto" (each strategy's own default), starting at `COMPARE_EPOCHS`."""
+    declared = option_named(TrainConfig, "epochs")
+    return dataclasses.replace(declared, default=COMPARE_EPOCHS, nullable=False, special="",
+                               suffix=" per strategy", help=declared.help.split(";")[0])

@@ -8,6 +8,7 @@ widget in red; `values()` then raises `ConfigError` instead of guessing a value.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -154,13 +155,14 @@ class NumberField(OptionField):
     def __init__(self, option: Any) -> None:
         whole = option.kind is int
         spin = _SpinBox() if whole else _DoubleSpinBox()
-        self.lowest = option.min - (1 if whole and option.nullable else 0)
+        bottom = option.min if option.bottom is None else option.bottom
+        self.lowest = bottom - (1 if whole and option.nullable else 0)  # in the value's units
         top = option.max if option.top is None else option.top
         if not whole and option.decimals is not None:
             spin.setDecimals(option.decimals)
-        spin.setRange(self.lowest, top)
+        spin.setRange(self.lowest * option.scale, top * option.scale)
         if option.step is not None:
-            spin.setSingleStep(option.step)
+            spin.setSingleStep(option.step * option.scale)
         spin.setSpecialValueText(option.special)
         spin.setSuffix(option.suffix)
         super().__init__(option, spin)
@@ -193,20 +195,26 @@ class NumberField(OptionField):
         if not self.widget.hasAcceptableInput():
             raise self._typed_problem(self.widget.cleanText())
         value = self.widget.value()
+        if self.option.scale != 1:
+            value /= self.option.scale
         return None if self.option.nullable and value <= self.lowest else value
 
     def _typed_problem(self, text: str) -> ConfigError:
+        """Why the typed text is no value, in the units the box shows."""
         if not text:
             return self._refuse("is empty")
         try:
-            value = self.option.kind(text.replace(",", "."))
+            shown = self.option.kind(text.replace(",", "."))
         except ValueError:
             return self._refuse(f"must be a number, not {text!r}")
-        return self._refuse(self.option.problem(value) or
-                            f"must be at most {self.widget.maximum():g}, not {value:g}")
+        scale = self.option.scale
+        rules = self.option if scale == 1 else dataclasses.replace(
+            self.option, min=_times(self.option.min, scale), max=_times(self.option.max, scale))
+        return self._refuse(rules.problem(shown) or
+                            f"must be at most {self.widget.maximum():g}, not {shown:g}")
 
     def _write(self, value: Any) -> None:
-        self.widget.setValue(self.lowest if value is None else value)
+        self.widget.setValue((self.lowest if value is None else value) * self.option.scale)
 
     def show_resolved(self, value: Any) -> None:
         shown = self.option.unresolved if value is None else f"{value:g}"
@@ -214,6 +222,10 @@ class NumberField(OptionField):
 
     def show_special(self, text: str) -> None:
         self.widget.setSpecialValueText(text)
+
+
+def _times(bound: float | None, scale: float) -> float | None:
+    return None if bound is None else bound * scale
 
 
 class EntryField(OptionField):

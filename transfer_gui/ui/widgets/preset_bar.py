@@ -10,7 +10,9 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QButtonGroup, QMenu, QPushButton, QSpinBox, QWidget
 
+from ...core import ModelConfig, option_named
 from .flow_layout import FlowLayout, flow_policy
+from .option_fields import make_field
 
 PRESETS = (
     ("linear-probe", "Linear probe", "Train only the new head; the backbone stays frozen."),
@@ -62,11 +64,9 @@ class PresetBar(QWidget):
         return button
 
     def _unfreeze_spin(self) -> QSpinBox:
-        spin = QSpinBox()
-        spin.setRange(1, 24)
-        spin.setValue(2)
-        spin.setSuffix(" groups")
-        spin.setToolTip("How many layer groups below the head train")
+        """The number box of `ModelConfig.unfreeze` (range, default and tooltip declared
+        there); the Model page lowers its maximum to the backbone's groups."""
+        spin = make_field(option_named(ModelConfig, "unfreeze")).widget
         spin.valueChanged.connect(self.unfreeze_changed)
         return spin
 
