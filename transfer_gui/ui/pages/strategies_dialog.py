@@ -85,4 +85,6 @@ def epochs_option() -> Any:
     without "auto" (each strategy's own default), starting at `COMPARE_EPOCHS`."""
     declared = option_named(TrainConfig, "epochs")
     return dataclasses.replace(declared, default=COMPARE_EPOCHS, nullable=False, special="",
-                               suffix=" per strategy", help=declared.help.split(";")[0])
+                               suffix=" per strategy",
+                               help="How many passes over the training images, the same for "
+                                    "every strategy compared")
