@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -158,3 +160,25 @@ def default_workers(device: torch.device) -> int:
 def lr_ratio_for(strategy: str) -> float:
     """Earliest trainable group's rate relative to the head: discriminative for fine-tuning."""
     return 0.1 if strategy == "fine-tune" else 1.0
+
+
+def restore_schedule(scheduler: torch.optim.lr_scheduler.LRScheduler,
+                     optimizer: torch.optim.Optimizer, state: dict[str, Any],
+                     steps_otherwise: int) -> int | None:
+    """Continue `scheduler` from a checkpoint's `state`. A state written by an older release
+    may be another kind of schedule's: then the schedule is walked forward by the steps already
+    taken (AdamW counts them; `steps_otherwise` for SGD), which gives the same rates, and the
+    step it reached is returned (None when the state loaded as it was)."""
+    if set(scheduler.state_dict()) <= set(state):  # torch's loader checks no keys itself
+        try:
+            scheduler.load_state_dict(state)
+            return None
+        except (KeyError, ValueError, TypeError, IndexError, AttributeError):
+            pass
+    counts = [float(s["step"]) for s in optimizer.state.values() if "step" in s]
+    steps = int(max(counts, default=0)) or steps_otherwise
+    with warnings.catch_warnings():  # no optimizer step between these: that is the point
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(steps):
+            scheduler.step()
+    return steps

@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import torch
 
 from ..errors import UserError
 from ..events import EpochEnded, FitEnded, FitStarted
@@ -31,6 +28,7 @@ from ..io.steplog import StepLog
 from ..models.layers import count_params
 from .hooks import FitState, Hook, RunState
 from .prepare import on_features
+from .recipe import restore_schedule
 
 if TYPE_CHECKING:
     from ..models.backbones import TransferNet
@@ -372,27 +370,10 @@ def better(acc: float | None, loss: float | None, best_acc: float | None,
     return loss is not None and best_loss is not None and loss < best_loss
 
 
+
 def _restore_schedule(fit: FitState, state: dict[str, Any]) -> None:
-    """The scheduler continues where the checkpoint left it. A checkpoint written by an older
-    release may hold another kind of schedule's state: then the schedule is walked forward by
-    the steps already taken, which gives the same rates."""
-    if set(fit.scheduler.state_dict()) <= set(state):  # torch's loader checks no keys itself
-        try:
-            fit.scheduler.load_state_dict(state)
-            return
-        except (KeyError, ValueError, TypeError, IndexError, AttributeError):
-            pass
-    steps = _steps_taken(fit.optimizer) or fit.run.epoch * fit.source.steps_per_epoch
-    with warnings.catch_warnings():  # no optimizer step between these: that is the point
-        warnings.simplefilter("ignore", UserWarning)
-        for _ in range(steps):
-            fit.scheduler.step()
-    fit.task.message("info", "the checkpoint's learning-rate schedule is from an older "
-                             f"release: rebuilt at step {steps}")
-
-
-def _steps_taken(optimizer: torch.optim.Optimizer) -> int:
-    """Optimizer steps so far, as AdamW counts them for each parameter (0 for SGD, which
-    keeps no count)."""
-    counts = [float(state["step"]) for state in optimizer.state.values() if "step" in state]
-    return int(max(counts, default=0))
+    steps = restore_schedule(fit.scheduler, fit.optimizer, state,
+                             fit.run.epoch * fit.source.steps_per_epoch)
+    if steps is not None:
+        fit.task.message("info", "the checkpoint's learning-rate schedule is from an older "
+                                 f"release: rebuilt at step {steps}")
