@@ -55,7 +55,7 @@ def window(qtbot, tmp_path, monkeypatch):
     from transfer_gui.ui import worker
     from transfer_gui.ui.app import create_app
     from transfer_gui.ui.main_window import MainWindow
-    from transfer_gui.ui.widgets import dialogs
+    from transfer_gui.ui.widgets.notices import dialogs
 
     monkeypatch.setenv("TRANSFER_GUI_DATA_DIR", str(tmp_path / "home"))
     monkeypatch.setattr(QMessageBox, "question",

@@ -51,6 +51,10 @@ def test_contracts_hold():
     # the engine importing Qt
     ("transfer_gui.core.data.images", "def _planted():\n    import PySide6\n    return PySide6",
      "The engine never imports Qt"),
+    # a widget reaching up into a page
+    ("transfer_gui.ui.widgets.plots.confusion",
+     "def _planted():\n    from ...pages import common\n    return common",
+     "The window's layers"),
     # the window reaching past the public interface
     ("transfer_gui.ui.state", "from ..core.train import recipe  # noqa",
      "public interface"),

@@ -13,14 +13,7 @@ from transfer_gui.core.analysis.evaluation import evaluate_run
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from transfer_gui.core.data.datasets import Preprocess
 from transfer_gui.core.data.scan import scan_folder
-from transfer_gui.core.events import (
-    CancelToken,
-    FitStarted,
-    Message,
-    Progress,
-    Recorder,
-    Task,
-)
+from transfer_gui.core.events import CancelToken, FitStarted, Message, Progress, Recorder, Task
 from transfer_gui.core.io import bundle
 from transfer_gui.core.io import featurestore as cache
 from transfer_gui.core.models.backbones import get_spec

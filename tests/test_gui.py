@@ -25,7 +25,7 @@ from transfer_gui.core.io import bundle
 from transfer_gui.core.models.backbones import get_spec
 from transfer_gui.core.models.layers import group_of, layer_groups
 from transfer_gui.core.train.loop import prepare
-from transfer_gui.ui.widgets import dialogs
+from transfer_gui.ui.widgets.notices import dialogs
 
 pytestmark = pytest.mark.gui
 

@@ -14,8 +14,8 @@ from gui_helpers import open_data, set_form, wait_for_tree, wait_until
 from transfer_gui.core.analysis.compare import run_summary
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from transfer_gui.core.train.loop import Trainer
-from transfer_gui.ui.widgets import dialogs
-from transfer_gui.ui.widgets.run_style import percent, run_label
+from transfer_gui.ui.widgets.notices import dialogs
+from transfer_gui.ui.widgets.tables.run_style import percent, run_label
 
 pytestmark = pytest.mark.gui
 

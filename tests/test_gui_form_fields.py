@@ -156,7 +156,7 @@ def test_a_split_typed_wrong_is_shown_at_its_field_and_not_used(qtbot):
 
 def test_compare_epochs_and_unfreeze_come_from_their_declarations(qtbot):
     from transfer_gui.ui.pages.strategies_dialog import COMPARE_EPOCHS, StrategiesDialog
-    from transfer_gui.ui.widgets.preset_bar import PresetBar
+    from transfer_gui.ui.widgets.inputs.preset_bar import PresetBar
 
     dialog, bar = StrategiesDialog(), PresetBar()
     qtbot.addWidget(dialog)

@@ -18,8 +18,8 @@ from imagegen import make_dataset
 from transfer_gui.core.analysis.predict import Predictor
 from transfer_gui.ui import worker
 from transfer_gui.ui.pages import predict_jobs, predict_page
-from transfer_gui.ui.widgets.prediction_list import OVERLAYS
-from transfer_gui.ui.widgets.prob_bars import ROW, UNCERTAIN, paint_bars
+from transfer_gui.ui.widgets.plots.prob_bars import ROW, UNCERTAIN, paint_bars
+from transfer_gui.ui.widgets.tables.prediction_list import OVERLAYS
 
 pytestmark = pytest.mark.gui
 

@@ -19,7 +19,7 @@ def _tick_strings(axis) -> list[str]:
 
 
 def test_plot_axes_show_plain_numbers_and_scientific_rates(qtbot):
-    from transfer_gui.ui.widgets.metric_plot import TrainingPlots
+    from transfer_gui.ui.widgets.plots.metric_plot import TrainingPlots
 
     plots = TrainingPlots()
     qtbot.addWidget(plots)
@@ -46,7 +46,7 @@ def test_small_images_fill_their_thumbnail_tile(qtbot, tmp_path):
     import numpy as np
     from PIL import Image
 
-    from transfer_gui.ui.widgets.image_grid import GridItem, ImageGrid
+    from transfer_gui.ui.widgets.tables.image_grid import GridItem, ImageGrid
 
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (28, 28), dtype=np.uint8)
@@ -191,7 +191,11 @@ def _fake_run(folder, size: int, acc: float, strategy: str = "linear-probe") -> 
 
 def test_export_offers_every_run_names_the_image_size_and_a_visible_folder(
         qtbot, tmp_path, monkeypatch):
-    from transfer_gui.ui.widgets.export_dialog import ExportDialog, default_folder, exportable_runs
+    from transfer_gui.ui.widgets.notices.export_dialog import (
+        ExportDialog,
+        default_folder,
+        exportable_runs,
+    )
 
     old = _fake_run(tmp_path / "p-runs" / "old", 64, 0.785)
     new = _fake_run(tmp_path / "p-runs" / "new", 96, 0.82, "fine-tune")
@@ -218,7 +222,7 @@ def test_confusion_matrix_writes_long_class_names_upwards_with_full_names_in_too
     import numpy as np
     from PySide6.QtCore import QPointF
 
-    from transfer_gui.ui.widgets.confusion import ConfusionMatrix
+    from transfer_gui.ui.widgets.plots.confusion import ConfusionMatrix
 
     names = ["T-shirt_top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
              "Sneaker", "Bag", "Ankle_boot"]
@@ -235,7 +239,7 @@ def test_confusion_matrix_writes_long_class_names_upwards_with_full_names_in_too
 
 
 def test_rate_ticks_between_powers_of_ten_keep_their_digits():
-    from transfer_gui.ui.widgets.metric_plot import ScientificAxis
+    from transfer_gui.ui.widgets.plots.metric_plot import ScientificAxis
 
     axis = ScientificAxis("left")
     assert axis.tickStrings([0.0, 1e-3, 2e-3], 1.0, 1e-3) == ["0", "1e-3", "2e-3"]

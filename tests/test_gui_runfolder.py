@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 
 from gui_helpers import open_data, set_form, wait_for_tree
 from transfer_gui.core.io import bundle, diskspace
-from transfer_gui.ui.widgets import dialogs
+from transfer_gui.ui.widgets.notices import dialogs
 
 pytestmark = pytest.mark.gui
 Usage = namedtuple("Usage", "total used free")

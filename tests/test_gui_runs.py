@@ -15,8 +15,8 @@ from transfer_gui.core.analysis.evaluation import evaluate_run
 from transfer_gui.core.io import bundle
 from transfer_gui.core.train import steps
 from transfer_gui.ui.pages import model_page
-from transfer_gui.ui.widgets import dialogs
-from transfer_gui.ui.widgets.run_style import percent
+from transfer_gui.ui.widgets.notices import dialogs
+from transfer_gui.ui.widgets.tables.run_style import percent
 
 pytestmark = pytest.mark.gui
 HEAD_3 = 32 * 3 + 3  # the tiny network's head for the three shape classes

@@ -20,7 +20,7 @@ from gui_helpers import (
 )
 from imagegen import make_dataset
 from transfer_gui.core.config import TransferConfig
-from transfer_gui.ui.widgets import dialogs
+from transfer_gui.ui.widgets.notices import dialogs
 
 pytestmark = pytest.mark.gui
 

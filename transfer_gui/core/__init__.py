@@ -102,6 +102,7 @@ _WHERE: dict[str, str] = {
     "device_label": "train.recipe",
     "pick_device": "train.recipe",
     "count": "wording",
+    "human_duration": "wording",
 }
 
 __all__ = sorted(_WHERE)

@@ -17,3 +17,15 @@ def count(n: int, noun: str, many: str | None = None) -> str:
     """`n` followed by `noun`, in the plural unless `n` is 1 ("1 epoch", "0 epochs");
     `many` gives an irregular plural."""
     return f"{n} {noun if n == 1 else many or plural(noun)}"
+
+
+def human_duration(seconds: float) -> str:
+    """"45 s", "3 min 07 s", "2 h 05 min"."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

@@ -31,7 +31,7 @@ def create_app(argv: list[str] | None = None) -> QApplication:
 
 def _install_excepthook(window) -> None:
     """An unexpected error in a slot becomes a dialog instead of a silent failure or a crash."""
-    from .widgets.dialogs import show_error
+    from .widgets.notices.dialogs import show_error
 
     def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
         details = "".join(traceback.format_exception(kind, value, tb))

@@ -31,9 +31,9 @@ from .pages.train_page import TrainPage
 from .project_actions import ProjectActions
 from .resources import icon
 from .state import AppState
-from .widgets.dialogs import show_error
-from .widgets.drop_zone import dropped_paths
-from .widgets.image_grid import ImageGrid
+from .widgets.inputs.drop_zone import dropped_paths
+from .widgets.notices.dialogs import show_error
+from .widgets.tables.image_grid import ImageGrid
 from .worker import accept_tasks, cancel_all, live_tasks, start_task
 
 STEPS = (("Data", "data"), ("Model", "model"), ("Train", "train"), ("Evaluate", "evaluate"),
@@ -223,7 +223,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def show_quick_start(self) -> None:
         from ..core import runs_folder
-        from .widgets.quick_start import QuickStart
+        from .widgets.notices.quick_start import QuickStart
 
         self.quick_start = QuickStart(str(runs_folder(self.state.project)), self)
         self.quick_start.show()

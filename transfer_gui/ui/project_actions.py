@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from ..core import SUFFIX, Project, ProjectError, RunError, load_project, run_info, save_project
 from .state import AppState
-from .widgets.dialogs import show_error
-from .widgets.export_dialog import ExportDialog, exportable_runs
+from .widgets.notices.dialogs import show_error
+from .widgets.notices.export_dialog import ExportDialog, exportable_runs
 from .worker import start_task
 
 RECENT_KEY = "projects/recent"

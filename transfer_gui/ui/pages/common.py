@@ -30,17 +30,6 @@ def elide_path(path: str, keep: int = 70) -> str:
     return path if len(path) <= keep else path[: keep // 3] + "…" + path[-(2 * keep // 3):]
 
 
-def human_duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
 def table_cell(text: str, align_right: bool = False) -> QTableWidgetItem:
     """A read-only table cell; numbers are right-aligned."""
     item = QTableWidgetItem(text)

@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
 
 from ...core import RunError, count, run_info, run_revision, runs_folder
 from ..state import AppState
-from ..widgets.compare_table import CompareTable
-from ..widgets.dialogs import show_error
-from ..widgets.run_curves import RunCurves, curve_of
-from ..widgets.run_style import colour, run_label, swatch
+from ..widgets.notices.dialogs import show_error
+from ..widgets.plots.run_curves import RunCurves, curve_of
+from ..widgets.tables.compare_table import CompareTable
+from ..widgets.tables.run_style import colour, run_label, swatch
 from ..worker import Task, start_task
 from .common import page_title
 from .compare_runner import StrategyComparison

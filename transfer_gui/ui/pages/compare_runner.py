@@ -10,7 +10,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 
 from ...core import BatchEnded, EpochEnded, FitEnded, FitStarted, Progress, RunConfig
-from ..widgets.run_style import STRATEGY_NAMES
+from ..widgets.tables.run_style import STRATEGY_NAMES
 from ..worker import Task, start_task
 
 

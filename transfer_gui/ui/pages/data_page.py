@@ -32,13 +32,13 @@ from PySide6.QtWidgets import (
 
 from ...core import DataConfig, FolderScan, count, option_named, training_split
 from ..state import AppState
-from ..widgets.banner import Banner, sentence
-from ..widgets.dialogs import show_error
-from ..widgets.drop_zone import DropZone
-from ..widgets.image_grid import GridItem, ImageGrid
-from ..widgets.option_fields import make_fields, problems_of
-from ..widgets.problem_list import ProblemList
-from ..widgets.progress import TaskProgress
+from ..widgets.inputs.drop_zone import DropZone
+from ..widgets.inputs.option_fields import make_fields, problems_of
+from ..widgets.notices.banner import Banner, sentence
+from ..widgets.notices.dialogs import show_error
+from ..widgets.notices.progress import TaskProgress
+from ..widgets.tables.image_grid import GridItem, ImageGrid
+from ..widgets.tables.problem_list import ProblemList
 from ..worker import Task, start_task
 from .common import elide_path, page_title, table_cell
 

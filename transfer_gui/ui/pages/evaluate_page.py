@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
 
 from ...core import RunError, count, run_info, run_revision
 from ..state import AppState
-from ..widgets.confusion import ConfusionMatrix
-from ..widgets.dialogs import show_error
-from ..widgets.image_grid import GridItem, ImageGrid
-from ..widgets.progress import TaskProgress
+from ..widgets.notices.dialogs import show_error
+from ..widgets.notices.progress import TaskProgress
+from ..widgets.plots.confusion import ConfusionMatrix
+from ..widgets.tables.image_grid import GridItem, ImageGrid
 from ..worker import Task, start_task
 from .common import page_title, table_cell
 

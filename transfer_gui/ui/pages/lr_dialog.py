@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from ...core import Progress, RunConfig
-from ..widgets.dialogs import show_error
-from ..widgets.lr_plot import LRPlot
+from ..widgets.notices.dialogs import show_error
+from ..widgets.plots.lr_plot import LRPlot
 from ..worker import Task, start_task
 
 PHASES = {"scan": "Checking images", "features": "Computing features",

@@ -32,11 +32,11 @@ from ...core import (
 )
 from ..engine import BackboneRow, describe_structure
 from ..state import AppState
-from ..widgets.banner import Banner
-from ..widgets.dialogs import show_error
-from ..widgets.layer_tree import LayerTreeView
-from ..widgets.preset_bar import PresetBar
-from ..widgets.probe_advice import ProbeAdvice
+from ..widgets.inputs.preset_bar import PresetBar
+from ..widgets.notices.banner import Banner
+from ..widgets.notices.dialogs import show_error
+from ..widgets.notices.probe_advice import ProbeAdvice
+from ..widgets.tables.layer_tree import LayerTreeView
 from ..worker import Task, start_task
 from . import model_texts as texts
 from .common import page_title, table_cell

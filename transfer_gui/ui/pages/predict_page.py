@@ -27,10 +27,10 @@ from PySide6.QtWidgets import (
 
 from ...core import count
 from ..state import AppState
-from ..widgets.dialogs import show_error
-from ..widgets.drop_zone import DropZone
-from ..widgets.prediction_list import PredictionList
-from ..widgets.progress import TaskProgress
+from ..widgets.inputs.drop_zone import DropZone
+from ..widgets.notices.dialogs import show_error
+from ..widgets.notices.progress import TaskProgress
+from ..widgets.tables.prediction_list import PredictionList
 from ..worker import Task, start_task
 from .common import page_title
 from .predict_jobs import Channel, PredictorCache, Result, Stream, cam_overlays, predict_stream

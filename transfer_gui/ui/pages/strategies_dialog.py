@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
 )
 
 from ...core import TrainConfig, option_named
-from ..widgets.option_fields import make_field, problems_of
-from ..widgets.run_style import STRATEGY_NAMES
+from ..widgets.inputs.option_fields import make_field, problems_of
+from ..widgets.tables.run_style import STRATEGY_NAMES
 
 CHOICES = (
     ("linear-probe", "only the new head; the network frozen"),

@@ -13,7 +13,7 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QPushButton, QWidget
 
 from ...core import CLASSIC_STRATEGIES, ConfigError, TrainConfig, options_of
-from ..widgets.option_fields import make_fields, problems_of
+from ..widgets.inputs.option_fields import make_fields, problems_of
 
 CLASSIC_WORDS = {"epochs": "fitted once", "lr": "not used"}  # what "auto" is for a classic head
 FIND_LR_TIP = "Train briefly with a rising rate and suggest where the loss falls fastest"

@@ -30,9 +30,9 @@ from ...core import (
     new_run_dir,
 )
 from ..state import AppState
-from ..widgets.augment_preview import AugmentPreview, PreviewRequest
-from ..widgets.dialogs import show_error
-from ..widgets.metric_plot import TrainingPlots
+from ..widgets.inputs.augment_preview import AugmentPreview, PreviewRequest
+from ..widgets.notices.dialogs import show_error
+from ..widgets.plots.metric_plot import TrainingPlots
 from ..worker import Task, start_task
 from . import train_texts as texts
 from .common import page_title

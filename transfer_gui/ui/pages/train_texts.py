@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from ...core import BatchEnded, EpochEnded, FitEnded, FitStarted, count, saved_weights
-from .common import human_duration
+from ...core import (
+    BatchEnded,
+    EpochEnded,
+    FitEnded,
+    FitStarted,
+    count,
+    human_duration,
+    saved_weights,
+)
 
 ENDINGS = {"completed": "Finished", "cancelled": "Stopped",
            "early-stopped": "Stopped early (no more improvement)", "failed": "Failed"}

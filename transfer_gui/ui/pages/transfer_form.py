@@ -15,7 +15,7 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QFormLayout, QGroupBox, QLabel, QWidget
 
 from ...core import TransferConfig, options_of
-from ..widgets.option_fields import make_fields, problems_of
+from ..widgets.inputs.option_fields import make_fields, problems_of
 
 HELP = {
     "none": "Train on the data folder alone.",

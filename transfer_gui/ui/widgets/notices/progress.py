@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QProgressBar
 
-from ...core import Progress
+from ....core import Progress
 
 
 class TaskProgress(QProgressBar):

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core import FolderScan, count
+from ....core import FolderScan, count
 
 
 class ProblemList(QStackedWidget):

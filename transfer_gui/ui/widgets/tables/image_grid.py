@@ -26,7 +26,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QListView, QWidget
 
-from ..qimage import pil_to_qimage
+from ...qimage import pil_to_qimage
 
 THUMB = 112
 PathRole = Qt.ItemDataRole.UserRole + 1
@@ -50,7 +50,7 @@ class _Load(QRunnable):
         self.signals, self.generation, self.path, self.size = signals, generation, path, size
 
     def run(self) -> None:
-        from ...core import ImageError, thumbnail
+        from ....core import ImageError, thumbnail
 
         try:
             image = pil_to_qimage(thumbnail(self.path, self.size))

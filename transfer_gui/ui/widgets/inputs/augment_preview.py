@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
 
-from ..worker import start_task
+from ...worker import start_task
 
 COUNT = 8
 TILE = 76  # pixels on screen per version
@@ -31,7 +31,7 @@ class PreviewRequest:
 
 def render(request: PreviewRequest, callbacks: list, cancel: object) -> list[QImage]:
     """The versions as QImages (runs in a worker thread; QImage is safe there)."""
-    from ...core import Preprocess, augment_preview, get_spec
+    from ....core import Preprocess, augment_preview, get_spec
 
     pre = Preprocess.for_backbone(get_spec(request.backbone), request.image_size)
     out = []

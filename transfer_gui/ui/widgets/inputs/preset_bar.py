@@ -10,7 +10,7 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QButtonGroup, QMenu, QPushButton, QSpinBox, QWidget
 
-from ...core import ModelConfig, option_named
+from ....core import ModelConfig, option_named
 from .flow_layout import FlowLayout, flow_policy
 from .option_fields import make_field
 

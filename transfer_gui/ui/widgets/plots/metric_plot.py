@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QGridLayout, QWidget
 
-from ...core import read_steps, run_info
+from ....core import read_steps, run_info
 
 pg.setConfigOptions(antialias=True, background="w", foreground="#2b2f36")
 

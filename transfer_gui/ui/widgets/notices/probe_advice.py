@@ -19,7 +19,7 @@ class ProbeAdvice(QLabel):
         self.setVisible(False)
 
     def show_for(self, run_dir: str, data_root: str) -> None:
-        from ...core import run_advice
+        from ....core import run_advice
 
         text = run_advice(run_dir, data_root) if run_dir else ""
         self.setText(f"<b>Which to choose:</b> {html.escape(text)}" if text else "")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtGui import QColor, QIcon, QPixmap
 
-from ..pages.common import human_duration
+from ....core import human_duration
 
 # Matplotlib's "tab10": distinct on white and for the common colour-vision deficiencies.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",

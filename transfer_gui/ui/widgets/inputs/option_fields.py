@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core import ConfigError
+from ....core import ConfigError
 from .folder_field import FolderField
 
 INVALID = QColor("#b33a3a")  # the colour of the form's error messages

@@ -26,7 +26,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from .prob_bars import ROW, UNCERTAIN, paint_bars
+from ..plots.prob_bars import ROW, UNCERTAIN, paint_bars
 
 THUMB = 144
 PIXMAPS = 200  # decoded thumbnails kept (about 80 KB each)

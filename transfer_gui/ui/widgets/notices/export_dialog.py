@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core import RunError, RunInfo, count, run_info
+from ....core import RunError, RunInfo, count, run_info
 
 FILTER = "TorchScript (*.pt *.ts);;All files (*)"
 

@@ -17,7 +17,7 @@ from PySide6.QtGui import QAction, QColor, QFont
 from PySide6.QtWidgets import QHeaderView, QMenu, QTreeView, QWidget
 
 if TYPE_CHECKING:
-    from ...core import ModelLayout
+    from ....core import ModelLayout
 
 COLUMNS = ("Layer", "Type", "Parameters", "Trainable")
 Index = QModelIndex | QPersistentModelIndex
