@@ -14,7 +14,7 @@ from gui_helpers import open_data, set_form, start_and_wait, use_tiny
 from transfer_gui.cli import main
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from transfer_gui.core.data.confusion import confusion_image
-from transfer_gui.core.events import Callback, CancelToken, EpochEnded
+from transfer_gui.core.events import Callback, CancelToken, EpochEnded, Message, Recorder
 from transfer_gui.core.train.loop import Trainer
 from transfer_gui.core.train.tboard import INSTALL, TensorBoardMissing
 
@@ -90,6 +90,27 @@ class StopAfter(Callback):
     def on_epoch_end(self, event: EpochEnded) -> None:
         if event.epoch == self.epoch:
             self.token.cancel()  # noticed at the first batch of the next epoch
+
+
+def test_a_log_folder_that_cannot_be_written_costs_a_warning_not_the_run(shapes_dir, tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    rec = Recorder()
+    result = Trainer().fit(config(shapes_dir, epochs=1), tmp_path / "run", [rec],
+                           tensorboard=blocked / "run")
+    assert result.status == "completed"
+    assert any("this run is not logged" in m.text for m in rec.of(Message))
+
+
+@pytest.mark.parametrize("classes", [3, 60])
+def test_the_confusion_image_has_counts_and_room_for_many_classes(classes):
+    names = [f"class number {i}" for i in range(classes)]
+    matrix = np.diag(np.arange(1, classes + 1))
+    image = confusion_image(matrix, names)
+    assert image.dtype == np.uint8 and image.shape[2] == 3
+    assert max(image.shape[:2]) < 1100
+    assert image.shape == confusion_image(np.zeros_like(matrix), names).shape
+    assert (image < 100).all(axis=2).any()  # dark cells (the diagonal) and text
 
 
 @pytest.mark.slow

@@ -74,8 +74,13 @@ class TensorBoard(Hook):
     def on_fit_start(self, fit: FitState) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.writer = SummaryWriter(str(self.log_dir))
+        try:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            self.writer = SummaryWriter(str(self.log_dir))
+        except OSError as exc:  # the run goes on; only its log is lost
+            fit.task.message("warning", f"TensorBoard: cannot write {self.log_dir} ({exc}); "
+                                        "this run is not logged")
+            return
         fit.task.message("info", viewing_hint(self.log_dir))
         if fit.run.epoch == 0:  # a resumed run wrote its configuration when it started
             config = json.dumps(fit.prep.config.to_dict(), indent=2)
@@ -86,11 +91,14 @@ class TensorBoard(Hook):
 
     def on_batch_end(self, fit: FitState) -> None:
         assert fit.stats is not None
-        self.steps.append((fit.run.step, fit.stats, len(fit.batch.y), fit.lr))
+        if self.writer is not None:
+            self.steps.append((fit.run.step, fit.stats, len(fit.batch.y), fit.lr))
 
     def on_epoch_end(self, fit: FitState) -> None:
         row, writer = fit.row, self.writer
         assert row is not None
+        if writer is None:
+            return
         if self.steps:
             losses = torch.stack([s[1][0] / max(s[2], 1) for s in self.steps]).tolist()
             for (step, _, _, lr), loss in zip(self.steps, losses, strict=True):
