@@ -142,21 +142,31 @@ def test_a_classic_head_logs_its_one_epoch(shapes_dir, tmp_path, strategy):
     check_confusion(acc, 1)
 
 
-def test_adaptation_logs_the_target_accuracy(tmp_path):
+@pytest.mark.parametrize("mode", ["coral", "joint"])
+def test_a_second_folder_run_logs_its_epochs(tmp_path, mode):
+    """Adaptation towards labelled target images adds the target accuracy; joint training
+    (validated on the run's own folder) logs what any run does."""
     from imagegen import make_dataset
     from transfer_gui.core.config import TransferConfig
 
     source = make_dataset(tmp_path / "source", per_class=8, size=40)
     target = make_dataset(tmp_path / "target", per_class=8, size=40, seed=1, invert=True)
-    cfg = RunConfig(DataConfig(root=str(source), val_split=0.25, seed=5),
+    transfer = (TransferConfig("coral", target_dir=str(target)) if mode == "coral" else
+                TransferConfig("joint", source_dir=str(source)))
+    cfg = RunConfig(DataConfig(root=str(source if mode == "coral" else target), val_split=0.25,
+                               seed=5),
                     ModelConfig(backbone="tiny_cnn", strategy="full"),
                     TrainConfig(epochs=2, batch_size=8, probe_first=False, num_workers=0),
-                    TransferConfig("coral", target_dir=str(target)))
+                    transfer)
     result = Trainer().fit(cfg, tmp_path / "run", tensorboard=tmp_path / "tb")
     acc = read(tmp_path / "tb")
     check_epochs(acc, result, 2)
-    target_acc = values(acc, "accuracy/target")
-    assert [s for s, _ in target_acc] == [1, 2] and all(0 <= v <= 1 for _, v in target_acc)
+    assert values(acc, "step/loss")
+    if mode == "coral":
+        target_acc = values(acc, "accuracy/target")
+        assert [s for s, _ in target_acc] == [1, 2] and all(0 <= v <= 1 for _, v in target_acc)
+    else:
+        assert "accuracy/target" not in acc.Tags()["scalars"]
     check_confusion(acc, 2)
 
 
@@ -199,7 +209,7 @@ def test_the_train_page_box_is_disabled_without_tensorboard(window, monkeypatch)
 @pytest.mark.gui
 def test_a_run_from_the_window_logs_beside_the_project(qtbot, tiny_window, shapes_dir,
                                                        tmp_path, monkeypatch):
-    from transfer_gui.core.io.project import save_project
+    from transfer_gui.core.io.project import load_project, save_project
 
     window = tiny_window
     open_data(qtbot, window, shapes_dir, monkeypatch)
@@ -215,3 +225,7 @@ def test_a_run_from_the_window_logs_beside_the_project(qtbot, tiny_window, shape
     assert list(logs.glob("events.out.tfevents.*"))
     assert f"TensorBoard logs: {logs}" in window.train_page.log.toPlainText()
     assert CONFUSION in read(logs).Tags()["images"]
+    save_project(window.state.project, tmp_path / "proj" / "p.tgproj")  # kept with the project
+    box.setChecked(False)
+    window.state.load_project(load_project(tmp_path / "proj" / "p.tgproj"))
+    assert box.isChecked() and not window.state.modified
