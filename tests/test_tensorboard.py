@@ -182,6 +182,14 @@ def test_the_command_line_logs_under_the_run_folder_name(shapes_dir, tmp_path, c
     assert values(acc, "accuracy/validation")
 
 
+def test_compare_logs_each_strategy(shapes_dir, tmp_path, capsys):
+    code = main(["compare", str(shapes_dir), "--out", str(tmp_path / "cmp"), "--strategies",
+                 "logistic,knn", "--backbone", "tiny_cnn", "--tensorboard", str(tmp_path / "tb")])
+    assert code == 0
+    for strategy in ("logistic", "knn"):
+        assert values(read(tmp_path / "tb" / "cmp" / strategy), "accuracy/validation")
+
+
 def test_without_tensorboard_nothing_trains(shapes_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorboard", None)  # `import tensorboard` fails
     run = tmp_path / "run"
