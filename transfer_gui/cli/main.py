@@ -17,8 +17,10 @@ from .options import (
     UsageError,
     add_recipe_args,
     add_run_setting,
+    add_tensorboard_arg,
     add_transfer_args,
     interruptible,
+    tensorboard_dir,
     train_config,
 )
 from .strategies import add_strategy_parsers, cmd_compare, cmd_lr_find
@@ -34,6 +36,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     add_recipe_args(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     p.add_argument("--json", action="store_true", help="one JSON object per epoch")
+    add_tensorboard_arg(p)
     add_transfer_args(p)
 
 
@@ -140,10 +143,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError("train needs DATA and --out RUN (or --resume RUN)")
     else:
         config, out = train_config(args), args.out
-        if args.overwrite and Path(out).is_dir():
-            clear_folder(out)  # refused while another process writes it
+    logs = tensorboard_dir(args, out)
+    if config is not None and args.overwrite and Path(out).is_dir():
+        clear_folder(out)  # refused while another process writes it
     result = Trainer().fit(config, out, [ConsoleReporter(as_json=args.json)],
-                           cancel=interruptible(), resume=bool(args.resume))
+                           cancel=interruptible(), resume=bool(args.resume), tensorboard=logs)
     return EXIT_CANCELLED if result.status == "cancelled" else EXIT_OK
 
 

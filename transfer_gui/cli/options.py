@@ -54,6 +54,25 @@ def add_run_setting(p: argparse.ArgumentParser, name: str, **override: Any) -> N
                                                 **override})
 
 
+def add_tensorboard_arg(p: argparse.ArgumentParser) -> None:
+    """`--tensorboard DIR`: where a training command logs for TensorBoard. Not a setting of the
+    recipe (nothing of the model depends on it), so not declared with the settings."""
+    p.add_argument("--tensorboard", metavar="DIR",
+                   help="also log each run for TensorBoard, into DIR/<run folder name> "
+                        "(view with: tensorboard --logdir DIR); needs the tensorboard extra")
+
+
+def tensorboard_dir(args: argparse.Namespace, run: str | Path) -> str | None:
+    """The folder a run logs into for TensorBoard (None: not asked for). Refuses, before
+    anything is trained, when the tensorboard package is missing."""
+    from ..core import require_tensorboard
+
+    if not getattr(args, "tensorboard", None):
+        return None
+    require_tensorboard()
+    return str(Path(args.tensorboard) / Path(run).resolve().name)
+
+
 def _flags(classes: tuple[type, ...]) -> dict[str, list[Any]]:
     """The settings of `classes` by their command-line flag, in order; settings that share
     a flag share one option."""

@@ -11,7 +11,7 @@ DEFAULT_STRATEGIES = "linear-probe,fine-tune,scratch"
 
 
 def add_strategy_parsers(sub: argparse._SubParsersAction) -> None:
-    from .options import add_recipe_args
+    from .options import add_recipe_args, add_tensorboard_arg
 
     p = sub.add_parser("lr-find", help="suggest a learning rate (range test)",
                        description="Train briefly on DATA while the learning rate rises from "
@@ -33,6 +33,7 @@ def add_strategy_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="folder for the runs (one sub-folder per strategy)")
     p.add_argument("--runs", nargs="+", metavar="RUN", help="compare these run folders")
     add_recipe_args(p)
+    add_tensorboard_arg(p)
     p.add_argument("--json", action="store_true")
 
 
@@ -61,14 +62,16 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..core import compare_strategies, run_summary
     from .console import ConsoleReporter, print_json
-    from .options import UsageError, interruptible, train_config
+    from .options import UsageError, interruptible, tensorboard_dir, train_config
 
     if args.runs:
         rows = [run_summary(run) for run in args.runs]
     elif args.data and args.out:
         strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+        logs = tensorboard_dir(args, args.out)  # DIR/<out>/<strategy>, like the run folders
         rows = compare_strategies(train_config(args), strategies, Path(args.out),
-                                  [ConsoleReporter(as_json=args.json)], interruptible())
+                                  [ConsoleReporter(as_json=args.json)], interruptible(),
+                                  tensorboard=logs)
     else:
         raise UsageError("compare needs DATA and --out DIR (or --runs RUN...)")
     if args.json:

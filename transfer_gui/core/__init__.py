@@ -78,6 +78,7 @@ _WHERE: dict[str, str] = {
     "new_run_dir": "io.project",
     "runs_folder": "io.project",
     "save_project": "io.project",
+    "tensorboard_folder": "io.project",
     "clear_folder": "io.runlock",
     "RunError": "io.runmeta",
     "RunInfo": "io.runmeta",
@@ -101,6 +102,8 @@ _WHERE: dict[str, str] = {
     "lr_find": "train.lrfinder",
     "device_label": "train.recipe",
     "pick_device": "train.recipe",
+    "require_tensorboard": "train.tboard",
+    "tensorboard_problem": "train.tboard",
     "count": "wording",
     "human_duration": "wording",
 }

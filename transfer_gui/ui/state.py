@@ -75,6 +75,12 @@ class AppState(QObject):
             self._replace(transfer=transfer)
             self.transfer_changed.emit()
 
+    def set_extra(self, key: str, value: object) -> None:
+        """A choice of the window's kept with the project (not part of the recipe)."""
+        if self.project.extra.get(key) != value:
+            self.project.extra[key] = value
+            self.set_modified(True)
+
     def _replace(self, edited: bool = True, **parts: object) -> None:
         self.project.config = dataclasses.replace(self.project.config, **parts)
         if edited:

@@ -89,9 +89,12 @@ def compare_strategies(
     callbacks: Task | Iterable[Callback] = (),
     cancel: CancelToken | None = None,
     scan: Any = None,
+    tensorboard: str | os.PathLike[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Train each strategy on one scan of the data (so every run gets the same split), with the
-    same epochs and batch size, and summarise them. `callbacks` may be a `Task`."""
+    same epochs and batch size, and summarise them. `callbacks` may be a `Task`. With
+    `tensorboard`, each run also logs for TensorBoard into a sub-folder of it named like its
+    run folder."""
     from ..data.scan import require_trainable, scan_folder
     from ..train.loop import fit
 
@@ -111,7 +114,8 @@ def compare_strategies(
         run = RunConfig(config.data, model, train)
         out = Path(out_root) / strategy
         task.message("info", f"— {strategy}: training into {out}")
-        result = fit(run, out, task, scan=scan)
+        logs = Path(tensorboard) / strategy if tensorboard is not None else None
+        result = fit(run, out, task, scan=scan, tensorboard=logs)
         rows.append(run_summary(out))
         if result.status == "cancelled":
             break

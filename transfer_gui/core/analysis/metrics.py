@@ -1,4 +1,5 @@
-"""Classification metrics from predictions: confusion matrix, per-class scores, top losses."""
+"""Classification metrics from predictions: confusion matrix (counted in `data.confusion`, which
+training uses too), per-class scores, top losses."""
 
 from __future__ import annotations
 
@@ -7,12 +8,7 @@ from typing import Any
 
 import numpy as np
 
-
-def confusion_matrix(targets: np.ndarray, preds: np.ndarray, num_classes: int) -> np.ndarray:
-    """Rows are true classes, columns predicted classes."""
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (np.asarray(targets, dtype=np.int64), np.asarray(preds, dtype=np.int64)), 1)
-    return matrix
+from ..data.confusion import confusion_matrix
 
 
 def per_class_scores(matrix: np.ndarray) -> dict[str, np.ndarray]:

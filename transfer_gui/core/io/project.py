@@ -155,6 +155,13 @@ def runs_folder(project: Project) -> Path:
     return data_home() / "runs"
 
 
+def tensorboard_folder(project: Project) -> Path:
+    """Where the window's runs log for TensorBoard (each in a sub-folder named like its run
+    folder): `tensorboard` beside a saved project's file, else beside the unsaved projects'
+    runs folder, in the user's data folder."""
+    return (Path(project.path).parent if project.path else data_home()) / "tensorboard"
+
+
 def new_run_dir(project: Project, backbone: str, strategy: str) -> Path:
     import time
 

@@ -9,7 +9,8 @@ folder, and a cancelled or failed run keeps them and says where they are.
 
 A run is the one loop of `engine.run_epochs` with the hooks its configuration asks for (see
 `hooks`): a second folder's pairing, the stages, the LP-FT probe or a classic head, the run
-record, early stopping. Every run, a classic head's included, ends here, in `_conclude`.
+record, the TensorBoard log (when asked for), early stopping. Every run, a classic head's
+included, ends here, in `_conclude`.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from .recipe import (
 )
 from .runrecord import FitResult, Recording, RunRecord, TrainingFailed, failure_text
 from .stages import Stages
+from .tboard import TensorBoard, require_tensorboard
 from .transfer.paired import Pairing
 from .transfer.secondfolder import attach_second, save_second
 
@@ -58,6 +60,7 @@ def fit(
     cancel: CancelToken | None = None,
     resume: bool = False,
     scan: FolderScan | None = None,
+    tensorboard: str | Path | None = None,
 ) -> FitResult:
     """Train into `out_dir`. With `resume`, continue the run folder from its last finished
     epoch with its saved configuration and split (`config` is not used); a run killed
@@ -65,12 +68,16 @@ def fit(
     `TrainingFailed` after recording it; every other ending emits `FitEnded`. `scan`
     reuses a scan of the data folder made earlier (the GUI's Data page). `callbacks` may be a
     `Task` (then `cancel` is not used). One writer per run folder: a second is refused at once.
+    `tensorboard`: a folder for the run's TensorBoard log (`tboard`); without the tensorboard
+    package that is refused before anything is done.
     """
+    if tensorboard is not None:
+        require_tensorboard()
     task, out = Task.of(callbacks, cancel), Path(out_dir)
     if resume and not out.is_dir():
         return _fit(None, out, task, True, None)  # refused there, no folder created
     with RunLock(out).held(task):
-        return _fit(config, out, task, resume, scan)
+        return _fit(config, out, task, resume, scan, tensorboard)
 
 
 class Trainer:
@@ -78,12 +85,13 @@ class Trainer:
 
     def fit(self, config: RunConfig | None, out_dir: str | Path,
             callbacks: Task | Iterable[Callback] = (), cancel: CancelToken | None = None,
-            resume: bool = False, scan: FolderScan | None = None) -> FitResult:
-        return fit(config, out_dir, callbacks, cancel, resume, scan)
+            resume: bool = False, scan: FolderScan | None = None,
+            tensorboard: str | Path | None = None) -> FitResult:
+        return fit(config, out_dir, callbacks, cancel, resume, scan, tensorboard)
 
 
 def _fit(config: RunConfig | None, out: Path, task: Task, resume: bool,
-         scan: FolderScan | None) -> FitResult:
+         scan: FolderScan | None, tensorboard: str | Path | None = None) -> FitResult:
     started = time.perf_counter()
     checkpoint = None
     if resume:
@@ -111,6 +119,8 @@ def _fit(config: RunConfig | None, out: Path, task: Task, resume: bool,
     hooks = Hooks(_classic_part(state) if classic else _gradient_parts(state))
     recording = Recording(record, hooks)
     hooks.hooks.append(recording)
+    if tensorboard is not None:
+        hooks.hooks.append(TensorBoard(tensorboard))
     if config.train.early_stopping:
         hooks.hooks.append(EarlyStopping(config.train.early_stopping))
     if resume:

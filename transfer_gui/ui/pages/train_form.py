@@ -1,4 +1,5 @@
-"""The hyperparameter form of the Train page, made from `TrainConfig`'s declared settings.
+"""The hyperparameter form of the Train page, made from `TrainConfig`'s declared settings, and
+the page's TensorBoard box.
 
 Each setting becomes a field (its label, tooltip, range and words from the declaration), in
 the dataclass's order. A field whose typed value is invalid says so under itself; the form
@@ -8,15 +9,63 @@ then has a `problem()` and `config()` refuses, rather than replacing anything by
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QFormLayout, QGroupBox, QPushButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QPushButton, QWidget
 
 from ...core import CLASSIC_STRATEGIES, ConfigError, TrainConfig, options_of
+from ..state import AppState
 from ..widgets.inputs.option_fields import make_fields, problems_of
 
 CLASSIC_WORDS = {"epochs": "fitted once", "lr": "not used"}  # what "auto" is for a classic head
 FIND_LR_TIP = "Train briefly with a rising rate and suggest where the loss falls fastest"
+TENSORBOARD = "Log to TensorBoard"
+TENSORBOARD_TIP = ("Also log each run's curves and its confusion matrix for TensorBoard: into "
+                   "the tensorboard folder beside the project file (beside the runs folder "
+                   "while the project is unsaved), one sub-folder per run")
+TENSORBOARD_KEY = "tensorboard"  # the choice, kept with the project
+
+
+class TensorBoardBox(QCheckBox):
+    """Whether runs also log for TensorBoard: a run option kept with the project, not part of
+    the recipe. Disabled, saying how to install it, when the tensorboard package is missing."""
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(TENSORBOARD, parent)
+        self.state = state
+        self.setToolTip(TENSORBOARD_TIP)
+        self.toggled.connect(self._on_toggled)
+        state.project_loaded.connect(self._show_choice)
+        state.engine_ready.connect(self.check_available)
+
+    @Slot()
+    def check_available(self) -> None:
+        """Enable the box when runs can log for TensorBoard (once the engine is loaded)."""
+        from ...core import tensorboard_problem
+
+        problem = tensorboard_problem()
+        self.setEnabled(problem is None)
+        self.setToolTip(problem or TENSORBOARD_TIP)
+
+    @Slot(bool)
+    def _on_toggled(self, checked: bool) -> None:
+        self.state.set_extra(TENSORBOARD_KEY, checked)
+
+    @Slot()
+    def _show_choice(self) -> None:
+        """The project's own choice: no edit of the user's."""
+        self.blockSignals(True)
+        self.setChecked(bool(self.state.project.extra.get(TENSORBOARD_KEY)))
+        self.blockSignals(False)
+
+    def log_dir(self, run_dir: str) -> str | None:
+        """Where the run `run_dir` logs (None: the box is off or cannot be used)."""
+        from ...core import tensorboard_folder
+
+        if not (self.isEnabled() and self.isChecked()):
+            return None
+        return str(tensorboard_folder(self.state.project) / Path(run_dir).name)
 
 
 class TrainForm(QGroupBox):

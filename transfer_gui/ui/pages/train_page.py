@@ -37,7 +37,7 @@ from ..worker import Task, start_task
 from . import train_texts as texts
 from .common import page_title
 from .lr_dialog import LRFinderDialog
-from .train_form import TrainForm
+from .train_form import TensorBoardBox, TrainForm
 from .transfer_form import TransferForm
 
 
@@ -82,6 +82,7 @@ class TrainPage(QWidget):
         self.resume_button.setEnabled(False)
         self.resume_button.setToolTip("Continue the last stopped run from its last finished epoch")
         self.resume_button.clicked.connect(self.resume)
+        self.tensorboard = TensorBoardBox(self.state)
         buttons = QHBoxLayout()
         buttons.addWidget(self.start_button, 2)
         buttons.addWidget(self.stop_button, 1)
@@ -104,6 +105,7 @@ class TrainPage(QWidget):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(scroll, 1)
+        left_layout.addWidget(self.tensorboard)
         left_layout.addLayout(buttons)
         left_layout.addWidget(self.resume_button)
 
@@ -234,7 +236,8 @@ class TrainPage(QWidget):
         self.state.set_train(self.form.config())
         config = self.state.config
         out = new_run_dir(self.state.project, config.model.backbone, config.model.strategy)
-        self._launch(partial(_fit, config, str(out), False, self.state.scan), str(out))
+        logs = self.tensorboard.log_dir(str(out))
+        self._launch(partial(_fit, config, str(out), False, self.state.scan, logs), str(out))
         self.log.appendPlainText(f"— new run in {out}")
 
     @Slot()
@@ -249,7 +252,7 @@ class TrainPage(QWidget):
         except Exception as exc:  # noqa: BLE001 - shown to the user
             show_error(self, "Cannot resume", str(exc))
             return
-        self._launch(partial(_fit, config, run, True, None), run)
+        self._launch(partial(_fit, config, run, True, None, self.tensorboard.log_dir(run)), run)
         self.log.appendPlainText(f"— resuming {run}")
 
     def _launch(self, fn: partial, run_dir: str) -> None:
@@ -387,9 +390,9 @@ class TrainPage(QWidget):
         self.resume_button.setEnabled(bool(run) and not self.running and can_resume(run))
 
 
-def _fit(config: RunConfig, out: str, resume: bool, scan: object, callbacks: list,
-         cancel: object) -> object:
+def _fit(config: RunConfig, out: str, resume: bool, scan: object, tensorboard: str | None,
+         callbacks: list, cancel: object) -> object:
     from ...core import Trainer
 
     return Trainer().fit(config, out, callbacks, cancel, resume=resume,  # type: ignore[arg-type]
-                         scan=scan)  # type: ignore[arg-type]
+                         scan=scan, tensorboard=tensorboard)  # type: ignore[arg-type]
