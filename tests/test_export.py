@@ -34,9 +34,8 @@ from transfer_gui.core.train.loop import Trainer
 README = Path(__file__).parent.parent / "README.md"
 
 
-def train(root: Path, out: Path, backbone: str) -> Path:
-    cfg = RunConfig(DataConfig(root=str(root)),
-                    ModelConfig(backbone=backbone, strategy="linear-probe"),
+def train(root: Path, out: Path, backbone: str, strategy: str = "linear-probe") -> Path:
+    cfg = RunConfig(DataConfig(root=str(root)), ModelConfig(backbone=backbone, strategy=strategy),
                     TrainConfig(image_size=64, epochs=1))
     Trainer().fit(cfg, out)
     return out
@@ -138,6 +137,13 @@ def test_an_export_that_differs_is_refused_and_leaves_no_file(tiny_run, tmp_path
     with pytest.raises(ExportError, match=r"by 5\.00e-01, more than the tolerance of \d"):
         export_run(tiny_run, out, fmt)
     assert list(out.parent.iterdir()) == []  # no model, no side files, no temporary file
+
+
+def test_a_knn_head_exports_to_onnx(shapes_dir, tmp_path):
+    """Its log-probabilities of classes without a vote are log(1e-8), in onnxruntime too."""
+    run = train(shapes_dir, tmp_path / "run", "tiny_cnn", "knn")
+    result = export_run(run, tmp_path / "knn.onnx", "onnx")
+    assert result.images == 8 and result.max_diff < 1e-4
 
 
 def test_random_inputs_only_when_the_data_folder_is_gone(tiny_run, tmp_path):
