@@ -25,6 +25,7 @@ from transfer_gui.core.io.bundle import load_run
 from transfer_gui.core.io.export import (
     TOLERANCES,
     ExportError,
+    default_export_path,
     export_format_for,
     export_run,
     probe_inputs,
@@ -165,6 +166,7 @@ def test_missing_onnx_packages_name_the_extra(tiny_run, tmp_path, monkeypatch):
 def test_formats_by_name_and_suffix(tiny_run, tmp_path):
     assert [export_format_for(p) for p in ("a.onnx", "a.PT2", "a.pt", "a.bin", None)] == [
         "onnx", "torch-export", "torchscript", "onnx", "onnx"]
+    assert default_export_path(tiny_run, "onnx") == tiny_run / "export" / "model.onnx"
     with pytest.raises(ExportError, match="unknown export format 'tflite'"):
         export_run(tiny_run, tmp_path / "m", "tflite")
 

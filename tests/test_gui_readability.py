@@ -206,7 +206,8 @@ def test_export_offers_every_run_names_the_image_size_and_a_visible_folder(
     qtbot.addWidget(dialog)
     assert dialog.run.count() == 2 and dialog.run.currentData() == old
     assert "64 × 64 pixels" in dialog.about.text() and "3 classes" in dialog.about.text()
-    assert "labels.json" in dialog.about.text() and "preprocess.json" in dialog.about.text()
+    assert "old.labels.json" in dialog.about.text()
+    assert "old.preprocess.json" in dialog.about.text()
     assert dialog.chosen() == (old, str(tmp_path / "old.onnx"), "onnx")
     dialog.run.setCurrentIndex(0)
     assert "96 × 96 pixels" in dialog.about.text()

@@ -97,6 +97,7 @@ class ExportDialog(QDialog):
         form.addRow(buttons)
         self.run.currentIndexChanged.connect(self._on_run_changed)
         self.format.currentIndexChanged.connect(self._on_format_changed)
+        self.path.textChanged.connect(self._describe)
         self.run.setCurrentIndex(max(0, self.run.findData(current)))
         self._on_run_changed()
         self.resize(620, self.sizeHint().height())
@@ -130,15 +131,17 @@ class ExportDialog(QDialog):
         if stem:
             self.path.setText(f"{stem}{self._suffix()}")
 
-    def _describe(self) -> None:
+    @Slot()
+    def _describe(self, *_: object) -> None:
         info = self.info()
         size = info.image_size
+        name = os.path.splitext(os.path.basename(self.path.text().strip()))[0] or "NAME"
         self.about.setText(
             f"Input: RGB images of {size} × {size} pixels, values in [0, 1] (a tensor of shape "
             f"N × 3 × {size} × {size}; the model normalises them itself); output: logits for "
             f"{count(len(info.classes), 'class')}. {self._format_row()[3]} Beside the file go "
-            "NAME.labels.json (the class names) and NAME.preprocess.json (resizing, crop, "
-            "mean and std). Before it is kept, the file is run on validation images and "
+            f"{name}.labels.json (the class names) and {name}.preprocess.json (resizing, "
+            "crop, mean and std). Before it is kept, the file is run on validation images and "
             "compared with the run's model.")
 
     @Slot()
