@@ -142,7 +142,7 @@ def _writers(folder: Path) -> dict[str, Callable[[int], None]]:
     def export(v: int) -> None:
         with torch.no_grad():
             model.head.bias.fill_(v)
-        export_run(run, folder / "model.pt")
+        export_run(run, folder / "model.pt", "torchscript")
 
     return {
         "weights": lambda v: bundle.save_weights(folder, nn.Linear(v, 1)),

@@ -286,12 +286,23 @@ def test_export_from_the_window(qtbot, tiny_window, shapes_dir, monkeypatch, tmp
     use_tiny(qtbot, window)
     set_form(window, epochs=1)
     start_and_wait(qtbot, window)
-    monkeypatch.setattr("PySide6.QtWidgets.QMessageBox.information", lambda *a, **k: None)
-    task = window.projects.export_to(str(tmp_path / "model.pt"))
+    shown = []
+    monkeypatch.setattr("PySide6.QtWidgets.QMessageBox.information",
+                        lambda *a, **k: shown.append(a[2]))
+    statuses = []
+    window.state.status_message.connect(statuses.append)
+    task = window.projects.export_to(str(tmp_path / "model.pt"), fmt="torchscript")
     with qtbot.waitSignal(task.succeeded, timeout=60_000):
         pass
     scripted = torch.jit.load(str(tmp_path / "model.pt"))
     assert scripted(torch.rand(1, 3, 64, 64)).shape == (1, 3)
+    # the format the dialog chose by default, on the worker thread; the parity figure shown
+    task = window.projects.export_to(str(tmp_path / "model.onnx"), fmt="onnx")
+    with qtbot.waitSignal(task.succeeded, timeout=60_000):
+        pass
+    assert (tmp_path / "model.onnx").is_file() and (tmp_path / "model.labels.json").is_file()
+    assert "largest difference" in statuses[-1] and "validation images" in statuses[-1]
+    assert "model.preprocess.json" in shown[-1] and "tolerance" in shown[-1]
 
 
 def test_bad_files_in_the_window(qtbot, window, tmp_path):

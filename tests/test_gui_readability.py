@@ -206,10 +206,19 @@ def test_export_offers_every_run_names_the_image_size_and_a_visible_folder(
     qtbot.addWidget(dialog)
     assert dialog.run.count() == 2 and dialog.run.currentData() == old
     assert "64 × 64 pixels" in dialog.about.text() and "3 classes" in dialog.about.text()
-    assert dialog.chosen() == (old, str(tmp_path / "old.torchscript.pt"))
+    assert "old.labels.json" in dialog.about.text()
+    assert "old.preprocess.json" in dialog.about.text()
+    assert dialog.chosen() == (old, str(tmp_path / "old.onnx"), "onnx")
     dialog.run.setCurrentIndex(0)
     assert "96 × 96 pixels" in dialog.about.text()
-    assert dialog.chosen() == (new, str(tmp_path / "new.torchscript.pt"))
+    assert dialog.chosen() == (new, str(tmp_path / "new.onnx"), "onnx")
+    # the format sets the suffix (and the file filter) and says how the file is used
+    dialog.format.setCurrentIndex(dialog.format.findData("torchscript"))
+    assert dialog.chosen() == (new, str(tmp_path / "new.pt"), "torchscript")
+    assert "torch.jit.load" in dialog.about.text()
+    dialog.format.setCurrentIndex(dialog.format.findData("torch-export"))
+    assert dialog.chosen() == (new, str(tmp_path / "new.pt2"), "torch-export")
+    assert "*.pt2" in dialog._format_row()[2]
     assert "fine-tune" in dialog.run.itemText(0) and "82.0%" in dialog.run.itemText(0)
     # an unsaved project: the Documents folder, not a hidden data folder
     (tmp_path / "home" / "Documents").mkdir(parents=True)

@@ -78,10 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cache", help="show or clear the feature and image cache")
     p.add_argument("--clear", action="store_true", help="delete the cached features")
     p.add_argument("--json", action="store_true")
-    p = sub.add_parser("export", help="export a run as a TorchScript file")
+    p = sub.add_parser(
+        "export", help="export a run as an ONNX, torch.export or TorchScript file",
+        description="Export RUN's model, check it against the run on its validation images "
+                    "and write NAME.labels.json and NAME.preprocess.json beside it.")
     p.add_argument("run")
-    p.add_argument("--format", default="torchscript", choices=("torchscript",))
-    p.add_argument("--out", required=True)
+    p.add_argument("--format", metavar="FORMAT",
+                   help="onnx, torch-export or torchscript (default: from the --out suffix "
+                        ".onnx, .pt2 or .pt; else onnx)")
+    p.add_argument("--out", help="file to write (default: RUN/export/model.onnx, .pt2 or .pt)")
     return parser
 
 
@@ -202,11 +207,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..core import export_run
+    from ..core import default_export_path, export_format_for, export_run
 
-    diff = export_run(args.run, args.out, args.format)
-    print(f"exported {args.run} to {args.out} ({args.format}); largest output difference "
-          f"from the run's model: {diff:.2e}")
+    fmt = args.format or export_format_for(args.out)
+    out = args.out or default_export_path(args.run, fmt)
+    result = export_run(args.run, out, fmt)
+    print(f"exported {args.run} to {result.path} ({result.format})")
+    print(f"  parity: {result.summary()}")
+    print(f"  beside it: {', '.join(p.name for p in result.sidecars)}")
     return EXIT_OK
 
 

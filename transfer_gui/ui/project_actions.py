@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import partial
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSettings, Slot
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
@@ -13,6 +14,9 @@ from .state import AppState
 from .widgets.notices.dialogs import show_error
 from .widgets.notices.export_dialog import ExportDialog, exportable_runs
 from .worker import start_task
+
+if TYPE_CHECKING:
+    from ..core import ExportResult
 
 RECENT_KEY = "projects/recent"
 MAX_RECENT = 8
@@ -169,27 +173,31 @@ class ProjectActions(QObject):
         dialog.open()
 
     def _on_export_chosen(self, dialog: ExportDialog) -> None:
-        run, path = dialog.chosen()
+        run, path, fmt = dialog.chosen()
         if path:
-            self.export_to(path, run)
+            self.export_to(path, run, fmt)
 
-    def export_to(self, path: str, run: str | None = None):
+    def export_to(self, path: str, run: str | None = None, fmt: str | None = None):
+        """Export on a worker thread; without `fmt`, the format the suffix names."""
         run = run or self.state.run_dir
-        task = start_task(partial(_export, run, path), "export", self)
-        task.succeeded.connect(partial(self._on_exported, path, run))
+        task = start_task(partial(_export, run, path, fmt), "export", self)
+        task.succeeded.connect(partial(self._on_exported, run))
         task.failed.connect(partial(show_error, self.window, "Export failed"))
         return task
 
-    def _on_exported(self, path: str, run: str, diff: float) -> None:
-        self.state.status_message.emit(f"Exported to {path} (max difference {diff:.1e})")
+    def _on_exported(self, run: str, result: ExportResult) -> None:
+        self.state.status_message.emit(f"Exported to {result.path}: {result.summary()}")
         size = run_info(run).image_size
+        beside = " and ".join(p.name for p in result.sidecars)
         QMessageBox.information(self.window, "Model exported",
-                                f"Saved {path}.\n\nIt takes RGB images of {size} × {size} "
-                                "pixels with values in [0, 1] and returns logits; the class "
-                                "names are stored inside it (transfer_gui.json).")
+                                f"Saved {result.path}.\n\nIt takes RGB images of {size} × "
+                                f"{size} pixels with values in [0, 1] and returns logits. "
+                                f"Beside it: {beside} (class names and preprocessing).\n\n"
+                                f"Checked against the run's model: {result.summary()}.")
 
 
-def _export(run: str, path: str, callbacks: list, cancel: object) -> float:
-    from ..core import export_run
+def _export(run: str, path: str, fmt: str | None, callbacks: list,
+            cancel: object) -> ExportResult:
+    from ..core import export_format_for, export_run
 
-    return export_run(run, path)
+    return export_run(run, path, fmt or export_format_for(path))

@@ -57,8 +57,14 @@ class Preprocess:
                            v2.Normalize(self.mean, self.std)])
 
 
+def unit_transform(pre: Preprocess) -> v2.Transform:
+    """The centered square scaled to [0, 1], not yet normalised: what an exported model takes
+    (it normalises inside)."""
+    return v2.Compose([v2.CenterCrop(pre.image_size), v2.ToDtype(torch.float32, scale=True)])
+
+
 def eval_transform(pre: Preprocess) -> v2.Transform:
-    return v2.Compose([v2.CenterCrop(pre.image_size), pre.normalize()])
+    return v2.Compose([unit_transform(pre), v2.Normalize(pre.mean, pre.std)])
 
 
 @dataclass(frozen=True)

@@ -1,32 +1,77 @@
-"""Exporting a trained run as a self-contained TorchScript file.
+"""Exporting a trained run as a self-contained model file, checked before it is kept.
 
-The exported module takes float RGB images scaled to [0, 1], shape (N, 3, S, S) with S the
-run's image size, normalises them itself and returns class logits. The class names and the
-preprocessing travel inside the file as `transfer_gui.json` (an extra file of the archive).
+Formats: `onnx` (for onnxruntime and other ONNX runtimes), `torch-export` (a `.pt2` archive
+of `torch.export`, loaded with `torch.export.load(path).module()`) and `torchscript` (a traced
+module, loaded with `torch.jit.load`). Every exported model takes float RGB images scaled to
+[0, 1], shape (N, 3, S, S) with S the run's image size and any batch size N, normalises them
+itself and returns class logits.
+
+After writing, the file is loaded back and run on up to 8 of the run's validation images,
+preprocessed exactly as prediction does (seeded random inputs only when the run's data folder
+is gone), as a full batch and as a single image. Its logits must match the run's model within
+`TOLERANCES[format]` times max(1, largest |logit|): 1e-4 for the two PyTorch formats and 1e-3
+for ONNX (onnxruntime fuses and reorders operations; measured differences are near 1e-6 for
+both). An export above it is refused: no file is left at the destination.
+
+Beside `NAME.EXT` go `NAME.labels.json` (the class names, in output order) and
+`NAME.preprocess.json` (image size, resize, mean and std, input layout, output); exports of one
+run in several formats can share them. The same facts travel inside the file: as ONNX
+metadata properties, or as `transfer_gui.json` in a PyTorch archive.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import warnings
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
-from ..atomic import atomic_path
+from ... import __version__
+from .. import atomic
+from ..data.datasets import Preprocess, load_base, unit_transform
+from ..data.images import ImageError
 from ..errors import UserError
-from .bundle import LoadedRun, load_run
+from ..wording import count
+from .bundle import LoadedRun, load_run, load_split
+from .exportformats import INPUT, LOADERS, OUTPUT, WRITERS, quiet, require_onnx
+from .runmeta import RunError
 
-FORMATS = ("torchscript",)
-TOLERANCE = 1e-4
+EXPORT_FORMATS = ("onnx", "torch-export", "torchscript")
+EXPORT_SUFFIXES = {"onnx": ".onnx", "torch-export": ".pt2", "torchscript": ".pt"}
+TOLERANCES = {"onnx": 1e-3, "torch-export": 1e-4, "torchscript": 1e-4}
+PROBE_IMAGES = 8
 
 
 class ExportError(UserError, RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    format: str
+    path: Path
+    max_diff: float  # the largest difference from the run's model's logits
+    tolerance: float  # the limit it was held to (relative tolerance times the logits' scale)
+    images: int  # validation images checked; 0: seeded random inputs (no data folder)
+    size: int  # bytes
+    sidecars: tuple[Path, ...]
+
+    def checked_on(self) -> str:
+        if self.images:
+            return count(self.images, "validation image")
+        return "random inputs (the run's validation images could not be read)"
+
+    def summary(self) -> str:
+        return (f"largest difference from the run's model {self.max_diff:.1e} (tolerance "
+                f"{self.tolerance:.1e}) on {self.checked_on()}; {_megabytes(self.size)}")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.0f} KiB"
 
 
 class Normalized(nn.Module):
@@ -45,47 +90,113 @@ class Normalized(nn.Module):
 def export_run(
     run_dir: str | os.PathLike[str] | LoadedRun,
     out_file: str | os.PathLike[str],
-    fmt: str = "torchscript",
-) -> float:
-    """Write the export and return the largest difference between its outputs and the run's
-    model on the same random inputs (checked against `TOLERANCE`)."""
-    if fmt not in FORMATS:
-        raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    fmt: str = "onnx",
+) -> ExportResult:
+    """Write the export with its two side files, once its outputs match the run's model."""
+    if fmt not in EXPORT_FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}; choose one of "
+                          f"{', '.join(EXPORT_FORMATS)}")
+    if fmt == "onnx":
+        require_onnx()
     run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir)
     pre = run.preprocess
     wrapped = Normalized(run.model.cpu().eval(), pre.mean, pre.std).eval()
     size = pre.image_size
     example = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad(), _quiet():
-        traced = torch.jit.trace(wrapped, example, check_trace=False)
-    extra = {"transfer_gui.json": json.dumps({
-        "classes": run.classes, "preprocess": pre.to_dict(), "backbone": run.spec.name,
-        "input": f"float RGB in [0, 1], shape (N, 3, {size}, {size})", "output": "logits",
-    })}
+    probe, images = probe_inputs(run)
     out = Path(out_file)
-    with atomic_path(out) as tmp, _quiet():
-        torch.jit.save(traced, str(tmp), _extra_files=extra)
-        diff = _check(wrapped, tmp, size)
-    return diff
+    with atomic.atomic_path(out) as tmp, quiet():
+        WRITERS[fmt](wrapped, example, tmp, file_metadata(run, fmt))
+        diff, limit = _check(fmt, wrapped, tmp, probe)
+    sidecars = write_sidecars(run, out)
+    return ExportResult(fmt, out, diff, limit, images, out.stat().st_size, sidecars)
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    # Tracing warns about shape-dependent Python ints (fine: the export has a fixed input
-    # size), and TorchScript now announces its deprecation on every call.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        warnings.simplefilter("ignore", FutureWarning)
-        yield
+def default_export_path(run_dir: str | os.PathLike[str], fmt: str) -> Path:
+    """Where an export goes unless told: `RUN/export/model.onnx` (`.pt2`, `.pt`)."""
+    return Path(run_dir) / "export" / f"model{EXPORT_SUFFIXES[fmt]}"
 
 
-def _check(wrapped: nn.Module, path: Path, size: int) -> float:
-    loaded = torch.jit.load(str(path), map_location="cpu")
-    probe = torch.rand(3, 3, size, size, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        expected, got = wrapped(probe), loaded(probe)
-    diff = float((expected - got).abs().max())
-    scale = max(1.0, float(expected.abs().max()))
-    if diff > TOLERANCE * scale:
-        raise ExportError(f"the exported model differs from the run's model by {diff:.2e}")
-    return diff
+def export_format_for(path: str | os.PathLike[str] | None) -> str:
+    """The format a file name asks for by its suffix (`.onnx`, `.pt2`, `.pt`); else onnx."""
+    suffix = Path(path).suffix.lower() if path else ""
+    return next((f for f, s in EXPORT_SUFFIXES.items() if s == suffix), "onnx")
+
+
+def sidecar_paths(out_file: str | os.PathLike[str]) -> tuple[Path, Path]:
+    out = Path(out_file)
+    return out.with_suffix(".labels.json"), out.with_suffix(".preprocess.json")
+
+
+def preprocess_info(pre: Preprocess) -> dict[str, Any]:
+    size, resize = pre.image_size, pre.resize_size
+    return {
+        "image_size": size, "resize_size": resize,
+        "resize": f"shorter side to {resize} px (bilinear), then the centered {size} x {size} "
+                  "square",
+        "mean": list(pre.mean), "std": list(pre.std),
+        "normalization": "inside the model: give it values in [0, 1], mean and std are "
+                         "applied by the model",
+        "input_layout": "NCHW", "input_name": INPUT,
+        "input": f"float32 RGB in [0, 1], shape (N, 3, {size}, {size})", "output": OUTPUT,
+    }
+
+
+def file_metadata(run: LoadedRun, fmt: str) -> dict[str, Any]:
+    """What travels inside the file. ONNX metadata properties are strings: lists and tables
+    are JSON there."""
+    info: dict[str, Any] = {"classes": run.classes, "preprocess": preprocess_info(run.preprocess),
+                            "backbone": run.spec.name, "transfer_gui_version": __version__}
+    if fmt == "onnx":
+        info = {k: v if isinstance(v, str) else json.dumps(v) for k, v in info.items()}
+    return info
+
+
+def write_sidecars(run: LoadedRun, out: Path) -> tuple[Path, ...]:
+    labels, preprocess = sidecar_paths(out)
+    atomic.write_json(labels, list(run.classes))
+    atomic.write_json(preprocess, preprocess_info(run.preprocess))
+    return labels, preprocess
+
+
+def probe_inputs(run: LoadedRun, limit: int = PROBE_IMAGES) -> tuple[torch.Tensor, int]:
+    """Up to `limit` validation images spread over the run's split, as prediction prepares
+    them but not normalised; seeded random inputs when none can be read."""
+    pre = run.preprocess
+    try:
+        _, val = load_split(run.run_dir)
+    except (RunError, OSError):
+        val = []
+    transform = unit_transform(pre)
+    images: list[torch.Tensor] = []
+    for sample in val[:: max(1, len(val) // limit)][: 4 * limit]:
+        try:
+            images.append(transform(load_base(sample.path, pre.resize_size)))
+        except ImageError:
+            continue
+        if len(images) == limit:
+            break
+    if images:
+        return torch.stack(images), len(images)
+    size = pre.image_size
+    return torch.rand(3, 3, size, size, generator=torch.Generator().manual_seed(1)), 0
+
+
+def _check(fmt: str, wrapped: nn.Module, path: Path, probe: torch.Tensor) -> tuple[float, float]:
+    """Largest difference and the limit, over the whole probe batch and a single image (a
+    batch size other than the example's: the batch dimension really is free)."""
+    run = LOADERS[fmt](path)
+    diff, scale = 0.0, 1.0
+    for x in (probe, probe[:1]):
+        with torch.no_grad():
+            expected, got = wrapped(x), run(x)
+        if tuple(got.shape) != tuple(expected.shape):
+            raise ExportError(f"the exported model gives outputs of shape {tuple(got.shape)} "
+                              f"for a batch of {len(x)}, not {tuple(expected.shape)}")
+        diff = max(diff, float((expected - got).abs().max()))
+        scale = max(scale, float(expected.abs().max()))
+    limit = TOLERANCES[fmt] * scale
+    if not diff <= limit:  # also refuses NaN
+        raise ExportError(f"the exported model differs from the run's model by {diff:.2e}, "
+                          f"more than the tolerance of {limit:.2e}; nothing was saved")
+    return diff, limit

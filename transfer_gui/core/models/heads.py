@@ -20,6 +20,9 @@ class KNNHead(nn.Module):
         super().__init__()
         self.register_buffer("bank", torch.zeros(bank_size, dim))
         self.register_buffer("labels", torch.zeros(bank_size, dtype=torch.long))
+        # A tensor, not a Python number: the ONNX exporter's optimiser drops an added scalar
+        # this close to 0 as a no-op, and log(0) then gives -inf where PyTorch gives -18.4.
+        self.register_buffer("eps", torch.full((1,), 1e-8), persistent=False)
         self.k = min(k, bank_size)
         self.temperature = temperature
         self.num_classes = num_classes
@@ -31,7 +34,7 @@ class KNNHead(nn.Module):
         weights = torch.exp((values - 1.0) / self.temperature)  # shifted: no overflow
         votes = torch.zeros(x.shape[0], self.num_classes, device=x.device, dtype=weights.dtype)
         votes = votes.scatter_add(1, self.labels[index], weights)
-        return torch.log(votes / votes.sum(dim=1, keepdim=True) + 1e-8)
+        return torch.log(votes / votes.sum(dim=1, keepdim=True) + self.eps)
 
     def extra_repr(self) -> str:
         return f"bank={tuple(self.bank.shape)}, k={self.k}, temperature={self.temperature}"

@@ -20,7 +20,15 @@ from PySide6.QtWidgets import (
 
 from ....core import RunError, RunInfo, count, run_info
 
-FILTER = "TorchScript (*.pt *.ts);;All files (*)"
+# format, its name in the dialog, the file filter, how the file is used
+FORMATS = (
+    ("onnx", "ONNX", "ONNX (*.onnx)",
+     "For onnxruntime or any other ONNX runtime; PyTorch is not needed to use it."),
+    ("torch-export", "torch.export", "torch.export archive (*.pt2)",
+     "For PyTorch: torch.export.load(path).module()."),
+    ("torchscript", "TorchScript", "TorchScript (*.pt *.ts)",
+     "For PyTorch: torch.jit.load(path)."),
+)
 
 
 def exportable_runs(runs: list[str]) -> list[tuple[str, RunInfo]]:
@@ -64,10 +72,14 @@ class ExportDialog(QDialog):
         self.run.setToolTip("The trained run whose model is exported")
         for run, info in runs:
             self.run.addItem(run_caption(info), run)
+        self.format = QComboBox()
+        self.format.setToolTip("The kind of file to write")
+        for fmt, name, *_ in FORMATS:
+            self.format.addItem(name, fmt)
         self.about = QLabel()
         self.about.setWordWrap(True)
         self.path = QLineEdit()
-        self.path.setToolTip("The TorchScript file to write")
+        self.path.setToolTip("The model file to write; two small JSON files go beside it")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._on_browse)
         row = QHBoxLayout()
@@ -79,10 +91,13 @@ class ExportDialog(QDialog):
         buttons.rejected.connect(self.reject)
         form = QFormLayout(self)
         form.addRow("Run", self.run)
+        form.addRow("Format", self.format)
         form.addRow("", self.about)
         form.addRow("Save as", row)
         form.addRow(buttons)
         self.run.currentIndexChanged.connect(self._on_run_changed)
+        self.format.currentIndexChanged.connect(self._on_format_changed)
+        self.path.textChanged.connect(self._describe)
         self.run.setCurrentIndex(max(0, self.run.findData(current)))
         self._on_run_changed()
         self.resize(620, self.sizeHint().height())
@@ -90,23 +105,48 @@ class ExportDialog(QDialog):
     def info(self) -> RunInfo:
         return self.runs[self.run.currentIndex()][1]
 
-    def chosen(self) -> tuple[str, str]:
-        return self.run.currentData(), self.path.text().strip()
+    def chosen(self) -> tuple[str, str, str]:
+        """(run folder, output file, format)."""
+        return self.run.currentData(), self.path.text().strip(), self.format.currentData()
+
+    def _format_row(self) -> tuple[str, str, str, str]:
+        return FORMATS[self.format.currentIndex()]
+
+    def _suffix(self) -> str:
+        from ....core import EXPORT_SUFFIXES
+
+        return EXPORT_SUFFIXES[self.format.currentData()]
 
     @Slot()
     def _on_run_changed(self, *_: object) -> None:
-        info = self.info()
-        size = info.image_size
-        self.about.setText(
-            f"Input: RGB images of {size} × {size} pixels, values in [0, 1] (a tensor of shape "
-            f"N × 3 × {size} × {size}); output: logits for "
-            f"{count(len(info.classes), 'class')}, whose names are stored in the file.")
+        self._describe()
         folder = os.path.dirname(self.path.text()) or self.folder
         name = os.path.basename(os.path.normpath(self.run.currentData()))
-        self.path.setText(os.path.join(folder, f"{name}.torchscript.pt"))
+        self.path.setText(os.path.join(folder, f"{name}{self._suffix()}"))
+
+    @Slot()
+    def _on_format_changed(self, *_: object) -> None:
+        self._describe()
+        stem, _ = os.path.splitext(self.path.text().strip())
+        if stem:
+            self.path.setText(f"{stem}{self._suffix()}")
+
+    @Slot()
+    def _describe(self, *_: object) -> None:
+        info = self.info()
+        size = info.image_size
+        name = os.path.splitext(os.path.basename(self.path.text().strip()))[0] or "NAME"
+        self.about.setText(
+            f"Input: RGB images of {size} × {size} pixels, values in [0, 1] (a tensor of shape "
+            f"N × 3 × {size} × {size}; the model normalises them itself); output: logits for "
+            f"{count(len(info.classes), 'class')}. {self._format_row()[3]} Beside the file go "
+            f"{name}.labels.json (the class names) and {name}.preprocess.json (resizing, "
+            "crop, mean and std). Before it is kept, the file is run on validation images and "
+            "compared with the run's model.")
 
     @Slot()
     def _on_browse(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export model", self.path.text(), FILTER)
+        path, _ = QFileDialog.getSaveFileName(self, "Export model", self.path.text(),
+                                              f"{self._format_row()[2]};;All files (*)")
         if path:
             self.path.setText(path)

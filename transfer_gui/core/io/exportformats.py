@@ -1,0 +1,102 @@
+"""The export formats: how each one is written and how a written file is loaded back to run.
+
+Every writer takes the wrapped model (normalisation inside), an example batch, the file to
+write and the metadata (`info`: strings); every loader gives a function from a [0, 1] image
+batch to logits, both as torch tensors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import UserError
+
+Runner = Callable[[torch.Tensor], torch.Tensor]
+INPUT, OUTPUT = "images", "logits"
+EXTRA = "transfer_gui.json"  # the metadata inside a TorchScript or torch.export archive
+ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
+
+
+def require_onnx() -> None:
+    """A clear `UserError` when a package the ONNX export needs is not installed."""
+    for name in ONNX_PACKAGES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            raise UserError(f"exporting to ONNX needs the {name} package, which is not "
+                            'installed; install it with: pip install "transfer-gui[onnx]"'
+                            ) from None
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    # Tracing warns about shape-dependent Python ints (fine: the export has a fixed input
+    # size), TorchScript announces its deprecation on every call, and the exporters warn
+    # about their own internals.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
+def _dynamic_batch() -> tuple[dict[int, torch.export.Dim]]:
+    return ({0: torch.export.Dim("batch", min=1, max=4096)},)
+
+
+def write_torchscript(model: nn.Module, example: torch.Tensor, path: Path,
+                      info: dict[str, str]) -> None:
+    with torch.no_grad():
+        traced = torch.jit.trace(model, example, check_trace=False)
+    torch.jit.save(traced, str(path), _extra_files={EXTRA: json.dumps(info)})
+
+
+def write_torch_export(model: nn.Module, example: torch.Tensor, path: Path,
+                       info: dict[str, str]) -> None:
+    program = torch.export.export(model, (example,), dynamic_shapes=_dynamic_batch())
+    # through an open file: given a name, torch.export insists that it end in .pt2
+    with open(path, "wb") as handle:
+        torch.export.save(program, handle, extra_files={EXTRA: json.dumps(info)})
+
+
+def write_onnx(model: nn.Module, example: torch.Tensor, path: Path,
+               info: dict[str, str]) -> None:
+    program = torch.onnx.export(model, (example,), dynamo=True, dynamic_shapes=_dynamic_batch(),
+                                input_names=[INPUT], output_names=[OUTPUT], verbose=False)
+    program.model.metadata_props.update(info)
+    program.save(str(path), external_data=False)
+
+
+def load_torchscript(path: Path) -> Runner:
+    return torch.jit.load(str(path), map_location="cpu")
+
+
+def load_torch_export(path: Path) -> Runner:
+    with open(path, "rb") as handle:
+        return torch.export.load(handle).module()
+
+
+def load_onnx(path: Path) -> Runner:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(session.run([OUTPUT], {INPUT: x.numpy()})[0])
+
+    return run
+
+
+WRITERS = {"onnx": write_onnx, "torch-export": write_torch_export,
+           "torchscript": write_torchscript}
+LOADERS = {"onnx": load_onnx, "torch-export": load_torch_export,
+           "torchscript": load_torchscript}
