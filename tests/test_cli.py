@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 import subprocess
 import sys
@@ -134,3 +135,37 @@ def test_entry_point_module_runs():
     out = subprocess.run([sys.executable, "-m", "transfer_gui", "--help"], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0 and "train" in out.stdout and "check-data" in out.stdout
+
+
+@pytest.fixture
+def opened(monkeypatch):
+    """The `gui` command replaced by a recorder: what the window would have been asked to open."""
+    cli_main = importlib.import_module("transfer_gui.cli.main")  # the module, not main()
+    seen: list[str | None] = []
+    monkeypatch.setitem(cli_main.COMMANDS, "gui",
+                        lambda args: seen.append(getattr(args, "project", None)) or 0)
+    return seen
+
+
+def test_a_bare_project_file_or_folder_opens_the_window(tmp_path, opened):
+    project = tmp_path / "birds.tgproj"
+    project.write_text("{}")
+    assert main([str(project)]) == 0
+    assert main([str(tmp_path)]) == 0
+    assert main([]) == 0
+    assert opened == [str(project), str(tmp_path), None]
+
+
+def test_commands_and_unknown_words_are_not_taken_for_paths(tmp_path, monkeypatch, capsys,
+                                                             opened):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train").mkdir()  # a folder named like a command: the command wins
+    (tmp_path / "notes.txt").write_text("")
+    with pytest.raises(SystemExit) as exc:
+        main(["train"])
+    assert exc.value.code == 2 and "DATA" in capsys.readouterr().err
+    for word in ("trian", "notes.txt", "missing.tgproj"):
+        with pytest.raises(SystemExit) as exc:
+            main([word])
+        assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+    assert opened == []

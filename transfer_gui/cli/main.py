@@ -43,7 +43,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="transfer-gui",
-        description="Transfer learning on images. With no command, opens the application.",
+        description="Transfer learning on images. With no command, opens the application "
+                    "(`transfer-gui PROJECT.tgproj` or `transfer-gui FOLDER`: with it open).",
     )
     parser.add_argument("--version", action="version", version=f"transfer-gui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -258,10 +259,26 @@ def _safe_streams() -> None:
             reconfigure(errors="backslashreplace")
 
 
+def opens_bare(argv: Sequence[str]) -> list[str]:
+    """`transfer-gui PROJECT.tgproj` or `transfer-gui FOLDER` (what a file manager runs for an
+    opened project) means `transfer-gui gui ...`; a command name always stays a command."""
+    argv = list(argv)
+    if argv and argv[0] not in COMMANDS and _openable(argv[0]):
+        return ["gui", *argv]
+    return argv
+
+
+def _openable(arg: str) -> bool:
+    from ..core import SUFFIX
+
+    path = Path(arg)
+    return path.is_dir() or (path.suffix.lower() == SUFFIX and path.is_file())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _safe_streams()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(opens_bare(sys.argv[1:] if argv is None else argv))
     command = COMMANDS[args.command or "gui"]
     try:
         return command(args)
