@@ -55,10 +55,14 @@ def test_imagenet_prediction_with_the_bundled_weights(run_app, photo_dir):
     assert json.loads(out.stdout)[0]["top_k"][0]["label"] == "espresso"
 
 
-def test_train_then_predict(run_app, tmp_path, photo_dir):
+def test_train_then_predict_and_export(run_app, tmp_path, photo_dir):
     data = make_dataset(tmp_path / "shapes", per_class=8, size=64)
     run_app("train", str(data), "--out", str(tmp_path / "run"), "--backbone",
-            "efficientnet_lite0", "--image-size", "64", "--epochs", "1", "--workers", "1", "--json")
+            "efficientnet_lite0", "--image-size", "64", "--epochs", "1", "--workers", "1", "--json",
+            "--tensorboard", str(tmp_path / "tb"))
+    assert list((tmp_path / "tb" / "run").glob("events.out.tfevents.*"))
+    out = run_app("export", str(tmp_path / "run"), "--out", str(tmp_path / "m.onnx"))
+    assert "largest" in out.stdout and (tmp_path / "m.labels.json").is_file()
     out = run_app("predict", str(tmp_path / "run"), str(photo_dir / "chelsea.jpg"),
                   str(data / "circle"), "--json")
     predictions = json.loads(out.stdout)
