@@ -79,6 +79,7 @@ def main(out: Path, size: tuple[int, int] = (1280, 800), quick: bool = False) ->
     window.train_page.start()
     pump(600, lambda: not window.train_page.running)
     shot(2, "train")
+    export_dialog(window, pump, out)
     pump(120, lambda: window.evaluate_page.evaluation is not None)
     result = window.evaluate_page.evaluation.result
     wrong = [(t, p) for t in range(len(result.classes)) for p in range(len(result.classes))
@@ -151,6 +152,18 @@ def lr_finder(window, pump, out: Path) -> None:
     dialog.grab().save(str(out / "lr-finder.png"))
     print("saved", out / "lr-finder.png")
     dialog.use_button.click()
+
+
+def export_dialog(window, pump, out: Path) -> None:
+    """File > Export model with ONNX chosen, then cancelled."""
+    window.projects.export_model()
+    dialog = window.projects.export_dialog
+    dialog.format.setCurrentIndex(dialog.format.findData("onnx"))
+    pump(1.0)
+    out.mkdir(parents=True, exist_ok=True)
+    dialog.grab().save(str(out / "export.png"))
+    print("saved", out / "export.png")
+    dialog.reject()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
