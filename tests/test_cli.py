@@ -35,6 +35,7 @@ def test_backbones_json(capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")  # loaded here
 def test_train_evaluate_predict_export(shapes_dir, tmp_path, capsys):
     run = tmp_path / "run"
     code, out, _ = run_cli(capsys, "train", str(shapes_dir), "--out", str(run),

@@ -278,6 +278,7 @@ def test_large_folder_does_not_stall_the_window(qtbot, window, tmp_path):
     assert 0 < len(grid.loader._cache) < 400
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")  # loaded here
 def test_export_from_the_window(qtbot, tiny_window, shapes_dir, monkeypatch, tmp_path):
     import torch
 
