@@ -8,13 +8,23 @@ import torch
 
 from transfer_gui.cli import main
 from transfer_gui.core.analysis.evaluation import evaluate_run
-from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from transfer_gui.core.config import (
+    LPFT_MAX_EPOCHS,
+    LPFT_MIN_STEPS,
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    lpft_epochs,
+)
+from transfer_gui.core.data.batches import epoch_order
 from transfer_gui.core.events import Callback, EpochEnded, Message, Recorder
 from transfer_gui.core.io import bundle
 from transfer_gui.core.train import loop as training
 from transfer_gui.core.train import recipe
 from transfer_gui.core.train.loop import Trainer
 from transfer_gui.core.train.lpft import KEPT_PROBE
+from transfer_gui.core.train.runrecord import beats_probe
 
 
 def config(root, strategy="fine-tune", **train) -> RunConfig:
@@ -75,6 +85,36 @@ def test_a_tie_with_the_probe_keeps_the_probe(shapes_dir, tmp_path):
     assert result.best_epoch == 1 and result.message == KEPT_PROBE
     history = result.history
     assert history[1]["val_acc"] == history[0]["val_acc"]
+
+
+def test_a_lead_of_one_validation_image_keeps_the_probe():
+    """The best of many fine-tuning epochs against the probe's one score: one more image right
+    is within the noise, two more replace the probe."""
+    probe = 45 / 60
+    assert not beats_probe(46 / 60, probe, 60)
+    assert beats_probe(47 / 60, probe, 60)
+    assert not beats_probe(probe, probe, None) and beats_probe(46 / 60, probe, None)
+
+
+def test_auto_epochs_give_few_images_enough_fine_tuning_steps(shapes_dir, tmp_path):
+    """With epochs on auto, a probe-first run on few images gets enough epochs for
+    LPFT_MIN_STEPS fine-tuning steps, says so, and stores them (a resume runs the same);
+    given epochs stay as given, and many images keep the default."""
+    rec = Recorder()
+    cfg = config(shapes_dir, batch_size=64, lr=1e-9)
+    result = Trainer().fit(cfg, tmp_path / "auto", [rec])
+    meta = bundle.read_meta(tmp_path / "auto")
+    steps = len(epoch_order(meta["split"]["train"], 64, 0, 0))
+    epochs = meta["config"]["train"]["epochs"]
+    default = cfg.resolved().train.epochs
+    assert epochs == lpft_epochs(default, steps) > default
+    assert len(result.history) == epochs
+    assert any("epochs (auto)" in m.text for m in rec.of(Message))
+    assert lpft_epochs(default, 10_000) == default  # many images: the default
+    assert lpft_epochs(default, 5) == 1 + LPFT_MIN_STEPS // 5  # 17 epochs of 5 steps
+    assert lpft_epochs(default, 1) == LPFT_MAX_EPOCHS
+    given = Trainer().fit(config(shapes_dir, epochs=3, lr=1e-9), tmp_path / "given", [])
+    assert len(given.history) == 3
 
 
 def test_stage_one_is_the_linear_probe_strategys_probe(shapes_dir, tmp_path):

@@ -16,7 +16,7 @@ scored once on its held-out `test` folder: accuracy, macro F1, and the run's tim
 
 Every run starts with an empty feature cache, so each time includes its own pass over the
 images. Extra variants (for measuring one recipe choice) are given as
-NAME=STRATEGY:field=value,field=value with TrainConfig fields, e.g.
+NAME=STRATEGY:field=value,field=value with TrainConfig or ModelConfig fields, e.g.
 `--variant ft-nobn=fine-tune:freeze_bn=false`.
 
     python tests/bench/bench_transfer_quality.py [--sets photos,sketches] [--seeds 3]
@@ -27,6 +27,7 @@ NAME=STRATEGY:field=value,field=value with TrainConfig fields, e.g.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import tempfile
@@ -64,9 +65,12 @@ def parse_variant(text: str) -> tuple[str, tuple[str, dict[str, Any]]]:
 def run_one(folder: Path, strategy: str, changes: dict[str, Any], seed: int,
             size: int) -> dict[str, Any]:
     fresh_cache()
-    train = TrainConfig(image_size=size, seed=seed, **changes)
+    model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
+    model = {k: v for k, v in changes.items() if k in model_fields}
+    train = TrainConfig(image_size=size, seed=seed,
+                        **{k: v for k, v in changes.items() if k not in model_fields})
     config = RunConfig(DataConfig(root=str(folder / "fit"), seed=seed),
-                       ModelConfig(strategy=strategy), train)
+                       ModelConfig(strategy=strategy, **model), train)
     with tempfile.TemporaryDirectory() as out:
         result = Trainer().fit(config, Path(out) / "run", [])
         scored = evaluate_run(Path(out) / "run", str(folder / "test")).result

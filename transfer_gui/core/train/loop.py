@@ -33,7 +33,7 @@ from .classic import ClassicHead
 from .engine import open_fit, run_epochs
 from .hooks import EarlyStopping, FitState, Hook, Hooks
 from .lpft import Probe
-from .prepare import Prepared, prepare, resume_config, saved_split
+from .prepare import Prepared, prepare, resume_config, saved_split, with_enough_steps
 from .recipe import (
     amp_dtype,
     channels_last_for,
@@ -101,6 +101,7 @@ def _fit(config: RunConfig | None, out: Path, task: Task, resume: bool,
         raise bundle.RunError(f"{out} already holds a run: resume it or choose a new folder")
     elif config is None:
         raise ConfigError("a new run needs a configuration")
+    auto_epochs = not resume and config.train.epochs is None
     config = config.resolved()
     try:
         prep = prepare(config, task, split=saved_split(out) if resume else None,
@@ -113,6 +114,8 @@ def _fit(config: RunConfig | None, out: Path, task: Task, resume: bool,
     if not resume and not classic:  # a resumed run keeps the batch size it was started with
         prep = settle_batch_size(prep, device, amp_dtype(device, config.train.mixed_precision),
                                  channels_last_for(device), task)
+        if auto_epochs:
+            prep = with_enough_steps(prep, task)
     state = open_fit(prep, device, task)
     record = RunRecord(out, state.model, device_label(device))
     state.task = task.adding(record.steps)  # the run folder keeps every step

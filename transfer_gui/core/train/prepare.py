@@ -12,7 +12,8 @@ from pathlib import Path
 
 import torch
 
-from ..config import CLASSIC_STRATEGIES, ConfigError, RunConfig
+from ..config import CLASSIC_STRATEGIES, LPFT_MIN_STEPS, ConfigError, RunConfig, lpft_epochs
+from ..data.batches import epoch_order
 from ..data.datasets import Preprocess
 from ..data.scan import (
     FolderScan,
@@ -101,6 +102,22 @@ def prepare(
     chosen = selection_of(model, groups, config)
     set_trainable(model, groups, chosen.selectors)
     return Prepared(config, list(classes), train, val, model, groups, pre, chosen.selectors, scan)
+
+
+def with_enough_steps(prep: Prepared, task: Task) -> Prepared:
+    """A probe-first run whose epochs are "auto": on few images, enough epochs for fine-tuning
+    to take `LPFT_MIN_STEPS` steps (`config.lpft_epochs`); otherwise `prep` as it is."""
+    train = prep.config.train
+    if not train.probe_first or not train.epochs:
+        return prep
+    steps = len(epoch_order(len(prep.train), train.batch_size, train.seed, 0))
+    epochs = lpft_epochs(train.epochs, steps)
+    if epochs == train.epochs:
+        return prep
+    task.message("info", f"{count(len(prep.train), 'training image')} make "
+                         f"{count(steps, 'step')} an epoch: {epochs} epochs (auto), so that "
+                         f"fine-tuning takes at least {LPFT_MIN_STEPS} steps")
+    return replace(prep, config=replace(prep.config, train=replace(train, epochs=epochs)))
 
 
 def selection_of(model: TransferNet, groups: list[Group], config: RunConfig) -> Selection:

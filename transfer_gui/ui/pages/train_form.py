@@ -151,6 +151,9 @@ class TrainForm(QGroupBox):
             if field.option.resolved:
                 field.show_resolved(getattr(resolved, name))
         self._probe = bool(resolved.probe_first)
+        if self._probe:  # on few images, more: enough for the fine-tuning's minimum of steps
+            epochs = self.fields["epochs"]
+            epochs.show_special(f"{epochs.option.special} ({resolved.epochs} or more)")
         self.fields["head_epochs"].widget.setEnabled(self._two_stage and not self._probe)
 
     def set_strategy(self, strategy: str) -> None:
