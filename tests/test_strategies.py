@@ -21,10 +21,11 @@ from transfer_gui.core.train.loop import Trainer, prepare
 from transfer_gui.core.train.lrfinder import lr_find, suggest
 
 
-def config(root, strategy="linear-probe", backbone="efficientnet_lite0", **train) -> RunConfig:
+def config(root, strategy="linear-probe", backbone="efficientnet_lite0", unfreeze=2,
+           **train) -> RunConfig:
     train.setdefault("image_size", 64)
-    return RunConfig(DataConfig(root=str(root)), ModelConfig(backbone=backbone,
-                                                             strategy=strategy),
+    return RunConfig(DataConfig(root=str(root)),
+                     ModelConfig(backbone=backbone, strategy=strategy, unfreeze=unfreeze),
                      TrainConfig(**train))
 
 

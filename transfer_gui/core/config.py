@@ -77,9 +77,9 @@ class ModelConfig(_Config):
         cli=Cli(help="what trains (default linear-probe); logistic and knn fit a classic "
                      "model on the frozen backbone's features"))
     unfreeze: int = option(
-        2, min=0, bottom=1, top=24, suffix=" groups",
+        6, min=0, bottom=1, top=24, suffix=" groups",
         help="How many layer groups below the head train", cli=Cli(
-        metavar="N", help="fine-tune: layer groups below the head that train (default 2)"))
+        metavar="N", help="fine-tune: layer groups below the head that train (default 6)"))
     weights_file: str | None = option(cli=Cli("--weights", metavar="FILE",
                                               help="start from this state dict"))
     trainable: tuple[str, ...] | None = option(cli=False)
