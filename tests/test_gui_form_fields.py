@@ -54,6 +54,19 @@ def test_the_forms_cover_every_setting(qtbot):
     assert train.batch_size.minimum() == 1 and train.epochs.specialValueText().startswith("auto")
 
 
+def test_auto_epochs_say_a_fine_tune_may_take_more(qtbot):
+    """A probe-first fine-tune takes more epochs on few images: "auto" says "or more"."""
+    from transfer_gui.core.config import resolve_train
+    from transfer_gui.ui.pages.train_form import TrainForm
+
+    form = TrainForm()
+    qtbot.addWidget(form)
+    form.show_defaults(resolve_train(TrainConfig(), "fine-tune"))
+    assert form.epochs.specialValueText() == "auto (8 or more)"
+    form.show_defaults(resolve_train(TrainConfig(), "linear-probe"))
+    assert form.epochs.specialValueText() == "auto (10)"
+
+
 def test_an_invalid_value_is_shown_at_its_field_and_blocks_start(qtbot, page):
     form = page.form
     form.epochs.setValue(7)
