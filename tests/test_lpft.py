@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from imagegen import make_dataset
 from transfer_gui.cli import main
 from transfer_gui.core.analysis.evaluation import evaluate_run
 from transfer_gui.core.config import (
@@ -24,7 +23,7 @@ from transfer_gui.core.io import bundle
 from transfer_gui.core.train import loop as training
 from transfer_gui.core.train import recipe
 from transfer_gui.core.train.loop import Trainer
-from transfer_gui.core.train.lpft import KEPT_PROBE, UNBEATABLE
+from transfer_gui.core.train.lpft import KEPT_PROBE
 from transfer_gui.core.train.runrecord import beats_probe
 
 
@@ -233,21 +232,3 @@ def test_advice_after_a_probe(tmp_path):
     assert "little to gain" in probe_advice(probe_meta(tmp_path, 0.99, 1.0), str(tmp_path))
     assert probe_advice(probe_meta(tmp_path, 0.7, 0.7, "fine-tune"), str(tmp_path)) == ""
     assert probe_advice(probe_meta(tmp_path, 0.7, 0.7), str(tmp_path / "other")) == ""
-
-
-def test_a_probe_that_cannot_be_beaten_ends_the_run(tmp_path):
-    """A probe right on every validation image leaves fine-tuning nothing to win (it would
-    need two more images right): the run stops after the probe and says why, instead of
-    spending its automatic epochs."""
-    data = make_dataset(tmp_path / "shapes", per_class=20, size=96, fmt="jpg")
-    cfg = RunConfig(DataConfig(root=str(data)),
-                    ModelConfig(backbone="efficientnet_lite0", strategy="fine-tune"),
-                    TrainConfig(image_size=64))
-    rec = Recorder()
-    result = Trainer().fit(cfg, tmp_path / "run", [rec])
-    assert result.history[0]["stage"] == "probe" and result.history[0]["val_acc"] == 1.0
-    assert len(result.history) == 1 and result.best_epoch == 1
-    assert result.status == "early-stopped" and result.message == UNBEATABLE
-    assert any(m.text == UNBEATABLE for m in rec.of(Message))
-    meta = bundle.read_meta(tmp_path / "run")
-    assert meta["kept_probe"] and meta["config"]["train"]["epochs"] > 1

@@ -25,12 +25,10 @@ from ..config import STRATEGY_DEFAULTS
 from .engine import run_epochs
 from .hooks import FitState, Hook, Hooks, RunState
 from .recipe import make_scheduler
-from .runrecord import beats_probe, better
+from .runrecord import better
 from .sources import feature_source
 
 KEPT_PROBE = "fine-tuning did not improve on the frozen probe: kept the probe"
-UNBEATABLE = ("fine-tuning skipped: it would have to get two more validation images right than "
-              "the probe, which misses at most one: kept the probe")
 PROBE_EPOCHS, PROBE_LR, _ = STRATEGY_DEFAULTS["linear-probe"]
 
 
@@ -40,33 +38,19 @@ class Probe(Hook):
 
     def __init__(self, active: bool) -> None:
         self.active = active
-        self.unbeatable = False
 
     def on_epoch_start(self, fit: FitState) -> None:
         if self.active and fit.epoch == 1:
             fit.row = fit_probe(fit)
 
-    def on_epoch_end(self, fit: FitState) -> None:
-        """A probe that no fine-tuning epoch could replace (`beats_probe`) ends the run: the
-        remaining epochs would only cost time."""
-        acc = fit.row.get("val_acc")
-        if not self.active or fit.row.get("stage") != "probe" or acc is None:
-            return
-        if fit.run.epoch < fit.epochs and not beats_probe(1.0, acc, len(fit.prep.val)):
-            self.unbeatable = True
-            fit.stop = "early-stopped"
-
     def on_fit_end(self, fit: FitState) -> None:
         run = fit.run
         ended = fit.stop in ("completed", "early-stopped")
-        if not (self.active and ended and run.best_epoch == 1):
+        if not (self.active and ended and run.best_epoch == 1 and run.epoch > 1):
             return
-        if not (self.unbeatable or run.epoch > 1):
-            return
-        message = UNBEATABLE if self.unbeatable else KEPT_PROBE
-        fit.task.message("warning" if not self.unbeatable else "info", message)
+        fit.task.message("warning", KEPT_PROBE)
         fit.notes["kept_probe"] = True
-        fit.message = message
+        fit.message = KEPT_PROBE
 
 
 def fit_probe(fit: FitState) -> dict[str, Any]:
