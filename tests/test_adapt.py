@@ -15,6 +15,7 @@ from torch import nn
 
 from imagegen import make_dataset
 from oom import fail_above
+from runhelpers import StopAfter
 from transfer_gui.cli import main
 from transfer_gui.core.analysis.evaluation import evaluate_run
 from transfer_gui.core.config import (
@@ -175,15 +176,6 @@ def test_joint_with_zero_target_weight_never_loads_target_training_images(pair, 
 
 
 # --- adaptation runs: resume, refusals, bad files ------------------------------------------------
-
-
-class StopAfter(Callback):
-    def __init__(self, token: CancelToken, epoch: int) -> None:
-        self.token, self.epoch = token, epoch
-
-    def on_epoch_end(self, event: EpochEnded) -> None:
-        if event.epoch == self.epoch:
-            self.token.cancel()
 
 
 def test_dann_resumed_matches_uninterrupted(pair, tmp_path):

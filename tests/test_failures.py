@@ -9,21 +9,13 @@ import shutil
 import pytest
 import torch
 
+from runhelpers import tiny_config as config
 from transfer_gui.cli import main
-from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from transfer_gui.core.data import datasets
 from transfer_gui.core.events import Callback, EpochEnded, FitEnded, Message, Recorder
 from transfer_gui.core.io import bundle
 from transfer_gui.core.train.loop import Trainer, TrainingFailed
 from transfer_gui.core.train.recipe import make_scheduler
-
-
-def config(root, strategy="linear-probe", **train) -> RunConfig:
-    train.setdefault("epochs", 3)
-    train.setdefault("batch_size", 8)
-    return RunConfig(DataConfig(root=str(root)), ModelConfig(backbone="tiny_cnn",
-                                                             strategy=strategy),
-                     TrainConfig(**train))
 
 
 @pytest.fixture()

@@ -14,8 +14,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from runhelpers import StopAfter
 from transfer_gui.cli import build_parser, main, train_config
-from transfer_gui.core.events import Callback, CancelToken, EpochEnded, FitStarted, Recorder
+from transfer_gui.core.events import CancelToken, EpochEnded, FitStarted, Recorder
 from transfer_gui.core.io import bundle
 from transfer_gui.core.io.steplog import STEPS, read_steps
 from transfer_gui.core.models.backbones import get_spec
@@ -71,15 +72,6 @@ def steps_difference(run: Path, ref: Path) -> float:
     assert [s["batch"] for s in ours] == [s["batch"] for s in theirs]
     return max(abs(a - b) for x, y in zip(ours, theirs, strict=True)
                for k in ("loss", "lr") for a, b in zip(x[k], y[k], strict=True))
-
-
-class StopAfter(Callback):
-    def __init__(self, token: CancelToken, epoch: int) -> None:
-        self.token, self.epoch = token, epoch
-
-    def on_epoch_end(self, event: EpochEnded) -> None:
-        if event.epoch == self.epoch:
-            self.token.cancel()  # noticed at the first batch of the next epoch
 
 
 # the tests that compare with `reference` are slow: its two uninterrupted runs take ~10 s

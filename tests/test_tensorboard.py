@@ -11,24 +11,18 @@ import numpy as np
 import pytest
 
 from gui_helpers import open_data, set_form, start_and_wait, use_tiny
+from runhelpers import StopAfter
+from runhelpers import tiny_config as config
 from transfer_gui.cli import main
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from transfer_gui.core.data.confusion import confusion_image
-from transfer_gui.core.events import Callback, CancelToken, EpochEnded, Message, Recorder
+from transfer_gui.core.events import CancelToken, Message, Recorder
 from transfer_gui.core.train.loop import Trainer
 from transfer_gui.core.train.tboard import INSTALL, TensorBoardMissing
 
 EPOCH_TAGS = {"loss/train", "loss/validation", "accuracy/train", "accuracy/validation",
               "epoch/images_per_s", "epoch/seconds"}
 CONFUSION = "confusion_matrix/validation"
-
-
-def config(root, strategy="linear-probe", **train) -> RunConfig:
-    train.setdefault("epochs", 3)
-    train.setdefault("batch_size", 8)
-    return RunConfig(DataConfig(root=str(root)), ModelConfig(backbone="tiny_cnn",
-                                                             strategy=strategy),
-                     TrainConfig(**train))
 
 
 def read(folder: Path):
@@ -81,15 +75,6 @@ def test_a_run_logs_its_curves_and_confusion_matrix(shapes_dir, tmp_path):
     assert lrs[per_epoch - 1][1] == pytest.approx(result.history[0]["lr"])  # the epoch's last
     check_confusion(acc, 2)
     assert "run/config/text_summary" in acc.Tags()["tensors"]  # the configuration, as text
-
-
-class StopAfter(Callback):
-    def __init__(self, token: CancelToken, epoch: int) -> None:
-        self.token, self.epoch = token, epoch
-
-    def on_epoch_end(self, event: EpochEnded) -> None:
-        if event.epoch == self.epoch:
-            self.token.cancel()  # noticed at the first batch of the next epoch
 
 
 def test_a_log_folder_that_cannot_be_written_costs_a_warning_not_the_run(shapes_dir, tmp_path):
