@@ -374,5 +374,5 @@ def _save_pasted(image: QImage) -> str:
     folder = data_home() / "pasted"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"pasted-{time.strftime('%Y%m%d-%H%M%S')}-{id(image) % 10000}.png"
-    image.save(str(path), "PNG")
+    image.save(str(path), b"PNG")
     return str(path)

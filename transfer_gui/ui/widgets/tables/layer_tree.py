@@ -48,8 +48,11 @@ def build_items(layers: Sequence) -> list[TreeItem]:
 def _is_checked(value: object) -> bool:
     if isinstance(value, bool):
         return value
-    state = value if isinstance(value, Qt.CheckState) else Qt.CheckState(int(value))
-    return state != Qt.CheckState.Unchecked
+    if isinstance(value, Qt.CheckState):
+        return value != Qt.CheckState.Unchecked
+    if not isinstance(value, int):
+        raise TypeError(f"not a check state: {value!r}")
+    return Qt.CheckState(value) != Qt.CheckState.Unchecked
 
 
 def _fmt(n: int) -> str:
