@@ -263,9 +263,9 @@ class PredictPage(QWidget):
     def stop(self) -> None:
         """Cancel the running batch (and the waiting ones); the results so far stay."""
         self.queue = []
-        if self.running:
+        if self.running and self.task is not None:
             self._stopped = True
-            self.task.cancel()  # type: ignore[union-attr]
+            self.task.cancel()
             self._show_summary()
 
     @Slot()

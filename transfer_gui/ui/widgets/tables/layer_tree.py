@@ -93,7 +93,9 @@ class LayerTreeModel(QAbstractItemModel):
             return self.createIndex(row, column, siblings[row])
         return QModelIndex()
 
-    def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
+    def parent(  # type: ignore[override]  # parent() without an index is QObject's
+        self, index: Index = QModelIndex(),  # noqa: B008
+    ) -> QModelIndex:
         item = self._item(index)
         if item is None or item.parent is None:
             return QModelIndex()
