@@ -31,11 +31,11 @@ class _Config:
         validate(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        return dataclasses.asdict(self)  # type: ignore[call-overload]  # subclasses are dataclasses
 
     @classmethod
     def from_dict(cls: type[T], data: dict[str, Any] | None) -> T:
-        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]  # a dataclass, as above
         kwargs = {k: v for k, v in (data or {}).items() if k in known}
         for key, value in kwargs.items():
             if isinstance(value, list):

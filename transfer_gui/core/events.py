@@ -112,8 +112,8 @@ class Recorder(Callback):
     def _keep(self, event: Any) -> None:
         self.events.append(event)
 
-    on_fit_start = on_batch_end = on_epoch_end = on_fit_end = _keep  # type: ignore[assignment]
-    on_progress = on_message = _keep  # type: ignore[assignment]
+    on_fit_start = on_batch_end = on_epoch_end = on_fit_end = _keep
+    on_progress = on_message = _keep
 
     def of(self, kind: type) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]

@@ -172,7 +172,8 @@ def option_named(cls: type, name: str) -> Option:
 
 def validate(config: Any) -> None:
     """Raise `ConfigError` for the first setting of `config` its option refuses."""
-    for opt in options_of(type(config)):
+    kind: type = type(config)
+    for opt in options_of(kind):
         opt.check(getattr(config, opt.name))
 
 

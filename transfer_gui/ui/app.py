@@ -16,6 +16,8 @@ from .. import __version__
 
 def create_app(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    if not isinstance(app, QApplication):
+        raise RuntimeError("another Qt application without windows is already running")
     QCoreApplication.setOrganizationName("transfer_gui")
     QCoreApplication.setApplicationName("transfer_gui")
     QCoreApplication.setApplicationVersion(__version__)
@@ -26,7 +28,7 @@ def create_app(argv: list[str] | None = None) -> QApplication:
 
     app.setWindowIcon(icon("app"))
     app.setStyleSheet(style_sheet())
-    return app  # type: ignore[return-value]
+    return app
 
 
 def _install_excepthook(window) -> None:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from .. import __version__
-from .engine import load_engine
+from .engine import EngineInfo, load_engine
 from .pages.compare_page import ComparePage
 from .pages.data_page import DataPage
 from .pages.evaluate_page import EvaluatePage
@@ -156,12 +156,12 @@ class MainWindow(QMainWindow):
         task.failed.connect(self._on_engine_failed)
 
     @Slot(object)
-    def _on_engine_loaded(self, info: object) -> None:
+    def _on_engine_loaded(self, info: EngineInfo) -> None:
         # torch and the engine leave ~340k long-lived objects; a full garbage collection over
         # them takes ~160 ms with the GIL held, a visible freeze during training. Freezing
         # them keeps later collections to the objects the session makes.
         gc.freeze()
-        self.device_status.setText(f"Device: {info.device}")  # type: ignore[attr-defined]
+        self.device_status.setText(f"Device: {info.device}")
         self.state.set_engine(info)
 
     @Slot(str, str)

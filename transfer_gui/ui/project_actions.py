@@ -35,7 +35,8 @@ class ProjectActions(QObject):
 
     def recent(self) -> list[str]:
         value = self.settings.value(RECENT_KEY, [])
-        items = [value] if isinstance(value, str) else list(value or [])
+        items = [value] if isinstance(value, str) else list(value) if isinstance(
+            value, list | tuple) else []
         return [p for p in items if isinstance(p, str)]
 
     def _remember(self, path: str) -> None:

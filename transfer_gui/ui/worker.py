@@ -43,8 +43,8 @@ class Bridge(Callback):
             batch, self._pending = self._pending, []
             self._emit(batch)
 
-    on_fit_start = on_batch_end = on_epoch_end = on_fit_end = _add  # type: ignore[assignment]
-    on_progress = on_message = _add  # type: ignore[assignment]
+    on_fit_start = on_batch_end = on_epoch_end = on_fit_end = _add
+    on_progress = on_message = _add
 
 
 class _Runner(QObject):

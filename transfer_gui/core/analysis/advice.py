@@ -28,15 +28,16 @@ def _same(a: str, b: str) -> bool:
 
 def probe_advice(meta: dict[str, Any], data_root: str) -> str:
     """Advice after a probe run (its `run.json`) on `data_root`; "" when there is none."""
-    config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    config = v if isinstance(v := meta.get("config"), dict) else {}
     strategy = (config.get("model") or {}).get("strategy")
     root = (config.get("data") or {}).get("root", "")
-    best = meta.get("best") if isinstance(meta.get("best"), dict) else {}
+    best = v if isinstance(v := meta.get("best"), dict) else {}
     val = best.get("val_acc")
     if strategy not in PROBES or not _same(root, data_root) or not isinstance(val, int | float):
         return ""
-    history = meta.get("history") or []
-    row = next((r for r in history if r.get("epoch") == best.get("epoch")), {})
+    history = v if isinstance(v := meta.get("history"), list) else []
+    row: dict[str, Any] = next((r for r in history if isinstance(r, dict)
+                                and r.get("epoch") == best.get("epoch")), {})
     train = row.get("train_acc")
     gap = train - val if isinstance(train, int | float) else 0.0
     said = f"The {strategy} run reached {val:.1%} validation accuracy"

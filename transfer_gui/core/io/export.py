@@ -77,6 +77,9 @@ def _megabytes(size: int) -> str:
 class Normalized(nn.Module):
     """`model((x - mean) / std)`: preprocessing baked into the exported graph."""
 
+    mean: torch.Tensor  # buffers, registered in __init__
+    std: torch.Tensor
+
     def __init__(self, model: nn.Module, mean: tuple, std: tuple) -> None:
         super().__init__()
         self.model = model

@@ -72,6 +72,8 @@ def write_onnx(model: nn.Module, example: torch.Tensor, path: Path,
                info: dict[str, str]) -> None:
     program = torch.onnx.export(model, (example,), dynamo=True, dynamic_shapes=_dynamic_batch(),
                                 input_names=[INPUT], output_names=[OUTPUT], verbose=False)
+    if program is None:  # only the older exporter (dynamo=False) writes a file itself
+        raise RuntimeError("the ONNX exporter returned no program")
     program.model.metadata_props.update(info)
     program.save(str(path), external_data=False)
 

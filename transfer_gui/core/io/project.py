@@ -108,7 +108,7 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     )
     runs = [r for r in (_restore(r, base) for r in _strings(payload.get("runs"))) if r]
     last = payload.get("last_run")
-    extra = payload.get("extra") if isinstance(payload.get("extra"), dict) else {}
+    extra = v if isinstance(v := payload.get("extra"), dict) else {}
     project = Project(config, runs, _restore(last, base) if isinstance(last, str) else None,
                       str(path), extra=extra)
     project.missing = find_missing(project)

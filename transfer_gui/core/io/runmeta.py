@@ -93,10 +93,10 @@ class RunInfo:
 def run_info(run_dir: str | os.PathLike[str]) -> RunInfo:
     """A run folder's figures; RunError when it is no readable run folder."""
     meta = read_meta(run_dir)
-    config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
-    best = meta.get("best") if isinstance(meta.get("best"), dict) else {}
+    config = v if isinstance(v := meta.get("config"), dict) else {}
+    best = v if isinstance(v := meta.get("best"), dict) else {}
     acc = best.get("val_acc")
-    history = meta.get("history") if isinstance(meta.get("history"), list) else []
+    history = v if isinstance(v := meta.get("history"), list) else []
     return RunInfo(
         folder=str(run_dir),
         classes=tuple(str(c) for c in meta["classes"] or ()),

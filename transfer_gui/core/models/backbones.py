@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..config import ConfigError
+from .heads import KNNHead
 from .nets import efficientnet_lite
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -67,12 +68,13 @@ def list_specs(include_hidden: bool = False) -> list[BackboneSpec]:
 
 
 class TransferNet(nn.Module):
-    """`head(body(x))`: the backbone up to its pooled features, then a linear classifier."""
+    """`head(body(x))`: the backbone up to its pooled features, then a linear classifier (or
+    the k-NN head a classic run fits)."""
 
-    def __init__(self, body: nn.Module, head: nn.Linear) -> None:
+    def __init__(self, body: nn.Module, head: nn.Linear | KNNHead) -> None:
         super().__init__()
         self.body = body
-        self.head = head
+        self.head: nn.Linear | KNNHead = head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))

@@ -15,6 +15,10 @@ class KNNHead(nn.Module):
     Grad-CAM can explain it.
     """
 
+    bank: torch.Tensor  # buffers, registered in __init__
+    labels: torch.Tensor
+    eps: torch.Tensor
+
     def __init__(self, bank_size: int, dim: int, num_classes: int, k: int = 5,
                  temperature: float = 0.07) -> None:
         super().__init__()

@@ -162,10 +162,10 @@ def _check_hash(name: str, hexdigest: str) -> None:
 def pretrained_state(spec: BackboneSpec, task: Task) -> dict[str, torch.Tensor] | None:
     """The ImageNet weights of `spec` (downloading them if needed), or None if it has none."""
     source = weights_source(spec)
-    if source == "bundled":
-        return read_state_dict(spec.bundled())  # type: ignore[misc,arg-type]
-    if source == "cached":
-        return read_state_dict(cached_path(spec))  # type: ignore[arg-type]
+    if source == "bundled" and spec.bundled is not None and (bundled := spec.bundled()):
+        return read_state_dict(bundled)
+    if source == "cached" and (cached := cached_path(spec)) is not None:
+        return read_state_dict(cached)
     if source == "download":
         return read_state_dict(download(spec, task))
     return None
@@ -219,9 +219,9 @@ def build_model(
             return _from_transfer_state(spec, net, num_classes, state, weights_file, task)
         _load_original(spec, net, state, Path(weights_file).name)
     elif pretrained:
-        state = pretrained_state(spec, task)
-        if state is not None:
-            load_into(net, state, f"the {spec.title} weights")
+        known = pretrained_state(spec, task)
+        if known is not None:
+            load_into(net, known, f"the {spec.title} weights")
     else:
         _fresh_batchnorm(net)
     return split_network(spec, net, num_classes)

@@ -32,7 +32,7 @@ K_GRID = (1, 3, 5, 10, 20)
 
 @dataclass
 class ClassicFit:
-    head: nn.Module
+    head: nn.Linear | KNNHead
     choice: str  # the chosen hyperparameter, in words
     train_acc: float
     val_acc: float | None

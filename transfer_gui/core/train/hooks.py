@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import nn
 
 from ..events import Task
 from ..wording import count
 
 if TYPE_CHECKING:
+    from ..models.backbones import TransferNet
     from .prepare import Prepared
 
 
@@ -46,7 +46,7 @@ class FitState:
 
     task: Task
     prep: Prepared
-    model: nn.Module
+    model: TransferNet
     device: torch.device
     dtype: torch.dtype | None = None
     channels_last: bool = False

@@ -135,7 +135,8 @@ def _warm_cosine(optimizer: torch.optim.Optimizer, length: int, warm: int,
     times the peak, then a half cosine to zero over the rest of `length`."""
     sched = torch.optim.lr_scheduler
     warm = max(warm, 1)
-    parts = [(warm, sched.LinearLR(optimizer, start_factor=start, total_iters=warm))]
+    parts: list[tuple[int, torch.optim.lr_scheduler.LRScheduler]] = [
+        (warm, sched.LinearLR(optimizer, start_factor=start, total_iters=warm))]
     if length > warm:
         parts.append((length - warm, sched.CosineAnnealingLR(optimizer, T_max=length - warm)))
     return parts

@@ -120,13 +120,13 @@ class RunRecord:
         meta = bundle.read_meta(self.out)
         train = meta.get("config", {}).get("train", {}) if isinstance(meta.get("config"),
                                                                        dict) else {}
-        split = meta.get("split") if isinstance(meta.get("split"), dict) else {}
+        split = v if isinstance(v := meta.get("split"), dict) else {}
         self._require_space(str(train.get("optimizer", "adamw")),
                             sum(int(v) for v in split.values() if isinstance(v, int)), 0)
         self.meta = {**meta, "status": "running", "device": self.device,
                      "resumed": int(meta.get("resumed") or 0) + 1}
         self._before = float(meta.get("seconds") or 0.0)
-        rows = meta.get("unreadable") if isinstance(meta.get("unreadable"), list) else []
+        rows = v if isinstance(v := meta.get("unreadable"), list) else []
         self.problems = {str(r["path"]): str(r["reason"]) for r in rows if isinstance(r, dict)}
 
     def restore_state(self, saved: dict[str, Any]) -> None:
@@ -387,6 +387,7 @@ def better(acc: float | None, loss: float | None, best_acc: float | None,
 
 
 def _restore_schedule(fit: FitState, state: dict[str, Any]) -> None:
+    assert fit.optimizer is not None  # the loop makes it before resuming
     steps = restore_schedule(fit.scheduler, fit.optimizer, state,
                              fit.run.epoch * fit.source.steps_per_epoch)
     if steps is not None:

@@ -50,6 +50,7 @@ class Stages(Hook):
 
     def on_fit_start(self, fit: FitState) -> None:
         steps = fit.source.steps_per_epoch
+        assert fit.optimizer is not None  # the loop makes it before the run starts
         fit.scheduler = make_scheduler(fit.optimizer, fit.prep.config.train.schedule,
                                        self.total_steps(steps), self.phases(steps))
 

@@ -265,8 +265,8 @@ class ComparePage(QWidget):
         self.summary_task = task
 
     def _on_summary_succeeded(self, run: str, revision: tuple, summary: object) -> None:
-        if summary is not None and self._revisions.get(run) == revision:  # else: read again
-            self.summaries[run] = summary  # type: ignore[assignment]
+        if isinstance(summary, dict) and self._revisions.get(run) == revision:  # else: read again
+            self.summaries[run] = summary
             self._draw()
 
     def _on_summary_failed(self, run: str, revision: tuple, message: str, _details: str) -> None:

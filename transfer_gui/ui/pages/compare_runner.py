@@ -46,8 +46,8 @@ class StrategyComparison(QObject):
         self.task = task
 
     def stop(self) -> None:
-        if self.running:
-            self.task.cancel()  # type: ignore[union-attr]
+        if self.running and self.task is not None:
+            self.task.cancel()
 
     # --- events -----------------------------------------------------------------------------
 
@@ -81,7 +81,7 @@ class StrategyComparison(QObject):
 
     @Slot(object)
     def _on_succeeded(self, rows: object) -> None:
-        self.finished.emit(list(rows or []))  # type: ignore[call-overload]
+        self.finished.emit(list(rows) if isinstance(rows, list) else [])
 
 
 def _compare(config: RunConfig, strategies: list[str], out_root: str, scan: Any,

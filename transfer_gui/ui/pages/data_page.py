@@ -6,7 +6,7 @@ import dataclasses
 import os
 from functools import partial
 
-from PySide6.QtCore import QModelIndex, QRect, Qt, QUrl, Slot
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Qt, QUrl, Slot
 from PySide6.QtGui import QColor, QDesktopServices, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -49,7 +49,8 @@ SPLIT_SETTINGS = ("val_split", "seed")  # the split's settings the page's form s
 class ShareBar(QStyledItemDelegate):
     """Draws a class's share of the images as a bar with its percentage."""
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
         share = float(index.data(SHARE_ROLE) or 0.0)
         rect: QRect = option.rect.adjusted(6, 7, -56, -7)
         painter.save()
@@ -330,7 +331,10 @@ class DataPage(QWidget):
 
     @Slot(int, int)
     def _on_problem_activated(self, row: int, _column: int) -> None:
-        path = self.problem_table.item(row, 0).data(Qt.ItemDataRole.UserRole)
+        item = self.problem_table.item(row, 0)
+        if item is None:
+            return
+        path = item.data(Qt.ItemDataRole.UserRole)
         target = path if os.path.isdir(path) else os.path.dirname(path)
         QDesktopServices.openUrl(QUrl.fromLocalFile(target))
 

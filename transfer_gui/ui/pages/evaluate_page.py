@@ -84,7 +84,8 @@ class EvaluatePage(QWidget):
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Support"])
         for col, tip in enumerate(COLUMN_TIPS):
-            self.table.horizontalHeaderItem(col).setToolTip(tip)
+            if (header_item := self.table.horizontalHeaderItem(col)) is not None:
+                header_item.setToolTip(tip)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         header = self.table.horizontalHeader()
@@ -255,7 +256,7 @@ def _evaluate(run: str, callbacks: list, cancel: object, folder: str | None = No
     """The run's own validation split, as saved with the run, or a labelled `folder`."""
     from ...core import evaluate_run
 
-    return evaluate_run(run, folder, callbacks=callbacks, cancel=cancel)  # type: ignore[arg-type]
+    return evaluate_run(run, folder, callbacks=callbacks, cancel=cancel)
 
 
 def _run_text(run: str) -> str:

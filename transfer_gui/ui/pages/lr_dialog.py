@@ -106,8 +106,8 @@ class LRFinderDialog(QDialog):
 
     @Slot()
     def stop(self) -> None:
-        if self.running:
-            self.task.cancel()  # type: ignore[union-attr]
+        if self.running and self.task is not None:
+            self.task.cancel()
             self.status.setText("Stopping…")
 
     @property

@@ -86,7 +86,8 @@ class ModelPage(QWidget):
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["Backbone", "Params", "Input", "Top-1",
                                               "Weights"])
-        self.table.horizontalHeaderItem(3).setToolTip("ImageNet top-1 accuracy")
+        if (top1_header := self.table.horizontalHeaderItem(3)) is not None:
+            top1_header.setToolTip("ImageNet top-1 accuracy")
         self.table.setWordWrap(False)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -171,14 +172,16 @@ class ModelPage(QWidget):
         self._rows = list(self.state.engine.backbones)
         self.table.setRowCount(len(self._rows))
         for row, info in enumerate(self._rows):
-            self.table.setItem(row, 0, table_cell(info.title))
+            name = table_cell(info.title)
+            name.setToolTip(f"{info.name}: {info.description}")
+            self.table.setItem(row, 0, name)
             self.table.setItem(row, 1, table_cell(f"{info.params / 1e6:.1f} M", True))
             self.table.setItem(row, 2, table_cell(f"{info.image_size} px", True))
             top1 = f"{info.top1:.1f} %" if info.top1 else "–"
             self.table.setItem(row, 3, table_cell(top1, True))
-            self.table.setItem(row, 4, table_cell(WEIGHTS_TEXT.get(info.weights, info.weights)))
-            self.table.item(row, 4).setToolTip(WEIGHTS_TIP.get(info.weights, ""))
-            self.table.item(row, 0).setToolTip(f"{info.name}: {info.description}")
+            weights = table_cell(WEIGHTS_TEXT.get(info.weights, info.weights))
+            weights.setToolTip(WEIGHTS_TIP.get(info.weights, ""))
+            self.table.setItem(row, 4, weights)
         self.select_backbone(self.state.config.model.backbone)
 
     def select_backbone(self, name: str) -> None:

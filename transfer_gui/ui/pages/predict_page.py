@@ -263,9 +263,9 @@ class PredictPage(QWidget):
     def stop(self) -> None:
         """Cancel the running batch (and the waiting ones); the results so far stay."""
         self.queue = []
-        if self.running:
+        if self.running and self.task is not None:
             self._stopped = True
-            self.task.cancel()  # type: ignore[union-attr]
+            self.task.cancel()
             self._show_summary()
 
     @Slot()
@@ -374,5 +374,5 @@ def _save_pasted(image: QImage) -> str:
     folder = data_home() / "pasted"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"pasted-{time.strftime('%Y%m%d-%H%M%S')}-{id(image) % 10000}.png"
-    image.save(str(path), "PNG")
+    image.save(str(path), b"PNG")
     return str(path)

@@ -12,12 +12,13 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QLabel,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from ...core import TrainConfig, option_named
-from ..widgets.inputs.option_fields import make_field, problems_of
+from ..widgets.inputs.option_fields import make_field, problems_of, widget_of
 from ..widgets.tables.run_style import STRATEGY_NAMES
 
 CHOICES = (
@@ -49,7 +50,7 @@ class StrategiesDialog(QDialog):
             self.boxes[key] = box
             column.addWidget(box)
         self.epochs_field = make_field(epochs_option())
-        self.epochs = self.epochs_field.widget
+        self.epochs = widget_of(self.epochs_field, QSpinBox)
         form = QFormLayout()
         self.epochs_field.place(form)
         self.epochs_field.changed.connect(self._on_choice_toggled)

@@ -12,11 +12,20 @@ import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QPushButton, QWidget
+from PySide6.QtGui import QStandardItemModel
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
 
 from ...core import CLASSIC_STRATEGIES, ConfigError, TrainConfig, options_of
 from ..state import AppState
-from ..widgets.inputs.option_fields import make_fields, problems_of
+from ..widgets.inputs.option_fields import make_fields, problems_of, widget_of
 
 CLASSIC_WORDS = {"epochs": "fitted once", "lr": "not used"}  # what "auto" is for a classic head
 FIND_LR_TIP = "Train briefly with a rising rate and suggest where the loss falls fastest"
@@ -91,6 +100,8 @@ class TrainForm(QGroupBox):
             if name == "lr":
                 form.addRow("", self.find_lr)
             field.changed.connect(self._on_edited)
+        self.augment = widget_of(self.fields["augment"], QComboBox)  # the page's own slots
+        self.lr = widget_of(self.fields["lr"], QLineEdit)
         self._two_stage = self._probe = False
 
     @Slot()
@@ -99,8 +110,10 @@ class TrainForm(QGroupBox):
         self.edited.emit()
 
     def set_cuda_available(self, available: bool) -> None:
-        device = self.fields["device"].widget
-        item = device.model().item(device.findData("cuda"))
+        device = widget_of(self.fields["device"], QComboBox)
+        model = device.model()
+        assert isinstance(model, QStandardItemModel)  # a combo box's own model
+        item = model.item(device.findData("cuda"))
         item.setEnabled(available)
         item.setToolTip("" if available else "No CUDA GPU found")
 

@@ -394,5 +394,5 @@ def _fit(config: RunConfig, out: str, resume: bool, scan: object, tensorboard: s
          callbacks: list, cancel: object) -> object:
     from ...core import Trainer
 
-    return Trainer().fit(config, out, callbacks, cancel, resume=resume,  # type: ignore[arg-type]
-                         scan=scan, tensorboard=tensorboard)  # type: ignore[arg-type]
+    return Trainer().fit(config, out, callbacks, cancel, resume=resume,
+                         scan=scan, tensorboard=tensorboard)

@@ -12,10 +12,11 @@ import dataclasses
 import os
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QFileDialog, QFormLayout, QGroupBox, QLabel, QWidget
+from PySide6.QtWidgets import QComboBox, QFileDialog, QFormLayout, QGroupBox, QLabel, QWidget
 
 from ...core import TransferConfig, options_of
-from ..widgets.inputs.option_fields import make_fields, problems_of
+from ..widgets.inputs.folder_field import FolderField
+from ..widgets.inputs.option_fields import make_fields, problems_of, widget_of
 
 HELP = {
     "none": "Train on the data folder alone.",
@@ -53,9 +54,9 @@ class TransferForm(QGroupBox):
             field.place(self.form)
             if name == "mode":
                 self.form.addRow(self.help)  # the whole width: fewer lines
-        self.mode = self.fields["mode"].widget
-        self.source = self.fields["source_dir"].widget
-        self.target = self.fields["target_dir"].widget
+        self.mode = widget_of(self.fields["mode"], QComboBox)
+        self.source = widget_of(self.fields["source_dir"], FolderField)
+        self.target = widget_of(self.fields["target_dir"], FolderField)
         self.source_weight, self.target_weight, self.adapt_weight = (
             self.fields[name].widget for name in WEIGHTS)
         self.mode.currentIndexChanged.connect(self._on_mode_changed)

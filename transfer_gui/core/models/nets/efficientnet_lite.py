@@ -6,6 +6,8 @@ The Lite variants drop squeeze-and-excitation and use ReLU6. Convolutions use Te
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -16,8 +18,9 @@ BN_MOMENTUM = 0.01
 # What the bundled ImageNet weights are known by (they come from a pip package, outside
 # torchvision's weight catalogue): evaluation crop and resize, normalisation, the parameter
 # count with the 1000-class classifier, ImageNet-1K top-1 (%).
-FACTS = {"image_size": 224, "resize_size": 256, "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5),
-         "params": 4_652_008, "top1": 75.1}
+FACTS: dict[str, Any] = {
+    "image_size": 224, "resize_size": 256, "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5),
+    "params": 4_652_008, "top1": 75.1}
 
 # (repeats, kernel, stride, expand ratio, output channels) per stage.
 BASE_STAGES: tuple[tuple[int, int, int, int, int], ...] = (

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +36,9 @@ from ...config import TransferConfig
 from ..autobatch import Chunking, OutOfMemory, free_memory
 from ..recipe import autocast
 from ..steps import Stepper
+
+if TYPE_CHECKING:
+    from ...models.backbones import TransferNet
 
 Parts = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -115,6 +118,8 @@ class PairedStepper(Stepper):
     images that ran through the model.
     """
 
+    model: TransferNet  # the body and the head are run apart
+
     def __init__(self, *args: Any, transfer: TransferConfig, total_steps: int,
                  domain: nn.Module | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -130,7 +135,7 @@ class PairedStepper(Stepper):
         partner = batch.partner
         return self.train(batch.x, batch.y, (partner.x, partner.y) if partner is not None else None)
 
-    def train(self, x: torch.Tensor, y: torch.Tensor,  # type: ignore[override]
+    def train(self, x: torch.Tensor, y: torch.Tensor,
               other: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         xt, yt = other if other is not None else (x[:0], y[:0])
         work = partial(self._paired, (x, y, xt, yt))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from functools import partial
 from typing import Any
 
@@ -44,7 +44,8 @@ class PairedBatches:
         return self.lead.steps_per_epoch
 
     def train_epoch(self, epoch: int) -> Iterator[Batch]:
-        stream = self._partner_batches(epoch) if self.partner is not None else None
+        stream = (self._partner_batches(self.partner, epoch) if self.partner is not None
+                  else None)
         try:
             for batch in self.lead.train_epoch(epoch):
                 partner = next(stream) if stream is not None else None
@@ -53,10 +54,10 @@ class PairedBatches:
             if stream is not None:
                 stream.close()
 
-    def _partner_batches(self, epoch: int) -> Iterator[Batch]:
-        passes = -(-self.steps_per_epoch // max(self.partner.steps_per_epoch, 1))
+    def _partner_batches(self, partner: Any, epoch: int) -> Generator[Batch, None, None]:
+        passes = -(-self.steps_per_epoch // max(partner.steps_per_epoch, 1))
         for number in itertools.count((epoch - 1) * passes + 1):
-            yield from self.partner.train_epoch(number)
+            yield from partner.train_epoch(number)
 
     def val_batches(self) -> Iterator[Batch]:
         return self.own.val_batches()

@@ -9,7 +9,7 @@ widget in red; `values()` then raises `ConfigError` instead of guessing a value.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
@@ -29,17 +29,24 @@ from .folder_field import FolderField
 
 INVALID = QColor("#b33a3a")  # the colour of the form's error messages
 
+# A mixin over a Qt widget: to the type checker it is a QWidget; at run time the widget class
+# comes after it in the subclass's bases (PySide6 takes one Qt base per class).
+if TYPE_CHECKING:
+    _MixinBase = QWidget
+else:
+    _MixinBase = object
 
-class _Outlined:
+
+class _Outlined(_MixinBase):
     """Draws a red outline over the widget's own frame while its `invalid` property is set."""
 
     def paintEvent(self, event: QPaintEvent) -> None:
-        super().paintEvent(event)  # type: ignore[misc]
-        if self.property("invalid"):  # type: ignore[attr-defined]
-            painter = QPainter(self)  # type: ignore[call-overload]
+        super().paintEvent(event)
+        if self.property("invalid"):
+            painter = QPainter(self)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.setPen(QPen(INVALID, 1.5))
-            painter.drawRoundedRect(self.rect().adjusted(1, 1, -1, -1), 3, 3)  # type: ignore
+            painter.drawRoundedRect(self.rect().adjusted(1, 1, -1, -1), 3, 3)
 
 
 class _SpinBox(_Outlined, QSpinBox):
@@ -54,15 +61,18 @@ class _LineEdit(_Outlined, QLineEdit):
     pass
 
 
-class OptionField(QObject):
+W = TypeVar("W", bound=QWidget, covariant=True)  # the kind of widget a field shows
+
+
+class OptionField(QObject, Generic[W]):
     """One setting's widget and the message line under it."""
 
     changed = Signal()  # the value or what is typed changed
 
-    def __init__(self, option: Any, widget: QWidget) -> None:
+    def __init__(self, option: Any, widget: W) -> None:
         super().__init__(widget)
         self.option = option
-        self.widget = widget
+        self.widget: W = widget
         self.widget.setToolTip(option.help)
         self.message = QLabel()
         self.message.setObjectName("errorText")
@@ -116,7 +126,7 @@ class OptionField(QObject):
         raise NotImplementedError
 
 
-class ChoiceField(OptionField):
+class ChoiceField(OptionField[QComboBox]):
     def __init__(self, option: Any) -> None:
         combo = QComboBox()
         for value, text in option.choices.items():
@@ -136,7 +146,7 @@ class ChoiceField(OptionField):
         self.widget.setItemText(index, f"{auto} ({value})")
 
 
-class CheckField(OptionField):
+class CheckField(OptionField[QCheckBox]):
     def __init__(self, option: Any) -> None:
         super().__init__(option, QCheckBox(option.text))
         self.widget.toggled.connect(self.changed)
@@ -148,17 +158,17 @@ class CheckField(OptionField):
         self.widget.setChecked(bool(value))
 
 
-class NumberField(OptionField):
+class NumberField(OptionField[QSpinBox | QDoubleSpinBox]):
     """A number box. Its lowest position shows `special`: None for a nullable setting (one
     step below the valid range), or with `off`, the companion setting turned off."""
 
     def __init__(self, option: Any) -> None:
         whole = option.kind is int
-        spin = _SpinBox() if whole else _DoubleSpinBox()
+        spin: QSpinBox | QDoubleSpinBox = _SpinBox() if whole else _DoubleSpinBox()
         bottom = option.min if option.bottom is None else option.bottom
         self.lowest = bottom - (1 if whole and option.nullable else 0)  # in the value's units
         top = option.max if option.top is None else option.top
-        if not whole and option.decimals is not None:
+        if isinstance(spin, QDoubleSpinBox) and option.decimals is not None:
             spin.setDecimals(option.decimals)
         spin.setRange(self.lowest * option.scale, top * option.scale)
         if option.step is not None:
@@ -228,7 +238,7 @@ def _times(bound: float | None, scale: float) -> float | None:
     return None if bound is None else bound * scale
 
 
-class EntryField(OptionField):
+class EntryField(OptionField[QLineEdit]):
     """A number typed as text; empty means None (the placeholder says what that is)."""
 
     def __init__(self, option: Any) -> None:
@@ -256,7 +266,7 @@ class EntryField(OptionField):
         self.widget.setPlaceholderText(text)
 
 
-class FolderOptionField(OptionField):
+class FolderOptionField(OptionField[FolderField]):
     """A folder, chosen with a dialog (the form decides when to ask)."""
 
     def __init__(self, option: Any) -> None:
@@ -269,7 +279,7 @@ class FolderOptionField(OptionField):
         self.widget.set_path(value)
 
 
-def make_field(option: Any) -> OptionField:
+def make_field(option: Any) -> OptionField[QWidget]:
     """The field for `option`: a choice, a check box, a typed or spun number, or a folder."""
     if option.choices is not None:
         return ChoiceField(option)
@@ -280,12 +290,26 @@ def make_field(option: Any) -> OptionField:
     return FolderOptionField(option)
 
 
-def make_fields(options: tuple[Any, ...]) -> dict[str, OptionField]:
+K = TypeVar("K", bound=QWidget)
+
+
+def widget_of(field: OptionField[QWidget], kind: type[K]) -> K:
+    """`field`'s widget, which the caller knows to be a `kind` (a form reaching for another
+    kind of widget is a programming error, named here rather than at the first call on it)."""
+    widget = field.widget
+    if not isinstance(widget, kind):
+        raise TypeError(f"the field {field.option.name!r} shows a {type(widget).__name__}, "
+                        f"not a {kind.__name__}")
+    return widget
+
+
+def make_fields(options: tuple[Any, ...]) -> dict[str, OptionField[QWidget]]:
     """A field for every option on the form, by setting name."""
     return {o.name: make_field(o) for o in options if o.form}
 
 
-def problems_of(fields: dict[str, OptionField]) -> tuple[dict[str, Any], dict[str, str]]:
+def problems_of(fields: dict[str, OptionField[QWidget]]
+                ) -> tuple[dict[str, Any], dict[str, str]]:
     """The fields' values, and the message of each field that has none."""
     values: dict[str, Any] = {}
     problems: dict[str, str] = {}

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QButtonGroup, QMenu, QPushButton, QSpinBox, QWidge
 
 from ....core import ModelConfig, option_named
 from .flow_layout import FlowLayout, flow_policy
-from .option_fields import make_field
+from .option_fields import make_field, widget_of
 
 PRESETS = (
     ("linear-probe", "Linear probe", "Train only the new head; the backbone stays frozen."),
@@ -66,7 +66,7 @@ class PresetBar(QWidget):
     def _unfreeze_spin(self) -> QSpinBox:
         """The number box of `ModelConfig.unfreeze` (range, default and tooltip declared
         there); the Model page lowers its maximum to the backbone's groups."""
-        spin = make_field(option_named(ModelConfig, "unfreeze")).widget
+        spin = widget_of(make_field(option_named(ModelConfig, "unfreeze")), QSpinBox)
         spin.valueChanged.connect(self.unfreeze_changed)
         return spin
 
@@ -115,9 +115,9 @@ class PresetBar(QWidget):
         button = self.buttons.get(strategy)
         if button is not None:
             button.setChecked(True)
-        elif self.group.checkedButton() is not None:
+        elif (checked := self.group.checkedButton()) is not None:
             self.group.setExclusive(False)  # an exclusive group cannot uncheck its last button
-            self.group.checkedButton().setChecked(False)
+            checked.setChecked(False)
             self.group.setExclusive(True)
 
     def set_unfreeze(self, value: int) -> None:

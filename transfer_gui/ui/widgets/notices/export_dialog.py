@@ -127,7 +127,7 @@ class ExportDialog(QDialog):
     @Slot()
     def _on_format_changed(self, *_: object) -> None:
         self._describe()
-        stem, _ = os.path.splitext(self.path.text().strip())
+        stem = os.path.splitext(self.path.text().strip())[0]
         if stem:
             self.path.setText(f"{stem}{self._suffix()}")
 

@@ -85,5 +85,6 @@ class RunCurves(pg.GraphicsLayoutWidget):
 
     def points(self, key: str) -> tuple[int, int]:
         """How many accuracy and loss points the curves of run `key` have."""
-        return tuple(len(item.getData()[0] if item.getData()[0] is not None else [])
-                     for item in self.items[key])  # type: ignore[return-value]
+        acc, loss = (len(item.getData()[0] if item.getData()[0] is not None else [])
+                     for item in self.items[key])
+        return acc, loss

@@ -90,7 +90,8 @@ class CompareTable(QTableWidget):
         super().__init__(0, len(COLUMNS) + 1, parent)
         self.setHorizontalHeaderLabels(["Run", *(c.header for c in COLUMNS)])
         for i, column in enumerate(COLUMNS, start=1):
-            self.horizontalHeaderItem(i).setToolTip(column.tip)
+            if (header_item := self.horizontalHeaderItem(i)) is not None:
+                header_item.setToolTip(column.tip)
         self.verticalHeader().setVisible(False)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -156,7 +157,7 @@ class CompareTable(QTableWidget):
         for c, column in enumerate(COLUMNS, start=1):
             if not column.best_high:
                 continue
-            items = [self.item(r, c) for r in range(self.rowCount())]
+            items = [i for r in range(self.rowCount()) if (i := self.item(r, c)) is not None]
             values = [i.data(SORT_ROLE) for i in items if i.data(SORT_ROLE) is not None]
             if len(values) < 2:
                 continue
@@ -165,14 +166,18 @@ class CompareTable(QTableWidget):
                     item.setFont(self._bold)
 
     def run_at(self, row: int) -> str:
-        return self.item(row, 0).data(RUN_ROLE)
+        item = self.item(row, 0)
+        if item is None:
+            raise IndexError(f"no run in row {row}")
+        return item.data(RUN_ROLE)
 
     def text(self, run: str, header: str) -> str:
         """The text shown for `run` in column `header`."""
-        column = [self.horizontalHeaderItem(c).text() for c in range(self.columnCount())]
+        column = [h.text() if (h := self.horizontalHeaderItem(c)) is not None else ""
+                  for c in range(self.columnCount())]
         for r in range(self.rowCount()):
-            if self.run_at(r) == run:
-                return self.item(r, column.index(header)).text()
+            if self.run_at(r) == run and (item := self.item(r, column.index(header))) is not None:
+                return item.text()
         raise KeyError(run)
 
     @Slot(int, int)

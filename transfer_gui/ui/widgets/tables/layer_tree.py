@@ -48,8 +48,11 @@ def build_items(layers: Sequence) -> list[TreeItem]:
 def _is_checked(value: object) -> bool:
     if isinstance(value, bool):
         return value
-    state = value if isinstance(value, Qt.CheckState) else Qt.CheckState(int(value))
-    return state != Qt.CheckState.Unchecked
+    if isinstance(value, Qt.CheckState):
+        return value != Qt.CheckState.Unchecked
+    if not isinstance(value, int):
+        raise TypeError(f"not a check state: {value!r}")
+    return Qt.CheckState(value) != Qt.CheckState.Unchecked
 
 
 def _fmt(n: int) -> str:
@@ -90,7 +93,9 @@ class LayerTreeModel(QAbstractItemModel):
             return self.createIndex(row, column, siblings[row])
         return QModelIndex()
 
-    def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
+    def parent(  # type: ignore[override]  # parent() without an index is QObject's
+        self, index: Index = QModelIndex(),  # noqa: B008
+    ) -> QModelIndex:
         item = self._item(index)
         if item is None or item.parent is None:
             return QModelIndex()
