@@ -29,7 +29,8 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a classifier on an image folder",
                        description="Train a classifier on DATA (one sub-folder per class, or "
-                                   "train/ and val/ sub-trees) and write the run folder RUN.")
+                                   "train/ with val/ and/or test/ sub-trees: test/ is never "
+                                   "trained on) and write the run folder RUN.")
     p.add_argument("data", nargs="?", help="image folder (not needed with --resume)")
     p.add_argument("--out", help="run folder to write")
     p.add_argument("--resume", metavar="RUN", help="continue a stopped or killed run")
@@ -59,11 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     add_strategy_parsers(sub)
     p = sub.add_parser("evaluate", help="accuracy, per-class scores and confusion matrix",
-                       description="Evaluate RUN on DATA. Without DATA, or with the folder the "
-                                   "run was trained on, its validation split is used.")
+                       description="Evaluate RUN on DATA. A folder with train/ and test/ "
+                                   "sub-folders is scored on its test/ part. Without DATA, or "
+                                   "with the folder the run was trained on, the run's "
+                                   "validation split is used.")
     p.add_argument("run")
     p.add_argument("data", nargs="?")
-    p.add_argument("--all", action="store_true", help="every image of DATA, not the val split")
+    p.add_argument("--all", action="store_true",
+                   help="every image of DATA, not its test/ part or the val split")
     add_run_setting(p, "batch_size", metavar="N", help="images per step (default %(default)s)")
     add_run_setting(p, "device")
     p.add_argument("--json", action="store_true")
@@ -116,12 +120,15 @@ def cmd_check_data(args: argparse.Namespace) -> int:
     total = max(sum(counts), 1)
     if args.json:
         print_json({
-            "root": scan.root, "layout": scan.layout, "images": sum(counts),
+            "root": scan.root, "layout": scan.layout, "layout_text": scan.layout_text(),
+            "test_folder": scan.test_dir or None, "test_images": scan.test_images,
+            "images": sum(counts),
             "classes": [{"name": n, "count": c} for n, c in zip(scan.classes, counts, strict=True)],
             "problems": _problem_rows(scan.problems),
         })
         return EXIT_OK
-    print(f"{scan.root}: {scan.summary()} ({scan.layout} layout)")
+    print(f"{scan.root}: {scan.summary()}")
+    print(f"layout: {scan.layout_text()}\n")
     table([[n, c, f"{100 * c / total:.1f} %"] for n, c in zip(scan.classes, counts, strict=True)],
           ["class", "images", "share"])
     _print_problems(scan.problems)
