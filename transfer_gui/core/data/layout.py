@@ -75,11 +75,13 @@ def describe(layout: str, names: tuple[str, ...], test_images: int = 0) -> str:
     if layout == "classes":
         return "one sub-folder per class; the validation images are drawn from them"
     train, val, test = (f"{n}{os.sep}" if n else "" for n in (*names, "", "", "")[:3])
-    kept = (f"; {test} ({count(test_images, 'image')}) is kept apart for testing "
-            "(Evaluate on a test folder)" if test else "")
-    if layout == "train-val":
-        own = f"{train} and {val} folders of classes: the folder's own split" if val else \
-            "a training folder and a separate validation folder"
-        return own + kept
-    return (f"{train} and {test} folders of classes: the validation images are drawn from "
-            f"{train}{kept}")
+    kept = (f"{test} ({count(test_images, 'image')}) is kept apart for testing: Evaluate "
+            f"on {test}" if test else "")
+    if layout == "train-test":
+        return (f"{train} and {test} folders of classes: the validation images are drawn "
+                f"from {train}, and {kept}")
+    if not val:
+        return "a training folder and a separate validation folder"
+    if not test:
+        return f"{train} and {val} folders of classes: the folder's own split"
+    return f"{train}, {val} and {test} folders of classes: the folder's own split, and {kept}"
