@@ -21,8 +21,8 @@ VAL_NAMES = ("val", "valid", "validation")
 TEST_NAMES = ("test", "testing")
 SPLIT_NAMES = frozenset(TRAIN_NAMES + VAL_NAMES + TEST_NAMES)
 
-SPLIT_HELP = ("a folder is read as a split when it holds train/ beside val/ (or valid/, "
-              "validation/) and/or test/, each with one sub-folder per class")
+SPLIT_HELP = ("a folder holding train/ beside val/ (or valid/, validation/) and/or test/, "
+              "each with one sub-folder per class, is read as a split")
 
 
 @dataclass(frozen=True)
@@ -63,10 +63,11 @@ def split_like(classes: list[str]) -> list[str]:
 def split_name_warning(names: list[str], layout: str) -> str:
     """Why classes named like splits are suspicious, and what the folder should look like."""
     listed = " and ".join(", ".join(repr(n) for n in names).rsplit(", ", 1))
-    what = f"class {listed} looks" if len(names) == 1 else f"classes {listed} look"
-    where = ("inside a split folder" if layout != "classes" else "beside the other classes")
-    return (f"{what} like a split folder, not a class ({where}); {SPLIT_HELP}: choose that "
-            "folder, or the folder of classes itself")
+    what = (f"class {listed} looks like a split folder, not a class" if len(names) == 1 else
+            f"classes {listed} look like split folders, not classes")
+    where = " (inside a split folder)" if layout != "classes" else ""
+    return (f"{what}{where}. {SPLIT_HELP[0].upper()}"
+            f"{SPLIT_HELP[1:]}: choose that folder, or the folder of classes itself")
 
 
 def describe(layout: str, names: tuple[str, ...], test_images: int = 0) -> str:
