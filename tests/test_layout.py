@@ -78,12 +78,14 @@ def test_split_folders_holding_images_directly_are_classes_with_a_warning(tmp_pa
 
 def test_a_folder_beside_the_splits_is_reported(tmp_path):
     make_dataset(tmp_path / "train", SHAPES, per_class=3, size=32)
-    make_dataset(tmp_path / "test", SHAPES, per_class=1, size=32)
+    make_dataset(tmp_path / "test", (*SHAPES, "triangle"), per_class=1, size=32)
     make_dataset(tmp_path / "extra", ("circle",), per_class=1, size=32)
     scan = scan_folder(tmp_path)
-    assert scan.layout == "train-test"
+    assert scan.layout == "train-test" and scan.test_images == 3
     assert any(p.path == str(tmp_path / "extra") and "not used" in p.reason
                for p in scan.problems)
+    assert any(p.path == str(tmp_path / "test" / "triangle") and "no training folder"
+               in p.reason for p in scan.problems)
 
 
 def test_evaluate_on_a_split_parent_uses_its_test_folder(tmp_path, capsys):
