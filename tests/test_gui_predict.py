@@ -74,6 +74,9 @@ def test_results_stream_in_and_stop_ends_the_batch(qtbot, page, labelled, monkey
     assert len(page.results) == kept  # nothing arrives after Stop
     assert f"stopped after {kept} of {N}" in page.summary.text()
     assert not page.stop_button.isEnabled()
+    # read across the class folders in turn: the few results so far cover every class
+    assert {r.truth for r in page.results} == {"circle", "square", "triangle"}
+    assert f"on {kept} images of 3 classes" in page.summary.text()
 
 
 def test_clear_during_a_batch_cancels_it_and_no_late_results_arrive(qtbot, page, labelled,
@@ -136,7 +139,7 @@ def test_uncertain_results_are_flagged_and_labelled_folders_scored(qtbot, window
     wait_until(qtbot, lambda: len(page.results) == N and not page.running, 60)
     assert all(r.truth == Path(r.path).parent.name for r in page.results)
     correct = sum(r.label == r.truth for r in page.results)
-    assert f"accuracy {correct / N:.1%}</b> on the {N} images" in page.summary.text()
+    assert f"accuracy {correct / N:.1%} on {N} images of 3 classes" in page.summary.text()
     tops = [r.top_k[0][1] for r in page.results]
     for percent in (99, 1, 50):
         page.threshold.setValue(percent)
@@ -146,6 +149,10 @@ def test_uncertain_results_are_flagged_and_labelled_folders_scored(qtbot, window
     page.export_csv(str(tmp_path / "p.csv"))
     rows = list(csv.DictReader((tmp_path / "p.csv").open()))
     assert [row["uncertain"] for row in rows] == ["1"] * N
+    assert [row["true_class"] for row in rows] == [Path(r.path).parent.name for r in page.results]
+    assert [row["correct"] for row in rows] == [str(int(r.label == r.truth))
+                                                for r in page.results]
+    assert sum(row["correct"] == "1" for row in rows) == correct
     message = window.statusBar().currentMessage()
     assert f"Saved {N} predictions to {tmp_path / 'p.csv'}" == message
     page.list.grab()  # the rows paint (flags, bars and the threshold marker)

@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..core import count
@@ -25,11 +26,15 @@ from .options import (
 )
 from .strategies import add_strategy_parsers, cmd_compare, cmd_lr_find
 
+if TYPE_CHECKING:
+    from ..core import Prediction
+
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a classifier on an image folder",
                        description="Train a classifier on DATA (one sub-folder per class, or "
-                                   "train/ and val/ sub-trees) and write the run folder RUN.")
+                                   "train/ with val/ and/or test/ sub-trees: test/ is never "
+                                   "trained on) and write the run folder RUN.")
     p.add_argument("data", nargs="?", help="image folder (not needed with --resume)")
     p.add_argument("--out", help="run folder to write")
     p.add_argument("--resume", metavar="RUN", help="continue a stopped or killed run")
@@ -59,21 +64,32 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     add_strategy_parsers(sub)
     p = sub.add_parser("evaluate", help="accuracy, per-class scores and confusion matrix",
-                       description="Evaluate RUN on DATA. Without DATA, or with the folder the "
-                                   "run was trained on, its validation split is used.")
+                       description="Evaluate RUN on DATA. A folder with train/ and test/ "
+                                   "sub-folders is scored on its test/ part. Without DATA, or "
+                                   "with the folder the run was trained on, the run's "
+                                   "validation split is used.")
     p.add_argument("run")
     p.add_argument("data", nargs="?")
-    p.add_argument("--all", action="store_true", help="every image of DATA, not the val split")
+    p.add_argument("--all", action="store_true",
+                   help="every image of DATA, not its test/ part or the val split")
     add_run_setting(p, "batch_size", metavar="N", help="images per step (default %(default)s)")
     add_run_setting(p, "device")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("predict", help="classify images",
                        description="predict RUN IMAGE_OR_DIR... or predict --backbone NAME "
-                                   "IMAGE... (the network's own ImageNet classes)")
+                                   "IMAGE... (the network's own ImageNet classes). An image "
+                                   "in a folder named like one of the model's classes is "
+                                   "marked right or wrong, and the accuracy on those is "
+                                   "given.")
     p.add_argument("inputs", nargs="+", metavar="RUN_OR_IMAGE")
     p.add_argument("--backbone", help="use this pretrained network's ImageNet head")
     p.add_argument("--top-k", type=int, default=5)
-    p.add_argument("--csv", metavar="FILE")
+    p.add_argument("--csv", metavar="FILE",
+                   help="also write the predictions as CSV (with true_class and correct for "
+                        "images in folders named like the model's classes)")
+    p.add_argument("--uncertain-below", type=float, default=50, metavar="PERCENT",
+                   help="flag results whose top class is under this probability "
+                        "(default %(default)s)")
     add_run_setting(p, "device")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("cache", help="show or clear the feature and image cache")
@@ -116,12 +132,15 @@ def cmd_check_data(args: argparse.Namespace) -> int:
     total = max(sum(counts), 1)
     if args.json:
         print_json({
-            "root": scan.root, "layout": scan.layout, "images": sum(counts),
+            "root": scan.root, "layout": scan.layout, "layout_text": scan.layout_text(),
+            "test_folder": scan.test_dir or None, "test_images": scan.test_images,
+            "images": sum(counts),
             "classes": [{"name": n, "count": c} for n, c in zip(scan.classes, counts, strict=True)],
             "problems": _problem_rows(scan.problems),
         })
         return EXIT_OK
-    print(f"{scan.root}: {scan.summary()} ({scan.layout} layout)")
+    print(f"{scan.root}: {scan.summary()}")
+    print(f"layout: {scan.layout_text()}\n")
     table([[n, c, f"{100 * c / total:.1f} %"] for n, c in zip(scan.classes, counts, strict=True)],
           ["class", "images", "share"])
     _print_problems(scan.problems)
@@ -195,16 +214,47 @@ def cmd_predict(args: argparse.Namespace) -> int:
                              "(or --backbone NAME and images)")
         predictor = Predictor.from_run(args.inputs[0], args.device)
         inputs = args.inputs[1:]
-    predictions = predictor.predict_paths(expand_inputs(inputs), top_k=args.top_k)
+    if not 0 < args.uncertain_below < 100:
+        raise UsageError("--uncertain-below takes a percentage between 0 and 100")
+    threshold = args.uncertain_below / 100
+    predictions = predictor.predict_paths(expand_inputs(inputs, interleave=False),
+                                          top_k=args.top_k)
     if args.csv:
-        write_csv(args.csv, predictions, args.top_k)
+        write_csv(args.csv, predictions, args.top_k, threshold)
     if args.json:
-        print_json([p.to_dict() for p in predictions])
+        print_json([p.to_dict(threshold) for p in predictions])
     else:
         for p in predictions:
-            shown = p.error or ", ".join(f"{label} {prob:.1%}" for label, prob in p.top_k)
-            print(f"{p.path}: {shown}")
+            print(prediction_line(p, threshold))
+        print(predictions_summary(predictions, threshold))
     return EXIT_OK if all(p.error is None for p in predictions) else EXIT_ERROR
+
+
+def prediction_line(p: Prediction, threshold: float) -> str:
+    """`path: top-k`, then the flags: uncertain, right or wrong against the folder's class."""
+    from ..core import is_uncertain
+
+    shown = p.error or ", ".join(f"{label} {prob:.1%}" for label, prob in p.top_k)
+    flags = ["uncertain"] if is_uncertain(p.top_k, threshold) else []
+    if p.correct is not None:
+        flags.append("right" if p.correct else f"wrong: the folder says {p.truth}")
+    return f"{p.path}: {shown}" + (f"  [{'; '.join(flags)}]" if flags else "")
+
+
+def predictions_summary(predictions: list[Prediction], threshold: float) -> str:
+    """One line: how many, how many unreadable or uncertain, the accuracy on labelled files."""
+    from ..core import is_uncertain, labelled_score
+
+    parts = [count(len(predictions), "image")]
+    errors = sum(p.error is not None for p in predictions)
+    if errors:
+        parts.append(f"{errors} could not be read")
+    uncertain = sum(is_uncertain(p.top_k, threshold) for p in predictions)
+    parts.append(f"{uncertain} uncertain (top class under {threshold:.0%})")
+    score = labelled_score([p.label for p in predictions], [p.truth for p in predictions])
+    if score is not None:
+        parts.append(score.text())
+    return " · ".join(parts)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -214,6 +264,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = args.out or default_export_path(args.run, fmt)
     result = export_run(args.run, out, fmt)
     print(f"exported {args.run} to {result.path} ({result.format})")
+    print(f"  input: {result.input_text()}")
     print(f"  parity: {result.summary()}")
     print(f"  beside it: {', '.join(p.name for p in result.sidecars)}")
     return EXIT_OK

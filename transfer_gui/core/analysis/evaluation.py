@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 from ..data.batches import prefetch, sequential
 from ..data.datasets import ImageDataset, eval_transform
 from ..data.images import why_unusable
-from ..data.scan import DataError, Problem, Sample, scan_folder
+from ..data.scan import DataError, Problem, Sample, find_split_dirs, scan_folder
 from ..events import Callback, CancelToken, Task
 from ..interrupt import cancel_points
 from ..io.bundle import LoadedRun, load_run, load_split
@@ -92,33 +92,47 @@ def evaluation_samples(
 ) -> tuple[list[Sample], str, list[Problem]]:
     """Which labelled images to evaluate on.
 
-    The folder the run was trained on (or none given) means the run's own validation split,
-    so training images never inflate the score; any other folder is evaluated whole (its
-    `val/` part for a train/val layout), its classes matched to the run's by name.
+    A folder with a test/ part (train/ beside test/, see `data.layout`) means that test
+    folder, kept apart from training. Otherwise the folder the run was trained on (or none
+    given) means the run's own validation split, so training images never inflate the score;
+    any other folder is evaluated whole (its `val/` part for a train/val layout), its classes
+    matched to the run's by name. `use_all`: every image of the folder, test/ included.
     """
     config = run.meta.get("config")
     data_config = config.get("data") if isinstance(config, dict) else None
     trained_on = data_config.get("root", "") if isinstance(data_config, dict) else ""
+    split = find_split_dirs(Path(data)) if data is not None else None
+    if split is not None and split.test is not None and not use_all:
+        return _labelled(run, str(split.test), task, f"the test folder {split.test}")
     if data is None or (_same_folder(data, trained_on) and not use_all):
         _, val = load_split(run.run_dir, data or None)
         if val:
             return val, f"the run's validation split ({count(len(val), 'image')})", []
         if data is None:
             raise DataError("the run has no validation split: give a folder to evaluate on")
+    return _labelled(run, data, task, data, use_all)
+
+
+def _labelled(run: LoadedRun, data: str, task: Task, name: str,
+              use_all: bool = False) -> tuple[list[Sample], str, list[Problem]]:
+    """The images of `data` whose classes the run knows, labelled by the run's classes."""
     scan = scan_folder(data, verify=True, callbacks=task)
-    index = {name: i for i, name in enumerate(run.classes)}
-    pool = scan.val if scan.layout == "train-val" and not use_all else scan.samples
+    pool = [(s.path, scan.classes[s.label]) for s in
+            (scan.val if scan.layout == "train-val" and not use_all else scan.samples)]
     problems = list(scan.problems)
-    unknown = sorted({scan.classes[s.label] for s in pool} - set(index))
-    for name in unknown:
-        problems.append(Problem(os.path.join(data, name), f"class {name!r} is not one the "
-                                                          "model knows: its images are skipped"))
-    samples = [Sample(s.path, index[scan.classes[s.label]]) for s in pool
-               if scan.classes[s.label] in index]
+    if use_all and scan.test_dir:
+        test = scan_folder(scan.test_dir, verify=True, callbacks=task)
+        pool += [(s.path, test.classes[s.label]) for s in test.samples]
+        problems += test.problems
+    index = {name: i for i, name in enumerate(run.classes)}
+    for unknown in sorted({c for _, c in pool} - set(index)):
+        problems.append(Problem(os.path.join(data, unknown), f"class {unknown!r} is not one "
+                                "the model knows: its images are skipped"))
+    samples = [Sample(path, index[c]) for path, c in pool if c in index]
     if not samples:
         raise DataError(f"{data} has no images of the classes the model knows "
                         f"({', '.join(run.classes)})")
-    return samples, f"{data} ({count(len(samples), 'image')})", problems
+    return samples, f"{name} ({count(len(samples), 'image')})", problems
 
 
 def evaluate_run(

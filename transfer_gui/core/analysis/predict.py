@@ -25,6 +25,7 @@ from ..data.images import ImageError, decode, is_supported, resize_short, unsupp
 from ..events import CancelToken, Task
 from ..models.backbones import BackboneSpec, TransferNet, get_spec, imagenet_categories
 from ..train.recipe import pick_device
+from ..wording import count
 
 
 @dataclass(frozen=True)
@@ -32,16 +33,28 @@ class Prediction:
     path: str
     top_k: list[tuple[str, float]] = field(default_factory=list)
     error: str | None = None
+    truth: str | None = None  # the class its folder names, when that is one of the model's
 
     @property
     def label(self) -> str | None:
         return self.top_k[0][0] if self.top_k else None
 
-    def to_dict(self) -> dict[str, Any]:
+    @property
+    def correct(self) -> bool | None:
+        """Whether the top class is the folder's class; None when either is unknown."""
+        if self.truth is None or self.label is None:
+            return None
+        return self.label == self.truth
+
+    def to_dict(self, threshold: float | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
             "path": self.path,
             "top_k": [{"label": label, "probability": p} for label, p in self.top_k],
+            "true_class": self.truth,
+            "correct": self.correct,
         }
+        if threshold is not None:
+            out["uncertain"] = is_uncertain(self.top_k, threshold)
         if self.error:
             out["error"] = self.error
         return out
@@ -58,11 +71,13 @@ def is_uncertain(top_k: Sequence[tuple[str, float]], threshold: float = UNCERTAI
 
 def write_csv(path: str | os.PathLike[str], predictions: Sequence[Prediction], top_k: int,
               threshold: float | None = None) -> int:
-    """One row per image: path, error, then label and probability for each of the top k (and,
-    given a `threshold`, an `uncertain` column of 0/1). Returns the number of rows written."""
+    """One row per image: path, error (and, given a `threshold`, an `uncertain` column of
+    0/1), `true_class` and `correct` (1/0; both empty for a file outside a folder named like
+    a class), then label and probability for each of the top k. Returns the rows written."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     header = ["path", "error"] + (["uncertain"] if threshold is not None else [])
+    header += ["true_class", "correct"]
     for i in range(1, top_k + 1):
         header += [f"label_{i}", f"probability_{i}"]
     writer.writerow(header)
@@ -70,6 +85,7 @@ def write_csv(path: str | os.PathLike[str], predictions: Sequence[Prediction], t
         row = [p.path, p.error or ""]
         if threshold is not None:
             row.append("1" if is_uncertain(p.top_k, threshold) else "0")
+        row += [p.truth or "", "" if p.correct is None else str(int(p.correct))]
         for label, prob in p.top_k[:top_k]:
             row += [label, f"{prob:.6f}"]
         writer.writerow(row)
@@ -92,10 +108,37 @@ def labelled_accuracy(labels: Sequence[str | None],
     return sum(p == t for p, t in pairs), len(pairs)
 
 
-def expand_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[str]:
+@dataclass(frozen=True)
+class LabelledScore:
+    """Accuracy over the files whose folder names their class, and how many classes those
+    cover (a batch stopped early may have seen only some)."""
+
+    correct: int
+    counted: int
+    classes: int
+
+    def text(self) -> str:
+        return (f"accuracy {self.correct / self.counted:.1%} on "
+                f"{count(self.counted, 'image')} of {count(self.classes, 'class')} in folders "
+                "named like the model's classes")
+
+
+def labelled_score(labels: Sequence[str | None],
+                   truths: Sequence[str | None]) -> LabelledScore | None:
+    """The `LabelledScore` of a batch; None when no file has a known class and a prediction."""
+    correct, counted = labelled_accuracy(labels, truths)
+    if not counted:
+        return None
+    covered = {t for p, t in zip(labels, truths, strict=True) if t is not None and p is not None}
+    return LabelledScore(correct, counted, len(covered))
+
+
+def expand_inputs(inputs: Iterable[str | os.PathLike[str]], interleave: bool = True) -> list[str]:
     """The files to classify from a mix of files and folders. Folders are searched like a data
     folder (hidden and system files skipped, links followed without looping); every other
-    file is kept, so a file that is not an image gets an error entry rather than vanishing."""
+    file is kept, so a file that is not an image gets an error entry rather than vanishing.
+    With `interleave`, a folder's files are taken from its sub-folders in turn (one of each
+    class folder, then the next of each), so a batch stopped early has seen every class."""
     from ..data.scan import Problem, walk_files
 
     files: list[str] = []
@@ -107,8 +150,18 @@ def expand_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[str]:
         problems: list[Problem] = []
         found = [str(p) for p in walk_files(path, problems)]
         found += [p.path for p in problems if not os.path.isdir(p.path)]  # broken links
-        files.extend(sorted(found))
+        files.extend(_round_robin(sorted(found)) if interleave else sorted(found))
     return files
+
+
+def _round_robin(paths: list[str]) -> list[str]:
+    """`paths` (sorted) taken from each folder in turn: first file of each, then second…"""
+    by_folder: dict[str, list[str]] = {}
+    for p in paths:
+        by_folder.setdefault(os.path.dirname(p), []).append(p)
+    columns = list(by_folder.values())
+    longest = max((len(c) for c in columns), default=0)
+    return [c[i] for i in range(longest) for c in columns if i < len(c)]
 
 
 class Predictor:
@@ -181,6 +234,7 @@ class Predictor:
         """One `Prediction` per path, in order; unreadable files carry their error instead.
         `callbacks` may be a `Task`."""
         task = Task.of(callbacks, cancel)
+        truths = folder_labels(paths, self.classes)
         out: list[Prediction] = []
         for start in range(0, len(paths), batch_size):
             task.check()
@@ -193,9 +247,9 @@ class Predictor:
                 except ImageError as exc:
                     errors[path] = exc.reason
             tops = iter(self.predict_images(list(loaded.values()), top_k))
-            for path in chunk:
-                out.append(Prediction(path, error=errors[path]) if path in errors
-                           else Prediction(path, next(tops)))
+            for path, truth in zip(chunk, truths[start : start + batch_size], strict=True):
+                out.append(Prediction(path, error=errors[path], truth=truth) if path in errors
+                           else Prediction(path, next(tops), truth=truth))
             task.progress(len(out), len(paths), "predict")
         return out
 

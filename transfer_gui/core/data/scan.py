@@ -1,12 +1,15 @@
 """Scanning an image folder: classes, usable files, problems, and the train/validation split.
 
-Two layouts are understood: `ROOT/<class>/...` (split by seed) and `ROOT/train/<class>/...` with
-`ROOT/val/<class>/...` (the folder's own split). Files in nested folders under a class belong to
-that class. Nothing stops at the first bad file: each one becomes a `Problem` with a reason.
+Layouts understood (see `layout`): `ROOT/<class>/...` (split by seed); `ROOT/train/<class>/...`
+with `ROOT/val/<class>/...` (the folder's own split); `ROOT/train/<class>/...` with
+`ROOT/test/<class>/...` (validation drawn from train/, test/ kept apart for testing), or all
+three. Files in nested folders under a class belong to that class. Nothing stops at the first
+bad file: each one becomes a `Problem` with a reason.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import random
@@ -28,9 +31,7 @@ from .images import (
     is_supported,
     unsupported_reason,
 )
-
-TRAIN_NAMES = ("train", "training")
-VAL_NAMES = ("val", "valid", "validation")
+from .layout import SplitDirs, describe, find_splits, split_like, split_name_warning
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,14 @@ class FolderScan:
     train: list[Sample]
     val: list[Sample]  # filled for a train/val layout; else empty until split
     problems: list[Problem] = field(default_factory=list)
-    layout: str = "classes"  # "classes" or "train-val"
+    layout: str = "classes"  # "classes", "train-val" (own split) or "train-test"
+    test_dir: str = ""  # a split layout's test/ folder, kept apart for testing
+    test_images: int = 0  # its image files (counted, not decoded)
+    split_names: tuple[str, ...] = ()  # the split folders' names on disk: train, val, test
+
+    def layout_text(self) -> str:
+        """Which layout was recognised, in words."""
+        return describe(self.layout, self.split_names, self.test_images)
 
     @property
     def samples(self) -> list[Sample]:
@@ -81,12 +89,10 @@ class DataError(UserError, ValueError):
     """The folder cannot be used for training; the message says why."""
 
 
-def find_split_dirs(root: Path) -> tuple[Path, Path] | None:
-    """The `train/` and `val/` sub-folders of `root`, if it is laid out that way."""
-    entries = {p.name.lower(): p for p in _subdirs(root)}
-    train = next((entries[n] for n in TRAIN_NAMES if n in entries), None)
-    val = next((entries[n] for n in VAL_NAMES if n in entries), None)
-    return (train, val) if train and val else None
+def find_split_dirs(root: Path) -> SplitDirs | None:
+    """The split sub-folders of `root` (train/ with val/ and/or test/), if it is laid out
+    that way."""
+    return find_splits(root, _subdirs)
 
 
 def _subdirs(folder: Path) -> list[Path]:
@@ -186,9 +192,9 @@ def scan_folder(
     if not _is_dir(root_path):
         raise DataError(f"{root} is not a folder")
     problems: list[Problem] = []
-    split = (root_path, Path(val_dir)) if val_dir else find_split_dirs(root_path)
-    layout = "train-val" if split else "classes"
-    train_root, val_root = split if split else (root_path, None)
+    split = SplitDirs(root_path, Path(val_dir), None) if val_dir else find_split_dirs(root_path)
+    layout = split.layout if split else "classes"
+    train_root, val_root = (split.train, split.val) if split else (root_path, None)
     class_dirs = _subdirs(train_root)
     classes = [d.name for d in class_dirs]
     for stray in _stray_files(train_root):
@@ -208,8 +214,30 @@ def scan_folder(
             continue
         (train if i < len(train_found) else val).append(Sample(path, index[name], digest))
     scan = FolderScan(str(root_path), classes, train, val, problems, layout)
+    if split is not None and not val_dir:
+        _note_splits(scan, split, problems)
     _report_classes(scan, class_dirs)
     return scan
+
+
+def _note_splits(scan: FolderScan, split: SplitDirs, problems: list[Problem]) -> None:
+    """Record a split layout's folder names and test folder; warn about what it leaves out."""
+    scan.split_names = tuple(p.name if p else "" for p in (split.train, split.val, split.test))
+    for other in split.others:
+        problems.append(Problem(str(other), "folder beside the split folders "
+                                f"({', '.join(n for n in scan.split_names if n)}): not used",
+                                "warning"))
+    if split.test is None:
+        return
+    scan.test_dir = str(split.test)
+    test_classes = _subdirs(split.test)
+    scan.test_images = sum(is_supported(p.name) for d in test_classes
+                           for p in walk_files(d, []))
+    for folder in test_classes:
+        if folder.name not in scan.classes:
+            reason = (f"test class {folder.name!r} has no training folder: evaluation skips "
+                      "its images")
+            problems.append(Problem(str(folder), reason, "warning"))
 
 
 def _stray_files(folder: Path) -> list[Path]:
@@ -296,6 +324,10 @@ def _duplicate_reason(names: list[str]) -> str:
 def _report_classes(scan: FolderScan, class_dirs: list[Path]) -> None:
     if not scan.classes:
         scan.problems.append(Problem(scan.root, NO_CLASSES))
+    suspicious = split_like(scan.classes)
+    if suspicious:
+        reason = split_name_warning(suspicious, scan.layout)
+        scan.problems.append(Problem(scan.root, reason, "warning"))
     counts = scan.counts()
     for name, n, folder in zip(scan.classes, counts, class_dirs, strict=True):
         if n == 0:
@@ -368,6 +400,7 @@ def without_empty_classes(scan: FolderScan) -> tuple[FolderScan, list[str]]:
     def relabel(samples: list[Sample]) -> list[Sample]:
         return [Sample(s.path, index[s.label]) for s in samples]
 
-    kept = FolderScan(scan.root, [scan.classes[i] for i in keep], relabel(scan.train),
-                      relabel(scan.val), list(scan.problems), scan.layout)
+    kept = dataclasses.replace(scan, classes=[scan.classes[i] for i in keep],
+                               train=relabel(scan.train), val=relabel(scan.val),
+                               problems=list(scan.problems))
     return kept, dropped

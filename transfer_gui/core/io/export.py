@@ -59,6 +59,11 @@ class ExportResult:
     images: int  # validation images checked; 0: seeded random inputs (no data folder)
     size: int  # bytes
     sidecars: tuple[Path, ...]
+    image_size: int = 0  # the side of the square input it expects, in pixels
+    classes: int = 0  # the logits it outputs
+
+    def input_text(self) -> str:
+        return export_input_text(self.image_size, self.classes)
 
     def checked_on(self) -> str:
         if self.images:
@@ -68,6 +73,14 @@ class ExportResult:
     def summary(self) -> str:
         return (f"largest difference from the run's model {self.max_diff:.1e} (tolerance "
                 f"{self.tolerance:.1e}) on {self.checked_on()}; {_megabytes(self.size)}")
+
+
+def export_input_text(image_size: int, classes: int) -> str:
+    """What an exported model takes and gives, in words (the export dialog says the same)."""
+    s = image_size
+    return (f"RGB images of {s} × {s} pixels, values in [0, 1] (a tensor of shape N × 3 × {s} "
+            f"× {s}; the model normalises them itself); output: logits for "
+            f"{count(classes, 'class')}")
 
 
 def _megabytes(size: int) -> str:
@@ -112,7 +125,8 @@ def export_run(
         WRITERS[fmt](wrapped, example, tmp, file_metadata(run, fmt))
         diff, limit = _check(fmt, wrapped, tmp, probe)
     sidecars = write_sidecars(run, out)
-    return ExportResult(fmt, out, diff, limit, images, out.stat().st_size, sidecars)
+    return ExportResult(fmt, out, diff, limit, images, out.stat().st_size, sidecars, size,
+                        len(run.classes))
 
 
 def default_export_path(run_dir: str | os.PathLike[str], fmt: str) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import os
 from functools import partial
 
@@ -83,7 +84,7 @@ class DataPage(QWidget):
         self.rescan_button.clicked.connect(self.rescan)
         self.rescan_button.setEnabled(False)
         self.choose_button.setToolTip("A folder with one sub-folder of images per class (or "
-                                      "train/ and val/ folders of classes)")
+                                      "train/ with val/ and/or test/ folders of classes)")
         self.rescan_button.setToolTip("Read the folder again after adding or removing images")
         top = QHBoxLayout()
         top.addWidget(QLabel("Image folder:"))
@@ -100,7 +101,8 @@ class DataPage(QWidget):
         self.stack.addWidget(self._build_content())
         layout = QVBoxLayout(self)
         layout.addWidget(page_title("Data", "A folder with one sub-folder per class "
-                                            "(or train/ and val/ folders of classes)."))
+                                            "(or train/ with val/ and/or test/ folders of "
+                                            "classes)."))
         layout.addLayout(top)
         layout.addWidget(self.progress)
         layout.addWidget(self.banner)
@@ -132,9 +134,12 @@ class DataPage(QWidget):
         self.class_table.itemSelectionChanged.connect(self._on_class_selected)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
+        self.layout_label = QLabel()  # which layout the folder was read as
+        self.layout_label.setWordWrap(True)
         left = QWidget()
         column = QVBoxLayout(left)
         column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.layout_label)
         column.addWidget(self.class_table, 1)
         column.addWidget(self.summary)
         column.addWidget(self._build_split())
@@ -259,6 +264,8 @@ class DataPage(QWidget):
         for name, n in zip(scan.classes, counts, strict=True):
             self.class_filter.addItem(f"{name} ({n})")
         self.class_filter.blockSignals(False)
+        self.layout_label.setText(f"<b>Layout:</b> {html.escape(scan.layout_text())}")
+        self.layout_label.setToolTip(scan.test_dir)
         self.own_split.setEnabled(scan.layout == "train-val")
         self.own_split.blockSignals(True)
         self.own_split.setChecked(scan.layout == "train-val" and

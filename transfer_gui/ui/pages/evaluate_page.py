@@ -53,6 +53,7 @@ class EvaluatePage(QWidget):
         self._evaluated: tuple = ()  # (run folder, its revision) shown or being computed
         self._build()
         state.run_changed.connect(self._on_run_changed)
+        state.scan_changed.connect(self._on_scan_changed)
 
     def _build(self) -> None:
         self.headline = QLabel("Train a model to evaluate it here.")
@@ -78,6 +79,10 @@ class EvaluatePage(QWidget):
         self.folder_button.setEnabled(False)
         self.folder_button.clicked.connect(self._on_choose_test_folder)
         top.addWidget(self.folder_button)
+        self.test_button = QPushButton("Evaluate on test/")  # the data folder's own test part
+        self.test_button.setVisible(False)
+        self.test_button.clicked.connect(self.evaluate_test_part)
+        top.addWidget(self.test_button)
 
         self.matrix = ConfusionMatrix()
         self.matrix.cell_clicked.connect(self._on_cell_clicked)
@@ -122,6 +127,7 @@ class EvaluatePage(QWidget):
     def _on_run_changed(self, run_dir: str) -> None:
         self.evaluate_button.setEnabled(bool(run_dir))
         self.folder_button.setEnabled(bool(run_dir))
+        self.test_button.setEnabled(bool(run_dir))
         # keyed on the run's files, not its folder: a resumed run is evaluated again
         fresh = (run_dir, run_revision(run_dir)) if run_dir else ()
         if run_dir and fresh != self._evaluated and not self.state.training \
@@ -221,11 +227,34 @@ class EvaluatePage(QWidget):
 
     # --- a separate labelled test folder ----------------------------------------------------
 
+    def _test_part(self) -> str:
+        """The data folder's test/ part (train/ beside test/), or ""."""
+        scan = self.state.scan
+        return scan.test_dir if scan is not None else ""
+
+    @Slot()
+    def _on_scan_changed(self) -> None:
+        test = self._test_part()
+        self.test_button.setVisible(bool(test))
+        if test and self.state.scan is not None:
+            name = os.path.basename(test)
+            self.test_button.setText(f"Evaluate on {name}/")
+            self.test_button.setToolTip(
+                f"Score the model on the data folder's {name}/ part "
+                f"({count(self.state.scan.test_images, 'image')}, never trained on): {test}")
+
+    @Slot()
+    def evaluate_test_part(self) -> None:
+        test = self._test_part()
+        if test:
+            self.evaluate_folder(test)
+
     @Slot()
     def _on_choose_test_folder(self) -> None:
+        start = (self._test_part() or os.path.dirname(self.state.config.data.root)
+                 or os.path.expanduser("~"))
         folder = QFileDialog.getExistingDirectory(
-            self, "Choose a labelled test folder (one sub-folder per class)",
-            os.path.dirname(self.state.config.data.root) or os.path.expanduser("~"))
+            self, "Choose a labelled test folder (one sub-folder per class)", start)
         if folder:
             self.evaluate_folder(folder)
 

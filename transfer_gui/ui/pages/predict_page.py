@@ -333,7 +333,7 @@ class PredictPage(QWidget):
     def export_csv(self, path: str) -> None:
         from ...core import Prediction, write_csv
 
-        predictions = [Prediction(r.path, r.top_k, r.error) for r in self.results]
+        predictions = [Prediction(r.path, r.top_k, r.error, r.truth) for r in self.results]
         try:
             rows = write_csv(path, predictions, self.top_k.value(), self.threshold.value() / 100)
         except OSError as exc:
@@ -345,7 +345,7 @@ class PredictPage(QWidget):
 def summary_text(results: list[Result], batch: tuple[int, int], running: bool, stopped: bool,
                  threshold: float) -> str:
     """One line: how many, how far the batch got, the flags, the accuracy on labelled files."""
-    from ...core import is_uncertain, labelled_accuracy
+    from ...core import is_uncertain, labelled_score
 
     done = len(results) - batch[0]
     parts = [count(len(results), "image")]
@@ -361,10 +361,9 @@ def summary_text(results: list[Result], batch: tuple[int, int], running: bool, s
     uncertain = sum(is_uncertain(r.top_k, threshold) for r in results)
     if uncertain:
         parts.append(f"{uncertain} uncertain (top class under {threshold:.0%})")
-    correct, counted = labelled_accuracy([r.label for r in results], [r.truth for r in results])
-    if counted:
-        parts.append(f"<b>accuracy {correct / counted:.1%}</b> on the {count(counted, 'image')}"
-                     " in folders named like the model's classes")
+    score = labelled_score([r.label for r in results], [r.truth for r in results])
+    if score is not None:
+        parts.append(f"<b>{score.text()}</b>")
     return " · ".join(parts)
 
 

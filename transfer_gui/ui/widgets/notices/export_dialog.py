@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ....core import RunError, RunInfo, count, run_info
+from ....core import RunError, RunInfo, run_info
 
 # format, its name in the dialog, the file filter, how the file is used
 FORMATS = (
@@ -133,13 +133,13 @@ class ExportDialog(QDialog):
 
     @Slot()
     def _describe(self, *_: object) -> None:
+        from ....core import export_input_text
+
         info = self.info()
-        size = info.image_size
         name = os.path.splitext(os.path.basename(self.path.text().strip()))[0] or "NAME"
         self.about.setText(
-            f"Input: RGB images of {size} × {size} pixels, values in [0, 1] (a tensor of shape "
-            f"N × 3 × {size} × {size}; the model normalises them itself); output: logits for "
-            f"{count(len(info.classes), 'class')}. {self._format_row()[3]} Beside the file go "
+            f"Input: {export_input_text(info.image_size, len(info.classes))}. "
+            f"{self._format_row()[3]} Beside the file go "
             f"{name}.labels.json (the class names) and {name}.preprocess.json (resizing, "
             "crop, mean and std). Before it is kept, the file is run on validation images and "
             "compared with the run's model.")
