@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..core import count
+from .exits import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, for_run
 from .options import (
     UsageError,
     add_recipe_args,
@@ -25,7 +26,7 @@ from .options import (
 )
 from .strategies import add_strategy_parsers, cmd_compare, cmd_lr_find
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a classifier on an image folder",
                        description="Train a classifier on DATA (one sub-folder per class, or "
@@ -154,7 +155,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         clear_folder(out)  # refused while another process writes it
     result = Trainer().fit(config, out, [ConsoleReporter(as_json=args.json)],
                            cancel=interruptible(), resume=bool(args.resume), tensorboard=logs)
-    return EXIT_CANCELLED if result.status == "cancelled" else EXIT_OK
+    return for_run(result.status)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
