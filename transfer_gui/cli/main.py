@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_setting(p, "device")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("cache", help="show or clear the feature and image cache")
-    p.add_argument("--clear", action="store_true", help="delete the cached features")
+    p.add_argument("--clear", action="store_true",
+                   help="delete the cached features and decoded-image spill files")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser(
         "export", help="export a run as an ONNX, torch.export or TorchScript file",
@@ -234,7 +235,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
     for part, size in usage.items():
         print(f"  {part:10} {size / 2**20:9.1f} MiB")
     if args.clear:
-        print(f"cleared {freed / 2**20:.1f} MiB of cached features")
+        print(f"cleared {freed / 2**20:.1f} MiB of cached features and decoded images")
     return EXIT_OK
 
 
