@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="onnx, torch-export or torchscript (default: from the --out suffix "
                         ".onnx, .pt2 or .pt; else onnx)")
     p.add_argument("--out", help="file to write (default: RUN/export/model.onnx, .pt2 or .pt)")
+    p.add_argument("--json", action="store_true")
     return parser
 
 
@@ -215,6 +216,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     fmt = args.format or export_format_for(args.out)
     out = args.out or default_export_path(args.run, fmt)
     result = export_run(args.run, out, fmt)
+    if args.json:
+        from .console import print_json
+
+        print_json({"run": str(args.run), "format": result.format, "path": str(result.path),
+                    "bytes": result.size, "max_diff": result.max_diff,
+                    "tolerance": result.tolerance, "checked_images": result.images,
+                    "sidecars": [str(p) for p in result.sidecars]})
+        return EXIT_OK
     print(f"exported {args.run} to {result.path} ({result.format})")
     print(f"  parity: {result.summary()}")
     print(f"  beside it: {', '.join(p.name for p in result.sidecars)}")
