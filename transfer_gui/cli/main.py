@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="onnx, torch-export or torchscript (default: from the --out suffix "
                         ".onnx, .pt2 or .pt; else onnx)")
     p.add_argument("--out", help="file to write (default: RUN/export/model.onnx, .pt2 or .pt)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true",
+                   help="the written file, its size and the check's result as JSON")
     return parser
 
 
