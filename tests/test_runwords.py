@@ -5,6 +5,7 @@ where the model is."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +99,8 @@ def test_strategy_names_are_declared_once_with_the_setting():
 
     assert option_named(ModelConfig, "strategy").choices == STRATEGY_NAMES
     assert all(STRATEGY_NAMES.values())
+    package = Path(__file__).resolve().parents[1] / "transfer_gui"
+    spelled = [f"{path.relative_to(package)}: {name}" for path in package.rglob("*.py")
+               for name in STRATEGY_NAMES.values()
+               if path.name != "config.py" and f'"{name}"' in path.read_text()]
+    assert spelled == []

@@ -7,16 +7,12 @@ from pathlib import Path
 
 from PySide6.QtGui import QColor, QIcon, QPixmap
 
-from ....core import STRATEGY_NAMES, human_duration
+from ....core import human_duration
 
 # Matplotlib's "tab10": distinct on white and for the common colour-vision deficiencies.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")
 _STAMP = re.compile(r"^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})-(.+)$")
-
-
-__all__ = ["STRATEGY_NAMES", "colour", "count", "duration", "percent", "run_label", "score",
-           "swatch"]
 
 
 def colour(index: int) -> str:
