@@ -5,6 +5,7 @@ where the model is."""
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,16 @@ def test_strategy_names_are_declared_once_with_the_setting():
                for name in STRATEGY_NAMES.values()
                if path.name != "config.py" and f'"{name}"' in path.read_text()]
     assert spelled == []
+
+
+def test_exit_codes_are_defined_once():
+    from transfer_gui.cli import exits
+
+    cli = Path(__file__).resolve().parents[1] / "transfer_gui" / "cli"
+    for path in cli.glob("*.py"):
+        text = path.read_text()
+        if path.name != "exits.py":
+            assert not re.search(r"^EXIT_\w+\s*[,=]", text, re.M), path.name  # no definition
+            assert not re.search(r"return (0|1|2|130)\b", text), path.name
+    assert (exits.for_run("completed"), exits.for_run("early-stopped")) == (exits.EXIT_OK,) * 2
+    assert exits.for_run("cancelled") == exits.EXIT_CANCELLED == 130
