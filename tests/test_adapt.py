@@ -327,7 +327,7 @@ def test_cli_adaptation_and_joint_flags(pair, tmp_path, capsys):
     assert main(["train", str(target), "--joint-source", str(source), "--source-weight", "0.5",
                  "--target-weight", "2", "--out", str(run), *common]) == 0
     out = capsys.readouterr().out
-    assert "epoch   1/1" in out and "target acc" not in out
+    assert "epoch 1/1: train loss" in out and "target acc" not in out
     transfer = bundle.read_meta(run)["config"]["transfer"]
     assert (transfer["mode"], transfer["source_weight"], transfer["target_weight"]) == (
         "joint", 0.5, 2.0)

@@ -71,8 +71,11 @@ def test_train_evaluate_predict_export(shapes_dir, tmp_path, capsys):
 
     exported = tmp_path / "model.ts"
     code, out, _ = run_cli(capsys, "export", str(run), "--format", "torchscript",
-                           "--out", str(exported))
+                           "--out", str(exported), "--json")
     assert code == 0 and exported.is_file()
+    report = json.loads(out)
+    assert report["format"] == "torchscript" and report["path"] == str(exported)
+    assert report["bytes"] == exported.stat().st_size and report["max_diff"] <= 1e-4
     loaded = torch.jit.load(str(exported))
     model = load_run(run)
     pre = model.preprocess

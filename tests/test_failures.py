@@ -113,7 +113,7 @@ def test_data_error_mid_training_fails_cleanly_through_the_cli(data, tmp_path, m
     assert code == 1
     assert "error: training failed: RuntimeError: the network share vanished" in err
     assert "model.safetensors (epoch 1" in err
-    assert "failed after 1 epoch in" in out
+    assert "Failed after 1 epoch in" in out
     meta = bundle.read_meta(tmp_path / "run")
     assert meta["status"] == "failed" and meta["epochs_done"] == 1
     assert bundle.load_run(tmp_path / "run").model.num_classes == 3

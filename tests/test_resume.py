@@ -142,7 +142,7 @@ def test_resuming_a_finished_run_changes_nothing(reference, tmp_path, capsys):
     run = shutil.copytree(reference["features"], tmp_path / "run")
     before = bundle.read_meta(run)["history"]
     assert main(["train", "--resume", str(run)]) == 0
-    assert "completed after 5 epochs" in capsys.readouterr().out
+    assert "Finished after 5 epochs" in capsys.readouterr().out
     assert bundle.read_meta(run)["history"] == before
     assert torch.equal(load_file(str(run / bundle.WEIGHTS))["head.weight"],
                        load_file(str(reference["features"] / bundle.WEIGHTS))["head.weight"])

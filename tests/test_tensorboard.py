@@ -183,7 +183,7 @@ def test_without_tensorboard_nothing_trains(shapes_dir, tmp_path, capsys, monkey
     err = capsys.readouterr().err
     assert code == 1 and INSTALL in err
     assert not run.exists() and not (tmp_path / "tb").exists()
-    with pytest.raises(TensorBoardMissing, match="transfer-gui\\[tensorboard\\]"):
+    with pytest.raises(TensorBoardMissing, match=r'pip install -e "\.\[tensorboard\]"'):
         Trainer().fit(config(shapes_dir), run, tensorboard=tmp_path / "tb")
     assert not run.exists()
 

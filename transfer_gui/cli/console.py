@@ -1,4 +1,5 @@
-"""Terminal output for the command line: tables, a progress bar and per-epoch lines."""
+"""Terminal output for the command line: tables, a progress bar, and the engine's sentences
+for a run's events (`core.runwords`, the same the window shows)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from ..core import (
     FitStarted,
     Message,
     Progress,
-    count,
+    ended_line,
+    epoch_line,
+    message_line,
+    started_line,
     to_dict,
 )
 
@@ -35,10 +39,6 @@ def print_json(data: Any, out: TextIO | None = None) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False), file=out or sys.stdout)
 
 
-def _fmt(value: float | None, spec: str = ".4f") -> str:
-    return "-" if value is None else format(value, spec)
-
-
 class ConsoleReporter(Callback):
     """Prints one line per epoch (or one JSON object per epoch with `as_json`), and a live
     progress bar on stderr when it is a terminal."""
@@ -50,6 +50,7 @@ class ConsoleReporter(Callback):
         self.live = self.err.isatty()
         self._last_draw = 0.0
         self._drawn = False
+        self._resumed_after = 0
 
     def _clear(self) -> None:
         if self._drawn:
@@ -67,13 +68,11 @@ class ConsoleReporter(Callback):
         self._drawn = True
 
     def on_fit_start(self, event: FitStarted) -> None:
+        self._resumed_after = event.start_epoch
         if self.as_json:
             print(json.dumps(to_dict(event)), file=self.out, flush=True)
             return
-        mode = ", cached features" if event.feature_cache else ""
-        print(f"training on {event.device}: {event.train_size} train / "
-              f"{count(event.val_size, 'val image')}, {event.trainable_params:,} of "
-              f"{event.total_params:,} parameters trainable{mode}", file=self.out, flush=True)
+        print(started_line(event), file=self.out, flush=True)
 
     def on_batch_end(self, event: BatchEnded) -> None:
         self._bar(f"epoch {event.epoch} loss {event.loss:.4f} {event.images_per_s:.0f} img/s",
@@ -88,30 +87,18 @@ class ConsoleReporter(Callback):
         if self.as_json:
             print(json.dumps(to_dict(event)), file=self.out, flush=True)
             return
-        best = " *" if event.is_best else ""
-        target = (f"  target acc {event.target_acc:.2%}" if event.target_acc is not None
-                  else "")
-        print(f"epoch {event.epoch:>3}/{event.epochs}  train loss {event.train_loss:.4f}  "
-              f"val loss {_fmt(event.val_loss)}  val acc {_fmt(event.val_acc, '.2%')}{target}  "
-              f"{event.images_per_s:7.1f} img/s  {event.seconds:6.1f} s{best}",
-              file=self.out, flush=True)
+        print(epoch_line(event), file=self.out, flush=True)
 
     def on_fit_end(self, event: FitEnded) -> None:
         self._clear()
         if self.as_json:
             print(json.dumps(to_dict(event)), file=self.out, flush=True)
             return
-        done = f"{event.status} after {count(event.epochs_run, 'epoch')} in {event.seconds:.1f} s"
-        if event.message:  # cancelled or failed: what happened and where the model is
-            print(f"{done}: {event.message}", file=self.out, flush=True)
-            return
-        best = (f", best val acc {event.best_val_acc:.2%} at epoch {event.best_epoch}"
-                if event.best_val_acc is not None else "")
-        print(f"{done}{best}; model saved in {event.run_dir}", file=self.out, flush=True)
+        print(ended_line(event, self._resumed_after), file=self.out, flush=True)
 
     def on_message(self, event: Message) -> None:
         self._clear()
         if self.as_json:
             print(json.dumps(to_dict(event)), file=self.err, flush=True)
         else:
-            print(f"{event.level}: {event.text}", file=self.err, flush=True)
+            print(message_line(event), file=self.err, flush=True)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..core import count
+from .exits import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, for_run
 from .options import (
     UsageError,
     add_recipe_args,
@@ -29,7 +30,6 @@ from .strategies import add_strategy_parsers, cmd_compare, cmd_lr_find
 if TYPE_CHECKING:
     from ..core import Prediction
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a classifier on an image folder",
                        description="Train a classifier on DATA (one sub-folder per class, or "
@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_setting(p, "device")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("cache", help="show or clear the feature and image cache")
-    p.add_argument("--clear", action="store_true", help="delete the cached features")
+    p.add_argument("--clear", action="store_true",
+                   help="delete the cached features and decoded-image spill files")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser(
         "export", help="export a run as an ONNX, torch.export or TorchScript file",
@@ -104,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="onnx, torch-export or torchscript (default: from the --out suffix "
                         ".onnx, .pt2 or .pt; else onnx)")
     p.add_argument("--out", help="file to write (default: RUN/export/model.onnx, .pt2 or .pt)")
+    p.add_argument("--json", action="store_true",
+                   help="the written file, its size and the check's result as JSON")
     return parser
 
 
@@ -173,7 +176,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         clear_folder(out)  # refused while another process writes it
     result = Trainer().fit(config, out, [ConsoleReporter(as_json=args.json)],
                            cancel=interruptible(), resume=bool(args.resume), tensorboard=logs)
-    return EXIT_CANCELLED if result.status == "cancelled" else EXIT_OK
+    return for_run(result.status)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -263,6 +266,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     fmt = args.format or export_format_for(args.out)
     out = args.out or default_export_path(args.run, fmt)
     result = export_run(args.run, out, fmt)
+    if args.json:
+        from .console import print_json
+
+        print_json({"run": str(args.run), "format": result.format, "path": str(result.path),
+                    "bytes": result.size, "max_diff": result.max_diff,
+                    "tolerance": result.tolerance, "checked_images": result.images,
+                    "sidecars": [str(p) for p in result.sidecars]})
+        return EXIT_OK
     print(f"exported {args.run} to {result.path} ({result.format})")
     print(f"  input: {result.input_text()}")
     print(f"  parity: {result.summary()}")
@@ -284,7 +295,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
     for part, size in usage.items():
         print(f"  {part:10} {size / 2**20:9.1f} MiB")
     if args.clear:
-        print(f"cleared {freed / 2**20:.1f} MiB of cached features")
+        print(f"cleared {freed / 2**20:.1f} MiB of cached features and decoded images")
     return EXIT_OK
 
 

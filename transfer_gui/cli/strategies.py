@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-EXIT_OK, EXIT_CANCELLED = 0, 130
+from .exits import EXIT_OK, for_run
+
 DEFAULT_STRATEGIES = "linear-probe,fine-tune,scratch"
 
 
@@ -79,7 +80,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     else:
         print_comparison(rows)
     cancelled = any(r.get("status") == "cancelled" for r in rows)
-    return EXIT_CANCELLED if cancelled else EXIT_OK
+    return for_run("cancelled" if cancelled else "completed")
 
 
 def _pct(value: float | None) -> str:

@@ -9,6 +9,7 @@ Sub-packages, from the top layer down (each imports only the ones below it; the 
 - `io`: run folders (weights, checkpoint, record, lock), projects, the feature store, export;
 - `data`: folder scans, image decoding, datasets, augmentation, batches, the decoded-image cache;
 - `models`: backbones and their layer groups, weights, the bundled network, heads;
+- `runwords`: a run's events in words, the sentences the command line and the window share;
 - the base modules here: `config` (over `schema`, how a setting is declared), `events`,
   `errors`, `wording`, `interrupt`, `atomic`.
 
@@ -36,6 +37,7 @@ _WHERE: dict[str, str] = {
     "overlay": "analysis.predict",
     "write_csv": "analysis.predict",
     "CLASSIC_STRATEGIES": "config",
+    "STRATEGY_NAMES": "config",
     "DataConfig": "config",
     "ModelConfig": "config",
     "RunConfig": "config",
@@ -112,6 +114,11 @@ _WHERE: dict[str, str] = {
     "pick_device": "train.recipe",
     "require_tensorboard": "train.tboard",
     "tensorboard_problem": "train.tboard",
+    "ended_headline": "runwords",
+    "ended_line": "runwords",
+    "epoch_line": "runwords",
+    "message_line": "runwords",
+    "started_line": "runwords",
     "count": "wording",
     "human_duration": "wording",
 }

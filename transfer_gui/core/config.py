@@ -16,7 +16,16 @@ from typing import Any, TypeVar
 
 from .schema import Cli, ConfigError, option, validate
 
-STRATEGIES = ("linear-probe", "fine-tune", "full", "scratch", "logistic", "knn")
+# Each strategy's name in the window (presets, menus, tables, help), declared once.
+STRATEGY_NAMES = {
+    "linear-probe": "Linear probe",
+    "fine-tune": "Fine-tune top",
+    "full": "Full fine-tune",
+    "scratch": "From scratch",
+    "logistic": "Logistic regression",
+    "knn": "k-NN",
+}
+STRATEGIES = tuple(STRATEGY_NAMES)
 CLASSIC_STRATEGIES = ("logistic", "knn")  # a classic model on frozen features, no gradients
 GRADIENT = tuple(s for s in STRATEGIES if s not in CLASSIC_STRATEGIES)
 TWO_STAGE = ("fine-tune", "full")  # strategies that unfreeze layers below the head
@@ -73,7 +82,7 @@ class ModelConfig(_Config):
 
     backbone: str = option("efficientnet_lite0")
     strategy: str = option(
-        "linear-probe", choices=dict.fromkeys(STRATEGIES, ""),
+        "linear-probe", choices=STRATEGY_NAMES,
         cli=Cli(help="what trains (default linear-probe); logistic and knn fit a classic "
                      "model on the frozen backbone's features"))
     unfreeze: int = option(

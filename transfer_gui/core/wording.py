@@ -1,6 +1,9 @@
-"""Counting words in messages: "1 image", "2 images", "1 class", "3 classes"."""
+"""Counting words in messages: "1 image", "2 images", "1 class", "3 classes"; durations; and
+the command that installs an optional extra."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 def plural(noun: str) -> str:
@@ -29,3 +32,14 @@ def human_duration(seconds: float) -> str:
         return f"{minutes} min {seconds:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+def install_hint(extra: str) -> str:
+    """The command that adds the optional `extra` (tensorboard, onnx) to this installation:
+    from a checkout of the project (the source folder holds pyproject.toml) the editable
+    install there, else the package index's form, with the checkout form beside it."""
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").is_file():
+        return f'pip install -e ".[{extra}]" (in {root})'
+    return (f'pip install "transfer-gui[{extra}]" (from a checkout of the project: '
+            f'pip install -e ".[{extra}]")')

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..config import STRATEGY_NAMES
 from ..io.runmeta import RunError, read_meta
 
 PROBES = ("linear-probe", "logistic", "knn")
@@ -48,8 +49,8 @@ def probe_advice(meta: dict[str, Any], data_root: str) -> str:
     why = ("a wide train/validation gap" if gap >= GAP
            else "well below 100 %" if val < 0.9 else "some room below 100 %")
     return (f"{said}: {why}. Fine-tuning can adapt the features to these images: try "
-            f"“Fine-tune top”. It starts from this kind of probe and keeps the probe if it "
-            f"does not improve on it; Compare measures the difference.")
+            f"“{STRATEGY_NAMES['fine-tune']}”. It starts from this kind of probe and keeps "
+            f"the probe if it does not improve on it; Compare measures the difference.")
 
 
 def run_advice(run_dir: str, data_root: str) -> str:

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import UserError
+from ..wording import install_hint
 
 Runner = Callable[[torch.Tensor], torch.Tensor]
 INPUT, OUTPUT = "images", "logits"
@@ -32,8 +33,7 @@ def require_onnx() -> None:
             importlib.import_module(name)
         except ImportError:
             raise UserError(f"exporting to ONNX needs the {name} package, which is not "
-                            'installed; install it with: pip install "transfer-gui[onnx]"'
-                            ) from None
+                            f"installed; install it with: {install_hint('onnx')}") from None
 
 
 @contextlib.contextmanager

@@ -59,11 +59,29 @@ def cache_usage(root: Path | None = None) -> dict[str, int]:
 
 
 def clear_cache(root: Path | None = None) -> int:
-    """Delete the feature cache; returns the bytes freed. Running spills are left alone."""
+    """Delete the feature cache and the decoded-image spill files in the cache folder;
+    returns the bytes freed. The spill folder itself stays (a running run creates its files
+    there); a file a running process holds open where the system refuses to delete it is
+    left alone (where it allows, the file stays readable until that process closes it)."""
     root = root or cache_root()
     freed = cache_usage(root).get("features", 0)
     shutil.rmtree(root / "features", ignore_errors=True)
+    spill = root / "spill"
+    for path in sorted(spill.iterdir()) if spill.is_dir() else ():
+        with contextlib.suppress(OSError):
+            freed += _remove(path)
     return freed
+
+
+def _remove(path: Path) -> int:
+    """Delete a file or folder; returns its size in bytes."""
+    if not path.is_dir():
+        size = path.stat().st_size
+        path.unlink()
+        return size
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    shutil.rmtree(path)
+    return size
 
 
 def fingerprint(module: nn.Module) -> str:

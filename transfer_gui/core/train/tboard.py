@@ -24,10 +24,11 @@ import torch
 
 from ..data.confusion import confusion_image, confusion_matrix
 from ..errors import UserError
+from ..wording import install_hint
 from .hooks import FitState, Hook
 from .recipe import autocast
 
-INSTALL = 'pip install "transfer-gui[tensorboard]"'
+INSTALL = install_hint("tensorboard")
 MISSING = f"TensorBoard logging needs the tensorboard package: {INSTALL}"
 EPOCH_TAGS = {"train_loss": "loss/train", "val_loss": "loss/validation",
               "train_acc": "accuracy/train", "val_acc": "accuracy/validation",

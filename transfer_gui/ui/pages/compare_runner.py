@@ -9,8 +9,15 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ...core import BatchEnded, EpochEnded, FitEnded, FitStarted, Progress, RunConfig
-from ..widgets.tables.run_style import STRATEGY_NAMES
+from ...core import (
+    STRATEGY_NAMES,
+    BatchEnded,
+    EpochEnded,
+    FitEnded,
+    FitStarted,
+    Progress,
+    RunConfig,
+)
 from ..worker import Task, start_task
 
 

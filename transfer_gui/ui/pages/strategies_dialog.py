@@ -17,9 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core import TrainConfig, option_named
+from ...core import STRATEGY_NAMES, TrainConfig, option_named
 from ..widgets.inputs.option_fields import make_field, problems_of, widget_of
-from ..widgets.tables.run_style import STRATEGY_NAMES
 
 CHOICES = (
     ("linear-probe", "only the new head; the network frozen"),

@@ -311,7 +311,7 @@ class TrainPage(QWidget):
         elif isinstance(event, Progress):
             self._on_progress(event)
         elif isinstance(event, Message):
-            self.log.appendPlainText(f"{event.level}: {event.text}")
+            self.log.appendPlainText(texts.message_line(event))
         elif isinstance(event, FitEnded):
             self._on_fit_ended(event)
 
@@ -351,8 +351,8 @@ class TrainPage(QWidget):
             self.status.setText(f"{text}: {event.done} / {event.total}")
 
     def _on_fit_ended(self, event: FitEnded) -> None:
-        self.status.setText(texts.ended_status(event, self._resumed_after))
-        self.log.appendPlainText(f"— {event.status}: model saved in {event.run_dir}")
+        self.status.setText(texts.ended_headline(event, self._resumed_after))
+        self.log.appendPlainText(texts.ended_line(event, self._resumed_after))
 
     @Slot(object)
     def _on_succeeded(self, result: object) -> None:

@@ -1,55 +1,28 @@
-"""The Train page's words: log lines and status texts made from the engine's events."""
+"""The Train page's words: the status texts only the window shows. A run's events are worded
+by the engine (`started_line`, `epoch_line`, `ended_headline`, `ended_line`), the same
+sentences the command line prints."""
 
 from __future__ import annotations
 
 from ...core import (
     BatchEnded,
-    EpochEnded,
-    FitEnded,
-    FitStarted,
-    count,
+    ended_headline,
+    ended_line,
+    epoch_line,
     human_duration,
+    message_line,
     saved_weights,
+    started_line,
 )
 
-ENDINGS = {"completed": "Finished", "cancelled": "Stopped",
-           "early-stopped": "Stopped early (no more improvement)", "failed": "Failed"}
-
-
-def started_line(event: FitStarted) -> str:
-    cache = " · head trained on cached features" if event.feature_cache else ""
-    return (f"training on {event.device}: {event.train_size} training and "
-            f"{count(event.val_size, 'validation image')}; {event.trainable_params:,} of "
-            f"{event.total_params:,} parameters trainable{cache}")
+__all__ = ["ended_headline", "ended_line", "epoch_line", "failure_words", "message_line",
+           "started_line", "step_status"]
 
 
 def step_status(last: BatchEnded, epochs: int, per: int, remaining: float) -> str:
     return (f"Epoch {last.epoch}/{epochs} · step {last.batch}/{per} · "
             f"{last.images_per_s:.0f} images/s · about {human_duration(remaining)} left · "
             f"loss {last.loss:.3f}")
-
-
-def epoch_line(event: EpochEnded) -> str:
-    val = (f"val loss {event.val_loss:.4f} · val acc {event.val_acc:.1%}"
-           if event.val_loss is not None else "no validation set")
-    if event.target_acc is not None:
-        val += f" · target acc {event.target_acc:.1%}"
-    best = "  ★ best so far" if event.is_best else ""
-    return (f"epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f} · "
-            f"train acc {event.train_acc:.1%} · {val} · {event.images_per_s:.0f} img/s · "
-            f"{event.seconds:.1f} s{best}")
-
-
-def ended_status(event: FitEnded, resumed_after: int) -> str:
-    """How the run ended; the epochs and time count the whole run, a resumed one too."""
-    best = (f"; best validation accuracy {event.best_val_acc:.1%} (epoch "
-            f"{event.best_epoch})" if event.best_val_acc is not None else "")
-    resumed = f" (resumed after epoch {resumed_after})" if resumed_after else ""
-    note = (f". {event.message[0].upper()}{event.message[1:]}." if event.message and
-            event.status in ("completed", "early-stopped") else "")  # e.g. kept the probe
-    return (f"{ENDINGS.get(event.status, event.status)} after "
-            f"{count(event.epochs_run, 'epoch')} in "
-            f"{human_duration(event.seconds)}{resumed}{best}{note}")
 
 
 def failure_words(error: object, run_dir: str) -> tuple[str, str, bool]:

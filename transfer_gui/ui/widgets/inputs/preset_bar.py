@@ -10,25 +10,23 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QButtonGroup, QMenu, QPushButton, QSpinBox, QWidget
 
-from ....core import ModelConfig, option_named
+from ....core import STRATEGY_NAMES, ModelConfig, option_named
 from .flow_layout import FlowLayout, flow_policy
 from .option_fields import make_field, widget_of
 
-PRESETS = (
-    ("linear-probe", "Linear probe", "Train only the new head; the backbone stays frozen."),
-    ("fine-tune", "Fine-tune top", "Train the head and the last N layer groups, earlier "
-                                   "groups with smaller learning rates."),
-    ("full", "Full fine-tune", "Train every layer."),
-    ("scratch", "From scratch", "Same architecture, random weights: the baseline that shows "
-                                "what pretraining bought."),
+PRESETS = (  # (strategy, tooltip); the buttons' words are the strategies' declared names
+    ("linear-probe", "Train only the new head; the backbone stays frozen."),
+    ("fine-tune", "Train the head and the last N layer groups, earlier groups with smaller "
+                  "learning rates."),
+    ("full", "Train every layer."),
+    ("scratch", "Same architecture, random weights: the baseline that shows what pretraining "
+                "bought."),
 )
 CLASSIC = (
-    ("logistic", "Logistic regression",
-     "Logistic regression on the frozen backbone's features (L2 strength picked on the "
-     "validation split)"),
-    ("knn", "k-nearest neighbours",
-     "k-nearest neighbours on the frozen backbone's features (k picked on the validation "
-     "split)"),
+    ("logistic", "Logistic regression on the frozen backbone's features (L2 strength picked on "
+                 "the validation split)"),
+    ("knn", "k-nearest neighbours on the frozen backbone's features (k picked on the "
+            "validation split)"),
 )
 
 
@@ -47,8 +45,8 @@ class PresetBar(QWidget):
         self._current = ""
         layout = FlowLayout(self)  # wraps onto a second row in a narrow window
         flow_policy(self)
-        for key, text, tip in PRESETS:
-            layout.addWidget(self._button(key, text, tip))
+        for key, tip in PRESETS:
+            layout.addWidget(self._button(key, STRATEGY_NAMES[key], tip))
             if key == "fine-tune":
                 self.unfreeze = self._unfreeze_spin()
                 layout.addWidget(self.unfreeze)
@@ -80,8 +78,8 @@ class PresetBar(QWidget):
         choices = QActionGroup(menu)
         choices.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)
         self.classic_actions: dict[str, QAction] = {}
-        for key, text, tip in CLASSIC:
-            action = QAction(text, menu)
+        for key, tip in CLASSIC:
+            action = QAction(STRATEGY_NAMES[key], menu)
             action.setCheckable(True)
             action.setToolTip(tip)
             action.triggered.connect(partial(self._on_preset_clicked, key))

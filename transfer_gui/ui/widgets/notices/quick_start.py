@@ -6,6 +6,8 @@ import html
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
+from ....core import STRATEGY_NAMES
+
 STEPS = (
     ("Data", "Choose or drop a folder with one sub-folder of images per class (for example "
              "<i>photos/cats/…</i> and <i>photos/dogs/…</i>), or <i>train/</i> and "
@@ -23,16 +25,19 @@ STEPS = (
                 "looked. Before training, the network's own ImageNet classes answer."),
     ("Compare", "Train several strategies on the same split and see which one pays off."),
 )
-STRATEGIES = (
-    ("Linear probe", "Only a new head trains, on the frozen network's features. The fastest; "
-                     "a good first try, and enough when your images look like photographs."),
-    ("Fine-tune top", "The head and the last N layer groups train; earlier groups get "
-                      "smaller learning rates. Usually the best with a few hundred images "
-                      "per class."),
-    ("Full fine-tune", "Every layer trains, after a short head-only start. For larger data "
-                       "sets, or images unlike everyday photographs."),
-    ("From scratch", "The same network with random weights: the baseline that shows what "
-                     "pretraining bought."),
+STRATEGIES = (  # the strategies' names are declared once, with the settings
+    (STRATEGY_NAMES["linear-probe"],
+     "Only a new head trains, on the frozen network's features. The fastest; a good first "
+     "try, and enough when your images look like photographs."),
+    (STRATEGY_NAMES["fine-tune"],
+     "The head and the last N layer groups train; earlier groups get smaller learning rates. "
+     "Usually the best with a few hundred images per class."),
+    (STRATEGY_NAMES["full"],
+     "Every layer trains, after a short head-only start. For larger data sets, or images "
+     "unlike everyday photographs."),
+    (STRATEGY_NAMES["scratch"],
+     "The same network with random weights: the baseline that shows what pretraining "
+     "bought."),
     ("Classic head", "Logistic regression or k-nearest neighbours on the frozen features: "
                      "no gradient, fitted in seconds."),
     ("Transfer (Train page)", "Joint training with a second labelled folder, or domain "

@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .run_style import STRATEGY_NAMES, count, duration, percent, run_label, score, swatch
+from ....core import STRATEGY_NAMES
+from .run_style import count, duration, percent, run_label, score, swatch
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 RUN_ROLE = Qt.ItemDataRole.UserRole

@@ -12,14 +12,6 @@ from ....core import human_duration
 # Matplotlib's "tab10": distinct on white and for the common colour-vision deficiencies.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")
-STRATEGY_NAMES = {
-    "linear-probe": "Linear probe",
-    "fine-tune": "Fine-tune top",
-    "full": "Full fine-tune",
-    "scratch": "From scratch",
-    "logistic": "Logistic regression",
-    "knn": "k-NN",
-}
 _STAMP = re.compile(r"^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})-(.+)$")
 
 
