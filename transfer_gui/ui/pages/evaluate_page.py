@@ -183,6 +183,10 @@ class EvaluatePage(QWidget):
         self.source.setToolTip("")  # a test folder's skipped files belong to that evaluation
         self.source.setText(f"Evaluated on {evaluation.source}. Run: "
                             f"{_run_text(self.state.run_dir)}")
+        # the cell selected stays selected in the new matrix of the same classes, its images
+        # listed afresh (those of the matrix before would be stale)
+        same = self.matrix.classes == list(result.classes)
+        kept = self.matrix.selected if same else None
         self.matrix.set_matrix(result.classes, result.confusion)
         rows = result.per_class()
         self.table.setRowCount(len(rows))
@@ -197,12 +201,22 @@ class EvaluatePage(QWidget):
                      f"true {classes[i.target]}, predicted {classes[i.pred]} "
                      f"({i.confidence:.0%}), loss {i.loss:.2f}\n{i.path}")
             for i in result.top_losses(48)])
-        self.cell_grid.set_items([])
+        if kept is not None:
+            self.matrix.selected = kept
+            self._show_cell(*kept)
+        else:
+            self.cell_grid.set_items([])
+            self.tabs.setTabText(1, "Selected cell")
 
     @Slot(int, int)
     def _on_cell_clicked(self, target: int, pred: int) -> None:
         if self.evaluation is None:
             return
+        self._show_cell(target, pred)
+        self.tabs.setCurrentIndex(1)
+
+    def _show_cell(self, target: int, pred: int) -> None:
+        """List the images of one cell of the matrix shown."""
         result = self.evaluation.result
         items = result.cell(target, pred)
         names = result.classes
@@ -212,7 +226,6 @@ class EvaluatePage(QWidget):
                                                     f"{i.path}")
             for i in items])
         self.tabs.setTabText(1, f"True {names[target]}, predicted {names[pred]} ({len(items)})")
-        self.tabs.setCurrentIndex(1)
 
     @Slot(str)
     def _on_open_file(self, path: str) -> None:

@@ -63,6 +63,17 @@ class ConfusionMatrix(QWidget):
         metrics = QFontMetrics(self.font())
         return any(metrics.horizontalAdvance(c) > cell - 6 for c in self.classes)
 
+    def cell_at(self, pos: QPointF) -> tuple[int, int] | None:
+        """(true class, predicted class) of the cell under `pos`, or None off the cells."""
+        n = len(self.classes)
+        if not n:
+            return None
+        left, top, cell = self._geometry()
+        if pos.x() < left or pos.y() < top:
+            return None
+        row, col = int((pos.y() - top) // cell), int((pos.x() - left) // cell)
+        return (row, col) if row < n and col < n else None
+
     def label_at(self, pos: QPointF) -> str:
         """The full class name under `pos` in the row or column headers ("" elsewhere)."""
         left, top, cell = self._geometry()

@@ -1,0 +1,127 @@
+"""The Evaluate page driven with the mouse: hovering a confusion-matrix cell tells what it holds,
+clicking it lists exactly the images behind it, on the validation matrix and on the matrix of
+a test folder; the report it saves (pytest-qt, offscreen, the tiny test network)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QFileDialog
+from test_gui_compare import train_run
+
+from gui_helpers import wait_until
+from imagegen import make_dataset
+from transfer_gui.core.analysis.evaluation import evaluate_run
+from transfer_gui.ui import worker
+from transfer_gui.ui.widgets.notices import dialogs
+from transfer_gui.ui.widgets.plots.confusion import EMPTY, _cell_colour
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module")
+def tiny_run(shapes_dir, tmp_path_factory) -> str:
+    return train_run(shapes_dir, tmp_path_factory.mktemp("run") / "probe", "linear-probe", 2)
+
+
+@pytest.fixture(scope="module")
+def hard_folder(tmp_path_factory) -> Path:
+    """A test folder whose colours say nothing about the class: the tiny probe, which learnt
+    the colours, gets many of them wrong, so the matrix has mistakes to click."""
+    return make_dataset(tmp_path_factory.mktemp("hard"), per_class=10, size=32, seed=11,
+                        any_colour=True)
+
+
+def cell_point(matrix, row: int, col: int) -> QPoint:
+    """A point inside a cell (its upper left part, clear of the count written in its middle),
+    from the matrix's layout (its left and top margins and cell side)."""
+    left, top, cell = matrix._geometry()
+    return QPoint(int(left + (col + 0.2) * cell), int(top + (row + 0.2) * cell))
+
+
+def listed(page) -> list[str]:
+    grid = page.cell_grid.grid_model
+    return [grid.item(r).path for r in range(grid.rowCount())]
+
+
+def expected(evaluation, row: int, col: int) -> list[str]:
+    """The images whose true class is `row` and predicted class `col`, counted here."""
+    return sorted(i.path for i in evaluation.result.items if i.target == row and i.pred == col)
+
+
+def hover_and_click(qtbot, page, row: int, col: int) -> None:
+    matrix = page.matrix
+    at = cell_point(matrix, row, col)
+    # the cell painted there is this one (hit-testing and painting agree)
+    n = int(matrix.matrix[row, col])
+    total = int(matrix.matrix[row].sum())
+    colour = _cell_colour(n / total, row == col) if n else EMPTY
+    assert matrix.grab().toImage().pixelColor(at) == colour
+    qtbot.mouseMove(matrix, at)
+    qtbot.wait(20)
+    names = matrix.classes
+    tip = matrix.toolTip()
+    assert tip.startswith(f"true {names[row]}, predicted {names[col]}: {n} image"), tip
+    qtbot.mouseClick(matrix, Qt.MouseButton.LeftButton, pos=at)
+    assert matrix.selected == (row, col)
+    assert page.tabs.currentWidget() is page.cell_grid
+    assert page.tabs.tabText(1) == f"True {names[row]}, predicted {names[col]} ({n})"
+
+
+def mistake(matrix) -> tuple[int, int]:
+    """An off-diagonal cell with images in it (the first one)."""
+    cells = [(r, c) for r in range(len(matrix)) for c in range(len(matrix))
+             if r != c and matrix[r, c]]
+    assert cells, f"no mistakes to click in {matrix.tolist()}"
+    return cells[0]
+
+
+def test_hover_and_click_the_cells_of_every_matrix(qtbot, window, tiny_run, hard_folder,
+                                                   monkeypatch):
+    window.resize(1400, 900)
+    page = window.evaluate_page
+    window.state.set_run(tiny_run)
+    window.show_step(3)
+    wait_until(qtbot, lambda: page.evaluation is not None and not worker.live_tasks(), 60)
+    validation = evaluate_run(tiny_run)
+    assert (page.matrix.matrix == validation.result.confusion).all()
+
+    test = evaluate_run(tiny_run, str(hard_folder))
+    row, col = mistake(test.result.confusion)
+
+    # the validation matrix: a cell with images, an empty one (nothing listed), then the cell
+    # looked at next on the test folder
+    full = next((r, c) for r in range(3) for c in range(3) if page.matrix.matrix[r, c])
+    hover_and_click(qtbot, page, *full)
+    assert sorted(listed(page)) == expected(validation, *full) != []
+    empty = next((r, c) for r in range(3) for c in range(3) if not page.matrix.matrix[r, c])
+    hover_and_click(qtbot, page, *empty)
+    assert listed(page) == []
+    # off the cells (the corner above the row names): no cell, no tooltip
+    qtbot.mouseMove(page.matrix, QPoint(2, 2))
+    qtbot.wait(20)
+    assert page.matrix.toolTip() == ""
+    hover_and_click(qtbot, page, row, col)
+    assert sorted(listed(page)) == expected(validation, row, col)
+
+    # a test folder: its own matrix, and the cell list follows it
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(hard_folder))
+    qtbot.mouseClick(page.folder_button, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: page.headline.text().startswith("Test folder")
+               and not worker.live_tasks(), 60)
+    assert (page.matrix.matrix == test.result.confusion).all()
+    # the cell selected before now lists the test folder's images of that cell
+    names = page.matrix.classes
+    assert sorted(listed(page)) == expected(test, row, col) != []
+    n = int(test.result.confusion[row, col])
+    assert page.tabs.tabText(1) == f"True {names[row]}, predicted {names[col]} ({n})"
+    assert page.matrix.selected == (row, col)
+    # and every cell of the new matrix can be hovered and clicked
+    for r in range(3):
+        for c in range(3):
+            hover_and_click(qtbot, page, r, c)
+            assert sorted(listed(page)) == expected(test, r, c)
+            assert all(Path(p).parent.name == names[r] for p in listed(page))
+    assert not dialogs.SHOWN, dialogs.SHOWN
