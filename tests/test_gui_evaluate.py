@@ -125,3 +125,41 @@ def test_hover_and_click_the_cells_of_every_matrix(qtbot, window, tiny_run, hard
             assert sorted(listed(page)) == expected(test, r, c)
             assert all(Path(p).parent.name == names[r] for p in listed(page))
     assert not dialogs.SHOWN, dialogs.SHOWN
+
+
+def test_cells_are_found_under_column_names_written_upwards(qtbot):
+    """Long class names in a narrow matrix are written upwards over a taller top margin; the
+    cell under the mouse is still the one painted there."""
+    import numpy as np
+
+    from transfer_gui.ui.widgets.plots.confusion import ConfusionMatrix
+
+    matrix = ConfusionMatrix()
+    qtbot.addWidget(matrix)
+    names = [f"a rather long class name {i}" for i in range(5)]
+    counts = np.arange(25).reshape(5, 5)
+    matrix.set_matrix(names, counts)
+    matrix.resize(420, 380)
+    matrix.show()
+    qtbot.waitExposed(matrix)
+    left, top, cell = matrix._geometry()
+    assert top > 40  # room for the names written upwards
+    clicks: list[tuple[int, int]] = []
+    matrix.cell_clicked.connect(lambda r, c: clicks.append((r, c)))
+    image = matrix.grab().toImage()
+    for r, c in ((0, 0), (0, 4), (4, 0), (2, 3), (4, 4)):
+        at = cell_point(matrix, r, c)
+        share = counts[r, c] / counts[r].sum()
+        assert image.pixelColor(at) == (_cell_colour(share, r == c) if counts[r, c] else EMPTY)
+        qtbot.mouseMove(matrix, at)
+        qtbot.wait(10)
+        assert matrix.toolTip().startswith(f"true {names[r]}, predicted {names[c]}: ")
+        qtbot.mouseClick(matrix, Qt.MouseButton.LeftButton, pos=at)
+    assert clicks == [(0, 0), (0, 4), (4, 0), (2, 3), (4, 4)]
+    # above the cells, on a column's name: its full name, and a click selects nothing
+    above = QPoint(int(left + 2.5 * cell), int(top / 2))
+    qtbot.mouseMove(matrix, above)
+    qtbot.wait(10)
+    assert matrix.toolTip() == f"predicted class: {names[2]}"
+    qtbot.mouseClick(matrix, Qt.MouseButton.LeftButton, pos=above)
+    assert len(clicks) == 5
