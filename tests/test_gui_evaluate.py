@@ -4,6 +4,7 @@ a test folder; the report it saves (pytest-qt, offscreen, the tiny test network)
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from gui_helpers import wait_until
 from imagegen import make_dataset
 from transfer_gui.core.analysis.evaluation import evaluate_run
 from transfer_gui.ui import worker
+from transfer_gui.ui.pages import evaluate_page
 from transfer_gui.ui.widgets.notices import dialogs
 from transfer_gui.ui.widgets.plots.confusion import EMPTY, _cell_colour
 
@@ -78,8 +80,22 @@ def mistake(matrix) -> tuple[int, int]:
     return cells[0]
 
 
+def test_save_report_is_offered_once_there_is_an_evaluation(qtbot, window, tiny_run,
+                                                             tmp_path, monkeypatch):
+    page = window.evaluate_page
+    assert not page.report_button.isEnabled()
+    window.state.set_run(tiny_run)
+    wait_until(qtbot, lambda: page.evaluation is not None and not worker.live_tasks(), 60)
+    assert page.report_button.isEnabled()
+    # a folder that cannot be written to: said in a dialog, nothing else happens
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert not page.save_report(str(blocked / "report.html"))
+    assert dialogs.SHOWN and dialogs.SHOWN[-1][0] == "Cannot save the report"
+
+
 def test_hover_and_click_the_cells_of_every_matrix(qtbot, window, tiny_run, hard_folder,
-                                                   monkeypatch):
+                                                   monkeypatch, tmp_path):
     window.resize(1400, 900)
     page = window.evaluate_page
     window.state.set_run(tiny_run)
@@ -124,6 +140,21 @@ def test_hover_and_click_the_cells_of_every_matrix(qtbot, window, tiny_run, hard
             hover_and_click(qtbot, page, r, c)
             assert sorted(listed(page)) == expected(test, r, c)
             assert all(Path(p).parent.name == names[r] for p in listed(page))
+    assert not dialogs.SHOWN, dialogs.SHOWN
+
+    # "Save report…": what the page shows (the test folder's scores), as HTML and as CSV
+    saved = tmp_path / "hard-report"
+    for kind, suffix in ((evaluate_page.HTML_FILTER, ".html"), (evaluate_page.CSV_FILTER,
+                                                                ".csv")):
+        monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                            lambda *a, kind=kind, **k: (str(saved), kind))
+        qtbot.mouseClick(page.report_button, Qt.MouseButton.LeftButton)
+        assert saved.with_suffix(suffix).is_file(), suffix
+    html = saved.with_suffix(".html").read_text(encoding="utf-8")
+    assert f"Accuracy {test.result.accuracy:.1%}" in html and str(hard_folder) in html
+    assert 'src="data:image/png;base64,' in html
+    rows = list(csv.DictReader(saved.with_suffix(".csv").open(encoding="utf-8")))
+    assert [int(r["support"]) for r in rows[:3]] == test.result.confusion.sum(axis=1).tolist()
     assert not dialogs.SHOWN, dialogs.SHOWN
 
 

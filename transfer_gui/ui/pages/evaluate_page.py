@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import partial
+from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QShowEvent
@@ -40,6 +41,10 @@ COLUMN_TIPS = (
 )
 
 
+HTML_FILTER = "HTML page, the matrix as an image (*.html)"
+CSV_FILTER = "CSV table (*.csv)"
+
+
 def _number(value: float, fmt: str = ".3f") -> QTableWidgetItem:
     return table_cell(format(value, fmt), align_right=True)
 
@@ -49,7 +54,7 @@ class EvaluatePage(QWidget):
         super().__init__(parent)
         self.state = state
         self.task: Task | None = None
-        self.evaluation = None  # core.evaluation.Evaluation
+        self.evaluation: Any = None  # core.evaluation.Evaluation
         self._evaluated: tuple = ()  # (run folder, its revision) shown or being computed
         self._build()
         state.run_changed.connect(self._on_run_changed)
@@ -78,6 +83,13 @@ class EvaluatePage(QWidget):
         self.folder_button.setEnabled(False)
         self.folder_button.clicked.connect(self._on_choose_test_folder)
         top.addWidget(self.folder_button)
+        self.report_button = QPushButton("Save report…")
+        self.report_button.setToolTip("Save the headline, the per-class table and the "
+                                      "confusion matrix: as one HTML page (the matrix as an "
+                                      "image) or as a CSV table")
+        self.report_button.setEnabled(False)
+        self.report_button.clicked.connect(self._on_save_report)
+        top.addWidget(self.report_button)
 
         self.matrix = ConfusionMatrix()
         self.matrix.cell_clicked.connect(self._on_cell_clicked)
@@ -177,6 +189,7 @@ class EvaluatePage(QWidget):
 
     def show_evaluation(self, evaluation) -> None:
         self.evaluation = evaluation
+        self.report_button.setEnabled(True)
         result = evaluation.result
         self.headline.setText(f"Accuracy {result.accuracy:.1%} · macro F1 {result.macro_f1:.3f} "
                               f"· {count(int(result.confusion.sum()), 'image')}")
@@ -226,6 +239,36 @@ class EvaluatePage(QWidget):
                                                     f"{i.path}")
             for i in items])
         self.tabs.setTabText(1, f"True {names[target]}, predicted {names[pred]} ({len(items)})")
+
+    # --- the report -------------------------------------------------------------------------
+
+    @Slot()
+    def _on_save_report(self) -> None:
+        if self.evaluation is None:
+            return
+        name = f"{os.path.basename(self.state.run_dir) or 'evaluation'}-report.html"
+        start = os.path.join(os.path.dirname(self.state.run_dir) or os.path.expanduser("~"),
+                             name)
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Save the evaluation report", start, f"{HTML_FILTER};;{CSV_FILTER}")
+        if path:
+            if not os.path.splitext(path)[1]:
+                path += ".csv" if chosen == CSV_FILTER else ".html"
+            self.save_report(path)
+
+    def save_report(self, path: str) -> bool:
+        """Write what the page shows to `path` (.html or .csv); False, said, when it cannot."""
+        from ...core import USER_ERRORS, write_report
+
+        if self.evaluation is None:
+            return False
+        try:
+            written = write_report(self.evaluation, path, self.state.run_dir)
+        except USER_ERRORS as exc:
+            show_error(self, "Cannot save the report", f"Could not write {path}: {exc}")
+            return False
+        self.state.status_message.emit(f"Saved the evaluation report to {written}")
+        return True
 
     @Slot(str)
     def _on_open_file(self, path: str) -> None:
