@@ -103,6 +103,11 @@ def test_hover_and_click_the_cells_of_every_matrix(qtbot, window, tiny_run, hard
     wait_until(qtbot, lambda: page.evaluation is not None and not worker.live_tasks(), 60)
     validation = evaluate_run(tiny_run)
     assert (page.matrix.matrix == validation.result.confusion).all()
+    # the highest-loss captions: the true class, then the predicted one, on their own lines
+    losses = page.loss_grid.grid_model
+    worst = validation.result.top_losses(1)[0]
+    names = validation.result.classes
+    assert losses.item(0).caption == f"{names[worst.target]}\n→ {names[worst.pred]}"
 
     test = evaluate_run(tiny_run, str(hard_folder))
     row, col = mistake(test.result.confusion)

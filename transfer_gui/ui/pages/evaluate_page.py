@@ -109,7 +109,7 @@ class EvaluatePage(QWidget):
         upper.setSizes([560, 480])
 
         self.cell_grid = ImageGrid(size=96)
-        self.loss_grid = ImageGrid(size=96)
+        self.loss_grid = ImageGrid(size=96, caption_lines=2)  # true class, then predicted
         for grid in (self.cell_grid, self.loss_grid):
             grid.activated_path.connect(self._on_open_file)
         self.tabs = QTabWidget()
@@ -210,7 +210,7 @@ class EvaluatePage(QWidget):
             self.table.setItem(row, 4, _number(scores["support"], "d"))
         classes = result.classes
         self.loss_grid.set_items([
-            GridItem(i.path, f"{classes[i.target]} → {classes[i.pred]}",
+            GridItem(i.path, f"{classes[i.target]}\n→ {classes[i.pred]}",
                      f"true {classes[i.target]}, predicted {classes[i.pred]} "
                      f"({i.confidence:.0%}), loss {i.loss:.2f}\n{i.path}")
             for i in result.top_losses(48)])
