@@ -133,6 +133,8 @@ def test_hover_and_click_the_cells_of_every_matrix(qtbot, window, tiny_run, hard
     wait_until(qtbot, lambda: page.headline.text().startswith("Test folder")
                and not worker.live_tasks(), 60)
     assert (page.matrix.matrix == test.result.confusion).all()
+    page.layout().activate()  # the longer headline wraps: the page still fits 1024 px
+    assert page.minimumSizeHint().width() <= 1024 - 176 - 20
     # the cell selected before now lists the test folder's images of that cell
     names = page.matrix.classes
     assert sorted(listed(page)) == expected(test, row, col) != []

@@ -59,3 +59,79 @@ def test_highest_loss_captions_show_both_class_names_on_their_own_lines(qtbot):
     # two lines of text fit under the thumbnail, and the tooltip keeps the full text
     assert grid.gridSize().height() >= 96 + 2 * metrics.lineSpacing()
     assert model.data(model.index(1), Qt.ItemDataRole.ToolTipRole) == f"true {long}"
+
+
+def visible_headers(table) -> list[str]:
+    """The headers of the columns wholly in view, left to right."""
+    header = table.horizontalHeader()
+    shown = []
+    for visual in range(table.columnCount()):
+        logical = header.logicalIndex(visual)
+        left = header.sectionViewportPosition(logical)
+        if left >= 0 and left + header.sectionSize(logical) <= table.viewport().width():
+            shown.append(table.horizontalHeaderItem(logical).text())
+    return shown
+
+
+def test_a_narrow_compare_table_keeps_the_scores_in_view(qtbot):
+    from transfer_gui.ui.widgets.tables.compare_table import CompareTable
+
+    table = CompareTable()
+    qtbot.addWidget(table)
+    summary = {"strategy": "fine-tune", "backbone": "efficientnet_lite0", "status": "completed",
+               "history": [{"val_acc": 0.86}], "best_val_acc": 0.9, "macro_f1": 0.88,
+               "min_f1": 0.7, "seconds": 71.0, "trainable_params": 3_400_000,
+               "total_params": 3_400_000}
+    table.set_rows([("/runs/20261202-140200-efficientnet_lite0-fine-tune", summary, "#1f77b4"),
+                    ("/runs/20261202-141000-efficientnet_lite0-linear-probe", summary, "#ff7f0e")])
+    # in a 1024 px window the table is 830 px wide; a desktop font needs ~15 % more room than
+    # the offscreen platform's, so 700 px here is that window with the columns cut as it was
+    table.resize(700, 200)
+    table.show()
+    qtbot.waitExposed(table)
+    qtbot.wait(50)  # the run column is fitted once the others fit their contents
+    shown = visible_headers(table)
+    assert shown[:2] == ["Run", "Strategy"]
+    assert {"Final acc", "Best acc", "Macro F1", "Worst F1"} <= set(shown), shown
+    assert table.text(table.run_at(0), "Best acc") == "90.0 %"  # the cells follow their header
+    table.resize(1400, 200)  # a wide window shows every column
+    qtbot.wait(50)
+    assert len(visible_headers(table)) == table.columnCount()
+
+
+def test_layer_names_are_whole_in_the_tree_of_a_1024_px_window(qtbot, window, shapes_dir,
+                                                                 monkeypatch):
+    from PySide6.QtCore import QModelIndex, Qt
+    from PySide6.QtGui import QFontMetrics
+    from PySide6.QtWidgets import QStyle
+
+    from gui_helpers import open_data, wait_for_tree
+
+    window.resize(1024, 680)
+    open_data(qtbot, window, shapes_dir, monkeypatch)
+    window.show_step(1)
+    wait_for_tree(qtbot, window)  # EfficientNet-Lite0, names up to three levels deep
+    tree = window.model_page.tree
+    tree.expandAll()
+    qtbot.wait(50)
+    model = tree.tree_model
+    check = tree.style().pixelMetric(QStyle.PixelMetric.PM_IndicatorWidth) + 8
+    metrics = tree.fontMetrics()
+
+    def rows(parent=None):
+        parent = parent or QModelIndex()
+        for r in range(model.rowCount(parent)):
+            index = model.index(r, 0, parent)
+            yield index
+            yield from rows(index)
+
+    seen = 0
+    for index in rows():
+        text = model.data(index, Qt.ItemDataRole.DisplayRole)
+        font = model.data(index, Qt.ItemDataRole.FontRole)  # group names are bold
+        width = (QFontMetrics(font) if font is not None else metrics).horizontalAdvance(text)
+        room = tree.visualRect(index).width()
+        assert room >= width + check, (text, room, width)
+        assert model.data(index, Qt.ItemDataRole.ToolTipRole)  # the full path, on hover
+        seen += 1
+    assert seen > 100

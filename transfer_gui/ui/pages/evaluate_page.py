@@ -62,6 +62,7 @@ class EvaluatePage(QWidget):
     def _build(self) -> None:
         self.headline = QLabel("Train a model to evaluate it here.")
         self.headline.setObjectName("headline")
+        self.headline.setWordWrap(True)  # "Test folder NAME: …" must not widen the window
         self.source = QLabel("")
         self.source.setObjectName("pageSubtitle")
         self.source.setWordWrap(True)  # long run names must not widen the window
