@@ -35,6 +35,31 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str], out: TextIO | No
             print("  ".join("-" * w for w in widths), file=out)
 
 
+def print_confusion(classes: Sequence[str], matrix: Sequence[Sequence[int]],
+                    out: TextIO | None = None, width: int | None = None) -> None:
+    """The confusion matrix with its columns named: by the class names when the table fits
+    the terminal, otherwise by numbers that the rows (and a legend line) give the names of."""
+    width = width or shutil.get_terminal_size().columns
+    corner = "true \\ predicted"
+    first = max([len(corner), *(len(c) for c in classes)])
+    cells = max((len(str(v)) for row in matrix for v in row), default=1)
+    named = first + sum(max(len(c), cells) + 2 for c in classes) <= width
+    if named:
+        print("confusion matrix (rows: true class, columns: predicted class)", file=out)
+        header = [corner, *classes]
+        rows = [[name, *row] for name, row in zip(classes, matrix, strict=True)]
+    else:
+        print("confusion matrix (rows: true class, columns: predicted class, numbered as "
+              "the rows)", file=out)
+        header = [corner, *[str(i) for i in range(len(classes))]]
+        rows = [[f"{i} {name}", *row] for i, (name, row) in enumerate(zip(classes, matrix,
+                                                                           strict=True))]
+    table(rows, header, out)
+    if not named:
+        legend = ", ".join(f"{i} = {name}" for i, name in enumerate(classes))
+        print(f"columns: {legend}", file=out)
+
+
 def print_json(data: Any, out: TextIO | None = None) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False), file=out or sys.stdout)
 

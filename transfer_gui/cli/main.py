@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_setting(p, "batch_size", metavar="N", help="images per step (default %(default)s)")
     add_run_setting(p, "device")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--report", metavar="FILE",
+                   help="also write the headline, per-class table and confusion matrix to "
+                        "FILE: .html for one self-contained page (the matrix as an image), "
+                        ".csv for the table with each class's row of the matrix")
     p = sub.add_parser("predict", help="classify images",
                        description="predict RUN IMAGE_OR_DIR... or predict --backbone NAME "
                                    "IMAGE... (the network's own ImageNet classes). An image "
@@ -180,27 +184,30 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from ..core import evaluate_run
-    from .console import ConsoleReporter, print_json, table
+    from ..core import evaluate_run, report_format, write_report
+    from .console import ConsoleReporter, print_confusion, print_json, table
 
+    if args.report:
+        report_format(args.report)  # a wrong suffix is said before the evaluation, not after
     evaluation = evaluate_run(args.run, args.data, args.batch_size, args.device,
                               [ConsoleReporter(as_json=args.json)], use_all=args.all)
     result = evaluation.result
+    written = write_report(evaluation, args.report, args.run) if args.report else ""
     if args.json:
         print_json({**result.to_dict(), "source": evaluation.source,
-                    "problems": _problem_rows(evaluation.problems)})
+                    "problems": _problem_rows(evaluation.problems),
+                    **({"report": written} if written else {})})
         return EXIT_OK
     print(f"evaluated on {evaluation.source}")
     print(f"accuracy {result.accuracy:.2%}   macro F1 {result.macro_f1:.3f}\n")
     table([[c["class"], f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}",
             c["support"]] for c in result.per_class()],
           ["class", "precision", "recall", "F1", "support"])
-    print("\nconfusion matrix (rows: true, columns: predicted)")
-    width = max(len(c) for c in result.classes)
-    table([[name, *row] for name, row in zip(result.classes, result.confusion.tolist(),
-                                             strict=True)],
-          ["".ljust(width), *[str(i) for i in range(len(result.classes))]])
+    print()
+    print_confusion(result.classes, result.confusion.tolist())
     _print_problems(evaluation.problems)
+    if written:
+        print(f"\nreport written to {written}")
     return EXIT_OK
 
 

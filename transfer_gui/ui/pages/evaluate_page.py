@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import partial
+from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QShowEvent
@@ -40,6 +41,10 @@ COLUMN_TIPS = (
 )
 
 
+HTML_FILTER = "HTML page, the matrix as an image (*.html)"
+CSV_FILTER = "CSV table (*.csv)"
+
+
 def _number(value: float, fmt: str = ".3f") -> QTableWidgetItem:
     return table_cell(format(value, fmt), align_right=True)
 
@@ -49,7 +54,7 @@ class EvaluatePage(QWidget):
         super().__init__(parent)
         self.state = state
         self.task: Task | None = None
-        self.evaluation = None  # core.evaluation.Evaluation
+        self.evaluation: Any = None  # core.evaluation.Evaluation
         self._evaluated: tuple = ()  # (run folder, its revision) shown or being computed
         self._build()
         state.run_changed.connect(self._on_run_changed)
@@ -58,6 +63,7 @@ class EvaluatePage(QWidget):
     def _build(self) -> None:
         self.headline = QLabel("Train a model to evaluate it here.")
         self.headline.setObjectName("headline")
+        self.headline.setWordWrap(True)  # "Test folder NAME: …" must not widen the window
         self.source = QLabel("")
         self.source.setObjectName("pageSubtitle")
         self.source.setWordWrap(True)  # long run names must not widen the window
@@ -83,6 +89,13 @@ class EvaluatePage(QWidget):
         self.test_button.setVisible(False)
         self.test_button.clicked.connect(self.evaluate_test_part)
         top.addWidget(self.test_button)
+        self.report_button = QPushButton("Save report…")
+        self.report_button.setToolTip("Save the headline, the per-class table and the "
+                                      "confusion matrix: as one HTML page (the matrix as an "
+                                      "image) or as a CSV table")
+        self.report_button.setEnabled(False)
+        self.report_button.clicked.connect(self._on_save_report)
+        top.addWidget(self.report_button)
 
         self.matrix = ConfusionMatrix()
         self.matrix.cell_clicked.connect(self._on_cell_clicked)
@@ -103,7 +116,7 @@ class EvaluatePage(QWidget):
         upper.setSizes([560, 480])
 
         self.cell_grid = ImageGrid(size=96)
-        self.loss_grid = ImageGrid(size=96)
+        self.loss_grid = ImageGrid(size=96, caption_lines=2)  # true class, then predicted
         for grid in (self.cell_grid, self.loss_grid):
             grid.activated_path.connect(self._on_open_file)
         self.tabs = QTabWidget()
@@ -184,12 +197,17 @@ class EvaluatePage(QWidget):
 
     def show_evaluation(self, evaluation) -> None:
         self.evaluation = evaluation
+        self.report_button.setEnabled(True)
         result = evaluation.result
         self.headline.setText(f"Accuracy {result.accuracy:.1%} · macro F1 {result.macro_f1:.3f} "
                               f"· {count(int(result.confusion.sum()), 'image')}")
         self.source.setToolTip("")  # a test folder's skipped files belong to that evaluation
         self.source.setText(f"Evaluated on {evaluation.source}. Run: "
                             f"{_run_text(self.state.run_dir)}")
+        # the cell selected stays selected in the new matrix of the same classes, its images
+        # listed afresh (those of the matrix before would be stale)
+        same = self.matrix.classes == list(result.classes)
+        kept = self.matrix.selected if same else None
         self.matrix.set_matrix(result.classes, result.confusion)
         rows = result.per_class()
         self.table.setRowCount(len(rows))
@@ -200,16 +218,26 @@ class EvaluatePage(QWidget):
             self.table.setItem(row, 4, _number(scores["support"], "d"))
         classes = result.classes
         self.loss_grid.set_items([
-            GridItem(i.path, f"{classes[i.target]} → {classes[i.pred]}",
+            GridItem(i.path, f"{classes[i.target]}\n→ {classes[i.pred]}",
                      f"true {classes[i.target]}, predicted {classes[i.pred]} "
                      f"({i.confidence:.0%}), loss {i.loss:.2f}\n{i.path}")
             for i in result.top_losses(48)])
-        self.cell_grid.set_items([])
+        if kept is not None:
+            self.matrix.selected = kept
+            self._show_cell(*kept)
+        else:
+            self.cell_grid.set_items([])
+            self.tabs.setTabText(1, "Selected cell")
 
     @Slot(int, int)
     def _on_cell_clicked(self, target: int, pred: int) -> None:
         if self.evaluation is None:
             return
+        self._show_cell(target, pred)
+        self.tabs.setCurrentIndex(1)
+
+    def _show_cell(self, target: int, pred: int) -> None:
+        """List the images of one cell of the matrix shown."""
         result = self.evaluation.result
         items = result.cell(target, pred)
         names = result.classes
@@ -219,7 +247,36 @@ class EvaluatePage(QWidget):
                                                     f"{i.path}")
             for i in items])
         self.tabs.setTabText(1, f"True {names[target]}, predicted {names[pred]} ({len(items)})")
-        self.tabs.setCurrentIndex(1)
+
+    # --- the report -------------------------------------------------------------------------
+
+    @Slot()
+    def _on_save_report(self) -> None:
+        if self.evaluation is None:
+            return
+        name = f"{os.path.basename(self.state.run_dir) or 'evaluation'}-report.html"
+        start = os.path.join(os.path.dirname(self.state.run_dir) or os.path.expanduser("~"),
+                             name)
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Save the evaluation report", start, f"{HTML_FILTER};;{CSV_FILTER}")
+        if path:
+            if not os.path.splitext(path)[1]:
+                path += ".csv" if chosen == CSV_FILTER else ".html"
+            self.save_report(path)
+
+    def save_report(self, path: str) -> bool:
+        """Write what the page shows to `path` (.html or .csv); False, said, when it cannot."""
+        from ...core import USER_ERRORS, write_report
+
+        if self.evaluation is None:
+            return False
+        try:
+            written = write_report(self.evaluation, path, self.state.run_dir)
+        except USER_ERRORS as exc:
+            show_error(self, "Cannot save the report", f"Could not write {path}: {exc}")
+            return False
+        self.state.status_message.emit(f"Saved the evaluation report to {written}")
+        return True
 
     @Slot(str)
     def _on_open_file(self, path: str) -> None:

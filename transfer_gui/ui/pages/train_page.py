@@ -54,6 +54,7 @@ class TrainPage(QWidget):
         self._epochs = 1
         self._start_step = 0
         self._resumed_after = 0
+        self._status_before_problem: str | None = None  # (a field's problem is shown instead)
         self._started_at = 0.0
         self.lr_dialog: LRFinderDialog | None = None
         self._build()
@@ -197,6 +198,20 @@ class TrainPage(QWidget):
         problem = self._form_problem()
         self.start_button.setEnabled(not (self.state.training or self.running or problem))
         self.start_button.setToolTip(f"Correct the form first. {problem}" if problem else "")
+        if not self.running:
+            self._show_form_problem(problem)
+
+    def _show_form_problem(self, problem: str | None) -> None:
+        """While a field is invalid the status says so (Start is disabled); once it is
+        corrected, the status before returns."""
+        if problem:
+            if self._status_before_problem is None:
+                self._status_before_problem = self.status.text()
+            said = problem if problem.endswith(".") else f"{problem}."
+            self.status.setText(f"Start is disabled: {said} Correct the field to start.")
+        elif self._status_before_problem is not None:
+            self.status.setText(self._status_before_problem)
+            self._status_before_problem = None
 
     def _form_problem(self) -> str | None:
         return self.form.problem() or self.transfer.problem()

@@ -64,9 +64,11 @@ class ConfusionMatrix(QWidget):
         return any(metrics.horizontalAdvance(c) > cell - 6 for c in self.classes)
 
     def cell_at(self, pos: QPointF) -> tuple[int, int] | None:
-        """(true class, predicted class) of the cell under `pos`; None outside the grid."""
-        left, top, cell = self._geometry()
+        """(true class, predicted class) of the cell under `pos`, or None off the cells."""
         n = len(self.classes)
+        if not n:
+            return None
+        left, top, cell = self._geometry()
         if pos.x() < left or pos.y() < top:
             return None
         row, col = int((pos.y() - top) // cell), int((pos.x() - left) // cell)

@@ -102,6 +102,7 @@ class CompareTable(QTableWidget):
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self._order_columns(header)
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # the list's order until
         header.setSortIndicatorShown(True)  # the user clicks a header
         self._bold = QFont()
@@ -109,6 +110,16 @@ class CompareTable(QTableWidget):
         self.cellDoubleClicked.connect(self._on_cell_double_clicked)
 
     RUN_WIDTH = 220  # a narrow window scrolls the numbers rather than squeeze the run names
+    # shown first, after the run: what a comparison is for; the rest scrolls in a narrow window
+    FIRST = ("Strategy", "Final acc", "Best acc", "Macro F1", "Worst F1", "Time")
+
+    def _order_columns(self, header: QHeaderView) -> None:
+        """Put the columns of `FIRST` right after the run's name, in that order (only where
+        they are shown: the columns keep their indices)."""
+        headers = [c.header for c in COLUMNS]
+        for place, name in enumerate(self.FIRST, start=1):
+            if name in headers:
+                header.moveSection(header.visualIndex(headers.index(name) + 1), place)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -192,12 +192,17 @@ def _placeholder(size: int, colour: QColor, broken: bool = False) -> QPixmap:
 
 
 class ImageGrid(QListView):
-    """Thumbnails in a wrapping grid; double-click or Enter emits `activated_path`."""
+    """Thumbnails in a wrapping grid; double-click or Enter emits `activated_path`.
+
+    With `caption_lines` above 1, a caption's lines (split at "\n") are shown one under the
+    other, each shortened at its end to the tile's width, never wrapped inside a word."""
 
     activated_path = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None, size: int = THUMB) -> None:
+    def __init__(self, parent: QWidget | None = None, size: int = THUMB,
+                 caption_lines: int = 1) -> None:
         super().__init__(parent)
+        self.caption_lines = caption_lines
         self.loader = ThumbnailLoader(size, parent=self)
         self.grid_model = ThumbnailModel(self.loader, self)
         self.setModel(self.grid_model)
@@ -208,9 +213,11 @@ class ImageGrid(QListView):
         self.setLayoutMode(QListView.LayoutMode.Batched)
         self.setBatchSize(200)
         self.setIconSize(QSize(size, size))
-        self.setGridSize(QSize(size + 24, size + 36))
-        self.setWordWrap(True)
-        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        text = max(2, caption_lines) * self.fontMetrics().lineSpacing() + 8
+        self.setGridSize(QSize(size + 24, size + max(36, text)))
+        self.setWordWrap(caption_lines == 1)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle if caption_lines == 1
+                              else Qt.TextElideMode.ElideRight)
         self.setSpacing(4)
         self.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
         self.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
@@ -218,7 +225,16 @@ class ImageGrid(QListView):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
     def set_items(self, items: Sequence[GridItem]) -> None:
+        if self.caption_lines > 1:
+            items = [replace(i, caption=self.fit_caption(i.caption)) for i in items]
         self.grid_model.set_items(items)
+
+    def fit_caption(self, caption: str) -> str:
+        """The caption's first `caption_lines` lines, each shortened to the tile's width."""
+        metrics = self.fontMetrics()
+        room = self.gridSize().width() - 8
+        return "\n".join(metrics.elidedText(line, Qt.TextElideMode.ElideRight, room)
+                         for line in caption.split("\n")[:self.caption_lines])
 
     @Slot(QModelIndex)
     def _on_activated(self, index: QModelIndex) -> None:

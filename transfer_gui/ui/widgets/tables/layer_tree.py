@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QFont
+from PySide6.QtGui import QAction, QColor, QFont, QResizeEvent
 from PySide6.QtWidgets import QHeaderView, QMenu, QTreeView, QWidget
 
 if TYPE_CHECKING:
@@ -43,6 +43,16 @@ def build_items(layers: Sequence) -> list[TreeItem]:
         return item
 
     return [convert(layer, None, i) for i, layer in enumerate(layers)]
+
+
+def short_name(item: TreeItem) -> str:
+    """The name without its parent's ("_bn1" under "_blocks.0", not "_blocks.0._bn1"): the
+    tree's indentation already says what it is part of, and a narrow tree keeps it whole
+    (the tooltip gives the full path)."""
+    parent = item.parent.name if item.parent is not None else ""
+    if parent and item.name.startswith(parent + ".") and len(item.name) > len(parent) + 1:
+        return item.name[len(parent) + 1:]
+    return item.name
 
 
 def _is_checked(value: object) -> bool:
@@ -137,7 +147,7 @@ class LayerTreeModel(QAbstractItemModel):
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             trainable, total = self.counts(item)
-            return (item.name, "" if item.kind == "group" else item.kind,
+            return (short_name(item), "" if item.kind == "group" else item.kind,
                     _fmt(total), _fmt(trainable))[column]
         if role == Qt.ItemDataRole.CheckStateRole and column == 0 and item.params:
             return self.check_state(item)
@@ -147,7 +157,8 @@ class LayerTreeModel(QAbstractItemModel):
             trainable, _ = self.counts(item)
             return QColor("#1b7f3b") if trainable else QColor("#8a8f98")
         if role == Qt.ItemDataRole.ToolTipRole:
-            return item.path if item.kind != "group" else f"layer group {item.name}"
+            return f"{item.path} ({item.kind})" if item.kind != "group" \
+                else f"layer group {item.name}"
         if role == Qt.ItemDataRole.FontRole and item.kind == "group":
             return self._bold
         return None
@@ -240,6 +251,15 @@ class LayerTreeView(QTreeView):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in (1, 2, 3):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.setIndentation(14)
+
+    NARROW = 480  # below this width the Type column (also in the tooltips) gives way to names
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        narrow = self.viewport().width() < self.NARROW
+        if self.isColumnHidden(1) != narrow:
+            self.setColumnHidden(1, narrow)
 
     def set_locked(self, locked: bool) -> None:
         """Show what trains without letting it be edited (a classic head trains nothing)."""
