@@ -105,6 +105,7 @@ _WHERE: dict[str, str] = {
     "Trainer": "train.loop",
     "fit": "train.loop",
     "resume_config": "train.loop",
+    "TimeLeft": "train.eta",
     "lr_find": "train.lrfinder",
     "device_label": "train.recipe",
     "pick_device": "train.recipe",
