@@ -11,7 +11,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
 from gui_helpers import open_data, set_form, wait_for_tree, wait_until
-from transfer_gui.core.analysis.compare import run_summary
+from transfer_gui.core.analysis.compare import run_summary, with_mark
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from transfer_gui.core.train.loop import Trainer
 from transfer_gui.ui.widgets.notices import dialogs
@@ -50,7 +50,8 @@ def test_compare_page_lists_runs_and_compares_them(qtbot, window, shapes_dir, mo
         assert table.text(run, "Strategy") in ("Linear probe", "Full fine-tune")
         assert table.text(run, "Backbone") == "tiny_cnn"
         assert table.text(run, "Status") == "completed"
-        assert table.text(run, "Best acc") == percent(expected["best_val_acc"])
+        assert table.text(run, "Best acc") == with_mark(percent(expected["best_val_acc"]),
+                                                        expected)  # marked if it kept its probe
         assert table.text(run, "Final acc") == percent(expected["history"][-1]["val_acc"])
         assert table.text(run, "Macro F1") == f"{expected['macro_f1']:.3f}"
         assert table.text(run, "Worst F1") == f"{expected['min_f1']:.3f}"

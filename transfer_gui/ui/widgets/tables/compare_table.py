@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ....core import with_mark
 from .run_style import STRATEGY_NAMES, count, duration, percent, run_label, score, swatch
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -59,8 +60,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("Status", "", *_key("status")),
     Column("Final acc", "Validation accuracy after the last epoch", final_val_acc,
            lambda r: percent(final_val_acc(r)), True),
-    Column("Best acc", "Best validation accuracy of any epoch (the saved model)",
-           *_key("best_val_acc", percent), True),
+    Column("Best acc", "Best validation accuracy of any epoch (the saved model); \"kept its "
+           "probe\": fine-tuning never beat the linear probe of epoch 1, so this is the "
+           "probe's score and the saved model is the probe",
+           lambda r: r.get("best_val_acc"), lambda r: with_mark(percent(r.get("best_val_acc")), r),
+           True),
     Column("Macro F1", "Mean F1 over the classes (the saved model, validation split)",
            *_key("macro_f1", score), True),
     Column("Worst F1", "F1 of the worst class", *_key("min_f1", score), True),
