@@ -102,4 +102,4 @@ def test_the_train_page_says_the_time_left_of_the_current_stage(window, monkeypa
             page.plots.replay = lambda *_: None  # nothing on disk to replay
         now[0] = t
         page._on_events([event])
-    assert "about 3 min 06 s left" in page.status.text()
+    assert "about 3\u00a0min 06\u00a0s left" in page.status.text()

@@ -101,7 +101,7 @@ _WHERE: dict[str, str] = {
     "ModelLayout": "models.freezing",
     "Selection": "models.freezing",
     "describe": "models.freezing",
-    "format_count": "models.freezing",
+    "format_count": "wording",
     "select": "models.freezing",
     "is_online": "models.weights",
     "weights_source": "models.weights",
@@ -116,6 +116,7 @@ _WHERE: dict[str, str] = {
     "tensorboard_problem": "train.tboard",
     "count": "wording",
     "human_duration": "wording",
+    "share": "wording",
 }
 
 __all__ = sorted(_WHERE)

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ....core import with_mark
+from ....core import share, with_mark
 from .run_style import STRATEGY_NAMES, count, duration, percent, run_label, score, swatch
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -33,8 +33,7 @@ def _trainable(row: dict[str, Any]) -> str:
     n, total = row.get("trainable_params"), row.get("total_params")
     if n is None or not total:
         return count(n)
-    share = 100 * n / total
-    return f"{count(n)} ({share:.{1 if 0 < share < 1 else 0}f} %)"
+    return f"{count(n)} ({share(n, total)})"
 
 
 @dataclass(frozen=True)
