@@ -103,3 +103,18 @@ def test_the_train_page_says_the_time_left_of_the_current_stage(window, monkeypa
         now[0] = t
         page._on_events([event])
     assert "about 3\u00a0min 06\u00a0s left" in page.status.text()
+
+
+def test_an_epochs_last_step_reaches_the_window_before_its_validation():
+    """Steps are sent in batches (at most every FLUSH_SECONDS); the last of an epoch is sent
+    at once, so that the validation after it is not timed as a step."""
+    from transfer_gui.ui.worker import Bridge
+
+    sent: list[list] = []
+    bridge = Bridge(sent.append)
+    bridge._add(_step(1, 1))  # the first: sent (nothing sent for a while)
+    bridge._add(_step(1, 2))  # held for the next batch
+    assert [len(b) for b in sent] == [1]
+    bridge._add(_step(1, STEPS - 1))
+    bridge._add(_step(1, STEPS))  # the epoch's last: sent now, with those held
+    assert [[e.batch for e in b] for b in sent] == [[1], [2, STEPS - 1, STEPS]]
