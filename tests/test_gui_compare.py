@@ -11,7 +11,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
 from gui_helpers import open_data, set_form, wait_for_tree, wait_until
-from transfer_gui.core.analysis.compare import run_summary
+from transfer_gui.core.analysis.compare import run_summary, with_mark
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from transfer_gui.core.train.loop import Trainer
 from transfer_gui.ui.widgets.notices import dialogs
@@ -50,14 +50,15 @@ def test_compare_page_lists_runs_and_compares_them(qtbot, window, shapes_dir, mo
         assert table.text(run, "Strategy") in ("Linear probe", "Full fine-tune")
         assert table.text(run, "Backbone") == "tiny_cnn"
         assert table.text(run, "Status") == "completed"
-        assert table.text(run, "Best acc") == percent(expected["best_val_acc"])
+        assert table.text(run, "Best acc") == with_mark(percent(expected["best_val_acc"]),
+                                                        expected)  # marked if it kept its probe
         assert table.text(run, "Final acc") == percent(expected["history"][-1]["val_acc"])
         assert table.text(run, "Macro F1") == f"{expected['macro_f1']:.3f}"
         assert table.text(run, "Worst F1") == f"{expected['min_f1']:.3f}"
         assert table.text(run, "Time") == f"{expected['seconds']:.1f} s"
         assert page.curves.points(run) == (epochs, epochs)  # a point per epoch
     assert page.curves.legend_labels() == [run_label(probe), run_label(full)]
-    assert table.text(full, "Trainable").endswith("(100 %)")
+    assert table.text(full, "Trainable").endswith("(100\u00a0%)")
 
     # the runs are part of the project: saved, and listed again when it opens
     path = tmp_path / "runs.tgproj"
@@ -100,13 +101,15 @@ def test_compare_strategies_through_the_dialog(qtbot, window, shapes_dir, monkey
     assert page.checked_runs() == runs and set(runs) <= set(page.summaries)
     splits = [json.loads((Path(r) / "split.json").read_text()) for r in runs]
     assert all(s == splits[0] for s in splits)  # one split for every strategy
-    for run, epochs in zip(runs, (2, 2, 1), strict=True):
+    # the linear probe trains as many epochs as the fine-tune's probe stage (its epoch 1)
+    assert run_summary(runs[1])["probe_epochs"] == 10
+    for run, epochs in zip(runs, (10, 2, 1), strict=True):
         assert page.curves.points(run) == (epochs, epochs)
         for header in ("Best acc", "Macro F1", "Worst F1", "Time", "Trainable"):
             assert page.table.text(run, header) not in ("–", "…"), (run, header)
         assert page.table.text(run, "Macro F1") == f"{run_summary(run)['macro_f1']:.3f}"
     assert page.table.text(runs[2], "Strategy") == "k-NN"
-    assert page.table.text(runs[2], "Trainable") == "0 (0 %)"
+    assert page.table.text(runs[2], "Trainable") == "0 (0\u00a0%)"
 
 
 def test_stopping_a_comparison_keeps_what_it_trained(qtbot, window, shapes_dir, monkeypatch):

@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QLabel
 
 from gui_helpers import open_data, set_form, tree_built, use_tiny, wait_until
+from transfer_gui.core.analysis.compare import run_summary, with_mark
 from transfer_gui.core.analysis.evaluation import evaluate_run
 from transfer_gui.core.io import bundle
 from transfer_gui.core.train import steps
@@ -84,7 +85,8 @@ def test_a_resumed_run_reaches_every_page(qtbot, tiny_window, shapes_dir, monkey
     window.show_step(5)
     wait_until(qtbot, lambda: run in compare.summaries)
     assert compare.table.text(run, "Status") == "completed"
-    assert compare.table.text(run, "Best acc") == percent(meta["best"]["val_acc"])
+    assert compare.table.text(run, "Best acc") == with_mark(percent(meta["best"]["val_acc"]),
+                                                            run_summary(run, evaluate=False))
     assert compare.summaries[run]["epochs"] == 4
     # Predict: the model is loaded again
     assert window.predict_page.cache.get(("run", run), [], None) is not predictor

@@ -152,7 +152,8 @@ def test_compare_runs_every_strategy_on_identical_files(shapes_dir, tmp_path):
                     "best_val_acc"):
             assert row[key] is not None, (row["strategy"], key)
         assert 0.0 <= row["accuracy"] <= 1.0
-    assert rows[0]["epochs"] == rows[3]["epochs"] == rows[4]["epochs"] == 2  # same budget
+    assert rows[3]["epochs"] == rows[4]["epochs"] == 2  # same budget...
+    assert rows[0]["epochs"] == rows[3]["probe_epochs"] == 10  # ...and the same probe budget
     again = run_summary(tmp_path / "knn")
     assert again["accuracy"] == rows[2]["accuracy"]  # read back from evaluation.json
     assert (tmp_path / "knn" / "evaluation.json").is_file()

@@ -88,10 +88,14 @@ def _pct(value: float | None) -> str:
 
 
 def print_comparison(rows: list[dict]) -> None:
+    """The rows as a table; a fine-tune that kept its probe says so by its accuracy (the
+    probe's, not fine-tuning's)."""
+    from ..core import with_mark
     from .console import table
 
     print()
-    table([[r["name"], r["strategy"], r["backbone"], r["status"], _pct(r.get("accuracy")),
+    table([[r["name"], r["strategy"], r["backbone"], r["status"],
+            with_mark(_pct(r.get("accuracy")), r),
             f"{r['macro_f1']:.3f}" if r.get("macro_f1") is not None else "-",
             f"{r['min_f1']:.3f}" if r.get("min_f1") is not None else "-",
             f"{r['seconds']:.1f} s" if r.get("seconds") is not None else "-",

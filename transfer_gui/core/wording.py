@@ -1,9 +1,14 @@
-"""Counting words in messages: "1 image", "2 images", "1 class", "3 classes"; durations; and
-the command that installs an optional extra."""
+"""Counting words in messages: "1 image", "2 images", "1 class", "3 classes"; numbers with
+their units ("3.4 M", "45 s", "99.6 %"), joined by a non-breaking space so that a wrapped
+line never leaves a unit without its number; and the command that installs an optional
+extra."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+NBSP = "\u00a0"
 
 
 def plural(noun: str) -> str:
@@ -23,15 +28,15 @@ def count(n: int, noun: str, many: str | None = None) -> str:
 
 
 def human_duration(seconds: float) -> str:
-    """"45 s", "3 min 07 s", "2 h 05 min"."""
+    """"45 s", "3 min 07 s", "2 h 05 min" (each number bound to its unit)."""
     seconds = max(0, round(seconds))
     if seconds < 60:
-        return f"{seconds} s"
+        return f"{seconds}{NBSP}s"
     minutes, seconds = divmod(seconds, 60)
     if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
+        return f"{minutes}{NBSP}min {seconds:02d}{NBSP}s"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    return f"{hours}{NBSP}h {minutes:02d}{NBSP}min"
 
 
 def install_hint(extra: str) -> str:
@@ -43,3 +48,56 @@ def install_hint(extra: str) -> str:
         return f'pip install -e ".[{extra}]" (in {root})'
     return (f'pip install "transfer-gui[{extra}]" (from a checkout of the project: '
             f'pip install -e ".[{extra}]")')
+
+
+def format_count(n: int) -> str:
+    """A parameter count: "3.4 M", "12.8 k", "928"."""
+    if n >= 1e6:
+        return f"{n / 1e6:.1f}{NBSP}M"
+    if n >= 1e3:
+        return f"{n / 1e3:.1f}{NBSP}k"
+    return str(n)
+
+
+def share(part: int, total: int) -> str:
+    """`part` of `total` in percent, one decimal where it matters: "100 %" only when all of
+    it, "0 %" only when none; "> 99.9 %" and "< 0.1 %" for what would round to them;
+    whole numbers without a decimal ("25 %"), else one ("99.6 %")."""
+    if total <= 0 or part <= 0:
+        return f"0{NBSP}%"
+    if part >= total:
+        return f"100{NBSP}%"
+    value = 100.0 * part / total
+    text = f"{value:.1f}"
+    if text == "100.0":
+        return f">{NBSP}99.9{NBSP}%"
+    if text == "0.0":
+        return f"<{NBSP}0.1{NBSP}%"
+    return f"{text.removesuffix('.0') if value == round(value) else text}{NBSP}%"
+
+
+def name_ranges(names: list[str]) -> str:
+    """Group names with runs of numbered ones joined: ["stem", "stage1", "stage2", "stage3",
+    "top"] -> "stem, stages 1-3, top"."""
+    parts: list[str] = []
+    run: list[tuple[str, int]] = []
+
+    def close() -> None:
+        if len(run) == 1:
+            parts.append(f"{run[0][0]}{run[0][1]}")
+        elif run:
+            parts.append(f"{plural(run[0][0])} {run[0][1]}-{run[-1][1]}")
+        run.clear()
+
+    for name in names:
+        match = re.fullmatch(r"([a-z_]+?)(\d+)", name)
+        if match is None:
+            close()
+            parts.append(name)
+            continue
+        stem, number = match.group(1), int(match.group(2))
+        if run and (run[-1][0] != stem or run[-1][1] + 1 != number):
+            close()
+        run.append((stem, number))
+    close()
+    return ", ".join(parts)

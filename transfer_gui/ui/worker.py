@@ -33,7 +33,9 @@ class Bridge(Callback):
     def _add(self, event: Any) -> None:
         self._pending.append(event)
         now = time.monotonic()
-        urgent = not isinstance(event, BatchEnded | Progress)
+        urgent = not isinstance(event, BatchEnded | Progress) or (  # an epoch's last step:
+            isinstance(event, BatchEnded) and event.batch >= event.steps_per_epoch)  # now, so
+        # that the validation after it is timed apart from the steps
         if urgent or now - self._last >= FLUSH_SECONDS:
             self.flush()
             self._last = now

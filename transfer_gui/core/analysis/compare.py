@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import atomic
-from ..config import STRATEGIES, RunConfig
+from ..config import STRATEGIES, STRATEGY_DEFAULTS, RunConfig
 from ..events import Callback, CancelToken, Task
 from ..io.runmeta import WEIGHTS, RunError, read_json, read_meta
 
@@ -70,6 +70,7 @@ def run_summary(run_dir: str | os.PathLike[str], evaluate: bool = True,
         "trainable_params": (meta.get("params") or {}).get("trainable"),
         "total_params": (meta.get("params") or {}).get("total"),
         "history": meta.get("history", []),
+        **probe_facts(meta),
     }
     if evaluate:
         try:
@@ -82,6 +83,45 @@ def run_summary(run_dir: str | os.PathLike[str], evaluate: bool = True,
     return row
 
 
+KEPT_PROBE_MARK = "kept its probe"
+
+
+def probe_facts(meta: dict[str, Any]) -> dict[str, Any]:
+    """Whether a probe-first run kept its probe (fine-tuning never beat it: its score is the
+    probe's), and how many epochs its probe stage trained (None: no probe stage)."""
+    history = meta.get("history", [])
+    probe = next((h for h in history if h.get("stage") == "probe"), None)
+    best = (meta.get("best") or {}).get("epoch")
+    kept = bool(meta.get("kept_probe")) or (
+        probe is not None and best == probe.get("epoch") and len(history) > 1)
+    return {"kept_probe": kept,
+            "probe_epochs": None if probe is None else probe.get("probe_epochs")}
+
+
+def with_mark(text: str, row: dict[str, Any]) -> str:
+    """A score's text, marked when it is a kept probe's rather than the fine-tune's."""
+    return f"{text} ({KEPT_PROBE_MARK})" if row.get("kept_probe") else text
+
+
+def strategy_runs(config: RunConfig, strategies: Sequence[str]) -> dict[str, RunConfig]:
+    """Each strategy's run in a comparison: the same epochs, batch size and split, except
+    that the linear probe trains as many epochs as a probe-first fine-tune's probe stage
+    when the comparison has one, so every strategy's probe gets the same budget."""
+    probe_epochs = STRATEGY_DEFAULTS["linear-probe"][0]  # what a probe stage trains
+    epochs = config.train.epochs or 10
+    runs = {}
+    for strategy in strategies:
+        model = dataclasses.replace(config.model, strategy=strategy, trainable=None)
+        train = dataclasses.replace(config.train, epochs=epochs)
+        runs[strategy] = RunConfig(config.data, model, train)
+    probes = any(run.resolved().train.probe_first for run in runs.values())
+    if probes and "linear-probe" in runs:
+        run = runs["linear-probe"]
+        runs["linear-probe"] = dataclasses.replace(
+            run, train=dataclasses.replace(run.train, epochs=probe_epochs))
+    return runs
+
+
 def compare_strategies(
     config: RunConfig,
     strategies: Sequence[str],
@@ -92,7 +132,8 @@ def compare_strategies(
     tensorboard: str | os.PathLike[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Train each strategy on one scan of the data (so every run gets the same split), with the
-    same epochs and batch size, and summarise them. `callbacks` may be a `Task`. With
+    same epochs and batch size (the linear probe: as many as the fine-tunes' probe stage, see
+    `strategy_runs`), and summarise them. `callbacks` may be a `Task`. With
     `tensorboard`, each run also logs for TensorBoard into a sub-folder of it named like its
     run folder."""
     from ..data.scan import require_trainable, scan_folder
@@ -106,14 +147,14 @@ def compare_strategies(
         scan = scan_folder(config.data.root, verify=True, val_dir=config.data.val_dir,
                            callbacks=task)
     require_trainable(scan)
-    epochs = config.train.epochs or 10
+    runs = strategy_runs(config, strategies)
     rows = []
-    for strategy in strategies:
-        model = dataclasses.replace(config.model, strategy=strategy, trainable=None)
-        train = dataclasses.replace(config.train, epochs=epochs)
-        run = RunConfig(config.data, model, train)
+    for strategy, run in runs.items():
         out = Path(out_root) / strategy
-        task.message("info", f"— {strategy}: training into {out}")
+        epochs = f"{run.train.epochs} epochs" + (
+            ", as many as the fine-tunes' probe stage" if strategy == "linear-probe"
+            and run.train.epochs != (config.train.epochs or 10) else "")
+        task.message("info", f"— {strategy}: training into {out} ({epochs})")
         logs = Path(tensorboard) / strategy if tensorboard is not None else None
         result = fit(run, out, task, scan=scan, tensorboard=logs)
         rows.append(run_summary(out))

@@ -16,12 +16,12 @@ This module imports torch only inside `describe`, so a window can use the rest a
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..config import CLASSIC_STRATEGIES
+from ..wording import format_count, name_ranges, share
 
 if TYPE_CHECKING:
     from .backbones import BackboneSpec
@@ -168,13 +168,17 @@ class Selection:
     trainable: int
     total: int
     is_preset: bool  # the same parameters as the strategy's preset
+    frozen_parts: str = ""  # what is frozen, in words ("stem, stages 1-2"; "" for nothing)
 
     @property
     def frozen(self) -> int:
         return self.total - self.trainable
 
     def summary(self) -> str:
-        return summary(self.trainable, self.total)
+        """"trainable 3.4 M of 3.4 M parameters (99.9 %) · frozen: stem, stage1 (2.3 k)"."""
+        frozen = (f"frozen: {self.frozen_parts} ({format_count(self.frozen)})"
+                  if self.frozen else "nothing frozen")
+        return f"{summary(self.trainable, self.total)} · {frozen}"
 
 
 def select(layout: ModelLayout, strategy: str, unfreeze: int = 2,
@@ -188,7 +192,19 @@ def select(layout: ModelLayout, strategy: str, unfreeze: int = 2,
     else:
         names = layout.covered(chosen)
     return Selection(compact(layout, names), names, sum(layout.sizes[n] for n in names),
-                     layout.total, names == preset_names)
+                     layout.total, names == preset_names, frozen_parts(layout, names))
+
+
+def frozen_parts(layout: ModelLayout, names: Collection[str]) -> str:
+    """The layer groups that `names` leaves frozen, in words: "stem, stages 1-2, part of
+    stage3"; "the whole backbone" when only the head trains."""
+    whole = [g.name for g in layout.layers if g.params and not any(p in names for p in g.params)]
+    part = [g.name for g in layout.layers
+            if any(p in names for p in g.params) and not all(p in names for p in g.params)]
+    body = [g.name for g in layout.layers if g.name != HEAD and g.params]
+    if whole == body and not part:
+        return "the whole backbone"
+    return ", ".join(filter(None, [name_ranges(whole), *(f"part of {n}" for n in part)]))
 
 
 def compact(layout: ModelLayout, names: Collection[str]) -> tuple[str, ...]:
@@ -217,16 +233,8 @@ def _compact(layer: Layer, names: Collection[str]) -> list[str]:
 # --- in words -------------------------------------------------------------------------------
 
 
-def format_count(n: int) -> str:
-    if n >= 1e6:
-        return f"{n / 1e6:.1f} M"
-    if n >= 1e3:
-        return f"{n / 1e3:.1f} k"
-    return str(n)
-
-
 def summary(trainable: int, total: int) -> str:
-    share = 100.0 * trainable / total if total else 0.0
-    digits = 0 if share == 0 or share >= 1 or math.isclose(share, 100) else 1
+    """"trainable 3.4 M of 3.4 M parameters (99.9 %)": never 100 % with a parameter frozen,
+    never 0 % with one trainable."""
     return (f"trainable {format_count(trainable)} of {format_count(total)} parameters "
-            f"({share:.{digits}f} %)")
+            f"({share(trainable, total)})")

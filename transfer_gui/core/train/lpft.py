@@ -69,7 +69,7 @@ def fit_probe(fit: FitState) -> dict[str, Any]:
     return {"epoch": 1, "train_loss": best["train_loss"], "train_acc": best["train_acc"],
             "val_loss": best["val_loss"], "val_acc": best["val_acc"], "target_acc": None,
             "lr": 0.0, "images_per_s": images / max(seconds, 1e-9), "seconds": seconds,
-            "stage": "probe"}
+            "stage": "probe", "probe_epochs": PROBE_EPOCHS}
 
 
 class _KeepBest(Hook):

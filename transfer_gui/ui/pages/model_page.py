@@ -201,9 +201,7 @@ class ModelPage(QWidget):
         info = self.current_row()
         if info is None:
             return
-        top1 = f", {info.top1:.1f} % ImageNet top-1" if info.top1 else ""
-        self.description.setText(f"<b>{info.title}</b>: {info.params / 1e6:.1f} M parameters, "
-                                 f"{info.image_size} px input{top1}. {info.description}")
+        self.description.setText(texts.backbone_facts(info, self.structure))
         model = self.state.config.model
         if model.backbone != info.name:
             self._pending_selectors = None
@@ -247,6 +245,9 @@ class ModelPage(QWidget):
         self._pending_selectors = None
         chosen = select(structure, model.strategy, model.unfreeze, selectors)
         self.tree.tree_model.load(structure, chosen.names)
+        info = self.current_row()
+        if info is not None:
+            self.description.setText(texts.backbone_facts(info, structure))
         self.tree.setEnabled(True)
         self.unfreeze.setMaximum(max(1, len(structure.groups) - 1))
         self._check_preset(model.strategy)

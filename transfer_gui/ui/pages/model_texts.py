@@ -1,8 +1,17 @@
-"""The Model page's words: what the chosen freezing means, and when to warn about it."""
+"""The Model page's words: the backbone's facts, what the chosen freezing means, and when to
+warn about it."""
 
 from __future__ import annotations
 
-from ...core import Selection, format_count
+from typing import TYPE_CHECKING
+
+from ...core import Selection, count, format_count
+
+if TYPE_CHECKING:
+    from ...core import ModelLayout
+    from ..engine import BackboneRow
+
+NBSP = "\u00a0"
 
 CLASSIC_TEXT = {
     "logistic": "Logistic regression is fitted on the frozen backbone's features (its L2 "
@@ -28,3 +37,23 @@ def scratch_warning(selection: Selection, strategy: str) -> str:
     return (f"⚠ {format_count(selection.frozen)} frozen parameters keep their random starting "
             "values and never learn: the unticked layers pass on random features. Tick them to "
             "train them, or pick a pretrained preset.")
+
+
+def backbone_facts(info: BackboneRow, layout: ModelLayout | None) -> str:
+    """The backbone in one line. Its catalogued size counts its ImageNet classifier, which a
+    run replaces with a new head for the project's classes: once the network is described,
+    say both, so that the tree's total adds up."""
+    top1 = f", {info.top1:.1f}{NBSP}% ImageNet top-1" if info.top1 else ""
+    size = f"{format_count(info.params)} parameters"
+    if layout is not None and layout.backbone == info.name:
+        head = sum(layer.size for layer in layout.layers if layer.name == "head")
+        body = layout.total - head
+        new_head = (f"a new head for {count(layout.num_classes, 'class')} "
+                    f"({format_count(head)})")
+        if info.params > body:
+            size = (f"{format_count(info.params)} parameters with its ImageNet head; "
+                    f"{format_count(body)} without it + {new_head}")
+        else:
+            size = f"{format_count(body)} parameters + {new_head}"
+    return (f"<b>{info.title}</b>: {size}, {info.image_size}{NBSP}px input{top1}. "
+            f"{info.description}")

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core import STRATEGY_NAMES, TrainConfig, option_named
+from ...core import STRATEGY_DEFAULTS, STRATEGY_NAMES, TrainConfig, option_named
 from ..widgets.inputs.option_fields import make_field, problems_of, widget_of
 
 CHOICES = (
@@ -29,6 +29,7 @@ CHOICES = (
     ("knn", "nearest neighbours on the frozen features"),
 )
 DEFAULT = ("linear-probe", "fine-tune", "scratch")
+PROBE_EPOCHS = STRATEGY_DEFAULTS["linear-probe"][0]  # a probe stage's, as the engine trains it
 COMPARE_EPOCHS = 5  # the dialog's epochs while the recipe's are "auto"
 
 
@@ -38,7 +39,10 @@ class StrategiesDialog(QDialog):
         self.setWindowTitle("Compare strategies")
         intro = QLabel("Each strategy trains on the same split of your data with the same "
                        "number of epochs, using the backbone and settings of the Model and "
-                       "Train pages. Classic heads are fitted once, without epochs.")
+                       "Train pages. A fine-tune starts from a linear probe (its epoch 1, "
+                       f"{PROBE_EPOCHS} epochs of the head on cached features), so the linear "
+                       f"probe trains {PROBE_EPOCHS} epochs too: every strategy's probe gets "
+                       "the same budget. Classic heads are fitted once, without epochs.")
         intro.setWordWrap(True)
         self.boxes: dict[str, QCheckBox] = {}
         column = QVBoxLayout()

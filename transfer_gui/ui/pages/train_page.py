@@ -26,6 +26,7 @@ from ...core import (
     Message,
     Progress,
     RunConfig,
+    TimeLeft,
     can_resume,
     new_run_dir,
 )
@@ -55,7 +56,7 @@ class TrainPage(QWidget):
         self._start_step = 0
         self._resumed_after = 0
         self._status_before_problem: str | None = None  # (a field's problem is shown instead)
-        self._started_at = 0.0
+        self._clock = TimeLeft()  # the time left, from the events as they arrive
         self.lr_dialog: LRFinderDialog | None = None
         self._build()
         self.form.edited.connect(self._on_form_edited)
@@ -280,7 +281,7 @@ class TrainPage(QWidget):
         task.failed.connect(self._on_failed)
         task.done.connect(self._on_done)
         self.task = task
-        self._started_at = time.monotonic()
+        self._clock = TimeLeft()
         self.start_button.setEnabled(False)
         self.resume_button.setEnabled(False)
         self.stop_button.setEnabled(True)
@@ -306,7 +307,9 @@ class TrainPage(QWidget):
     @Slot(list)
     def _on_events(self, events: list) -> None:
         steps: list[BatchEnded] = []
+        now = time.monotonic()
         for event in events:
+            self._clock.see(event, now)
             if isinstance(event, BatchEnded):
                 steps.append(event)
                 continue
@@ -336,7 +339,6 @@ class TrainPage(QWidget):
         self._epochs = event.epochs
         self._start_step = event.start_epoch * self._steps_per_epoch
         self._resumed_after = event.start_epoch
-        self._started_at = time.monotonic()
         self.progress.setRange(0, event.epochs * self._steps_per_epoch)
         self.progress.setValue(self._start_step)
         if event.start_epoch:  # a resumed run's plot starts with the epochs before the stop
@@ -350,9 +352,7 @@ class TrainPage(QWidget):
         last = steps[-1]
         done = (last.epoch - 1) * per + last.batch
         self.progress.setValue(done)
-        elapsed = time.monotonic() - self._started_at
-        rate = (done - self._start_step) / elapsed if elapsed > 0 else 0
-        remaining = (self._epochs * per - done) / rate if rate > 0 else 0
+        remaining = self._clock.remaining() or 0.0
         self.status.setText(texts.step_status(last, self._epochs, per, remaining))
 
     def _on_epoch_ended(self, event: EpochEnded) -> None:

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ....core import STRATEGY_NAMES
+from ....core import STRATEGY_NAMES, share, with_mark
 from .run_style import count, duration, percent, run_label, score, swatch
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -33,8 +33,7 @@ def _trainable(row: dict[str, Any]) -> str:
     n, total = row.get("trainable_params"), row.get("total_params")
     if n is None or not total:
         return count(n)
-    share = 100 * n / total
-    return f"{count(n)} ({share:.{1 if 0 < share < 1 else 0}f} %)"
+    return f"{count(n)} ({share(n, total)})"
 
 
 @dataclass(frozen=True)
@@ -60,8 +59,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("Status", "", *_key("status")),
     Column("Final acc", "Validation accuracy after the last epoch", final_val_acc,
            lambda r: percent(final_val_acc(r)), True),
-    Column("Best acc", "Best validation accuracy of any epoch (the saved model)",
-           *_key("best_val_acc", percent), True),
+    Column("Best acc", "Best validation accuracy of any epoch (the saved model); \"kept its "
+           "probe\": fine-tuning never beat the linear probe of epoch 1, so this is the "
+           "probe's score and the saved model is the probe",
+           lambda r: r.get("best_val_acc"), lambda r: with_mark(percent(r.get("best_val_acc")), r),
+           True),
     Column("Macro F1", "Mean F1 over the classes (the saved model, validation split)",
            *_key("macro_f1", score), True),
     Column("Worst F1", "F1 of the worst class", *_key("min_f1", score), True),

@@ -12,9 +12,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSize,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QAction, QColor, QFont, QResizeEvent
-from PySide6.QtWidgets import QHeaderView, QMenu, QTreeView, QWidget
+from PySide6.QtWidgets import (
+    QHeaderView,
+    QMenu,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTreeView,
+    QWidget,
+)
 
 if TYPE_CHECKING:
     from ....core import ModelLayout
@@ -235,6 +249,15 @@ class LayerTreeModel(QAbstractItemModel):
             self._emit_all(child)
 
 
+ROW_GAP = 6  # pixels between rows, so that the check boxes of neighbours do not touch
+
+
+class _RoomyRows(QStyledItemDelegate):
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
+        size = super().sizeHint(option, index)
+        return QSize(size.width(), size.height() + ROW_GAP)
+
+
 class LayerTreeView(QTreeView):
     """The tree with its context menu ("Freeze everything above this", "Train from here on")."""
 
@@ -242,6 +265,7 @@ class LayerTreeView(QTreeView):
         super().__init__(parent)
         self.tree_model = LayerTreeModel(self)
         self.setModel(self.tree_model)
+        self.setItemDelegate(_RoomyRows(self))
         self.setUniformRowHeights(True)
         self.setAlternatingRowColors(True)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
