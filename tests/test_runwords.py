@@ -73,7 +73,7 @@ def test_every_ending_says_its_best_epoch_and_where_the_model_is(status, message
     from transfer_gui.core import ended_line
 
     line = ended_line(FitEnded(status, 4, 2, 0.5, 0.7, 3.0, "R", message))
-    assert "after 4 epochs in 3 s; best validation accuracy 50.0% (epoch 2). " in line
+    assert "after 4 epochs in 3\u00a0s; best validation accuracy 50.0% (epoch 2). " in line
     assert line.endswith(" " + where)
 
 
@@ -86,13 +86,14 @@ def test_the_window_and_the_command_line_say_the_same_for_the_same_events(qtbot,
     qtbot.addWidget(page)
     monkeypatch.setattr(page.plots, "replay", lambda run: None)  # a resumed run's curves
     page._on_events(EVENTS)
-    shown = page.log.toPlainText().splitlines()
-    assert shown == cli_lines(EVENTS)
+    shown = page.log.toPlainText().splitlines()  # (the log gives non-breaking spaces as spaces)
+    assert shown == [line.replace("\u00a0", " ") for line in cli_lines(EVENTS)]
     assert shown[-1].startswith("Finished after 3 epochs in 1 min 15 s (resumed after epoch 1); "
                                 "best validation accuracy 88.9% (epoch 1). Fine-tuning did not "
                                 "improve on the frozen probe: kept the probe.")
     assert shown[-1].endswith("Model saved in /runs/first.")
-    assert page.status.text() == shown[-1].removesuffix(" Model saved in /runs/first.")
+    status = page.status.text().replace("\u00a0", " ")
+    assert status == shown[-1].removesuffix(" Model saved in /runs/first.")
 
 
 def test_strategy_names_are_declared_once_with_the_setting():
