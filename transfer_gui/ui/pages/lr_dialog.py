@@ -4,6 +4,7 @@ Stop keeps the partial sweep and suggests a rate from it when its points are eno
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Any
 
@@ -22,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from ...core import SWEEP_END, SWEEP_START, SWEEP_STEPS, Progress, RunConfig, SweepProgress, count
 from ..widgets.notices.dialogs import show_error
-from ..widgets.plots.lr_plot import LRPlot
+from ..widgets.plots.lr_plot import LRPlot, rate_label
 from ..worker import Task, start_task
 
 PHASES = {"scan": "Checking images", "features": "Computing features",
@@ -47,8 +48,9 @@ class LRFinderDialog(QDialog):
         self.resize(720, 500)
 
     def _build(self) -> None:
+        rates = (rate_label(math.log10(SWEEP_START)), rate_label(math.log10(SWEEP_END)))
         intro = QLabel(f"A short training run on a fresh copy of the model while the rate "
-                       f"rises from {SWEEP_START:g} to {SWEEP_END:g}; nothing is saved. The "
+                       f"rises from {rates[0]} to {rates[1]}; nothing is saved. The "
                        "suggestion lies two thirds down the loss's descent. Stop keeps the "
                        "points so far.")
         intro.setWordWrap(True)

@@ -18,6 +18,7 @@ from ....core import SWEEP_END, SWEEP_START, smooth_losses
 from .metric_plot import TRAIN
 
 SUGGESTION = "#1b7f3b"
+MARGIN = 0.12  # of a decade each side of the sweep: the end decades keep their labels
 
 
 def rate_label(exponent: float) -> str:
@@ -69,7 +70,7 @@ class LRPlot(pg.PlotWidget):
         for curve in (self.raw, self.smoothed, self.point):
             curve.setData([], [])
         self.line.setVisible(False)
-        self.getPlotItem().setXRange(math.log10(start), math.log10(end), padding=0.02)
+        self._fit_x()
 
     def clear_result(self) -> None:
         self.begin(*self.span)
@@ -109,8 +110,12 @@ class LRPlot(pg.PlotWidget):
         pad = max(top - bottom, 1e-3) * 0.15
         item = self.getPlotItem()
         item.setYRange(bottom - pad, top + 2 * pad, padding=0)
+        self._fit_x()
+
+    def _fit_x(self) -> None:
         start, end = self.span
-        item.setXRange(math.log10(start), math.log10(end), padding=0.02)
+        self.getPlotItem().setXRange(math.log10(start) - MARGIN, math.log10(end) + MARGIN,
+                                     padding=0)
 
     @property
     def points(self) -> int:
