@@ -78,3 +78,26 @@ def test_the_default_sweep_suggests_a_rate_that_trains(shapes_dir, tmp_path):
     assert 1e-4 < result.suggestion < 1.0
     tuned = RunConfig(data, model, TrainConfig(image_size=64, epochs=10, lr=result.suggestion))
     assert Trainer().fit(tuned, tmp_path / "run", []).best_val_acc >= 0.9
+
+
+def test_the_command_line_prints_a_stopped_sweep(shapes_dir, monkeypatch, capsys):
+    """Ctrl-C during `lr-find` keeps the steps so far: printed, with their suggestion, and the
+    exit status says it was stopped."""
+    from transfer_gui.cli import console, main, options
+
+    token = CancelToken()
+    monkeypatch.setattr(options, "interruptible", lambda: token)
+    watcher = StopAfter(token, 12)
+    original = console.ConsoleReporter.on_progress
+
+    def counting(self, event):
+        watcher.on_progress(event)
+        original(self, event)
+
+    monkeypatch.setattr(console.ConsoleReporter, "on_progress", counting)
+    code = main(["lr-find", str(shapes_dir), "--backbone", "tiny_cnn", "--strategy",
+                 "fine-tune", "--image-size", "32", "--batch-size", "8", "--start", "1e-3",
+                 "--end", "10", "--steps", "30"])
+    out = capsys.readouterr().out
+    assert code == 130 and "stopped after 12 steps" in out
+    assert "suggested learning rate" in out, out
