@@ -4,7 +4,8 @@
     xvfb-run -s "-screen 0 1280x800x24" python packaging/screenshots.py /tmp/small --size 1024x680
 
 `--size WxH` sets the window size (default 1280x800), to check that every page is usable in a
-small window; `--quick` trains fewer epochs and compares two strategies, for a faster check.
+small window; `--quick` trains fewer epochs and compares two strategies, for a faster check;
+`--only lr-finder` takes the learning-rate finder's shot alone.
 
 A generated dataset (four shapes in random colours) is trained with the default recipe (after
 the learning-rate finder), so the Train, Evaluate and Predict pages show a real trained model;
@@ -24,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 
-def main(out: Path, size: tuple[int, int] = (1280, 800), quick: bool = False) -> None:
+def main(out: Path, size: tuple[int, int] = (1280, 800), quick: bool = False,
+         only: str | None = None) -> None:
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
 
     from imagegen import SHAPES, make_dataset
@@ -75,6 +77,10 @@ def main(out: Path, size: tuple[int, int] = (1280, 800), quick: bool = False) ->
     form.image_size.setValue(128)
     form.epochs.setValue(3 if quick else 12)
     lr_finder(window, pump, out)
+    if only == "lr-finder":
+        window.state.set_modified(False)
+        window.close()
+        return
     window.show_step(2)
     window.train_page.start()
     pump(600, lambda: not window.train_page.running)
@@ -171,6 +177,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("out", nargs="?", default="resources/screenshots", type=Path)
     parser.add_argument("--size", default="1280x800", help="window size, WxH")
     parser.add_argument("--quick", action="store_true", help="fewer epochs and strategies")
+    parser.add_argument("--only", choices=["lr-finder"], help="take this shot alone")
     args = parser.parse_args(argv)
     width, _, height = args.size.partition("x")
     if not (width.isdigit() and height.isdigit()):
@@ -181,4 +188,4 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 if __name__ == "__main__":
     opts = parse_args(sys.argv[1:])
-    main(opts.out, opts.size, opts.quick)
+    main(opts.out, opts.size, opts.quick, opts.only)

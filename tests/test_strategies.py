@@ -120,22 +120,22 @@ def test_two_stage_run_resumes_exactly(shapes_dir, tmp_path, probe_first):
 
 
 def test_lr_finder_suggestion_trains_well(shapes_dir, tmp_path):
-    cfg = config(shapes_dir, "linear-probe", epochs=6)
+    cfg = config(shapes_dir, "linear-probe", epochs=10)  # the strategy's default epochs
     result = lr_find(cfg, steps=60)
     assert len(result.lrs) >= 30 and result.suggestion is not None
     assert result.lrs[0] < result.suggestion < result.lrs[-1]
     assert min(result.smoothed) < result.smoothed[0]  # the loss did fall
-    tuned = RunConfig(cfg.data, cfg.model, TrainConfig(image_size=64, epochs=6,
+    tuned = RunConfig(cfg.data, cfg.model, TrainConfig(image_size=64, epochs=10,
                                                        lr=result.suggestion))
     trained = Trainer().fit(tuned, tmp_path / "run", [])
     assert trained.best_val_acc >= 0.9
 
 
-def test_lr_suggestion_is_the_steepest_descent():
+def test_lr_suggestion_is_within_the_descent():
     lrs = [10 ** (-6 + i * 0.1) for i in range(50)]
     losses = [2.0] * 15 + [2.0 - 0.1 * i for i in range(15)] + [0.6] * 10 + [5.0] * 10
     lr, reason = suggest(lrs, losses)
-    assert lrs[15] <= lr <= lrs[30] and "steepest" in reason
+    assert lrs[20] <= lr <= lrs[29] and "descent" in reason
 
 
 def test_compare_runs_every_strategy_on_identical_files(shapes_dir, tmp_path):

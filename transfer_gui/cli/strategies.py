@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .exits import EXIT_OK, for_run
+from ..core import SWEEP_END, SWEEP_START, SWEEP_STEPS
+from .exits import EXIT_CANCELLED, EXIT_OK, for_run
 
 DEFAULT_STRATEGIES = "linear-probe,fine-tune,scratch"
 
@@ -20,9 +21,12 @@ def add_strategy_parsers(sub: argparse._SubParsersAction) -> None:
                                    "falls fastest. Nothing is saved.")
     p.add_argument("data")
     add_recipe_args(p)
-    p.add_argument("--steps", type=int, default=100, help="steps of the sweep (default 100)")
-    p.add_argument("--start", type=float, default=1e-6)
-    p.add_argument("--end", type=float, default=1.0)
+    p.add_argument("--steps", type=int, default=SWEEP_STEPS,
+                   help=f"steps of the sweep (default {SWEEP_STEPS})")
+    p.add_argument("--start", type=float, default=SWEEP_START,
+                   help=f"the first rate (default {SWEEP_START:g})")
+    p.add_argument("--end", type=float, default=SWEEP_END,
+                   help=f"the last rate (default {SWEEP_END:g})")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("compare", help="train several strategies on one split and compare",
                        description="Train each strategy on the same split of DATA with the "
@@ -39,15 +43,18 @@ def add_strategy_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_lr_find(args: argparse.Namespace) -> int:
-    from ..core import lr_find
+    from ..core import count, lr_find
     from .console import ConsoleReporter, print_json, table
     from .options import interruptible, train_config
 
     result = lr_find(train_config(args), [ConsoleReporter(as_json=args.json)], interruptible(),
                      start=args.start, end=args.end, steps=args.steps)
+    done = EXIT_CANCELLED if result.stopped else EXIT_OK
     if args.json:
         print_json(result.to_dict())
-        return EXIT_OK
+        return done
+    if result.stopped:
+        print(f"stopped after {count(result.steps, 'step')}")
     every = max(1, len(result.lrs) // 12)
     table([[f"{lr:.2e}", f"{loss:.4f}"] for lr, loss in
            zip(result.lrs[::every], result.smoothed[::every], strict=True)],
@@ -57,7 +64,7 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
     else:
         print(f"\nsuggested learning rate: {result.suggestion:.2e} ({result.reason})")
         print(f"train with: --lr {result.suggestion:.2g}")
-    return EXIT_OK
+    return done
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -75,12 +75,21 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class SweepProgress(Progress):
+    """A step of the learning-rate range test: progress, and the point the loss-vs-rate curve
+    gains (the step's rate and its training loss)."""
+
+    lr: float
+    loss: float
+
+
+@dataclass(frozen=True)
 class Message:
     level: str  # "info", "warning" or "error"
     text: str
 
 
-Event = FitStarted | BatchEnded | EpochEnded | FitEnded | Progress | Message
+Event = FitStarted | BatchEnded | EpochEnded | FitEnded | Progress | SweepProgress | Message
 
 _METHODS: dict[type, str] = {
     FitStarted: "on_fit_start",
@@ -88,6 +97,7 @@ _METHODS: dict[type, str] = {
     EpochEnded: "on_epoch_end",
     FitEnded: "on_fit_end",
     Progress: "on_progress",
+    SweepProgress: "on_progress",
     Message: "on_message",
 }
 

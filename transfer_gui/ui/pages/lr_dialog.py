@@ -1,8 +1,10 @@
 """The learning-rate finder dialog: a short sweep with a rising rate in the background, the
-loss-vs-rate curve, and the suggested rate, accepted with one click."""
+loss-vs-rate curve drawn as its points arrive, and the suggested rate, accepted with one click.
+Stop keeps the partial sweep and suggests a rate from it when its points are enough."""
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Any
 
@@ -19,9 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core import Progress, RunConfig
+from ...core import SWEEP_END, SWEEP_START, SWEEP_STEPS, Progress, RunConfig, SweepProgress, count
 from ..widgets.notices.dialogs import show_error
-from ..widgets.plots.lr_plot import LRPlot
+from ..widgets.plots.lr_plot import LRPlot, rate_label
 from ..worker import Task, start_task
 
 PHASES = {"scan": "Checking images", "features": "Computing features",
@@ -41,17 +43,20 @@ class LRFinderDialog(QDialog):
         self.suggestion: float | None = None
         self._config: RunConfig | None = None
         self._scan: Any = None
+        self._stopping = False  # Stop was pressed: late progress must not overwrite that
         self._build()
         self.resize(720, 500)
 
     def _build(self) -> None:
-        intro = QLabel("A short training run on a fresh copy of the model while the rate rises "
-                       "from 10⁻⁶ to 1; nothing is saved. The suggestion is the rate where the "
-                       "loss falls fastest.")
+        rates = (rate_label(math.log10(SWEEP_START)), rate_label(math.log10(SWEEP_END)))
+        intro = QLabel(f"A short training run on a fresh copy of the model while the rate "
+                       f"rises from {rates[0]} to {rates[1]}; nothing is saved. The "
+                       "suggestion lies two thirds down the loss's descent. Stop keeps the "
+                       "points so far.")
         intro.setWordWrap(True)
         self.steps = QSpinBox()
-        self.steps.setRange(20, 1000)
-        self.steps.setValue(100)
+        self.steps.setRange(10, 1000)
+        self.steps.setValue(SWEEP_STEPS)
         self.steps.setSuffix(" steps")
         self.run_button = QPushButton("Run again")
         self.run_button.clicked.connect(self._on_run_clicked)
@@ -90,8 +95,9 @@ class LRFinderDialog(QDialog):
     def start(self, config: RunConfig, scan: Any) -> None:
         self._config, self._scan = config, scan
         self.stop()
+        self._stopping = False
         self.suggestion = None
-        self.plot.clear_result()
+        self.plot.begin(SWEEP_START, SWEEP_END)
         self.use_button.setEnabled(False)
         self.run_button.setEnabled(False)
         self.stop_button.setEnabled(True)
@@ -106,8 +112,10 @@ class LRFinderDialog(QDialog):
 
     @Slot()
     def stop(self) -> None:
-        if self.running and self.task is not None:
+        if self.running and self.task is not None and not self._stopping:
+            self._stopping = True
             self.task.cancel()
+            self.stop_button.setEnabled(False)
             self.status.setText("Stopping…")
 
     @property
@@ -122,8 +130,13 @@ class LRFinderDialog(QDialog):
     # --- results ----------------------------------------------------------------------------
 
     def _on_events(self, task: Task, events: list) -> None:
+        if task is not self.task or self._stopping:  # after Stop, the result says the rest
+            return
+        points = [e for e in events if isinstance(e, SweepProgress)]
+        if points:
+            self.plot.add_points([e.lr for e in points], [e.loss for e in points])
         progress = [e for e in events if isinstance(e, Progress) and e.total]
-        if task is self.task and progress:
+        if progress:
             last = progress[-1]
             self.progress.setRange(0, last.total)
             self.progress.setValue(last.done)
@@ -135,11 +148,7 @@ class LRFinderDialog(QDialog):
             return
         self.suggestion = result.suggestion
         self.plot.show_result(result.lrs, result.losses, result.smoothed, result.suggestion)
-        if result.suggestion is None:
-            self.status.setText(f"No suggestion: {result.reason}.")
-        else:
-            self.status.setText(f"Suggested learning rate: {result.suggestion:.2e} "
-                                f"({result.reason})")
+        self.status.setText(_outcome(result))
         self.use_button.setEnabled(result.suggestion is not None)
 
     def _on_failed(self, task: Task, message: str, details: str) -> None:
@@ -153,7 +162,7 @@ class LRFinderDialog(QDialog):
             self.progress.setValue(1 if self.suggestion is not None else 0)
             self.run_button.setEnabled(True)
             self.stop_button.setEnabled(False)
-            if self.suggestion is None and self.status.text() == "Stopping…":
+            if self.status.text() == "Stopping…":  # stopped with no result to show
                 self.status.setText("Stopped.")
 
     @Slot()
@@ -171,10 +180,18 @@ class LRFinderDialog(QDialog):
         super().reject()
 
 
-def _find(config: RunConfig, steps: int, scan: Any, callbacks: list, cancel: Any) -> Any:
-    from ...core import Cancelled, lr_find
+def _outcome(result: Any) -> str:
+    """What a finished or stopped sweep came to, in a sentence or two."""
+    steps = count(result.steps, "step")
+    if result.suggestion is None:
+        found = f"No suggestion: {result.reason}."
+    else:
+        found = f"Suggested learning rate: {result.suggestion:.2e} ({result.reason}"
+        found += ")." if result.stopped else f", {steps})."
+    return f"Stopped after {steps}. {found}" if result.stopped else found
 
-    try:
-        return lr_find(config, callbacks, cancel, steps=steps, scan=scan)
-    except Cancelled:
-        return None
+
+def _find(config: RunConfig, steps: int, scan: Any, callbacks: list, cancel: Any) -> Any:
+    from ...core import lr_find
+
+    return lr_find(config, callbacks, cancel, steps=steps, scan=scan)
