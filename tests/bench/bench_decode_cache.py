@@ -81,18 +81,17 @@ def training_epochs(cfg: RunConfig) -> tuple[list[float], list[float]]:
 
 def measure(name: str, work, root: Path, strategy: str) -> None:
     figures: dict[str, float] = {}
-    first = 1 if strategy in PROBE_FIRST else 0  # the first of the two compared epochs
+    # the first of the two compared epochs (index): after the probe in a probe-first training
+    first = 1 if work is training_epochs and strategy in PROBE_FIRST else 0
     for cache in (True, False):
         walls, cpus = work(config(root, strategy, cache))
         label = "cache" if cache else "no_cache"
         for epoch, (wall, cpu) in enumerate(zip(walls, cpus, strict=True), start=1):
             figures[f"{label}_epoch{epoch}_s"] = round(wall, 2)
-            kind = " (the probe)" if first and epoch == 1 and work is training_epochs else ""
+            kind = " (the probe)" if first and epoch == 1 else ""
             print(f"  {name}, {label}: epoch {epoch}{kind} {wall:.2f} s ({cpu:.2f} s CPU)",
                   flush=True)
         figures[f"{label}_cpu_ratio"] = round(cpus[first + 1] / cpus[first], 3)
-    if work is not training_epochs:
-        first = 0
     a, b = f"cache_epoch{first + 1}_s", f"cache_epoch{first + 2}_s"
     ratio = figures[b] / figures[a]
     report(f"epoch {first + 2} / epoch {first + 1}, {name}", figures, ratio, "<= 0.5",
