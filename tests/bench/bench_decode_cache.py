@@ -84,6 +84,7 @@ def measure(name: str, work, root: Path, strategy: str) -> None:
     # the first of the two compared epochs (index): after the probe in a probe-first training
     first = 1 if work is training_epochs and strategy in PROBE_FIRST else 0
     for cache in (True, False):
+        fresh_cache()  # each run cold: no features or images from the one before
         walls, cpus = work(config(root, strategy, cache))
         label = "cache" if cache else "no_cache"
         for epoch, (wall, cpu) in enumerate(zip(walls, cpus, strict=True), start=1):
