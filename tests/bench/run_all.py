@@ -21,7 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ("training_step", "linear_probe", "decode_cache", "predict_latency", "startup", "gpu",
-         "transfer_quality")  # the last one takes the longest (about 20 minutes here)
+         "transfer_quality")  # the last one takes the longest
 QUICK: dict[str, list[str]] = {  # each benchmark's smallest setting, for --quick
     "training_step": ["--epochs", "4", "--per-class", "12"],
     "linear_probe": ["--images", "40", "--big-images", "100", "--epochs", "5"],
