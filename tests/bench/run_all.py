@@ -4,8 +4,9 @@
 
 The full run takes about half an hour on a 2-core CPU (most of it the transfer-quality
 benchmark's fine-tunes). `--quick` runs each benchmark at its smallest setting (fewer seeds,
-images, epochs and repeats; see QUICK): a check that every script works and a rough figure,
-in a few minutes. Its figures are noisier and are not the ones in BENCHMARKS.md.
+images, epochs and repeats; see QUICK): a check that every script works and a rough figure.
+It took 48 minutes (13 minutes of CPU time) on that CPU while other jobs kept it busy; its
+figures are noisier and are not the ones in BENCHMARKS.md.
 
 Each benchmark also runs on its own: `python tests/bench/bench_<name>.py --help`.
 """
@@ -67,7 +68,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=ORDER, default=ORDER)
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     parser.add_argument("--quick", action="store_true",
-                        help="each benchmark at its smallest setting (a few minutes)")
+                        help="each benchmark at its smallest setting")
     args = parser.parse_args()
     start = time.perf_counter()
     results = [r for name in ORDER if name in args.only
