@@ -58,6 +58,17 @@ def test_contracts_hold():
     # the window reaching past the public interface
     ("transfer_gui.ui.state", "from ..core.train import recipe  # noqa",
      "public interface"),
+    # the window reaching over into the command line
+    ("transfer_gui.ui.state", "def _planted():\n    from .. import cli\n    return cli",
+     "The application: command line and window over one engine"),
+    # the training recipe reaching up into the loop that uses it
+    ("transfer_gui.core.train.recipe",
+     "def _planted():\n    from .loop import Trainer\n    return Trainer",
+     "Training: the loop over its hooks and parts"),
+    # a plot reaching over into a table
+    ("transfer_gui.ui.widgets.plots.prob_bars",
+     "def _planted():\n    from ..tables import run_style\n    return run_style",
+     "Widgets by kind"),
 ])
 def test_planted_import_breaks_a_contract(tmp_path, module, text, contract):
     out = lint(planted_copy(tmp_path, module, text))

@@ -1,6 +1,9 @@
 """The bundled EfficientNet-Lite0 loads strictly and recognises real photographs."""
 
+import numpy as np
+import pytest
 import torch
+from PIL import Image
 
 from transfer_gui.core.analysis.predict import Predictor
 from transfer_gui.core.data.images import decode
@@ -30,13 +33,35 @@ def test_imagenet_head_recognises_photos(photo_dir):
     assert coffee.top_k[0][1] > 0.5
 
 
-def test_gradcam_points_at_the_cat(photo_dir):
+def square(image: Image.Image, side: int) -> Image.Image:
+    width, height = image.size
+    short = min(width, height)
+    left, top = (width - short) // 2, (height - short) // 2
+    return image.crop((left, top, left + short, top + short)).resize((side, side))
+
+
+@pytest.mark.parametrize("cat_left", [False, True])
+def test_gradcam_points_at_the_cat(photo_dir, cat_left):
+    """The cat and a cup of coffee side by side on grey: the heat for the top class (a cat) is
+    on the cat's half, wherever the cat is."""
     predictor = Predictor.imagenet("efficientnet_lite0", device="cpu")
-    image = decode(photo_dir / "chelsea.jpg")
-    cam = predictor.gradcam(image)
+    cat = square(decode(photo_dir / "chelsea.jpg").convert("RGB"), 128)
+    coffee = square(decode(photo_dir / "coffee.jpg").convert("RGB"), 128)
+    canvas = Image.new("RGB", (256, 256), (128, 128, 128))
+    canvas.paste(cat, (0 if cat_left else 128, 64))
+    canvas.paste(coffee, (128 if cat_left else 0, 64))
+    top = predictor.predict_images([canvas], top_k=1)[0][0][0]
+    assert top in CATS
+    cam = predictor.gradcam(canvas)
     assert cam.shape == (224, 224) and float(cam.max()) == 1.0
-    # the cat fills most of the frame: the heat is not concentrated in a corner
-    assert float(torch.from_numpy(cam)[56:168, 56:168].mean()) > float(cam.mean()) * 0.8
+    # resized to 256 and centre-cropped to 224: the cat is at x 0..112 or 112..224, y 48..176
+    box = np.zeros(cam.shape, dtype=bool)
+    left = 0 if cat_left else 112
+    box[48:176, left:left + 112] = True
+    peak_y, peak_x = np.unravel_index(int(cam.argmax()), cam.shape)
+    assert box[peak_y, peak_x], (peak_x, peak_y)
+    inside, outside = float(cam[box].mean()), float(cam[~box].mean())
+    assert inside > 3 * outside, (inside, outside)
 
 
 def test_from_scratch_batchnorm_statistics_catch_up_on_a_short_run():

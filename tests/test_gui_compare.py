@@ -44,10 +44,10 @@ def test_compare_page_lists_runs_and_compares_them(qtbot, window, shapes_dir, mo
     assert not page.hint.isVisible()
     wait_until(qtbot, lambda: {probe, full} <= set(page.summaries), timeout=60)
 
-    for run, epochs in ((probe, 2), (full, 3)):
+    for run, epochs, strategy in ((probe, 2, "Linear probe"), (full, 3, "Full fine-tune")):
         expected = run_summary(run)  # cached by the page's summary: evaluation.json
         table = page.table
-        assert table.text(run, "Strategy") in ("Linear probe", "Full fine-tune")
+        assert table.text(run, "Strategy") == strategy
         assert table.text(run, "Backbone") == "tiny_cnn"
         assert table.text(run, "Status") == "completed"
         assert table.text(run, "Best acc") == with_mark(percent(expected["best_val_acc"]),

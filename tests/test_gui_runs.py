@@ -186,18 +186,15 @@ def test_a_new_project_is_clean_and_open_asks_before_choosing(qtbot, tiny_window
 
 def test_a_run_resumed_elsewhere_is_read_again_when_shown(qtbot, window, shapes_dir,
                                                           tmp_path):
+    from runhelpers import StopAfter
     from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-    from transfer_gui.core.events import Callback, CancelToken
+    from transfer_gui.core.events import CancelToken
     from transfer_gui.core.train.loop import Trainer
-
-    class StopAfterFirst(Callback):
-        def on_epoch_end(self, event) -> None:
-            token.cancel()
 
     run, token = str(tmp_path / "run"), CancelToken()
     config = RunConfig(DataConfig(root=str(shapes_dir)), ModelConfig("tiny_cnn", "full"),
                        TrainConfig(epochs=3, batch_size=8, image_size=32))
-    assert Trainer().fit(config, run, [StopAfterFirst()], token).status == "cancelled"
+    assert Trainer().fit(config, run, [StopAfter(token, 1)], token).status == "cancelled"
     evaluate, compare = window.evaluate_page, window.compare_page
     window.state.set_run(run)  # File > Open trained run
     window.show_step(3)

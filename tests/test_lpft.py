@@ -171,7 +171,6 @@ def test_stage_one_runs_the_body_once_over_each_image(shapes_dir, tmp_path, monk
     assert calls["spy"].images > calls["probe"]  # stage 2 did run the body
 
 
-@pytest.mark.slow
 def test_recipe_fields_reach_the_optimizer(shapes_dir, tmp_path, monkeypatch):
     made: list = []
     real = recipe.make_optimizer

@@ -5,9 +5,12 @@ can leave a setting out without saying so here."""
 from __future__ import annotations
 
 import argparse
+import re
+from pathlib import Path
 
 import pytest
 
+import transfer_gui.core
 from transfer_gui.cli import build_parser, train_config
 from transfer_gui.core import ConfigError, options_of
 from transfer_gui.core.config import DataConfig, ModelConfig, TrainConfig, TransferConfig
@@ -97,7 +100,18 @@ def test_a_refused_value_names_its_setting(cls, changes, field):
     assert info.value.field == field
 
 
-def test_no_dead_settings():
+@pytest.mark.parametrize("cls", CONFIGS, ids=lambda cls: cls.__name__)
+def test_no_dead_settings(cls):
+    """Every declared setting is read by the engine somewhere outside its declaration (a
+    setting nobody reads is a form field and an option that change nothing)."""
+    core = Path(transfer_gui.core.__file__).parent
+    sources = [p.read_text(encoding="utf-8") for p in core.rglob("*.py") if p.name != "config.py"]
+    dead = [opt.name for opt in options_of(cls)
+            if not any(re.search(rf"\.{opt.name}\b", text) for text in sources)]
+    assert not dead, f"{cls.__name__}: settings the engine never reads: {dead}"
+
+
+def test_a_removed_setting_stays_removed():
     assert "lr_ratio" not in {o.name for o in options_of(ModelConfig)}
     assert ModelConfig.from_dict({"lr_ratio": 0.5}) == ModelConfig()  # old files still load
 

@@ -9,6 +9,7 @@ import os
 import pytest
 import torch
 
+from runhelpers import StopAfter
 from transfer_gui.cli import main
 from transfer_gui.core.analysis.compare import compare_strategies, run_summary
 from transfer_gui.core.analysis.evaluation import evaluate_run
@@ -106,13 +107,7 @@ def test_two_stage_run_resumes_exactly(shapes_dir, tmp_path, probe_first):
                  probe_first=probe_first)
     whole = Trainer().fit(cfg, tmp_path / "whole", [])
     token = CancelToken()
-
-    class StopAfter(Callback):
-        def on_epoch_end(self, event: EpochEnded) -> None:
-            if event.epoch == 3:
-                token.cancel()
-
-    Trainer().fit(cfg, tmp_path / "part", [StopAfter()], token)
+    Trainer().fit(cfg, tmp_path / "part", [StopAfter(token, 3)], token)
     resumed = Trainer().fit(None, tmp_path / "part", [], resume=True)
     assert resumed.status == "completed"
     for a, b in zip(whole.history, resumed.history, strict=True):
@@ -151,7 +146,8 @@ def test_compare_runs_every_strategy_on_identical_files(shapes_dir, tmp_path):
         for key in ("accuracy", "macro_f1", "min_f1", "seconds", "trainable_params",
                     "best_val_acc"):
             assert row[key] is not None, (row["strategy"], key)
-        assert 0.0 <= row["accuracy"] <= 1.0
+        # scored on the validation split with the kept model: the run's best validation score
+        assert row["accuracy"] == pytest.approx(row["best_val_acc"]), row["strategy"]
     assert rows[3]["epochs"] == rows[4]["epochs"] == 2  # same budget...
     assert rows[0]["epochs"] == rows[3]["probe_epochs"] == 10  # ...and the same probe budget
     again = run_summary(tmp_path / "knn")

@@ -1,9 +1,14 @@
 """(g) Transfer quality: which strategy gives the best model, on data near and far from ImageNet.
 
 For each set (see transfer_sets.py: photos, grayscale, sketches, generated shapes; each with
-its own train / validation / test parts) and each seed (the training randomness), the bundled
-EfficientNet-Lite0 is trained with every strategy below on the set's `train` folder and
-scored once on its held-out `test` folder: accuracy, macro F1, and the run's time.
+its own train / validation / test parts) and each seed, the bundled EfficientNet-Lite0 is
+trained with every strategy below on the set's `train` folder and scored once on its held-out
+`test` folder: accuracy, macro F1, and the run's time. A seed sets both the data draw (which
+crops and shapes make the set) and the training randomness, so seeds are independent samples.
+
+The default recipes were chosen on seeds 0-2, all on data draw 0 (SELECT_SEEDS; before a
+seed drew its own data); the held-out figures in BENCHMARKS.md come from seeds 3-5 (the
+default here), draws and seeds that took no part in the choice.
 
     probe      the default linear probe (head on cached features, 10 epochs)
     logistic   the L-BFGS logistic head on the same features (LP-FT's stage 1 before it became
@@ -17,9 +22,10 @@ scored once on its held-out `test` folder: accuracy, macro F1, and the run's tim
 Every run starts with an empty feature cache, so each time includes its own pass over the
 images. Extra variants (for measuring one recipe choice) are given as
 NAME=STRATEGY:field=value,field=value with TrainConfig or ModelConfig fields, e.g.
-`--variant ft-nobn=fine-tune:freeze_bn=false`.
+`--variant ft-nobn=fine-tune:freeze_bn=false`. A variant cannot take a built-in row's name:
+each row is the recipe it is named after.
 
-    python tests/bench/bench_transfer_quality.py [--sets photos,sketches] [--seeds 3]
+    python tests/bench/bench_transfer_quality.py [--sets photos,sketches] [--seeds 3-5]
         [--size 64] [--train 12] [--val 6] [--test 16] [--only ft-new,probe]
         [--json FILE]
 """
@@ -52,8 +58,26 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 FAR = ("grayscale", "sketches", "shapes")  # the sets far from ImageNet's colour photos
 
 
+SELECT_SEEDS = "0-2"  # the seeds the default recipes were chosen on (all on data draw 0)
+REPORT_SEEDS = "3-5"  # the seeds (and draws) the held-out figures come from
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'3-5' -> [3, 4, 5]; '0,2,7' -> [0, 2, 7]."""
+    seeds: list[int] = []
+    for part in filter(None, text.split(",")):
+        first, _, last = part.partition("-")
+        seeds.extend(range(int(first), int(last or first) + 1))
+    if not seeds:
+        raise SystemExit(f"--seeds {text!r}: give seeds as 3-5 or 0,1,2")
+    return seeds
+
+
 def parse_variant(text: str) -> tuple[str, tuple[str, dict[str, Any]]]:
     name, _, rest = text.partition("=")
+    if name in VARIANTS:
+        raise SystemExit(f"--variant {text}: {name!r} is a built-in row; give the variant a "
+                         f"name of its own (e.g. {name}-x)")
     strategy, _, fields = rest.partition(":")
     changes: dict[str, Any] = {}
     for item in filter(None, fields.split(",")):
@@ -96,29 +120,57 @@ def summarise(rows: list[dict[str, Any]], variants: list[str], sets: list[str]) 
     return "\n".join(lines)
 
 
-def verdict(rows: list[dict[str, Any]], sets: list[str]) -> tuple[float | None, bool | None,
-                                                                   dict[str, Any]]:
+def pairs_table(rows: list[dict[str, Any]], sets: list[str]) -> str:
+    """ft-new minus probe for every set and seed, with how it came out."""
+    by = {(r["set"], r["seed"], r["variant"]): r for r in rows}
+    lines = []
+    for name in sets:
+        cells = []
+        for seed in sorted({r["seed"] for r in rows}):
+            new, probe = by.get((name, seed, "ft-new")), by.get((name, seed, "probe"))
+            if new and probe:
+                gap = new["accuracy"] - probe["accuracy"]
+                cells.append(f"seed {seed}: {gap:+.3f} {outcome(new, probe)}")
+        lines.append(f"{name}: " + "; ".join(cells))
+    return "\n".join(lines)
+
+
+def outcome(new: dict[str, Any], probe: dict[str, Any]) -> str:
+    """How ft-new did against the probe on one set and seed."""
+    if new["accuracy"] > probe["accuracy"]:
+        return "better"
+    if new["accuracy"] < probe["accuracy"]:
+        return "worse"
+    return "tie (kept probe)" if new["kept_probe"] else "tie"
+
+
+def verdict(rows: list[dict[str, Any]]) -> tuple[float | None, bool | None, dict[str, Any]]:
     """The issue's target: ft-new >= probe on every set and seed, and >= +3 points on average
-    over the sets far from ImageNet."""
-    by = {(r["set"], r["seed"], r["variant"]): r["accuracy"] for r in rows}
-    pairs = [(k[0], by[k], by.get((k[0], k[1], "probe"))) for k in by if k[2] == "ft-new"]
-    pairs = [p for p in pairs if p[2] is not None]
+    over the sets far from ImageNet. Ties are counted apart, a kept probe apart from an equal
+    score."""
+    by = {(r["set"], r["seed"], r["variant"]): r for r in rows}
+    pairs = [(k[0], by[k], by[(k[0], k[1], "probe")]) for k in by
+             if k[2] == "ft-new" and (k[0], k[1], "probe") in by]
     if not pairs:
         return None, None, {}
-    never_worse = all(new >= probe for _, new, probe in pairs)
-    far = [new - probe for name, new, probe in pairs if name in FAR]
+    counts = {"better": 0, "tie (kept probe)": 0, "tie": 0, "worse": 0}
+    for _, new, probe in pairs:
+        counts[outcome(new, probe)] += 1
+    far = [new["accuracy"] - probe["accuracy"] for name, new, probe in pairs if name in FAR]
     gain = statistics.mean(far) if far else None
-    worst = min(new - probe for _, new, probe in pairs)
-    met = never_worse and gain is not None and gain >= 0.03
-    return gain, met, {"never_worse": never_worse, "worst_gap": round(worst, 4),
+    worst = min(new["accuracy"] - probe["accuracy"] for _, new, probe in pairs)
+    met = counts["worse"] == 0 and gain is not None and gain >= 0.03
+    return gain, met, {"pairs": len(pairs), **counts, "worst_gap": round(worst, 4),
                        "far_gain": None if gain is None else round(gain, 4)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(SETS))
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--seeds", default=REPORT_SEEDS,
+                        help=f"seeds, each its own data draw and training randomness: a range "
+                             f"or a list (default {REPORT_SEEDS}, the reported ones; the "
+                             f"recipes were chosen on {SELECT_SEEDS})")
     parser.add_argument("--size", type=int, default=64, help="image size in pixels")
     parser.add_argument("--train", type=int, default=12, help="training images per class")
     parser.add_argument("--val", type=int, default=6, help="validation images per class")
@@ -131,12 +183,15 @@ def main() -> None:
     variants = dict(VARIANTS)
     variants.update(parse_variant(v) for v in args.variant)
     names = args.only.split(",") if args.only else [v for v in variants if v != "logistic"]
+    unknown = [n for n in names if n not in variants]
+    if unknown:
+        raise SystemExit(f"--only: unknown rows {', '.join(unknown)}")
     sets = args.sets.split(",")
     rows: list[dict[str, Any]] = []
-    folders = {name: make_set(data_root() / "transfer", name, args.train, args.val, args.test)
-               for name in sets}
-    for seed in range(args.first_seed, args.seeds):  # seed-major: a cut-short run has every set
-        for name, folder in folders.items():
+    for seed in parse_seeds(args.seeds):  # seed-major: a cut-short run has every set
+        for name in sets:
+            folder = make_set(data_root() / "transfer", name, args.train, args.val, args.test,
+                              seed=seed)
             for variant in names:
                 strategy, changes = variants[variant]
                 row = run_one(folder, strategy, changes, seed, args.size)
@@ -148,7 +203,8 @@ def main() -> None:
                 if args.json:
                     Path(args.json).write_text(json.dumps(rows, indent=1))
     print("\naccuracy / macro F1 / seconds, mean over seeds\n" + summarise(rows, names, sets))
-    gain, met, figures = verdict(rows, sets)
+    print("\nft-new against the probe, per set and seed\n" + pairs_table(rows, sets))
+    gain, met, figures = verdict(rows)
     report("transfer quality: default fine-tune vs probe", figures, gain,
            ">= probe on every set and seed; >= +0.03 mean on far sets", met)
 

@@ -1,12 +1,12 @@
-"""Top-k labels with horizontal probability bars, and the uncertainty threshold as a marker."""
+"""Top-k labels with horizontal probability bars, and the uncertainty threshold as a marker
+(painted into the prediction list's rows)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 
 ROW = 22
 UNCERTAIN = QColor("#c77c0e")  # the top bar of an uncertain result, and the threshold marker
@@ -42,24 +42,3 @@ def paint_bars(painter: QPainter, area: QRectF, rows: Sequence[tuple[str, float]
         painter.drawText(QRectF(track.right() + 6, y, percent_w, ROW),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, f"{prob:.1%}")
 
-
-class ProbabilityBars(QWidget):
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.rows: list[tuple[str, float]] = []
-        self.threshold: float | None = None
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-
-    def set_rows(self, rows: Sequence[tuple[str, float]], threshold: float | None = None) -> None:
-        self.rows = list(rows)
-        self.threshold = threshold
-        self.setFixedHeight(max(ROW, ROW * len(self.rows)))
-        self.setToolTip("\n".join(f"{label}: {p:.1%}" for label, p in self.rows))
-        self.update()
-
-    def sizeHint(self) -> QSize:
-        return QSize(320, max(ROW, ROW * len(self.rows)))
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        paint_bars(painter, QRectF(self.rect()), self.rows, self.font(), self.threshold)
