@@ -57,7 +57,6 @@ class Probe(Hook):
         if fit.run.epoch < fit.epochs and not beats_probe(1.0, acc, images):
             self.unbeatable = unbeatable_message(round(acc * images), images,
                                                  fit.epochs - fit.run.epoch)
-            fit.task.message("info", self.unbeatable)
             fit.stop = "early-stopped"
 
     def on_fit_end(self, fit: FitState) -> None:
@@ -65,7 +64,8 @@ class Probe(Hook):
         ended = fit.stop in ("completed", "early-stopped")
         if not (self.active and ended and run.best_epoch == 1):
             return
-        if self.unbeatable:
+        if self.unbeatable:  # said after the probe's epoch line
+            fit.task.message("info", self.unbeatable)
             fit.message = self.unbeatable
             fit.notes["fine_tuning_skipped"] = True
         elif run.epoch > 1:
