@@ -41,16 +41,17 @@ def blocks_background(size: int, rng: random.Random) -> Image.Image:
 
 
 def shape_image(shape: str, size: int, rng: random.Random, invert: bool = False,
-                any_colour: bool = False, blocks: bool = False) -> Image.Image:
-    """One image of `shape` at a random place and scale, on a random light background (with
-    `blocks`, on blocks of random colours). With `any_colour`, the colour says nothing about
-    the class (only the shape does)."""
+                any_colour: bool = False, blocks: bool = False,
+                scale: tuple[float, float] = (0.22, 0.38)) -> Image.Image:
+    """One image of `shape` at a random place and scale (its radius a fraction `scale` of the
+    size), on a random light background (with `blocks`, on blocks of random colours). With
+    `any_colour`, the colour says nothing about the class (only the shape does)."""
     if blocks:
         image = blocks_background(size, rng)
     else:
         image = Image.new("RGB", (size, size), tuple(rng.randint(170, 250) for _ in range(3)))
     draw = ImageDraw.Draw(image)
-    r = rng.uniform(0.22, 0.38) * size
+    r = rng.uniform(*scale) * size
     cx, cy = rng.uniform(r, size - r), rng.uniform(r, size - r)
     base = COLOURS[rng.choice(SHAPES)] if any_colour else COLOURS[shape]
     colour = tuple(max(0, min(255, c + rng.randint(-25, 25))) for c in base)
@@ -70,6 +71,7 @@ def make_dataset(
     invert: bool = False,
     any_colour: bool = False,
     blocks: bool = False,
+    scale: tuple[float, float] = (0.22, 0.38),
 ) -> Path:
     """ROOT/<shape>/<n>.<fmt> for each shape in `classes`."""
     rng = random.Random(seed)
@@ -77,6 +79,6 @@ def make_dataset(
         folder = root / shape
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(per_class):
-            image = shape_image(shape, size, rng, invert, any_colour, blocks)
+            image = shape_image(shape, size, rng, invert, any_colour, blocks, scale)
             image.save(folder / f"{shape}_{i:03d}.{fmt}")
     return root

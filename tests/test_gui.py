@@ -32,8 +32,9 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.mark.slow
-def test_whole_flow(qtbot, window, shapes_dir, monkeypatch, tmp_path):
-    open_data(qtbot, window, shapes_dir, monkeypatch)
+def test_whole_flow(qtbot, window, hard_shapes_dir, monkeypatch, tmp_path):
+    # data the probe does not solve, so fine-tuning's epochs run after it
+    open_data(qtbot, window, hard_shapes_dir, monkeypatch)
     assert window.state.scan.classes == ["circle", "square", "triangle"]
     assert window.data_page.class_table.rowCount() == 3
 
@@ -78,7 +79,7 @@ def test_whole_flow(qtbot, window, shapes_dir, monkeypatch, tmp_path):
     # Predict: drop an image, a label appears
     window.show_step(4)
     predict = window.predict_page
-    image = sorted((shapes_dir / "square").iterdir())[0]
+    image = sorted((hard_shapes_dir / "square").iterdir())[0]
     drop_files(predict.drop, [str(image)])
     wait_until(qtbot, lambda: len(predict.results) == 1 or bool(dialogs.SHOWN), 30)
     assert not dialogs.SHOWN, dialogs.SHOWN
@@ -89,8 +90,9 @@ def test_whole_flow(qtbot, window, shapes_dir, monkeypatch, tmp_path):
     assert (tmp_path / "out.csv").read_text().count("\n") == 2
 
 
-def test_stop_ends_the_run_and_leaves_no_thread(qtbot, window, shapes_dir, monkeypatch):
-    open_data(qtbot, window, shapes_dir, monkeypatch)
+def test_stop_ends_the_run_and_leaves_no_thread(qtbot, window, hard_shapes_dir, monkeypatch):
+    # data the probe does not solve, so fine-tuning's epochs run after it
+    open_data(qtbot, window, hard_shapes_dir, monkeypatch)
     window.show_step(1)
     wait_for_tree(qtbot, window)
     qtbot.mouseClick(window.model_page.preset_buttons["full"], Qt.MouseButton.LeftButton)
@@ -111,8 +113,9 @@ def test_stop_ends_the_run_and_leaves_no_thread(qtbot, window, shapes_dir, monke
 
 
 @pytest.mark.slow
-def test_gui_thread_stays_responsive_while_training(qtbot, window, shapes_dir, monkeypatch):
-    open_data(qtbot, window, shapes_dir, monkeypatch)
+def test_gui_thread_stays_responsive_while_training(qtbot, window, hard_shapes_dir, monkeypatch):
+    # data the probe does not solve, so fine-tuning's epochs run after it
+    open_data(qtbot, window, hard_shapes_dir, monkeypatch)
     window.show_step(1)
     wait_for_tree(qtbot, window)
     qtbot.mouseClick(window.model_page.preset_buttons["full"], Qt.MouseButton.LeftButton)
@@ -154,12 +157,13 @@ def test_worker_error_reaches_a_dialog_and_the_window_survives(qtbot, window, sh
     assert status == "completed"
 
 
-def test_closing_while_training_stops_and_waits(qtbot, window, shapes_dir, monkeypatch):
+def test_closing_while_training_stops_and_waits(qtbot, window, hard_shapes_dir, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
     from transfer_gui.ui import worker
 
-    open_data(qtbot, window, shapes_dir, monkeypatch)
+    # data the probe does not solve, so fine-tuning's epochs run after it
+    open_data(qtbot, window, hard_shapes_dir, monkeypatch)
     window.show_step(1)
     wait_for_tree(qtbot, window)
     qtbot.mouseClick(window.model_page.preset_buttons["full"], Qt.MouseButton.LeftButton)

@@ -78,8 +78,9 @@ def test_compare_page_lists_runs_and_compares_them(qtbot, window, shapes_dir, mo
     assert window.state.run_dir == full
 
 
-def test_compare_strategies_through_the_dialog(qtbot, window, shapes_dir, monkeypatch):
-    open_data(qtbot, window, shapes_dir, monkeypatch)
+def test_compare_strategies_through_the_dialog(qtbot, window, hard_shapes_dir, monkeypatch):
+    # data the probe does not solve, so fine-tuning's epochs run after it
+    open_data(qtbot, window, hard_shapes_dir, monkeypatch)
     wait_for_tree(qtbot, window)
     set_form(window, epochs=7)
     window.show_step(5)
@@ -112,8 +113,9 @@ def test_compare_strategies_through_the_dialog(qtbot, window, shapes_dir, monkey
     assert page.table.text(runs[2], "Trainable") == "0 (0\u00a0%)"
 
 
-def test_stopping_a_comparison_keeps_what_it_trained(qtbot, window, shapes_dir, monkeypatch):
-    open_data(qtbot, window, shapes_dir, monkeypatch)
+def test_stopping_a_comparison_keeps_what_it_trained(qtbot, window, hard_shapes_dir, monkeypatch):
+    # data the probe does not solve, so fine-tuning's epochs run after it
+    open_data(qtbot, window, hard_shapes_dir, monkeypatch)
     wait_for_tree(qtbot, window)
     set_form(window, epochs=1)
     page = window.compare_page

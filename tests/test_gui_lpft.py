@@ -54,3 +54,21 @@ def test_model_page_reports_the_probe_and_suggests_fine_tuning(qtbot, window, sh
     done = val >= 0.97 and train - val < 0.08  # the probe leaves little room
     assert ("little to gain" in text) is done, text
     assert ("“Fine-tune top”" in text) is not done, text
+
+
+def test_a_probe_that_cannot_be_beaten_ends_the_run_in_the_window(qtbot, window, shapes_dir,
+                                                                  monkeypatch):
+    """The easy shapes: the probe gets every validation image right, so a fine-tune ends
+    after it, and the Train page's status and log say why."""
+    open_data(qtbot, window, shapes_dir, monkeypatch)
+    wait_for_tree(qtbot, window)
+    qtbot.mouseClick(window.model_page.preset_buttons["fine-tune"], Qt.MouseButton.LeftButton)
+    set_form(window, epochs=5)
+    _run, status = start_and_wait(qtbot, window)
+    page = window.train_page
+    assert status == "early-stopped"
+    assert "after 1 epoch" in page.status.text()
+    assert "Fine-tuning skipped" in page.status.text() and "4 fine-tuning epochs not run" in \
+        page.status.text()
+    assert "info: fine-tuning skipped" in page.log.toPlainText()
+    assert page.plots.val_acc.n == 1

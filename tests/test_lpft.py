@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from imagegen import make_dataset
 from transfer_gui.cli import main
 from transfer_gui.core.analysis.evaluation import evaluate_run
 from transfer_gui.core.config import (
@@ -21,9 +22,9 @@ from transfer_gui.core.data.batches import epoch_order
 from transfer_gui.core.events import Callback, EpochEnded, Message, Recorder
 from transfer_gui.core.io import bundle
 from transfer_gui.core.train import loop as training
-from transfer_gui.core.train import recipe
+from transfer_gui.core.train import lpft, recipe
 from transfer_gui.core.train.loop import Trainer
-from transfer_gui.core.train.lpft import KEPT_PROBE
+from transfer_gui.core.train.lpft import KEPT_PROBE, UNBEATABLE
 from transfer_gui.core.train.runrecord import beats_probe
 
 
@@ -231,3 +232,60 @@ def test_advice_after_a_probe(tmp_path):
     assert "little to gain" in probe_advice(probe_meta(tmp_path, 0.99, 1.0), str(tmp_path))
     assert probe_advice(probe_meta(tmp_path, 0.7, 0.7, "fine-tune"), str(tmp_path)) == ""
     assert probe_advice(probe_meta(tmp_path, 0.7, 0.7), str(tmp_path / "other")) == ""
+
+
+def test_a_probe_that_cannot_be_beaten_ends_the_run(tmp_path):
+    """A probe right on every validation image leaves fine-tuning nothing to win (it would
+    need two more images right): the run stops after the probe and says why, in the events,
+    the result and run.json, instead of spending its automatic epochs."""
+    data = make_dataset(tmp_path / "shapes", per_class=20, size=96, fmt="jpg")
+    cfg = RunConfig(DataConfig(root=str(data)),
+                    ModelConfig(backbone="efficientnet_lite0", strategy="fine-tune"),
+                    TrainConfig(image_size=64))
+    rec = Recorder()
+    result = Trainer().fit(cfg, tmp_path / "run", [rec])
+    assert result.history[0]["stage"] == "probe" and result.history[0]["val_acc"] == 1.0
+    assert len(result.history) == 1 and result.best_epoch == 1
+    assert result.status == "early-stopped" and result.message.startswith(UNBEATABLE)
+    assert any(m.text == result.message for m in rec.of(Message))
+    meta = bundle.read_meta(tmp_path / "run")
+    epochs = meta["config"]["train"]["epochs"]
+    assert epochs > 1 and f"{epochs - 1} fine-tuning epochs not run" in result.message
+    assert meta["kept_probe"] and meta["fine_tuning_skipped"]
+    assert meta["status"] == "early-stopped" and meta["message"] == result.message
+
+
+def probe_missing(monkeypatch, missed: int) -> None:
+    """The probe's score set to `missed` validation images wrong (the rule under test, on a
+    network too small to solve the data for real)."""
+    real = lpft.fit_probe
+
+    def scored(fit):
+        row = real(fit)
+        images = len(fit.prep.val)
+        row["val_acc"] = (images - missed) / images
+        return row
+
+    monkeypatch.setattr(lpft, "fit_probe", scored)
+
+
+def test_a_probe_missing_one_image_ends_even_given_epochs(shapes_dir, tmp_path, monkeypatch):
+    """One image wrong: fine-tuning cannot get two more right, so even epochs the user set
+    are not run; the message says how many."""
+    probe_missing(monkeypatch, 1)
+    result = Trainer().fit(config(shapes_dir, epochs=4), tmp_path / "run", [])
+    assert len(result.history) == 1 and result.status == "early-stopped"
+    assert result.message.startswith(UNBEATABLE)
+    assert "3 fine-tuning epochs not run" in result.message
+
+
+def test_a_probe_missing_two_images_is_fine_tuned(shapes_dir, tmp_path, monkeypatch):
+    """Two images wrong: a fine-tuning epoch right on all of them would replace the probe, so
+    every epoch runs."""
+    probe_missing(monkeypatch, 2)
+    rec = Recorder()
+    result = Trainer().fit(config(shapes_dir, epochs=3), tmp_path / "run", [rec])
+    assert len(result.history) == 3 and result.status == "completed"
+    assert not result.message.startswith(UNBEATABLE)
+    assert not any(m.text.startswith(UNBEATABLE) for m in rec.of(Message))
+    assert "fine_tuning_skipped" not in bundle.read_meta(tmp_path / "run")

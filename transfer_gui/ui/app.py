@@ -1,14 +1,17 @@
-"""Starting the application: QApplication, style, the main window, then torch in the
-background, so the window is on screen before the seconds torch takes to import."""
+"""Starting the application: QApplication, style, the main window with its first page; once it
+is on screen the other pages, then torch in the background, so the window appears before the
+seconds pyqtgraph and torch take to import."""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 import traceback
+from functools import partial
 from types import TracebackType
 
-from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication, QStyleFactory
 
 from .. import __version__
@@ -50,17 +53,24 @@ def main(target: str | None = None) -> int:
 
     window = MainWindow()
     _install_excepthook(window)
+    if os.environ.get("TRANSFER_GUI_STARTUP_MARKS"):  # the start-up benchmark's timings
+        window.first_painted.connect(partial(_mark, "painted"))
+        window.state.engine_ready.connect(partial(_mark, "engine"))
     window.show()
-    QTimer.singleShot(0, window.start_engine)
+    # once the window is on screen: the other pages, then torch in the background
+    then = window.close if os.environ.get("TRANSFER_GUI_QUIT_AFTER_SHOW") else None  # smoke test
+    window.first_painted.connect(partial(window.finish_startup, then))
     if target:
-        QTimer.singleShot(0, lambda: _open_target(window, target))
-    if os.environ.get("TRANSFER_GUI_QUIT_AFTER_SHOW"):  # start-up benchmark and smoke tests
-        QTimer.singleShot(0, window.close)
+        window.first_painted.connect(lambda: _open_target(window, target))
     code = app.exec()
     from .worker import cancel_all
 
     cancel_all(15_000)  # never leave Python with a thread still running
     return code
+
+
+def _mark(name: str) -> None:
+    print(f"startup {name} {time.time():.4f}", flush=True)
 
 
 def _open_target(window, target: str) -> None:

@@ -1,14 +1,31 @@
 """The main window: composes the six pages, the menus and the status bar. No training or data
-logic lives here; the pages and the shared `AppState` do the work."""
+logic lives here; the pages and the shared `AppState` do the work.
+
+Start-up: only the Data page is built before the window is shown. The other five (and
+pyqtgraph, which the plotting pages import) are built after the window's first paint, one per
+turn of the event loop, and then PyTorch is imported in the background. A page asked for
+earlier (its sidebar entry, a menu, a project opened) is built at once, and every page exists
+before the shared state first changes, so none misses a signal.
+"""
 
 from __future__ import annotations
 
 import gc
+import importlib
 import os
+from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, QSize, Qt, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QPaintEvent,
+)
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -22,12 +39,7 @@ from PySide6.QtWidgets import (
 
 from .. import __version__
 from .engine import EngineInfo, load_engine
-from .pages.compare_page import ComparePage
 from .pages.data_page import DataPage
-from .pages.evaluate_page import EvaluatePage
-from .pages.model_page import ModelPage
-from .pages.predict_page import PredictPage
-from .pages.train_page import TrainPage
 from .project_actions import ProjectActions
 from .resources import icon
 from .state import AppState
@@ -36,34 +48,42 @@ from .widgets.notices.dialogs import show_error
 from .widgets.tables.image_grid import ImageGrid
 from .worker import accept_tasks, cancel_all, live_tasks, start_task
 
+if TYPE_CHECKING:
+    from .pages.compare_page import ComparePage
+    from .pages.evaluate_page import EvaluatePage
+    from .pages.model_page import ModelPage
+    from .pages.predict_page import PredictPage
+    from .pages.train_page import TrainPage
+
 STEPS = (("Data", "data"), ("Model", "model"), ("Train", "train"), ("Evaluate", "evaluate"),
          ("Predict", "predict"), ("Compare", "compare"))
+# the pages after the Data page, built after the first paint: (module in .pages, class)
+LATER_PAGES = (("model_page", "ModelPage"), ("train_page", "TrainPage"),
+               ("evaluate_page", "EvaluatePage"), ("predict_page", "PredictPage"),
+               ("compare_page", "ComparePage"))
 
 
 class MainWindow(QMainWindow):
+    first_painted = Signal()  # the window is on screen (start-up continues from here)
+
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
         accept_tasks(True)
         self.settings = settings or QSettings()
         self.state = AppState()
         self.data_page = DataPage(self.state)
-        self.model_page = ModelPage(self.state)
-        self.train_page = TrainPage(self.state)
-        self.evaluate_page = EvaluatePage(self.state)
-        self.predict_page = PredictPage(self.state)
-        self.compare_page = ComparePage(self.state)
-        self.pages = [self.data_page, self.model_page, self.train_page, self.evaluate_page,
-                      self.predict_page, self.compare_page]
+        self._pages: list[QWidget | None] = [self.data_page, *([None] * len(LATER_PAGES))]
+        self._painted = False
         self.projects = ProjectActions(self, self.state, self.settings)
         self._closing = False
         self._build()
         self._build_menus()
         self._build_status_bar()
+        self.state.before_change = self.build_pages
         self.state.modified_changed.connect(self._update_title)
         self.state.project_loaded.connect(self._update_title)
         self.state.scan_changed.connect(self._update_status)
         self.state.busy_changed.connect(self._on_busy_changed)
-        self.train_page.run_finished.connect(self._on_run_finished)
         self.state.status_message.connect(partial(self.statusBar().showMessage, timeout=8000))
         self._update_title()
         self.setAcceptDrops(True)
@@ -84,10 +104,10 @@ class MainWindow(QMainWindow):
             item.setToolTip(f"{text} (Ctrl+{number})")
             self.sidebar.addItem(item)
         self.stack = QStackedWidget()
-        for page in self.pages:
-            page.setObjectName("page")
-            self.stack.addWidget(page)
-        self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
+        for page in self._pages:
+            self.stack.addWidget(page or QWidget())
+        self.data_page.setObjectName("page")
+        self.sidebar.currentRowChanged.connect(self._on_step_chosen)
         self.sidebar.setCurrentRow(0)
         central = QWidget()
         layout = QHBoxLayout(central)
@@ -99,6 +119,87 @@ class MainWindow(QMainWindow):
 
     def show_step(self, index: int) -> None:
         self.sidebar.setCurrentRow(index)
+
+    @Slot(int)
+    def _on_step_chosen(self, index: int) -> None:
+        self.page(index)
+        self.stack.setCurrentIndex(index)
+
+    # --- pages, built on first need ---------------------------------------------------------
+
+    def page(self, index: int) -> QWidget:
+        """The page of step `index`, built now if it was not yet."""
+        built = self._pages[index]
+        if built is None:
+            module, name = LATER_PAGES[index - 1]
+            kind = getattr(importlib.import_module(f".pages.{module}", __package__), name)
+            hook, self.state.before_change = self.state.before_change, None  # no recursion
+            try:
+                built = self._pages[index] = kind(self.state)
+            finally:
+                self.state.before_change = hook
+            built.setObjectName("page")
+            placeholder = self.stack.widget(index)
+            self.stack.insertWidget(index, built)
+            if placeholder is not None:
+                self.stack.removeWidget(placeholder)
+                placeholder.deleteLater()
+            self.stack.setCurrentIndex(self.sidebar.currentRow())
+            if name == "TrainPage":
+                built.run_finished.connect(self._on_run_finished)
+        return built
+
+    def build_pages(self) -> None:
+        """Every page not built yet (before the state first changes: each page listens)."""
+        self.state.before_change = None
+        for index in range(len(self._pages)):
+            self.page(index)
+
+    @property
+    def pages(self) -> list[QWidget]:
+        self.build_pages()
+        return [page for page in self._pages if page is not None]  # all, built now
+
+    @property
+    def model_page(self) -> ModelPage:
+        return self.page(1)  # type: ignore[return-value]
+
+    @property
+    def train_page(self) -> TrainPage:
+        return self.page(2)  # type: ignore[return-value]
+
+    @property
+    def evaluate_page(self) -> EvaluatePage:
+        return self.page(3)  # type: ignore[return-value]
+
+    @property
+    def predict_page(self) -> PredictPage:
+        return self.page(4)  # type: ignore[return-value]
+
+    @property
+    def compare_page(self) -> ComparePage:
+        return self.page(5)  # type: ignore[return-value]
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if not self._painted:  # signalled once this paint is on screen
+            self._painted = True
+            QTimer.singleShot(0, self.first_painted.emit)
+
+    def finish_startup(self, then: Callable[[], object] | None = None) -> None:
+        """After the first paint: the remaining pages, one per turn of the event loop (the
+        window answers between them), then PyTorch in the background, then `then`."""
+        if self._closing:
+            return
+        missing = [i for i, page in enumerate(self._pages) if page is None]
+        if missing:
+            self.page(missing[0])
+            QTimer.singleShot(0, partial(self.finish_startup, then))
+            return
+        self.build_pages()
+        self.start_engine()
+        if then is not None:
+            then()
 
     def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
         action = QAction(text, self)
@@ -125,13 +226,11 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         run = bar.addMenu("&Run")
-        self.start_action = self._action(run, "&Start training", self.train_page.start,
-                                         "Ctrl+Return")
-        self.stop_action = self._action(run, "S&top training", self.train_page.stop,
-                                        "Ctrl+.")
-        self.stop_action.triggered.connect(self.compare_page.stop)  # a comparison trains too
+        self.start_action = self._action(run, "&Start training",
+                                         lambda: self.train_page.start(), "Ctrl+Return")
+        self.stop_action = self._action(run, "S&top training", self._stop_training, "Ctrl+.")
         self.stop_action.setEnabled(False)
-        self._action(run, "&Evaluate", self.evaluate_page.evaluate, "F5")
+        self._action(run, "&Evaluate", lambda: self.evaluate_page.evaluate(), "F5")
         view = bar.addMenu("&View")
         for number, (text, _) in enumerate(STEPS, start=1):
             self._action(view, text, partial(self.show_step, number - 1), f"Ctrl+{number}")
@@ -139,6 +238,11 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&Quick start", self.show_quick_start,
                      QKeySequence.StandardKey.HelpContents)
         self._action(help_menu, "&About transfer_gui", self._on_about)
+
+    @Slot()
+    def _stop_training(self) -> None:
+        self.train_page.stop()
+        self.compare_page.stop()  # a comparison trains too
 
     def _build_status_bar(self) -> None:
         self.data_status = QLabel("No data")
@@ -209,7 +313,7 @@ class MainWindow(QMainWindow):
         if not paths:
             return
         event.acceptProposedAction()
-        if self.stack.currentWidget() is self.predict_page:
+        if self.stack.currentIndex() == 4:  # the Predict page
             self.predict_page.add_paths(paths)
         elif paths[0].endswith(".tgproj"):
             self.projects.open_project(paths[0])
@@ -239,7 +343,8 @@ class MainWindow(QMainWindow):
         if self._closing:
             event.accept()
             return
-        if self.train_page.running or self.compare_page.running:
+        training = [self._pages[2], self._pages[5]]  # the Train and Compare pages, if built
+        if any(page is not None and page.running for page in training):  # type: ignore[attr-defined]
             answer = QMessageBox.question(
                 self, "Training is running",
                 "Stop training and quit? The best model so far is kept.",

@@ -7,6 +7,7 @@ of the parts it depends on. Every setter that changes a part emits that part's s
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -46,6 +47,13 @@ class AppState(QObject):
         self.modified = False
         self.engine: Any = None  # ui.engine.EngineInfo once torch is loaded
         self.closing = False  # the window is closing: start no new background work
+        # called before any part changes (the window builds the pages it has not built yet,
+        # so that every page hears every change); None once that is done
+        self.before_change: Callable[[], None] | None = None
+
+    def _changing(self) -> None:
+        if self.before_change is not None:
+            self.before_change()
 
     # --- configuration parts ------------------------------------------------------------------
 
@@ -54,6 +62,7 @@ class AppState(QObject):
         return self.project.config
 
     def set_data(self, data: DataConfig) -> None:
+        self._changing()
         if data != self.config.data:
             self._replace(data=data)
             self.data_changed.emit()
@@ -61,16 +70,19 @@ class AppState(QObject):
     def set_model(self, model: ModelConfig, edited: bool = True) -> None:
         """`edited=False`: a page filled in what the project implies (the layer selection of a
         preset, once the network is built); that is no change of the user's to save."""
+        self._changing()
         if model != self.config.model:
             self._replace(edited, model=model)
             self.model_changed.emit()
 
     def set_train(self, train: TrainConfig) -> None:
+        self._changing()
         if train != self.config.train:
             self._replace(train=train)
             self.train_changed.emit()
 
     def set_transfer(self, transfer: TransferConfig) -> None:
+        self._changing()
         if transfer != self.config.transfer:
             self._replace(transfer=transfer)
             self.transfer_changed.emit()
@@ -94,10 +106,12 @@ class AppState(QObject):
     # --- results ------------------------------------------------------------------------------
 
     def set_scan(self, scan: FolderScan | None) -> None:
+        self._changing()
         self.scan = scan
         self.scan_changed.emit()
 
     def set_run(self, run_dir: str) -> None:
+        self._changing()
         self.run_dir = run_dir
         if run_dir:
             known = run_dir in self.project.runs
@@ -110,11 +124,13 @@ class AppState(QObject):
     def run_trained(self, run_dir: str) -> None:
         """Training wrote `run_dir` (a new run, or one resumed): pages that show it drop what
         they computed from its old files, then it becomes the current run."""
+        self._changing()
         self.run_updated.emit(run_dir)
         self.set_run(run_dir)
 
     def add_runs(self, run_dirs: list[str]) -> None:
         """Runs join the project without becoming the current run (a comparison's runs)."""
+        self._changing()
         new = [r for r in run_dirs if r not in self.project.runs]
         if new:
             self.project.runs.extend(new)
@@ -122,6 +138,7 @@ class AppState(QObject):
             self.runs_changed.emit()
 
     def set_training(self, training: bool) -> None:
+        self._changing()
         if training != self.training:
             self.training = training
             self.busy_changed.emit(training)
@@ -140,10 +157,12 @@ class AppState(QObject):
         return None
 
     def set_engine(self, info: Any) -> None:
+        self._changing()
         self.engine = info
         self.engine_ready.emit()
 
     def load_project(self, project: Project) -> None:
+        self._changing()
         self.project = project
         self.scan = None
         self.run_dir = project.last_run or ""

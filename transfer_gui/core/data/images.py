@@ -13,7 +13,6 @@ import stat
 import warnings
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from ..errors import UserError
@@ -204,6 +203,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 def _wide_to_rgb(image: Image.Image) -> Image.Image:
     """16-bit and 32-bit grayscale: scale to 8 bits instead of clipping."""
+    import numpy as np  # here: numpy is not needed to open the window
+
     array = np.asarray(image, dtype=np.float64)
     if image.mode.startswith("I;16"):
         array = array / 257.0

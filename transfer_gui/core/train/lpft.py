@@ -25,10 +25,11 @@ from ..config import STRATEGY_DEFAULTS
 from .engine import run_epochs
 from .hooks import FitState, Hook, Hooks, RunState
 from .recipe import make_scheduler
-from .runrecord import better
+from .runrecord import beats_probe, better
 from .sources import feature_source
 
 KEPT_PROBE = "fine-tuning did not improve on the frozen probe: kept the probe"
+UNBEATABLE = "fine-tuning skipped"  # how the message of a run ended after its probe begins
 PROBE_EPOCHS, PROBE_LR, _ = STRATEGY_DEFAULTS["linear-probe"]
 
 
@@ -38,19 +39,47 @@ class Probe(Hook):
 
     def __init__(self, active: bool) -> None:
         self.active = active
+        self.unbeatable = ""  # the message of a run ended after its probe
 
     def on_epoch_start(self, fit: FitState) -> None:
         if self.active and fit.epoch == 1:
             fit.row = fit_probe(fit)
 
+    def on_epoch_end(self, fit: FitState) -> None:
+        """A probe that no fine-tuning epoch could replace (`beats_probe`: it misses at most
+        one validation image) ends the run, whether its epochs were set or automatic: the
+        kept model is the probe either way, and the remaining epochs would only cost time."""
+        row = fit.row or {}
+        acc = row.get("val_acc")
+        if not self.active or acc is None or row.get("stage") != "probe":
+            return
+        images = len(fit.prep.val)
+        if fit.run.epoch < fit.epochs and not beats_probe(1.0, acc, images):
+            self.unbeatable = unbeatable_message(round(acc * images), images,
+                                                 fit.epochs - fit.run.epoch)
+            fit.stop = "early-stopped"
+
     def on_fit_end(self, fit: FitState) -> None:
         run = fit.run
         ended = fit.stop in ("completed", "early-stopped")
-        if not (self.active and ended and run.best_epoch == 1 and run.epoch > 1):
+        if not (self.active and ended and run.best_epoch == 1):
             return
-        fit.task.message("warning", KEPT_PROBE)
+        if self.unbeatable:  # said after the probe's epoch line
+            fit.task.message("info", self.unbeatable)
+            fit.message = self.unbeatable
+            fit.notes["fine_tuning_skipped"] = True
+        elif run.epoch > 1:
+            fit.task.message("warning", KEPT_PROBE)
+            fit.message = KEPT_PROBE
+        else:
+            return
         fit.notes["kept_probe"] = True
-        fit.message = KEPT_PROBE
+
+
+def unbeatable_message(right: int, images: int, skipped: int) -> str:
+    return (f"{UNBEATABLE}: the probe got {right} of {images} validation images right, and "
+            "fine-tuning replaces it only with two more right; kept the probe, "
+            f"{skipped} fine-tuning epoch{'s' if skipped != 1 else ''} not run")
 
 
 def fit_probe(fit: FitState) -> dict[str, Any]:
