@@ -30,11 +30,15 @@ def test_the_window_is_shown_before_the_other_pages_and_pyqtgraph():
 @pytest.fixture()
 def bare_window(qtbot, tmp_path, monkeypatch):
     """The main window as `transfer-gui` opens it: nothing built beyond the Data page."""
+    from PySide6.QtWidgets import QMessageBox
+
     from transfer_gui.ui import worker
     from transfer_gui.ui.app import create_app
     from transfer_gui.ui.main_window import MainWindow
 
     monkeypatch.setenv("TRANSFER_GUI_DATA_DIR", str(tmp_path / "home"))
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: QMessageBox.StandardButton.Discard)
     create_app([])
     win = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(win)
