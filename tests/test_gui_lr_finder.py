@@ -14,6 +14,7 @@ from gui_helpers import wait_until
 from transfer_gui.core.config import DataConfig, RunConfig
 from transfer_gui.core.events import Progress, SweepProgress, Task
 from transfer_gui.core.train.lrcurve import curve_result
+from transfer_gui.ui import worker
 from transfer_gui.ui.pages import lr_dialog
 from transfer_gui.ui.pages.lr_dialog import LRFinderDialog
 from transfer_gui.ui.widgets.notices import dialogs
@@ -58,6 +59,7 @@ class FakeSweep:
 def dialog(qtbot, monkeypatch):
     sweep = FakeSweep()
     monkeypatch.setattr(lr_dialog, "_find", sweep)
+    worker.accept_tasks(True)  # a window closed by an earlier test stops new tasks
     dlg = LRFinderDialog()
     qtbot.addWidget(dlg)
     dlg.sweep = sweep
