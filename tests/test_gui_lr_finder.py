@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from gui_helpers import wait_until
 from transfer_gui.core.config import DataConfig, RunConfig
 from transfer_gui.core.events import Progress, SweepProgress, Task
-from transfer_gui.core.train.lrcurve import curve_result
+from transfer_gui.core.train.lrfind.curve import curve_result
 from transfer_gui.ui import worker
 from transfer_gui.ui.pages import lr_dialog
 from transfer_gui.ui.pages.lr_dialog import LRFinderDialog

@@ -8,8 +8,8 @@ import pytest
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from transfer_gui.core.events import Callback, CancelToken, Progress, SweepProgress
 from transfer_gui.core.train.loop import Trainer
-from transfer_gui.core.train.lrcurve import MIN_POINTS, SWEEP_STEPS, smooth_losses, suggest
-from transfer_gui.core.train.lrfinder import lr_find
+from transfer_gui.core.train.lrfind.curve import MIN_POINTS, SWEEP_STEPS, smooth_losses, suggest
+from transfer_gui.core.train.lrfind.sweep import lr_find
 
 
 def tiny_fine_tune(root) -> RunConfig:

@@ -19,7 +19,7 @@ from transfer_gui.core.io import bundle
 from transfer_gui.core.io.export import export_run
 from transfer_gui.core.models.heads import KNNHead
 from transfer_gui.core.train.loop import Trainer, prepare
-from transfer_gui.core.train.lrfinder import lr_find, suggest
+from transfer_gui.core.train.lrfind.sweep import lr_find, suggest
 
 
 def config(root, strategy="linear-probe", backbone="efficientnet_lite0", unfreeze=2,

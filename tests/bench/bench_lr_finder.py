@@ -29,8 +29,8 @@ from PIL import Image
 
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from transfer_gui.core.events import Callback, CancelToken, Progress, SweepProgress
-from transfer_gui.core.train.lrcurve import SWEEP_END, SWEEP_START, SWEEP_STEPS
-from transfer_gui.core.train.lrfinder import lr_find
+from transfer_gui.core.train.lrfind.curve import SWEEP_END, SWEEP_START, SWEEP_STEPS
+from transfer_gui.core.train.lrfind.sweep import lr_find
 
 FORMER = {"start": 1e-6, "end": 1.0, "steps": 100}
 PRESENT = {"start": SWEEP_START, "end": SWEEP_END, "steps": SWEEP_STEPS}

@@ -3,7 +3,7 @@
 The loop (`engine.run_epochs`) knows only epochs, batches, steps and validation. Everything
 else a run does is a hook: keeping the run folder and the events (`runrecord.Recording`),
 early stopping, two-stage unfreezing (`stages.Stages`), the LP-FT probe (`lpft.Probe`), a
-second folder (`transfer.paired.Pairing`), the LR range test (`lrfinder.RangeTest`), the
+second folder (`transfer.paired.Pairing`), the LR range test (`lrfind.sweep.RangeTest`), the
 TensorBoard log (`tboard.TensorBoard`). Hooks hold no reference to the run: each call receives
 the `FitState`, which carries the run's parts and counters, and a hook acts by changing it
 (filling `row` to replace an epoch's training, setting `stop` to end the run, adding `notes`

@@ -19,12 +19,15 @@ from typing import Any
 
 import torch
 
-from ..config import RunConfig
-from ..events import Callback, Cancelled, CancelToken, SweepProgress, Task
-from ..interrupt import cancel_points
-from .engine import open_fit, run_epochs
-from .hooks import FitState, Hook, Hooks
-from .lrcurve import (
+from ...config import RunConfig
+from ...events import Callback, Cancelled, CancelToken, SweepProgress, Task
+from ...interrupt import cancel_points
+from ..engine import open_fit, run_epochs
+from ..hooks import FitState, Hook, Hooks
+from ..prepare import prepare
+from ..recipe import lr_ratio_for, make_optimizer, pick_device
+from ..sources import build_source
+from .curve import (
     SWEEP_END,
     SWEEP_START,
     SWEEP_STEPS,
@@ -33,9 +36,6 @@ from .lrcurve import (
     smooth_losses,
     suggest,
 )
-from .prepare import prepare
-from .recipe import lr_ratio_for, make_optimizer, pick_device
-from .sources import build_source
 
 __all__ = ["LRFindResult", "RangeTest", "lr_find", "suggest"]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..events import BatchEnded, EpochEnded, FitStarted
+from .events import BatchEnded, EpochEnded, FitStarted
 
 VALIDATION_SHARE = 1 / 3  # a validation step (forward only) against a training step, a guess
 # that holds only until the first validation has been timed
