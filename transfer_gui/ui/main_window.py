@@ -15,7 +15,7 @@ import importlib
 import os
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import (
@@ -162,23 +162,23 @@ class MainWindow(QMainWindow):
 
     @property
     def model_page(self) -> ModelPage:
-        return self.page(1)  # type: ignore[return-value]
+        return cast("ModelPage", self.page(1))  # built on first use: see page()
 
     @property
     def train_page(self) -> TrainPage:
-        return self.page(2)  # type: ignore[return-value]
+        return cast("TrainPage", self.page(2))  # built on first use: see page()
 
     @property
     def evaluate_page(self) -> EvaluatePage:
-        return self.page(3)  # type: ignore[return-value]
+        return cast("EvaluatePage", self.page(3))  # built on first use: see page()
 
     @property
     def predict_page(self) -> PredictPage:
-        return self.page(4)  # type: ignore[return-value]
+        return cast("PredictPage", self.page(4))  # built on first use: see page()
 
     @property
     def compare_page(self) -> ComparePage:
-        return self.page(5)  # type: ignore[return-value]
+        return cast("ComparePage", self.page(5))  # built on first use: see page()
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
@@ -344,7 +344,7 @@ class MainWindow(QMainWindow):
             event.accept()
             return
         training = [self._pages[2], self._pages[5]]  # the Train and Compare pages, if built
-        if any(page is not None and page.running for page in training):  # type: ignore[attr-defined]
+        if any(getattr(page, "running", False) for page in training):  # (None if not built)
             answer = QMessageBox.question(
                 self, "Training is running",
                 "Stop training and quit? The best model so far is kept.",
