@@ -9,7 +9,8 @@ from imagegen import make_dataset
 from transfer_gui.cli import main
 from transfer_gui.core.analysis.evaluation import evaluate_run
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from transfer_gui.core.data.scan import scan_folder, training_split
+from transfer_gui.core.data.scan import scan_folder
+from transfer_gui.core.data.split import training_split
 from transfer_gui.core.train.loop import Trainer
 
 SHAPES = ("circle", "square")

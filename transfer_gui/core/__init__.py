@@ -59,7 +59,7 @@ _WHERE: dict[str, str] = {
     "thumbnail": "data.images",
     "FolderScan": "data.scan",
     "scan_folder": "data.scan",
-    "training_split": "data.scan",
+    "training_split": "data.split",
     "USER_ERRORS": "errors",
     "BatchEnded": "events",
     "Callback": "events",

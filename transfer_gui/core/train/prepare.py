@@ -20,9 +20,9 @@ from ..data.scan import (
     Sample,
     require_trainable,
     scan_folder,
-    training_split,
     without_empty_classes,
 )
+from ..data.split import training_split
 from ..events import CancelToken, Task
 from ..io import bundle
 from ..models.backbones import TransferNet, get_spec

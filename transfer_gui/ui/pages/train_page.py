@@ -8,7 +8,6 @@ from functools import partial
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -33,6 +32,7 @@ from ...core import (
 from ..state import AppState
 from ..widgets.inputs.augment_preview import AugmentPreview, PreviewRequest
 from ..widgets.notices.dialogs import show_error
+from ..widgets.notices.status_line import StatusLine
 from ..widgets.plots.metric_plot import TrainingPlots
 from ..worker import Task, start_task
 from . import train_texts as texts
@@ -55,7 +55,6 @@ class TrainPage(QWidget):
         self._epochs = 1
         self._start_step = 0
         self._resumed_after = 0
-        self._status_before_problem: str | None = None  # (a field's problem is shown instead)
         self._clock = TimeLeft()  # the time left, from the events as they arrive
         self.lr_dialog: LRFinderDialog | None = None
         self._build()
@@ -113,9 +112,8 @@ class TrainPage(QWidget):
 
         self.progress = QProgressBar()
         self.progress.setTextVisible(False)
-        self.status = QLabel("Ready. Choose data and a model, then press Start.")
+        self.status = StatusLine("Ready. Choose data and a model, then press Start.")
         self.status.setObjectName("trainStatus")
-        self.status.setWordWrap(True)  # a long status must not widen the window
         self.plots = TrainingPlots()
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
@@ -199,20 +197,9 @@ class TrainPage(QWidget):
         problem = self._form_problem()
         self.start_button.setEnabled(not (self.state.training or self.running or problem))
         self.start_button.setToolTip(f"Correct the form first. {problem}" if problem else "")
-        if not self.running:
-            self._show_form_problem(problem)
-
-    def _show_form_problem(self, problem: str | None) -> None:
-        """While a field is invalid the status says so (Start is disabled); once it is
-        corrected, the status before returns."""
-        if problem:
-            if self._status_before_problem is None:
-                self._status_before_problem = self.status.text()
-            said = problem if problem.endswith(".") else f"{problem}."
-            self.status.setText(f"Start is disabled: {said} Correct the field to start.")
-        elif self._status_before_problem is not None:
-            self.status.setText(self._status_before_problem)
-            self._status_before_problem = None
+        if not self.running:  # while a field is invalid the status says why Start is off
+            self.status.show_problem(problem and f"Start is disabled: {problem}",
+                                     "Correct the field to start.")
 
     def _form_problem(self) -> str | None:
         return self.form.problem() or self.transfer.problem()

@@ -26,10 +26,10 @@ from ...data.scan import (
     Problem,
     Sample,
     scan_folder,
-    split_samples,
     verify_files,
     walk_files,
 )
+from ...data.split import split_samples
 from ...events import Task
 from ...io import bundle
 from ...models.layers import body_frozen
