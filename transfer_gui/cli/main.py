@@ -166,8 +166,10 @@ def _print_problems(problems: list) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..core import Trainer, clear_folder
+    from ..core import Ranks, Trainer, clear_folder
     from .console import ConsoleReporter
+
+    ranks = Ranks.from_env()  # started by torchrun: one of several processes
 
     if args.resume:
         config, out = None, args.resume
@@ -176,10 +178,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         config, out = train_config(args), args.out
     logs = tensorboard_dir(args, out)
-    if config is not None and args.overwrite and Path(out).is_dir():
+    if config is not None and args.overwrite and Path(out).is_dir() and ranks.main:
         clear_folder(out)  # refused while another process writes it
-    result = Trainer().fit(config, out, [ConsoleReporter(as_json=args.json)],
-                           cancel=interruptible(), resume=bool(args.resume), tensorboard=logs)
+    speaks = [ConsoleReporter(as_json=args.json)] if ranks.main else []
+    result = Trainer().fit(config, out, speaks, cancel=interruptible(ranks.main),
+                           resume=bool(args.resume), tensorboard=logs, ranks=ranks)
     return for_run(result.status)
 
 

@@ -192,17 +192,21 @@ def _transfer_config(args: argparse.Namespace) -> Any:
     return TransferConfig()
 
 
-def interruptible() -> Any:
-    """A cancel token set by the first Ctrl-C (the run stops cleanly); a second one aborts."""
+def interruptible(speaks: bool = True) -> Any:
+    """A cancel token set by the first Ctrl-C (the run stops cleanly); a second one aborts.
+    SIGTERM (what `torchrun` and batch systems send to stop a job) stops cleanly too.
+    `speaks`: whether this process says so (one of several processes: only rank 0)."""
     from ..core import CancelToken
 
     token = CancelToken()
 
-    def handler(_sig: int, _frame: Any) -> None:
-        if token.cancelled:
+    def handler(sig: int, _frame: Any) -> None:
+        if token.cancelled and sig == signal.SIGINT:
             raise KeyboardInterrupt
-        print("\nstopping (Ctrl-C again to abort)", file=sys.stderr)
+        if speaks and not token.cancelled:
+            print("\nstopping (Ctrl-C again to abort)", file=sys.stderr)
         token.cancel()
 
     signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
     return token

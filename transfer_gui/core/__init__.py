@@ -113,6 +113,7 @@ _WHERE: dict[str, str] = {
     "select": "models.freezing",
     "is_online": "models.weights",
     "weights_source": "models.weights",
+    "Ranks": "train.dist.context",
     "Trainer": "train.loop",
     "fit": "train.loop",
     "resume_config": "train.loop",

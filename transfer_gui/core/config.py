@@ -238,6 +238,11 @@ class TrainConfig(_Config):
         True, form=False,
         cli=Cli("--no-feature-cache", help="linear probe: run the backbone every epoch "
                                            "instead of caching features"))
+    sync_batchnorm: bool | None = option(  # None: on when BatchNorm statistics train
+        None, form=False,
+        cli=Cli("--sync-bn", words={"on": True, "off": False},
+                help="several GPUs (torchrun): BatchNorm statistics over every GPU's images "
+                     "(default: on when they train, off when frozen; GPUs only)"))
 
 # Per-strategy defaults: epochs, learning rate (AdamW; SGD gets 10x), augmentation.
 STRATEGY_DEFAULTS: dict[str, tuple[int, float, str]] = {

@@ -21,6 +21,7 @@ from ..models.backbones import TransferNet
 from .datasets import ImageDataset
 from .images import why_unusable
 from .scan import Sample
+from .shard import WHOLE, Shard
 
 T = TypeVar("T")
 _END = object()
@@ -81,8 +82,10 @@ class ImageBatches:
         workers: int,
         device: torch.device,
         channels_last: bool = False,
+        shard: Shard = WHOLE,
     ) -> None:
         self.train, self.val_set = train, val
+        self.shard = shard
         self.batch_size, self.seed, self.workers = batch_size, seed, workers
         self.device = device
         self.channels_last = channels_last
@@ -107,11 +110,12 @@ class ImageBatches:
                            indices)
 
     def train_epoch(self, epoch: int) -> Iterator[Batch]:
-        return self._batches(self.train, epoch_order(len(self.train), self.batch_size,
-                                                     self.seed, epoch))
+        return self._batches(self.train, self.shard.batches(
+            epoch_order(len(self.train), self.batch_size, self.seed, epoch)))
 
     def val_batches(self) -> Iterator[Batch]:
-        return self._batches(self.val_set, sequential(len(self.val_set), self.batch_size))
+        return self._batches(self.val_set, self.shard.sequential(len(self.val_set),
+                                                                 self.batch_size))
 
     def forward(self, model: TransferNet, x: torch.Tensor) -> torch.Tensor:
         return model(x)
@@ -129,9 +133,11 @@ class FeatureBatches:
         seed: int,
         device: torch.device,
         failed: Sequence[Failed] = (),
+        shard: Shard = WHOLE,
     ) -> None:
-        """`train` and `val`: (features, labels)."""
-        self.failed = list(failed)
+        """`train` and `val`: (features, labels), all of them (`shard`: the part of each
+        batch and of validation that this process trains and validates on)."""
+        self.failed, self.shard = list(failed), shard
         self.train_x, self.train_y = (t.to(device) for t in train)
         self.val_x, self.val_y = (t.to(device) for t in val)
         self.batch_size, self.seed = batch_size, seed
@@ -141,7 +147,8 @@ class FeatureBatches:
         return len(epoch_order(len(self.train_x), self.batch_size, self.seed, 0))
 
     def train_epoch(self, epoch: int) -> Iterator[Batch]:
-        batches = epoch_order(len(self.train_x), self.batch_size, self.seed, epoch)
+        batches = self.shard.batches(epoch_order(len(self.train_x), self.batch_size, self.seed,
+                                                 epoch))
         order = torch.tensor([i for b in batches for i in b]).to(self.train_x.device)
         start = 0
         for idx in batches:  # one copy of the order per epoch, not one per step
@@ -150,7 +157,7 @@ class FeatureBatches:
             yield Batch(self.train_x[index], self.train_y[index])
 
     def val_batches(self) -> Iterator[Batch]:
-        for idx in sequential(len(self.val_x), self.batch_size):
+        for idx in self.shard.sequential(len(self.val_x), self.batch_size):
             yield Batch(self.val_x[idx[0] : idx[-1] + 1], self.val_y[idx[0] : idx[-1] + 1])
 
     def forward(self, model: TransferNet, x: torch.Tensor) -> torch.Tensor:

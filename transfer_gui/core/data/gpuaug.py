@@ -21,8 +21,9 @@ import torch
 from torchvision.ops import roi_align
 
 from ..models.backbones import TransferNet
-from .batches import Batch, assemble, epoch_order, sequential
+from .batches import Batch, assemble, epoch_order
 from .datasets import Augment, ImageDataset, Preprocess, augment_preset
+from .shard import WHOLE, Shard
 
 _YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 _RGB = torch.linalg.inv(_YIQ)  # here, not on the GPU: inverting there would wait for the host
@@ -142,8 +143,9 @@ class GpuBatches:
     """Training and validation batches from cached images, augmented on `device`."""
 
     def __init__(self, train: ImageDataset, val: ImageDataset, augment: str, batch_size: int,
-                 seed: int, device: torch.device, channels_last: bool) -> None:
-        self.train, self.val_set = train, val
+                 seed: int, device: torch.device, channels_last: bool,
+                 shard: Shard = WHOLE) -> None:
+        self.train, self.val_set, self.shard = train, val, shard
         self.spec = augment_preset(augment) if augment != "none" else None
         self.batch_size, self.seed, self.device = batch_size, seed, device
         self.fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -170,7 +172,8 @@ class GpuBatches:
 
     def train_epoch(self, epoch: int) -> Iterator[Batch]:
         generator = torch.Generator().manual_seed(self.seed * 1_000_033 + epoch)
-        for idx in epoch_order(len(self.train), self.batch_size, self.seed, epoch):
+        for idx in self.shard.batches(epoch_order(len(self.train), self.batch_size, self.seed,
+                                                  epoch)):
             if self.spec is None:
                 yield self._plain(self.train, idx)
                 continue
@@ -179,7 +182,7 @@ class GpuBatches:
             yield self._finish(x, self.train, idx, list(loaded))
 
     def val_batches(self) -> Iterator[Batch]:
-        for idx in sequential(len(self.val_set), self.batch_size):
+        for idx in self.shard.sequential(len(self.val_set), self.batch_size):
             yield self._plain(self.val_set, idx)
 
     def forward(self, model: TransferNet, x: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ included, ends here, in `_conclude`.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from collections.abc import Iterable
@@ -30,6 +31,9 @@ from ..io import bundle
 from ..io.runlock import RunLock
 from .autobatch import settle_batch_size
 from .classic import ClassicHead
+from .dist.context import SOLO, Ranks
+from .dist.parts import Follower
+from .dist.run import loop_task, processes_note, refuse, together
 from .engine import open_fit, run_epochs
 from .hooks import EarlyStopping, FitState, Hook, Hooks
 from .lpft import Probe
@@ -41,7 +45,6 @@ from .recipe import (
     lr_ratio_for,
     make_optimizer,
     maybe_compile,
-    pick_device,
 )
 from .runrecord import FitResult, Recording, RunRecord, TrainingFailed, failure_text
 from .stages import Stages
@@ -61,6 +64,7 @@ def fit(
     resume: bool = False,
     scan: FolderScan | None = None,
     tensorboard: str | Path | None = None,
+    ranks: Ranks = SOLO,
 ) -> FitResult:
     """Train into `out_dir`. With `resume`, continue the run folder from its last finished
     epoch with its saved configuration and split (`config` is not used); a run killed
@@ -69,15 +73,21 @@ def fit(
     reuses a scan of the data folder made earlier (the GUI's Data page). `callbacks` may be a
     `Task` (then `cancel` is not used). One writer per run folder: a second is refused at once.
     `tensorboard`: a folder for the run's TensorBoard log (`tboard`); without the tensorboard
-    package that is refused before anything is done.
+    package that is refused before anything is done. `ranks`: this process among the
+    processes `torchrun` started (`dist.context.Ranks.from_env`); rank 0 takes the lock,
+    writes the run folder and speaks, every process trains its part of each batch.
     """
     if tensorboard is not None:
         require_tensorboard()
     task, out = Task.of(callbacks, cancel), Path(out_dir)
     if resume and not out.is_dir():
         return _fit(None, out, task, True, None)  # refused there, no folder created
-    with RunLock(out).held(task):
-        return _fit(config, out, task, resume, scan, tensorboard)
+    lock = RunLock(out).held(task) if ranks.main else contextlib.nullcontext()
+    try:
+        with lock:
+            return _fit(config, out, task, resume, scan, tensorboard, ranks)
+    finally:
+        ranks.close()
 
 
 class Trainer:
@@ -86,21 +96,24 @@ class Trainer:
     def fit(self, config: RunConfig | None, out_dir: str | Path,
             callbacks: Task | Iterable[Callback] = (), cancel: CancelToken | None = None,
             resume: bool = False, scan: FolderScan | None = None,
-            tensorboard: str | Path | None = None) -> FitResult:
-        return fit(config, out_dir, callbacks, cancel, resume, scan, tensorboard)
+            tensorboard: str | Path | None = None, ranks: Ranks = SOLO) -> FitResult:
+        return fit(config, out_dir, callbacks, cancel, resume, scan, tensorboard, ranks)
 
 
 def _fit(config: RunConfig | None, out: Path, task: Task, resume: bool,
-         scan: FolderScan | None, tensorboard: str | Path | None = None) -> FitResult:
+         scan: FolderScan | None, tensorboard: str | Path | None = None,
+         ranks: Ranks = SOLO) -> FitResult:
     started = time.perf_counter()
     checkpoint = None
     if resume:
         config = resume_config(out)
         checkpoint = bundle.load_checkpoint(out) if bundle.has_checkpoint(out) else None
-    elif (out / bundle.META).exists():
+    elif ranks.main and (out / bundle.META).exists():
         raise bundle.RunError(f"{out} already holds a run: resume it or choose a new folder")
     elif config is None:
         raise ConfigError("a new run needs a configuration")
+    refuse(config, ranks)
+    task, local = loop_task(task, ranks)
     auto_epochs = not resume and config.train.epochs is None
     config = config.resolved()
     try:
@@ -109,20 +122,25 @@ def _fit(config: RunConfig | None, out: Path, task: Task, resume: bool,
         prep = attach_second(prep, task, out if resume else None)
     except Cancelled:  # while scanning the folder or fetching weights
         return _stopped_early(out, task, time.perf_counter() - started)
-    device = pick_device(config.train.device)
+    device = ranks.device(config.train.device)
+    ranks = ranks.start(device)
+    if resume:
+        processes_note(bundle.read_meta(out), ranks, task, config.train.batch_size)
     classic = config.model.strategy in CLASSIC_STRATEGIES
-    if not resume and not classic:  # a resumed run keeps the batch size it was started with
+    if not resume and not classic and not ranks.many:  # a resumed run keeps its batch size
         prep = settle_batch_size(prep, device, amp_dtype(device, config.train.mixed_precision),
                                  channels_last_for(device), task)
         if auto_epochs:
             prep = with_enough_steps(prep, task)
     state = open_fit(prep, device, task)
-    record = RunRecord(out, state.model, device_label(device))
+    state.ranks = ranks
+    record = (RunRecord if ranks.main else Follower)(out, state.model, device_label(device))
     state.task = task.adding(record.steps)  # the run folder keeps every step
-    hooks = Hooks(_classic_part(state) if classic else _gradient_parts(state))
+    in_step = together(state, ranks, local)
+    hooks = Hooks([*in_step, *(_classic_part(state) if classic else _gradient_parts(state))])
     recording = Recording(record, hooks)
     hooks.hooks.append(recording)
-    if tensorboard is not None:
+    if tensorboard is not None and ranks.main:
         hooks.hooks.append(TensorBoard(tensorboard))
     if config.train.early_stopping:
         hooks.hooks.append(EarlyStopping(config.train.early_stopping))

@@ -22,6 +22,8 @@ from typing import Any
 import torch
 
 from ..config import STRATEGY_DEFAULTS
+from ..data.shard import WHOLE
+from .dist.context import SOLO
 from .engine import run_epochs
 from .hooks import FitState, Hook, Hooks, RunState
 from .recipe import make_scheduler
@@ -86,7 +88,7 @@ def fit_probe(fit: FitState) -> dict[str, Any]:
     """Train the probe on the body's features into the model's head (in place, so an optimizer
     built earlier keeps its parameters). Returns the epoch's history row."""
     started = time.perf_counter()
-    source = feature_source(fit)
+    source = feature_source(fit, shard=WHOLE)  # every process trains the same probe on all
     fit.skip_failed(source.failed)
     best = _train_head(fit, source)
     seconds = time.perf_counter() - started
@@ -134,7 +136,7 @@ def _train_head(outer: FitState, source: Any) -> dict[str, Any]:
         outer, task=outer.task.quiet(), epochs=PROBE_EPOCHS, run=RunState(),
         optimizer=optimizer, scaler=None, source=source, stepper=None, make_stepper=None,
         scheduler=make_scheduler(optimizer, cfg.schedule, PROBE_EPOCHS * source.steps_per_epoch),
-        use_features=True, stop="", notes={}, started=None, problems={})
+        use_features=True, stop="", notes={}, started=None, problems={}, ranks=SOLO)
     keep = _KeepBest()
     hooks = Hooks([keep])
     run_epochs(fit, hooks)

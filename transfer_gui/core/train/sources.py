@@ -14,6 +14,7 @@ forked and so share the filled cache; with "spawn" each worker would need a copy
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from ..data.datasets import ImageDataset, eval_transform, train_transform
 from ..data.gpuaug import GpuBatches
 from ..data.imagecache import MIB, DecodedCache, prefill
 from ..data.scan import Sample
+from ..data.shard import Shard
 from ..io.featurestore import cache_root
 from .features import FeatureRequest, body_features, open_store
 from .hooks import FitState
@@ -57,14 +59,17 @@ def _workers(cfg: TrainConfig, device: torch.device) -> int:
     return cfg.num_workers if cfg.num_workers is not None else default_workers(device)
 
 
-def feature_source(fit: FitState, prep: Prepared | None = None) -> FeatureBatches:
+def feature_source(fit: FitState, prep: Prepared | None = None,
+                   shard: Shard | None = None) -> FeatureBatches:
+    """Batches of the body's features of `prep`'s images; each process of a distributed run
+    trains on its `shard` of them (by default its own; `WHOLE`: all of them)."""
     prep = prep or fit.prep
     cfg, model, pre, device = prep.config.train, fit.model, prep.preprocess, fit.device
     store = open_store(model, prep.config.model.backbone, pre, device, fit.dtype, fit.task)
     samples = [*prep.train, *prep.val]
     request = FeatureRequest(samples, pre, extraction_batch(device, cfg.batch_size), device,
                              fit.dtype, _workers(cfg, device))
-    feats, failed = body_features(model, request, store, fit.task)
+    feats, failed = shared_features(fit, model, request, store)
     n = len(prep.train)
     bad = set(failed)
     train = [i for i in range(n) if i not in bad]
@@ -72,7 +77,23 @@ def feature_source(fit: FitState, prep: Prepared | None = None) -> FeatureBatche
     return FeatureBatches((feats[train], _labels([prep.train[i] for i in train])),
                           (feats[[n + i for i in val]], _labels([prep.val[i] for i in val])),
                           cfg.batch_size, cfg.seed, device,
-                          [failure(samples[i]) for i in sorted(bad)])
+                          [failure(samples[i]) for i in sorted(bad)],
+                          fit.ranks.shard if shard is None else shard)
+
+
+def shared_features(fit: FitState, model: Any, request: FeatureRequest,
+                    store: Any) -> tuple[torch.Tensor, list[int]]:
+    """The body's features of every image of `request` and the indices of those that failed.
+    With several processes each computes its own contiguous part and the parts are gathered,
+    so every process ends with all of them."""
+    ranks = fit.ranks
+    if not ranks.many:
+        return body_features(model, request, store, fit.task)
+    span = ranks.shard.span(len(request.samples))
+    mine = dataclasses.replace(request, samples=request.samples[span.start : span.stop])
+    feats, failed = body_features(model, mine, store, fit.task)
+    every = ranks.objects([span.start + i for i in failed])
+    return ranks.gather_rows(feats), sorted(i for part in every for i in part)
 
 
 def image_source(fit: FitState, prep: Prepared) -> Any:
@@ -87,11 +108,11 @@ def image_source(fit: FitState, prep: Prepared) -> Any:
     val = ImageDataset(prep.val, pre, eval_transform(pre), cache)
     if cache is not None and device.type == "cuda":
         return GpuBatches(train, val, cfg.augment or "none", cfg.batch_size, cfg.seed, device,
-                          fit.channels_last)
+                          fit.channels_last, fit.ranks.shard)
     if cache is not None and multiprocessing.get_context().get_start_method() != "fork":
         workers = 0
     return ImageBatches(train, val, cfg.batch_size, cfg.seed, workers, device,
-                        fit.channels_last)
+                        fit.channels_last, fit.ranks.shard)
 
 
 def _labels(samples: list[Sample]) -> torch.Tensor:

@@ -8,6 +8,7 @@ runs. On the CPU there is nothing to overlap and events go out at once (lag 0).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -64,14 +65,26 @@ class Stepper:
     def _train(self, x: torch.Tensor, y: torch.Tensor, chunks: int) -> torch.Tensor:
         self.optimizer.zero_grad(set_to_none=True)
         stats = torch.zeros(2, device=y.device)
-        for xc, yc in zip(x.tensor_split(chunks), y.tensor_split(chunks), strict=True):
-            logits = self._logits(xc)
-            loss = F.cross_entropy(logits, yc, label_smoothing=self.label_smoothing)
-            share = loss if chunks == 1 else loss * (len(yc) / len(y))
-            self.scaler.scale(share).backward()
+        for i, (xc, yc) in enumerate(zip(x.tensor_split(chunks), y.tensor_split(chunks),
+                                         strict=True)):
+            with self.accumulating(i < chunks - 1):
+                logits = self._logits(xc)
+                loss = F.cross_entropy(logits, yc, label_smoothing=self.label_smoothing)
+                share = loss if chunks == 1 else loss * (len(yc) / len(y))
+                self.scaler.scale(share).backward()
             stats += _stats(self.plain(logits, yc, loss) * len(yc), logits.detach(), yc)
         self._step()
         return stats
+
+    def accumulating(self, more: bool) -> contextlib.AbstractContextManager[Any]:
+        """The context of one chunk's backward pass; `more`: chunks of the step follow (a
+        distributed stepper then keeps the gradients to itself until the last one)."""
+        return contextlib.nullcontext()
+
+    def combine(self, totals: torch.Tensor) -> torch.Tensor:
+        """Summed figures of this process's batches, summed over every process of the run
+        (one process: as they are)."""
+        return totals
 
     def plain(self, logits: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
         """The loss to report: cross-entropy without label smoothing, comparable with the
@@ -155,7 +168,9 @@ def evaluate_batches(stepper: Stepper, batches: Iterable[tuple[torch.Tensor, tor
         stats = stepper.evaluate(x, y)
         total = stats if total is None else total + stats
         seen += len(y)
-    if total is None or not seen:
+    mine = torch.tensor([0.0, 0.0]) if total is None else total.float().cpu()
+    loss_sum, correct, seen_all = stepper.combine(torch.cat([mine, torch.tensor([seen],
+                                                             dtype=torch.float)])).tolist()
+    if not seen_all:
         return None, None
-    loss_sum, correct = total.tolist()
-    return loss_sum / seen, correct / seen
+    return loss_sum / seen_all, correct / seen_all

@@ -1,0 +1,185 @@
+"""The parts a distributed run gives the loop: nothing in the loop asks how many processes run.
+
+* `DistStepper`: the loop's stepper with the model inside `DistributedDataParallel`, which
+  averages the gradients of every process's part of the batch (`Shard`) in the backward pass.
+  It wraps the model again when the set of trainable parameters changes (two-stage
+  fine-tuning), validates on the plain model (each process its own part of the validation
+  images, no collective inside), and sums the validation figures over the processes.
+* `InStep`: the hook that keeps the processes in step. Every process draws its own random
+  augmentation (its seed offset by its rank), a stop asked of any process (Ctrl-C, SIGTERM)
+  stops all of them at the same batch, and the epoch's training figures become those of the
+  whole batch.
+* `Follower`: the run record of a process other than rank 0. It keeps the run's state (best
+  epoch, epochs without improvement) by the same rule as the writer, so every process takes
+  the same decisions, and it writes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from ...events import Cancelled, CancelToken, Task
+from ...io import bundle
+from ...io.steplog import StepLog
+from ..hooks import FitState, Hook
+from ..runrecord import FitResult, RunRecord, SavedModel
+from ..steps import Forward, Optim, Stepper
+from .context import Ranks
+
+
+class _Routed(nn.Module):
+    """The model with the batch source's way through it (features go through the head only),
+    as one module for DistributedDataParallel to wrap."""
+
+    def __init__(self, model: nn.Module, forward: Forward) -> None:
+        super().__init__()
+        self.model, self.route = model, forward
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.route(self.model, x)
+
+
+def _through(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return module(x)
+
+
+class DistStepper(Stepper):
+    """A stepper whose optimizer steps on gradients averaged over every process."""
+
+    def __init__(self, ranks: Ranks, model: nn.Module, forward: Forward, optim: Optim,
+                 device: torch.device, dtype: torch.dtype | None = None,
+                 label_smoothing: float = 0.0, task: Task | None = None) -> None:
+        super().__init__(model, forward, optim, device, dtype, label_smoothing, task)
+        self.ranks, self.raw, self.raw_forward = ranks, model, forward
+        self.ddp: DistributedDataParallel | None = None
+        self.wrapped_for: tuple[str, ...] = ()
+
+    def _wrap(self) -> None:
+        trainable = tuple(n for n, p in self.raw.named_parameters() if p.requires_grad)
+        if self.ddp is None or trainable != self.wrapped_for:
+            ids = [self.device] if self.device.type == "cuda" else None
+            self.ddp = DistributedDataParallel(_Routed(self.raw, self.raw_forward),
+                                               device_ids=ids)
+            self.wrapped_for = trainable
+        self.model, self.forward = self.ddp, _through
+
+    def train(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self._wrap()
+        return super().train(x, y)
+
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.model, self.forward = self.raw, self.raw_forward
+        return super().evaluate(x, y)
+
+    def accumulating(self, more: bool) -> contextlib.AbstractContextManager[Any]:
+        if more and self.ddp is not None:
+            return self.ddp.no_sync()
+        return contextlib.nullcontext()
+
+    def combine(self, totals: torch.Tensor) -> torch.Tensor:
+        return self.ranks.sum(totals)
+
+
+def stepper_for(ranks: Ranks) -> Callable[..., Stepper]:
+    """What builds the loop's stepper (`FitState.make_stepper`) for these processes."""
+
+    def make(*args: Any) -> Stepper:
+        return DistStepper(ranks, *args)
+
+    return make
+
+
+def sync_batchnorm(model: nn.Module, wanted: bool | None, freeze_bn: bool, device: torch.device,
+                   task: Task) -> bool:
+    """Turn the model's BatchNorm layers into SyncBatchNorm (statistics over every process's
+    images) when asked, or by default when their statistics train. Only GPUs can: on CPUs each
+    process keeps its own statistics, and rank 0's are the ones saved."""
+    has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    on = (not freeze_bn) if wanted is None else wanted
+    if not (has_bn and on):
+        return False
+    if device.type != "cuda":
+        if wanted:
+            task.message("warning", "SyncBatchNorm needs GPUs: on CPUs each process keeps its "
+                                    "own BatchNorm statistics (rank 0's are saved)")
+        return False
+    for name, child in list(model.named_children()):
+        model.add_module(name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
+    task.message("info", "SyncBatchNorm: BatchNorm statistics over every GPU's images")
+    return True
+
+
+class InStep(Hook):
+    """Keeps the processes of a run in step (the first of the run's hooks). `local`: this
+    process's own stop token (set by Ctrl-C or SIGTERM); `agreed`: the token the loop checks,
+    set on every process at once when any of them was asked to stop."""
+
+    def __init__(self, ranks: Ranks, local: CancelToken, agreed: CancelToken) -> None:
+        self.ranks, self.local, self.agreed = ranks, local, agreed
+
+    def on_epoch_start(self, fit: FitState) -> None:
+        if self.ranks.rank:  # rank 0 draws as one process would
+            seed = fit.prep.config.train.seed * 1_000_003 + fit.epoch
+            torch.manual_seed(seed + 7_919 * self.ranks.rank)
+        self._agree()
+
+    def on_batch_start(self, fit: FitState) -> None:
+        self._agree()
+
+    def _agree(self) -> None:
+        if self.ranks.any(self.local.cancelled):
+            self.agreed.cancel()
+            raise Cancelled()
+
+    def on_epoch_end(self, fit: FitState) -> None:
+        """The epoch's figures of every process: training loss and accuracy averaged (each
+        process trained on its part of every batch), images per second added up. A probe's
+        row, the same on every process, stays as it is."""
+        row = fit.row
+        if row is None or row.get("stage") == "probe":
+            return
+        keys = ("train_loss", "train_acc", "images_per_s")
+        mine = torch.tensor([float(row[k] or 0.0) for k in keys], dtype=torch.float64)
+        loss, acc, ips = self.ranks.sum(mine).tolist()
+        world = self.ranks.world
+        row.update(train_loss=loss / world, train_acc=acc / world, images_per_s=ips)
+
+
+class Follower(RunRecord):
+    """The run record of a process other than rank 0: the same state, nothing written."""
+
+    def __init__(self, out: Path, model: nn.Module, device: str) -> None:
+        super().__init__(out, model, device)  # type: ignore[arg-type]
+        self.steps = _NoSteps(out)
+
+    def write_start(self, prep: Any) -> None:
+        self.meta = {"split": {"train": len(prep.train), "val": len(prep.val)}}
+
+    def resume(self) -> None:
+        self.meta = bundle.read_meta(self.out)
+
+    def _durably(self, row: dict[str, Any], what: str, size: int,
+                 write: Callable[[], None]) -> None:
+        return None
+
+    def _save_meta(self, status: str, message: str, details: str = "") -> None:
+        return None
+
+    def finish(self, status: str, message: str, details: str = "") -> FitResult:
+        saved = self.saved or SavedModel("", None)
+        return FitResult(status, str(self.out), list(self.state.history), saved.epoch,
+                         saved.val_acc, saved.val_loss, self._seconds(), message, self.saved)
+
+
+class _NoSteps(StepLog):
+    """The step log of a process that writes nothing."""
+
+    def epoch_done(self, epoch: int) -> None: ...
+    def trim(self, epochs_done: int) -> None: ...

@@ -1,0 +1,70 @@
+"""Setting a run up on several processes: what is refused, and the parts the loop is given."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...config import CLASSIC_STRATEGIES, ConfigError, RunConfig
+from ...events import CancelToken, Task
+from ..hooks import FitState, Hook
+from .context import Ranks
+from .parts import InStep, stepper_for, sync_batchnorm
+
+PROCESSES = "processes"  # run.json: how many processes trained the run
+
+
+def refuse(config: RunConfig, ranks: Ranks) -> None:
+    """What a run on several processes cannot do, said before anything is done."""
+    if not ranks.many:
+        return
+    if config.model.strategy in CLASSIC_STRATEGIES:
+        raise ConfigError(f"a {config.model.strategy} head is fitted in seconds on one "
+                          "process: run it without torchrun")
+    if config.transfer.mode != "none":
+        raise ConfigError("joint training and domain adaptation run on one process only for "
+                          "now: run them without torchrun")
+    if config.train.batch_size < ranks.world:
+        raise ConfigError(f"a batch of {config.train.batch_size} cannot be shared by "
+                          f"{ranks.world} processes: the batch size is the whole step's, "
+                          f"so give at least {ranks.world}")
+
+
+def loop_task(task: Task, ranks: Ranks) -> tuple[Task, CancelToken]:
+    """The task the loop of this process runs with, and the token of its own stop requests.
+    Rank 0 speaks, the others are quiet; on several processes the loop's token is set only
+    when the processes agree to stop (`InStep`), so they all stop at the same batch."""
+    if not ranks.many:
+        return task, task.token
+    agreed = CancelToken()
+    quiet = Task(task.receivers if ranks.main else [], agreed)
+    quiet.watched = task.watched
+    return quiet, task.token
+
+
+def together(state: FitState, ranks: Ranks, local: CancelToken) -> list[Hook]:
+    """Give the run its distributed parts: the stepper over DistributedDataParallel,
+    SyncBatchNorm where it applies, and the hook that keeps the processes in step (the first
+    of the run's hooks). One process: none."""
+    if not ranks.many:
+        return []
+    cfg = state.prep.config.train
+    sync_batchnorm(state.model, cfg.sync_batchnorm, bool(cfg.freeze_bn),
+                   state.device, state.task)
+    state.make_stepper = stepper_for(ranks)
+    state.notes[PROCESSES] = ranks.world
+    return [InStep(ranks, local, state.task.token)]
+
+
+def processes_note(meta: dict[str, Any], ranks: Ranks, task: Task, batch_size: int) -> None:
+    """Say what a resume on another number of processes means."""
+    before = int(meta.get(PROCESSES) or 1)
+    if before == ranks.world:
+        return
+    each = batch_size / ranks.world
+    task.message("warning", f"this run was trained on {before} process"
+                            f"{'es' if before != 1 else ''} and continues on {ranks.world}: "
+                            f"the batch stays {batch_size} images a step (now about "
+                            f"{each:g} per process) and the learning-rate schedule goes on "
+                            "where it stopped, but the random augmentation of the remaining "
+                            "epochs differs, so the result is not the one the same number "
+                            "of processes would give")
