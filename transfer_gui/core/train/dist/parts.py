@@ -152,6 +152,21 @@ class InStep(Hook):
         row.update(train_loss=loss / world, train_acc=acc / world, images_per_s=ips)
 
 
+    def on_fit_failed(self, fit: FitState) -> None:
+        """A process that died breaks the others' next collective: say so, not the
+        transport's error (the run folder keeps the traceback)."""
+        if _collective_error(fit.message):
+            fit.message = (f"another process of this run ({self.ranks.world} processes) "
+                           "stopped; its own error is in the launcher's output. Resume with "
+                           "the same torchrun command and --resume RUN")
+
+
+def _collective_error(text: str) -> bool:
+    words = ("gloo", "nccl", "connection reset", "connection closed", "distbackenderror",
+             "broken pipe")
+    return any(w in text.lower() for w in words)
+
+
 class Follower(RunRecord):
     """The run record of a process other than rank 0: the same state, nothing written."""
 

@@ -45,13 +45,13 @@ def together(state: FitState, ranks: Ranks, local: CancelToken) -> list[Hook]:
     """Give the run its distributed parts: the stepper over DistributedDataParallel,
     SyncBatchNorm where it applies, and the hook that keeps the processes in step (the first
     of the run's hooks). One process: none."""
+    state.notes[PROCESSES] = ranks.world
     if not ranks.many:
         return []
     cfg = state.prep.config.train
     sync_batchnorm(state.model, cfg.sync_batchnorm, bool(cfg.freeze_bn),
                    state.device, state.task)
     state.make_stepper = stepper_for(ranks)
-    state.notes[PROCESSES] = ranks.world
     return [InStep(ranks, local, state.task.token)]
 
 
@@ -60,11 +60,11 @@ def processes_note(meta: dict[str, Any], ranks: Ranks, task: Task, batch_size: i
     before = int(meta.get(PROCESSES) or 1)
     if before == ranks.world:
         return
-    each = batch_size / ranks.world
+    each = "on this one process" if ranks.world == 1 else \
+        f"about {batch_size / ranks.world:g} on each process"
     task.message("warning", f"this run was trained on {before} process"
                             f"{'es' if before != 1 else ''} and continues on {ranks.world}: "
-                            f"the batch stays {batch_size} images a step (now about "
-                            f"{each:g} per process) and the learning-rate schedule goes on "
-                            "where it stopped, but the random augmentation of the remaining "
-                            "epochs differs, so the result is not the one the same number "
-                            "of processes would give")
+                            f"a step still takes {batch_size} images ({each}) and the "
+                            "learning-rate schedule goes on where it stopped; what each "
+                            "process draws at random (augmentation, dropout) differs, so the "
+                            f"result is not exactly the one {before} would give")
