@@ -23,9 +23,9 @@ from transfer_gui.core.events import Callback, EpochEnded, Message, Recorder
 from transfer_gui.core.io import bundle
 from transfer_gui.core.train import loop as training
 from transfer_gui.core.train import lpft, recipe
+from transfer_gui.core.train.best import beats_probe
 from transfer_gui.core.train.loop import Trainer
 from transfer_gui.core.train.lpft import KEPT_PROBE, UNBEATABLE
-from transfer_gui.core.train.runrecord import beats_probe
 
 
 def config(root, strategy="fine-tune", **train) -> RunConfig:

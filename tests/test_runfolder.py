@@ -22,7 +22,7 @@ from transfer_gui.core.io import bundle, diskspace
 from transfer_gui.core.io.diskspace import NotEnoughSpace
 from transfer_gui.core.io.runlock import INFO, FolderBusy, RunLock, busy
 from transfer_gui.core.models.backbones import get_spec
-from transfer_gui.core.train import features, runrecord
+from transfer_gui.core.train import best, features, runrecord
 from transfer_gui.core.train.loop import Trainer, TrainingFailed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,7 +68,7 @@ def scores(run: Path) -> float:
 @pytest.fixture()
 def every_epoch_best(monkeypatch):
     # each epoch is the best so far, so the failing epoch is one whose model should be saved
-    monkeypatch.setattr(runrecord, "better", lambda *args: True)
+    monkeypatch.setattr(best, "better", lambda *args: True)
 
 
 def test_full_disk_at_epoch_3_leaves_record_message_and_files_agreeing(

@@ -129,6 +129,10 @@ class ClassicHead(Hook):
     """A classic head's run: its one epoch fits the head on the cached features (the loop's
     feature source) and puts it in the model."""
 
+    name = "classic"
+    writes = frozenset({"started", "row", "model", "notes"})
+    before = ("best", "record")
+
     def on_fit_start(self, fit: FitState) -> None:
         source = fit.source
         fit.started = FitStarted(

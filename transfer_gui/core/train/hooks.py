@@ -4,18 +4,26 @@ The loop (`engine.run_epochs`) knows only epochs, batches, steps and validation.
 else a run does is a hook: keeping the run folder and the events (`runrecord.Recording`),
 early stopping, two-stage unfreezing (`stages.Stages`), the LP-FT probe (`lpft.Probe`), a
 second folder (`transfer.paired.Pairing`), the LR range test (`lrfind.sweep.RangeTest`), the
-TensorBoard log (`tboard.TensorBoard`). Hooks hold no reference to the run: each call receives
-the `FitState`, which carries the run's parts and counters, and a hook acts by changing it
-(filling `row` to replace an epoch's training, setting `stop` to end the run, adding `notes`
-to the run's record).
+TensorBoard log (`tboard.TensorBoard`), the best-epoch rule (`best.BestEpoch`). Hooks hold no
+reference to the run: each call receives the `FitState`, which carries the run's parts and
+counters, and a hook acts by changing it (filling `row` to replace an epoch's training, setting
+`stop` to end the run, adding `notes` to the run's record).
+
+The order in which hooks run is declared, not implied by a list: each hook has a `name`, says
+which parts of the run it `reads` and `writes` (the `PARTS`), and which hooks it runs `after` or
+`before` (by name; a hook absent from the run is no constraint). `Hooks` sorts them (a
+topological sort, ties kept in the order given) and refuses, with `HookOrderError`, a declared
+cycle or two hooks whose order matters (one writes a part the other reads or writes) but is not
+declared, directly or through others. The order holds at every point of the loop.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
@@ -65,6 +73,7 @@ class FitState:
     batch: Any = None  # the batch just trained (`batches.Batch`)
     stats: torch.Tensor | None = None  # its [summed loss, correct], on the device
     row: dict[str, Any] | None = None  # the epoch's history row
+    is_best: bool = False  # whether the epoch just ended is the run's best so far (`best`)
     validate: bool = True
     stop: str = ""  # how the run ends ("completed", "early-stopped", "cancelled", "failed")
     message: str = ""
@@ -95,8 +104,33 @@ class FitState:
         torch.manual_seed(self.prep.config.train.seed * 1_000_003 + self.epoch)
 
 
+# The parts of a run that hooks read and write, as they declare them (`Hook.reads`, `writes`).
+PARTS = frozenset({
+    "source",  # the batch source and what builds the stepper (`make_stepper`)
+    "optimizer",  # the optimizer's groups and state
+    "scheduler",  # the learning-rate schedule
+    "trainable",  # which parameters train (`requires_grad`)
+    "model",  # the model's weights
+    "row",  # the epoch's history row
+    "best",  # the best epoch so far and the epochs since (`run.best_*`, `bad_epochs`, `is_best`)
+    "stop", "message", "notes", "started", "result",  # the `FitState` fields of those names
+})
+
+
+class HookOrderError(RuntimeError):
+    """Hooks whose order is cyclic, or undefined where it matters."""
+
+
 class Hook:
-    """A part of a run that acts at named points of the loop. Override what is needed."""
+    """A part of a run that acts at named points of the loop. Override what is needed, and
+    declare the hook's place: its `name`, the `PARTS` it `reads` and `writes`, and the hooks
+    (by name) it runs `after` and `before`."""
+
+    name: ClassVar[str] = ""
+    reads: ClassVar[frozenset[str]] = frozenset()
+    writes: ClassVar[frozenset[str]] = frozenset()
+    after: ClassVar[tuple[str, ...]] = ()
+    before: ClassVar[tuple[str, ...]] = ()
 
     def on_fit_start(self, fit: FitState) -> None: ...
     def on_epoch_start(self, fit: FitState) -> None: ...
@@ -113,6 +147,77 @@ class Hook:
     def load_state_dict(self, checkpoint: dict[str, Any]) -> None: ...
 
 
+def _label(hook: Hook) -> str:
+    return hook.name or type(hook).__name__
+
+
+def _edges(hooks: list[Hook]) -> dict[int, set[int]]:
+    """i -> {j: hook i runs before hook j}, from every hook's `after` and `before`."""
+    at: dict[str, list[int]] = {}
+    for i, hook in enumerate(hooks):
+        at.setdefault(_label(hook), []).append(i)
+    edges: dict[int, set[int]] = {i: set() for i in range(len(hooks))}
+    for i, hook in enumerate(hooks):
+        for name in hook.after:
+            for j in at.get(name, ()):
+                edges[j].add(i)
+        for name in hook.before:
+            edges[i].update(at.get(name, ()))
+    return edges
+
+
+def _sorted(hooks: list[Hook], edges: dict[int, set[int]]) -> list[int]:
+    """A topological order of `hooks`, ties in the order given; HookOrderError on a cycle."""
+    waiting = {i: 0 for i in edges}
+    for targets in edges.values():
+        for j in targets:
+            waiting[j] += 1
+    order: list[int] = []
+    ready = [i for i in edges if not waiting[i]]
+    while ready:
+        i = min(ready)
+        ready.remove(i)
+        order.append(i)
+        for j in edges[i]:
+            waiting[j] -= 1
+            if not waiting[j]:
+                ready.append(j)
+    if len(order) < len(hooks):
+        stuck = ", ".join(_label(hooks[i]) for i in edges if waiting[i])
+        raise HookOrderError(f"the declared order of the hooks is a cycle: {stuck}")
+    return order
+
+
+def _conflict(a: Hook, b: Hook) -> frozenset[str]:
+    """The parts that make the order of `a` and `b` matter (one writes what the other uses)."""
+    return (a.writes & (b.reads | b.writes)) | (b.writes & a.reads)
+
+
+def order_hooks(hooks: Iterable[Hook]) -> list[Hook]:
+    """`hooks` in their declared order. HookOrderError when the order is cyclic, or undefined
+    between two hooks where it matters, or a hook names a part that is not one of `PARTS`."""
+    given = list(hooks)
+    for hook in given:
+        unknown = (hook.reads | hook.writes) - PARTS
+        if unknown:
+            raise HookOrderError(f"{_label(hook)} names unknown parts: {sorted(unknown)}")
+    edges = _edges(given)
+    order = _sorted(given, edges)
+    place = {i: n for n, i in enumerate(order)}
+    reach = {i: set(edges[i]) for i in edges}
+    for i in reversed(order):  # every hook i runs before, directly or through others
+        for j in edges[i]:
+            reach[i] |= reach[j]
+    for i, j in itertools.combinations(order, 2):
+        parts = _conflict(given[i], given[j])
+        first, then = (i, j) if place[i] < place[j] else (j, i)
+        if parts and then not in reach[first]:
+            raise HookOrderError(f"the order of {_label(given[first])} and "
+                                 f"{_label(given[then])} is not declared, and both use "
+                                 f"{', '.join(sorted(parts))}")
+    return [given[i] for i in order]
+
+
 def _each(name: str) -> Any:
     """A `Hooks` method that calls `name` on every hook, in order."""
 
@@ -125,10 +230,14 @@ def _each(name: str) -> Any:
 
 
 class Hooks(Hook):
-    """Several hooks called in order."""
+    """Several hooks, called in their declared order (`order_hooks`)."""
 
     def __init__(self, hooks: Iterable[Hook]) -> None:
-        self.hooks = list(hooks)
+        self.hooks = order_hooks(hooks)
+
+    def add(self, *hooks: Hook) -> None:
+        """Add `hooks` and put all in order again."""
+        self.hooks = order_hooks([*self.hooks, *hooks])
 
     on_fit_start = _each("on_fit_start")
     on_epoch_start = _each("on_epoch_start")
@@ -147,7 +256,13 @@ class Hooks(Hook):
 
 
 class EarlyStopping(Hook):
-    """Ends the run after `patience` epochs without a better model (before the next epoch)."""
+    """Ends the run after `patience` epochs without a better model (before the next epoch):
+    after the best-epoch rule has counted the epoch, and after the record has kept it."""
+
+    name = "early-stopping"
+    reads = frozenset({"best"})
+    writes = frozenset({"stop"})
+    after = ("best", "record")
 
     def __init__(self, patience: int) -> None:
         self.patience = patience

@@ -8,9 +8,10 @@ can resume and end exactly as if it had not stopped), the best weights are kept 
 folder, and a cancelled or failed run keeps them and says where they are.
 
 A run is the one loop of `engine.run_epochs` with the hooks its configuration asks for (see
-`hooks`): a second folder's pairing, the stages, the LP-FT probe or a classic head, the run
-record, the TensorBoard log (when asked for), early stopping. Every run, a classic head's
-included, ends here, in `_conclude`.
+`hooks`): a second folder's pairing, the stages, the LP-FT probe or a classic head, the
+best-epoch rule, the run record, the TensorBoard log (when asked for), early stopping. Each
+hook declares its place, and `hooks.Hooks` puts them in that order. Every run, a classic
+head's included, ends here, in `_conclude`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..interrupt import cancel_points
 from ..io import bundle
 from ..io.runlock import RunLock
 from .autobatch import settle_batch_size
+from .best import BestEpoch
 from .classic import ClassicHead
 from .dist.context import SOLO, Ranks
 from .dist.parts import Follower
@@ -136,14 +138,15 @@ def _fit(config: RunConfig | None, out: Path, task: Task, resume: bool,
     state.ranks = ranks
     record = (RunRecord if ranks.main else Follower)(out, state.model, device_label(device))
     state.task = task.adding(record.steps)  # the run folder keeps every step
-    in_step = together(state, ranks, local)
-    hooks = Hooks([*in_step, *(_classic_part(state) if classic else _gradient_parts(state))])
-    recording = Recording(record, hooks)
-    hooks.hooks.append(recording)
+    parts = [*together(state, ranks, local),
+             *(_classic_part(state) if classic else _gradient_parts(state))]
     if tensorboard is not None and ranks.main:
-        hooks.hooks.append(TensorBoard(tensorboard))
+        parts.append(TensorBoard(tensorboard))
     if config.train.early_stopping:
-        hooks.hooks.append(EarlyStopping(config.train.early_stopping))
+        parts.append(EarlyStopping(config.train.early_stopping))
+    hooks = Hooks([*parts, BestEpoch()])
+    recording = Recording(record, hooks)
+    hooks.add(recording)
     if resume:
         recording.restore(state, checkpoint)
     else:

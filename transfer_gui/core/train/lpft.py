@@ -23,11 +23,11 @@ import torch
 
 from ..config import STRATEGY_DEFAULTS
 from ..data.shard import WHOLE
+from .best import beats_probe, better
 from .dist.context import SOLO
 from .engine import run_epochs
 from .hooks import FitState, Hook, Hooks, RunState
 from .recipe import make_scheduler
-from .runrecord import beats_probe, better
 from .sources import feature_source
 
 KEPT_PROBE = "fine-tuning did not improve on the frozen probe: kept the probe"
@@ -37,7 +37,12 @@ PROBE_EPOCHS, PROBE_LR, _ = STRATEGY_DEFAULTS["linear-probe"]
 
 class Probe(Hook):
     """The probe as a hook of a probe-first run: it is epoch 1, and a run that never beats it
-    says so when it ends."""
+    says so when it ends (before the record closes, which keeps what it says)."""
+
+    name = "probe"
+    reads = frozenset({"row", "best"})
+    writes = frozenset({"row", "model", "stop", "message", "notes"})
+    after = ("pairing", "stages")
 
     def __init__(self, active: bool) -> None:
         self.active = active
@@ -106,6 +111,10 @@ def fit_probe(fit: FitState) -> dict[str, Any]:
 class _KeepBest(Hook):
     """Keeps the head of the epoch best on validation (the latest without validation) and
     puts it back when the probe's epochs end."""
+
+    name = "keep-best"
+    reads = frozenset({"row"})
+    writes = frozenset({"model"})
 
     def __init__(self) -> None:
         self.best: dict[str, Any] = {}

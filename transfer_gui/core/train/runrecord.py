@@ -9,6 +9,7 @@ model: resuming writes them first.
 
 `Recording` is the record as a hook of the loop: it restores a checkpoint, announces the run,
 records every epoch and closes the record (and says how the run ended) whatever the ending.
+Which epoch is the best is not the record's choice: the best-epoch rule (`best`) makes it.
 """
 
 from __future__ import annotations
@@ -165,30 +166,20 @@ class RunRecord:
         self.problems[path] = reason
         return True
 
-    def epoch_done(self, row: dict[str, Any], checkpoint: Callable[[], dict[str, Any]]) -> bool:
-        """Record a finished epoch (already the last of `state.history`): checkpoint, best
-        weights, run.json, each durable before the next is written. True if it is the best.
-        Raises `SaveFailed` when a file cannot be written; the record then still names the
-        last model saved."""
-        state = self.state
-        is_best = better(row["val_acc"], row["val_loss"], state.best_acc, state.best_loss)
-        if is_best and self._probe_is_best() and row["val_acc"] is not None:
-            is_best = beats_probe(row["val_acc"], state.best_acc or 0.0, self._val_images())
-        if is_best:
-            state.best_epoch, state.best_acc, state.best_loss = (
-                row["epoch"], row["val_acc"], row["val_loss"])
-            state.bad_epochs = 0
-        else:
-            state.bad_epochs += 1
+    def epoch_done(self, row: dict[str, Any], is_best: bool,
+                   checkpoint: Callable[[], dict[str, Any]]) -> None:
+        """Record a finished epoch (already the last of `state.history`, judged by the
+        best-epoch rule, `best`): checkpoint, best weights, run.json, each durable before the
+        next is written. Raises `SaveFailed` when a file cannot be written; the record then
+        still names the last model saved."""
         self.steps.epoch_done(row["epoch"])  # before the checkpoint: see steplog
-        data = {**checkpoint(), "state": dataclasses.asdict(state)}
+        data = {**checkpoint(), "state": dataclasses.asdict(self.state)}
         self._durably(row, "its checkpoint", tensor_bytes(data),
                       lambda: bundle.save_checkpoint(self.out, data))
         self.checkpoint_epoch = row["epoch"]
         if is_best:
             self.saved = self._save_weights(row)
         self._save_meta("running", "")
-        return is_best
 
     def _save_weights(self, row: dict[str, Any]) -> SavedModel:
         self._durably(row, "the model", tensor_bytes(self.model.state_dict()),
@@ -222,15 +213,6 @@ class RunRecord:
             return 0  # the cache's own disk running full costs the cache, never the run
         dim = int(getattr(self.model, "feature_dim", 0))
         return (len(prep.train) + len(prep.val)) * (dim * 4 + 80)
-
-    def _val_images(self) -> int | None:
-        split = self.meta.get("split")
-        val = split.get("val") if isinstance(split, dict) else None
-        return val if isinstance(val, int) and val > 0 else None
-
-    def _probe_is_best(self) -> bool:
-        best = self.state.best_epoch
-        return best is not None and self.state.history[best - 1].get("stage") == "probe"
 
     def where(self) -> str:
         """Where the last good model is, in words."""
@@ -276,7 +258,15 @@ class RunRecord:
 
 class Recording(Hook):
     """The run folder and the run's events, as a hook. `parts`: the hooks whose state the
-    checkpoint carries besides the model's, the optimizer's and the schedule's."""
+    checkpoint carries besides the model's, the optimizer's and the schedule's. It restores the
+    optimizer and schedule once the stages have built the schedule, and keeps each epoch once
+    its row is complete and judged (`best.BestEpoch`)."""
+
+    name = "record"
+    reads = frozenset({"source", "trainable", "model", "row", "best", "stop", "message",
+                       "notes", "started"})
+    writes = frozenset({"optimizer", "scheduler", "result"})
+    after = ("pairing", "stages", "probe", "classic", "best")
 
     def __init__(self, record: RunRecord, parts: Hook) -> None:
         self.record, self.parts = record, parts
@@ -334,12 +324,12 @@ class Recording(Hook):
         row = fit.row
         assert row is not None
         self.record.meta.update(fit.notes)
-        is_best = self.record.epoch_done(row, lambda: self._checkpoint(fit))
+        self.record.epoch_done(row, fit.is_best, lambda: self._checkpoint(fit))
         fit.task.emit(EpochEnded(
             epoch=fit.epoch, epochs=fit.epochs, train_loss=row["train_loss"],
             train_acc=row["train_acc"], val_loss=row["val_loss"], val_acc=row["val_acc"],
             lr=row["lr"], images_per_s=row["images_per_s"],
-            seconds=time.perf_counter() - fit.epoch_started, is_best=is_best,
+            seconds=time.perf_counter() - fit.epoch_started, is_best=fit.is_best,
             target_acc=row.get("target_acc")))
 
     def _checkpoint(self, fit: FitState) -> dict[str, Any]:
@@ -363,27 +353,6 @@ class Recording(Hook):
                                str(self.record.out), result.message))
 
     on_fit_failed = on_fit_end
-
-
-def beats_probe(acc: float, probe_acc: float, val_images: int | None) -> bool:
-    """Whether a fine-tuning epoch replaces the probe (LP-FT's epoch 1) as the run's best: it
-    must get at least two more of the `val_images` validation images right. The best of many
-    fine-tuning epochs is set against the probe's one score, so a lead of a single image is
-    noise (on the transfer-quality benchmark one such lead kept a fine-tune 6 points below
-    its probe on the test images)."""
-    margin = 1.5 / val_images if val_images else 0.0
-    return acc > probe_acc + margin
-
-
-def better(acc: float | None, loss: float | None, best_acc: float | None,
-           best_loss: float | None) -> bool:
-    """Which epoch a run keeps: higher validation accuracy, then lower loss."""
-    if acc is None or best_acc is None:
-        return True  # no validation set: the latest epoch is the one to keep
-    if acc != best_acc:
-        return acc > best_acc
-    return loss is not None and best_loss is not None and loss < best_loss
-
 
 
 def _restore_schedule(fit: FitState, state: dict[str, Any]) -> None:

@@ -22,6 +22,15 @@ from .recipe import make_scheduler
 
 
 class Stages(Hook):
+    """The stages as a hook: the schedule is built when the run starts (over the batch source a
+    second folder may have paired), before the record restores a checkpoint's schedule."""
+
+    name = "stages"
+    reads = frozenset({"source", "optimizer"})
+    writes = frozenset({"scheduler", "trainable"})
+    after = ("pairing",)
+    before = ("record",)
+
     def __init__(self, model: nn.Module, head_epochs: int, epochs: int,
                  probe_first: bool = False) -> None:
         self.model = model

@@ -64,7 +64,13 @@ def viewing_hint(log_dir: str | Path) -> str:
 
 
 class TensorBoard(Hook):
-    """Writes the run's scalars (and its confusion matrix at the end) into `log_dir`."""
+    """Writes the run's scalars (and its confusion matrix at the end) into `log_dir`: each
+    epoch once the record has kept it (the confusion matrix reads how the run stopped)."""
+
+    name = "tensorboard"
+    reads = frozenset({"source", "model", "row", "stop"})
+    after = ("record",)
+    before = ("early-stopping",)
 
     def __init__(self, log_dir: str | Path) -> None:
         require_tensorboard()

@@ -121,6 +121,12 @@ class InStep(Hook):
     process's own stop token (set by Ctrl-C or SIGTERM); `agreed`: the token the loop checks,
     set on every process at once when any of them was asked to stop."""
 
+    name = "in-step"
+    reads = frozenset({"row"})
+    writes = frozenset({"row"})
+    after = ("pairing", "probe", "classic")
+    before = ("best", "record", "tensorboard")
+
     def __init__(self, ranks: Ranks, local: CancelToken, agreed: CancelToken) -> None:
         self.ranks, self.local, self.agreed = ranks, local, agreed
 

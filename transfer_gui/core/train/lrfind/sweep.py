@@ -48,6 +48,9 @@ class RangeTest(Hook):
     each step's loss is noted and sent, and the run stops after `steps` steps or once the loss
     diverges."""
 
+    name = "range-test"
+    writes = frozenset({"stop"})
+
     def __init__(self, task: Task, start: float, end: float, steps: int) -> None:
         self.task, self.start, self.steps = task, start, steps
         self.factor = (end / start) ** (1 / max(steps - 1, 1))

@@ -71,6 +71,11 @@ class Pairing(Hook):
     its state is restored (a DANN domain classifier adds its parameters to it); when the run
     starts it pairs the batches and steps, after each epoch it measures the target accuracy."""
 
+    name = "pairing"
+    reads = frozenset({"model"})
+    writes = frozenset({"source", "row"})
+    before = ("stages", "probe", "best", "record")
+
     def __init__(self, prep: Prepared, model: TransferNet, optimizer: torch.optim.Optimizer,
                  device: torch.device) -> None:
         assert prep.second is not None
