@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .. import __version__
 from ..core import count
 from .exits import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, for_run
+from .launch import add_launch_parser, cmd_launch
 from .options import (
     UsageError,
     add_recipe_args,
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     _add_train(sub)
     add_strategy_parsers(sub)
+    add_launch_parser(sub)
     p = sub.add_parser("evaluate", help="accuracy, per-class scores and confusion matrix",
                        description="Evaluate RUN on DATA. A folder with train/ and test/ "
                                    "sub-folders is scored on its test/ part. Without DATA, or "
@@ -318,7 +320,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 COMMANDS = {
     "backbones": cmd_backbones, "check-data": cmd_check_data, "train": cmd_train,
     "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export, "gui": cmd_gui,
-    "cache": cmd_cache, "lr-find": cmd_lr_find, "compare": cmd_compare,
+    "cache": cmd_cache, "lr-find": cmd_lr_find, "compare": cmd_compare, "launch": cmd_launch,
 }
 
 
