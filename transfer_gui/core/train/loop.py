@@ -28,6 +28,7 @@ from ..data.scan import FolderScan
 from ..events import Callback, Cancelled, CancelToken, FitEnded, Task
 from ..interrupt import cancel_points
 from ..io import bundle
+from ..io.eventlog import EventLog
 from ..io.runlock import RunLock
 from .autobatch import settle_batch_size
 from .best import BestEpoch
@@ -105,6 +106,8 @@ def _fit(config: RunConfig | None, out: Path, task: Task, resume: bool,
         raise ConfigError("a new run needs a configuration")
     auto_epochs = not resume and config.train.epochs is None
     config = config.resolved()
+    events = EventLog(out)  # the run's events from here on, in the folder once it is started
+    task = task.adding(events)
     try:
         prep = prepare(config, task, split=saved_split(out) if resume else None,
                        scan=None if resume else scan)
@@ -119,7 +122,7 @@ def _fit(config: RunConfig | None, out: Path, task: Task, resume: bool,
         if auto_epochs:
             prep = with_enough_steps(prep, task)
     state = open_fit(prep, device, task)
-    record = RunRecord(out, state.model, device_label(device))
+    record = RunRecord(out, state.model, device_label(device), events)
     state.task = task.adding(record.steps)  # the run folder keeps every step
     parts = _classic_part(state) if classic else _gradient_parts(state)
     if tensorboard is not None:
