@@ -104,6 +104,8 @@ _WHERE: dict[str, str] = {
     "run_info": "io.runmeta",
     "saved_weights": "io.runmeta",
     "run_revision": "io.runmeta",
+    "load_run_config": "io.runmeta",
+    "save_run_config": "io.runmeta",
     "read_steps": "io.steplog",
     "EVENTS": "io.eventlog",
     "EventReader": "io.eventlog",
