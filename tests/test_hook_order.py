@@ -3,6 +3,7 @@ a list. Also the best-epoch rule, a hook of its own."""
 
 from __future__ import annotations
 
+import itertools
 from types import SimpleNamespace
 
 import pytest
@@ -54,6 +55,18 @@ def test_the_named_constraints_hold():
     assert order.index("probe") < order.index("best") < order.index("record")
     # early stopping follows the record (and the rule it counts)
     assert order.index("record") < order.index("early-stopping")
+
+
+@pytest.mark.parametrize("optional", list(itertools.product([False, True], repeat=3)))
+@pytest.mark.parametrize("classic", [False, True])
+def test_every_set_of_hooks_a_run_makes_is_ordered(classic, optional):
+    """As the loop lists them (a second folder, TensorBoard, early stopping optional)."""
+    pairing, tensorboard, stopping = optional
+    parts = ([ClassicHead] if classic else [Pairing] * pairing + [Stages, Probe])
+    parts += [TensorBoard] * tensorboard + [EarlyStopping] * stopping
+    names = _names(order_hooks([_bare(c) for c in (*parts, BestEpoch, Recording)]))
+    assert names.index("best") < names.index("record")
+    assert names[-1] == "early-stopping" if stopping else names[-1] in ("record", "tensorboard")
 
 
 def test_a_classic_head_runs_before_the_rule_and_the_record():

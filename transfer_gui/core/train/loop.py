@@ -129,9 +129,9 @@ def _fit(config: RunConfig | None, out: Path, task: Task, resume: bool,
         parts.append(TensorBoard(tensorboard))
     if config.train.early_stopping:
         parts.append(EarlyStopping(config.train.early_stopping))
-    hooks = Hooks([*parts, BestEpoch()])
-    recording = Recording(record, hooks)
-    hooks.add(recording)
+    recording = Recording(record)
+    hooks = Hooks([*parts, BestEpoch(), recording])
+    recording.parts = hooks  # the checkpoint carries every hook's state
     if resume:
         recording.restore(state, checkpoint)
     else:

@@ -278,8 +278,8 @@ class Recording(Hook):
     writes = frozenset({"optimizer", "scheduler", "result"})
     after = ("pairing", "stages", "probe", "classic", "best")
 
-    def __init__(self, record: RunRecord, parts: Hook) -> None:
-        self.record, self.parts = record, parts
+    def __init__(self, record: RunRecord, parts: Hook | None = None) -> None:
+        self.record, self.parts = record, parts or Hook()
         self.pending: dict[str, Any] | None = None  # optimizer state waiting for its schedule
         self.keep: set[str] = set()
 
