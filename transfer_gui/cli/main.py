@@ -7,6 +7,7 @@ GUI can show its window before torch loads.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,9 +37,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                        description="Train a classifier on DATA (one sub-folder per class, or "
                                    "train/ with val/ and/or test/ sub-trees: test/ is never "
                                    "trained on) and write the run folder RUN.")
-    p.add_argument("data", nargs="?", help="image folder (not needed with --resume)")
+    p.add_argument("data", nargs="?", help="image folder (not needed with --resume; with "
+                                           "--config, replaces the configuration's folder)")
     p.add_argument("--out", help="run folder to write")
     p.add_argument("--resume", metavar="RUN", help="continue a stopped or killed run")
+    p.add_argument("--config", metavar="RUN_CONFIG",
+                   help="train exactly this saved configuration: a file the window exported "
+                        "(File > Export run configuration), a run folder or its run.json")
     add_recipe_args(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     p.add_argument("--json", action="store_true", help="one JSON object per epoch")
@@ -174,9 +179,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     ranks = Ranks.from_env()  # started by torchrun: one of several processes
 
     if args.resume:
+        if args.config:
+            raise UsageError("--resume continues a run with its own configuration: "
+                             "leave out --config")
         config, out = None, args.resume
+    elif args.config and args.out:
+        config, out = _saved_config(args), args.out
     elif not args.data or not args.out:
-        raise UsageError("train needs DATA and --out RUN (or --resume RUN)")
+        raise UsageError("train needs DATA and --out RUN (or --config RUN_CONFIG --out RUN, "
+                         "or --resume RUN)")
     else:
         config, out = train_config(args), args.out
     logs = tensorboard_dir(args, out)
@@ -186,6 +197,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = Trainer().fit(config, out, speaks, cancel=interruptible(ranks.main),
                            resume=bool(args.resume), tensorboard=logs, ranks=ranks)
     return for_run(result.status)
+
+
+def _saved_config(args: argparse.Namespace) -> object:
+    """The configuration `--config` names, its data folder replaced by DATA when given. The
+    recipe is the file's alone: an option that would change it is refused."""
+    from ..core import DataConfig, load_run_config
+
+    defaults = vars(build_parser().parse_args(["train"]))
+    own = {"data", "out", "resume", "config", "overwrite", "json", "tensorboard"}
+    changed = sorted(k for k, v in vars(args).items()
+                     if k not in own and k in defaults and defaults[k] != v)
+    if changed:
+        flags = ", ".join("--" + k.replace("_", "-") for k in changed)
+        raise UsageError(f"--config trains the saved configuration as it is: leave out "
+                         f"{flags} (or change the configuration in the window)")
+    config = load_run_config(args.config)
+    if args.data:
+        root = str(Path(args.data).resolve())
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data, root=root))
+    elif not config.data.root:
+        raise UsageError(f"{args.config} names no image folder: give DATA")
+    assert isinstance(config.data, DataConfig)
+    return config
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

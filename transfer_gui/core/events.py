@@ -140,6 +140,22 @@ def to_dict(event: Any) -> dict[str, Any]:
     return {"event": type(event).__name__, **dataclasses.asdict(event)}
 
 
+_KINDS: dict[str, type] = {kind.__name__: kind for kind in _METHODS}
+
+
+def from_dict(data: Any) -> Any:
+    """The event `to_dict` made `data` from, or None when it is no event this release knows
+    (fields it does not know are left out; one it lacks makes it unknown)."""
+    kind = _KINDS.get(str(data.get("event"))) if isinstance(data, dict) else None
+    if kind is None:
+        return None
+    names = {f.name for f in dataclasses.fields(kind)}
+    try:
+        return kind(**{k: v for k, v in data.items() if k in names})
+    except TypeError:
+        return None
+
+
 class Cancelled(Exception):
     """Raised inside engine work when its cancel token was set."""
 

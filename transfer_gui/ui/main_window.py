@@ -222,6 +222,8 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         self._action(file, "Open image &folder…", self._on_open_folder, "Ctrl+Shift+O")
         self._action(file, "Open &trained run…", p.open_run_dialog)
+        self._action(file, "&Watch run…", self._on_watch_run)
+        self._action(file, "Export run &configuration…", p.export_run_config)
         self.export_action = self._action(file, "&Export model…", p.export_model, "Ctrl+E")
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -323,6 +325,25 @@ class MainWindow(QMainWindow):
         else:
             self.show_step(4)
             self.predict_page.add_paths(paths)
+
+    @Slot()
+    def _on_watch_run(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self, "Watch a run folder",
+                                                  os.path.expanduser("~"))
+        if folder:
+            self.watch_run(folder)
+
+    def watch_run(self, folder: str) -> QWidget:
+        """A window following the run folder `folder` as it is written (`pages.watch`)."""
+        from .pages.watch.view import WatchView
+
+        self.build_pages()  # the run it becomes, once ended, reaches every page
+        view = WatchView(self.state, folder, self)
+        view.step_requested.connect(self.show_step)
+        view.show()
+        return view
 
     @Slot()
     def show_quick_start(self) -> None:

@@ -9,7 +9,17 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QSettings, Slot
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
-from ..core import SUFFIX, Project, ProjectError, RunError, load_project, run_info, save_project
+from ..core import (
+    SUFFIX,
+    ConfigError,
+    Project,
+    ProjectError,
+    RunError,
+    load_project,
+    run_info,
+    save_project,
+    save_run_config,
+)
 from .state import AppState
 from .widgets.notices.dialogs import show_error
 from .widgets.notices.export_dialog import ExportDialog, exportable_runs
@@ -161,6 +171,25 @@ class ProjectActions(QObject):
             show_error(self.window, "Not a trained run", str(exc))
             return
         self.state.set_run(folder)
+
+    @Slot()
+    def export_run_config(self, path: str = "") -> str:
+        """Save the run configuration set up in the window, for `train --config`; returns
+        the file written ("" when none)."""
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(self.window, "Export run configuration",
+                                                  os.path.expanduser("~/run-config.json"),
+                                                  "Run configuration (*.json)")
+        if not path:
+            return ""
+        try:
+            save_run_config(path, self.state.config)
+        except (OSError, ConfigError) as exc:
+            show_error(self.window, "The run configuration was not saved", str(exc))
+            return ""
+        self.state.status_message.emit(f"Run configuration saved: {path} — train it with "
+                                       f"transfer-gui train --config {path} --out RUN")
+        return path
 
     @Slot()
     def export_model(self) -> None:

@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import atomic
+from ..config import RunConfig
 from ..errors import UserError
+from ..schema import ConfigError
 
 META = "run.json"
 WEIGHTS = "model.safetensors"
@@ -114,3 +117,32 @@ def saved_weights(run_dir: str | os.PathLike[str]) -> str | None:
     """The path of a run's best weights file, or None when it has none."""
     path = Path(run_dir) / WEIGHTS
     return str(path) if path.is_file() else None
+
+
+RUN_CONFIG_FORMAT = 1  # the version of an exported run configuration
+
+
+def save_run_config(path: str | os.PathLike[str], config: RunConfig) -> None:
+    """Write `config` as a run configuration file (what `train --config` reads), atomically."""
+    atomic.write_json(path, {"app": "transfer_gui", "run_config": RUN_CONFIG_FORMAT,
+                             "config": config.to_dict()})
+
+
+def load_run_config(path: str | os.PathLike[str]) -> RunConfig:
+    """The run configuration in `path`: a file the window exported, a run folder's `run.json`
+    (the configuration it was started with), or a run folder itself. RunError or ConfigError
+    say what is wrong with it."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / META
+    data = read_json(path)
+    config = data.get("config") if "config" in data else data
+    if not isinstance(config, dict) or not {"data", "model", "train"} & set(config):
+        raise RunError(f"{path} holds no run configuration (expected a file exported from the "
+                       f"window or a run folder's {META})")
+    try:
+        return RunConfig.from_dict(config)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except (TypeError, AttributeError, ValueError) as exc:
+        raise RunError(f"{path} holds no usable run configuration ({exc})") from None

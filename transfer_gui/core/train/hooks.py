@@ -235,10 +235,6 @@ class Hooks(Hook):
     def __init__(self, hooks: Iterable[Hook]) -> None:
         self.hooks = order_hooks(hooks)
 
-    def add(self, *hooks: Hook) -> None:
-        """Add `hooks` and put all in order again."""
-        self.hooks = order_hooks([*self.hooks, *hooks])
-
     on_fit_start = _each("on_fit_start")
     on_epoch_start = _each("on_epoch_start")
     on_batch_start = _each("on_batch_start")

@@ -29,6 +29,7 @@ from ..data.scan import FolderScan
 from ..events import Callback, Cancelled, CancelToken, FitEnded, Task
 from ..interrupt import cancel_points
 from ..io import bundle
+from ..io.eventlog import EventLog
 from ..io.runlock import RunLock
 from .autobatch import settle_batch_size
 from .best import BestEpoch
@@ -118,6 +119,8 @@ def _fit(config: RunConfig | None, out: Path, task: Task, resume: bool,
     task, local = loop_task(task, ranks)
     auto_epochs = not resume and config.train.epochs is None
     config = config.resolved()
+    events = EventLog(out, ranks.main)  # the run's events from here on (rank 0 writes them)
+    task = task.adding(events)
     try:
         prep = prepare(config, task, split=saved_split(out) if resume else None,
                        scan=None if resume else scan)
@@ -136,7 +139,8 @@ def _fit(config: RunConfig | None, out: Path, task: Task, resume: bool,
             prep = with_enough_steps(prep, task)
     state = open_fit(prep, device, task)
     state.ranks = ranks
-    record = (RunRecord if ranks.main else Follower)(out, state.model, device_label(device))
+    record = (RunRecord if ranks.main else Follower)(out, state.model, device_label(device),
+                                                     events)
     state.task = task.adding(record.steps)  # the run folder keeps every step
     parts = [*together(state, ranks, local),
              *(_classic_part(state) if classic else _gradient_parts(state))]
@@ -144,9 +148,9 @@ def _fit(config: RunConfig | None, out: Path, task: Task, resume: bool,
         parts.append(TensorBoard(tensorboard))
     if config.train.early_stopping:
         parts.append(EarlyStopping(config.train.early_stopping))
-    hooks = Hooks([*parts, BestEpoch()])
-    recording = Recording(record, hooks)
-    hooks.add(recording)
+    recording = Recording(record)
+    hooks = Hooks([*parts, BestEpoch(), recording])
+    recording.parts = hooks  # the checkpoint carries every hook's state
     if resume:
         recording.restore(state, checkpoint)
     else:

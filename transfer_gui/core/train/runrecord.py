@@ -25,6 +25,7 @@ from ..errors import UserError
 from ..events import EpochEnded, FitEnded, FitStarted
 from ..io import bundle
 from ..io.diskspace import estimate, require_space, same_disk, tensor_bytes, why_not_saved
+from ..io.eventlog import EventLog
 from ..io.steplog import StepLog
 from ..models.layers import count_params
 from .hooks import FitState, Hook, RunState
@@ -88,7 +89,8 @@ class FitResult:
 class RunRecord:
     """The run folder of one training run, kept up to date as epochs finish."""
 
-    def __init__(self, out: Path, model: TransferNet, device: str) -> None:
+    def __init__(self, out: Path, model: TransferNet, device: str,
+                 events: EventLog | None = None) -> None:
         self.out, self.model, self.device = out, model, device
         self.state = RunState()
         self.meta: dict[str, Any] = {}
@@ -98,6 +100,7 @@ class RunRecord:
         self._started = time.perf_counter()
         self._before = 0.0  # seconds spent before a resume
         self.steps = StepLog(out)  # a callback: the loop sends it every step
+        self.events = events or EventLog(out)  # a callback too: every event, as it happens
 
     def write_start(self, prep: Prepared) -> None:
         """Refuse a run its disk cannot hold (nothing is written then), else write its start."""
@@ -116,6 +119,7 @@ class RunRecord:
             "epochs_done": 0,
         }
         bundle.save_meta(self.out, self.meta)
+        self.events.begin()
 
     def resume(self) -> None:
         meta = bundle.read_meta(self.out)
@@ -129,13 +133,19 @@ class RunRecord:
         self._before = float(meta.get("seconds") or 0.0)
         rows = v if isinstance(v := meta.get("unreadable"), list) else []
         self.problems = {str(r["path"]): str(r["reason"]) for r in rows if isinstance(r, dict)}
+        self.events.begin()
 
     def restore_state(self, saved: dict[str, Any]) -> None:
         known = {f.name for f in dataclasses.fields(RunState)}
         self.state = RunState(**{k: v for k, v in saved.items() if k in known})
         self.checkpoint_epoch = self.state.epoch
         self.saved = self._on_disk()
-        self.steps.trim(self.state.epoch)
+        self.trim(self.state.epoch)
+
+    def trim(self, epochs_done: int) -> None:
+        """The step and event logs back to the epochs a resume starts after."""
+        self.steps.trim(epochs_done)
+        self.events.trim(epochs_done)
 
     def _on_disk(self) -> SavedModel | None:
         """The weights file as the checkpoint explains it. When the checkpoint names a best
@@ -268,8 +278,8 @@ class Recording(Hook):
     writes = frozenset({"optimizer", "scheduler", "result"})
     after = ("pairing", "stages", "probe", "classic", "best")
 
-    def __init__(self, record: RunRecord, parts: Hook) -> None:
-        self.record, self.parts = record, parts
+    def __init__(self, record: RunRecord, parts: Hook | None = None) -> None:
+        self.record, self.parts = record, parts or Hook()
         self.pending: dict[str, Any] | None = None  # optimizer state waiting for its schedule
         self.keep: set[str] = set()
 
@@ -286,7 +296,7 @@ class Recording(Hook):
         if checkpoint is None:
             fit.task.message("info", "no finished epoch to resume from: starting again from "
                                      "epoch 1")
-            record.steps.trim(0)
+            record.trim(0)
             return
         missing, unexpected = fit.model.load_state_dict(checkpoint["model"], strict=False)
         frozen = {n for n, p in fit.model.named_parameters() if not p.requires_grad}

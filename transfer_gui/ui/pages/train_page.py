@@ -17,18 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core import (
-    BatchEnded,
-    EpochEnded,
-    FitEnded,
-    FitStarted,
-    Message,
-    Progress,
-    RunConfig,
-    TimeLeft,
-    can_resume,
-    new_run_dir,
-)
+from ...core import RunConfig, can_resume, new_run_dir
 from ..state import AppState
 from ..widgets.inputs.augment_preview import AugmentPreview, PreviewRequest
 from ..widgets.notices.dialogs import show_error
@@ -40,6 +29,7 @@ from .common import page_title
 from .lr_dialog import LRFinderDialog
 from .train_form import TensorBoardBox, TrainForm
 from .transfer_form import TransferForm
+from .watch.live import LiveRun
 
 
 class TrainPage(QWidget):
@@ -51,13 +41,10 @@ class TrainPage(QWidget):
         self.state = state
         self.task: Task | None = None
         self.run_dir = ""
-        self._steps_per_epoch = 1
-        self._epochs = 1
-        self._start_step = 0
-        self._resumed_after = 0
-        self._clock = TimeLeft()  # the time left, from the events as they arrive
         self.lr_dialog: LRFinderDialog | None = None
         self._build()
+        self.live = LiveRun(self.plots, self.progress, self.status, self.log,
+                            replay=self._replay)
         self.form.edited.connect(self._on_form_edited)
         self.form.augment.activated.connect(self._on_augment_chosen)
         self.form.find_lr_requested.connect(self.find_lr)
@@ -260,15 +247,13 @@ class TrainPage(QWidget):
 
     def _launch(self, fn: partial, run_dir: str) -> None:
         self.run_dir = run_dir
-        self.plots.clear()
-        self._start_step = self._resumed_after = 0
+        self.live.reset()
         task = start_task(fn, "train", self)
         task.events.connect(self._on_events)
         task.succeeded.connect(self._on_succeeded)
         task.failed.connect(self._on_failed)
         task.done.connect(self._on_done)
         self.task = task
-        self._clock = TimeLeft()
         self.start_button.setEnabled(False)
         self.resume_button.setEnabled(False)
         self.stop_button.setEnabled(True)
@@ -293,68 +278,14 @@ class TrainPage(QWidget):
 
     @Slot(list)
     def _on_events(self, events: list) -> None:
-        steps: list[BatchEnded] = []
-        now = time.monotonic()
-        for event in events:
-            self._clock.see(event, now)
-            if isinstance(event, BatchEnded):
-                steps.append(event)
-                continue
-            if steps:
-                self._add_steps(steps)
-                steps = []
-            self._on_event(event)
-        if steps:
-            self._add_steps(steps)
-        self.plots.redraw()
+        self.live.feed(events, time.monotonic())
 
-    def _on_event(self, event: object) -> None:
-        if isinstance(event, FitStarted):
-            self._on_fit_started(event)
-        elif isinstance(event, EpochEnded):
-            self._on_epoch_ended(event)
-        elif isinstance(event, Progress):
-            self._on_progress(event)
-        elif isinstance(event, Message):
-            self.log.appendPlainText(texts.message_line(event))
-        elif isinstance(event, FitEnded):
-            self._on_fit_ended(event)
+    def _replay(self) -> None:
+        self.plots.replay(self.run_dir)
 
-    def _on_fit_started(self, event: FitStarted) -> None:
-        self._steps_per_epoch = max(event.steps_per_epoch, 1)
-        self.plots.set_steps_per_epoch(self._steps_per_epoch)
-        self._epochs = event.epochs
-        self._start_step = event.start_epoch * self._steps_per_epoch
-        self._resumed_after = event.start_epoch
-        self.progress.setRange(0, event.epochs * self._steps_per_epoch)
-        self.progress.setValue(self._start_step)
-        if event.start_epoch:  # a resumed run's plot starts with the epochs before the stop
-            self.plots.replay(self.run_dir)
-        self.log.appendPlainText(texts.started_line(event))
-
-    def _add_steps(self, steps: list[BatchEnded]) -> None:
-        per = self._steps_per_epoch
-        xs = [s.epoch - 1 + s.batch / per for s in steps]
-        self.plots.add_steps(xs, [s.loss for s in steps], [s.lr for s in steps])
-        last = steps[-1]
-        done = (last.epoch - 1) * per + last.batch
-        self.progress.setValue(done)
-        remaining = self._clock.remaining() or 0.0
-        self.status.setText(texts.step_status(last, self._epochs, per, remaining))
-
-    def _on_epoch_ended(self, event: EpochEnded) -> None:
-        self.plots.add_epoch(event.epoch, event.train_acc, event.val_loss, event.val_acc,
-                             event.target_acc)
-        self.log.appendPlainText(texts.epoch_line(event))
-
-    def _on_progress(self, event: Progress) -> None:
-        if event.total:
-            text = {"scan": "Checking images"}.get(event.phase, event.phase.capitalize())
-            self.status.setText(f"{text}: {event.done} / {event.total}")
-
-    def _on_fit_ended(self, event: FitEnded) -> None:
-        self.status.setText(texts.ended_headline(event, self._resumed_after))
-        self.log.appendPlainText(texts.ended_line(event, self._resumed_after))
+    @property
+    def _steps_per_epoch(self) -> int:
+        return self.live.steps_per_epoch
 
     @Slot(object)
     def _on_succeeded(self, result: object) -> None:

@@ -176,8 +176,8 @@ def _collective_error(text: str) -> bool:
 class Follower(RunRecord):
     """The run record of a process other than rank 0: the same state, nothing written."""
 
-    def __init__(self, out: Path, model: nn.Module, device: str) -> None:
-        super().__init__(out, model, device)  # type: ignore[arg-type]
+    def __init__(self, out: Path, model: nn.Module, device: str, events: Any = None) -> None:
+        super().__init__(out, model, device, events)  # type: ignore[arg-type]
         self.steps = _NoSteps(out)
 
     def write_start(self, prep: Any) -> None:
