@@ -2,13 +2,15 @@
 
     python -m torch.distributed.run --standalone --nproc-per-node N ddpchild.py TINY_DIR ARG...
 
-With `DDP_DUMP=FOLDER` each process saves its model's weights after training as
-FOLDER/rank<R>.pt (to compare the processes); with `DDP_DIE=R:STEP` the process of rank R dies
-at its STEP-th training step (to see the job fail and the run folder resume).
+With `DDP_DUMP=FOLDER` each process saves its model's weights after every step as
+FOLDER/rank<R>.pt and how many images it trained on as FOLDER/rank<R>.json (to compare the
+processes); with `DDP_DIE=R:STEP` the process of rank R dies at its STEP-th training step (to
+see the job fail and the run folder resume).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -22,13 +24,15 @@ from transfer_gui.core.train import steps
 
 def dump_weights(folder: Path) -> None:
     real = steps.Stepper.train
-    rank = os.environ.get("RANK", "0")
+    rank, images = os.environ.get("RANK", "0"), [0]
 
     def train(self, x, y):
         out = real(self, x, y)
         model = getattr(self, "raw", self.model)
         torch.save({k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
                    folder / f"rank{rank}.pt")
+        images[0] += len(y)
+        (folder / f"rank{rank}.json").write_text(json.dumps({"images": images[0]}))
         return out
 
     steps.Stepper.train = train
