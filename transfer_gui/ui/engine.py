@@ -29,6 +29,7 @@ class EngineInfo:
     backbones: list[BackboneRow]
     device: str
     cuda: bool
+    gpus: int = 0  # CUDA GPUs visible (more than one: the Train page offers all of them)
 
 
 def load_engine(callbacks: list, cancel: Any) -> EngineInfo:
@@ -39,9 +40,11 @@ def load_engine(callbacks: list, cancel: Any) -> EngineInfo:
         Trainer,  # noqa: F401 - import now, not when the user clicks Start
         device_label,
         pick_device,
+        visible_gpus,
     )
 
-    return EngineInfo(backbone_rows(), device_label(pick_device("auto")), torch.cuda.is_available())
+    return EngineInfo(backbone_rows(), device_label(pick_device("auto")), torch.cuda.is_available(),
+                      visible_gpus())
 
 
 def backbone_rows() -> list[BackboneRow]:

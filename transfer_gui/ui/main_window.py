@@ -147,6 +147,7 @@ class MainWindow(QMainWindow):
             self.stack.setCurrentIndex(self.sidebar.currentRow())
             if name == "TrainPage":
                 built.run_finished.connect(self._on_run_finished)
+                built.watch_requested.connect(self.watch_run)
         return built
 
     def build_pages(self) -> None:

@@ -8,6 +8,7 @@ from functools import partial
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -18,6 +19,9 @@ from PySide6.QtWidgets import (
 )
 
 from ...core import RunConfig, can_resume, new_run_dir
+from ..launch.cluster import ClusterDialog, write_for_cluster
+from ..launch.local import LocalLaunch
+from ..launch.run_on import CLUSTER, HERE, RunOnBox
 from ..state import AppState
 from ..widgets.inputs.augment_preview import AugmentPreview, PreviewRequest
 from ..widgets.notices.dialogs import show_error
@@ -35,6 +39,7 @@ from .watch.live import LiveRun
 class TrainPage(QWidget):
     run_finished = Signal(str, str)  # run folder, status
     run_failed = Signal(str)  # the error message
+    watch_requested = Signal(str)  # a run folder that another process writes, to follow
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -42,6 +47,7 @@ class TrainPage(QWidget):
         self.task: Task | None = None
         self.run_dir = ""
         self.lr_dialog: LRFinderDialog | None = None
+        self.elsewhere: LocalLaunch | None = None  # torchrun on this computer's GPUs
         self._build()
         self.live = LiveRun(self.plots, self.progress, self.status, self.log,
                             replay=self._replay)
@@ -71,6 +77,9 @@ class TrainPage(QWidget):
         self.resume_button.setToolTip("Continue the last stopped run from its last finished epoch")
         self.resume_button.clicked.connect(self.resume)
         self.tensorboard = TensorBoardBox(self.state)
+        self.run_on = RunOnBox()
+        self.run_on.changed.connect(lambda _c: self.start_button.setText(
+            self.run_on.start_text()))
         buttons = QHBoxLayout()
         buttons.addWidget(self.start_button, 2)
         buttons.addWidget(self.stop_button, 1)
@@ -94,6 +103,7 @@ class TrainPage(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(scroll, 1)
         left_layout.addWidget(self.tensorboard)
+        left_layout.addWidget(self.run_on)
         left_layout.addLayout(buttons)
         left_layout.addWidget(self.resume_button)
 
@@ -194,6 +204,7 @@ class TrainPage(QWidget):
     @Slot()
     def _on_engine_ready(self) -> None:
         self.form.set_cuda_available(bool(self.state.engine and self.state.engine.cuda))
+        self.run_on.set_gpus(self.state.engine.gpus if self.state.engine else 0)
         self._update_preview()
 
     # --- starting and stopping --------------------------------------------------------------
@@ -226,6 +237,9 @@ class TrainPage(QWidget):
         self.state.set_train(self.form.config())
         config = self.state.config
         out = new_run_dir(self.state.project, config.model.backbone, config.model.strategy)
+        if self.run_on.choice() != HERE:
+            self._start_elsewhere(config, str(out))
+            return
         logs = self.tensorboard.log_dir(str(out))
         self._launch(partial(_fit, config, str(out), False, self.state.scan, logs), str(out))
         self.log.appendPlainText(f"— new run in {out}")
@@ -262,8 +276,46 @@ class TrainPage(QWidget):
         self.progress.setRange(0, 0)
         self.state.set_training(True)
 
+    def _start_elsewhere(self, config: RunConfig, out: str) -> None:
+        """All GPUs: torchrun here, followed in a watch window. A cluster: the script."""
+        if self.run_on.choice() == CLUSTER:
+            dialog = ClusterDialog(out, self)
+            if dialog.exec():
+                written = write_for_cluster(config, out, *dialog.chosen())
+                self.log.appendPlainText(f"— wrote {written.script} and {written.config}")
+                QMessageBox.information(self, "Launch script written",
+                                        f"{written.script}\n\n{written.next_step}")
+            return
+        self.run_dir = out
+        launch = self.elsewhere = LocalLaunch(config, out, self.run_on.gpus, self)
+        launch.output.connect(self.log.appendPlainText)
+        launch.finished.connect(self._on_elsewhere_done)
+        launch.start()
+        self.log.appendPlainText(f"— new run in {out} on {self.run_on.gpus} GPUs: "
+                                 + " ".join(launch.command))
+        self.status.setText(f"Training on {self.run_on.gpus} GPUs in a separate process; its "
+                            "window follows the run folder.")
+        self.start_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.state.set_training(True)
+        self.watch_requested.emit(out)
+
+    @Slot(int)
+    def _on_elsewhere_done(self, code: int) -> None:
+        self.elsewhere = None
+        self.log.appendPlainText(f"— torchrun ended (exit status {code})")
+        self._on_done()
+        if can_resume(self.run_dir) or code == 0:
+            self.state.run_trained(self.run_dir)
+            self.run_finished.emit(self.run_dir, "completed" if code == 0 else "cancelled")
+
     @Slot()
     def stop(self) -> None:
+        if self.elsewhere is not None and self.elsewhere.running:
+            self.elsewhere.stop()
+            self.stop_button.setEnabled(False)
+            self.status.setText("Stopping every process after the current batch…")
+            return
         if self.task is not None and self.task.running:
             self.task.cancel()
             self.stop_button.setEnabled(False)
@@ -272,7 +324,7 @@ class TrainPage(QWidget):
 
     @property
     def running(self) -> bool:
-        return self.task is not None and self.task.running
+        return (self.task is not None and self.task.running) or self.elsewhere is not None
 
     # --- events -----------------------------------------------------------------------------
 
