@@ -10,6 +10,11 @@ photos (decoded-image cache, augmentation on the GPU) shows whether the pipeline
 
     python tests/bench/bench_gpu.py [--batch-size N] [--compile]
     python tests/bench/bench_gpu.py --device cpu --smoke   # exercise the code on a CPU
+    python tests/bench/bench_gpu.py --scaling 2            # 1 vs 2 processes (scaling.py)
+
+`--scaling N`: images/s with 1 and N processes (torchrun, DDP) and the efficiency, on N GPUs
+where there are that many ("not measured" otherwise), always on the CPU with gloo, and the
+efficiency expected on GPUs on paper (`scaling.py`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 
 import torch
 from common import Timeline, fresh_cache, photos, report
+from scaling import scaling_report
 from torch.utils.flop_counter import FlopCounterMode
 
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
@@ -121,7 +127,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, to test the script")
+    parser.add_argument("--scaling", type=int, metavar="N",
+                        help="images/s with 1 and N processes and the efficiency (see above)")
     args = parser.parse_args()
+    if args.scaling:
+        figures = scaling_report(args.scaling, args.smoke)
+        cpu = figures["cpu_gloo"]
+        efficiency = cpu["efficiency"] if isinstance(cpu, dict) else None
+        report(f"Scaling over {args.scaling} processes", figures, efficiency,
+               "GPUs: >= 0.9 on NVLink (on paper)", None,
+               "GPU figures not measured without GPUs; the CPU figure is gloo on CPU cores")
+        return
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         print("no CUDA GPU here: the GPU benchmark is skipped")
