@@ -43,6 +43,9 @@ def add_launch_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--partition", default="", help="--script: the SLURM partition")
     p.add_argument("--script-out", metavar="FILE",
                    help="--script: where to write it (default beside the configuration)")
+    p.add_argument("--json", action="store_true",
+                   help="the written script and the next step (--script), or the run folder "
+                        "and the exit status (--gpus), as JSON")
 
 
 def cmd_launch(args: argparse.Namespace) -> int:
@@ -62,8 +65,15 @@ def _write(args: argparse.Namespace, config: Path) -> int:
     out = Path(args.out) if args.out else config.with_name(config.stem)
     cluster = Cluster(args.nodes, args.gpus_per_node, args.hours, args.partition)
     path = write_launch_script(args.script, config, out, cluster, args.script_out)
+    step = launch_next_step(args.script, path, cluster)
+    if args.json:
+        from .console import print_json
+
+        print_json({"script": str(path), "config": str(config), "run": str(out),
+                    "next_step": step})
+        return EXIT_OK
     print(f"wrote {path}")
-    print(launch_next_step(args.script, path, cluster))
+    print(step)
     return EXIT_OK
 
 
@@ -82,6 +92,10 @@ def _run_here(args: argparse.Namespace, config: Path) -> int:
     print(f"training {config} into {args.out} on {where}")
     print("  " + " ".join(command), flush=True)
     code = _child(command)
+    if args.json:
+        from .console import print_json
+
+        print_json({"run": str(args.out), "command": command, "exit_status": code})
     if code == 0:
         return EXIT_OK
     again = f"transfer-gui launch {config} --gpus {n} --out {args.out}"
