@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -38,17 +39,7 @@ class TinyNet(nn.Module):
 
 def install(folder: Path) -> BackboneSpec:
     """Save fixed 'pretrained' weights under `folder` and register the backbone."""
-    weights = folder / "tiny_cnn.pth"
-    if not weights.exists():
-        torch.manual_seed(1234)
-        torch.save(TinyNet().state_dict(), weights)
-    return register(BackboneSpec(
-        name=NAME, title="Tiny CNN (tests)", builder=TinyNet,
-        groups=(("stem", ("stem",)), ("stage1", ("stage1",)), ("stage2", ("stage2",))),
-        head_path="fc", cam_layer="stage2", image_size=32, resize_size=36,
-        params=sum(p.numel() for p in TinyNet().parameters()),
-        bundled=lambda: str(weights), hidden=True,
-    ))
+    return _register(folder, NAME, "Tiny CNN (tests)", TinyNet)
 
 
 def _plain() -> TinyNet:
@@ -57,14 +48,19 @@ def _plain() -> TinyNet:
 
 def install_plain(folder: Path) -> BackboneSpec:
     """The tiny network without BatchNorm, registered as `tiny_plain` (weights under `folder`)."""
-    weights = folder / "tiny_plain.pth"
+    return _register(folder, PLAIN, "Tiny CNN without BatchNorm (tests)", _plain)
+
+
+def _register(folder: Path, name: str, title: str, builder: Callable[[], TinyNet]
+              ) -> BackboneSpec:
+    weights = folder / f"{name}.pth"
     if not weights.exists():
         torch.manual_seed(1234)
-        torch.save(_plain().state_dict(), weights)
+        torch.save(builder().state_dict(), weights)
     return register(BackboneSpec(
-        name=PLAIN, title="Tiny CNN without BatchNorm (tests)", builder=_plain,
+        name=name, title=title, builder=builder,
         groups=(("stem", ("stem",)), ("stage1", ("stage1",)), ("stage2", ("stage2",))),
         head_path="fc", cam_layer="stage2", image_size=32, resize_size=36,
-        params=sum(p.numel() for p in _plain().parameters()),
+        params=sum(p.numel() for p in builder().parameters()),
         bundled=lambda: str(weights), hidden=True,
     ))
