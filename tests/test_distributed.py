@@ -170,3 +170,33 @@ def test_launch_writes_a_script_and_says_how_to_submit_it(tmp_path: Path, capsys
     with pytest.raises(SystemExit):
         main(["launch", str(tmp_path / "missing.json"), "--script", "slurm"])
     assert "no such run configuration file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ctrl_c_to_the_launcher_stops_every_process_and_the_run_resumes(
+        small_dir: Path, tiny_dir: Path, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    environ = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent), str(HERE)])}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc-per-node=2", str(HERE / "ddpchild.py"), str(tiny_dir),
+               *plain_args(small_dir, run, 12)]
+    launcher = subprocess.Popen(command, env=environ, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    assert launcher.stdout is not None
+    for line in launcher.stdout:
+        if "epoch 2/12" in line:
+            break
+    asked = time.monotonic()
+    launcher.send_signal(signal.SIGINT)
+    launcher.communicate(timeout=60)
+    assert time.monotonic() - asked < 30  # torchrun's grace period: every process ended itself
+    meta = bundle.read_meta(run)
+    assert meta["status"] == "cancelled" and 2 <= meta["epochs_done"] < 12
+    done = torchrun(tiny_dir, ["train", "--resume", str(run)])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "continues on" not in done.stdout + done.stderr  # the same number of processes
+    meta = bundle.read_meta(run)
+    assert meta["status"] == "completed" and meta["epochs_done"] == 12 and meta["resumed"] == 1
