@@ -90,7 +90,10 @@ def shared_features(fit: FitState, model: Any, request: FeatureRequest,
     if not ranks.many:
         return body_features(model, request, store, fit.task)
     span = ranks.shard.span(len(request.samples))
-    mine = dataclasses.replace(request, samples=request.samples[span.start : span.stop])
+    mine = dataclasses.replace(request, samples=request.samples[span.start : span.stop],
+                               phase=f"{request.phase} (process {ranks.rank + 1} of "
+                                     f"{ranks.world}: {len(span)} of "
+                                     f"{len(request.samples)} images)")
     feats, failed = body_features(model, mine, store, fit.task)
     every = ranks.objects([span.start + i for i in failed])
     return ranks.gather_rows(feats), sorted(i for part in every for i in part)

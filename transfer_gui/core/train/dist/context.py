@@ -21,6 +21,7 @@ from ...data.shard import WHOLE, Shard
 from ..recipe import pick_device
 
 ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
+_CONTROL: list[Any] = [None]  # beside NCCL, a gloo group for the per-step stop flag (no GPU sync)
 
 
 
@@ -68,11 +69,13 @@ class Ranks:
         backend = "nccl" if device.type == "cuda" else "gloo"
         if not dist.is_initialized():
             dist.init_process_group(backend)
+            _CONTROL[0] = dist.new_group(backend="gloo") if backend == "nccl" else None
         return Ranks(self.rank, self.world, self.local_rank, backend, self.shard)
 
     def close(self) -> None:
         if self.many and dist.is_initialized():
             dist.destroy_process_group()
+            _CONTROL[0] = None
 
     def _wire(self, t: torch.Tensor) -> torch.Tensor:
         """`t` where the backend can reduce it (NCCL: on this process's GPU)."""
@@ -89,8 +92,13 @@ class Ranks:
         return wire.to(t.device)
 
     def any(self, flag: bool) -> bool:
-        """Whether `flag` is set on any process."""
-        return bool(self.sum(torch.tensor([float(flag)])).item() > 0)
+        """Whether `flag` is set on any process (between CPUs: asked every step, it never
+        waits for a GPU)."""
+        if not self.many:
+            return flag
+        t = torch.tensor([float(flag)])
+        dist.all_reduce(t, group=_CONTROL[0])
+        return bool(t.item() > 0)
 
     def gather_rows(self, t: torch.Tensor) -> torch.Tensor:
         """Every process's rows of `t`, concatenated in rank order (row counts may differ)."""
