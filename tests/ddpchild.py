@@ -23,19 +23,21 @@ from transfer_gui.core.train import steps
 
 
 def dump_weights(folder: Path) -> None:
-    real = steps.Stepper.train
+    real_train, real_step = steps.Stepper.train, steps.Stepper._step
     rank, images = os.environ.get("RANK", "0"), [0]
 
-    def train(self, x, y):
-        out = real(self, x, y)
+    def train(self, x, y, *rest):
+        images[0] += len(y)
+        (folder / f"rank{rank}.json").write_text(json.dumps({"images": images[0]}))
+        return real_train(self, x, y, *rest)
+
+    def step(self):  # every stepper's optimizer step (a second folder's too)
+        real_step(self)
         model = getattr(self, "raw", self.model)
         torch.save({k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
                    folder / f"rank{rank}.pt")
-        images[0] += len(y)
-        (folder / f"rank{rank}.json").write_text(json.dumps({"images": images[0]}))
-        return out
 
-    steps.Stepper.train = train
+    steps.Stepper.train, steps.Stepper._step = train, step
 
 
 def die_at(rank: str, step: int) -> None:

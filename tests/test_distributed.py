@@ -200,3 +200,35 @@ def test_ctrl_c_to_the_launcher_stops_every_process_and_the_run_resumes(
     assert "continues on" not in done.stdout + done.stderr  # the same number of processes
     meta = bundle.read_meta(run)
     assert meta["status"] == "completed" and meta["epochs_done"] == 12 and meta["resumed"] == 1
+
+
+@pytest.mark.slow
+def test_joint_training_shards_both_folders_on_two_processes(
+        small_dir: Path, tiny_dir: Path, tmp_path: Path) -> None:
+    source = make_dataset(tmp_path / "source", per_class=8, size=32, seed=5)
+    dump, run = tmp_path / "ranks", tmp_path / "run"
+    dump.mkdir()
+    args = [*plain_args(small_dir, run, 2), "--joint-source", str(source)]
+    done = torchrun(tiny_dir, args, DDP_DUMP=str(dump))
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [torch.load(dump / f"rank{r}.pt") for r in range(2)]
+    assert largest_difference(*ranks) == 0.0
+    meta = bundle.read_meta(run)
+    assert meta["status"] == "completed" and meta["processes"] == 2
+    steps = [line for line in (run / "steps.jsonl").read_text().splitlines() if line]
+    assert json.loads(steps[0])["steps_per_epoch"] == 4  # 24 source images in batches of 6
+
+
+def test_domain_adaptation_is_refused_on_several_processes(small_dir: Path) -> None:
+    from transfer_gui.core.config import ConfigError, TransferConfig
+    from transfer_gui.core.train.dist.context import Ranks, Shard
+    from transfer_gui.core.train.dist.run import refuse
+
+    config = tiny_config(small_dir, "full")
+    refuse(config, Ranks(0, 2, 0, "", Shard(0, 2)))  # a plain run is welcome
+    adapt = replace(config, transfer=TransferConfig(mode="coral", target_dir=str(small_dir)))
+    with pytest.raises(ConfigError, match="domain adaptation runs on one process"):
+        refuse(adapt, Ranks(0, 2, 0, "", Shard(0, 2)))
+    refuse(adapt, Ranks())  # one process: as always
+    with pytest.raises(ConfigError, match="a batch of 1 cannot be shared by 2 processes"):
+        refuse(tiny_config(small_dir, "full", batch_size=1), Ranks(0, 2, 0, "", Shard(0, 2)))

@@ -1,7 +1,7 @@
 """Scaling of one run over processes (`torchrun`, DistributedDataParallel): measured images/s
 with 1 and N processes and the efficiency, and the expected efficiency on paper.
 
-Measured: the engine's own distributed step (`dist.parts.DistStepper`, gradients averaged by
+Measured: the engine's own distributed step (`dist.parts.Distributed`, gradients averaged by
 DDP; one process: the plain `Stepper`) on batches already in memory, every layer of
 EfficientNet-Lite0 training, the same global batch split over the processes, one thread per
 process. On paper: the gradients' all-reduce per step (ring: each GPU sends and receives

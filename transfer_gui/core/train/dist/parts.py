@@ -1,6 +1,6 @@
 """The parts a distributed run gives the loop: nothing in the loop asks how many processes run.
 
-* `DistStepper`: the loop's stepper with the model inside `DistributedDataParallel`, which
+* `Distributed`: the loop's stepper with the model inside `DistributedDataParallel`, which
   averages the gradients of every process's part of the batch (`Shard`) in the backward pass.
   It wraps the model again when the set of trainable parameters changes (two-stage
   fine-tuning), validates on the plain model (each process its own part of the validation
@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -32,6 +32,8 @@ from ..hooks import FitState, Hook
 from ..runrecord import FitResult, RunRecord, SavedModel
 from ..steps import Forward, Optim, Stepper
 from .context import Ranks
+
+S = TypeVar("S", bound=Stepper)
 
 
 class _Routed(nn.Module):
@@ -50,18 +52,21 @@ def _through(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return module(x)
 
 
-class DistStepper(Stepper):
-    """A stepper whose optimizer steps on gradients averaged over every process."""
+class Distributed:
+    """What makes a stepper (`steps.Stepper` or a subclass that runs the model through
+    `_logits`) step on gradients averaged over every process: mixed in before it
+    (`distributed`), with `ranks` set on the class."""
 
-    def __init__(self, ranks: Ranks, model: nn.Module, forward: Forward, optim: Optim,
-                 device: torch.device, dtype: torch.dtype | None = None,
-                 label_smoothing: float = 0.0, task: Task | None = None) -> None:
-        super().__init__(model, forward, optim, device, dtype, label_smoothing, task)
-        self.ranks, self.raw, self.raw_forward = ranks, model, forward
-        self.ddp: DistributedDataParallel | None = None
-        self.wrapped_for: tuple[str, ...] = ()
+    ranks: Ranks
+    model: nn.Module
+    forward: Forward
+    device: torch.device
 
     def _wrap(self) -> None:
+        if not hasattr(self, "raw"):
+            self.raw, self.raw_forward = self.model, self.forward
+            self.ddp: DistributedDataParallel | None = None
+            self.wrapped_for: tuple[str, ...] = ()
         trainable = tuple(n for n, p in self.raw.named_parameters() if p.requires_grad)
         if self.ddp is None or trainable != self.wrapped_for:
             ids = [self.device] if self.device.type == "cuda" else None
@@ -70,30 +75,34 @@ class DistStepper(Stepper):
             self.wrapped_for = trainable
         self.model, self.forward = self.ddp, _through
 
-    def train(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def train(self, *args: Any) -> torch.Tensor:
         self._wrap()
-        return super().train(x, y)
+        return super().train(*args)  # type: ignore[misc]
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        self.model, self.forward = self.raw, self.raw_forward
-        return super().evaluate(x, y)
+        if hasattr(self, "raw"):
+            self.model, self.forward = self.raw, self.raw_forward
+        return super().evaluate(x, y)  # type: ignore[misc]
 
     def accumulating(self, more: bool) -> contextlib.AbstractContextManager[Any]:
-        if more and self.ddp is not None:
-            return self.ddp.no_sync()
+        if more and getattr(self, "ddp", None) is not None:
+            return self.ddp.no_sync()  # type: ignore[union-attr]
         return contextlib.nullcontext()
 
     def combine(self, totals: torch.Tensor) -> torch.Tensor:
         return self.ranks.sum(totals)
 
 
+def distributed(cls: type[S], ranks: Ranks) -> type[S]:
+    """`cls` stepping on gradients averaged over `ranks` (one process: `cls` itself)."""
+    if not ranks.many:
+        return cls
+    return type(f"Distributed{cls.__name__}", (Distributed, cls), {"ranks": ranks})
+
+
 def stepper_for(ranks: Ranks) -> Callable[..., Stepper]:
     """What builds the loop's stepper (`FitState.make_stepper`) for these processes."""
-
-    def make(*args: Any) -> Stepper:
-        return DistStepper(ranks, *args)
-
-    return make
+    return distributed(Stepper, ranks)
 
 
 def sync_batchnorm(model: nn.Module, wanted: bool | None, freeze_bn: bool, device: torch.device,

@@ -23,6 +23,7 @@ import torch
 
 from ...data.batches import Batch
 from ...models.backbones import TransferNet
+from ..dist.parts import distributed
 from ..engine import evaluate
 from ..hooks import FitState, Hook
 from ..prepare import Prepared
@@ -118,7 +119,8 @@ class Pairing(Hook):
             fit.source = PairedBatches(own, own, other)
         fit.task.message("info", self._describe(len(fit.prep.train)))
         total = fit.epochs * fit.source.steps_per_epoch
-        fit.make_stepper = partial(PairedStepper, transfer=self.transfer, total_steps=total,
+        stepper: type[PairedStepper] = distributed(PairedStepper, fit.ranks)
+        fit.make_stepper = partial(stepper, transfer=self.transfer, total_steps=total,
                                    domain=self.domain)
 
     def on_epoch_end(self, fit: FitState) -> None:
