@@ -59,7 +59,7 @@ class WatchView(QWidget):
         self.timer.start()
 
     def _build(self) -> None:
-        self.where = QLabel(f"<b>{self.folder}</b>")
+        self.where = QLabel()
         self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status = StatusLine(f"Waiting for {EVENTS} in this folder (written by a run "
                                  "from this release on, as it trains)…")
@@ -114,6 +114,8 @@ class WatchView(QWidget):
     def _update_ended(self) -> None:
         ended = self.live.ended
         status = ended.status if ended is not None else None
+        state = f"ended ({status})" if status else "following it as it is written"
+        self.where.setText(f"<b>{self.folder}</b> — {state}")
         for button in self.step_buttons:
             button.setEnabled(status is not None)
         if status is None:
