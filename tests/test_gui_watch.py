@@ -17,7 +17,14 @@ from PySide6.QtWidgets import QFileDialog
 from gui_helpers import wait_until
 from runhelpers import tiny_config
 from transfer_gui.core import load_run_config, read_events
-from transfer_gui.core.events import BatchEnded, EpochEnded, Recorder
+from transfer_gui.core.events import (
+    BatchEnded,
+    EpochEnded,
+    FitEnded,
+    FitStarted,
+    Recorder,
+    to_dict,
+)
 from transfer_gui.core.io.eventlog import EVENTS
 from transfer_gui.core.models.backbones import get_spec
 from transfer_gui.core.train.loop import Trainer
@@ -51,6 +58,9 @@ def test_the_watch_view_draws_what_the_live_run_drew(qtbot, trained, tmp_path, m
     """The file written in steps (a line torn at each step) while the view polls: at each
     step the view shows what is on disk; at the end its curves are the live page's."""
     run, recorder = trained
+    on_disk = read_events(run)  # every event the live run sent, in its order
+    assert [to_dict(e) for e in on_disk] == [to_dict(e) for e in recorder.events]
+    assert {FitStarted, BatchEnded, EpochEnded, FitEnded} <= {type(e) for e in on_disk}
     page = TrainPage(AppState())  # the live run, as the Train page drew it
     qtbot.addWidget(page)
     page._on_events(recorder.events)
