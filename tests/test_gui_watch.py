@@ -46,7 +46,7 @@ def _same_curves(a, b) -> bool:
                for (xa, ya), (xb, yb) in zip(_curves(a), _curves(b), strict=True))
 
 
-@pytest.fixture()
+@pytest.fixture(scope="module")
 def trained(shapes_dir, tmp_path_factory) -> tuple[Path, Recorder]:
     recorder = Recorder()
     run = tmp_path_factory.mktemp("live") / "run"
@@ -67,6 +67,7 @@ def test_the_watch_view_draws_what_the_live_run_drew(qtbot, trained, tmp_path, m
     lines = (run / EVENTS).read_text().splitlines(keepends=True)
     folder = tmp_path / "watched"
     shutil.copytree(run, folder, ignore=shutil.ignore_patterns(EVENTS))
+    (folder / EVENTS).touch()  # the writer's first moment: run.json, then an empty log
     monkeypatch.setattr(watch, "POLL_MS", 20)
     state = AppState()
     view = WatchView(state, str(folder))
@@ -91,6 +92,21 @@ def test_the_watch_view_draws_what_the_live_run_drew(qtbot, trained, tmp_path, m
     wait_until(qtbot, lambda: state.run_dir == os.path.normpath(folder), 10)
     assert _same_curves(view.plots, page.plots)
     assert view.log.toPlainText() == page.log.toPlainText()
+    assert all(b.isEnabled() for b in view.step_buttons)
+
+
+def test_a_finished_run_without_events_shows_its_record(qtbot, trained, tmp_path):
+    """A run folder from an earlier release: no events.jsonl, its record drawn."""
+    run, recorder = trained
+    folder = tmp_path / "older"
+    shutil.copytree(run, folder, ignore=shutil.ignore_patterns(EVENTS))
+    state = AppState()
+    view = WatchView(state, str(folder))
+    qtbot.addWidget(view)
+    assert view.plots.train_acc.n == len(recorder.of(EpochEnded)) == 2
+    assert view.plots.step_raw.n == len(recorder.of(BatchEnded))
+    assert "earlier release" in view.status.text()
+    assert state.run_dir == os.path.normpath(folder)
     assert all(b.isEnabled() for b in view.step_buttons)
 
 
