@@ -14,7 +14,6 @@ from transfer_gui.core.events import (
     FitEnded,
     FitStarted,
     Message,
-    Recorder,
     to_dict,
 )
 from transfer_gui.core.io.eventlog import EVENTS, EventLog, EventReader, read_events
@@ -23,21 +22,6 @@ from transfer_gui.core.train.loop import Trainer
 
 def _dicts(events: list) -> list[dict]:
     return [to_dict(e) for e in events]
-
-
-def test_the_file_holds_every_event_the_live_run_sent(shapes_dir, tmp_path):
-    recorder = Recorder()
-    run = tmp_path / "run"
-    Trainer().fit(tiny_config(shapes_dir, epochs=2), run,
-                  [recorder])
-    on_disk = read_events(run)
-    assert _dicts(on_disk) == _dicts(recorder.events)  # the same events, the same order
-    assert isinstance(on_disk[0], FitStarted | Message) or on_disk[0].phase
-    kinds = {type(e) for e in on_disk}
-    assert {FitStarted, BatchEnded, EpochEnded, FitEnded} <= kinds
-    assert isinstance(on_disk[-1], FitEnded) and on_disk[-1].status == "completed"
-    text = (run / EVENTS).read_text()
-    assert text.endswith("\n") and len(text.splitlines()) == len(on_disk)
 
 
 def _events(n: int) -> list:

@@ -3,8 +3,9 @@
 `run_epochs(fit, hooks)` is all a run, the LP-FT probe and the LR range test have in common: the
 batch source (built here unless the caller brought one), the step (`steps.Stepper`, with the
 loss scaler and the out-of-memory splitting), the per-epoch seed, files that fail to load left
-out and named once, and the calls to the hooks (`hooks.Hook`): `on_fit_start`, then per epoch
-`on_epoch_start`, `on_batch_start` and `on_batch_end` around each step, `on_epoch_end`. A hook
+out and named once, and the calls to the hooks (`hooks.Hook`, in the order they declare:
+`hooks.Hooks`): `on_fit_start`, then per epoch `on_epoch_start`, `on_batch_start` and
+`on_batch_end` around each step, `on_epoch_end`. A hook
 that fills `fit.row` at `on_epoch_start` replaces the epoch's training (the probe, a classic
 head); one that sets `fit.stop` ends the run. How a run ends (`on_fit_end`, `on_fit_failed`)
 is the caller's (`loop.fit`).

@@ -7,13 +7,15 @@ waits), through the same `LiveRun` the Train page draws its own run with, so the
 give the same curves, progress and log. A long log is read a chunk per turn of the event loop,
 so the window answers while it catches up. A file replaced (a resumed run trims it) is read
 again from its start. Once the run has ended, it is an ordinary run of the project: the current
-run of Evaluate, Predict and Compare.
+run of Evaluate, Predict and Compare. A finished run without the file (from an earlier
+release) shows the epochs and steps its record holds.
 """
 
 from __future__ import annotations
 
 import os
 from functools import partial
+from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
@@ -48,6 +50,7 @@ class WatchView(QWidget):
         self.state, self.folder = state, os.path.normpath(folder)
         self.reader = EventReader(self.folder)
         self._said_ended: str | None = None
+        self._recorded = False  # a run without events.jsonl: its record drawn
         self._build()
         self.live = LiveRun(self.plots, self.progress, self.status, self.log)
         self.timer = QTimer(self)
@@ -59,7 +62,7 @@ class WatchView(QWidget):
         self.timer.start()
 
     def _build(self) -> None:
-        self.where = QLabel(f"<b>{self.folder}</b>")
+        self.where = QLabel()
         self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status = StatusLine(f"Waiting for {EVENTS} in this folder (written by a run "
                                  "from this release on, as it trains)…")
@@ -109,22 +112,48 @@ class WatchView(QWidget):
         if self.reader.behind:
             QTimer.singleShot(0, self.poll)  # catching up: the window answers in between
             return
+        if not (Path(self.folder) / EVENTS).exists():
+            self._show_record()
+            return
         self._update_ended()
+
+    def _show_record(self) -> None:
+        """A finished run folder without events.jsonl: the epochs and steps of its record."""
+        try:
+            status = run_info(self.folder).status
+        except RunError:
+            return
+        if self._recorded or status == "running":
+            return
+        self._recorded = True
+        self.plots.replay(self.folder)
+        self.plots.redraw()
+        self.status.setText(f"This run has no {EVENTS} (it was trained by an earlier "
+                            "release): the epochs its record holds are shown.")
+        self._ended(status)
 
     def _update_ended(self) -> None:
         ended = self.live.ended
         status = ended.status if ended is not None else None
+        state = f"ended ({status})" if status else "following it as it is written"
+        self.where.setText(f"<b>{self.folder}</b> — {state}")
         for button in self.step_buttons:
             button.setEnabled(status is not None)
         if status is None:
             self._said_ended = None  # running (again: a resumed run)
         if status is None or status == self._said_ended:
             return
-        self._said_ended = status
         try:
             run_info(self.folder)  # a run that ended before its folder held a run: nothing
         except RunError:
             return
+        self._ended(status)
+
+    def _ended(self, status: str) -> None:
+        self._said_ended = status
+        self.where.setText(f"<b>{self.folder}</b> — ended ({status})")
+        for button in self.step_buttons:
+            button.setEnabled(True)
         self.state.run_trained(self.folder)
         self.run_ended.emit(self.folder, status)
 
