@@ -195,6 +195,12 @@ class Follower(RunRecord):
     def resume(self) -> None:
         self.meta = bundle.read_meta(self.out)
 
+    def epoch_done(self, row: dict[str, Any], is_best: bool,
+                   checkpoint: Callable[[], dict[str, Any]]) -> None:
+        self.checkpoint_epoch = row["epoch"]
+        if is_best:
+            self.saved = self._save_weights(row)  # what rank 0 saves: nothing written here
+
     def _durably(self, row: dict[str, Any], what: str, size: int,
                  write: Callable[[], None]) -> None:
         return None

@@ -52,6 +52,10 @@ def together(state: FitState, ranks: Ranks, local: CancelToken) -> list[Hook]:
     sync_batchnorm(state.model, cfg.sync_batchnorm, bool(cfg.freeze_bn),
                    state.device, state.task)
     state.make_stepper = stepper_for(ranks)
+    if cfg.auto_batch_size:
+        state.task.message("info", f"automatic batch size is for one process: each step takes "
+                                   f"{cfg.batch_size} images, shared by the {ranks.world} "
+                                   "processes")
     return [InStep(ranks, local, state.task.token)]
 
 
