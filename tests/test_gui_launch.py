@@ -55,3 +55,33 @@ def test_a_cluster_run_writes_the_configuration_and_a_script(qtbot, window, shap
     config = script.with_name(script.name.removesuffix(".slurm.sh") + ".json")
     assert load_run_config(config).data.root == window.state.config.data.root
     assert not page.running and not window.state.training  # nothing runs here
+
+
+def test_all_gpus_starts_torchrun_and_follows_the_run(qtbot, window, shapes_dir,
+                                                      monkeypatch) -> None:
+    from transfer_gui.ui.launch import local
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(local.LocalLaunch, "start", lambda self: started.append(self.command))
+    monkeypatch.setattr(local.LocalLaunch, "running", property(lambda self: True))
+    open_data(qtbot, window, shapes_dir, monkeypatch)
+    page = window.train_page
+    page.run_on.set_gpus(2)
+    page.run_on.choose(GPUS)
+    watched: list[str] = []
+    monkeypatch.setattr(window, "watch_run", lambda folder: watched.append(folder))
+    page.watch_requested.disconnect()
+    page.watch_requested.connect(window.watch_run)
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    assert len(started) == 1 and watched == [page.run_dir]
+    command = started[0]
+    assert "torch.distributed.run" in command and "--nproc-per-node=2" in command
+    config = Path(command[command.index("--config") + 1])
+    assert load_run_config(config).data.root == window.state.config.data.root
+    assert page.running and window.state.training and not page.start_button.isEnabled()
+    stopped: list[bool] = []
+    monkeypatch.setattr(local.LocalLaunch, "stop", lambda self: stopped.append(True))
+    qtbot.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)
+    assert stopped == [True]
+    page.elsewhere.finished.emit(130)  # torchrun ended after the stop
+    assert not page.running and not window.state.training
