@@ -142,8 +142,10 @@ class GpuBatches:
     """Training and validation batches from cached images, augmented on `device`."""
 
     def __init__(self, train: ImageDataset, val: ImageDataset, augment: str, batch_size: int,
-                 seed: int, device: torch.device, channels_last: bool) -> None:
+                 seed: int, device: torch.device, channels_last: bool,
+                 balanced: bool = False) -> None:
         self.train, self.val_set = train, val
+        self.draw = [s.label for s in train.samples] if balanced else None  # as ImageBatches
         self.spec = augment_preset(augment) if augment != "none" else None
         self.batch_size, self.seed, self.device = batch_size, seed, device
         self.fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -170,7 +172,7 @@ class GpuBatches:
 
     def train_epoch(self, epoch: int) -> Iterator[Batch]:
         generator = torch.Generator().manual_seed(self.seed * 1_000_033 + epoch)
-        for idx in epoch_order(len(self.train), self.batch_size, self.seed, epoch):
+        for idx in epoch_order(len(self.train), self.batch_size, self.seed, epoch, self.draw):
             if self.spec is None:
                 yield self._plain(self.train, idx)
                 continue

@@ -72,7 +72,7 @@ def feature_source(fit: FitState, prep: Prepared | None = None) -> FeatureBatche
     return FeatureBatches((feats[train], _labels([prep.train[i] for i in train])),
                           (feats[[n + i for i in val]], _labels([prep.val[i] for i in val])),
                           cfg.batch_size, cfg.seed, device,
-                          [failure(samples[i]) for i in sorted(bad)])
+                          [failure(samples[i]) for i in sorted(bad)], cfg.balance == "sampler")
 
 
 def image_source(fit: FitState, prep: Prepared) -> Any:
@@ -87,11 +87,11 @@ def image_source(fit: FitState, prep: Prepared) -> Any:
     val = ImageDataset(prep.val, pre, eval_transform(pre), cache)
     if cache is not None and device.type == "cuda":
         return GpuBatches(train, val, cfg.augment or "none", cfg.batch_size, cfg.seed, device,
-                          fit.channels_last)
+                          fit.channels_last, cfg.balance == "sampler")
     if cache is not None and multiprocessing.get_context().get_start_method() != "fork":
         workers = 0
     return ImageBatches(train, val, cfg.batch_size, cfg.seed, workers, device,
-                        fit.channels_last)
+                        fit.channels_last, cfg.balance == "sampler")
 
 
 def _labels(samples: list[Sample]) -> torch.Tensor:
