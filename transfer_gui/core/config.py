@@ -110,7 +110,9 @@ GRADIENT_ONLY: dict[str, Any] = {"strategies": GRADIENT, "idle": CLASSIC_TIP}
 # Unbalanced classes, "auto": this option when the largest class of the training split has at
 # least BALANCE_RATIO times the images of the smallest, else none (data.balance; chosen by
 # tests/bench/bench_unbalanced.py, see tests/bench/BENCHMARKS.md).
-BALANCE_AUTO, BALANCE_RATIO = "weighted", 3
+BALANCE_AUTO, BALANCE_RATIO = "sampler", 3
+BALANCE_CHOICES = {None: "Auto (when unbalanced)", "none": "None",
+                   "weighted": "Class-weighted loss", "sampler": "Balanced sampler"}
 
 
 @dataclass(frozen=True)
@@ -190,18 +192,17 @@ class TrainConfig(_Config):
              "over-confident predictions, less harm from wrong labels")
     balance: str | None = option(  # None: auto (data.balance); the run records its choice
         label="Unbalanced classes", strategies=tuple(s for s in STRATEGIES if s != "knn"),
-        idle="k-NN's votes are not weighted", choices={
-            None: "Auto (when unbalanced)", "none": "None", "weighted": "Class-weighted loss",
-            "sampler": "Balanced sampler"},
+        idle="k-NN's votes are not weighted", choices=BALANCE_CHOICES,
         help="Class-weighted loss: each class weighs the same in the loss, however few its "
              "images; balanced sampler: each epoch draws the classes equally often. Auto: "
-             f"{BALANCE_AUTO} when the largest class has {BALANCE_RATIO} or more times the "
-             "images of the smallest (measured best on unbalanced sets), else none",
+             f"the {BALANCE_CHOICES[BALANCE_AUTO].lower()} when the largest class has "
+             f"{BALANCE_RATIO} or more times the images of the smallest (measured best on "
+             "unbalanced sets), else none",
         cli=Cli(words={"auto": None, "none": "none", "weighted": "weighted",
                        "sampler": "sampler"},
                 help="unbalanced classes: class-weighted loss or balanced sampler (default "
-                     f"auto: {BALANCE_AUTO} when the largest class is {BALANCE_RATIO}x the "
-                     "smallest)"))
+                     f"auto: {BALANCE_AUTO} when the largest class has {BALANCE_RATIO}x the "
+                     "images of the smallest)"))
     augment: str | None = option(
         label="Augmentation", resolved=True, **GRADIENT_ONLY,
         choices={None: AUTO, "none": "None", "light": "Light", "standard": "Standard"},
