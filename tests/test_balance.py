@@ -10,10 +10,10 @@ from collections import Counter
 import pytest
 import torch
 import torch.nn.functional as F
-from imagegen import make_dataset
-from runhelpers import tiny_config
 from torch import nn
 
+from imagegen import make_dataset
+from runhelpers import tiny_config
 from transfer_gui.core.analysis.evaluation import evaluate_run
 from transfer_gui.core.config import BALANCE_AUTO, BALANCE_RATIO
 from transfer_gui.core.data.balance import class_weights, resolve_balance

@@ -26,20 +26,20 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench_transfer_quality import parse_seeds
 from common import HERE, data_root, fresh_cache, report
 
 sys.path.insert(0, str(HERE.parent))  # tests/: the image generator
-from imagegen import SHAPES, make_dataset  # noqa: E402
-
-from transfer_gui.core.analysis.evaluation import evaluate_run  # noqa: E402
-from transfer_gui.core.config import (  # noqa: E402
+from imagegen import SHAPES, make_dataset
+from transfer_gui.core.analysis.evaluation import evaluate_run
+from transfer_gui.core.config import (
     BALANCE_AUTO,
     DataConfig,
     ModelConfig,
     RunConfig,
     TrainConfig,
 )
-from transfer_gui.core.train.loop import Trainer  # noqa: E402
+from transfer_gui.core.train.loop import Trainer
 
 # images a class in the training folder (its stratified 20 % validation split included)
 LAYOUTS: dict[str, tuple[int, ...]] = {
@@ -49,14 +49,6 @@ LAYOUTS: dict[str, tuple[int, ...]] = {
 }
 OPTIONS = ("none", "weighted", "sampler")
 SELECT_SEEDS, REPORT_SEEDS = "0-2", "3-5"
-
-
-def parse_seeds(text: str) -> list[int]:
-    seeds: list[int] = []
-    for part in filter(None, text.split(",")):
-        first, _, last = part.partition("-")
-        seeds.extend(range(int(first), int(last or first) + 1))
-    return seeds
 
 
 def make_sets(layout: str, seed: int, test: int, size: int) -> Path:
