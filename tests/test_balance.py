@@ -122,3 +122,18 @@ def test_the_unbalanced_folder_warning_names_the_option(unbalanced):
     reasons = [p.reason for p in scan_folder(unbalanced / "fit", verify=False).problems]
     warning = next(r for r in reasons if "imbalanced" in r)
     assert "24 vs 3" in warning and "--balance" in warning and "Unbalanced classes" in warning
+
+
+def test_a_run_from_before_the_option_resumes_unbalanced(tmp_path):
+    """"auto" must not switch a resumed old run to balancing half-way: its record has no
+    choice, which means none."""
+    from transfer_gui.core.train.prepare import resume_config
+
+    config = tiny_config(tmp_path).to_dict()
+    del config["train"]["balance"]
+    meta = {"backbone": "tiny_cnn", "classes": ["a", "b"], "preprocess": {}, "config": config}
+    (tmp_path / "run.json").write_text(json.dumps(meta))
+    assert resume_config(tmp_path).train.balance == "none"
+    config["train"]["balance"] = "sampler"
+    (tmp_path / "run.json").write_text(json.dumps(meta))
+    assert resume_config(tmp_path).train.balance == "sampler"

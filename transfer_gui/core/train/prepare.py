@@ -169,6 +169,8 @@ def resume_config(run_dir: str | Path) -> RunConfig:
     meta = bundle.read_meta(run_dir)
     try:
         config = RunConfig.from_dict(meta["config"])
+        if "balance" not in meta["config"].get("train", {}):  # a run from before the option
+            config = replace(config, train=replace(config.train, balance="none"))
         stored = meta.get("trainable")
         if stored is not None:
             config = replace(config, model=replace(config.model,
