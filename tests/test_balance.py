@@ -137,3 +137,15 @@ def test_a_run_from_before_the_option_resumes_unbalanced(tmp_path):
     config["train"]["balance"] = "sampler"
     (tmp_path / "run.json").write_text(json.dumps(meta))
     assert resume_config(tmp_path).train.balance == "sampler"
+
+
+def test_the_command_line_takes_the_option():
+    from transfer_gui.cli import build_parser, train_config
+
+    parser = build_parser()
+    chosen = {word: train_config(parser.parse_args(["train", "d", "--out", "o", "--balance",
+                                                    word])).train.balance
+              for word in ("auto", "none", "weighted", "sampler")}
+    assert chosen == {"auto": None, "none": "none", "weighted": "weighted", "sampler": "sampler"}
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "d", "--balance", "oversample"])
