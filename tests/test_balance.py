@@ -149,3 +149,33 @@ def test_the_command_line_takes_the_option():
     assert chosen == {"auto": None, "none": "none", "weighted": "weighted", "sampler": "sampler"}
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "d", "--balance", "oversample"])
+
+
+@pytest.mark.parametrize("balance", ["sampler", "weighted"])
+def test_fine_tuning_on_images_balances_too(unbalanced, tmp_path, monkeypatch, balance):
+    """Fine-tuning trains on image batches, not cached features: its epochs draw balanced
+    (sampler), or its steps weight the loss (weighted)."""
+    from transfer_gui.core.data import batches
+    from transfer_gui.core.train import engine
+
+    orders, weights = [], []
+    order = batches.epoch_order
+
+    def spy(n, batch_size, seed, epoch, balance=None):
+        orders.append(balance)
+        return order(n, batch_size, seed, epoch, balance)
+
+    monkeypatch.setattr(batches, "epoch_order", spy)
+    loss_weights = engine.loss_weights
+    monkeypatch.setattr(engine, "loss_weights",
+                        lambda fit: weights.append(loss_weights(fit)) or weights[-1])
+    config = tiny_config(unbalanced / "fit", "fine-tune", balance=balance, epochs=1,
+                         probe_first=False, head_epochs=0)
+    assert fit(config, tmp_path / "run").status == "completed"
+    drawn = [o for o in orders if o]
+    if balance == "sampler":
+        assert drawn and weights == [None]
+        assert Counter(drawn[-1]) == {0: 19, 1: 19, 2: 2}  # every training label, to balance
+    else:
+        assert not drawn
+        assert weights[0].tolist() == pytest.approx(class_weights([19, 19, 2]).tolist())
