@@ -179,3 +179,14 @@ def test_fine_tuning_on_images_balances_too(unbalanced, tmp_path, monkeypatch, b
     else:
         assert not drawn
         assert weights[0].tolist() == pytest.approx(class_weights([19, 19, 2]).tolist())
+
+
+def test_balanced_accuracy_is_the_mean_recall_of_the_classes_present():
+    import numpy as np
+
+    from transfer_gui.core.analysis.metrics import EvalResult
+
+    result = EvalResult(["a", "b", "c"], np.array([[8, 2, 0], [1, 1, 0], [0, 0, 0]]))
+    assert result.accuracy == pytest.approx(9 / 12)
+    assert result.balanced_accuracy == pytest.approx((0.8 + 0.5) / 2)  # c has no images
+    assert result.to_dict()["balanced_accuracy"] == pytest.approx(0.65)
