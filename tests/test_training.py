@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -130,7 +131,10 @@ def test_run_folder_round_trips(shapes_dir, tmp_path):
     assert run.classes == ["circle", "square", "triangle"]
     assert run.meta["config"]["model"]["backbone"] == "tiny_cnn"
     assert len(run.history) == 2 and run.history == result.history
-    assert RunConfig.from_dict(run.meta["config"]) == cfg.resolved()
+    recorded = RunConfig.from_dict(run.meta["config"])
+    assert recorded.train.balance == "none"  # auto, decided on these balanced classes
+    resolved = cfg.resolved()
+    assert recorded == replace(resolved, train=replace(resolved.train, balance="none"))
     train, val = bundle.load_split(tmp_path / "run")
     assert len(train) + len(val) == 48 and len(val) == 9
     # the reloaded model predicts exactly like a predictor built from the folder

@@ -238,7 +238,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                     **({"report": written} if written else {})})
         return EXIT_OK
     print(f"evaluated on {evaluation.source}")
-    print(f"accuracy {result.accuracy:.2%}   macro F1 {result.macro_f1:.3f}\n")
+    print(f"accuracy {result.accuracy:.2%}   balanced accuracy "
+          f"{result.balanced_accuracy:.2%}   macro F1 {result.macro_f1:.3f}\n")
     table([[c["class"], f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}",
             c["support"]] for c in result.per_class()],
           ["class", "precision", "recall", "F1", "support"])

@@ -107,6 +107,12 @@ class ModelConfig(_Config):
 AUTO = "Auto (per strategy)"
 CLASSIC_TIP = "A classic head is fitted on the features in one pass: no epochs or rates"
 GRADIENT_ONLY: dict[str, Any] = {"strategies": GRADIENT, "idle": CLASSIC_TIP}
+# Unbalanced classes, "auto": this option when the largest class of the training split has at
+# least BALANCE_RATIO times the images of the smallest, else none (data.balance; chosen by
+# tests/bench/bench_unbalanced.py, see tests/bench/BENCHMARKS.md).
+BALANCE_AUTO, BALANCE_RATIO = "sampler", 3
+BALANCE_CHOICES = {None: "Auto (when unbalanced)", "none": "None",
+                   "weighted": "Class-weighted loss", "sampler": "Balanced sampler"}
 
 
 @dataclass(frozen=True)
@@ -184,6 +190,19 @@ class TrainConfig(_Config):
         **GRADIENT_ONLY,
         help="The true class is aimed at 1 − ε instead of 1, the others share ε: less "
              "over-confident predictions, less harm from wrong labels")
+    balance: str | None = option(  # None: auto (data.balance); the run records its choice
+        label="Unbalanced classes", strategies=tuple(s for s in STRATEGIES if s != "knn"),
+        idle="k-NN's votes are not weighted", choices=BALANCE_CHOICES,
+        help="Class-weighted loss: each class weighs the same in the loss, however few its "
+             "images; balanced sampler: each epoch draws the classes equally often. Auto: "
+             f"the {BALANCE_CHOICES[BALANCE_AUTO].lower()} when the largest class has "
+             f"{BALANCE_RATIO} or more times the images of the smallest (measured best on "
+             "unbalanced sets), else none",
+        cli=Cli(words={"auto": None, "none": "none", "weighted": "weighted",
+                       "sampler": "sampler"},
+                help="unbalanced classes: class-weighted loss or balanced sampler (default "
+                     f"auto: {BALANCE_AUTO} when the largest class has {BALANCE_RATIO}x the "
+                     "images of the smallest)"))
     augment: str | None = option(
         label="Augmentation", resolved=True, **GRADIENT_ONLY,
         choices={None: AUTO, "none": "None", "light": "Light", "standard": "Standard"},
@@ -372,8 +391,8 @@ class RunConfig:
         if self.transfer.mode in ("dann", "coral") and train.head_epochs is None:
             # the adaptation loss acts through the backbone: a head-only stage would idle it
             train = dataclasses.replace(train, head_epochs=0)
-        if self.transfer.mode != "none":  # the second folder's batches have no probe stage
-            train = dataclasses.replace(train, probe_first=False)
+        if self.transfer.mode != "none":  # the second folder's batches: no probe, no balance
+            train = dataclasses.replace(train, probe_first=False, balance="none")
         return dataclasses.replace(self, train=resolve_train(train, self.model.strategy))
 
     def to_dict(self) -> dict[str, Any]:

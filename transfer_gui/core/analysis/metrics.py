@@ -63,6 +63,13 @@ class EvalResult:
         ]
 
     @property
+    def balanced_accuracy(self) -> float:
+        """The mean recall over the classes that have images: every class counts the same,
+        however many images it has (the accuracy itself on a balanced set)."""
+        present = [c["recall"] for c in self.per_class() if c["support"] > 0]
+        return float(np.mean(present)) if present else 0.0
+
+    @property
     def macro_f1(self) -> float:
         present = [c["f1"] for c in self.per_class() if c["support"] > 0]
         return float(np.mean(present)) if present else 0.0
@@ -78,6 +85,7 @@ class EvalResult:
     def to_dict(self, top_k: int = 10) -> dict[str, Any]:
         return {
             "accuracy": self.accuracy,
+            "balanced_accuracy": self.balanced_accuracy,
             "loss": self.loss,
             "macro_f1": self.macro_f1,
             "count": int(self.confusion.sum()),

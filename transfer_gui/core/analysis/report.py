@@ -60,7 +60,8 @@ def write_report(evaluation: Evaluation, path: str | os.PathLike[str], run: str 
 
 
 def headline(result: EvalResult) -> str:
-    return (f"Accuracy {result.accuracy:.1%} · macro F1 {result.macro_f1:.3f} · "
+    return (f"Accuracy {result.accuracy:.1%} · balanced accuracy "
+            f"{result.balanced_accuracy:.1%} · macro F1 {result.macro_f1:.3f} · "
             f"{count(int(result.confusion.sum()), 'image')}")
 
 

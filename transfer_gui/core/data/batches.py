@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..models.backbones import TransferNet
+from .balance import balanced_draw
 from .datasets import ImageDataset
 from .images import why_unusable
 from .scan import Sample
@@ -55,11 +56,16 @@ def assemble(x: torch.Tensor, y: torch.Tensor, loaded: torch.Tensor, samples: Se
                                                                            strict=True) if not ok])
 
 
-def epoch_order(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
-    """Shuffled index batches for one epoch. A trailing batch of one is merged into the one
-    before it (a batch of one breaks BatchNorm in training mode)."""
-    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    order = torch.randperm(n, generator=generator).tolist()
+def epoch_order(n: int, batch_size: int, seed: int, epoch: int,
+                balance: Sequence[int] | None = None) -> list[list[int]]:
+    """Shuffled index batches for one epoch; with `balance` (the `n` labels), `n` indices drawn
+    with each class equally likely (`balance.balanced_draw`). A trailing batch of one is
+    merged into the one before it (a batch of one breaks BatchNorm in training mode)."""
+    if balance is not None:
+        order = balanced_draw(balance, seed, epoch)
+    else:
+        generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+        order = torch.randperm(n, generator=generator).tolist()
     batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
     if len(batches) > 1 and len(batches[-1]) == 1:
         batches[-2].extend(batches.pop())
@@ -83,12 +89,15 @@ class ImageBatches:
         device: torch.device,
         channels_last: bool = False,
         shard: Shard = WHOLE,
+        balanced: bool = False,
     ) -> None:
+        """`balanced`: each epoch draws the classes equally often (`epoch_order`)."""
         self.train, self.val_set = train, val
         self.shard = shard
         self.batch_size, self.seed, self.workers = batch_size, seed, workers
         self.device = device
         self.channels_last = channels_last
+        self.draw = [s.label for s in train.samples] if balanced else None
 
     @property
     def steps_per_epoch(self) -> int:
@@ -111,7 +120,7 @@ class ImageBatches:
 
     def train_epoch(self, epoch: int) -> Iterator[Batch]:
         return self._batches(self.train, self.shard.batches(
-            epoch_order(len(self.train), self.batch_size, self.seed, epoch)))
+            epoch_order(len(self.train), self.batch_size, self.seed, epoch, self.draw)))
 
     def val_batches(self) -> Iterator[Batch]:
         return self._batches(self.val_set, self.shard.sequential(len(self.val_set),
@@ -134,10 +143,13 @@ class FeatureBatches:
         device: torch.device,
         failed: Sequence[Failed] = (),
         shard: Shard = WHOLE,
+        balanced: bool = False,
     ) -> None:
         """`train` and `val`: (features, labels), all of them (`shard`: the part of each
-        batch and of validation that this process trains and validates on)."""
+        batch and of validation that this process trains and validates on; `balanced` as for
+        `ImageBatches`)."""
         self.failed, self.shard = list(failed), shard
+        self.draw = [int(y) for y in train[1].tolist()] if balanced else None
         self.train_x, self.train_y = (t.to(device) for t in train)
         self.val_x, self.val_y = (t.to(device) for t in val)
         self.batch_size, self.seed = batch_size, seed
@@ -148,7 +160,7 @@ class FeatureBatches:
 
     def train_epoch(self, epoch: int) -> Iterator[Batch]:
         batches = self.shard.batches(epoch_order(len(self.train_x), self.batch_size, self.seed,
-                                                 epoch))
+                                                 epoch, self.draw))
         order = torch.tensor([i for b in batches for i in b]).to(self.train_x.device)
         start = 0
         for idx in batches:  # one copy of the order per epoch, not one per step

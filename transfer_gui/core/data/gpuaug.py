@@ -144,8 +144,9 @@ class GpuBatches:
 
     def __init__(self, train: ImageDataset, val: ImageDataset, augment: str, batch_size: int,
                  seed: int, device: torch.device, channels_last: bool,
-                 shard: Shard = WHOLE) -> None:
+                 shard: Shard = WHOLE, balanced: bool = False) -> None:
         self.train, self.val_set, self.shard = train, val, shard
+        self.draw = [s.label for s in train.samples] if balanced else None  # as ImageBatches
         self.spec = augment_preset(augment) if augment != "none" else None
         self.batch_size, self.seed, self.device = batch_size, seed, device
         self.fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -173,7 +174,7 @@ class GpuBatches:
     def train_epoch(self, epoch: int) -> Iterator[Batch]:
         generator = torch.Generator().manual_seed(self.seed * 1_000_033 + epoch)
         for idx in self.shard.batches(epoch_order(len(self.train), self.batch_size, self.seed,
-                                                  epoch)):
+                                                  epoch, self.draw)):
             if self.spec is None:
                 yield self._plain(self.train, idx)
                 continue

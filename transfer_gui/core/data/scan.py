@@ -336,7 +336,8 @@ def _report_classes(scan: FolderScan, class_dirs: list[Path]) -> None:
             scan.problems.append(Problem(str(folder), reason, "warning"))
     nonzero = [c for c in counts if c]
     if len(nonzero) >= 2 and max(nonzero) >= 5 * min(nonzero):
-        reason = f"classes are imbalanced: {max(nonzero)} vs {min(nonzero)} images"
+        reason = (f"classes are imbalanced: {max(nonzero)} vs {min(nonzero)} images; training "
+                  "balances them unless told not to (Unbalanced classes, --balance)")
         scan.problems.append(Problem(scan.root, reason, "warning"))
 
 

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.balance import class_counts, class_weights
 from ..events import FitStarted, Task
 from ..models.heads import KNNHead
 from ..models.layers import count_params
@@ -49,10 +50,11 @@ def _val_loss(logits: torch.Tensor, y: torch.Tensor) -> float:
 
 def fit_logistic(
     x: torch.Tensor, y: torch.Tensor, num_classes: int, l2: float, steps: int = 200,
-    task: Task | None = None,
+    task: Task | None = None, weights: torch.Tensor | None = None,
 ) -> nn.Linear:
     """Multinomial logistic regression on standardised features, by full-batch L-BFGS; the
-    standardisation is folded into the returned layer, so it takes raw features."""
+    standardisation is folded into the returned layer, so it takes raw features. `weights`:
+    each class's weight in the loss (scikit-learn's class_weight="balanced"), or None."""
     mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
     z = (x - mean) / std
     weight = torch.zeros(num_classes, x.shape[1], requires_grad=True)
@@ -64,7 +66,7 @@ def fit_logistic(
         if task is not None:
             task.check()
         optimizer.zero_grad()
-        loss = F.cross_entropy(z @ weight.t() + bias, y) + 0.5 * l2 * weight.pow(2).sum()
+        loss = F.cross_entropy(z @ weight.t() + bias, y, weights) + 0.5 * l2 * weight.pow(2).sum()
         loss.backward()
         return loss
 
@@ -90,9 +92,11 @@ def choose_head(
     val: tuple[torch.Tensor, torch.Tensor],
     num_classes: int,
     task: Task | None = None,
+    weights: torch.Tensor | None = None,
 ) -> ClassicFit:
     """Fit over the hyperparameter grid and keep the best on validation (lowest loss breaks
-    ties); without a validation split the middle of the grid is used."""
+    ties); without a validation split the middle of the grid is used. `weights`: the logistic
+    loss's class weights (k-NN has none)."""
     (xt, yt), (xv, yv) = train, val
     grid: Sequence = L2_GRID if kind == "logistic" else [k for k in K_GRID if k <= len(xt)]
     if not len(xv):
@@ -101,7 +105,8 @@ def choose_head(
     for value in grid:
         if task is not None:
             task.check()
-        head = (fit_logistic(xt, yt, num_classes, value, task=task) if kind == "logistic"
+        head = (fit_logistic(xt, yt, num_classes, value, task=task, weights=weights)
+                if kind == "logistic"
                 else fit_knn(xt, yt, num_classes, value))
         with torch.no_grad():
             val_logits = head(xv) if len(xv) else None
@@ -145,7 +150,11 @@ class ClassicHead(Hook):
         xt, yt, xv, yv = (t.cpu() for t in (source.train_x, source.train_y, source.val_x,
                                             source.val_y))
         started = time.perf_counter()
-        chosen = choose_head(kind, (xt, yt), (xv, yv), len(fit.prep.classes), fit.task)
+        # a full-batch fit draws no batches: the balanced sampler's expectation is the weighting
+        balanced = fit.prep.config.train.balance in ("weighted", "sampler")
+        weights = class_weights(class_counts(yt.tolist(), len(fit.prep.classes)))
+        chosen = choose_head(kind, (xt, yt), (xv, yv), len(fit.prep.classes), fit.task,
+                             weights if balanced else None)
         seconds = time.perf_counter() - started
         fit.task.message("info", f"{kind}: chose {chosen.choice} on the validation split")
         with torch.no_grad():

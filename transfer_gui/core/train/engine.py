@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from ..data.balance import class_counts, class_weights
 from ..events import Task
 from ..models.layers import train_mode
 from .hooks import FitState, Hooks
@@ -63,8 +64,18 @@ def _stepper(fit: FitState) -> Stepper:
         make = fit.make_stepper or Stepper
         fit.stepper = make(fit.model, fit.source.forward,
                            Optim(fit.optimizer, fit.scheduler, fit.scaler), fit.device,
-                           fit.dtype, fit.prep.config.train.label_smoothing, fit.task)
+                           fit.dtype, fit.prep.config.train.label_smoothing, fit.task,
+                           weights=loss_weights(fit))
     return fit.stepper
+
+
+def loss_weights(fit: FitState) -> torch.Tensor | None:
+    """The class weights of the loss when the run's recipe asks for them, else None."""
+    prep = fit.prep
+    if prep.config.train.balance != "weighted":
+        return None
+    counts = class_counts([s.label for s in prep.train], len(prep.classes))
+    return class_weights(counts).to(fit.device)
 
 
 def _train_and_validate(fit: FitState, hooks: Hooks) -> dict[str, Any]:

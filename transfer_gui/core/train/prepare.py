@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from ..config import CLASSIC_STRATEGIES, LPFT_MIN_STEPS, ConfigError, RunConfig, lpft_epochs
+from ..data.balance import WORDS, class_counts, resolve_balance
 from ..data.batches import epoch_order
 from ..data.datasets import Preprocess
 from ..data.scan import (
@@ -95,6 +96,7 @@ def prepare(
         classes = scan.classes
     else:
         train, val, classes = split
+    config = _settle_balance(config, train, len(classes), task)
     torch.manual_seed(config.train.seed)
     model = build_model(spec, len(classes), config.model.pretrained,
                         config.model.weights_file, task)
@@ -102,6 +104,20 @@ def prepare(
     chosen = selection_of(model, groups, config)
     set_trainable(model, groups, chosen.selectors)
     return Prepared(config, list(classes), train, val, model, groups, pre, chosen.selectors, scan)
+
+
+def _settle_balance(config: RunConfig, train: list[Sample], classes: int,
+                    task: Task) -> RunConfig:
+    """The configuration with its option for unbalanced classes made concrete ("auto" decided
+    on the training split's class counts; k-NN's votes are never weighted)."""
+    cfg = config.train
+    counts = class_counts([s.label for s in train], classes)
+    choice = "none" if config.model.strategy == "knn" else resolve_balance(cfg.balance, counts)
+    present = [c for c in counts if c]
+    if cfg.balance is None and choice != "none":
+        task.message("info", f"unbalanced classes ({max(present)} vs {min(present)} training "
+                             f"images): {WORDS[choice]} (auto)")
+    return replace(config, train=replace(cfg, balance=choice))
 
 
 def with_enough_steps(prep: Prepared, task: Task) -> Prepared:
@@ -153,6 +169,8 @@ def resume_config(run_dir: str | Path) -> RunConfig:
     meta = bundle.read_meta(run_dir)
     try:
         config = RunConfig.from_dict(meta["config"])
+        if "balance" not in meta["config"].get("train", {}):  # a run from before the option
+            config = replace(config, train=replace(config.train, balance="none"))
         stored = meta.get("trainable")
         if stored is not None:
             config = replace(config, model=replace(config.model,

@@ -78,7 +78,8 @@ def feature_source(fit: FitState, prep: Prepared | None = None,
                           (feats[[n + i for i in val]], _labels([prep.val[i] for i in val])),
                           cfg.batch_size, cfg.seed, device,
                           [failure(samples[i]) for i in sorted(bad)],
-                          fit.ranks.shard if shard is None else shard)
+                          fit.ranks.shard if shard is None else shard,
+                          cfg.balance == "sampler")
 
 
 def shared_features(fit: FitState, model: Any, request: FeatureRequest,
@@ -111,11 +112,11 @@ def image_source(fit: FitState, prep: Prepared) -> Any:
     val = ImageDataset(prep.val, pre, eval_transform(pre), cache)
     if cache is not None and device.type == "cuda":
         return GpuBatches(train, val, cfg.augment or "none", cfg.batch_size, cfg.seed, device,
-                          fit.channels_last, fit.ranks.shard)
+                          fit.channels_last, fit.ranks.shard, cfg.balance == "sampler")
     if cache is not None and multiprocessing.get_context().get_start_method() != "fork":
         workers = 0
     return ImageBatches(train, val, cfg.batch_size, cfg.seed, workers, device,
-                        fit.channels_last, fit.ranks.shard)
+                        fit.channels_last, fit.ranks.shard, cfg.balance == "sampler")
 
 
 def _labels(samples: list[Sample]) -> torch.Tensor:

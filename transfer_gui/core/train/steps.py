@@ -42,12 +42,13 @@ class Stepper:
 
     def __init__(self, model: nn.Module, forward: Forward, optim: Optim, device: torch.device,
                  dtype: torch.dtype | None = None, label_smoothing: float = 0.0,
-                 task: Task | None = None) -> None:
+                 task: Task | None = None, weights: torch.Tensor | None = None) -> None:
+        """`weights`: the loss weight of each class (`data.balance.class_weights`), or None."""
         self.model, self.forward = model, forward
         self.optimizer, self.scheduler = optim.optimizer, optim.scheduler
         self.scaler = optim.scaler or torch.amp.GradScaler(enabled=False)
         self.device, self.dtype = device, dtype
-        self.label_smoothing = label_smoothing
+        self.label_smoothing, self.weights = label_smoothing, weights
         self.chunking = Chunking(device, task)
 
     def step(self, batch: Any) -> torch.Tensor:
@@ -69,7 +70,8 @@ class Stepper:
                                          strict=True)):
             with self.accumulating(i < chunks - 1):
                 logits = self._logits(xc)
-                loss = F.cross_entropy(logits, yc, label_smoothing=self.label_smoothing)
+                loss = F.cross_entropy(logits, yc, self.weights,
+                                       label_smoothing=self.label_smoothing)
                 share = loss if chunks == 1 else loss * (len(yc) / len(y))
                 self.scaler.scale(share).backward()
             stats += _stats(self.plain(logits, yc, loss) * len(yc), logits.detach(), yc)
@@ -87,9 +89,10 @@ class Stepper:
         return totals
 
     def plain(self, logits: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
-        """The loss to report: cross-entropy without label smoothing, comparable with the
-        validation loss (`loss` itself when there is no smoothing)."""
-        return F.cross_entropy(logits.detach(), y) if self.label_smoothing else loss.detach()
+        """The loss to report: cross-entropy without label smoothing or class weights,
+        comparable with the validation loss (`loss` itself when there are neither)."""
+        plain = not self.label_smoothing and self.weights is None
+        return loss.detach() if plain else F.cross_entropy(logits.detach(), y)
 
     def _step(self) -> None:
         """The optimizer step on the accumulated gradients, then the schedule's."""

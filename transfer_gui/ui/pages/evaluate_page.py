@@ -199,8 +199,10 @@ class EvaluatePage(QWidget):
         self.evaluation = evaluation
         self.report_button.setEnabled(True)
         result = evaluation.result
-        self.headline.setText(f"Accuracy {result.accuracy:.1%} · macro F1 {result.macro_f1:.3f} "
-                              f"· {count(int(result.confusion.sum()), 'image')}")
+        self.headline.setText(f"Accuracy {result.accuracy:.1%} · balanced accuracy "
+                              f"{result.balanced_accuracy:.1%} · macro F1 "
+                              f"{result.macro_f1:.3f} · "
+                              f"{count(int(result.confusion.sum()), 'image')}")
         self.source.setToolTip("")  # a test folder's skipped files belong to that evaluation
         self.source.setText(f"Evaluated on {evaluation.source}. Run: "
                             f"{_run_text(self.state.run_dir)}")
