@@ -1,4 +1,4 @@
-"""(i) Unbalanced classes: no balancing, a class-weighted loss or a balanced sampler.
+"""(j) Unbalanced classes: no balancing, a class-weighted loss or a balanced sampler.
 
 Each seed draws its own generated sets (shapes of any colour on light backgrounds, so only the
 shape tells the class), deliberately unbalanced in one of the LAYOUTS below, with a BALANCED
