@@ -124,14 +124,18 @@ def download(
     url: str | None = None,
 ) -> Path:
     """Fetch `spec`'s weights into the torch hub cache (atomically) and return the path."""
-    task = task or Task()
     url = url or weights_url(spec)
-    target = hub_checkpoint_dir() / os.path.basename(url) if url else None
-    if url is None or target is None:
+    if url is None:
         raise WeightsError(f"{spec.name} has no download address")
+    return download_url(url, spec.name, spec.title, task or Task())
+
+
+def download_url(url: str, name: str, title: str, task: Task) -> Path:
+    """`url` into torch's hub cache, with progress (size and speed), cancel and hash check."""
+    target = hub_checkpoint_dir() / os.path.basename(url)
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    task.progress(0, 0, f"download {spec.name}")
+    task.progress(0, 0, f"download {name}")
     start = time.monotonic()
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
@@ -143,7 +147,7 @@ def download(
                     out.write(chunk)
                     digest.update(chunk)
                     done += len(chunk)
-                    task.progress(done, total, transfer_text(spec.name, done, total,
+                    task.progress(done, total, transfer_text(name, done, total,
                                                              time.monotonic() - start))
                 _check_hash(target.name, digest.hexdigest())
     except OSError as exc:
@@ -151,11 +155,25 @@ def download(
         if why == OFFLINE:
             raise WeightsError(NO_NETWORK) from None
         raise WeightsError(
-            f"Cannot download the {spec.title} weights: {why}. Connect to "
+            f"Cannot download the {title} weights: {why}. Connect to "
             "the internet once (they are then kept on this computer), or choose a bundled "
             "backbone or a weights file."
         ) from None
     return target
+
+
+def fetch_weights(model_id: str, callbacks: Task | Iterable = (),
+                  cancel: CancelToken | None = None) -> Path:
+    """Put `model_id`'s pretrained weights on this computer (torch's or Hugging Face's cache,
+    where other tools find them too) and return the file."""
+    task = Task.of(callbacks, cancel)
+    entry = load_catalog().get(model_id)
+    if entry is not None and entry.hf_hub_id and entry.source == "timm":
+        return fetch_hf(entry.hf_hub_id, task)
+    if entry is not None and entry.url:
+        here = hub_checkpoint_dir() / os.path.basename(entry.url)
+        return here if here.is_file() else download_url(entry.url, entry.id, entry.title, task)
+    raise WeightsError(f"{model_id} has no pretrained weights to download")
 
 
 def why_not_downloaded(exc: OSError) -> str:
