@@ -95,3 +95,36 @@ def test_selecting_a_filtered_out_model_clears_the_filters(qtbot, picker):
     qtbot.keyClicks(picker.search, "swin")
     assert picker.select("timm/convnext_0.in1k")
     assert picker.search.text() == "" and picker.current().name == "timm/convnext_0.in1k"
+
+
+NO_NETWORK = "no network: load a weights file or pick a model whose weights are on this computer"
+
+
+def test_model_page_finds_dinov2_and_says_when_offline(qtbot, window, monkeypatch):
+    import socket
+
+    from gui_helpers import wait_until
+
+    def refuse(*_args, **_kwargs):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)  # offline, as a refused connection
+    page = window.model_page
+    picker = page.picker
+    assert picker.table_model.rowCount() > 1000
+    assert picker.current() is not None and picker.current().name == "efficientnet_lite0"
+    qtbot.keyClicks(picker.search, "dinov2")
+    names = shown_names(picker)
+    assert "vit_small_patch14_dinov2.lvd142m" in names and all("dinov2" in n for n in names)
+    row = names.index("vit_small_patch14_dinov2.lvd142m")
+    rect = picker.view.visualRect(picker.proxy.index(row, 0))
+    qtbot.mouseClick(picker.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    model_id = "timm/vit_small_patch14_dinov2.lvd142m"
+    assert window.state.config.model.backbone == model_id
+    assert "timm, self-supervised" in page.description.text()
+    wait_until(qtbot, lambda: page.weights_banner.text() == NO_NETWORK, timeout=20)
+    assert page.download.button.isVisible()
+    page.weights_banner.clear_message()
+    qtbot.mouseClick(page.download.button, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: page.weights_banner.text() == NO_NETWORK, timeout=20)
+    assert page.download.task is None and page.download.button.isEnabled()

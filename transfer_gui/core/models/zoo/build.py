@@ -77,7 +77,8 @@ def meta_params(architecture: str) -> int | None:
     import timm
     import torch
 
-    for kwargs in ({"num_classes": 1000}, {}):
+    options: tuple[dict[str, Any], ...] = ({"num_classes": 1000}, {})
+    for kwargs in options:
         try:
             with torch.device("meta"):
                 net = timm.create_model(architecture, pretrained=False, **kwargs)

@@ -20,6 +20,7 @@ _PRETRAINING_MARKERS = (
                     "cc12m", "metaclip", "aimv2")),
     ("self-supervised", ("dino", "mae", "mim", "lvd142m", "lvd1689m", "ijepa", "moco",
                          "simclr", "byol")),
+    ("other", ("swsl", "_ssl", "ig1b", "ig3b", "yfcc100m", "jft")),  # hashtags, semi-supervised
     ("in21k", ("in21k", "in22k", "in12k", "21k", "22k")),
     ("in1k", ("in1k", "imagenet")),
 )

@@ -32,7 +32,7 @@ def _reporter(task: Task, what: str) -> type:
     """A tqdm stand-in for `hf_hub_download`: progress events, and the task's cancel."""
     from tqdm.auto import tqdm
 
-    class Report(tqdm):  # type: ignore[misc, valid-type]
+    class Report(tqdm):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs["disable"] = True
             super().__init__(*args, **kwargs)

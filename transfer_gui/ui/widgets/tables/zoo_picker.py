@@ -34,7 +34,7 @@ class ZooPicker(QWidget):
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(lambda text: self._set(text=text))
         self.family = self._combo("Family", [("all families", "")])
-        self.size = self._combo("Size (parameters)", [(s[0], i) for i, s in enumerate(SIZES)])
+        self.sizes = self._combo("Size (parameters)", [(s[0], i) for i, s in enumerate(SIZES)])
         self.resolution = self._combo("Input resolution",
                                       [(r[0], i) for i, r in enumerate(RESOLUTIONS)])
         self.pretraining = self._combo("What the network was pretrained on", [
@@ -47,7 +47,7 @@ class ZooPicker(QWidget):
         self.count.setObjectName("zooCount")
         self.view = self._view()
         filters = QHBoxLayout()
-        for widget in (self.family, self.size, self.resolution, self.pretraining):
+        for widget in (self.family, self.sizes, self.resolution, self.pretraining):
             filters.addWidget(widget)
         filters.addStretch(1)
         top = QHBoxLayout()
@@ -137,14 +137,14 @@ class ZooPicker(QWidget):
         return self.table_model.rows[self.proxy.mapToSource(index).row()]
 
     def clear_filters(self) -> None:
-        for widget in (self.search, self.family, self.size, self.resolution, self.pretraining,
+        for widget in (self.search, self.family, self.sizes, self.resolution, self.pretraining,
                        self.here_only):
             widget.blockSignals(True)
         self.search.clear()
-        for combo in (self.family, self.size, self.resolution, self.pretraining):
+        for combo in (self.family, self.sizes, self.resolution, self.pretraining):
             combo.setCurrentIndex(0)
         self.here_only.setChecked(False)
-        for widget in (self.search, self.family, self.size, self.resolution, self.pretraining,
+        for widget in (self.search, self.family, self.sizes, self.resolution, self.pretraining,
                        self.here_only):
             widget.blockSignals(False)
         self._set(text="", family="", size=0, resolution=0, pretraining="", here_only=False)
@@ -153,7 +153,7 @@ class ZooPicker(QWidget):
 
     @Slot()
     def _on_combo(self) -> None:
-        self._set(family=self.family.currentData() or "", size=self.size.currentData() or 0,
+        self._set(family=self.family.currentData() or "", size=self.sizes.currentData() or 0,
                   resolution=self.resolution.currentData() or 0,
                   pretraining=self.pretraining.currentData() or "")
 
