@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ...atomic import atomic_path
 from ...places import data_home
-from .entry import ZooEntry, family_of, pretraining_of
+from .entry import ZooEntry
 
 FORMAT = 1
 SHIPPED = Path(__file__).with_name("zoo.json.gz")
@@ -116,7 +116,7 @@ def load_catalog(report: Report | None = None, rebuild: bool = False) -> Catalog
 
         entries = all_entries(report)
         write_catalog(entries, user_cache(versions), versions)
-        found = Catalog(entries, versions, "built")
+        found = Catalog([ZooEntry.from_json(e.to_json()) for e in entries], versions, "built")
     _LOADED = replace(found, entries=_ordered(found.entries))
     return _LOADED
 
@@ -132,8 +132,8 @@ def _cached(versions: dict[str, str | None]) -> Catalog | None:
 def _ordered(entries: list[ZooEntry]) -> list[ZooEntry]:
     """Curated first (the offline default at the very top), then recommended, then the rest."""
     picked = set(RECOMMENDED)
-    marked = [_classified(replace(e, recommended=e.recommended or e.id in picked
-                                  or "/" not in e.id)) for e in entries]
+    marked = [replace(e, recommended=True) if (e.id in picked or "/" not in e.id)
+              and not e.recommended else e for e in entries]
     rank = {name: i for i, name in enumerate(RECOMMENDED)}
 
     def key(entry: ZooEntry) -> tuple[int, int, str]:
@@ -144,14 +144,6 @@ def _ordered(entries: list[ZooEntry]) -> list[ZooEntry]:
         return (2, rank[entry.id], "") if entry.id in rank else (3, 0, entry.id)
 
     return sorted(marked, key=key)
-
-
-def _classified(entry: ZooEntry) -> ZooEntry:
-    """Family and pretraining follow from the names by today's rules (no rebuild needed)."""
-    if entry.source != "timm":
-        return entry
-    return replace(entry, family=family_of(entry.architecture),
-                   pretraining=pretraining_of(entry.model))
 
 
 def search_zoo(entries: Iterable[ZooEntry], text: str) -> list[ZooEntry]:
