@@ -109,6 +109,7 @@ def test_model_page_finds_dinov2_and_says_when_offline(qtbot, window, monkeypatc
         raise ConnectionRefusedError(111, "Connection refused")
 
     monkeypatch.setattr(socket, "create_connection", refuse)  # offline, as a refused connection
+    window.show_step(1)
     page = window.model_page
     picker = page.picker
     assert picker.table_model.rowCount() > 1000

@@ -41,13 +41,6 @@ from ..worker import Task, start_task
 from . import model_texts as texts
 from .common import page_title
 
-WEIGHTS_TEXT = {
-    "bundled": "bundled",
-    "cached": "cached",
-    "download": "download",
-    "file": "file",
-    "none": "none",
-}
 WEIGHTS_TIP = {
     "bundled": "Installed with the app: works offline",
     "cached": "Downloaded before: works offline",
@@ -130,7 +123,7 @@ class ModelPage(QWidget):
         splitter.addWidget(self._build_tree_side())
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([700, 420])
+        splitter.setSizes([520, 560])
         layout = QVBoxLayout(self)
         layout.addWidget(page_title("Model", "Search the pretrained networks (torchvision and "
                                              "timm) and tick the layers that train. Checked = "

@@ -30,6 +30,7 @@ class DownloadBar(QWidget):
         self.label = QLabel("")
         self.label.setObjectName("downloadText")
         self.cancel = QPushButton("Cancel")
+        self.cancel.setToolTip("Stop the download (what was fetched is kept for a next try)")
         self.cancel.setVisible(False)
         self.cancel.clicked.connect(self._on_cancel)
         layout = QHBoxLayout(self)

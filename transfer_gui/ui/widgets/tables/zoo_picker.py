@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QTableView,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -31,9 +32,13 @@ class ZooPicker(QWidget):
         self.proxy = ZooFilter(self.table_model, self)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search: dinov2, convnext, in22k, timm…")
+        self.search.setToolTip("Every word must appear in the model's name, family, "
+                               "pretraining or source; the list narrows as you type")
         self.search.setClearButtonEnabled(True)
+        for button in self.search.findChildren(QToolButton):
+            button.setToolTip("Clear the search")
         self.search.textChanged.connect(lambda text: self._set(text=text))
-        self.family = self._combo("Family", [("all families", "")])
+        self.family = self._combo("Family", [("any family", "")])
         self.sizes = self._combo("Size (parameters)", [(s[0], i) for i, s in enumerate(SIZES)])
         self.resolution = self._combo("Input resolution",
                                       [(r[0], i) for i, r in enumerate(RESOLUTIONS)])
@@ -48,8 +53,7 @@ class ZooPicker(QWidget):
         self.view = self._view()
         filters = QHBoxLayout()
         for widget in (self.family, self.sizes, self.resolution, self.pretraining):
-            filters.addWidget(widget)
-        filters.addStretch(1)
+            filters.addWidget(widget, 1)  # they share the row: whole words when it is wide
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
         top.addWidget(self.here_only)
@@ -63,6 +67,9 @@ class ZooPicker(QWidget):
     def _combo(self, tip: str, items: list[tuple[str, object]]) -> QComboBox:
         combo = QComboBox()
         combo.setToolTip(tip)
+        # narrow when the page is: the open list still shows whole entries
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(4)
         for text, value in items:
             combo.addItem(text, value)
         combo.currentIndexChanged.connect(self._on_combo)
@@ -82,7 +89,7 @@ class ZooPicker(QWidget):
         header = view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        widths = {"Model": 230, "Source": 78, "Family": 90, "Params": 66, "Input": 58,
+        widths = {"Model": 200, "Source": 74, "Family": 84, "Params": 62, "Input": 56,
                   "Pretraining": 110, "Top-1": 56, "GFLOPs": 58, "Speed": 56}
         for column, name in enumerate(COLUMNS):
             if name in widths:
@@ -99,7 +106,7 @@ class ZooPicker(QWidget):
         self.family.blockSignals(True)
         wanted = self.family.currentData()
         self.family.clear()
-        self.family.addItem("all families", "")
+        self.family.addItem("any family", "")
         for family in families:
             self.family.addItem(family, family)
         self.family.setCurrentIndex(max(self.family.findData(wanted), 0))
