@@ -129,3 +129,24 @@ def test_model_page_finds_dinov2_and_says_when_offline(qtbot, window, monkeypatc
     qtbot.mouseClick(page.download.button, Qt.MouseButton.LeftButton)
     wait_until(qtbot, lambda: page.weights_banner.text() == NO_NETWORK, timeout=20)
     assert page.download.task is None and page.download.button.isEnabled()
+
+
+def test_measure_speed_times_the_selected_model_and_remembers(qtbot, tiny_window):
+    from gui_helpers import wait_until
+    from transfer_gui.core import measured_speeds
+    from transfer_gui.ui.widgets.tables.zoo_table import speed_text
+
+    window = tiny_window
+    window.show_step(1)
+    page = window.model_page
+    assert page.picker.select("tiny_cnn")
+    qtbot.mouseClick(page.measure, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: page.picker.current().speed is not None, timeout=60)
+    rate = page.picker.current().speed
+    assert rate > 0 and measured_speeds()["tiny_cnn"] == pytest.approx(rate, rel=0.001)
+    proxy = page.picker.proxy
+    row = next(r for r in range(proxy.rowCount()) if proxy.index(r, 0).data() == "tiny_cnn"
+               or proxy.index(r, 0).data(Qt.ItemDataRole.ToolTipRole).startswith("tiny_cnn"))
+    assert proxy.index(row, COLUMNS.index("Speed")).data() == speed_text(rate)
+    assert "images/s here" in page.description.text()
+    assert page.measure.isEnabled()

@@ -13,7 +13,6 @@ from ...atomic import write_json
 from ...events import CancelToken, Task
 from ...places import data_home
 from .catalog import load_catalog
-from .entry import ZooEntry
 
 BATCH = 4
 
@@ -36,19 +35,23 @@ def measured_speeds() -> dict[str, float]:
             if isinstance(v, dict) and "images_per_s" in v}
 
 
-def network(entry: ZooEntry) -> Any:
-    """The random-init network of `entry` (its own classifier): enough to time it."""
+def network(model_id: str) -> tuple[Any, int, str]:
+    """The random-init network of `model_id` (its own classifier), its input size and title:
+    enough to time it. A backbone registered in this process but not listed is found too."""
+    entry = load_catalog().get(model_id)
+    if entry is None or "/" not in entry.id:
+        from ..backbones import get_spec
+
+        spec = get_spec(model_id)  # ConfigError when unknown
+        return spec.builder(), spec.image_size, spec.title
     if entry.source == "timm":
         import timm
 
-        return timm.create_model(entry.architecture, pretrained=False)
-    if "/" in entry.id:
-        import torchvision.models as tvm
+        return timm.create_model(entry.architecture, pretrained=False), entry.image_size, \
+            entry.title
+    import torchvision.models as tvm
 
-        return tvm.get_model(entry.model, weights=None)
-    from ..backbones import get_spec
-
-    return get_spec(entry.id).builder()
+    return tvm.get_model(entry.model, weights=None), entry.image_size, entry.title
 
 
 def measure_speed(model_id: str, callbacks: Task | Iterable = (),
@@ -58,15 +61,11 @@ def measure_speed(model_id: str, callbacks: Task | Iterable = (),
     import torch
 
     task = Task.of(callbacks, cancel)
-    entry = load_catalog().get(model_id)
-    if entry is None:
-        from ...schema import ConfigError
-
-        raise ConfigError(f"unknown backbone {model_id!r}")
+    built, size, title = network(model_id)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    task.progress(0, 0, f"timing {entry.title}")
-    net = network(entry).eval().to(device)
-    images = torch.randn(BATCH, 3, entry.image_size, entry.image_size, device=device)
+    task.progress(0, 0, f"timing {title}")
+    net = built.eval().to(device)
+    images = torch.randn(BATCH, 3, size, size, device=device)
     passes, start = 0, 0.0
     with torch.inference_mode():
         net(images)  # warm-up: kernels chosen, memory allocated
@@ -79,7 +78,8 @@ def measure_speed(model_id: str, callbacks: Task | Iterable = (),
             torch.cuda.synchronize()
     rate = BATCH * passes / (time.perf_counter() - start)
     data = _read()
-    data[model_id] = {"images_per_s": round(rate, 1), "device": device.type, "batch": BATCH}
+    data[model_id] = {"images_per_s": float(f"{rate:.4g}"), "device": device.type,
+                      "batch": BATCH}
     speed_file().parent.mkdir(parents=True, exist_ok=True)
     write_json(speed_file(), data)
     return rate

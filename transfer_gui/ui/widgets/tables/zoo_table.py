@@ -53,10 +53,17 @@ def _cell(row: BackboneRow, column: int) -> str:
         lambda: PRETRAINING_TEXT.get(row.pretraining, row.pretraining),
         lambda: f"{row.top1:.1f} %" if row.top1 else "–",
         lambda: f"{row.gflops:.2f}" if row.gflops else "–",
-        lambda: f"{row.speed:.0f}/s" if row.speed else "–",
+        lambda: speed_text(row.speed),
         lambda: row.weights,
     )
     return values[column - 1]()
+
+
+def speed_text(rate: float | None) -> str:
+    """Images per second: whole numbers, one decimal under 10."""
+    if not rate:
+        return "–"
+    return f"{rate:.0f}/s" if rate >= 10 else f"{rate:.1f}/s"
 
 
 def _key(row: BackboneRow, column: int) -> Any:
