@@ -36,7 +36,9 @@ def cmd_backbones(args: argparse.Namespace) -> int:
     entries = search_zoo(catalog.entries, args.search or "")
     here = weights_statuses(entries)
     if args.json:
-        print_json([{**e.to_json(), "weights": here[e.id]} for e in entries])
+        # "name", "input_size" and "imagenet_top1": the keys of earlier versions, kept
+        print_json([{"name": e.id, **e.to_json(), "input_size": e.image_size,
+                     "imagenet_top1": e.top1, "weights": here[e.id]} for e in entries])
         return EXIT_OK
     table([[e.id, e.source, e.family, f"{e.params / 1e6:.1f} M" if e.params else "–",
             f"{e.image_size} px", PRETRAINING_TEXT.get(e.pretraining, e.pretraining),

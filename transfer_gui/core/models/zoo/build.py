@@ -142,8 +142,11 @@ def _print_progress(done: int, total: int, what: str) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover - regenerates the shipped file
-    from .catalog import SHIPPED, write_catalog
+    from importlib import metadata
+
+    from .store import SHIPPED, write_catalog
 
     target = sys.argv[1] if len(sys.argv) > 1 else str(SHIPPED)
-    write_catalog(all_entries(_print_progress), target)
+    versions = {name: metadata.version(name) for name in ("timm", "torchvision")}
+    write_catalog(all_entries(_print_progress), target, versions)
     print(f"wrote {target}")

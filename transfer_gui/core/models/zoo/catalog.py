@@ -8,20 +8,15 @@ in the app's data folder. The curated backbones come first, then the recommended
 
 from __future__ import annotations
 
-import gzip
-import json
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
-from ...atomic import atomic_path
 from ...places import data_home
 from .entry import ZooEntry
+from .store import FORMAT, SHIPPED, read_catalog, write_catalog
 
-FORMAT = 1
-SHIPPED = Path(__file__).with_name("zoo.json.gz")
 DEFAULT = "efficientnet_lite0"  # bundled: works offline
 # Modern backbones people fine-tune, shown right after the curated ones.
 RECOMMENDED = (
@@ -74,31 +69,6 @@ def installed_versions() -> dict[str, str | None]:
 def user_cache(versions: dict[str, str | None]) -> Path:
     key = "-".join(f"{k}{v or 'none'}" for k, v in sorted(versions.items()))
     return data_home() / "zoo" / f"zoo-{FORMAT}-{key}.json.gz"
-
-
-def write_catalog(entries: Iterable[ZooEntry], path: str | os.PathLike[str],
-                  versions: dict[str, str | None] | None = None) -> Path:
-    data = {"format": FORMAT, "versions": versions or installed_versions(),
-            "entries": [e.to_json() for e in entries]}
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # mtime 0: the same list gives the same bytes
-    with atomic_path(target) as tmp, open(tmp, "wb") as raw, \
-            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
-        out.write(json.dumps(data, separators=(",", ":")).encode())
-    return target
-
-
-def read_catalog(path: Path) -> tuple[dict[str, str | None], list[ZooEntry]] | None:
-    """The versions and entries of a cache file; None if it is missing or unreadable."""
-    try:
-        with gzip.open(path, "rb") as raw:
-            data = json.loads(raw.read())
-        if data.get("format") != FORMAT:
-            return None
-        return data["versions"], [ZooEntry.from_json(e) for e in data["entries"]]
-    except (OSError, ValueError, KeyError, TypeError, EOFError):
-        return None
 
 
 _LOADED: Catalog | None = None
