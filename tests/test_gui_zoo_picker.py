@@ -150,3 +150,37 @@ def test_measure_speed_times_the_selected_model_and_remembers(qtbot, tiny_window
     assert proxy.index(row, COLUMNS.index("Speed")).data() == speed_text(rate)
     assert "images/s here" in page.description.text()
     assert page.measure.isEnabled()
+
+
+def test_download_shows_size_and_speed_and_cancel_stops_it(qtbot, window, monkeypatch,
+                                                           tmp_path):
+    import time as clock
+
+    import huggingface_hub
+    import huggingface_hub.constants
+
+    from gui_helpers import wait_until
+    from transfer_gui.core.models.zoo import fetch
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setattr(fetch, "is_online", lambda _url: True)
+
+    def slow_download(repo_id, filename, tqdm_class, **_kwargs):
+        bar = tqdm_class(total=50_000_000)
+        for _ in range(500):  # 100 kB every 20 ms until cancelled
+            clock.sleep(0.02)
+            bar.update(100_000)
+        raise AssertionError("the download was not cancelled")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", slow_download)
+    window.show_step(1)
+    page = window.model_page
+    assert page.picker.select("timm/convnext_tiny.fb_in22k")
+    bar = page.download
+    qtbot.mouseClick(bar.button, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: "MB/s" in bar.label.text(), timeout=20)
+    assert " of 50.0 MB" in bar.label.text() and bar.bar.isVisible()
+    qtbot.mouseClick(bar.cancel, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: bar.task is None, timeout=20)
+    assert bar.label.text() == "download cancelled" and not bar.bar.isVisible()
+    assert not page.weights_banner.isVisible()
