@@ -3,7 +3,7 @@ they leave, and the selected model's id."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -94,7 +94,9 @@ class ZooPicker(QWidget):
         for column, name in enumerate(COLUMNS):
             if name in widths:
                 header.resizeSection(column, widths[name])
-        view.selectionModel().currentRowChanged.connect(self._on_current)
+        # the selection, not the current row: selecting the same row again after a clear
+        # (a project reopened) is a choice too
+        view.selectionModel().selectionChanged.connect(self._on_selection)
         return view
 
     # --- rows -------------------------------------------------------------------------------
@@ -138,10 +140,10 @@ class ZooPicker(QWidget):
         return True
 
     def current(self) -> BackboneRow | None:
-        index = self.view.selectionModel().currentIndex()
-        if not index.isValid() or not self.view.selectionModel().isRowSelected(index.row()):
+        selected = self.view.selectionModel().selectedRows()
+        if len(selected) != 1:
             return None
-        return self.table_model.rows[self.proxy.mapToSource(index).row()]
+        return self.table_model.rows[self.proxy.mapToSource(selected[0]).row()]
 
     def clear_filters(self) -> None:
         for widget in (self.search, self.family, self.sizes, self.resolution, self.pretraining,
@@ -173,7 +175,8 @@ class ZooPicker(QWidget):
         self.count.setText(f"{shown:,} of {total:,} models" if shown != total
                            else f"{total:,} models")
 
-    @Slot(QModelIndex, QModelIndex)
-    def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if current.isValid():
-            self.chosen.emit(self.table_model.rows[self.proxy.mapToSource(current).row()].name)
+    @Slot()
+    def _on_selection(self, *_: object) -> None:
+        row = self.current()
+        if row is not None:
+            self.chosen.emit(row.name)
