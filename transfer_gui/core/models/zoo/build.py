@@ -142,11 +142,8 @@ def _print_progress(done: int, total: int, what: str) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover - regenerates the shipped file
-    from importlib import metadata
-
-    from .store import SHIPPED, write_catalog
+    from .store import SHIPPED, installed_versions, write_catalog
 
     target = sys.argv[1] if len(sys.argv) > 1 else str(SHIPPED)
-    versions = {name: metadata.version(name) for name in ("timm", "torchvision")}
-    write_catalog(all_entries(_print_progress), target, versions)
+    write_catalog(all_entries(_print_progress), target, installed_versions())
     print(f"wrote {target}")

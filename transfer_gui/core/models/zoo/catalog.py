@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from importlib import metadata
 from pathlib import Path
 
 from ...places import data_home
 from .entry import ZooEntry
-from .store import FORMAT, SHIPPED, read_catalog, write_catalog
+from .store import FORMAT, SHIPPED, installed_versions, read_catalog, write_catalog
 
 DEFAULT = "efficientnet_lite0"  # bundled: works offline
 # Modern backbones people fine-tune, shown right after the curated ones.
@@ -53,17 +52,6 @@ class Catalog:
         for entry in self.entries:
             result[entry.source] = result.get(entry.source, 0) + 1
         return result
-
-
-def installed_versions() -> dict[str, str | None]:
-    """The libraries the list is made from, read from their metadata (no import)."""
-    found: dict[str, str | None] = {}
-    for name in ("torchvision", "timm"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    return found
 
 
 def user_cache(versions: dict[str, str | None]) -> Path:

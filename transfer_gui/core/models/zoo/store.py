@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 from collections.abc import Iterable
+from importlib import metadata
 from pathlib import Path
 
 from ...atomic import atomic_path
@@ -14,6 +15,17 @@ from .entry import ZooEntry
 
 FORMAT = 1
 SHIPPED = Path(__file__).with_name("zoo.json.gz")
+
+
+def installed_versions() -> dict[str, str | None]:
+    """The libraries the list is made from, read from their metadata (no import)."""
+    found: dict[str, str | None] = {}
+    for name in ("torchvision", "timm"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
 
 
 def write_catalog(entries: Iterable[ZooEntry], path: str | os.PathLike[str],
