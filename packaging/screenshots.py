@@ -71,7 +71,12 @@ def main(out: Path, size: tuple[int, int] = (1280, 800), quick: bool = False,
     tree = window.model_page.tree
     tree.expand(tree.tree_model.find("stage7"))
     tree.expand(tree.tree_model.find("top"))
+    window.model_page.picker.search.setText("efficientnet")  # the search, as one types it
     shot(1, "model")
+    if only == "model":
+        window.state.set_modified(False)
+        window.close()
+        return
     window.model_page.apply_preset("linear-probe")
     form = window.train_page.form
     form.image_size.setValue(128)
@@ -177,7 +182,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("out", nargs="?", default="resources/screenshots", type=Path)
     parser.add_argument("--size", default="1280x800", help="window size, WxH")
     parser.add_argument("--quick", action="store_true", help="fewer epochs and strategies")
-    parser.add_argument("--only", choices=["lr-finder"], help="take this shot alone")
+    parser.add_argument("--only", choices=["lr-finder", "model"], help="take this shot alone")
     args = parser.parse_args(argv)
     width, _, height = args.size.partition("x")
     if not (width.isdigit() and height.isdigit()):

@@ -148,18 +148,18 @@ def test_every_form_field_has_a_tooltip(qtbot):
 
 def test_offline_user_is_warned_when_picking_weights_that_need_a_download(
         qtbot, window, monkeypatch):
-    from transfer_gui.core.models import weights
+    from transfer_gui.core.models.zoo import fetch
 
-    monkeypatch.setattr(weights, "is_online", lambda *a, **k: False)
+    monkeypatch.setattr(fetch, "is_online", lambda *a, **k: False)
     page = window.model_page
     window.show_step(1)
-    rows = {row.name: i for i, row in enumerate(page._rows)}
-    assert page._rows[rows["resnet18"]].weights == "download"
-    page.table.selectRow(rows["resnet18"])
+    rows = {row.name: row for row in page._rows}
+    assert rows["resnet18"].weights == "download"
+    page.picker.select("resnet18")
     qtbot.waitUntil(page.weights_banner.isVisible, timeout=10_000)
-    assert "offline" in page.weights_banner.text()
-    assert "ResNet-18 weights are not on it" in page.weights_banner.text()
-    page.table.selectRow(rows["efficientnet_lite0"])  # bundled: nothing to warn about
+    assert page.weights_banner.text() == ("no network: load a weights file or pick a model "
+                                          "whose weights are on this computer")
+    page.picker.select("efficientnet_lite0")  # bundled: nothing to warn about
     assert not page.weights_banner.isVisible()
 
 

@@ -28,6 +28,7 @@ from .options import (
     train_config,
 )
 from .strategies import add_strategy_parsers, cmd_compare, cmd_lr_find
+from .zoo import add_backbones_parser, cmd_backbones
 
 if TYPE_CHECKING:
     from ..core import Prediction
@@ -61,8 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("gui", help="open the application (the default)")
     p.add_argument("project", nargs="?", help="a project file or image folder to open")
-    p = sub.add_parser("backbones", help="list the pretrained networks")
-    p.add_argument("--json", action="store_true")
+    add_backbones_parser(sub)
     p = sub.add_parser("check-data", help="scan an image folder and report problems")
     p.add_argument("data")
     p.add_argument("--val", metavar="DIR")
@@ -119,21 +119,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help="the written file, its size and the check's result as JSON")
     return parser
-
-
-def cmd_backbones(args: argparse.Namespace) -> int:
-    from ..core import list_specs, weights_source
-    from .console import print_json, table
-
-    rows = [{"name": s.name, "title": s.title, "params": s.params, "input_size": s.image_size,
-             "imagenet_top1": s.top1, "weights": weights_source(s)} for s in list_specs()]
-    if args.json:
-        print_json(rows)
-    else:
-        table([[r["name"], f"{r['params'] / 1e6:.1f} M", r["input_size"],
-                f"{r['imagenet_top1']:.1f} %", r["weights"]] for r in rows],
-              ["backbone", "params", "input", "top-1", "weights"])
-    return EXIT_OK
 
 
 def cmd_check_data(args: argparse.Namespace) -> int:

@@ -17,11 +17,17 @@ if TYPE_CHECKING:
 class BackboneRow:
     name: str
     title: str
-    params: int
+    params: int  # 0: not known
     image_size: int
     top1: float | None
-    weights: str
+    weights: str  # "bundled", "cached", "download" or "none"
     description: str
+    source: str = "torchvision"
+    family: str = ""
+    pretraining: str = "in1k"
+    gflops: float | None = None
+    recommended: bool = False
+    speed: float | None = None  # images per second measured on this computer
 
 
 @dataclass(frozen=True)
@@ -48,16 +54,48 @@ def load_engine(callbacks: list, cancel: Any) -> EngineInfo:
 
 
 def backbone_rows() -> list[BackboneRow]:
+    """Every model of the zoo (curated first), with where its weights are; torch-free."""
+    from ..core import load_catalog, measured_speeds, weights_statuses
+
+    entries = load_catalog().entries
+    here = weights_statuses(entries)
+    speeds = measured_speeds()
+    rows = [BackboneRow(e.id, e.title, e.params or 0, e.image_size, e.top1, here[e.id],
+                        e.description, e.source, e.family, e.pretraining, e.gflops,
+                        e.recommended, speeds.get(e.id)) for e in entries]
+    return registered_rows({e.id for e in entries}) + rows
+
+
+def registered_rows(listed: set[str]) -> list[BackboneRow]:
+    """Backbones registered in this process but not in the zoo's list (a plugin's)."""
     from ..core import list_specs, weights_source
 
     return [BackboneRow(s.name, s.title, s.params, s.image_size, s.top1, weights_source(s),
-                        s.description) for s in list_specs()]
+                        s.description, "registered", recommended=True)
+            for s in list_specs() if s.name not in listed]
+
+
+def measure(model_id: str, callbacks: list, cancel: Any) -> float:
+    """Images per second of `model_id` on this computer (a short timing, remembered)."""
+    from ..core import measure_speed
+
+    return measure_speed(model_id, callbacks, cancel)
+
+
+def fetch(model_id: str, callbacks: list, cancel: Any) -> str:
+    """Download `model_id`'s weights into torch's or Hugging Face's cache."""
+    from ..core import fetch_weights
+
+    return str(fetch_weights(model_id, callbacks, cancel))
 
 
 def describe_structure(backbone: str, num_classes: int, callbacks: list,
-                       cancel: Any) -> ModelLayout:
+                       cancel: Any) -> ModelLayout | str:
     """The network's layer tree, groups and parameter sizes, described without any weights:
-    enough to show and edit what trains."""
-    from ..core import describe
+    enough to show and edit what trains; or why it cannot be (a model without layer groups)."""
+    from ..core import ConfigError, describe
 
-    return describe(backbone, max(num_classes, 2))
+    try:
+        return describe(backbone, max(num_classes, 2))
+    except ConfigError as exc:
+        return str(exc)

@@ -17,6 +17,7 @@ from typing import Any
 from .. import atomic
 from ..config import RunConfig
 from ..errors import UserError
+from ..places import data_home
 
 FORMAT = 1
 SUFFIX = ".tgproj"
@@ -135,16 +136,6 @@ def find_missing(project: Project) -> list[str]:
               ("target folder", config.transfer.target_dir)]
     checks += [("run", r) for r in project.runs]
     return [f"{what}: {p}" for what, p in checks if p and not os.path.exists(p)]
-
-
-def data_home() -> Path:
-    """Where unsaved projects keep their runs (`TRANSFER_GUI_DATA_DIR` overrides it)."""
-    override = os.environ.get("TRANSFER_GUI_DATA_DIR")
-    if override:
-        return Path(override)
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("transfer_gui", appauthor=False))
 
 
 def runs_folder(project: Project) -> Path:

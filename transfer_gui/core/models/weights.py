@@ -1,9 +1,10 @@
 """Where pretrained weights come from, fetching them, and reading weight files safely.
 
-Sources: "bundled" (installed with the app), "cached" (already in the torch hub cache),
-"download" (fetched from torchvision's address on first use, with progress), "file" (a state
-dict the user chose) or "none" (no pretrained weights exist). Weight files are read with
-`torch.load(weights_only=True)` or safetensors, so a crafted file cannot run code.
+Sources: "bundled" (installed with the app), "cached" (already in torch's hub cache or, for
+timm's models, in Hugging Face's cache), "download" (fetched into that cache on first use, with
+progress), "file" (a state dict the user chose) or "none" (no pretrained weights exist).
+Weight files are read with `torch.load(weights_only=True)` or safetensors, so a crafted file
+cannot run code.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import os
 import re
 import socket
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -26,8 +28,14 @@ from ..atomic import atomic_path
 from ..errors import UserError
 from ..events import CancelToken, Task
 from .backbones import BackboneSpec, TransferNet, split_network
+from .zoo.caches import hf_weights_file, weights_here
+from .zoo.catalog import load_catalog
+from .zoo.entry import ZooEntry
+from .zoo.fetch import NO_NETWORK, fetch_hf, transfer_text
+from .zoo.fetch import is_online as is_online  # the online check lives with the fetching
 
 HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,})\.")
+OFFLINE = "this computer is offline"
 
 
 class WeightsError(UserError, ValueError):
@@ -38,10 +46,28 @@ def hub_checkpoint_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
+def zoo_entry(spec: BackboneSpec) -> ZooEntry | None:
+    """The zoo's entry of a `torchvision/...` or `timm/...` backbone (None for curated)."""
+    return load_catalog().get(spec.name) if "/" in spec.name else None
+
+
+def _timm_repo(spec: BackboneSpec) -> str | None:
+    entry = zoo_entry(spec)
+    return entry.hf_hub_id if entry is not None and entry.source == "timm" else None
+
+
+def weights_url(spec: BackboneSpec) -> str | None:
+    if spec.weights_url:
+        return spec.weights_url
+    entry = zoo_entry(spec)
+    return entry.url if entry is not None and entry.source == "torchvision" else None
+
+
 def cached_path(spec: BackboneSpec) -> Path | None:
-    if not spec.weights_url:
-        return None
-    return hub_checkpoint_dir() / os.path.basename(spec.weights_url)
+    if (repo := _timm_repo(spec)) is not None:
+        return hf_weights_file(repo)
+    url = weights_url(spec)
+    return hub_checkpoint_dir() / os.path.basename(url) if url else None
 
 
 def weights_source(spec: BackboneSpec, weights_file: str | None = None) -> str:
@@ -49,10 +75,12 @@ def weights_source(spec: BackboneSpec, weights_file: str | None = None) -> str:
         return "file"
     if spec.bundled and spec.bundled():
         return "bundled"
+    if _timm_repo(spec) is not None and (entry := zoo_entry(spec)) is not None:
+        return weights_here(entry)
     cached = cached_path(spec)
     if cached is not None and cached.is_file():
         return "cached"
-    return "download" if spec.weights_url else "none"
+    return "download" if weights_url(spec) else "none"
 
 
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
@@ -96,14 +124,19 @@ def download(
     url: str | None = None,
 ) -> Path:
     """Fetch `spec`'s weights into the torch hub cache (atomically) and return the path."""
-    task = task or Task()
-    url = url or spec.weights_url
-    target = cached_path(spec)
-    if url is None or target is None:
+    url = url or weights_url(spec)
+    if url is None:
         raise WeightsError(f"{spec.name} has no download address")
+    return download_url(url, spec.name, spec.title, task or Task())
+
+
+def download_url(url: str, name: str, title: str, task: Task) -> Path:
+    """`url` into torch's hub cache, with progress (size and speed), cancel and hash check."""
+    target = hub_checkpoint_dir() / os.path.basename(url)
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    task.progress(0, 0, f"download {spec.name}")
+    task.progress(0, 0, f"download {name}")
+    start = time.monotonic()
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
             total = int(response.headers.get("Content-Length") or 0)
@@ -114,15 +147,33 @@ def download(
                     out.write(chunk)
                     digest.update(chunk)
                     done += len(chunk)
-                    task.progress(done, total, f"download {spec.name}")
+                    task.progress(done, total, transfer_text(name, done, total,
+                                                             time.monotonic() - start))
                 _check_hash(target.name, digest.hexdigest())
     except OSError as exc:
+        why = why_not_downloaded(exc)
+        if why == OFFLINE:
+            raise WeightsError(NO_NETWORK) from None
         raise WeightsError(
-            f"Cannot download the {spec.title} weights: {why_not_downloaded(exc)}. Connect to "
+            f"Cannot download the {title} weights: {why}. Connect to "
             "the internet once (they are then kept on this computer), or choose a bundled "
             "backbone or a weights file."
         ) from None
     return target
+
+
+def fetch_weights(model_id: str, callbacks: Task | Iterable = (),
+                  cancel: CancelToken | None = None) -> Path:
+    """Put `model_id`'s pretrained weights on this computer (torch's or Hugging Face's cache,
+    where other tools find them too) and return the file."""
+    task = Task.of(callbacks, cancel)
+    entry = load_catalog().get(model_id)
+    if entry is not None and entry.hf_hub_id and entry.source == "timm":
+        return fetch_hf(entry.hf_hub_id, task)
+    if entry is not None and entry.url:
+        here = hub_checkpoint_dir() / os.path.basename(entry.url)
+        return here if here.is_file() else download_url(entry.url, entry.id, entry.title, task)
+    raise WeightsError(f"{model_id} has no pretrained weights to download")
 
 
 def why_not_downloaded(exc: OSError) -> str:
@@ -134,23 +185,10 @@ def why_not_downloaded(exc: OSError) -> str:
         return "the server did not answer in time"
     if isinstance(reason, (socket.gaierror, ConnectionError)) or getattr(
             reason, "errno", None) in (errno.ENETUNREACH, errno.EHOSTUNREACH):
-        return "this computer is offline"
+        return OFFLINE
     if isinstance(reason, FileNotFoundError):
         return "there is no file at its address"
     return getattr(reason, "strerror", None) or str(reason)
-
-
-def is_online(url: str, timeout: float = 3.0) -> bool:
-    """Whether the server of `url` can be reached (a connection, nothing downloaded)."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme == "file":
-        return True
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        socket.create_connection((parts.hostname or "", port), timeout=timeout).close()
-    except OSError:
-        return False
-    return True
 
 
 def _check_hash(name: str, hexdigest: str) -> None:
@@ -162,6 +200,8 @@ def _check_hash(name: str, hexdigest: str) -> None:
 def pretrained_state(spec: BackboneSpec, task: Task) -> dict[str, torch.Tensor] | None:
     """The ImageNet weights of `spec` (downloading them if needed), or None if it has none."""
     source = weights_source(spec)
+    if (repo := _timm_repo(spec)) is not None:
+        return None if source == "none" else read_state_dict(fetch_hf(repo, task))
     if source == "bundled" and spec.bundled is not None and (bundled := spec.bundled()):
         return read_state_dict(bundled)
     if source == "cached" and (cached := cached_path(spec)) is not None:
@@ -220,7 +260,9 @@ def build_model(
         _load_original(spec, net, state, Path(weights_file).name)
     elif pretrained:
         known = pretrained_state(spec, task)
-        if known is not None:
+        if known is not None and _timm_repo(spec) is not None:
+            _load_original(spec, net, known, f"the {spec.title} weights")
+        elif known is not None:
             load_into(net, known, f"the {spec.title} weights")
     else:
         _fresh_batchnorm(net)
@@ -238,15 +280,34 @@ def _fresh_batchnorm(net: nn.Module) -> None:
             module.momentum = max(module.momentum, 0.1)
 
 
+def timm_layout(net: nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A checkpoint as timm's own loader would hand it to `net`: its module's
+    `checkpoint_filter_fn` (where it has one) renames and reshapes original releases."""
+    import sys
+
+    module = sys.modules.get(type(net).__module__)
+    adapt = getattr(module, "checkpoint_filter_fn", None)
+    if adapt is None or set(state) == set(net.state_dict()):
+        return state
+    try:
+        return adapt(state, net)
+    except Exception:  # noqa: BLE001 - keep the file as it is: the strict load names why
+        return state
+
+
 def _load_original(spec: BackboneSpec, net: nn.Module, state: dict, name: str) -> None:
-    # A file for another head size is fine: only the backbone part must match.
+    """A file for another head size is fine: only the backbone part must match; a file for
+    another architecture is refused in words that say so."""
+    state = timm_layout(net, state)
     head_keys = {f"{spec.head_path}.weight", f"{spec.head_path}.bias"}
     own_head = {k: v for k, v in net.state_dict().items() if k in head_keys}
-    if all(k in state and state[k].shape == v.shape for k, v in own_head.items()):
+    if not all(k in state and state[k].shape == v.shape for k, v in own_head.items()):
+        state = {**{k: v for k, v in state.items() if k not in head_keys}, **own_head}
+    try:
         load_into(net, state, name)
-        return
-    merged = {**{k: v for k, v in state.items() if k not in head_keys}, **own_head}
-    load_into(net, merged, name)
+    except WeightsError as exc:
+        raise WeightsError(f"{name} was made for another architecture than {spec.title}: "
+                           f"{exc}") from None
 
 
 def _from_transfer_state(

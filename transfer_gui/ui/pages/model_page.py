@@ -8,21 +8,19 @@ from functools import partial
 
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QSplitter,
-    QTableWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from ...core import (
     CLASSIC_STRATEGIES,
+    NO_NETWORK,
     ModelConfig,
     ModelLayout,
     RunError,
@@ -30,28 +28,24 @@ from ...core import (
     run_info,
     select,
 )
-from ..engine import BackboneRow, describe_structure
+from ..engine import BackboneRow, describe_structure, measure
 from ..state import AppState
 from ..widgets.inputs.preset_bar import PresetBar
 from ..widgets.notices.banner import Banner
 from ..widgets.notices.dialogs import show_error
+from ..widgets.notices.download_bar import DownloadBar
 from ..widgets.notices.probe_advice import ProbeAdvice
 from ..widgets.tables.layer_tree import LayerTreeView
+from ..widgets.tables.zoo_picker import ZooPicker
 from ..worker import Task, start_task
 from . import model_texts as texts
-from .common import page_title, table_cell
+from .common import page_title
 
-WEIGHTS_TEXT = {
-    "bundled": "bundled",
-    "cached": "cached",
-    "download": "download",
-    "file": "file",
-    "none": "none",
-}
 WEIGHTS_TIP = {
     "bundled": "Installed with the app: works offline",
     "cached": "Downloaded before: works offline",
-    "download": "Downloaded from torchvision on first use (needs internet once)",
+    "download": "Downloaded on first use into torch's or Hugging Face's cache (needs "
+                "internet once)",
     "file": "Loaded from a file you chose",
     "none": "No pretrained weights",
 }
@@ -70,6 +64,7 @@ class ModelPage(QWidget):
         self.structure: ModelLayout | None = None  # the network described, no weights
         self.build_task: Task | None = None
         self.online_task: Task | None = None
+        self.speed_task: Task | None = None
         self._rows: list[BackboneRow] = []
         self._pending_selectors: tuple[str, ...] | None = None
         self._building: tuple[str, int] | None = None  # (backbone, classes) being built
@@ -83,21 +78,8 @@ class ModelPage(QWidget):
     # --- layout -----------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["Backbone", "Params", "Input", "Top-1",
-                                              "Weights"])
-        if (top1_header := self.table.horizontalHeaderItem(3)) is not None:
-            top1_header.setToolTip("ImageNet top-1 accuracy")
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        header = self.table.horizontalHeader()
-        for col in range(4):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
-        self.table.itemSelectionChanged.connect(self._on_backbone_selected)
+        self.picker = ZooPicker()
+        self.picker.chosen.connect(self._on_backbone_selected)
         self.description = QLabel("Loading the networks…")
         self.description.setWordWrap(True)
         self.weights_label = QLabel("Weights: pretrained on ImageNet")
@@ -113,18 +95,27 @@ class ModelPage(QWidget):
                                       "weights again")
         self.clear_weights.clicked.connect(self._on_clear_weights)
         self.clear_weights.setEnabled(False)
+        self.measure = QPushButton("Measure speed")
+        self.measure.setToolTip("Time a short forward pass of the selected model on this "
+                                "computer (images per second, remembered)")
+        self.measure.clicked.connect(self._on_measure)
+        self.download = DownloadBar()
+        self.download.fetched.connect(self._on_fetched)
+        self.download.refused.connect(self._on_refused)
         buttons = QHBoxLayout()
         buttons.addWidget(self.load_weights)
         buttons.addWidget(self.clear_weights)
+        buttons.addWidget(self.measure)
         buttons.addStretch(1)
         left = QWidget()
         column = QVBoxLayout(left)
         column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(self.table, 1)
+        column.addWidget(self.picker, 1)
         column.addWidget(self.description)
         column.addWidget(self.weights_label)
         column.addWidget(self.weights_banner)
         column.addLayout(buttons)
+        column.addWidget(self.download)
         column.addWidget(self.advice)
 
         splitter = QSplitter()
@@ -134,8 +125,9 @@ class ModelPage(QWidget):
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([520, 560])
         layout = QVBoxLayout(self)
-        layout.addWidget(page_title("Model", "Pick a pretrained network and tick the layers "
-                                             "that train. Checked = trainable."))
+        layout.addWidget(page_title("Model", "Search the pretrained networks (torchvision and "
+                                             "timm) and tick the layers that train. Checked = "
+                                             "trainable."))
         layout.addWidget(splitter, 1)
 
     def _build_tree_side(self) -> QWidget:
@@ -170,34 +162,18 @@ class ModelPage(QWidget):
     @Slot()
     def _on_engine_ready(self) -> None:
         self._rows = list(self.state.engine.backbones)
-        self.table.setRowCount(len(self._rows))
-        for row, info in enumerate(self._rows):
-            name = table_cell(info.title)
-            name.setToolTip(f"{info.name}: {info.description}")
-            self.table.setItem(row, 0, name)
-            self.table.setItem(row, 1, table_cell(f"{info.params / 1e6:.1f} M", True))
-            self.table.setItem(row, 2, table_cell(f"{info.image_size} px", True))
-            top1 = f"{info.top1:.1f} %" if info.top1 else "–"
-            self.table.setItem(row, 3, table_cell(top1, True))
-            weights = table_cell(WEIGHTS_TEXT.get(info.weights, info.weights))
-            weights.setToolTip(WEIGHTS_TIP.get(info.weights, ""))
-            self.table.setItem(row, 4, weights)
+        self.picker.set_rows(self._rows)
         self.select_backbone(self.state.config.model.backbone)
 
     def select_backbone(self, name: str) -> None:
-        for row, info in enumerate(self._rows):
-            if info.name == name:
-                self.table.selectRow(row)
-                return
-        if self._rows:
-            self.table.selectRow(0)
+        if not self.picker.select(name) and self._rows:
+            self.picker.select(self._rows[0].name)
 
     def current_row(self) -> BackboneRow | None:
-        rows = {i.row() for i in self.table.selectedIndexes()}
-        return self._rows[rows.pop()] if len(rows) == 1 else None
+        return self.picker.current()
 
     @Slot()
-    def _on_backbone_selected(self) -> None:
+    def _on_backbone_selected(self, *_: object) -> None:
         info = self.current_row()
         if info is None:
             return
@@ -234,10 +210,13 @@ class ModelPage(QWidget):
         task.failed.connect(partial(self._on_structure_failed, task))
         self.build_task = task
 
-    def _on_structure_built(self, task: Task, structure: ModelLayout) -> None:
+    def _on_structure_built(self, task: Task, structure: ModelLayout | str) -> None:
         if task is not self.build_task:
             return
         self._building = None
+        if isinstance(structure, str):  # listed, but its layer groups are not known here
+            self.summary.setText(structure)
+            return
         self.structure = structure
         model = self.state.config.model
         selectors = self._pending_selectors if self._pending_selectors is not None \
@@ -272,6 +251,8 @@ class ModelPage(QWidget):
                 f"Weights: ImageNet ({WEIGHTS_TIP.get(info.weights, info.weights).lower()})")
         self.clear_weights.setEnabled(bool(path))
         self.weights_banner.clear_message()
+        if info is not None:
+            self.download.show_for(info.name, "" if path else info.weights)
         if info is not None and info.weights == "download" and not path:
             task = start_task(partial(_online, info.name), "online", self)
             task.succeeded.connect(partial(self._on_online_checked, task, info))
@@ -280,10 +261,43 @@ class ModelPage(QWidget):
     def _on_online_checked(self, task: Task, info: BackboneRow, online: object) -> None:
         if task is not self.online_task or online or self.current_row() != info:
             return
-        self.weights_banner.show_message(
-            f"This computer seems to be offline, and the {info.title} weights are not on it: "
-            "training will fail until they can be downloaded. Choose a backbone marked "
-            "bundled or cached, or load a weights file.", "warning")
+        self._on_refused(info.name, NO_NETWORK)
+
+    def _on_refused(self, name: str, why: str) -> None:
+        info = self.current_row()
+        if info is not None and info.name == name:
+            self.weights_banner.show_message(why, "warning")
+
+    def _on_fetched(self, name: str) -> None:
+        self.picker.update_row(name, weights="cached")
+        self._rows = self.picker.rows()
+        self._show_weights()
+
+    @Slot()
+    def _on_measure(self) -> None:
+        info = self.current_row()
+        if info is None:
+            return
+        self.measure.setEnabled(False)
+        self.measure.setText(f"Timing {info.title}…")
+        task = start_task(partial(measure, info.name), "speed", self)
+        task.succeeded.connect(partial(self._on_measured, info.name))
+        task.failed.connect(partial(self._on_measure_failed, info.name))
+        self.speed_task = task
+
+    def _on_measured(self, name: str, rate: object) -> None:
+        self.measure.setEnabled(True)
+        self.measure.setText("Measure speed")
+        self.picker.update_row(name, speed=float(rate))  # type: ignore[arg-type]
+        self._rows = self.picker.rows()
+        info = self.current_row()
+        if info is not None and info.name == name:
+            self.description.setText(texts.backbone_facts(info, self.structure))
+
+    def _on_measure_failed(self, name: str, message: str, details: str) -> None:
+        self.measure.setEnabled(True)
+        self.measure.setText("Measure speed")
+        show_error(self, f"Cannot time {name}", message, details)
 
     @Slot()
     def _on_load_weights(self) -> None:
@@ -359,7 +373,7 @@ class ModelPage(QWidget):
         self.presets.set_unfreeze(model.unfreeze)
         self.structure = None
         if self._rows:
-            self.table.clearSelection()
+            self.picker.view.clearSelection()
             self.select_backbone(model.backbone)
 
     @Slot()
@@ -377,7 +391,9 @@ class ModelPage(QWidget):
 
 def _online(backbone: str, callbacks: list, cancel: object) -> bool:
     """Whether `backbone`'s download address can be reached (in a worker: DNS can be slow)."""
-    from ...core import get_spec, is_online
+    from ...core import is_online, load_catalog
 
-    url = get_spec(backbone).weights_url
+    entry = load_catalog().get(backbone)
+    url = (entry.url or None) if entry is not None and entry.source != "timm" \
+        else "https://huggingface.co"
     return url is None or is_online(url)

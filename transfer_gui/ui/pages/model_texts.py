@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...core import Selection, count, format_count
+from ...core import PRETRAINING_TEXT, Selection, count, format_count
 
 if TYPE_CHECKING:
     from ...core import ModelLayout
@@ -44,7 +44,8 @@ def backbone_facts(info: BackboneRow, layout: ModelLayout | None) -> str:
     run replaces with a new head for the project's classes: once the network is described,
     say both, so that the tree's total adds up."""
     top1 = f", {info.top1:.1f}{NBSP}% ImageNet top-1" if info.top1 else ""
-    size = f"{format_count(info.params)} parameters"
+    top1 += f", {info.speed:.0f}{NBSP}images/s here" if info.speed else ""
+    size = f"{format_count(info.params)} parameters" if info.params else "size not known"
     if layout is not None and layout.backbone == info.name:
         head = sum(layer.size for layer in layout.layers if layer.name == "head")
         body = layout.total - head
@@ -55,5 +56,6 @@ def backbone_facts(info: BackboneRow, layout: ModelLayout | None) -> str:
                     f"{format_count(body)} without it + {new_head}")
         else:
             size = f"{format_count(body)} parameters + {new_head}"
-    return (f"<b>{info.title}</b>: {size}, {info.image_size}{NBSP}px input{top1}. "
+    origin = f" ({info.source}, {PRETRAINING_TEXT.get(info.pretraining, info.pretraining)})"
+    return (f"<b>{info.title}</b>{origin}: {size}, {info.image_size}{NBSP}px input{top1}. "
             f"{info.description}")
