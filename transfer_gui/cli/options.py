@@ -187,8 +187,8 @@ def _transfer_config(args: argparse.Namespace) -> Any:
                               source_weight=args.source_weight,
                               target_weight=args.target_weight)
     if adapting:
-        return TransferConfig(args.mode or "dann", target_dir=str(Path(args.target_dir).resolve()),
-                              adapt_weight=args.adapt_weight)
+        return TransferConfig(args.mode or "auto", target_dir=str(Path(args.target_dir).resolve()),
+                              adapt_weight=args.adapt_weight, adapt_layers=args.adapt_layers)
     return TransferConfig()
 
 

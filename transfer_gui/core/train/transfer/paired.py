@@ -78,7 +78,7 @@ class Pairing(Hook):
         self.transfer = prep.config.transfer
         self.domain: DomainClassifier | None = None
         self.target: Any = None  # the second folder's batch source, for target accuracy
-        if self.transfer.mode == "dann":
+        if self.transfer.gradient == "dann":
             train = prep.config.train
             with torch.random.fork_rng(devices=[]):  # the same classifier whatever ran before
                 torch.manual_seed(train.seed + 7)  # a seed of its own, apart from the model's
@@ -112,7 +112,8 @@ class Pairing(Hook):
             self.target = other if second.labelled else None
             fit.source = PairedBatches(own, own, other)
         fit.task.message("info", self._describe(len(fit.prep.train)))
-        total = fit.epochs * fit.source.steps_per_epoch
+        epochs = fit.epochs - int(bool(fit.prep.config.train.probe_first))  # a probe: no steps
+        total = max(epochs, 1) * fit.source.steps_per_epoch
         fit.make_stepper = partial(PairedStepper, transfer=self.transfer, total_steps=total,
                                    domain=self.domain)
 
@@ -129,8 +130,9 @@ class Pairing(Hook):
             return (f"joint training: an epoch is one pass over the {len(second.train)} source "
                     f"images; each step adds {partner}; loss = {t.source_weight:g} * source + "
                     f"{t.target_weight:g} * target")
-        return (f"domain adaptation ({t.mode.upper()}, weight {t.adapt_weight:g}): an epoch is "
-                f"one pass over the {own} source training images; each step adds a batch of the "
+        return (f"domain adaptation ({t.mode.upper()}, weight {t.adapt_weight or 0:g}): an "
+                f"epoch is one pass over the {own} source training images; each step adds a batch "
+                f"of the "
                 f"{len(second.train)} unlabelled target images")
 
     def _second_source(self, fit: FitState) -> Any:

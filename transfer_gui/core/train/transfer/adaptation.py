@@ -1,0 +1,132 @@
+"""Domain adaptation's last step and its account, as a hook of the run.
+
+When a run with a target folder ends (completed or early-stopped), `Adaptation`:
+
+* takes the model to adapt: after DANN or CORAL the last epoch's (the target's labels are
+  never seen, so the source's validation split cannot say which epoch suits the target best;
+  it keeps the last, as the method intends), otherwise the best epoch's;
+* applies the statistics steps of the mode in order (`statistics`): AdaBN, then feature
+  alignment (source features with the source's body, target features with the adapted one);
+* saves the adapted weights as the run's model, the alignment's statistics beside them, and
+  in `run.json` ("adaptation") the method, whether "auto" chose it, the time, and, when the
+  target folder has labels, the target accuracy before adaptation (the source-only model: the
+  probe a gradient method starts from, else the trained model) and after.
+
+The probe epoch of a probe-first run also gets its target accuracy (from the feature cache),
+so the Train page's dashed target curve starts at source-only.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ...io import bundle
+from ...models.weights import load_into, read_state_dict
+from ..hooks import FitState, Hook
+from ..runrecord import RunRecord, SavedModel
+from .passes import FolderPass, head_accuracy
+from .statistics import NO_BATCHNORM, Alignment, adabn, batchnorms, fold_alignment
+
+STATISTICS = ("adabn", "align")
+
+
+class Adaptation(Hook):
+    def __init__(self, fit: FitState, record: RunRecord) -> None:
+        second = fit.prep.second
+        assert second is not None and not second.is_source
+        self.record = record
+        self.transfer = fit.prep.config.transfer
+        self.steps = [s for s in self.transfer.steps if s in STATISTICS]
+        self.labels = [s.label for s in second.labelled]
+        self.target: FolderPass | None = None  # built once the run has its state
+        self.source: FolderPass | None = None
+        self.before: float | None = None
+
+    def _passes(self, fit: FitState) -> tuple[FolderPass, FolderPass]:
+        if self.target is None or self.source is None:
+            assert fit.prep.second is not None
+            self.target = FolderPass(fit, fit.prep.second.train)
+            self.source = FolderPass(fit, fit.prep.train)
+        return self.source, self.target
+
+    def on_epoch_end(self, fit: FitState) -> None:
+        row = fit.row or {}
+        if row.get("stage") == "probe" and self.labels:
+            _, target = self._passes(fit)
+            row["target_acc"] = self.before = head_accuracy(fit, target.features(),
+                                                            self.labels)
+
+    def on_fit_end(self, fit: FitState) -> None:
+        if fit.stop not in ("completed", "early-stopped") or not fit.run.history:
+            return
+        started = time.perf_counter()
+        gradient = self.transfer.gradient
+        if gradient is None:
+            self._load_best(fit)
+        source, target = self._passes(fit)
+        note: dict[str, Any] = {"method": self.transfer.mode, "auto": self.transfer.auto,
+                                "kept": "last epoch" if gradient else "best epoch"}
+        first = fit.run.history[0]
+        if self.before is None and first.get("stage") == "probe":  # also after a resume
+            self.before = first.get("target_acc")
+        feats = target.features() if self.labels or self.steps else None
+        if self.labels and feats is not None and gradient is None:
+            self.before = head_accuracy(fit, feats, self.labels)  # the trained model's
+        if self.steps:
+            feats = self._statistics(fit, source, target, note)
+        after = head_accuracy(fit, feats, self.labels) if self.labels and feats is not None \
+            else None
+        self._save(fit, note)
+        note.update(seconds=round(time.perf_counter() - started, 3),
+                    target_acc_before=self.before, target_acc_after=after)
+        fit.notes["adaptation"] = note
+        fit.task.message("info", _sentence(note))
+
+    def _load_best(self, fit: FitState) -> None:
+        path = self.record.out / bundle.WEIGHTS
+        if path.is_file():
+            load_into(fit.model, read_state_dict(path), str(path))
+            fit.model.to(fit.device)
+
+    def _statistics(self, fit: FitState, source: FolderPass, target: FolderPass,
+                    note: dict[str, Any]) -> Any:
+        """Apply AdaBN and/or alignment; returns the adapted target features."""
+        source_feats = source.features() if "align" in self.steps else None
+        if "adabn" in self.steps:
+            layers = adabn(fit.model.body, (x for x in target.images() if len(x) > 1))
+            note["adabn_layers"] = layers
+            if not layers:
+                fit.task.message("warning", f"AdaBN: {NO_BATCHNORM}")
+        feats = target.features()
+        if source_feats is not None:
+            alignment = Alignment.between(source_feats, feats)
+            fold_alignment(fit.model.head, alignment, source_feats)
+            alignment.save(self.record.out)
+            note["alignment"] = "alignment.safetensors"
+        return feats
+
+    def _save(self, fit: FitState, note: dict[str, Any]) -> None:
+        """The adapted model becomes the run's model (`record.saved` names its epoch)."""
+        if not self.steps and self.transfer.gradient is None:
+            return
+        history = fit.run.history
+        row = history[-1] if self.transfer.gradient else history[
+            (self.record.saved.epoch or len(history)) - 1 if self.record.saved else -1]
+        bundle.save_weights(self.record.out, fit.model, row["epoch"], row.get("val_acc"))
+        self.record.saved = SavedModel(str(self.record.out / bundle.WEIGHTS), row["epoch"],
+                                       row.get("val_acc"), row.get("val_loss"))
+        note["epoch"] = row["epoch"]
+
+
+def _sentence(note: dict[str, Any]) -> str:
+    text = f"domain adaptation ({note['method']}{', chosen by auto' if note['auto'] else ''})"
+    before, after = note.get("target_acc_before"), note.get("target_acc_after")
+    if before is not None and after is not None:
+        text += (f": target accuracy {before:.1%} before adaptation, {after:.1%} after "
+                 f"({after - before:+.1%})")
+    return text + f"; the saved model (epoch {note.get('epoch', '?')}) is for target images"
+
+
+def has_batchnorm(fit: FitState) -> bool:
+    return bool(batchnorms(fit.model.body))
