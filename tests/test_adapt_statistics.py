@@ -204,3 +204,29 @@ def test_plain_adabn_refused_without_batchnorm(shift, tmp_path, monkeypatch):
     monkeypatch.setattr(second, "batchnorms", lambda body: [])
     with pytest.raises(ConfigError, match="no BatchNorm"):
         Trainer().fit(config(source, target, "adabn"), tmp_path / "run")
+
+
+@pytest.mark.parametrize("mode,strategy", [("dann+align", "fine-tune"),
+                                           ("adabn+align", "linear-probe")])
+def test_neither_folder_is_decoded_twice(shift, tmp_path, monkeypatch, mode, strategy):
+    """The probe's feature pass, training, AdaBN and the alignment's passes all read each
+    image of either folder from one decoding."""
+    from collections import Counter
+
+    from transfer_gui.core.data import datasets
+
+    source, target = shift
+    decoded: Counter[str] = Counter()
+    original = datasets.load_base
+
+    def counting(path: str, size: int) -> torch.Tensor:
+        decoded[path] += 1
+        return original(path, size)
+
+    monkeypatch.setattr(datasets, "load_base", counting)
+    result = Trainer().fit(config(source, target, mode, strategy=strategy, epochs=2),
+                           tmp_path / "run")
+    assert result.status == "completed"
+    # the source's features may all come from the feature cache (earlier runs on these images)
+    assert {str(p) for p in target.rglob("*.png")} <= set(decoded)
+    assert max(decoded.values()) == 1, decoded.most_common(3)

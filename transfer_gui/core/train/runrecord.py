@@ -358,9 +358,10 @@ class Recording(Hook):
         self.record.meta.update(fit.notes)
         result = self.record.finish(fit.stop, fit.message, fit.details)
         fit.result = result
+        adapted = fit.notes.get("adaptation", {}).get("target_acc_after")
         fit.task.emit(FitEnded(fit.stop, self.record.state.epoch, result.best_epoch,
                                result.best_val_acc, result.best_val_loss, result.seconds,
-                               str(self.record.out), result.message))
+                               str(self.record.out), result.message, adapted))
 
     on_fit_failed = on_fit_end
 

@@ -63,7 +63,7 @@ def feature_source(fit: FitState, prep: Prepared | None = None) -> FeatureBatche
     store = open_store(model, prep.config.model.backbone, pre, device, fit.dtype, fit.task)
     samples = [*prep.train, *prep.val]
     request = FeatureRequest(samples, pre, extraction_batch(device, cfg.batch_size), device,
-                             fit.dtype, _workers(cfg, device))
+                             fit.dtype, _workers(cfg, device), cache=decoded_cache(fit.source))
     feats, failed = body_features(model, request, store, fit.task)
     n = len(prep.train)
     bad = set(failed)
@@ -73,6 +73,13 @@ def feature_source(fit: FitState, prep: Prepared | None = None) -> FeatureBatche
                           (feats[[n + i for i in val]], _labels([prep.val[i] for i in val])),
                           cfg.batch_size, cfg.seed, device,
                           [failure(samples[i]) for i in sorted(bad)])
+
+
+def decoded_cache(source: Any) -> Any:
+    """The decoded images an image batch source holds (an LP-FT probe's feature pass reads
+    them instead of decoding again), else None. A paired source's are its own folder's."""
+    source = getattr(source, "own", source)
+    return getattr(getattr(source, "train", None), "cache", None)
 
 
 def image_source(fit: FitState, prep: Prepared) -> Any:

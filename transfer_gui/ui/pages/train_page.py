@@ -353,6 +353,8 @@ class TrainPage(QWidget):
             self.status.setText(f"{text}: {event.done} / {event.total}")
 
     def _on_fit_ended(self, event: FitEnded) -> None:
+        if event.target_acc is not None:  # after adaptation: the curve ends on the adapted model
+            self.plots.add_target(event.epochs_run, event.target_acc)
         self.status.setText(texts.ended_headline(event, self._resumed_after))
         self.log.appendPlainText(texts.ended_line(event, self._resumed_after))
 

@@ -25,8 +25,9 @@ from ...io import bundle
 from ...models.weights import load_into, read_state_dict
 from ..hooks import FitState, Hook
 from ..runrecord import RunRecord, SavedModel
+from .paired import PairedBatches
 from .passes import FolderPass, head_accuracy
-from .statistics import NO_BATCHNORM, Alignment, adabn, batchnorms, fold_alignment
+from .statistics import ALIGNMENT, NO_BATCHNORM, Alignment, adabn, fold_alignment
 
 STATISTICS = ("adabn", "align")
 
@@ -42,20 +43,36 @@ class Adaptation(Hook):
         self.target: FolderPass | None = None  # built once the run has its state
         self.source: FolderPass | None = None
         self.before: float | None = None
+        self.frozen_feats: Any = None  # the pretrained body's target features
+
+    def on_fit_start(self, fit: FitState) -> None:
+        """Later passes over either folder reuse the images training decoded (both folders'
+        batch sources of a DANN or CORAL run): no image is decoded twice."""
+        assert fit.prep.second is not None
+        paired = fit.source if isinstance(fit.source, PairedBatches) else None
+        own, other = (paired.own, paired.partner) if paired is not None else (None, None)
+        self.source = FolderPass(fit, fit.prep.train, _decoded(own))
+        self.target = FolderPass(fit, fit.prep.second.train, _decoded(other),
+                                 again="adabn" in self.steps)
 
     def _passes(self, fit: FitState) -> tuple[FolderPass, FolderPass]:
         if self.target is None or self.source is None:
-            assert fit.prep.second is not None
-            self.target = FolderPass(fit, fit.prep.second.train)
-            self.source = FolderPass(fit, fit.prep.train)
+            self.on_fit_start(fit)
+        assert self.source is not None and self.target is not None
         return self.source, self.target
 
     def on_epoch_end(self, fit: FitState) -> None:
-        row = fit.row or {}
-        if row.get("stage") == "probe" and self.labels:
-            _, target = self._passes(fit)
-            row["target_acc"] = self.before = head_accuracy(fit, target.features(),
-                                                            self.labels)
+        """The target accuracy of a probe epoch, and of every epoch of a frozen body's run
+        (from cached features: the target's pass through the body happens once)."""
+        row = fit.row
+        if row is None or not self.labels or row.get("target_acc") is not None:
+            return
+        if row.get("stage") == "probe" or (fit.use_features and self.transfer.gradient is None):
+            if self.frozen_feats is None:
+                self.frozen_feats = self._passes(fit)[1].features()
+            row["target_acc"] = head_accuracy(fit, self.frozen_feats, self.labels)
+            if row.get("stage") == "probe":
+                self.before = row["target_acc"]
 
     def on_fit_end(self, fit: FitState) -> None:
         if fit.stop not in ("completed", "early-stopped") or not fit.run.history:
@@ -71,15 +88,20 @@ class Adaptation(Hook):
         if self.before is None and first.get("stage") == "probe":  # also after a resume
             self.before = first.get("target_acc")
         feats = target.features() if self.labels or self.steps else None
-        if self.labels and feats is not None and gradient is None:
-            self.before = head_accuracy(fit, feats, self.labels)  # the trained model's
+        accuracy: dict[str, float] = {}  # the target accuracy after each step
+        if self.labels and feats is not None:
+            trained = head_accuracy(fit, feats, self.labels)
+            if gradient is None:
+                self.before = trained  # the trained model is the source-only one
+            else:
+                accuracy[gradient] = trained
         if self.steps:
-            feats = self._statistics(fit, source, target, note)
-        after = head_accuracy(fit, feats, self.labels) if self.labels and feats is not None \
-            else None
+            self._statistics(fit, source, target, feats, note, accuracy)
         self._save(fit, note)
         note.update(seconds=round(time.perf_counter() - started, 3),
-                    target_acc_before=self.before, target_acc_after=after)
+                    target_acc_before=self.before,
+                    target_acc_after=list(accuracy.values())[-1] if accuracy else None,
+                    target_acc_steps=accuracy)
         fit.notes["adaptation"] = note
         fit.task.message("info", _sentence(note))
 
@@ -90,21 +112,24 @@ class Adaptation(Hook):
             fit.model.to(fit.device)
 
     def _statistics(self, fit: FitState, source: FolderPass, target: FolderPass,
-                    note: dict[str, Any]) -> Any:
-        """Apply AdaBN and/or alignment; returns the adapted target features."""
+                    feats: Any, note: dict[str, Any], accuracy: dict[str, float]) -> None:
+        """Apply AdaBN and/or alignment (`feats`: the trained model's target features)."""
         source_feats = source.features() if "align" in self.steps else None
         if "adabn" in self.steps:
             layers = adabn(fit.model.body, (x for x in target.images() if len(x) > 1))
             note["adabn_layers"] = layers
             if not layers:
                 fit.task.message("warning", f"AdaBN: {NO_BATCHNORM}")
-        feats = target.features()
+            feats = target.features()
+            if self.labels:
+                accuracy["adabn"] = head_accuracy(fit, feats, self.labels)
         if source_feats is not None:
             alignment = Alignment.between(source_feats, feats)
             fold_alignment(fit.model.head, alignment, source_feats)
             alignment.save(self.record.out)
-            note["alignment"] = "alignment.safetensors"
-        return feats
+            note["alignment"] = ALIGNMENT
+            if self.labels:
+                accuracy["align"] = head_accuracy(fit, feats, self.labels)
 
     def _save(self, fit: FitState, note: dict[str, Any]) -> None:
         """The adapted model becomes the run's model (`record.saved` names its epoch)."""
@@ -128,5 +153,6 @@ def _sentence(note: dict[str, Any]) -> str:
     return text + f"; the saved model (epoch {note.get('epoch', '?')}) is for target images"
 
 
-def has_batchnorm(fit: FitState) -> bool:
-    return bool(batchnorms(fit.model.body))
+def _decoded(source: Any) -> Any:
+    """The decoded-image cache of an image batch source's training images (else None)."""
+    return getattr(getattr(source, "train", None), "cache", None)

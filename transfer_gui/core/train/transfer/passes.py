@@ -6,6 +6,7 @@ pretrained body: no forward pass), else through the body, each image decoded onc
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
@@ -22,14 +23,18 @@ from ..sources import extraction_batch
 
 
 class FolderPass:
-    """The images of one folder (`samples`, in a fixed order) for repeated passes."""
+    """The images of one folder (`samples`, in a fixed order) for repeated passes; `cache`:
+    the decoded images training already holds (a DANN or CORAL run's), if any; `again`: the
+    images will be needed again (AdaBN), so even a pass that fills the feature cache keeps
+    them decoded."""
 
-    def __init__(self, fit: FitState, samples: Sequence[Sample]) -> None:
-        self.fit, self.samples = fit, list(samples)
-        self.cache: DecodedCache | None = None
+    def __init__(self, fit: FitState, samples: Sequence[Sample], cache: Any = None,
+                 again: bool = False) -> None:
+        self.fit, self.samples, self.again = fit, list(samples), again
+        self.cache: DecodedCache | None = cache
 
     def _decoded(self) -> DecodedCache:
-        if self.cache is None:
+        if self.cache is None or not isinstance(self.cache, DecodedCache):
             cfg, pre = self.fit.prep.config.train, self.fit.prep.preprocess
             self.cache = DecodedCache(cfg.cache_memory_mb * MIB, cache_root() / "spill")
             prefill(self.cache, [s.path for s in self.samples], pre.resize_size, self.fit.task)
@@ -55,9 +60,10 @@ class FolderPass:
         store = existing_store(model, prep.config.model.backbone, prep.preprocess, fit.device,
                                fit.dtype)
         if store is not None:
+            cache = self._decoded() if self.again else self.cache
             request = FeatureRequest(self.samples, prep.preprocess,
                                      extraction_batch(fit.device, prep.config.train.batch_size),
-                                     fit.device, fit.dtype)
+                                     fit.device, fit.dtype, cache=cache)
             return body_features(model, request, store, fit.task.quiet())[0]
         model.eval()
         rows = []
