@@ -291,7 +291,7 @@ GRADIENT_ADAPT = ("dann", "coral")
 # What "auto" becomes, and the adaptation weights' defaults: chosen by the adaptation benchmark
 # (tests/bench/bench_adaptation.py, tests/bench/BENCHMARKS.md section "Domain adaptation") on
 # its choice seeds. A frozen network (probe, classic head) can only use a statistics method.
-AUTO_ADAPT = {"trained": "adabn+align", "frozen": "adabn+align"}
+AUTO_ADAPT = {"trained": "align", "frozen": "align"}
 ADAPT_WEIGHTS = {"dann": 0.3, "coral": 100.0}
 # Layer groups below the head that a gradient method trains with the fine-tune strategy (its
 # own choice, not "Fine-tune top"'s; benchmark as above).
