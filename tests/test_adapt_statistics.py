@@ -230,3 +230,16 @@ def test_neither_folder_is_decoded_twice(shift, tmp_path, monkeypatch, mode, str
     # the source's features may all come from the feature cache (earlier runs on these images)
     assert {str(p) for p in target.rglob("*.png")} <= set(decoded)
     assert max(decoded.values()) == 1, decoded.most_common(3)
+
+
+@pytest.mark.parametrize("strategy", ["logistic", "knn"])
+def test_alignment_adapts_a_classic_head(shift, tmp_path, strategy):
+    """The saved model, evaluated on the target folder, scores what the run reported."""
+    from transfer_gui.core.analysis.evaluation import evaluate_run
+
+    source, target = shift
+    result = Trainer().fit(config(source, target, "align", strategy=strategy), tmp_path / "run")
+    assert result.status == "completed"
+    note = bundle.read_meta(tmp_path / "run")["adaptation"]
+    scored = evaluate_run(tmp_path / "run", str(target), device="cpu").result.accuracy
+    assert note["target_acc_after"] == pytest.approx(scored, abs=1e-6)

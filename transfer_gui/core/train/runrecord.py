@@ -358,7 +358,8 @@ class Recording(Hook):
         self.record.meta.update(fit.notes)
         result = self.record.finish(fit.stop, fit.message, fit.details)
         fit.result = result
-        adapted = fit.notes.get("adaptation", {}).get("target_acc_after")
+        note = fit.notes.get("adaptation", {})  # the statistics step's figure ends the curve
+        adapted = note.get("target_acc_after") if note.get("statistics") else None
         fit.task.emit(FitEnded(fit.stop, self.record.state.epoch, result.best_epoch,
                                result.best_val_acc, result.best_val_loss, result.seconds,
                                str(self.record.out), result.message, adapted))

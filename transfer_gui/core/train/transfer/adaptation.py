@@ -83,7 +83,8 @@ class Adaptation(Hook):
             self._load_best(fit)
         source, target = self._passes(fit)
         note: dict[str, Any] = {"method": self.transfer.mode, "auto": self.transfer.auto,
-                                "kept": "last epoch" if gradient else "best epoch"}
+                                "kept": "last epoch" if gradient else "best epoch",
+                                "statistics": self.steps}
         first = fit.run.history[0]
         if self.before is None and first.get("stage") == "probe":  # also after a resume
             self.before = first.get("target_acc")

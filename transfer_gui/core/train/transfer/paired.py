@@ -132,8 +132,8 @@ class Pairing(Hook):
                     f"{t.target_weight:g} * target")
         return (f"domain adaptation ({t.mode.upper()}, weight {t.adapt_weight or 0:g}): an "
                 f"epoch is one pass over the {own} source training images; each step adds a batch "
-                f"of the "
-                f"{len(second.train)} unlabelled target images")
+                f"of the {len(second.train)} unlabelled target images; with fine-tune, the top "
+                f"{t.adapt_layers} layer groups adapt")
 
     def _second_source(self, fit: FitState) -> Any:
         second = self.second
