@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -182,8 +183,11 @@ def test_auto_resolves_to_the_benchmarks_choice_and_run_json_says_so(shift, tmp_
 
 
 def test_dann_starts_from_a_probe_and_reports_target_accuracy_before_and_after(
-        shift, tmp_path):
+        shift, tmp_path, monkeypatch):
+    """Also: the probe's feature pass, training and the alignment's passes read each image
+    of either folder from one decoding."""
     source, target = shift
+    decoded = count_decoding(monkeypatch)
     result = Trainer().fit(config(source, target, "dann+align", strategy="fine-tune",
                                   epochs=3), tmp_path / "run")
     assert result.status == "completed"
@@ -195,6 +199,8 @@ def test_dann_starts_from_a_probe_and_reports_target_accuracy_before_and_after(
     assert note["target_acc_before"] == history[0]["target_acc"]
     assert note["kept"] == "last epoch" and note["epoch"] == 3
     assert meta["best"]["epoch"] == 3
+    images = {str(p) for p in (*source.rglob("*.png"), *target.rglob("*.png"))}
+    assert set(decoded) == images and max(decoded.values()) == 1, decoded.most_common(3)
 
 
 def test_plain_adabn_refused_without_batchnorm(shift, tmp_path, monkeypatch):
@@ -206,16 +212,10 @@ def test_plain_adabn_refused_without_batchnorm(shift, tmp_path, monkeypatch):
         Trainer().fit(config(source, target, "adabn"), tmp_path / "run")
 
 
-@pytest.mark.parametrize("mode,strategy", [("dann+align", "fine-tune"),
-                                           ("adabn+align", "linear-probe")])
-def test_neither_folder_is_decoded_twice(shift, tmp_path, monkeypatch, mode, strategy):
-    """The probe's feature pass, training, AdaBN and the alignment's passes all read each
-    image of either folder from one decoding."""
-    from collections import Counter
-
+def count_decoding(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How often each image file is decoded from now on."""
     from transfer_gui.core.data import datasets
 
-    source, target = shift
     decoded: Counter[str] = Counter()
     original = datasets.load_base
 
@@ -224,17 +224,26 @@ def test_neither_folder_is_decoded_twice(shift, tmp_path, monkeypatch, mode, str
         return original(path, size)
 
     monkeypatch.setattr(datasets, "load_base", counting)
-    result = Trainer().fit(config(source, target, mode, strategy=strategy, epochs=2),
-                           tmp_path / "run")
+    return decoded
+
+
+def test_adabn_and_alignment_decode_the_target_once(shift, tmp_path, monkeypatch):
+    """The target's feature pass (filling the feature cache), AdaBN's pass and the adapted
+    features' pass read one decoding of each target image."""
+    source, target = shift
+    decoded = count_decoding(monkeypatch)
+    result = Trainer().fit(config(source, target, "adabn+align"), tmp_path / "run")
     assert result.status == "completed"
     # the source's features may all come from the feature cache (earlier runs on these images)
     assert {str(p) for p in target.rglob("*.png")} <= set(decoded)
     assert max(decoded.values()) == 1, decoded.most_common(3)
 
 
-@pytest.mark.parametrize("strategy", ["logistic", "knn"])
-def test_alignment_adapts_a_classic_head(shift, tmp_path, strategy):
-    """The saved model, evaluated on the target folder, scores what the run reported."""
+def test_alignment_adapts_a_classic_head(shift, tmp_path):
+    """A k-NN head's bank is moved onto the target's statistics (a logistic head is a linear
+    layer, aligned like a probe's): the saved model, evaluated on the target folder, scores
+    what the run reported."""
+    strategy = "knn"
     from transfer_gui.core.analysis.evaluation import evaluate_run
 
     source, target = shift
