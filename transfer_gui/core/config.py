@@ -288,13 +288,14 @@ ADAPT_NAMES = {
 }
 ADAPT_MODES = (*ADAPT_NAMES, "auto")
 GRADIENT_ADAPT = ("dann", "coral")
-# What "auto" becomes, and the adaptation weights' defaults: chosen by the adaptation benchmark
-# (tests/bench/bench_adaptation.py, tests/bench/BENCHMARKS.md section "Domain adaptation") on
-# its choice seeds. A frozen network (probe, classic head) can only use a statistics method.
+# What "auto" becomes: chosen by the adaptation benchmark (tests/bench/bench_adaptation.py,
+# tests/bench/BENCHMARKS.md, "Domain adaptation") on its choice seed, for a frozen network
+# (probe, classic head: only a statistics method applies) and a trained one. The weights and
+# the layers are the values its DANN and CORAL runs used (too few runs to sweep them).
 AUTO_ADAPT = {"trained": "align", "frozen": "align"}
-ADAPT_WEIGHTS = {"dann": 0.3, "coral": 100.0}
+ADAPT_WEIGHTS = {"dann": 1.0, "coral": 100.0}
 # Layer groups below the head that a gradient method trains with the fine-tune strategy (its
-# own choice, not "Fine-tune top"'s; benchmark as above).
+# own, not "Fine-tune top"'s; the value the benchmark's DANN and CORAL runs used).
 ADAPT_LAYERS = 2
 
 
@@ -352,15 +353,15 @@ class TransferConfig(_Config):
     adapt_weight: float | None = option(
         label="Adaptation weight", min=0.0, above=True, top=10000.0, decimals=2, step=0.1,
         special="auto",
-        help="The weight of DANN's or CORAL's loss; auto is the adaptation benchmark's choice "
-             f"(DANN {ADAPT_WEIGHTS['dann']:g}, CORAL {ADAPT_WEIGHTS['coral']:g})",
+        help="The weight of DANN's or CORAL's loss; auto: the value the adaptation benchmark "
+             f"ran (DANN {ADAPT_WEIGHTS['dann']:g}, CORAL {ADAPT_WEIGHTS['coral']:g})",
         cli=Cli(group=ADAPT, metavar="W", help="weight of DANN's or CORAL's loss (default: "
                 f"the benchmark's, DANN {ADAPT_WEIGHTS['dann']:g}, CORAL "
                 f"{ADAPT_WEIGHTS['coral']:g})"))
     adapt_layers: int | None = option(
         label="Layers that adapt", min=0, bottom=1, top=24, special="auto", suffix=" groups",
         help="DANN and CORAL with the fine-tune strategy: how many layer groups below the head "
-             f"adapt (auto: {ADAPT_LAYERS}, the adaptation benchmark's choice, not Fine-tune "
+             f"adapt (auto: {ADAPT_LAYERS}, the value the adaptation benchmark ran; not Fine-tune "
              "top's)",
         cli=Cli(group=ADAPT, metavar="N", help="dann/coral with fine-tune: layer groups below "
                 f"the head that adapt (default {ADAPT_LAYERS})"))
