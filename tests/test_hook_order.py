@@ -23,6 +23,8 @@ from transfer_gui.core.train.lpft import Probe
 from transfer_gui.core.train.runrecord import Recording
 from transfer_gui.core.train.stages import Stages
 from transfer_gui.core.train.tboard import TensorBoard
+from transfer_gui.core.train.dist.parts import InStep
+from transfer_gui.core.train.transfer.adaptation import Adaptation
 from transfer_gui.core.train.transfer.paired import Pairing
 
 
@@ -57,15 +59,21 @@ def test_the_named_constraints_hold():
     assert order.index("record") < order.index("early-stopping")
 
 
-@pytest.mark.parametrize("optional", list(itertools.product([False, True], repeat=3)))
+@pytest.mark.parametrize("optional", list(itertools.product([False, True], repeat=5)))
 @pytest.mark.parametrize("classic", [False, True])
 def test_every_set_of_hooks_a_run_makes_is_ordered(classic, optional):
-    """As the loop lists them (a second folder, TensorBoard, early stopping optional)."""
-    pairing, tensorboard, stopping = optional
-    parts = ([ClassicHead] if classic else [Pairing] * pairing + [Stages, Probe])
+    """As the loop lists them (a second folder's pairing, domain adaptation, several processes,
+    TensorBoard, early stopping optional)."""
+    pairing, adapting, processes, tensorboard, stopping = optional
+    parts = [InStep] * processes
+    parts += [ClassicHead] if classic else [Pairing] * pairing + [Stages, Probe]
+    parts += [Adaptation] * adapting
     parts += [TensorBoard] * tensorboard + [EarlyStopping] * stopping
     names = _names(order_hooks([_bare(c) for c in (*parts, BestEpoch, Recording)]))
     assert names.index("best") < names.index("record")
+    if adapting:  # the target accuracy joins the row before it is judged and kept
+        first = "classic" if classic else "probe"
+        assert names.index(first) < names.index("adaptation") < names.index("best")
     assert names[-1] == "early-stopping" if stopping else names[-1] in ("record", "tensorboard")
 
 
@@ -75,7 +83,7 @@ def test_a_classic_head_runs_before_the_rule_and_the_record():
 
 
 def test_every_hook_declares_a_name_and_known_parts():
-    for cls in (*RUN_HOOKS, ClassicHead):
+    for cls in (*RUN_HOOKS, ClassicHead, Adaptation, InStep):
         assert cls.name and (cls.reads | cls.writes) <= PARTS
 
 

@@ -19,7 +19,8 @@ CONFIGS = (DataConfig, ModelConfig, TrainConfig, TransferConfig)
 # settings the command line sets otherwise or not at all, on purpose
 NOT_ON_THE_COMMAND_LINE = {"DataConfig.root": "the DATA argument",
                            "DataConfig.folder_split": "a train/ + val/ folder decides",
-                           "ModelConfig.trainable": "the window's layer tree"}
+                           "ModelConfig.trainable": "the window's layer tree",
+                           "TransferConfig.auto": "--adapt auto records it"}
 # every recipe flag the command line had before its options were generated
 FLAGS = ("--backbone", "--strategy", "--unfreeze", "--head-epochs", "--no-probe-first",
          "--layer-decay", "--bn-stats", "--epochs", "--batch-size", "--lr", "--optimizer",

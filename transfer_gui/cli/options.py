@@ -181,14 +181,17 @@ def _transfer_config(args: argparse.Namespace) -> Any:
                          "(domain adaptation), not both")
     if args.mode and not adapting:
         raise UsageError("--adapt needs --target-unlabeled DIR")
-    args.strategy = args.strategy or ("fine-tune" if adapting else "linear-probe")
+    # DANN and CORAL change the backbone's features: it must train; the statistics methods
+    # (auto's choice) adapt a probe
+    gradient = str(args.mode or "auto").split("+")[0] in ("dann", "coral")
+    args.strategy = args.strategy or ("fine-tune" if adapting and gradient else "linear-probe")
     if args.source_dir:
         return TransferConfig("joint", source_dir=str(Path(args.source_dir).resolve()),
                               source_weight=args.source_weight,
                               target_weight=args.target_weight)
     if adapting:
-        return TransferConfig(args.mode or "dann", target_dir=str(Path(args.target_dir).resolve()),
-                              adapt_weight=args.adapt_weight)
+        return TransferConfig(args.mode or "auto", target_dir=str(Path(args.target_dir).resolve()),
+                              adapt_weight=args.adapt_weight, adapt_layers=args.adapt_layers)
     return TransferConfig()
 
 

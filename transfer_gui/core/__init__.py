@@ -41,6 +41,8 @@ _WHERE: dict[str, str] = {
     "report_format": "analysis.report",
     "write_report": "analysis.report",
     "write_csv": "analysis.predict",
+    "ADAPT_NAMES": "config",
+    "AUTO_ADAPT": "config",
     "CLASSIC_STRATEGIES": "config",
     "STRATEGY_NAMES": "config",
     "DataConfig": "config",

@@ -63,6 +63,7 @@ class FitEnded:
     seconds: float
     run_dir: str
     message: str = ""
+    target_acc: float | None = None  # the adapted model's, when the target folder has labels
 
 
 @dataclass(frozen=True)

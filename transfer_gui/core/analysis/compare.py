@@ -71,6 +71,7 @@ def run_summary(run_dir: str | os.PathLike[str], evaluate: bool = True,
         "total_params": (meta.get("params") or {}).get("total"),
         "history": meta.get("history", []),
         **probe_facts(meta),
+        **adaptation_facts(meta),
     }
     if evaluate:
         try:
@@ -84,6 +85,16 @@ def run_summary(run_dir: str | os.PathLike[str], evaluate: bool = True,
 
 
 KEPT_PROBE_MARK = "kept its probe"
+
+
+def adaptation_facts(meta: dict[str, Any]) -> dict[str, Any]:
+    """A domain-adaptation run's target accuracy as source only (before adaptation) and
+    adapted, side by side (None without target labels or adaptation)."""
+    note = meta.get("adaptation")
+    note = note if isinstance(note, dict) else {}
+    return {"target_source_only": note.get("target_acc_before"),
+            "target_adapted": note.get("target_acc_after"),
+            "adaptation": note.get("method")}
 
 
 def probe_facts(meta: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -67,8 +68,8 @@ def _digests(samples: Sequence[Sample]) -> list[str]:
 @dataclass(frozen=True)
 class FeatureRequest:
     """Which images to compute the body's features of, and how: in batches of `batch_size`
-    on `device` at `dtype`, decoded by `workers` loader processes; `phase` names the work in
-    progress events."""
+    on `device` at `dtype`, decoded by `workers` loader processes (or taken from `cache`, a
+    `DecodedCache` that already holds them); `phase` names the work in progress events."""
 
     samples: Sequence[Sample]
     pre: Preprocess
@@ -77,6 +78,7 @@ class FeatureRequest:
     dtype: torch.dtype | None = None
     workers: int = 0
     phase: str = "features"
+    cache: Any = None
 
 
 class _Extraction:
@@ -131,11 +133,12 @@ def _from_store(store: FeatureStore | None, digests: list[str],
 
 
 def _batches(samples: list[Sample], pre: Preprocess, batch_size: int, workers: int,
-             device: torch.device) -> tuple[list[list[int]], Iterable]:
+             device: torch.device, cache: Any = None) -> tuple[list[list[int]], Iterable]:
     """Index batches and the loader that yields (images, labels, loaded) for them (a stand-in
     for a broken file must not be cached)."""
     batches = sequential(len(samples), batch_size)
-    loader = DataLoader(ImageDataset(samples, pre, eval_transform(pre)), batch_sampler=batches,
+    loader = DataLoader(ImageDataset(samples, pre, eval_transform(pre), cache),
+                        batch_sampler=batches,
                         num_workers=workers, pin_memory=device.type == "cuda")
     return batches, loader if workers else prefetch(loader)
 
@@ -158,7 +161,7 @@ def body_features(model: TransferNet, request: FeatureRequest, store: FeatureSto
         return out, unreadable
     work = _Extraction(model, request.device, request.dtype, store, task)
     batches, loader = _batches([samples[i] for i in missing], request.pre, request.batch_size,
-                               request.workers, request.device)
+                               request.workers, request.device, request.cache)
     try:
         for indices, (x, _, ok) in zip(batches, loader, strict=True):
             task.check()

@@ -52,6 +52,7 @@ from .recipe import (
 from .runrecord import FitResult, Recording, RunRecord, TrainingFailed, failure_text
 from .stages import Stages
 from .tboard import TensorBoard, require_tensorboard
+from .transfer.adaptation import Adaptation
 from .transfer.paired import Pairing
 from .transfer.secondfolder import attach_second, save_second
 
@@ -144,6 +145,8 @@ def _fit(config: RunConfig | None, out: Path, task: Task, resume: bool,
     state.task = task.adding(record.steps)  # the run folder keeps every step
     parts = [*together(state, ranks, local),
              *(_classic_part(state) if classic else _gradient_parts(state))]
+    if prep.second is not None and not prep.second.is_source:
+        parts.append(Adaptation(state, record))
     if tensorboard is not None and ranks.main:
         parts.append(TensorBoard(tensorboard))
     if config.train.early_stopping:
@@ -173,10 +176,11 @@ def _gradient_parts(state: FitState) -> list[Hook]:
     state.scaler = torch.amp.GradScaler(enabled=state.dtype == torch.float16)
     stages = Stages(state.model, cfg.head_epochs or 0, state.epochs, bool(cfg.probe_first))
     pairing = ([Pairing(prep, state.model, state.optimizer, state.device)]
-               if prep.second is not None else [])
+               if prep.config.transfer.pairs_batches else [])
     if not state.use_features and maybe_compile(state.model, cfg.compile):
         state.task.message("info", "torch.compile: the first steps compile")
-    return [*pairing, stages, Probe(stages.probe)]
+    # adaptation: a probe perfect on the source's validation images still has the target to meet
+    return [*pairing, stages, Probe(stages.probe, ends_run=prep.config.transfer.gradient is None)]
 
 
 def _conclude(state: FitState, hooks: Hooks) -> FitResult:

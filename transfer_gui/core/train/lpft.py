@@ -44,8 +44,8 @@ class Probe(Hook):
     writes = frozenset({"row", "model", "stop", "message", "notes"})
     after = ("pairing", "stages")
 
-    def __init__(self, active: bool) -> None:
-        self.active = active
+    def __init__(self, active: bool, ends_run: bool = True) -> None:
+        self.active, self.ends_run = active, ends_run  # ends_run: a perfect probe ends the run
         self.unbeatable = ""  # the message of a run ended after its probe
 
     def on_epoch_start(self, fit: FitState) -> None:
@@ -58,7 +58,7 @@ class Probe(Hook):
         kept model is the probe either way, and the remaining epochs would only cost time."""
         row = fit.row or {}
         acc = row.get("val_acc")
-        if not self.active or acc is None or row.get("stage") != "probe":
+        if not (self.active and self.ends_run) or acc is None or row.get("stage") != "probe":
             return
         images = len(fit.prep.val)
         if fit.run.epoch < fit.epochs and not beats_probe(1.0, acc, images):

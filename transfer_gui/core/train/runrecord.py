@@ -358,9 +358,11 @@ class Recording(Hook):
         self.record.meta.update(fit.notes)
         result = self.record.finish(fit.stop, fit.message, fit.details)
         fit.result = result
+        note = fit.notes.get("adaptation", {})  # the statistics step's figure ends the curve
+        adapted = note.get("target_acc_after") if note.get("statistics") else None
         fit.task.emit(FitEnded(fit.stop, self.record.state.epoch, result.best_epoch,
                                result.best_val_acc, result.best_val_loss, result.seconds,
-                               str(self.record.out), result.message))
+                               str(self.record.out), result.message, adapted))
 
     on_fit_failed = on_fit_end
 

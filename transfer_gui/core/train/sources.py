@@ -68,7 +68,7 @@ def feature_source(fit: FitState, prep: Prepared | None = None,
     store = open_store(model, prep.config.model.backbone, pre, device, fit.dtype, fit.task)
     samples = [*prep.train, *prep.val]
     request = FeatureRequest(samples, pre, extraction_batch(device, cfg.batch_size), device,
-                             fit.dtype, _workers(cfg, device))
+                             fit.dtype, _workers(cfg, device), cache=decoded_cache(fit.source))
     feats, failed = shared_features(fit, model, request, store)
     n = len(prep.train)
     bad = set(failed)
@@ -98,6 +98,13 @@ def shared_features(fit: FitState, model: Any, request: FeatureRequest,
     feats, failed = body_features(model, mine, store, fit.task)
     every = ranks.objects([span.start + i for i in failed])
     return ranks.gather_rows(feats), sorted(i for part in every for i in part)
+
+
+def decoded_cache(source: Any) -> Any:
+    """The decoded images an image batch source holds (an LP-FT probe's feature pass reads
+    them instead of decoding again), else None. A paired source's are its own folder's."""
+    source = getattr(source, "own", source)
+    return getattr(getattr(source, "train", None), "cache", None)
 
 
 def image_source(fit: FitState, prep: Prepared) -> Any:

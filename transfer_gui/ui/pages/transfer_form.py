@@ -14,26 +14,52 @@ import os
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QComboBox, QFileDialog, QFormLayout, QGroupBox, QLabel, QWidget
 
-from ...core import TransferConfig, options_of
+from ...core import ADAPT_NAMES, AUTO_ADAPT, TransferConfig, options_of
 from ..widgets.inputs.folder_field import FolderField
 from ..widgets.inputs.option_fields import make_fields, problems_of, widget_of
 
+_TARGET = ("The data folder is the labelled source; the target folder holds unlabelled images "
+           "of the new domain. ")
+_STATS = ("No training beyond the source's: seconds, from the feature cache. Works with every "
+          "strategy, the classic heads included.")
 HELP = {
     "none": "Train on the data folder alone.",
     "joint": "A labelled source folder (same classes) trains along with the data folder: "
              "loss = a × source + b × target, validated on the data folder.",
-    "dann": "The data folder is the labelled source; the target folder holds unlabelled "
-            "images of the new domain. A domain classifier behind gradient reversal aligns "
-            "their features (DANN).",
-    "coral": "The data folder is the labelled source; the target folder holds unlabelled "
-             "images of the new domain. Deep CORAL matches their feature covariances.",
+    "auto": _TARGET + "Auto: the method the adaptation benchmark chose ({auto}), with its "
+            "weights. Target class sub-folders give the target accuracy before and after.",
+    "align": _TARGET + "Feature alignment: each domain's features are standardised with its "
+             "own mean and variance (no target labels). " + _STATS,
+    "adabn": _TARGET + "AdaBN: BatchNorm's running statistics are re-estimated on the target "
+             "images; every weight stays. Networks without BatchNorm (ViT, ConvNeXt): use "
+             "alignment. " + _STATS,
+    "adabn+align": _TARGET + "AdaBN, then feature alignment. " + _STATS,
+    "dann": _TARGET + "A domain classifier behind gradient reversal aligns their features "
+            "(DANN), starting from the probe. {cost}",
+    "coral": _TARGET + "Deep CORAL matches their feature covariances, starting from the probe. "
+             "{cost}",
+    "dann+align": _TARGET + "DANN, then feature alignment. {cost}",
+    "coral+align": _TARGET + "CORAL, then feature alignment. {cost}",
 }
-FOLDER_FOR = {"joint": "source_dir", "dann": "target_dir", "coral": "target_dir"}
+# measured on the adaptation benchmark (tests/bench/BENCHMARKS.md, "Domain adaptation")
+COST = ("Each step runs a source and a target batch through the network: on a CPU a step "
+        "takes {ratio} the CPU time of a source-only step, and a run minutes where the "
+        "statistics methods take seconds.")
+DANN_CPU_RATIO = "2.2x (64 px) to 2.7x (112 px)"  # EfficientNet-Lite0, its top 2 groups training
+ADAPT = tuple(m for m in HELP if m not in ("none", "joint"))
+GRADIENT = tuple(m for m in ADAPT if m.split("+")[0] in ("dann", "coral") or m == "auto")
+FOLDER_FOR = {"joint": "source_dir", **{m: "target_dir" for m in ADAPT}}
 CHOOSER_TITLE = {"source_dir": "Labelled source folder (one sub-folder per class)",
                  "target_dir": "Folder of unlabelled target images"}
 WEIGHTS = ("source_weight", "target_weight", "adapt_weight")
+NUMBERS = (*WEIGHTS, "adapt_layers")  # the typed settings
 USED_BY = {"source_dir": ("joint",), "source_weight": ("joint",), "target_weight": ("joint",),
-           "target_dir": ("dann", "coral"), "adapt_weight": ("dann", "coral")}
+           "target_dir": ADAPT, "adapt_weight": GRADIENT, "adapt_layers": GRADIENT}
+
+
+def help_text(mode: str) -> str:
+    return HELP[mode].format(auto=ADAPT_NAMES[AUTO_ADAPT["trained"]],
+                             cost=COST.format(ratio=DANN_CPU_RATIO))
 
 
 class TransferForm(QGroupBox):
@@ -45,7 +71,7 @@ class TransferForm(QGroupBox):
         super().__init__("Transfer", parent)
         self._config = TransferConfig()
         self.fields = make_fields(options_of(TransferConfig))
-        self.help = QLabel(HELP["none"])
+        self.help = QLabel(help_text("none"))
         self.help.setWordWrap(True)
         self.help.setObjectName("pageSubtitle")
         self.form = QFormLayout(self)
@@ -62,7 +88,7 @@ class TransferForm(QGroupBox):
         self.mode.currentIndexChanged.connect(self._on_mode_changed)
         self.source.choose_clicked.connect(self._on_source_clicked)
         self.target.choose_clicked.connect(self._on_target_clicked)
-        for name in WEIGHTS:
+        for name in NUMBERS:
             self.fields[name].changed.connect(self._on_weight_changed)
         self._show(self._config)
 
@@ -80,7 +106,7 @@ class TransferForm(QGroupBox):
         return next(iter(self._problems().values()), None)
 
     def _problems(self) -> dict[str, str]:
-        return problems_of({n: self.fields[n] for n in WEIGHTS})[1]
+        return problems_of({n: self.fields[n] for n in NUMBERS})[1]
 
     def _show(self, config: TransferConfig) -> None:
         for field in self.fields.values():
@@ -89,7 +115,8 @@ class TransferForm(QGroupBox):
 
     def _show_rows(self, mode: str) -> None:
         """Only the fields the mode uses are shown."""
-        self.help.setText(HELP[mode])
+        self.help.setText(help_text(mode))
+        self.mode.setToolTip(help_text(mode))
         problems = self._problems()
         for name, modes in USED_BY.items():
             self.form.setRowVisible(self.fields[name].widget, mode in modes)
@@ -137,7 +164,7 @@ class TransferForm(QGroupBox):
 
     @Slot()
     def _on_weight_changed(self) -> None:
-        values, problems = problems_of({n: self.fields[n] for n in WEIGHTS})
+        values, problems = problems_of({n: self.fields[n] for n in NUMBERS})
         self._show_rows(self._config.mode)
         if problems:
             self.edited.emit()  # the configuration stays; the page learns of the problem

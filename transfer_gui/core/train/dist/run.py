@@ -20,7 +20,7 @@ def refuse(config: RunConfig, ranks: Ranks) -> None:
     if config.model.strategy in CLASSIC_STRATEGIES:
         raise ConfigError(f"a {config.model.strategy} head is fitted in seconds on one "
                           "process: run it without torchrun")
-    if config.transfer.mode in ("dann", "coral"):
+    if config.transfer.mode not in ("none", "joint"):
         raise ConfigError("domain adaptation runs on one process only for now (joint training "
                           "runs on several): run it without torchrun")
     if config.train.batch_size < ranks.world:

@@ -124,12 +124,14 @@ class PairedStepper(Stepper):
                  domain: nn.Module | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.transfer, self.total_steps, self.domain = transfer, max(total_steps, 1), domain
-        chunking = WholeBatch if transfer.mode == "coral" else Chunking
+        method = transfer.gradient or transfer.mode  # joint, dann or coral
+        chunking = WholeBatch if method == "coral" else Chunking
         self.pair_chunking = chunking(self.device, self.chunking.task,
                                       "training (source and target batches)")
         objectives: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor]]] = {
             "joint": self._joint, "dann": self._dann, "coral": self._coral}
-        self.objective = objectives[transfer.mode]
+        self.objective = objectives[method]
+        self.adapt_weight = transfer.adapt_weight or 0.0
 
     def step(self, batch: Any) -> torch.Tensor:
         partner = batch.partner
@@ -201,7 +203,7 @@ class PairedStepper(Stepper):
         feats, logits = self._features(xs, xt)
         loss, stats = self._source_loss(logits, ys, sizes[0])
         if len(xt) and self.domain is not None:
-            coeff = self.transfer.adapt_weight * dann_ramp(self._progress())
+            coeff = self.adapt_weight * dann_ramp(self._progress())
             with autocast(self.device, self.dtype):
                 domain = self.domain(grad_reverse(feats, coeff)).float().squeeze(1)
             is_target = torch.cat([feats.new_zeros(len(xs)), feats.new_ones(len(xt))])
@@ -215,5 +217,5 @@ class PairedStepper(Stepper):
         loss, stats = self._source_loss(logits, ys, sizes[0])
         if len(xs) > 1 and len(xt) > 1:
             gap = coral_loss(feats[: len(xs)], feats[len(xs):])
-            loss = loss + self.transfer.adapt_weight * gap
+            loss = loss + self.adapt_weight * gap
         return loss, stats

@@ -84,7 +84,7 @@ class Pairing(Hook):
         self.transfer = prep.config.transfer
         self.domain: DomainClassifier | None = None
         self.target: Any = None  # the second folder's batch source, for target accuracy
-        if self.transfer.mode == "dann":
+        if self.transfer.gradient == "dann":
             train = prep.config.train
             with torch.random.fork_rng(devices=[]):  # the same classifier whatever ran before
                 torch.manual_seed(train.seed + 7)  # a seed of its own, apart from the model's
@@ -118,7 +118,8 @@ class Pairing(Hook):
             self.target = other if second.labelled else None
             fit.source = PairedBatches(own, own, other)
         fit.task.message("info", self._describe(len(fit.prep.train)))
-        total = fit.epochs * fit.source.steps_per_epoch
+        epochs = fit.epochs - int(bool(fit.prep.config.train.probe_first))  # a probe: no steps
+        total = max(epochs, 1) * fit.source.steps_per_epoch
         stepper: type[PairedStepper] = distributed(PairedStepper, fit.ranks)
         fit.make_stepper = partial(stepper, transfer=self.transfer, total_steps=total,
                                    domain=self.domain)
@@ -136,9 +137,10 @@ class Pairing(Hook):
             return (f"joint training: an epoch is one pass over the {len(second.train)} source "
                     f"images; each step adds {partner}; loss = {t.source_weight:g} * source + "
                     f"{t.target_weight:g} * target")
-        return (f"domain adaptation ({t.mode.upper()}, weight {t.adapt_weight:g}): an epoch is "
-                f"one pass over the {own} source training images; each step adds a batch of the "
-                f"{len(second.train)} unlabelled target images")
+        return (f"domain adaptation ({t.mode.upper()}, weight {t.adapt_weight or 0:g}): an "
+                f"epoch is one pass over the {own} source training images; each step adds a batch "
+                f"of the {len(second.train)} unlabelled target images; with fine-tune, the top "
+                f"{t.adapt_layers} layer groups adapt")
 
     def _second_source(self, fit: FitState) -> Any:
         second = self.second

@@ -5,7 +5,7 @@ sub-folder per class, like the data folder). Its classes are matched to the run'
 source classes the run lacks are left out (with a warning), run classes the source lacks are
 simply not in it. Every usable source image trains; none is held out.
 
-Domain adaptation ("dann", "coral"): `transfer.target_dir` holds unlabelled target images,
+Domain adaptation (`config.ADAPT_MODES`): `transfer.target_dir` holds unlabelled target images,
 found at any depth. When every one of them lies in a first-level sub-folder named after one of
 the run's classes, those names are taken as target labels, used only to report the accuracy
 on the target after each epoch; the training batches never carry them.
@@ -35,9 +35,9 @@ from ...io import bundle
 from ...models.layers import body_frozen
 from ...wording import count
 from ..prepare import Prepared, SecondFolder
+from .statistics import NO_BATCHNORM, batchnorms
 
 SECOND = "second.json"
-ADAPT_MODES = ("dann", "coral")
 
 
 def check_transfer(prep: Prepared) -> None:
@@ -46,18 +46,23 @@ def check_transfer(prep: Prepared) -> None:
     mode = config.transfer.mode
     if mode == "none":
         return
-    if config.model.strategy in CLASSIC_STRATEGIES:
+    gradient = config.transfer.gradient
+    if config.model.strategy in CLASSIC_STRATEGIES and config.transfer.pairs_batches:
         raise ConfigError(f"the {config.model.strategy} head is fitted on fixed features; joint "
-                          "training and domain adaptation need a strategy that trains by "
-                          "gradient (linear-probe, fine-tune, full or scratch)")
+                          "training, DANN and CORAL need a strategy that trains by gradient "
+                          "(linear-probe, fine-tune, full or scratch); feature alignment and "
+                          "AdaBN work with it")
     weights = config.transfer
     if mode == "joint" and weights.source_weight == 0 and weights.target_weight == 0:
         raise ConfigError("joint training with both weights 0 trains nothing: give the source "
                           "or the target a positive weight")
-    if mode in ADAPT_MODES and body_frozen(prep.model):
+    if gradient is not None and body_frozen(prep.model):
         raise ConfigError(f"domain adaptation ({mode}) works by changing the backbone's "
                           "features, but every backbone layer is frozen: choose fine-tune or "
-                          "full, or make some backbone layers trainable")
+                          "full, or make some backbone layers trainable; feature alignment "
+                          "and AdaBN (--adapt align, adabn) adapt a frozen network")
+    if mode == "adabn" and not batchnorms(prep.model.body):
+        raise ConfigError(f"AdaBN: {NO_BATCHNORM}: choose --adapt align")
 
 
 def attach_second(prep: Prepared, task: Task, run_dir: Path | None = None) -> Prepared:

@@ -99,5 +99,7 @@ class LiveRun:
 
     def _on_fit_ended(self, event: FitEnded) -> None:
         self.ended = event
+        if event.target_acc is not None:  # after adaptation: the curve ends on the adapted model
+            self.plots.add_target(event.epochs_run, event.target_acc)
         self.status.setText(texts.ended_headline(event, self.resumed_after))
         self.log.appendPlainText(texts.ended_line(event, self.resumed_after))

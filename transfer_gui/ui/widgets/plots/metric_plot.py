@@ -229,9 +229,13 @@ class TrainingPlots(QWidget):
             self.val_loss.extend([epoch], [val_loss])
             self.val_acc.extend([epoch], [val_acc])
         if target_acc is not None:
-            if not self.target_acc.n:
-                self.acc_plot.getPlotItem().legend.addItem(self.target_acc.curve, "target domain")
-            self.target_acc.extend([epoch], [target_acc])
+            self.add_target(epoch, target_acc)
+
+    def add_target(self, epoch: float, target_acc: float) -> None:
+        """A point of the dashed target-domain curve (an adapted model's ends it)."""
+        if not self.target_acc.n:
+            self.acc_plot.getPlotItem().legend.addItem(self.target_acc.curve, "target domain")
+        self.target_acc.extend([epoch], [target_acc])
 
     def redraw(self) -> None:
         for s in self.series:

@@ -67,6 +67,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("Macro F1", "Mean F1 over the classes (the saved model, validation split)",
            *_key("macro_f1", score), True),
     Column("Worst F1", "F1 of the worst class", *_key("min_f1", score), True),
+    Column("Target: source only", "Domain adaptation with a labelled target folder: the "
+           "accuracy on the target images before adaptation (the source-only model)",
+           *_key("target_source_only", percent), True),
+    Column("Target: adapted", "The same target images after adaptation (the saved model)",
+           *_key("target_adapted", percent), True),
     Column("Time", "Training time", *_key("seconds", duration)),
     Column("Trainable", "Trainable parameters (share of the network)",
            lambda r: r.get("trainable_params"), _trainable),
