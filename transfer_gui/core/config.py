@@ -70,6 +70,10 @@ class DataConfig(_Config):
         help="Which images go to validation; the same seed gives the same split, so runs can "
              "be compared")
     folder_split: bool = option(True, cli=False)  # a train/ + val/ folder keeps its own split
+    # the review of likely label errors: files (relative to root, "/"-separated) left out of
+    # every run, and "file=class" pairs whose label a run replaces; the files stay where they are
+    exclude: tuple[str, ...] = option((), cli=False)
+    relabel: tuple[str, ...] = option((), cli=False)
 
 
 @dataclass(frozen=True)
