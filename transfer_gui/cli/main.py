@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..core import count
@@ -25,6 +25,7 @@ from .options import (
     tensorboard_dir,
     train_config,
 )
+from .inspect import add_inspect_parser, cmd_inspect
 from .strategies import add_strategy_parsers, cmd_compare, cmd_lr_find
 
 if TYPE_CHECKING:
@@ -43,6 +44,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per epoch")
     add_tensorboard_arg(p)
     add_transfer_args(p)
+    p.add_argument("--review", metavar="FILE",
+                   help="leave out or relabel the images a review marked: a project file, or "
+                        "the label-issues CSV of `inspect` with its 'action' column filled in")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     _add_train(sub)
     add_strategy_parsers(sub)
+    add_inspect_parser(sub)
     p = sub.add_parser("evaluate", help="accuracy, per-class scores and confusion matrix",
                        description="Evaluate RUN on DATA. A folder with train/ and test/ "
                                    "sub-folders is scored on its test/ part. Without DATA, or "
@@ -174,13 +179,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     elif not args.data or not args.out:
         raise UsageError("train needs DATA and --out RUN (or --resume RUN)")
     else:
-        config, out = train_config(args), args.out
+        config, out = with_review(train_config(args), args.review), args.out
     logs = tensorboard_dir(args, out)
     if config is not None and args.overwrite and Path(out).is_dir():
         clear_folder(out)  # refused while another process writes it
     result = Trainer().fit(config, out, [ConsoleReporter(as_json=args.json)],
                            cancel=interruptible(), resume=bool(args.resume), tensorboard=logs)
     return for_run(result.status)
+
+
+def with_review(config: Any, review: str | None) -> Any:
+    """`config` with the review's exclusions and relabels (a `--review FILE`), if any."""
+    if not review:
+        return config
+    import dataclasses
+
+    from ..core import read_review
+
+    exclude, relabel = read_review(review)
+    data = dataclasses.replace(config.data, exclude=exclude, relabel=relabel)
+    return dataclasses.replace(config, data=data)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -315,7 +333,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 COMMANDS = {
     "backbones": cmd_backbones, "check-data": cmd_check_data, "train": cmd_train,
     "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export, "gui": cmd_gui,
-    "cache": cmd_cache, "lr-find": cmd_lr_find, "compare": cmd_compare,
+    "cache": cmd_cache, "lr-find": cmd_lr_find, "compare": cmd_compare, "inspect": cmd_inspect,
 }
 
 

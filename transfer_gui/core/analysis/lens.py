@@ -133,3 +133,17 @@ def inspect(data: DataFeatures, seed: int = 0, method: str = "confident-learning
     pairs = near_duplicates(data.features, threshold, task=task)
     seconds["near-duplicates"] = time.perf_counter() - start
     return Inspection(data, coords, score, issues, pairs, seconds)
+
+
+def inspect_data(data: DataConfig | str, backbone: str = "efficientnet_lite0", seed: int = 0,
+                 method: str = "confident-learning", threshold: float | None = None,
+                 device: str = "auto", callbacks: Task | list = (),
+                 cancel: CancelToken | None = None) -> Inspection:
+    """`data_features` then `inspect`: what `transfer-gui inspect` and the window run."""
+    task = Task.of(callbacks, cancel)
+    start = time.perf_counter()
+    feats = data_features(data, backbone, device, callbacks=task)
+    took = time.perf_counter() - start
+    result = inspect(feats, seed, method, THRESHOLD if threshold is None else threshold, task)
+    result.seconds = {"features": took, **result.seconds}
+    return result

@@ -19,6 +19,8 @@ PALETTE = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
            (57, 59, 121), (173, 73, 74))
 ISSUE_COLUMNS = ("rank", "file", "given", "suggested", "confidence", "given_probability",
                  "split", "action")
+DUPLICATE_COLUMNS = ("kind", "similarity", "first", "second", "first_class", "second_class",
+                     "across_classes", "across_split")
 
 
 def class_colour(label: int) -> tuple[int, int, int]:
@@ -94,7 +96,7 @@ def write_map(result: Inspection, path: str | os.PathLike[str]) -> None:
         image.save(tmp, format="PNG")
 
 
-def summary(result: Inspection) -> dict[str, Any]:
+def inspection_summary(result: Inspection) -> dict[str, Any]:
     """Everything `inspect --json` prints."""
     data = result.data
     return {"root": data.root, "backbone": data.backbone, "images": len(data.samples),
@@ -103,3 +105,14 @@ def summary(result: Inspection) -> dict[str, Any]:
             "seconds": {k: round(v, 2) for k, v in result.seconds.items()},
             "map": [{"file": data.name(i), "x": round(float(x), 4), "y": round(float(y), 4)}
                     for i, (x, y) in enumerate(result.coords.tolist())]}
+
+
+def inspection_files(result: Inspection, map_path: str | None = None, issues: str | None = None,
+                duplicates: str | None = None) -> None:
+    """Write the files asked for (a None path: not written)."""
+    if map_path:
+        write_map(result, map_path)
+    if issues:
+        write_csv(issue_rows(result), issues, ISSUE_COLUMNS)
+    if duplicates:
+        write_csv(duplicate_rows(result), duplicates, DUPLICATE_COLUMNS)
