@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from lensdata import crops_with_copies, flipped_dataset
+
 from transfer_gui.cli import main
 from transfer_gui.core import data_features, embed, scan_folder
 from transfer_gui.core.analysis.labelissues import out_of_fold_probabilities, ranked

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from ..core import count
 from .exits import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, for_run
+from .inspect import add_inspect_parser, cmd_inspect
 from .options import (
     UsageError,
     add_recipe_args,
@@ -25,7 +26,6 @@ from .options import (
     tensorboard_dir,
     train_config,
 )
-from .inspect import add_inspect_parser, cmd_inspect
 from .strategies import add_strategy_parsers, cmd_compare, cmd_lr_find
 
 if TYPE_CHECKING:
