@@ -11,6 +11,7 @@ rows from a trained run's body (the input of its head), for the map of what trai
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,7 +77,7 @@ def _split(scan: FolderScan, data: DataConfig) -> tuple[list[Sample], list[str]]
 
 
 def data_features(data: DataConfig | str, backbone: str = "efficientnet_lite0",
-                  device: str = "auto", batch_size: int = 32, callbacks: Task | list = (),
+                  device: str = "auto", batch_size: int = 32, callbacks: Task | Iterable = (),
                   cancel: CancelToken | None = None) -> DataFeatures:
     """The frozen pretrained backbone's features of every usable image of the folder."""
     task = Task.of(callbacks, cancel)
@@ -98,7 +99,7 @@ def data_features(data: DataConfig | str, backbone: str = "efficientnet_lite0",
 
 
 def run_features(run_dir: str, samples: list[Sample], device: str = "auto",
-                 batch_size: int = 32, callbacks: Task | list = (),
+                 batch_size: int = 32, callbacks: Task | Iterable = (),
                  cancel: CancelToken | None = None) -> np.ndarray:
     """The features a trained run's head reads (its body's output) for `samples`: computed
     afresh, not cached, unless its body is the unchanged pretrained one."""
@@ -114,7 +115,7 @@ def run_features(run_dir: str, samples: list[Sample], device: str = "auto",
 
 
 def inspect(data: DataFeatures, seed: int = 0, method: str = "confident-learning",
-            threshold: float = THRESHOLD, callbacks: Task | list = (),
+            threshold: float = THRESHOLD, callbacks: Task | Iterable = (),
             cancel: CancelToken | None = None) -> Inspection:
     """The map, the separability, the likely label errors and the near-duplicates."""
     task = Task.of(callbacks, cancel)
@@ -137,7 +138,7 @@ def inspect(data: DataFeatures, seed: int = 0, method: str = "confident-learning
 
 def inspect_data(data: DataConfig | str, backbone: str = "efficientnet_lite0", seed: int = 0,
                  method: str = "confident-learning", threshold: float | None = None,
-                 device: str = "auto", callbacks: Task | list = (),
+                 device: str = "auto", callbacks: Task | Iterable = (),
                  cancel: CancelToken | None = None) -> Inspection:
     """`data_features` then `inspect`: what `transfer-gui inspect` and the window run."""
     task = Task.of(callbacks, cancel)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QSize, Signal
-from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QTableWidget, QTableWidgetItem, QWidget
 
-from .review_list import ICON, thumb_icon
+from .review_list import thumb_icon, thumbnail_table
 
 COLUMNS = ("First", "", "Second", "", "Cosine", "Why it matters")
 
@@ -28,16 +28,8 @@ class DuplicateList(QTableWidget):
     activated = Signal(str)  # a file, double-clicked
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(0, len(COLUMNS), parent)
-        self.setHorizontalHeaderLabels(COLUMNS)
-        self.setIconSize(QSize(ICON, ICON))
-        self.verticalHeader().setDefaultSectionSize(ICON + 6)
-        self.verticalHeader().hide()
-        self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        for column in (0, 2):
-            self.setColumnWidth(column, ICON + 12)
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        super().__init__(parent)
+        thumbnail_table(self, COLUMNS, (0, 2), 5)
         self.files: list[tuple[str, str]] = []
         self.cellDoubleClicked.connect(self._on_double_clicked)
 

@@ -197,7 +197,7 @@ class LensWindow(QWidget):
         rows = issue_rows(self.result)
         data = self.state.config.data
         decisions = {name: "exclude" for name in data.exclude}
-        decisions.update(r.rpartition("=")[::2] for r in data.relabel)  # type: ignore[misc]
+        decisions.update(r.rpartition("=")[::2] for r in data.relabel)
         paths = [os.path.join(self.result.data.root, r["file"]) for r in rows]
         self.review.fill(rows, paths, self.result.data.classes, decisions)
 

@@ -23,6 +23,21 @@ def thumb_icon(path: str, size: int = ICON) -> QIcon:
         return QIcon()
 
 
+def thumbnail_table(table: QTableWidget, columns: tuple[str, ...], icons: tuple[int, ...],
+                    stretch: int) -> None:
+    """Read-only rows tall enough for a thumbnail in each of the `icons` columns."""
+    table.setColumnCount(len(columns))
+    table.setHorizontalHeaderLabels(columns)
+    table.setIconSize(QSize(ICON, ICON))
+    table.verticalHeader().setDefaultSectionSize(ICON + 6)
+    table.verticalHeader().hide()
+    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+    for column in icons:
+        table.setColumnWidth(column, ICON + 12)
+    table.horizontalHeader().setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+
+
 class ReviewList(QTableWidget):
     """One row per flagged image. `marked(name, action)`: action "exclude", a class name to
     relabel as, or "" (keep)."""
@@ -31,16 +46,8 @@ class ReviewList(QTableWidget):
     activated = Signal(str)  # a row's file, double-clicked
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(0, len(COLUMNS), parent)
-        self.setHorizontalHeaderLabels(COLUMNS)
-        self.setIconSize(QSize(ICON, ICON))
-        self.verticalHeader().setDefaultSectionSize(ICON + 6)
-        self.verticalHeader().hide()
-        self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.setColumnWidth(0, ICON + 12)
+        super().__init__(parent)
+        thumbnail_table(self, COLUMNS, (0,), 1)
         self.names: list[str] = []
         self.paths: list[str] = []
         self.cellDoubleClicked.connect(lambda row, _c: self.activated.emit(self.paths[row]))
