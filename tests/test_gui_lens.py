@@ -13,7 +13,8 @@ from PySide6.QtGui import QDesktopServices, QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from gui_helpers import open_data, wait_until
-from transfer_gui.core import relative_name, training_split
+from runhelpers import tiny_config
+from transfer_gui.core import fit, relative_name, training_split
 
 
 def _mouse(widget, kind: QEvent.Type, pos: QPoint, buttons=Qt.MouseButton.NoButton,
@@ -35,7 +36,7 @@ def flipped_small(tmp_path):
     return root, flipped_dataset(root, per_class=15)  # 60 images, 3 flipped
 
 
-def test_map_hover_click_lasso_and_review(qtbot, window, flipped_small, monkeypatch):
+def test_map_hover_click_lasso_and_review(qtbot, window, flipped_small, monkeypatch, tmp_path):
     root, moved = flipped_small
     open_data(qtbot, window, root, monkeypatch)
     model = window.state.config.model
@@ -105,3 +106,12 @@ def test_map_hover_click_lasso_and_review(qtbot, window, flipped_small, monkeypa
     kept = {relative_name(str(root), s.path) for s in train + val}
     assert name not in kept and not (excluded & kept) and len(kept) == 60 - len(data.exclude)
     assert (root / name).is_file()  # the file stays where it is
+
+    # after training: the trained model's map beside the pretrained one
+    run = fit(tiny_config(root, "full", epochs=1, probe_first=False), tmp_path / "run")
+    assert run.status == "completed"
+    window.state.set_run(str(tmp_path / "run"))
+    lens.tabs.setCurrentIndex(0)
+    qtbot.mouseClick(lens.trained_button, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: lens.after.isVisible() and len(lens.after.coords) == 60, 60)
+    assert "After training" in lens.after.plot.getPlotItem().titleLabel.text

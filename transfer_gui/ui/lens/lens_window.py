@@ -57,6 +57,7 @@ class LensWindow(QWidget):
         self.result: Inspection | None = None
         self.task: Task | None = None
         self._build()
+        state.run_changed.connect(self._on_run_changed)
 
     def _build(self) -> None:
         self.inspect_button = QPushButton("Inspect the data")
@@ -157,6 +158,11 @@ class LensWindow(QWidget):
         self.progress.hide()
         self.inspect_button.setEnabled(True)
         self.trained_button.setEnabled(self.result is not None and bool(self.state.run_dir))
+
+    @Slot(str)
+    def _on_run_changed(self, _run_dir: str) -> None:
+        if self.task is None or not self.task.running:
+            self._idle()
 
     @Slot(list)
     def _on_events(self, events: list) -> None:

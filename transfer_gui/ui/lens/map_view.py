@@ -105,6 +105,7 @@ class EmbeddingMap(QWidget):
         super().__init__(parent)
         self.box = _LassoBox(self)
         self.plot = pg.PlotWidget(viewBox=self.box, title=title)
+        self.plot.setBackground("w")
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
         self.plot.setMouseEnabled(True, True)

@@ -48,6 +48,7 @@ class ReviewList(QTableWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         thumbnail_table(self, COLUMNS, (0,), 1)
+        self.setColumnWidth(5, 230)
         self.names: list[str] = []
         self.paths: list[str] = []
         self.cellDoubleClicked.connect(lambda row, _c: self.activated.emit(self.paths[row]))
