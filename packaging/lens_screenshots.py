@@ -19,11 +19,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 def main(out: Path) -> None:
     import dataclasses
 
+    from lensdata import flipped_dataset
     from PySide6.QtCore import QEvent, QPointF, Qt
     from PySide6.QtGui import QMouseEvent
     from PySide6.QtWidgets import QApplication
 
-    from lensdata import flipped_dataset
     from transfer_gui.core import DataConfig, inspect_data
     from transfer_gui.ui.app import create_app
     from transfer_gui.ui.lens.lens_window import LensWindow
