@@ -13,7 +13,17 @@ import pytest
 from lensdata import crops_with_copies, flipped_dataset
 
 from transfer_gui.cli import main
-from transfer_gui.core import data_features, embed, run_features, scan_folder
+from transfer_gui.core import (
+    DataConfig,
+    Project,
+    RunConfig,
+    data_features,
+    embed,
+    load_project,
+    run_features,
+    save_project,
+    scan_folder,
+)
 from transfer_gui.core.analysis.labelissues import out_of_fold_probabilities, ranked
 from transfer_gui.core.analysis.neardups import near_duplicates
 from transfer_gui.core.data.split import training_split
@@ -97,6 +107,11 @@ def test_review_leaves_out_and_relabels_before_the_split(shapes_dir, tmp_path):
     assert labels[moved] == scan.classes.index("triangle")
     assert (shapes_dir / gone).is_file() and (shapes_dir / moved).is_file()  # never moved
     assert review_mark(exclude, relabel, gone, None) == ((), relabel)  # unmarked again
+    project = Project(RunConfig(DataConfig(root=str(shapes_dir), exclude=exclude,
+                                           relabel=relabel)))
+    save_project(project, tmp_path / "p.tgproj")  # kept in the project, read back by --review
+    assert load_project(tmp_path / "p.tgproj").config.data.exclude == exclude
+    assert read_review(tmp_path / "p.tgproj") == (exclude, relabel)
 
 
 def test_train_command_respects_the_review(shapes_dir, tmp_path, capsys):
