@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .. import atomic
+from ..data.split import relative_name
 from .lens import Inspection
 
 # distinct colours for the classes (cycled beyond twelve), shared with the window's map
@@ -55,7 +56,8 @@ def duplicate_rows(result: Inspection) -> list[dict[str, Any]]:
                      "across_classes": data.samples[a].label != data.samples[b].label,
                      "across_split": data.split[a] != data.split[b]})
     for problem in result.exact_duplicates():
-        rows.append({"kind": "exact", "similarity": 1.0, "first": problem.path,
+        rows.append({"kind": "exact", "similarity": 1.0,
+                     "first": relative_name(data.root, problem.path),
                      "second": problem.reason, "first_class": "", "second_class": "",
                      "across_classes": "classes" in problem.reason, "across_split": ""})
     return rows
