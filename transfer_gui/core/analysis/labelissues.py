@@ -9,6 +9,7 @@ list is a full ranking. `method="self-confidence"` is the plain ranking by that 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,8 +50,6 @@ def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, num_clas
         return probs
     x = reduced(features, seed, 128)  # not whitened: that lifts the noise of small components
     n_folds = _folds(labels, folds)
-    import warnings
-
     with warnings.catch_warnings():  # a class smaller than the folds: sklearn only warns
         warnings.simplefilter("ignore")
         splits = list(StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(x, labels))
@@ -83,7 +82,12 @@ def ranked(probs: np.ndarray, labels: np.ndarray,
         return ranked(probs, labels, "self-confidence")
     from cleanlab.filter import find_label_issues
 
-    found = find_label_issues(labels, probs, return_indices_ranked_by="self_confidence")
+    try:
+        with warnings.catch_warnings():  # "too few examples in class ...": flagged as it can
+            warnings.simplefilter("ignore", UserWarning)
+            found = find_label_issues(labels, probs, return_indices_ranked_by="self_confidence")
+    except (ValueError, IndexError):  # too few images per class for its estimates
+        return ranked(probs, labels, "self-confidence")
     first = [int(i) for i in found]
     flagged = set(first)
     return first + [i for i in order if i not in flagged], flagged
