@@ -19,11 +19,18 @@ def flipped_dataset(root: Path, per_class: int = 40, share: float = 0.05,
     """Shapes in four classes, then `share` of the files moved into another class's folder
     (named flip_*); returns their new paths."""
     make_dataset(root, classes=CLASSES, per_class=per_class, size=32, seed=seed)
-    files = sorted(root.rglob("*.png"))
-    rng = random.Random(seed + 1)
+    return flip_labels(root, share, seed + 1)
+
+
+def flip_labels(root: Path, share: float, seed: int) -> set[str]:
+    """Move `share` of the files of the class folders of `root` into another class's folder
+    (renamed flip_*); returns their new paths."""
+    files = sorted(p for p in root.glob("*/*") if p.is_file())
+    classes = sorted({p.parent.name for p in files})
+    rng = random.Random(seed)
     moved = set()
     for path in rng.sample(files, round(share * len(files))):
-        other = rng.choice([c for c in CLASSES if c != path.parent.name])
+        other = rng.choice([c for c in classes if c != path.parent.name])
         target = root / other / f"flip_{path.name}"
         path.rename(target)
         moved.add(str(target))

@@ -18,14 +18,18 @@ self-confidence rank, for several seeds.
 from __future__ import annotations
 
 import argparse
-import random
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 from common import fresh_cache, load_average, photos
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the generated sets
+
+from lensdata import flip_labels
 
 from transfer_gui.core.analysis.embedding import embed, separability
 from transfer_gui.core.analysis.labelissues import out_of_fold_probabilities, ranked
@@ -76,16 +80,7 @@ def part_end_to_end(images: int) -> None:
 def flipped_copy(source: Path, seed: int, share: float = 0.05) -> tuple[Path, set[str]]:
     target = Path(tempfile.mkdtemp(prefix="flips_"))
     shutil.copytree(source, target, dirs_exist_ok=True)
-    files = sorted(p for p in target.rglob("*") if p.is_file())
-    classes = sorted({p.parent.name for p in files})
-    rng = random.Random(seed)
-    moved = set()
-    for path in rng.sample(files, round(share * len(files))):
-        other = rng.choice([c for c in classes if c != path.parent.name])
-        new = target / other / f"flip_{path.name}"
-        path.rename(new)
-        moved.add(str(new))
-    return target, moved
+    return target, flip_labels(target, share, seed)
 
 
 def part_finder(images: int, seeds: list[int]) -> None:
