@@ -30,6 +30,8 @@ class DuplicateList(QTableWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         thumbnail_table(self, COLUMNS, (0, 2), 5)
+        for column in (1, 3):  # the files: room for a folder and a name
+            self.setColumnWidth(column, 240)
         self.files: list[tuple[str, str]] = []
         self.cellDoubleClicked.connect(self._on_double_clicked)
 
