@@ -20,7 +20,8 @@ from transfer_gui.core import (
 pytestmark = pytest.mark.gui
 
 # settings the Train form leaves to the command line, on purpose
-NOT_ON_THE_FORM = {"num_workers", "cache_features"}
+# (sync_batchnorm: only a run on several processes, launched by torchrun, reads it)
+NOT_ON_THE_FORM = {"num_workers", "cache_features", "sync_batchnorm"}
 
 
 @pytest.fixture()

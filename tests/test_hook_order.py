@@ -10,6 +10,7 @@ import pytest
 
 from transfer_gui.core.train.best import BestEpoch, beats_probe, better, judge
 from transfer_gui.core.train.classic import ClassicHead
+from transfer_gui.core.train.dist.parts import InStep
 from transfer_gui.core.train.hooks import (
     PARTS,
     EarlyStopping,
@@ -23,7 +24,6 @@ from transfer_gui.core.train.lpft import Probe
 from transfer_gui.core.train.runrecord import Recording
 from transfer_gui.core.train.stages import Stages
 from transfer_gui.core.train.tboard import TensorBoard
-from transfer_gui.core.train.dist.parts import InStep
 from transfer_gui.core.train.transfer.adaptation import Adaptation
 from transfer_gui.core.train.transfer.paired import Pairing
 

@@ -26,10 +26,15 @@ def test_an_exported_configuration_trains_as_it_was_set_up(shapes_dir, tmp_path,
     run = tmp_path / "run"
     assert main(["train", "--config", str(exported), "--out", str(run)]) == 0
     saved = bundle.read_meta(run)["config"]
-    assert saved == config.resolved().to_dict()
+    expected = config.resolved().to_dict()
+    assert expected["train"]["balance"] is None  # auto: run.json records what it settled on
+    expected["train"]["balance"] = "none"  # (a balanced folder)
+    assert saved == expected
     assert saved["train"]["lr"] == 0.02 and saved["data"]["val_split"] == 0.25
     # the run's own run.json (or its folder) is a configuration too: the same run again
-    assert load_run_config(run / bundle.META) == load_run_config(run) == config.resolved()
+    settled = dataclasses.replace(config.resolved(), train=dataclasses.replace(
+        config.resolved().train, balance="none"))
+    assert load_run_config(run / bundle.META) == load_run_config(run) == settled
 
 
 def test_data_given_replaces_the_folder_and_recipe_options_are_refused(shapes_dir, tmp_path,

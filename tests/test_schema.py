@@ -20,7 +20,9 @@ CONFIGS = (DataConfig, ModelConfig, TrainConfig, TransferConfig)
 NOT_ON_THE_COMMAND_LINE = {"DataConfig.root": "the DATA argument",
                            "DataConfig.folder_split": "a train/ + val/ folder decides",
                            "ModelConfig.trainable": "the window's layer tree",
-                           "TransferConfig.auto": "--adapt auto records it"}
+                           "TransferConfig.auto": "--adapt auto records it",
+                           "DataConfig.exclude": "train --review FILE",
+                           "DataConfig.relabel": "train --review FILE"}
 # every recipe flag the command line had before its options were generated
 FLAGS = ("--backbone", "--strategy", "--unfreeze", "--head-epochs", "--no-probe-first",
          "--layer-decay", "--bn-stats", "--epochs", "--batch-size", "--lr", "--optimizer",

@@ -11,11 +11,12 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..core import count
 from .exits import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, for_run
+from .inspect import add_inspect_parser, cmd_inspect
 from .launch import add_launch_parser, cmd_launch
 from .options import (
     UsageError,
@@ -50,6 +51,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per epoch")
     add_tensorboard_arg(p)
     add_transfer_args(p)
+    p.add_argument("--review", metavar="FILE",
+                   help="leave out or relabel the images a review marked: a project file, or "
+                        "the label-issues CSV of `inspect` with its 'action' column filled in")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     add_strategy_parsers(sub)
     add_launch_parser(sub)
+    add_inspect_parser(sub)
     p = sub.add_parser("evaluate", help="accuracy, per-class scores and confusion matrix",
                        description="Evaluate RUN on DATA. A folder with train/ and test/ "
                                    "sub-folders is scored on its test/ part. Without DATA, or "
@@ -174,7 +179,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError("train needs DATA and --out RUN (or --config RUN_CONFIG --out RUN, "
                          "or --resume RUN)")
     else:
-        config, out = train_config(args), args.out
+        config, out = with_review(train_config(args), args.review), args.out
     logs = tensorboard_dir(args, out)
     if config is not None and args.overwrite and Path(out).is_dir() and ranks.main:
         clear_folder(out)  # refused while another process writes it
@@ -205,6 +210,17 @@ def _saved_config(args: argparse.Namespace) -> object:
         raise UsageError(f"{args.config} names no image folder: give DATA")
     assert isinstance(config.data, DataConfig)
     return config
+
+
+def with_review(config: Any, review: str | None) -> Any:
+    """`config` with the review's exclusions and relabels (a `--review FILE`), if any."""
+    if not review:
+        return config
+    from ..core import read_review
+
+    exclude, relabel = read_review(review)
+    data = dataclasses.replace(config.data, exclude=exclude, relabel=relabel)
+    return dataclasses.replace(config, data=data)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -341,6 +357,7 @@ COMMANDS = {
     "backbones": cmd_backbones, "check-data": cmd_check_data, "train": cmd_train,
     "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export, "gui": cmd_gui,
     "cache": cmd_cache, "lr-find": cmd_lr_find, "compare": cmd_compare, "launch": cmd_launch,
+    "inspect": cmd_inspect,
 }
 
 

@@ -40,7 +40,9 @@ class _Config:
         validate(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]  # subclasses are dataclasses
+        """As JSON keeps it: a tuple becomes a list (`from_dict` turns it back)."""
+        out = dataclasses.asdict(self)  # type: ignore[call-overload]  # subclasses are dataclasses
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
     @classmethod
     def from_dict(cls: type[T], data: dict[str, Any] | None) -> T:
@@ -70,6 +72,10 @@ class DataConfig(_Config):
         help="Which images go to validation; the same seed gives the same split, so runs can "
              "be compared")
     folder_split: bool = option(True, cli=False)  # a train/ + val/ folder keeps its own split
+    # the review of likely label errors: files (relative to root, "/"-separated) left out of
+    # every run, and "file=class" pairs whose label a run replaces; the files stay where they are
+    exclude: tuple[str, ...] = option((), cli=False)
+    relabel: tuple[str, ...] = option((), cli=False)
 
 
 @dataclass(frozen=True)

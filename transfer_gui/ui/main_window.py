@@ -234,6 +234,8 @@ class MainWindow(QMainWindow):
         self.stop_action = self._action(run, "S&top training", self._stop_training, "Ctrl+.")
         self.stop_action.setEnabled(False)
         self._action(run, "&Evaluate", lambda: self.evaluate_page.evaluate(), "F5")
+        run.addSeparator()
+        self._action(run, "&Know your data…", self.show_lens, "Ctrl+K")
         view = bar.addMenu("&View")
         for number, (text, _) in enumerate(STEPS, start=1):
             self._action(view, text, partial(self.show_step, number - 1), f"Ctrl+{number}")
@@ -241,6 +243,18 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&Quick start", self.show_quick_start,
                      QKeySequence.StandardKey.HelpContents)
         self._action(help_menu, "&About transfer_gui", self._on_about)
+
+    @Slot()
+    def show_lens(self) -> QWidget:
+        """The "Know your data" window (built on first use), shown and raised."""
+        lens = getattr(self, "lens", None)
+        if lens is None:
+            from .lens.lens_window import LensWindow
+
+            lens = self.lens = LensWindow(self.state, self)
+        lens.show()
+        lens.raise_()
+        return lens
 
     @Slot()
     def _stop_training(self) -> None:

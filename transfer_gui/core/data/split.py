@@ -3,8 +3,11 @@ that a seed makes reproducible."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import random
 from collections import defaultdict
+from collections.abc import Iterable
 
 from .scan import FolderScan, Sample
 
@@ -31,9 +34,55 @@ def split_samples(
 
 
 def training_split(
-    scan: FolderScan, val_split: float, seed: int, folder_split: bool = True
+    scan: FolderScan, val_split: float, seed: int, folder_split: bool = True,
+    exclude: Iterable[str] = (), relabel: Iterable[str] = (),
 ) -> tuple[list, list]:
-    """The train and validation samples: the folder's own split, or a stratified one."""
+    """The train and validation samples: the folder's own split, or a stratified one; files
+    in `exclude` are left out and the `relabel` pairs ("file=class") change labels (see
+    `curated`) before the split, so the same seed puts an image on the same side either way."""
+    scan = curated(scan, exclude, relabel)
     if scan.layout == "train-val" and folder_split:
         return list(scan.train), list(scan.val)
     return split_samples(scan.samples, val_split, seed)
+
+
+def relative_name(root: str, path: str) -> str:
+    """How the review names a file: its path under `root`, "/"-separated."""
+    try:
+        rel = os.path.relpath(path, root)
+    except ValueError:  # another drive on Windows
+        return path.replace(os.sep, "/")
+    return path.replace(os.sep, "/") if rel.startswith("..") else rel.replace(os.sep, "/")
+
+
+def relabel_pairs(relabel: Iterable[str]) -> dict[str, str]:
+    """{file: class} from "file=class" entries (the last "=" splits: a file may hold one)."""
+    pairs = {}
+    for entry in relabel:
+        name, sep, label = entry.rpartition("=")
+        if sep and name and label:
+            pairs[name] = label
+    return pairs
+
+
+def curated(scan: FolderScan, exclude: Iterable[str] = (),
+            relabel: Iterable[str] = ()) -> FolderScan:
+    """`scan` without the excluded files and with the relabelled ones moved to their new class
+    (only in the lists: the files are never touched). A name or class not found is ignored."""
+    left_out, moves = set(exclude), relabel_pairs(relabel)
+    if not left_out and not moves:
+        return scan
+    index = {name: i for i, name in enumerate(scan.classes)}
+
+    def keep(samples: list[Sample]) -> list[Sample]:
+        out = []
+        for sample in samples:
+            name = relative_name(scan.root, sample.path)
+            if name in left_out:
+                continue
+            label = index.get(moves.get(name, ""), sample.label)
+            out.append(sample if label == sample.label
+                       else dataclasses.replace(sample, label=label))
+        return out
+
+    return dataclasses.replace(scan, train=keep(scan.train), val=keep(scan.val))

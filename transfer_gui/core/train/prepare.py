@@ -92,7 +92,8 @@ def prepare(
         scan, dropped = without_empty_classes(scan)
         _report_problems(scan, task, dropped)
         data = config.data
-        train, val = training_split(scan, data.val_split, data.seed, data.folder_split)
+        train, val = training_split(scan, data.val_split, data.seed, data.folder_split,
+                                     data.exclude, data.relabel)
         classes = scan.classes
     else:
         train, val, classes = split

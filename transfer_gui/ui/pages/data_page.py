@@ -319,10 +319,15 @@ class DataPage(QWidget):
             self.summary.setText("")
             return
         data = self.state.config.data
-        train, val = training_split(scan, data.val_split, data.seed, data.folder_split)
+        train, val = training_split(scan, data.val_split, data.seed, data.folder_split,
+                                    data.exclude, data.relabel)
         n_train, n_val = len(train), len(val)
         errors = sum(p.severity == "error" for p in scan.problems)
         skipped = f" · {count(errors, 'file')} skipped (see Problems)" if errors else ""
+        left_out = len(scan.samples) - n_train - n_val
+        if left_out or data.relabel:
+            skipped += (f" · review: {left_out} left out, {len(data.relabel)} relabelled "
+                        "(Run ▸ Know your data)")
         self.summary.setText(f"<b>{count(len(scan.classes), 'class')}</b> · {n_train} training · "
                              f"{count(n_val, 'validation image')}{skipped}")
 

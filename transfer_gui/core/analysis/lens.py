@@ -1,0 +1,150 @@
+"""Know your data: a folder's images seen through a network, before (and after) training.
+
+`data_features` scans the folder, splits it as a run would (the review's exclusions and
+relabels not applied: the review must still see those images as they are on disk) and takes
+the frozen backbone's pooled features of every image from the feature cache, computing only
+those it lacks. `inspect` turns them into the three answers: a 2-D map with a separability
+figure, the likely label errors, and the near-duplicate pairs. `run_features` gives the same
+rows from a trained run's body (the input of its head), for the map of what training changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..config import DataConfig
+from ..data.datasets import Preprocess
+from ..data.scan import FolderScan, Problem, Sample, require_trainable, scan_folder
+from ..data.split import relative_name, training_split
+from ..events import CancelToken, Task
+from ..io.bundle import load_run
+from ..models.backbones import get_spec
+from ..models.weights import build_model
+from ..train.features import FeatureRequest, body_features, open_store
+from ..train.recipe import amp_dtype, pick_device
+from .embedding import embed, separability
+from .labelissues import LabelIssue, label_issues
+from .neardups import THRESHOLD, NearDuplicate, near_duplicates
+
+
+@dataclass
+class DataFeatures:
+    """One feature row per usable image of a folder, with its class and side of the split."""
+
+    root: str
+    classes: list[str]
+    samples: list[Sample]
+    split: list[str]  # "train" or "validation", per sample
+    features: np.ndarray  # N x D float32
+    backbone: str
+    unreadable: list[int] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # the scan's, exact duplicates too
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.array([s.label for s in self.samples], dtype=int)
+
+    def name(self, index: int) -> str:
+        """The file of row `index` as the review stores it (relative to the folder)."""
+        return relative_name(self.root, self.samples[index].path)
+
+
+@dataclass
+class Inspection:
+    data: DataFeatures
+    coords: np.ndarray  # N x 2
+    separability: float | None  # cross-validated k-NN accuracy on the features
+    issues: list[LabelIssue]  # every image, most likely mislabelled first
+    duplicates: list[NearDuplicate]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def flagged(self) -> list[LabelIssue]:
+        return [issue for issue in self.issues if issue.flagged]
+
+    def exact_duplicates(self) -> list[Problem]:
+        """The scan's byte-identical copies (what `check-data` reports)."""
+        return [p for p in self.data.problems if "same" in p.reason and p.severity == "warning"]
+
+
+def _split(scan: FolderScan, data: DataConfig) -> tuple[list[Sample], list[str]]:
+    train, val = training_split(scan, data.val_split, data.seed, data.folder_split)
+    return [*train, *val], ["train"] * len(train) + ["validation"] * len(val)
+
+
+def data_features(data: DataConfig | str, backbone: str = "efficientnet_lite0",
+                  device: str = "auto", batch_size: int = 32, callbacks: Task | Iterable = (),
+                  cancel: CancelToken | None = None) -> DataFeatures:
+    """The frozen pretrained backbone's features of every usable image of the folder."""
+    task = Task.of(callbacks, cancel)
+    data = DataConfig(root=data) if isinstance(data, str) else data
+    scan = scan_folder(data.root, verify=True, val_dir=data.val_dir, callbacks=task)
+    require_trainable(scan)
+    samples, split = _split(scan, data)
+    spec = get_spec(backbone)
+    pre = Preprocess.for_backbone(spec)
+    model = build_model(spec, len(scan.classes), True, None, task)
+    dev = pick_device(device)
+    model = model.to(dev).eval()
+    dtype = amp_dtype(dev, True)
+    store = open_store(model, backbone, pre, dev, dtype, task)
+    request = FeatureRequest(samples, pre, batch_size, dev, dtype, phase="features")
+    feats, failed = body_features(model, request, store, task)
+    return DataFeatures(scan.root, list(scan.classes), samples, split,
+                        feats.numpy().astype(np.float32), backbone, failed, list(scan.problems))
+
+
+def run_features(run_dir: str, samples: list[Sample], device: str = "auto",
+                 batch_size: int = 32, callbacks: Task | Iterable = (),
+                 cancel: CancelToken | None = None) -> np.ndarray:
+    """The features a trained run's head reads (its body's output) for `samples`: computed
+    afresh, not cached, unless its body is the unchanged pretrained one."""
+    task = Task.of(callbacks, cancel)
+    run = load_run(run_dir)
+    dev = pick_device(device)
+    model = run.model.to(dev).eval()
+    dtype = amp_dtype(dev, True)
+    store = open_store(model, run.spec.name, run.preprocess, dev, dtype, task)
+    request = FeatureRequest(samples, run.preprocess, batch_size, dev, dtype, phase="trained")
+    feats, _ = body_features(model, request, store if store and store.exists() else None, task)
+    return feats.numpy().astype(np.float32)
+
+
+def inspect(data: DataFeatures, seed: int = 0, method: str = "confident-learning",
+            threshold: float = THRESHOLD, callbacks: Task | Iterable = (),
+            cancel: CancelToken | None = None) -> Inspection:
+    """The map, the separability, the likely label errors and the near-duplicates."""
+    task = Task.of(callbacks, cancel)
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    coords = embed(data.features, seed, task)
+    seconds["map"] = time.perf_counter() - start
+    labels = data.labels
+    start = time.perf_counter()
+    score = separability(data.features, labels, seed)
+    seconds["separability"] = time.perf_counter() - start
+    start = time.perf_counter()
+    issues = label_issues(data.features, labels, len(data.classes), seed, method, task)
+    seconds["label errors"] = time.perf_counter() - start
+    start = time.perf_counter()
+    pairs = near_duplicates(data.features, threshold, task=task)
+    seconds["near-duplicates"] = time.perf_counter() - start
+    return Inspection(data, coords, score, issues, pairs, seconds)
+
+
+def inspect_data(data: DataConfig | str, backbone: str = "efficientnet_lite0", seed: int = 0,
+                 method: str = "confident-learning", threshold: float | None = None,
+                 device: str = "auto", callbacks: Task | Iterable = (),
+                 cancel: CancelToken | None = None) -> Inspection:
+    """`data_features` then `inspect`: what `transfer-gui inspect` and the window run."""
+    task = Task.of(callbacks, cancel)
+    start = time.perf_counter()
+    feats = data_features(data, backbone, device, callbacks=task)
+    took = time.perf_counter() - start
+    result = inspect(feats, seed, method, THRESHOLD if threshold is None else threshold, task)
+    result.seconds = {"features": took, **result.seconds}
+    return result
