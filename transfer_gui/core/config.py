@@ -70,6 +70,13 @@ class DataConfig(_Config):
         help="Which images go to validation; the same seed gives the same split, so runs can "
              "be compared")
     folder_split: bool = option(True, cli=False)  # a train/ + val/ folder keeps its own split
+    task: str | None = option(form=False, cli=Cli(  # a labels CSV's one column to train
+        metavar="COLUMN", help="with a labels CSV: train only this column's task"))
+    task_weights: str = option(
+        "", label="Task weights", entry=True, cli=Cli(metavar="NAME=W,...", help="with "
+        "several tasks: the weight of each task's loss (default 1), e.g. species=1,disease=0.5"),
+        help="With a CSV of several label columns, the loss is the sum of each task's loss "
+             "times its weight: NAME=W separated by commas (a task not named weighs 1)")
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,14 @@ from .classic import ClassicHead
 from .engine import open_fit, run_epochs
 from .hooks import EarlyStopping, FitState, Hook, Hooks
 from .lpft import Probe
-from .prepare import Prepared, prepare, resume_config, saved_split, with_enough_steps
+from .prepare import (
+    Prepared,
+    prepare,
+    resume_config,
+    saved_split,
+    saved_tasks,
+    with_enough_steps,
+)
 from .recipe import (
     amp_dtype,
     channels_last_for,
@@ -105,7 +112,7 @@ def _fit(config: RunConfig | None, out: Path, task: Task, resume: bool,
     config = config.resolved()
     try:
         prep = prepare(config, task, split=saved_split(out) if resume else None,
-                       scan=None if resume else scan)
+                       scan=None if resume else scan, tasks=saved_tasks(out) if resume else None)
         prep = attach_second(prep, task, out if resume else None)
     except Cancelled:  # while scanning the folder or fetching weights
         return _stopped_early(out, task, time.perf_counter() - started)

@@ -114,6 +114,8 @@ class RunRecord:
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "status": "running", "history": [],
             "epochs_done": 0,
         }
+        if prep.tasks:
+            self.meta["tasks"] = [t.to_dict() for t in prep.tasks]
         bundle.save_meta(self.out, self.meta)
 
     def resume(self) -> None:

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..events import BatchEnded, Task
+from ..models.heads import MultiHead
 from .autobatch import Chunking
 from .recipe import autocast
 
@@ -48,6 +49,8 @@ class Stepper:
         self.device, self.dtype = device, dtype
         self.label_smoothing = label_smoothing
         self.chunking = Chunking(device, task)
+        head = getattr(model, "head", None)  # several tasks: their weighted loss (`MultiHead`)
+        self.tasks: MultiHead | None = head if isinstance(head, MultiHead) else None
 
     def step(self, batch: Any) -> torch.Tensor:
         """One optimizer step on a `batches.Batch`."""
@@ -66,17 +69,29 @@ class Stepper:
         stats = torch.zeros(2, device=y.device)
         for xc, yc in zip(x.tensor_split(chunks), y.tensor_split(chunks), strict=True):
             logits = self._logits(xc)
-            loss = F.cross_entropy(logits, yc, label_smoothing=self.label_smoothing)
+            loss = self._loss(logits, yc, self.label_smoothing)
             share = loss if chunks == 1 else loss * (len(yc) / len(y))
             self.scaler.scale(share).backward()
-            stats += _stats(self.plain(logits, yc, loss) * len(yc), logits.detach(), yc)
+            stats += self._stats(self.plain(logits, yc, loss) * len(yc), logits.detach(), yc)
         self._step()
         return stats
 
     def plain(self, logits: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
         """The loss to report: cross-entropy without label smoothing, comparable with the
         validation loss (`loss` itself when there is no smoothing)."""
-        return F.cross_entropy(logits.detach(), y) if self.label_smoothing else loss.detach()
+        return self._loss(logits.detach(), y) if self.label_smoothing else loss.detach()
+
+    def _loss(self, logits: torch.Tensor, y: torch.Tensor, smoothing: float = 0.0,
+              reduction: str = "mean") -> torch.Tensor:
+        if self.tasks is not None:
+            return self.tasks.loss(logits, y, smoothing, reduction)
+        return F.cross_entropy(logits, y, label_smoothing=smoothing, reduction=reduction)
+
+    def _stats(self, loss_sum: torch.Tensor, logits: torch.Tensor,
+               y: torch.Tensor) -> torch.Tensor:
+        if self.tasks is not None:
+            return torch.stack([loss_sum, self.tasks.correct(logits, y)])
+        return _stats(loss_sum, logits, y)
 
     def _step(self) -> None:
         """The optimizer step on the accumulated gradients, then the schedule's."""
@@ -93,7 +108,7 @@ class Stepper:
         stats = torch.zeros(2, device=y.device)
         for xc, yc in zip(x.tensor_split(chunks), y.tensor_split(chunks), strict=True):
             logits = self._logits(xc)
-            stats += _stats(F.cross_entropy(logits, yc, reduction="sum"), logits, yc)
+            stats += self._stats(self._loss(logits, yc, reduction="sum"), logits, yc)
         return stats
 
 
