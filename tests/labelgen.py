@@ -19,7 +19,7 @@ def _image(size: int, rng: random.Random, inks: list[str], backdrop: str) -> Ima
     image = Image.new("RGB", (size, size), tuple(rng.randint(low, high) for _ in range(3)))
     draw = ImageDraw.Draw(image)
     for ink in inks:
-        r = rng.uniform(0.15, 0.25) * size
+        r = rng.uniform(0.28, 0.4) * size
         cx, cy = rng.uniform(r, size - r), rng.uniform(r, size - r)
         colour = tuple(max(0, min(255, c + rng.randint(-20, 20))) for c in INKS[ink])
         draw_shape(draw, rng.choice(("circle", "square")), cx, cy, r, colour)

@@ -291,6 +291,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         print_json({"run": str(args.run), "format": result.format, "path": str(result.path),
                     "bytes": result.size, "max_diff": result.max_diff,
                     "tolerance": result.tolerance, "checked_images": result.images,
+                    "outputs": list(result.outputs),
                     "sidecars": [str(p) for p in result.sidecars]})
         return EXIT_OK
     print(f"exported {args.run} to {result.path} ({result.format})")
