@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from labelgen import tag_set, two_task_set, write_csv
 from safetensors.torch import load_file
 
+from labelgen import tag_set, two_task_set, write_csv
 from runhelpers import StopAfter, tiny_config
 from transfer_gui.cli import main
 from transfer_gui.core.analysis.evaluation import evaluate_run
@@ -97,8 +97,8 @@ def test_csv_scan_tasks_split_and_weights(two_tasks):
     assert [s.path for s in val] == [s.path for s in again[1]]  # reproducible
     assert sorted(s.label for s in val) == [0, 0, 0, 0, 1, 1, 1, 1]  # stratified on `ink`
     with pytest.raises(ConfigError, match="no task is named 'colour'"):
-        fit(dataclasses.replace(_config(two_tasks), data=dataclasses.replace(
-            _config(two_tasks).data, task_weights="colour=2")), two_tasks.parent / "never")
+        fit(dataclasses.replace(_config(two_tasks), train=dataclasses.replace(
+            _config(two_tasks).train, task_weights="colour=2")), two_tasks.parent / "never")
 
 
 def test_two_tasks_each_learnt_from_its_own_cue(two_task_run, held_out):

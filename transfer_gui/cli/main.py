@@ -257,9 +257,9 @@ def prediction_line(p: Prediction, threshold: float) -> str:
     if p.correct is not None:
         flags.append("right" if p.correct else f"wrong: the folder says {p.truth}")
     if p.tasks:
-        from .tasks import answers_text
+        from ..core import answers_line
 
-        shown = p.error or answers_text(p.tasks)
+        shown = p.error or answers_line(p.tasks)
     return f"{p.path}: {shown}" + (f"  [{'; '.join(flags)}]" if flags else "")
 
 

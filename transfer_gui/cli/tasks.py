@@ -36,15 +36,6 @@ def print_tasks(tasks: dict[str, dict[str, Any]]) -> None:
         print_confusion(figures["classes"], figures["confusion"])
 
 
-def answers_text(tasks: dict[str, list[dict[str, Any]]]) -> str:
-    """A prediction's answer per task, on one line: `ink red 97%; tags red 91%, green 88%`."""
-    parts = []
-    for name, answers in tasks.items():
-        shown = ", ".join(f"{a['label']} {a['probability']:.0%}" for a in answers[:3])
-        parts.append(f"{name} {shown or '(no label over its threshold)'}")
-    return "; ".join(parts)
-
-
 def task_rows(scan: Any) -> list[dict[str, Any]]:
     """A labels CSV's tasks with their classes and counts, for JSON."""
     from ..core import task_counts

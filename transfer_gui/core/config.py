@@ -72,11 +72,6 @@ class DataConfig(_Config):
     folder_split: bool = option(True, cli=False)  # a train/ + val/ folder keeps its own split
     task: str | None = option(form=False, cli=Cli(  # a labels CSV's one column to train
         metavar="COLUMN", help="with a labels CSV: train only this column's task"))
-    task_weights: str = option(
-        "", label="Task weights", entry=True, cli=Cli(metavar="NAME=W,...", help="with "
-        "several tasks: the weight of each task's loss (default 1), e.g. species=1,disease=0.5"),
-        help="With a CSV of several label columns, the loss is the sum of each task's loss "
-             "times its weight: NAME=W separated by commas (a task not named weighs 1)")
 
 
 @dataclass(frozen=True)
@@ -191,6 +186,12 @@ class TrainConfig(_Config):
         **GRADIENT_ONLY,
         help="The true class is aimed at 1 − ε instead of 1, the others share ε: less "
              "over-confident predictions, less harm from wrong labels")
+    task_weights: str = option(
+        "", label="Task weights", entry=True, **GRADIENT_ONLY, cli=Cli(
+            metavar="NAME=W,...", help="with several tasks: the weight of each task's loss "
+            "(default 1), e.g. species=1,disease=0.5"),
+        help="With a CSV of several label columns, the loss is the sum of each task's loss "
+             "times its weight: NAME=W separated by commas (a task not named weighs 1)")
     augment: str | None = option(
         label="Augmentation", resolved=True, **GRADIENT_ONLY,
         choices={None: AUTO, "none": "None", "light": "Light", "standard": "Standard"},

@@ -171,6 +171,7 @@ def _round_robin(paths: list[str]) -> list[str]:
 
 
 class Predictor:
+    tasks: Sequence[LabelTask] = ()  # answered one by one when there are several (`answers`)
     def __init__(
         self,
         model: TransferNet,
@@ -240,6 +241,14 @@ class Predictor:
     def predict_images(self, images: Sequence[Image.Image], top_k: int = 5) -> list[list]:
         return [self._top(p, top_k) for p in self.probabilities(images)] if images else []
 
+    def predict_answers(self, images: list[Image.Image],
+                        top_k: int = 5) -> list[tuple[list, dict]]:
+        """Each image's top classes, and every task's answer when there are several."""
+        if not self.tasks:
+            return [(top, {}) for top in self.predict_images(images, top_k)]
+        rows = self.probabilities(images) if images else []
+        return [(self._top(p, top_k), self.answers(p, top_k)) for p in rows]
+
     def answers(self, probs: np.ndarray, top_k: int = 3) -> dict[str, list[dict[str, Any]]]:
         """Every task's answer for one image's probabilities ({} for one plain task)."""
         return task_answers(self.tasks, probs, self.thresholds, top_k) if self.tasks else {}
@@ -267,15 +276,13 @@ class Predictor:
                     loaded[path] = self.load(path)
                 except ImageError as exc:
                     errors[path] = exc.reason
-            images = list(loaded.values())
-            rows = iter(self.probabilities(images) if images else [])
+            tops = iter(self.predict_answers(list(loaded.values()), top_k))
             for path, truth in zip(chunk, truths[start : start + batch_size], strict=True):
                 if path in errors:
                     out.append(Prediction(path, error=errors[path], truth=truth))
                     continue
-                p = next(rows)
-                out.append(Prediction(path, self._top(p, top_k), truth=truth,
-                                      tasks=self.answers(p, top_k)))
+                top, answers = next(tops)
+                out.append(Prediction(path, top, truth=truth, tasks=answers))
             task.progress(len(out), len(paths), "predict")
         return out
 

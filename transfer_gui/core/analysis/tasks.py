@@ -144,6 +144,15 @@ def results_dict(results: dict[str, EvalResult | LabelTable]) -> dict[str, Any]:
     return out
 
 
+def answers_line(answers: dict[str, list[dict[str, Any]]]) -> str:
+    """An image's answer per task on one line: `ink red 97%; tags red 91%, green 88%`."""
+    parts = []
+    for name, listed in answers.items():
+        shown = ", ".join(f"{a['label']} {a['probability']:.0%}" for a in listed[:3])
+        parts.append(f"{name} {shown or '(no label over its threshold)'}")
+    return "; ".join(parts)
+
+
 def task_answers(tasks: Sequence[LabelTask], probs: np.ndarray,
                  thresholds: dict[str, list[float]] | None = None,
                  top_k: int = 3) -> dict[str, list[dict[str, Any]]]:

@@ -258,6 +258,8 @@ def sample_labels(tasks: Sequence[LabelTask], sample: Sample) -> list[list[str]]
 def task_counts(scan: FolderScan) -> list[list[int]]:
     """Per task, the images of each class (a multi-label image counts for each of its)."""
     tasks = scan.tasks
+    if not tasks:
+        return []
     counts = [Counter[str]() for _ in tasks]
     for sample in scan.samples:
         for counter, labels in zip(counts, sample_labels(tasks, sample), strict=True):

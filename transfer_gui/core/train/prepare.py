@@ -107,7 +107,7 @@ def prepare(
     model = build_model(spec, len(classes), config.model.pretrained,
                         config.model.weights_file, task)
     if needs_targets(tasks):
-        model.head = task_heads(model.feature_dim, tasks, config.data.task_weights)
+        model.head = task_heads(model.feature_dim, tasks, config.train.task_weights)
     groups = layer_groups(spec)
     chosen = selection_of(model, groups, config)
     set_trainable(model, groups, chosen.selectors)
@@ -133,8 +133,8 @@ def _require_tasks(tasks: list[LabelTask]) -> None:
 def _check_tasks(config: RunConfig, tasks: list[LabelTask]) -> None:
     """Several tasks or a multi-label one: what a run of them cannot do, refused."""
     if not needs_targets(tasks):
-        if config.data.task_weights.strip():
-            task_weights(config.data.task_weights, [t.name for t in tasks])
+        if config.train.task_weights.strip():
+            task_weights(config.train.task_weights, [t.name for t in tasks])
         return
     if config.model.strategy in CLASSIC_STRATEGIES:
         raise ConfigError(f"the {config.model.strategy} head learns one single-label task: "
