@@ -246,8 +246,10 @@ class Predictor:
         """Each image's top classes, and every task's answer when there are several."""
         if not self.tasks:
             return [(top, {}) for top in self.predict_images(images, top_k)]
-        rows = self.probabilities(images) if images else []
-        return [(self._top(p, top_k), self.answers(p, top_k)) for p in rows]
+        if not images:
+            return []
+        return [(self._top(p, top_k), self.answers(p, top_k))
+                for p in self.probabilities(images)]
 
     def answers(self, probs: np.ndarray, top_k: int = 3) -> dict[str, list[dict[str, Any]]]:
         """Every task's answer for one image's probabilities ({} for one plain task)."""
