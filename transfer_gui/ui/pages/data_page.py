@@ -293,6 +293,8 @@ class DataPage(QWidget):
         self._fill_problems(scan)
         self._update_summary()
         self.task_overview.show_scan(scan)
+        first = f"Class ({scan.tasks[0].name})" if scan.tasks else "Class"  # the split's task
+        self.class_table.setHorizontalHeaderLabels([first, "Images", "Share"])
         self.tabs.setTabVisible(self.tasks_tab, bool(scan.tasks))
 
     @Slot()
