@@ -84,3 +84,14 @@ def test_a_prediction_lists_every_task(qtbot):
         "ink": [{"label": "red", "probability": 0.9}],
         "tags": [{"label": "green", "probability": 0.8}, {"label": "red", "probability": 0.7}]})
     assert [text for text, _ in _notes(result, 0.5)] == ["ink red 90%; tags green 80%, red 70%"]
+
+
+def test_compare_table_shows_each_task(qtbot):
+    from transfer_gui.ui.widgets.tables.compare_table import CompareTable
+
+    table = CompareTable()
+    qtbot.addWidget(table)
+    table.set_rows([("/runs/two", {"strategy": "fine-tune", "tasks": {"ink": 1.0,
+                                                                      "tags": 0.875}}, "#000")])
+    header = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+    assert table.item(0, header.index("Tasks")).text() == "ink 100.0 % · tags 87.5 %"

@@ -216,3 +216,11 @@ def test_cli_trains_evaluates_and_predicts_a_csv(two_tasks, two_task_run, capsys
     assert main(["predict", str(out), image, "--json"]) == 0
     [answer] = json.loads(capsys.readouterr().out)
     assert {a["label"] for a in answer["top_k"]} == {"dark", "light"} and "tasks" not in answer
+
+
+def test_compare_gives_each_task_its_score(two_task_run):
+    from transfer_gui.core.analysis.compare import run_summary
+
+    row = run_summary(two_task_run)
+    assert list(row["tasks"]) == ["ink", "backdrop"]
+    assert all(0.5 <= v <= 1 for v in row["tasks"].values())
