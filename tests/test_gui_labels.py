@@ -95,3 +95,20 @@ def test_compare_table_shows_each_task(qtbot):
                                                                       "tags": 0.875}}, "#000")])
     header = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
     assert table.item(0, header.index("Tasks")).text() == "ink 100.0 % · tags 87.5 %"
+
+
+def test_training_plots_draw_a_curve_per_task(qtbot):
+    from transfer_gui.ui.widgets.plots.metric_plot import TrainingPlots
+
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.add_epoch(1, 0.6, 0.7, 0.75, tasks={"ink": 1.0, "backdrop": 0.5})
+    plots.add_epoch(2, 0.8, 0.5, 0.875, tasks={"ink": 1.0, "backdrop": 0.75})
+    assert list(plots.task_acc) == ["ink", "backdrop"]
+    assert list(plots.task_acc["backdrop"].values) == [0.5, 0.75]
+    legend = [label.text for _, label in plots.acc_plot.getPlotItem().legend.items]
+    assert "validation: ink" in legend and "validation: backdrop" in legend
+    plots.clear()
+    assert not plots.task_acc
+    assert all(curve.name() is None or not curve.name().startswith("validation: ")
+               for curve in plots.acc_plot.getPlotItem().listDataItems())

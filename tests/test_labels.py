@@ -104,6 +104,9 @@ def test_csv_scan_tasks_split_and_weights(two_tasks):
 def test_two_tasks_each_learnt_from_its_own_cue(two_task_run, held_out):
     meta = bundle.read_meta(two_task_run)
     assert [t["name"] for t in meta["tasks"]] == ["ink", "backdrop"]
+    for row in meta["history"]:  # each task's validation accuracy; their mean is val_acc
+        assert list(row["task_acc"]) == ["ink", "backdrop"]
+        assert np.mean(list(row["task_acc"].values())) == pytest.approx(row["val_acc"])
     _, val = bundle.load_split(two_task_run)
     assert val and all(len(s.targets) == 2 for s in val)
     evaluation = evaluate_run(two_task_run, str(held_out), device="cpu")

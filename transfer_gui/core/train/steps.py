@@ -51,6 +51,7 @@ class Stepper:
         self.chunking = Chunking(device, task)
         head = getattr(model, "head", None)  # several tasks: their weighted loss (`MultiHead`)
         self.tasks: MultiHead | None = head if isinstance(head, MultiHead) else None
+        self.task_acc: dict[str, float] = {}  # several tasks: each one's last validation accuracy
 
     def step(self, batch: Any) -> torch.Tensor:
         """One optimizer step on a `batches.Batch`."""
@@ -105,10 +106,15 @@ class Stepper:
         return self.chunking.run(partial(self._evaluate, x, y), len(y))
 
     def _evaluate(self, x: torch.Tensor, y: torch.Tensor, chunks: int) -> torch.Tensor:
-        stats = torch.zeros(2, device=y.device)
+        """[summed loss, correct], then with several tasks each task's correct images."""
+        width = 2 + (len(self.tasks.names) if self.tasks is not None else 0)
+        stats = torch.zeros(width, device=y.device)
         for xc, yc in zip(x.tensor_split(chunks), y.tensor_split(chunks), strict=True):
             logits = self._logits(xc)
-            stats += self._stats(self._loss(logits, yc, reduction="sum"), logits, yc)
+            both = self._stats(self._loss(logits, yc, reduction="sum"), logits, yc)
+            if self.tasks is not None:
+                both = torch.cat([both, self.tasks.hits(logits, yc).sum(dim=0)])
+            stats += both
         return stats
 
 
@@ -172,5 +178,7 @@ def evaluate_batches(stepper: Stepper, batches: Iterable[tuple[torch.Tensor, tor
         seen += len(y)
     if total is None or not seen:
         return None, None
-    loss_sum, correct = total.tolist()
+    loss_sum, correct, *tasks = total.tolist()
+    if stepper.tasks is not None:
+        stepper.task_acc = {n: c / seen for n, c in zip(stepper.tasks.names, tasks, strict=True)}
     return loss_sum / seen, correct / seen
