@@ -39,8 +39,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                        description="Train a classifier on DATA (one sub-folder per class, or "
                                    "train/ with val/ and/or test/ sub-trees: test/ is never "
                                    "trained on) and write the run folder RUN.")
-    p.add_argument("data", nargs="?", help="image folder (not needed with --resume; with "
-                                           "--config, replaces the configuration's folder)")
+    p.add_argument("data", nargs="?", help="image folder or labels CSV (not needed with "
+                                           "--resume; with --config, replaces the "
+                                           "configuration's folder)")
     p.add_argument("--out", help="run folder to write")
     p.add_argument("--resume", metavar="RUN", help="continue a stopped or killed run")
     p.add_argument("--config", metavar="RUN_CONFIG",
@@ -67,9 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gui", help="open the application (the default)")
     p.add_argument("project", nargs="?", help="a project file or image folder to open")
     add_backbones_parser(sub)
-    p = sub.add_parser("check-data", help="scan an image folder and report problems")
-    p.add_argument("data")
+    p = sub.add_parser("check-data", help="scan an image folder or labels CSV and report "
+                       "problems")
+    p.add_argument("data", help="image folder, labels CSV, or a folder holding labels.csv")
     p.add_argument("--val", metavar="DIR")
+    p.add_argument("--task", metavar="COLUMN", help="with a labels CSV: only this column")
     p.add_argument("--json", action="store_true")
     _add_train(sub)
     add_strategy_parsers(sub)
@@ -127,11 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_check_data(args: argparse.Namespace) -> int:
-    from ..core import scan_folder
+    from ..core import scan_data
     from .console import ConsoleReporter, print_json, table
+    from .tasks import print_scan_tasks, task_rows
 
-    scan = scan_folder(args.data, verify=True, val_dir=args.val,
-                       callbacks=[ConsoleReporter(as_json=args.json)])
+    scan = scan_data(args.data, verify=True, val_dir=args.val,
+                     callbacks=[ConsoleReporter(as_json=args.json)], task=args.task)
     counts = scan.counts()
     total = max(sum(counts), 1)
     if args.json:
@@ -140,13 +144,17 @@ def cmd_check_data(args: argparse.Namespace) -> int:
             "test_folder": scan.test_dir or None, "test_images": scan.test_images,
             "images": sum(counts),
             "classes": [{"name": n, "count": c} for n, c in zip(scan.classes, counts, strict=True)],
+            **({"tasks": task_rows(scan)} if scan.tasks else {}),
             "problems": _problem_rows(scan.problems),
         })
         return EXIT_OK
     print(f"{scan.root}: {scan.summary()}")
     print(f"layout: {scan.layout_text()}\n")
-    table([[n, c, f"{100 * c / total:.1f} %"] for n, c in zip(scan.classes, counts, strict=True)],
-          ["class", "images", "share"])
+    if scan.tasks:
+        print_scan_tasks(scan)
+    else:
+        table([[n, c, f"{100 * c / total:.1f} %"]
+               for n, c in zip(scan.classes, counts, strict=True)], ["class", "images", "share"])
     _print_problems(scan.problems)
     return EXIT_OK
 
@@ -225,7 +233,8 @@ def with_review(config: Any, review: str | None) -> Any:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..core import evaluate_run, report_format, write_report
-    from .console import ConsoleReporter, print_confusion, print_json, table
+    from .console import ConsoleReporter, print_json
+    from .tasks import print_result, print_tasks
 
     if args.report:
         report_format(args.report)  # a wrong suffix is said before the evaluation, not after
@@ -235,17 +244,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     written = write_report(evaluation, args.report, args.run) if args.report else ""
     if args.json:
         print_json({**result.to_dict(), "source": evaluation.source,
+                    **({"tasks": evaluation.tasks_dict()} if evaluation.tasks else {}),
                     "problems": _problem_rows(evaluation.problems),
                     **({"report": written} if written else {})})
         return EXIT_OK
     print(f"evaluated on {evaluation.source}")
-    print(f"accuracy {result.accuracy:.2%}   balanced accuracy "
-          f"{result.balanced_accuracy:.2%}   macro F1 {result.macro_f1:.3f}\n")
-    table([[c["class"], f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}",
-            c["support"]] for c in result.per_class()],
-          ["class", "precision", "recall", "F1", "support"])
-    print()
-    print_confusion(result.classes, result.confusion.tolist())
+    if evaluation.tasks:
+        print_tasks(evaluation.tasks_dict())
+    else:
+        print_result(result)
     _print_problems(evaluation.problems)
     if written:
         print(f"\nreport written to {written}")
@@ -289,6 +296,10 @@ def prediction_line(p: Prediction, threshold: float) -> str:
     flags = ["uncertain"] if is_uncertain(p.top_k, threshold) else []
     if p.correct is not None:
         flags.append("right" if p.correct else f"wrong: the folder says {p.truth}")
+    if p.tasks:
+        from ..core import answers_line
+
+        shown = p.error or answers_line(p.tasks)
     return f"{p.path}: {shown}" + (f"  [{'; '.join(flags)}]" if flags else "")
 
 
@@ -320,6 +331,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         print_json({"run": str(args.run), "format": result.format, "path": str(result.path),
                     "bytes": result.size, "max_diff": result.max_diff,
                     "tolerance": result.tolerance, "checked_images": result.images,
+                    "outputs": list(result.outputs),
                     "sidecars": [str(p) for p in result.sidecars]})
         return EXIT_OK
     print(f"exported {args.run} to {result.path} ({result.format})")

@@ -76,6 +76,8 @@ class DataConfig(_Config):
     # every run, and "file=class" pairs whose label a run replaces; the files stay where they are
     exclude: tuple[str, ...] = option((), cli=False)
     relabel: tuple[str, ...] = option((), cli=False)
+    task: str | None = option(form=False, cli=Cli(  # a labels CSV's one column to train
+        metavar="COLUMN", help="with a labels CSV: train only this column's task"))
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,12 @@ class TrainConfig(_Config):
                 help="unbalanced classes: class-weighted loss or balanced sampler (default "
                      f"auto: {BALANCE_AUTO} when the largest class has {BALANCE_RATIO}x the "
                      "images of the smallest)"))
+    task_weights: str = option(
+        "", label="Task weights", entry=True, **GRADIENT_ONLY, cli=Cli(
+            metavar="NAME=W,...", help="with several tasks: the weight of each task's loss "
+            "(default 1), e.g. species=1,disease=0.5"),
+        help="With a CSV of several label columns, the loss is the sum of each task's loss "
+             "times its weight: NAME=W separated by commas (a task not named weighs 1)")
     augment: str | None = option(
         label="Augmentation", resolved=True, **GRADIENT_ONLY,
         choices={None: AUTO, "none": "None", "light": "Light", "standard": "Standard"},

@@ -51,6 +51,7 @@ class EpochEnded:
     seconds: float
     is_best: bool
     target_acc: float | None = None  # domain adaptation with target labels (evaluation only)
+    task_acc: dict[str, float] | None = None  # several tasks: each one's validation accuracy
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ def epoch_line(event: EpochEnded) -> str:
            if event.val_loss is not None else "no validation set")
     if event.target_acc is not None:
         val += f" · target acc {event.target_acc:.1%}"
+    if event.task_acc:  # several tasks: each one's accuracy
+        val += " (" + ", ".join(f"{n} {a:.1%}" for n, a in event.task_acc.items()) + ")"
     best = "  ★ best so far" if event.is_best else ""
     return (f"epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f} · "
             f"train acc {event.train_acc:.1%} · {val} · {event.images_per_s:.0f} img/s · "

@@ -34,11 +34,14 @@ def evaluation_summary(run_dir: str | os.PathLike[str], refresh: bool = False,
             pass
     from .evaluation import evaluate_run
 
-    result = evaluate_run(run_dir, callbacks=task or ()).result
+    evaluation = evaluate_run(run_dir, callbacks=task or ())
+    result = evaluation.result
     f1 = [c["f1"] for c in result.per_class() if c["support"] > 0]
     summary = {"accuracy": result.accuracy, "macro_f1": result.macro_f1,
                "min_f1": min(f1) if f1 else 0.0, "per_class": result.per_class(),
-               "count": int(result.confusion.sum())}
+               "count": int(result.confusion.sum()),
+               "tasks": {name: figures.get("accuracy", figures.get("map"))
+                         for name, figures in evaluation.tasks_dict().items()}}
     atomic.write_json(path, summary)
     return summary
 
@@ -80,7 +83,7 @@ def run_summary(run_dir: str | os.PathLike[str], evaluate: bool = True,
             row["error"] = str(exc)
         else:
             row.update(accuracy=scores["accuracy"], macro_f1=scores["macro_f1"],
-                       min_f1=scores["min_f1"])
+                       min_f1=scores["min_f1"], tasks=scores.get("tasks") or {})
     return row
 
 

@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,14 +15,18 @@ from torch.utils.data import DataLoader
 from ..data.batches import prefetch, sequential
 from ..data.datasets import ImageDataset, eval_transform
 from ..data.images import why_unusable
+from ..data.labels import needs_targets, remap, scan_data
 from ..data.scan import DataError, Problem, Sample, find_split_dirs, scan_folder
 from ..events import Callback, CancelToken, Task
 from ..interrupt import cancel_points
-from ..io.bundle import LoadedRun, load_run, load_split
+from ..io.bundle import LoadedRun, load_run, load_split, save_meta
+from ..io.runmeta import RunError
+from ..models.heads import probabilities
 from ..train.features import FeatureRequest, body_features, existing_store, head_probabilities
 from ..train.recipe import amp_dtype, autocast, channels_last_for, pick_device
 from ..wording import count
 from .metrics import EvalResult, build_result
+from .tasks import LabelTable, best_thresholds, results_dict, task_results
 
 
 @torch.no_grad()
@@ -60,21 +65,27 @@ def predict_samples(
         for x, _, loaded in prefetch(loader):  # the next batch decodes while this one runs
             task.check()
             with autocast(dev, dtype):
-                probs = model(x.to(dev, memory_format=fmt)).float().softmax(dim=1).cpu()
-            probs[~loaded] = float("nan")
-            parts.append(probs)
+                logits = model(x.to(dev, memory_format=fmt)).float()
+                chunk = probabilities(model.head, logits).cpu()
+            chunk[~loaded] = float("nan")
+            parts.append(chunk)
             done += len(x)
             task.progress(done, len(dataset), "evaluate")
     if not parts:
-        return np.zeros((0, len(run.classes)), dtype=np.float32)
+        return np.zeros((0, model.num_classes), dtype=np.float32)
     return torch.cat(parts).numpy()
 
 
 @dataclass
 class Evaluation:
-    result: EvalResult
+    result: EvalResult  # a run of several tasks: its first single-label task's
     source: str  # what was evaluated, in words
     problems: list[Problem] = field(default_factory=list)
+    tasks: dict[str, EvalResult | LabelTable] = field(default_factory=dict)  # by column name
+
+    def tasks_dict(self) -> dict[str, Any]:
+        """Every task's figures under its column name ({} for a run of one plain task)."""
+        return results_dict(self.tasks)
 
 
 def _same_folder(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
@@ -116,6 +127,8 @@ def evaluation_samples(
 def _labelled(run: LoadedRun, data: str, task: Task, name: str,
               use_all: bool = False) -> tuple[list[Sample], str, list[Problem]]:
     """The images of `data` whose classes the run knows, labelled by the run's classes."""
+    if run.tasks:
+        return _from_table(run, data, task, name)
     scan = scan_folder(data, verify=True, callbacks=task)
     pool = [(s.path, scan.classes[s.label]) for s in
             (scan.val if scan.layout == "train-val" and not use_all else scan.samples)]
@@ -133,6 +146,57 @@ def _labelled(run: LoadedRun, data: str, task: Task, name: str,
         raise DataError(f"{data} has no images of the classes the model knows "
                         f"({', '.join(run.classes)})")
     return samples, f"{name} ({count(len(samples), 'image')})", problems
+
+
+def _from_table(run: LoadedRun, data: str, task: Task,
+                name: str) -> tuple[list[Sample], str, list[Problem]]:
+    """The rows of a labels CSV whose labels the run knows, relabelled as the run's."""
+    wanted = [t.name for t in run.tasks]
+    scan = scan_data(data, verify=True, callbacks=task,
+                     task=wanted[0] if len(wanted) == 1 else None)
+    problems = list(scan.problems)
+    if not scan.tasks:
+        raise DataError(f"{data} is an image folder; this run was trained on the columns "
+                        f"{', '.join(wanted)} of a labels CSV: give a CSV with them")
+    missing = [n for n in wanted if n not in {t.name for t in scan.tasks}]
+    if missing:
+        raise DataError(f"{data} has no column {missing[0]!r}, which the run was trained on")
+    samples = []
+    for sample in scan.samples:
+        known = remap(sample, scan.tasks, run.tasks)
+        if known is None:
+            problems.append(Problem(sample.path, "a label the model does not know: skipped"))
+        else:
+            samples.append(known)
+    if not samples:
+        raise DataError(f"{data} has no image whose labels the model knows")
+    return samples, f"{name} ({count(len(samples), 'image')})", problems
+
+
+def run_thresholds(run: LoadedRun, batch_size: int = 32, device: str = "auto",
+                   task: Task | None = None) -> dict[str, list[float]]:
+    """Each multi-label task's per-label thresholds: stored in `run.json`, or chosen on the
+    run's validation split (the F1-best cut of each label) and stored there."""
+    stored = run.meta.get("thresholds")
+    multi = [t for t in run.tasks if t.multi_label]
+    if isinstance(stored, dict) or not multi:
+        return dict(stored or {})
+    try:
+        _, val = load_split(run.run_dir)
+    except (OSError, DataError, RunError):
+        val = []
+    probs = predict_samples(run, val, batch_size, device, task) if val else np.zeros((0, 0))
+    readable = [not np.isnan(row).any() for row in probs]
+    if not any(readable):
+        return {}
+    val = [s for s, ok in zip(val, readable, strict=True) if ok]
+    results = task_results(run.tasks, val, probs[readable])
+    chosen = {t.name: best_thresholds(tab.truth, tab.probs) for t in multi
+              if isinstance(tab := results[t.name], LabelTable)}
+    run.meta["thresholds"] = chosen
+    if run.meta.get("status") != "running":
+        save_meta(run.run_dir, run.meta)
+    return chosen
 
 
 def evaluate_run(
@@ -157,6 +221,22 @@ def evaluate_run(
     if not samples:
         raise DataError(f"none of the {count(len(readable), 'image')} to evaluate could be read")
     probs = probs[readable]
+    if needs_targets(run.tasks):
+        tables = task_results(run.tasks, samples, probs,
+                              run_thresholds(run, batch_size, device, task))
+        return Evaluation(_headline(run, samples, probs, tables), source, problems, tables)
     targets = np.array([s.label for s in samples], dtype=np.int64)
     result = build_result(run.classes, [s.path for s in samples], targets, probs)
     return Evaluation(result, source, problems)
+
+
+def _headline(run: LoadedRun, samples: list[Sample], probs: np.ndarray,
+              tables: dict[str, EvalResult | LabelTable]) -> EvalResult:
+    """The result a view of one task shows first: the first single-label task's; for a
+    multi-label task alone, its top label against each image's first listed label."""
+    first = next((r for r in tables.values() if isinstance(r, EvalResult)), None)
+    if first is not None:
+        return first
+    part = probs[:, : len(run.classes)]
+    targets = np.array([s.label for s in samples], dtype=np.int64)
+    return build_result(run.classes, [s.path for s in samples], targets, part)

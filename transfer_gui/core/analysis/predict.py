@@ -22,10 +22,13 @@ from PIL import Image
 from .. import atomic
 from ..data.datasets import Preprocess, eval_transform, to_tensor
 from ..data.images import ImageError, decode, is_supported, resize_short, unsupported_reason
+from ..data.labels import LabelTask, needs_targets
 from ..events import CancelToken, Task
 from ..models.backbones import BackboneSpec, TransferNet, get_spec, imagenet_categories
+from ..models.heads import probabilities
 from ..train.recipe import pick_device
 from ..wording import count
+from .tasks import task_answers
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Prediction:
     top_k: list[tuple[str, float]] = field(default_factory=list)
     error: str | None = None
     truth: str | None = None  # the class its folder names, when that is one of the model's
+    tasks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # several tasks'
 
     @property
     def label(self) -> str | None:
@@ -55,6 +59,8 @@ class Prediction:
         }
         if threshold is not None:
             out["uncertain"] = is_uncertain(self.top_k, threshold)
+        if self.tasks:
+            out["tasks"] = self.tasks
         if self.error:
             out["error"] = self.error
         return out
@@ -165,6 +171,7 @@ def _round_robin(paths: list[str]) -> list[str]:
 
 
 class Predictor:
+    tasks: Sequence[LabelTask] = ()  # answered one by one when there are several (`answers`)
     def __init__(
         self,
         model: TransferNet,
@@ -172,8 +179,14 @@ class Predictor:
         preprocess: Preprocess,
         spec: BackboneSpec,
         device: str | torch.device = "auto",
+        tasks: Sequence[LabelTask] = (),
+        thresholds: dict[str, list[float]] | None = None,
     ) -> None:
+        """`tasks`: a labels CSV's columns, each answered (`Prediction.tasks`) when there are
+        several or a multi-label one; `thresholds`: a multi-label task's per-label cuts."""
         self.device = pick_device(device) if isinstance(device, str) else device
+        self.tasks = list(tasks) if needs_targets(tasks) else []
+        self.thresholds = thresholds or {}
         self.model = model.to(self.device).eval()
         self.classes = list(classes)
         self.preprocess = preprocess
@@ -183,9 +196,11 @@ class Predictor:
     @classmethod
     def from_run(cls, run_dir: str | os.PathLike[str], device: str = "auto") -> Predictor:
         from ..io.bundle import load_run
+        from .evaluation import run_thresholds
 
         run = load_run(run_dir)
-        return cls(run.model, run.classes, run.preprocess, run.spec, device)
+        cuts = run_thresholds(run, device=device) if needs_targets(run.tasks) else None
+        return cls(run.model, run.classes, run.preprocess, run.spec, device, run.tasks, cuts)
 
     @classmethod
     def imagenet(cls, backbone: str, device: str = "auto", callbacks: Task | Iterable = (),
@@ -214,14 +229,31 @@ class Predictor:
     @torch.no_grad()
     def probabilities(self, images: Sequence[Image.Image]) -> np.ndarray:
         x = self._inputs(images).to(self.device)
-        return self.model(x).float().softmax(dim=1).cpu().numpy()
+        return probabilities(self.model.head, self.model(x).float()).cpu().numpy()
 
     def _top(self, probs: np.ndarray, k: int) -> list[tuple[str, float]]:
+        if self.tasks:  # the first task's answer
+            first = next(iter(task_answers(self.tasks, probs, self.thresholds, k).values()))
+            return [(a["label"], a["probability"]) for a in first]
         order = np.argsort(-probs)[: max(1, min(k, len(self.classes)))]
         return [(self.classes[i], float(probs[i])) for i in order]
 
     def predict_images(self, images: Sequence[Image.Image], top_k: int = 5) -> list[list]:
         return [self._top(p, top_k) for p in self.probabilities(images)] if images else []
+
+    def predict_answers(self, images: list[Image.Image],
+                        top_k: int = 5) -> list[tuple[list, dict]]:
+        """Each image's top classes, and every task's answer when there are several."""
+        if not self.tasks:
+            return [(top, {}) for top in self.predict_images(images, top_k)]
+        if not images:
+            return []
+        return [(self._top(p, top_k), self.answers(p, top_k))
+                for p in self.probabilities(images)]
+
+    def answers(self, probs: np.ndarray, top_k: int = 3) -> dict[str, list[dict[str, Any]]]:
+        """Every task's answer for one image's probabilities ({} for one plain task)."""
+        return task_answers(self.tasks, probs, self.thresholds, top_k) if self.tasks else {}
 
     def predict_paths(
         self,
@@ -246,10 +278,13 @@ class Predictor:
                     loaded[path] = self.load(path)
                 except ImageError as exc:
                     errors[path] = exc.reason
-            tops = iter(self.predict_images(list(loaded.values()), top_k))
+            tops = iter(self.predict_answers(list(loaded.values()), top_k))
             for path, truth in zip(chunk, truths[start : start + batch_size], strict=True):
-                out.append(Prediction(path, error=errors[path], truth=truth) if path in errors
-                           else Prediction(path, next(tops), truth=truth))
+                if path in errors:
+                    out.append(Prediction(path, error=errors[path], truth=truth))
+                    continue
+                top, answers = next(tops)
+                out.append(Prediction(path, top, truth=truth, tasks=answers))
             task.progress(len(out), len(paths), "predict")
         return out
 

@@ -140,6 +140,14 @@ def load_base(path: str, resize_size: int) -> torch.Tensor:
     return to_tensor(resize_short(decode(path, min_side=resize_size), resize_size))
 
 
+def target_tensor(samples: Sequence[Sample]) -> torch.Tensor:
+    """The samples' targets as one tensor: class indices (int64, N), or every task's target
+    columns (float32, N x W) when the samples carry `targets` (`labels`)."""
+    if samples and samples[0].targets:
+        return torch.tensor([s.targets for s in samples], dtype=torch.float32)
+    return torch.tensor([s.label for s in samples], dtype=torch.long)
+
+
 class ImageDataset(Dataset):
     """(input tensor, label, loaded) triples. A file that fails to load after the scan (moved,
     changed) gives a gray image with `loaded` False and is recorded in `failures`, so a long run
@@ -183,6 +191,8 @@ class ImageDataset(Dataset):
         image = self.base(index)
         return image, len(self.failures) == failed
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, bool]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int | torch.Tensor, bool]:
         image, loaded = self.load(index)
-        return self.transform(image), self.samples[index].label, loaded
+        sample = self.samples[index]
+        target = torch.tensor(sample.targets) if sample.targets else sample.label
+        return self.transform(image), target, loaded

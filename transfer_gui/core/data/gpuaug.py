@@ -22,7 +22,7 @@ from torchvision.ops import roi_align
 
 from ..models.backbones import TransferNet
 from .batches import Batch, assemble, epoch_order
-from .datasets import Augment, ImageDataset, Preprocess, augment_preset
+from .datasets import Augment, ImageDataset, Preprocess, augment_preset, target_tensor
 from .shard import WHOLE, Shard
 
 _YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
@@ -161,8 +161,7 @@ class GpuBatches:
     def _finish(self, x: torch.Tensor, dataset: ImageDataset, idx: list[int],
                 loaded: list[bool]) -> Batch:
         x = ((x - self.mean) / self.std).contiguous(memory_format=self.fmt)
-        y = torch.tensor([dataset.samples[i].label for i in idx]).to(self.device,
-                                                                    non_blocking=True)
+        y = target_tensor([dataset.samples[i] for i in idx]).to(self.device, non_blocking=True)
         return assemble(x, y, torch.tensor(loaded), dataset.samples, idx)
 
     def _plain(self, dataset: ImageDataset, idx: list[int]) -> Batch:

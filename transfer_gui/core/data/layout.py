@@ -75,6 +75,9 @@ def describe(layout: str, names: tuple[str, ...], test_images: int = 0) -> str:
     on disk ("" for one that is absent)."""
     if layout == "classes":
         return "one sub-folder per class; the validation images are drawn from them"
+    if layout == "csv":
+        return ("a labels CSV: one row per image, one column per task; the validation images "
+                "are drawn from its rows")
     train, val, test = (f"{n}{os.sep}" if n else "" for n in (*names, "", "", "")[:3])
     kept = (f"{test} ({count(test_images, 'image')}) is kept apart for testing: Evaluate "
             f"on {test}" if test else "")

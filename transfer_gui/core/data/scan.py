@@ -38,6 +38,7 @@ class Sample:
     path: str
     label: int
     digest: str = field(default="", compare=False)  # content hash from the scan ("" unknown)
+    targets: tuple[float, ...] = ()  # every task's labels (`labels`); () when `label` says all
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class FolderScan:
     test_dir: str = ""  # a split layout's test/ folder, kept apart for testing
     test_images: int = 0  # its image files (counted, not decoded)
     split_names: tuple[str, ...] = ()  # the split folders' names on disk: train, val, test
+    tasks: list = field(default_factory=list)  # a labels CSV's `labels.LabelTask`s
 
     def layout_text(self) -> str:
         """Which layout was recognised, in words."""
@@ -368,7 +370,7 @@ def without_empty_classes(scan: FolderScan) -> tuple[FolderScan, list[str]]:
     index = {old: new for new, old in enumerate(keep)}
 
     def relabel(samples: list[Sample]) -> list[Sample]:
-        return [Sample(s.path, index[s.label]) for s in samples]
+        return [Sample(s.path, index[s.label], targets=s.targets) for s in samples]
 
     kept = dataclasses.replace(scan, classes=[scan.classes[i] for i in keep],
                                train=relabel(scan.train), val=relabel(scan.val),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import torch
 
 from .. import atomic
 from ..data.datasets import Preprocess
+from ..data.labels import LabelTask, data_folder, needs_targets
 from ..data.scan import Sample
 from ..models.backbones import BackboneSpec, TransferNet, get_spec
 from ..models.weights import WeightsError, build_model, load_into, read_state_dict
@@ -95,8 +96,11 @@ def save_split(run_dir: str | os.PathLike[str], root: str, train: list, val: lis
                name: str = SPLIT) -> None:
     """Write a file list (by default the run's split) with paths relative to `root`."""
 
+    root = data_folder(root) if root else root  # a labels CSV: paths from its folder
+
     def rows(samples: list[Sample]) -> list[list]:
-        return [[_relative(s.path, root), s.label] for s in samples]
+        return [[_relative(s.path, root), s.label, *([list(s.targets)] if s.targets else [])]
+                for s in samples]
 
     atomic.write_json(Path(run_dir) / name, {"root": root, "train": rows(train), "val": rows(val)})
 
@@ -105,14 +109,16 @@ def load_split(run_dir: str | os.PathLike[str], root: str | None = None,
                name: str = SPLIT) -> tuple[list, list]:
     """The run's train and validation samples, re-rooted at `root` if the data moved."""
     data = read_json(Path(run_dir) / name)
-    base = root or data.get("root", "")
+    base = data_folder(root) if root else data.get("root", "")
 
     def samples(rows: list) -> list[Sample]:
-        return [Sample(os.path.join(base, p), int(label)) for p, label in rows]
+        return [Sample(os.path.join(base, row[0]), int(row[1]),
+                       targets=tuple(float(v) for v in row[2]) if len(row) > 2 else ())
+                for row in rows]
 
     try:
         return samples(data.get("train", [])), samples(data.get("val", []))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, IndexError) as exc:
         raise RunError(f"{Path(run_dir) / name} is damaged: {exc}") from None
 
 
@@ -131,10 +137,20 @@ class LoadedRun:
     model: TransferNet
     classes: list[str]
     preprocess: Preprocess
+    tasks: list[LabelTask] = field(default_factory=list)  # a labels CSV's columns
 
     @property
     def history(self) -> list[dict[str, Any]]:
         return list(self.meta.get("history", []))
+
+
+def meta_tasks(meta: dict[str, Any]) -> list[LabelTask]:
+    """The label columns `run.json` describes ([] for a folder of classes)."""
+    rows = meta.get("tasks")
+    try:
+        return [LabelTask.from_dict(r) for r in rows] if isinstance(rows, list) else []
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise RunError(f"run.json describes damaged tasks: {exc}") from None
 
 
 def _check_head(state: dict[str, torch.Tensor], classes: int, run_dir: Path) -> None:
@@ -157,6 +173,11 @@ def load_run(run_dir: str | os.PathLike[str]) -> LoadedRun:
     if not (run_dir / WEIGHTS).is_file():
         raise RunError(f"{run_dir} has no trained weights ({WEIGHTS})")
     model = build_model(spec, len(classes), pretrained=False)
+    tasks = meta_tasks(meta)
+    if needs_targets(tasks):
+        from ..models.heads import MultiHead
+        model.head = MultiHead(model.feature_dim, [t.name for t in tasks],
+                               [len(t.classes) for t in tasks], [t.multi_label for t in tasks])
     head = meta.get("head")
     if isinstance(head, dict) and head.get("type") == "knn":
         from ..models.heads import knn_head_from_meta
@@ -167,9 +188,10 @@ def load_run(run_dir: str | os.PathLike[str]) -> LoadedRun:
             raise RunError(f"{run_dir / META} describes a damaged k-NN head: {exc}") from None
     try:
         state = read_state_dict(run_dir / WEIGHTS)
-        _check_head(state, len(classes), run_dir)
+        if not needs_targets(tasks):
+            _check_head(state, len(classes), run_dir)
         load_into(model, state, f"{run_dir / WEIGHTS}")
     except WeightsError as exc:
         raise RunError(str(exc)) from None
     model.eval()
-    return LoadedRun(run_dir, meta, spec, model, classes, pre)
+    return LoadedRun(run_dir, meta, spec, model, classes, pre, tasks)

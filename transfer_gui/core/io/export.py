@@ -35,6 +35,7 @@ from .. import atomic
 from ..data.datasets import Preprocess, load_base, unit_transform
 from ..data.images import ImageError
 from ..errors import UserError
+from ..models.heads import MultiHead
 from ..wording import count
 from .bundle import LoadedRun, load_run, load_split
 from .exportformats import INPUT, LOADERS, OUTPUT, WRITERS, quiet, require_onnx
@@ -61,6 +62,7 @@ class ExportResult:
     sidecars: tuple[Path, ...]
     image_size: int = 0  # the side of the square input it expects, in pixels
     classes: int = 0  # the logits it outputs
+    outputs: tuple[str, ...] = (OUTPUT,)  # its outputs' names: one per task of a labels CSV
 
     def input_text(self) -> str:
         return export_input_text(self.image_size, self.classes)
@@ -103,6 +105,35 @@ class Normalized(nn.Module):
         return self.model((x - self.mean) / self.std)
 
 
+class TaskOutputs(nn.Module):
+    """A model of several tasks with one named output per task: its logits."""
+
+    def __init__(self, model: nn.Module, names: list[str], slices: list[slice]) -> None:
+        super().__init__()
+        self.model, self.names, self.slices = model, names, slices
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        logits = self.model(x)
+        return {n: logits[:, s] for n, s in zip(self.names, self.slices, strict=True)}
+
+
+def output_names(run: LoadedRun) -> list[str]:
+    """The exported model's outputs: `logits`, or one per task named by its column (one
+    named like the input gets a `_logits` suffix)."""
+    if not isinstance(run.model.head, MultiHead):
+        return [OUTPUT]
+    return [f"{n}_logits" if n == INPUT else n for n in run.model.head.names]
+
+
+def _wrapped(run: LoadedRun) -> nn.Module:
+    pre = run.preprocess
+    model: nn.Module = Normalized(run.model.cpu().eval(), pre.mean, pre.std)
+    head = run.model.head
+    if isinstance(head, MultiHead):
+        model = TaskOutputs(model, output_names(run), head.slices())
+    return model.eval()
+
+
 def export_run(
     run_dir: str | os.PathLike[str] | LoadedRun,
     out_file: str | os.PathLike[str],
@@ -116,17 +147,17 @@ def export_run(
         require_onnx()
     run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir)
     pre = run.preprocess
-    wrapped = Normalized(run.model.cpu().eval(), pre.mean, pre.std).eval()
+    wrapped, outputs = _wrapped(run), output_names(run)
     size = pre.image_size
     example = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0))
     probe, images = probe_inputs(run)
     out = Path(out_file)
     with atomic.atomic_path(out) as tmp, quiet():
-        WRITERS[fmt](wrapped, example, tmp, file_metadata(run, fmt))
-        diff, limit = _check(fmt, wrapped, tmp, probe)
+        WRITERS[fmt](wrapped, example, tmp, file_metadata(run, fmt), outputs)
+        diff, limit = _check(fmt, wrapped, tmp, probe, outputs)
     sidecars = write_sidecars(run, out)
     return ExportResult(fmt, out, diff, limit, images, out.stat().st_size, sidecars, size,
-                        len(run.classes))
+                        len(run.classes), tuple(outputs))
 
 
 def default_export_path(run_dir: str | os.PathLike[str], fmt: str) -> Path:
@@ -164,6 +195,9 @@ def file_metadata(run: LoadedRun, fmt: str) -> dict[str, Any]:
     are JSON there."""
     info: dict[str, Any] = {"classes": run.classes, "preprocess": preprocess_info(run.preprocess),
                             "backbone": run.spec.name, "transfer_gui_version": __version__}
+    if isinstance(run.model.head, MultiHead):
+        info["tasks"] = [{**t.to_dict(), "output": o}
+                         for t, o in zip(run.tasks, output_names(run), strict=True)]
     if fmt == "onnx":
         info = {k: v if isinstance(v, str) else json.dumps(v) for k, v in info.items()}
     return info
@@ -171,7 +205,9 @@ def file_metadata(run: LoadedRun, fmt: str) -> dict[str, Any]:
 
 def write_sidecars(run: LoadedRun, out: Path) -> tuple[Path, ...]:
     labels, preprocess = sidecar_paths(out)
-    atomic.write_json(labels, list(run.classes))
+    atomic.write_json(labels, {o: list(t.classes) for t, o in zip(run.tasks, output_names(run),
+                                                                   strict=True)}
+                      if isinstance(run.model.head, MultiHead) else list(run.classes))
     atomic.write_json(preprocess, preprocess_info(run.preprocess))
     return labels, preprocess
 
@@ -199,21 +235,38 @@ def probe_inputs(run: LoadedRun, limit: int = PROBE_IMAGES) -> tuple[torch.Tenso
     return torch.rand(3, 3, size, size, generator=torch.Generator().manual_seed(1)), 0
 
 
-def _check(fmt: str, wrapped: nn.Module, path: Path, probe: torch.Tensor) -> tuple[float, float]:
-    """Largest difference and the limit, over the whole probe batch and a single image (a
-    batch size other than the example's: the batch dimension really is free)."""
+def _check(fmt: str, wrapped: nn.Module, path: Path, probe: torch.Tensor,
+           outputs: list[str]) -> tuple[float, float]:
+    """Largest difference and the limit, over every output, the whole probe batch and a single
+    image (a batch size other than the example's: the batch dimension really is free)."""
     run = LOADERS[fmt](path)
     diff, scale = 0.0, 1.0
     for x in (probe, probe[:1]):
         with torch.no_grad():
-            expected, got = wrapped(x), run(x)
-        if tuple(got.shape) != tuple(expected.shape):
-            raise ExportError(f"the exported model gives outputs of shape {tuple(got.shape)} "
-                              f"for a batch of {len(x)}, not {tuple(expected.shape)}")
-        diff = max(diff, float((expected - got).abs().max()))
-        scale = max(scale, float(expected.abs().max()))
+            expected, got = _named(wrapped(x), outputs), _named(run(x), outputs)
+        if list(got) != outputs:
+            raise ExportError(f"the exported model's outputs are {', '.join(got)}, not "
+                              f"{', '.join(outputs)}")
+        for name in outputs:
+            want, have = expected[name], got[name]
+            if tuple(have.shape) != tuple(want.shape):
+                raise ExportError(f"the exported model gives {name} of shape "
+                                  f"{tuple(have.shape)} for a batch of {len(x)}, not "
+                                  f"{tuple(want.shape)}")
+            diff = max(diff, float((want - have).abs().max()))
+            scale = max(scale, float(want.abs().max()))
     limit = TOLERANCES[fmt] * scale
     if not diff <= limit:  # also refuses NaN
         raise ExportError(f"the exported model differs from the run's model by {diff:.2e}, "
                           f"more than the tolerance of {limit:.2e}; nothing was saved")
     return diff, limit
+
+
+def _named(out: Any, names: list[str]) -> dict[str, torch.Tensor]:
+    """A model's outputs by name, however the format returns them (a tensor, a tuple in
+    output order, or a dict)."""
+    if isinstance(out, torch.Tensor):
+        return {names[0]: out}
+    if isinstance(out, dict):
+        return {str(k): v for k, v in out.items()}
+    return dict(zip(names, out, strict=True))

@@ -11,8 +11,9 @@ import contextlib
 import importlib
 import json
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -20,7 +21,7 @@ from torch import nn
 from ..errors import UserError
 from ..wording import install_hint
 
-Runner = Callable[[torch.Tensor], torch.Tensor]
+Runner = Callable[[torch.Tensor], Any]  # logits, or a run of several tasks' by name
 INPUT, OUTPUT = "images", "logits"
 EXTRA = "transfer_gui.json"  # the metadata inside a TorchScript or torch.export archive
 ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
@@ -54,14 +55,14 @@ def _dynamic_batch() -> tuple[dict[int, torch.export.Dim]]:
 
 
 def write_torchscript(model: nn.Module, example: torch.Tensor, path: Path,
-                      info: dict[str, str]) -> None:
-    with torch.no_grad():
-        traced = torch.jit.trace(model, example, check_trace=False)
+                      info: dict[str, str], outputs: Sequence[str] = (OUTPUT,)) -> None:
+    with torch.no_grad():  # not strict: several tasks' outputs come as a dict
+        traced = torch.jit.trace(model, example, check_trace=False, strict=len(outputs) == 1)
     torch.jit.save(traced, str(path), _extra_files={EXTRA: json.dumps(info)})
 
 
 def write_torch_export(model: nn.Module, example: torch.Tensor, path: Path,
-                       info: dict[str, str]) -> None:
+                       info: dict[str, str], outputs: Sequence[str] = (OUTPUT,)) -> None:
     program = torch.export.export(model, (example,), dynamic_shapes=_dynamic_batch())
     # through an open file: given a name, torch.export insists that it end in .pt2
     with open(path, "wb") as handle:
@@ -69,9 +70,9 @@ def write_torch_export(model: nn.Module, example: torch.Tensor, path: Path,
 
 
 def write_onnx(model: nn.Module, example: torch.Tensor, path: Path,
-               info: dict[str, str]) -> None:
+               info: dict[str, str], outputs: Sequence[str] = (OUTPUT,)) -> None:
     program = torch.onnx.export(model, (example,), dynamo=True, dynamic_shapes=_dynamic_batch(),
-                                input_names=[INPUT], output_names=[OUTPUT], verbose=False)
+                                input_names=[INPUT], output_names=list(outputs), verbose=False)
     if program is None:  # only the older exporter (dynamo=False) writes a file itself
         raise RuntimeError("the ONNX exporter returned no program")
     program.model.metadata_props.update(info)
@@ -92,8 +93,13 @@ def load_onnx(path: Path) -> Runner:
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
-    def run(x: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(session.run([OUTPUT], {INPUT: x.numpy()})[0])
+    names = [o.name for o in session.get_outputs()]
+
+    def run(x: torch.Tensor) -> Any:
+        got = session.run(names, {INPUT: x.numpy()})
+        if names == [OUTPUT]:
+            return torch.from_numpy(got[0])
+        return {n: torch.from_numpy(v) for n, v in zip(names, got, strict=True)}
 
     return run
 

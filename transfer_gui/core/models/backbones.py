@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..config import ConfigError
-from .heads import KNNHead
+from .heads import KNNHead, MultiHead
 from .nets import efficientnet_lite
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -71,10 +71,10 @@ class TransferNet(nn.Module):
     """`head(body(x))`: the backbone up to its pooled features, then a linear classifier (or
     the k-NN head a classic run fits)."""
 
-    def __init__(self, body: nn.Module, head: nn.Linear | KNNHead) -> None:
+    def __init__(self, body: nn.Module, head: nn.Linear | KNNHead | MultiHead) -> None:
         super().__init__()
         self.body = body
-        self.head: nn.Linear | KNNHead = head
+        self.head: nn.Linear | KNNHead | MultiHead = head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -51,3 +53,99 @@ class KNNHead(nn.Module):
 def knn_head_from_meta(meta: dict, dim: int, num_classes: int) -> KNNHead:
     return KNNHead(int(meta["bank_size"]), dim, num_classes, int(meta["k"]),
                    float(meta.get("temperature", 0.07)))
+
+
+class MultiHead(nn.Module):
+    """One linear head per task on the shared body. The output is every task's logits side by
+    side (`slices`); targets are one column per single-label task (the class index) and one
+    0/1 column per label of a multi-label task (`target_slices`). The loss is the sum of the
+    tasks' losses, each times its weight: cross-entropy for a single-label task, binary
+    cross-entropy for a multi-label one."""
+
+    def __init__(self, dim: int, names: Sequence[str], sizes: Sequence[int],
+                 multi: Sequence[bool], weights: Sequence[float] | None = None) -> None:
+        super().__init__()
+        self.names, self.sizes, self.multi = list(names), list(sizes), list(multi)
+        self.weights = list(weights) if weights is not None else [1.0] * len(self.names)
+        heads = [nn.Linear(dim, n) for n in self.sizes]
+        for head in heads:
+            nn.init.normal_(head.weight, std=0.01)
+            nn.init.zeros_(head.bias)
+        self.heads = nn.ModuleList(heads)
+        self.in_features, self.out_features = dim, sum(self.sizes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([head(x) for head in self.heads], dim=1)
+
+    def slices(self) -> list[slice]:
+        """Each task's columns of the output."""
+        return _runs(self.sizes)
+
+    def target_slices(self) -> list[slice]:
+        """Each task's columns of the targets."""
+        return _runs([n if m else 1 for n, m in zip(self.sizes, self.multi, strict=True)])
+
+    def _parts(self, logits: torch.Tensor, y: torch.Tensor) -> Iterator[tuple]:
+        yield from zip(self.slices(), self.target_slices(), self.multi, self.weights,
+                       strict=True)
+
+    def task_losses(self, logits: torch.Tensor, y: torch.Tensor,
+                    label_smoothing: float = 0.0) -> torch.Tensor:
+        """Each task's loss per image (N x tasks), unweighted."""
+        columns = []
+        for out, target, multi, _ in self._parts(logits, y):
+            z, t = logits[:, out], y[:, target]
+            if multi:
+                bce = F.binary_cross_entropy_with_logits(z, t, reduction="none")
+                columns.append(bce.mean(dim=1))
+            else:
+                columns.append(F.cross_entropy(z, t[:, 0].long(), reduction="none",
+                                               label_smoothing=label_smoothing))
+        return torch.stack(columns, dim=1)
+
+    def loss(self, logits: torch.Tensor, y: torch.Tensor, label_smoothing: float = 0.0,
+             reduction: str = "mean") -> torch.Tensor:
+        """The weighted sum of the tasks' losses, averaged (or summed) over the images."""
+        weights = torch.tensor(self.weights, device=logits.device, dtype=logits.dtype)
+        per_image = self.task_losses(logits, y, label_smoothing) @ weights
+        return per_image.sum() if reduction == "sum" else per_image.mean()
+
+    def hits(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Whether each task is right on each image (N x tasks, 0/1): the top class, or every
+        label on the right side of 0.5."""
+        columns = []
+        for out, target, multi, _ in self._parts(logits, y):
+            z, t = logits[:, out], y[:, target]
+            if multi:
+                columns.append(((z > 0).float() == t).all(dim=1).float())
+            else:
+                columns.append((z.argmax(1) == t[:, 0].long()).float())
+        return torch.stack(columns, dim=1)
+
+    def correct(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Summed over the images, the share of tasks each gets right."""
+        return self.hits(logits, y).mean(dim=1).sum()
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Each task's softmax (single-label) or sigmoid (multi-label), side by side."""
+        return torch.cat([logits[:, s].sigmoid() if m else logits[:, s].softmax(dim=1)
+                          for s, m in zip(self.slices(), self.multi, strict=True)], dim=1)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{n}: {s}{' (multi-label)' if m else ''}"
+                         for n, s, m in zip(self.names, self.sizes, self.multi, strict=True))
+
+
+def _runs(widths: Sequence[int]) -> list[slice]:
+    out, start = [], 0
+    for w in widths:
+        out.append(slice(start, start + w))
+        start += w
+    return out
+
+
+def probabilities(head: nn.Module, logits: torch.Tensor) -> torch.Tensor:
+    """What a head's logits mean: per-task probabilities for a `MultiHead`, else a softmax."""
+    if isinstance(head, MultiHead):
+        return head.probabilities(logits)
+    return logits.softmax(dim=1)

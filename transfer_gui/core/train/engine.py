@@ -82,9 +82,14 @@ def _train_and_validate(fit: FitState, hooks: Hooks) -> dict[str, Any]:
     train_loss, train_acc, ips = _train_epoch(fit, hooks)
     fit.model.eval()
     val_loss, val_acc = evaluate(fit, fit.source.val_batches()) if fit.validate else (None, None)
-    return {"epoch": fit.epoch, "train_loss": train_loss, "train_acc": train_acc,
-            "val_loss": val_loss, "val_acc": val_acc, "target_acc": None, "lr": fit.lr,
-            "images_per_s": ips, "seconds": time.perf_counter() - fit.epoch_started}
+    row: dict[str, Any] = {
+        "epoch": fit.epoch, "train_loss": train_loss, "train_acc": train_acc,
+        "val_loss": val_loss, "val_acc": val_acc, "target_acc": None, "lr": fit.lr,
+        "images_per_s": ips, "seconds": time.perf_counter() - fit.epoch_started}
+    tasks = getattr(fit.stepper, "task_acc", None)  # several tasks: each one's accuracy
+    if fit.validate and tasks:
+        row["task_acc"] = dict(tasks)
+    return row
 
 
 def _train_epoch(fit: FitState, hooks: Hooks) -> tuple[float, float, float]:

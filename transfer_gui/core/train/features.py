@@ -24,6 +24,7 @@ from ..data.scan import Sample, file_digest
 from ..events import Task
 from ..io.featurestore import FeatureStore, namespace_key
 from ..models.backbones import TransferNet
+from ..models.heads import probabilities
 from ..wording import count
 from .autobatch import Chunking
 from .recipe import autocast, channels_last_for
@@ -184,7 +185,8 @@ def head_probabilities(model: TransferNet, feats: torch.Tensor, device: torch.de
     with torch.inference_mode():
         for chunk in feats.split(batch_size):
             with autocast(device, dtype):
-                parts.append(model.head(chunk.to(device)).float().softmax(dim=1).cpu())
+                logits = model.head(chunk.to(device)).float()
+                parts.append(probabilities(model.head, logits).cpu())
     if not parts:
         return np.zeros((0, model.num_classes), dtype=np.float32)
     return torch.cat(parts).numpy()

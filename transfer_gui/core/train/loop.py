@@ -40,7 +40,14 @@ from .dist.run import loop_task, processes_note, refuse, together
 from .engine import open_fit, run_epochs
 from .hooks import EarlyStopping, FitState, Hook, Hooks
 from .lpft import Probe
-from .prepare import Prepared, prepare, resume_config, saved_split, with_enough_steps
+from .prepare import (
+    Prepared,
+    prepare,
+    resume_config,
+    saved_split,
+    saved_tasks,
+    with_enough_steps,
+)
 from .recipe import (
     amp_dtype,
     channels_last_for,
@@ -124,7 +131,7 @@ def _fit(config: RunConfig | None, out: Path, task: Task, resume: bool,
     task = task.adding(events)
     try:
         prep = prepare(config, task, split=saved_split(out) if resume else None,
-                       scan=None if resume else scan)
+                       scan=None if resume else scan, tasks=saved_tasks(out) if resume else None)
         prep = attach_second(prep, task, out if resume else None)
     except Cancelled:  # while scanning the folder or fetching weights
         return _stopped_early(out, task, time.perf_counter() - started)

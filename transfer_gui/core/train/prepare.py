@@ -16,11 +16,12 @@ from ..config import CLASSIC_STRATEGIES, LPFT_MIN_STEPS, ConfigError, RunConfig,
 from ..data.balance import WORDS, class_counts, resolve_balance
 from ..data.batches import epoch_order
 from ..data.datasets import Preprocess
+from ..data.labels import LabelTask, needs_targets, scan_data, task_weights
 from ..data.scan import (
+    DataError,
     FolderScan,
     Sample,
     require_trainable,
-    scan_folder,
     without_empty_classes,
 )
 from ..data.split import training_split
@@ -28,6 +29,7 @@ from ..events import CancelToken, Task
 from ..io import bundle
 from ..models.backbones import TransferNet, get_spec
 from ..models.freezing import Group, Selection, describe_model, layer_groups, select
+from ..models.heads import MultiHead
 from ..models.layers import body_frozen, set_trainable
 from ..models.weights import build_model
 from ..wording import count
@@ -69,6 +71,7 @@ class Prepared:
     selectors: tuple[str, ...]
     scan: FolderScan | None = None
     second: SecondFolder | None = None  # joint training / adaptation: the other folder
+    tasks: list[LabelTask] = field(default_factory=list)  # a labels CSV's columns
 
 
 def prepare(
@@ -77,41 +80,85 @@ def prepare(
     cancel: CancelToken | None = None,
     split: Split | None = None,
     scan: FolderScan | None = None,
+    tasks: list[LabelTask] | None = None,
 ) -> Prepared:
     """Scan (unless `scan` is given) and split the data (unless `split` is given), then build
-    and freeze the model. `callbacks` may be a `Task`."""
+    and freeze the model. `callbacks` may be a `Task`. `tasks`: a resumed run's label
+    columns (with `split`)."""
     task = Task.of(callbacks, cancel)
     config = config.resolved()
     spec = get_spec(config.model.backbone)
     pre = Preprocess.for_backbone(spec, config.train.image_size)
     if split is None:
         if scan is None:
-            scan = scan_folder(config.data.root, verify=True, val_dir=config.data.val_dir,
-                               callbacks=task)
+            scan = scan_data(config.data.root, verify=True, val_dir=config.data.val_dir,
+                             callbacks=task, task=config.data.task)
         require_trainable(scan)
+        _require_tasks(scan.tasks)
         scan, dropped = without_empty_classes(scan)
         _report_problems(scan, task, dropped)
         data = config.data
         train, val = training_split(scan, data.val_split, data.seed, data.folder_split,
                                      data.exclude, data.relabel)
-        classes = scan.classes
+        classes, tasks = scan.classes, scan.tasks
     else:
         train, val, classes = split
-    config = _settle_balance(config, train, len(classes), task)
+    tasks = list(tasks or [])
+    _check_tasks(config, tasks)
+    config = _settle_balance(config, train, len(classes), task, several=needs_targets(tasks))
     torch.manual_seed(config.train.seed)
     model = build_model(spec, len(classes), config.model.pretrained,
                         config.model.weights_file, task)
+    if needs_targets(tasks):
+        model.head = task_heads(model.feature_dim, tasks, config.train.task_weights)
     groups = layer_groups(spec)
     chosen = selection_of(model, groups, config)
     set_trainable(model, groups, chosen.selectors)
-    return Prepared(config, list(classes), train, val, model, groups, pre, chosen.selectors, scan)
+    return Prepared(config, list(classes), train, val, model, groups, pre, chosen.selectors, scan,
+                    tasks=tasks)
+
+
+def task_heads(dim: int, tasks: list[LabelTask], weights: str = "") -> MultiHead:
+    """One head per task (`models.heads.MultiHead`), each task's loss weighted."""
+    names = [t.name for t in tasks]
+    return MultiHead(dim, names, [len(t.classes) for t in tasks],
+                     [t.multi_label for t in tasks], task_weights(weights, names))
+
+
+def _require_tasks(tasks: list[LabelTask]) -> None:
+    for t in tasks[1:]:
+        if len(t.classes) < 2 and not t.multi_label:
+            raise DataError(f"column {t.name!r} has fewer than two classes with usable images: "
+                            "a classifier needs at least two (--task picks the columns to "
+                            "train)")
+
+
+def _check_tasks(config: RunConfig, tasks: list[LabelTask]) -> None:
+    """Several tasks or a multi-label one: what a run of them cannot do, refused."""
+    if not needs_targets(tasks):
+        if config.train.task_weights.strip():
+            task_weights(config.train.task_weights, [t.name for t in tasks])
+        return
+    if config.model.strategy in CLASSIC_STRATEGIES:
+        raise ConfigError(f"the {config.model.strategy} head learns one single-label task: "
+                          "choose a gradient strategy, or one column with --task",
+                          field="strategy")
+    if config.transfer.mode != "none":
+        raise ConfigError("a second folder goes with one single-label task: choose one column "
+                          "with --task", field="mode")
 
 
 def _settle_balance(config: RunConfig, train: list[Sample], classes: int,
-                    task: Task) -> RunConfig:
+                    task: Task, several: bool = False) -> RunConfig:
     """The configuration with its option for unbalanced classes made concrete ("auto" decided
-    on the training split's class counts; k-NN's votes are never weighted)."""
+    on the training split's class counts; k-NN's votes are never weighted). `several`: the
+    run trains several tasks or a multi-label one, whose heads are not balanced."""
     cfg = config.train
+    if several:
+        if cfg.balance not in (None, "none"):
+            task.message("warning", "unbalanced classes: not balanced with several tasks or "
+                                    "several labels per image")
+        return replace(config, train=replace(cfg, balance="none"))
     counts = class_counts([s.label for s in train], classes)
     choice = "none" if config.model.strategy == "knn" else resolve_balance(cfg.balance, counts)
     present = [c for c in counts if c]
@@ -187,3 +234,8 @@ def saved_split(run_dir: str | Path) -> Split:
     meta = bundle.read_meta(run_dir)
     train, val = bundle.load_split(run_dir)
     return train, val, [str(c) for c in meta["classes"]]
+
+
+def saved_tasks(run_dir: str | Path) -> list[LabelTask]:
+    """The label columns a run was started with ([] for a folder of classes)."""
+    return bundle.meta_tasks(bundle.read_meta(run_dir))

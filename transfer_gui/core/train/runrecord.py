@@ -118,6 +118,8 @@ class RunRecord:
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "status": "running", "history": [],
             "epochs_done": 0,
         }
+        if prep.tasks:
+            self.meta["tasks"] = [t.to_dict() for t in prep.tasks]
         bundle.save_meta(self.out, self.meta)
         self.events.begin()
 
@@ -340,7 +342,7 @@ class Recording(Hook):
             train_acc=row["train_acc"], val_loss=row["val_loss"], val_acc=row["val_acc"],
             lr=row["lr"], images_per_s=row["images_per_s"],
             seconds=time.perf_counter() - fit.epoch_started, is_best=fit.is_best,
-            target_acc=row.get("target_acc")))
+            target_acc=row.get("target_acc"), task_acc=row.get("task_acc")))
 
     def _checkpoint(self, fit: FitState) -> dict[str, Any]:
         if fit.optimizer is None:  # a classic head: nothing to resume

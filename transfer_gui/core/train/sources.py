@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..data.batches import FeatureBatches, ImageBatches, failure
-from ..data.datasets import ImageDataset, eval_transform, train_transform
+from ..data.datasets import ImageDataset, eval_transform, target_tensor, train_transform
 from ..data.gpuaug import GpuBatches
 from ..data.imagecache import MIB, DecodedCache, prefill
 from ..data.scan import Sample
@@ -127,4 +127,4 @@ def image_source(fit: FitState, prep: Prepared) -> Any:
 
 
 def _labels(samples: list[Sample]) -> torch.Tensor:
-    return torch.tensor([s.label for s in samples], dtype=torch.long)
+    return target_tensor(samples)

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..events import BatchEnded, Task
+from ..models.heads import MultiHead
 from .autobatch import Chunking
 from .recipe import autocast
 
@@ -50,6 +51,9 @@ class Stepper:
         self.device, self.dtype = device, dtype
         self.label_smoothing, self.weights = label_smoothing, weights
         self.chunking = Chunking(device, task)
+        head = getattr(model, "head", None)  # several tasks: their weighted loss (`MultiHead`)
+        self.tasks: MultiHead | None = head if isinstance(head, MultiHead) else None
+        self.task_acc: dict[str, float] = {}  # several tasks: each one's last validation accuracy
 
     def step(self, batch: Any) -> torch.Tensor:
         """One optimizer step on a `batches.Batch`."""
@@ -70,11 +74,10 @@ class Stepper:
                                          strict=True)):
             with self.accumulating(i < chunks - 1):
                 logits = self._logits(xc)
-                loss = F.cross_entropy(logits, yc, self.weights,
-                                       label_smoothing=self.label_smoothing)
+                loss = self._loss(logits, yc, self.label_smoothing, weighted=True)
                 share = loss if chunks == 1 else loss * (len(yc) / len(y))
                 self.scaler.scale(share).backward()
-            stats += _stats(self.plain(logits, yc, loss) * len(yc), logits.detach(), yc)
+            stats += self._stats(self.plain(logits, yc, loss) * len(yc), logits.detach(), yc)
         self._step()
         return stats
 
@@ -89,10 +92,25 @@ class Stepper:
         return totals
 
     def plain(self, logits: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
-        """The loss to report: cross-entropy without label smoothing or class weights,
-        comparable with the validation loss (`loss` itself when there are neither)."""
+        """The loss to report: without label smoothing or class weights, comparable with the
+        validation loss (`loss` itself when there are neither)."""
         plain = not self.label_smoothing and self.weights is None
-        return loss.detach() if plain else F.cross_entropy(logits.detach(), y)
+        return loss.detach() if plain else self._loss(logits.detach(), y)
+
+    def _loss(self, logits: torch.Tensor, y: torch.Tensor, smoothing: float = 0.0,
+              reduction: str = "mean", weighted: bool = False) -> torch.Tensor:
+        """Cross-entropy (several tasks: their weighted sum, `MultiHead`); `weighted`: with
+        the class weights of unbalanced classes, if any (training only)."""
+        if self.tasks is not None:
+            return self.tasks.loss(logits, y, smoothing, reduction)
+        return F.cross_entropy(logits, y, self.weights if weighted else None,
+                               label_smoothing=smoothing, reduction=reduction)
+
+    def _stats(self, loss_sum: torch.Tensor, logits: torch.Tensor,
+               y: torch.Tensor) -> torch.Tensor:
+        if self.tasks is not None:
+            return torch.stack([loss_sum, self.tasks.correct(logits, y)])
+        return _stats(loss_sum, logits, y)
 
     def _step(self) -> None:
         """The optimizer step on the accumulated gradients, then the schedule's."""
@@ -106,10 +124,15 @@ class Stepper:
         return self.chunking.run(partial(self._evaluate, x, y), len(y))
 
     def _evaluate(self, x: torch.Tensor, y: torch.Tensor, chunks: int) -> torch.Tensor:
-        stats = torch.zeros(2, device=y.device)
+        """[summed loss, correct], then with several tasks each task's correct images."""
+        width = 2 + (len(self.tasks.names) if self.tasks is not None else 0)
+        stats = torch.zeros(width, device=y.device)
         for xc, yc in zip(x.tensor_split(chunks), y.tensor_split(chunks), strict=True):
             logits = self._logits(xc)
-            stats += _stats(F.cross_entropy(logits, yc, reduction="sum"), logits, yc)
+            both = self._stats(self._loss(logits, yc, reduction="sum"), logits, yc)
+            if self.tasks is not None:
+                both = torch.cat([both, self.tasks.hits(logits, yc).sum(dim=0)])
+            stats += both
         return stats
 
 
@@ -171,9 +194,13 @@ def evaluate_batches(stepper: Stepper, batches: Iterable[tuple[torch.Tensor, tor
         stats = stepper.evaluate(x, y)
         total = stats if total is None else total + stats
         seen += len(y)
-    mine = torch.tensor([0.0, 0.0]) if total is None else total.float().cpu()
-    loss_sum, correct, seen_all = stepper.combine(torch.cat([mine, torch.tensor([seen],
-                                                             dtype=torch.float)])).tolist()
+    names = stepper.tasks.names if stepper.tasks is not None else []
+    mine = torch.zeros(2 + len(names)) if total is None else total.float().cpu()
+    *sums, seen_all = stepper.combine(torch.cat([mine, torch.tensor([seen],
+                                                 dtype=torch.float)])).tolist()
     if not seen_all:
         return None, None
+    loss_sum, correct, *tasks = sums
+    if stepper.tasks is not None:
+        stepper.task_acc = {n: c / seen_all for n, c in zip(names, tasks, strict=True)}
     return loss_sum / seen_all, correct / seen_all

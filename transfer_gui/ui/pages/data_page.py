@@ -35,6 +35,7 @@ from ...core import DataConfig, FolderScan, count, option_named, training_split
 from ..state import AppState
 from ..widgets.inputs.drop_zone import DropZone
 from ..widgets.inputs.option_fields import make_fields, problems_of
+from ..widgets.inputs.task_picker import TaskOverview
 from ..widgets.notices.banner import Banner, sentence
 from ..widgets.notices.dialogs import show_error
 from ..widgets.notices.progress import TaskProgress
@@ -80,6 +81,10 @@ class DataPage(QWidget):
         self.folder_label.setObjectName("pathLabel")
         self.choose_button = QPushButton("Choose folder…")
         self.choose_button.clicked.connect(self.choose_folder)
+        self.csv_button = QPushButton("Open CSV…")
+        self.csv_button.setToolTip("A CSV of image paths and labels: one row per image, one "
+                                   "column per task (see the README, Labels from a CSV)")
+        self.csv_button.clicked.connect(self.choose_csv)
         self.rescan_button = QPushButton("Rescan")
         self.rescan_button.clicked.connect(self.rescan)
         self.rescan_button.setEnabled(False)
@@ -91,6 +96,7 @@ class DataPage(QWidget):
         top.addWidget(self.folder_label, 1)
         top.addWidget(self.rescan_button)
         top.addWidget(self.choose_button)
+        top.addWidget(self.csv_button)
         self.progress = TaskProgress()
         self.progress.setVisible(False)
         self.progress.setFormat("checking images… %v / %m")
@@ -162,6 +168,8 @@ class DataPage(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(images, "Images")
         self.tabs.addTab(self.problems, "Problems")
+        self.task_overview = TaskOverview()  # a labels CSV's tasks, one at a time
+        self.tasks_tab = self.tabs.addTab(self.task_overview, "Tasks")
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(self.tabs)
@@ -197,9 +205,17 @@ class DataPage(QWidget):
         if folder:
             self.open_folder(folder)
 
+    @Slot()
+    def choose_csv(self) -> None:
+        start = self.state.config.data.root or os.path.expanduser("~")
+        path, _ = QFileDialog.getOpenFileName(self, "Open a labels CSV", start,
+                                              "CSV files (*.csv)")
+        if path:
+            self.open_folder(path)
+
     @Slot(list)
     def _on_paths_dropped(self, paths: list[str]) -> None:
-        folders = [p for p in paths if os.path.isdir(p)]
+        folders = [p for p in paths if os.path.isdir(p) or p.lower().endswith(".csv")]
         if folders:
             self.open_folder(folders[0])
         else:
@@ -223,7 +239,8 @@ class DataPage(QWidget):
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
         self.rescan_button.setEnabled(False)
-        task = start_task(partial(_scan, root, self.state.config.data.val_dir), "scan", self)
+        data = self.state.config.data
+        task = start_task(partial(_scan, root, data.val_dir, data.task), "scan", self)
         task.events.connect(self.progress.on_events)
         task.succeeded.connect(partial(self._on_scanned, task))
         task.failed.connect(partial(self._on_scan_failed, task))
@@ -275,6 +292,10 @@ class DataPage(QWidget):
         self._fill_grid()
         self._fill_problems(scan)
         self._update_summary()
+        self.task_overview.show_scan(scan)
+        first = f"Class ({scan.tasks[0].name})" if scan.tasks else "Class"  # the split's task
+        self.class_table.setHorizontalHeaderLabels([first, "Images", "Share"])
+        self.tabs.setTabVisible(self.tasks_tab, bool(scan.tasks))
 
     @Slot()
     def _fill_grid(self) -> None:
@@ -358,7 +379,7 @@ class DataPage(QWidget):
         for field in self.split_fields.values():
             field.set_values(data)
             field.show_problem(None)
-        if data.root and os.path.isdir(data.root):
+        if data.root and os.path.exists(data.root):
             self.rescan()
         else:
             self.stack.setCurrentIndex(0)
@@ -368,7 +389,9 @@ class DataPage(QWidget):
             self.state.set_scan(None)
 
 
-def _scan(root: str, val_dir: str | None, callbacks: list, cancel) -> FolderScan:
-    from ...core import scan_folder
+def _scan(root: str, val_dir: str | None, column: str | None, callbacks: list,
+          cancel) -> FolderScan:
+    from ...core import scan_data
 
-    return scan_folder(root, verify=True, val_dir=val_dir, callbacks=callbacks, cancel=cancel)
+    return scan_data(root, verify=True, val_dir=val_dir, callbacks=callbacks, cancel=cancel,
+                     task=column)

@@ -23,8 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core import RunError, count, run_info, run_revision
+from ...core import LabelTable, RunError, count, run_info, run_revision
 from ..state import AppState
+from ..widgets.inputs.task_picker import TaskPicker
 from ..widgets.notices.dialogs import show_error
 from ..widgets.notices.progress import TaskProgress
 from ..widgets.plots.confusion import ConfusionMatrix
@@ -55,6 +56,7 @@ class EvaluatePage(QWidget):
         self.state = state
         self.task: Task | None = None
         self.evaluation: Any = None  # core.evaluation.Evaluation
+        self.shown: Any = None  # the result on view: the evaluation's, or its chosen task's
         self._evaluated: tuple = ()  # (run folder, its revision) shown or being computed
         self._build()
         state.run_changed.connect(self._on_run_changed)
@@ -131,6 +133,9 @@ class EvaluatePage(QWidget):
                                                 "folder you choose); click a cell of the "
                                                 "matrix to see its images."))
         layout.addLayout(top)
+        self.task_picker = TaskPicker()  # a run of several tasks: one at a time
+        self.task_picker.task_chosen.connect(self._on_task_chosen)
+        layout.addWidget(self.task_picker)
         layout.addWidget(self.progress)
         layout.addWidget(lower, 1)
 
@@ -198,7 +203,22 @@ class EvaluatePage(QWidget):
     def show_evaluation(self, evaluation) -> None:
         self.evaluation = evaluation
         self.report_button.setEnabled(True)
-        result = evaluation.result
+        self.task_picker.set_tasks(list(evaluation.tasks))
+        self._show_result(evaluation.tasks.get(self.task_picker.current(), evaluation.result))
+
+    @Slot(str)
+    def _on_task_chosen(self, name: str) -> None:
+        if self.evaluation is not None:
+            self._show_result(self.evaluation.tasks[name])
+
+    def _show_result(self, result: Any) -> None:
+        """One result: a single-label one with its matrix, or a multi-label task's table."""
+        self.shown = result
+        evaluation = self.evaluation
+        if isinstance(result, LabelTable):
+            show_label_table(self, result)
+            return
+        self.matrix.setVisible(True)
         self.headline.setText(f"Accuracy {result.accuracy:.1%} · balanced accuracy "
                               f"{result.balanced_accuracy:.1%} · macro F1 "
                               f"{result.macro_f1:.3f} · "
@@ -240,7 +260,7 @@ class EvaluatePage(QWidget):
 
     def _show_cell(self, target: int, pred: int) -> None:
         """List the images of one cell of the matrix shown."""
-        result = self.evaluation.result
+        result = self.shown
         items = result.cell(target, pred)
         names = result.classes
         self.cell_grid.set_items([
@@ -354,3 +374,21 @@ def _run_text(run: str) -> str:
     except RunError:
         return os.path.basename(run)
     return f"{os.path.basename(run)} ({info.status}, {count(info.epochs_done, 'epoch')})"
+
+
+def show_label_table(page: EvaluatePage, table: Any) -> None:
+    """A multi-label task: mAP and exact match, and per label its precision, recall, F1 (at
+    the threshold chosen on validation) and support; no confusion matrix."""
+    rows = table.per_label()
+    page.headline.setText(f"mAP {table.mean_ap:.3f} · exact match {table.exact_match:.1%} · "
+                          f"{count(len(table.truth), 'image')}")
+    page.matrix.setVisible(False)
+    page.table.setRowCount(len(rows))
+    for row, scores in enumerate(rows):
+        page.table.setItem(row, 0, QTableWidgetItem(f"{scores['label']} (≥ "
+                                                    f"{scores['threshold']:.2f})"))
+        for col, key in enumerate(("precision", "recall", "f1"), start=1):
+            page.table.setItem(row, col, _number(scores[key]))
+        page.table.setItem(row, 4, _number(scores["support"], "d"))
+    page.loss_grid.set_items([])
+    page.cell_grid.set_items([])

@@ -11,7 +11,7 @@ import ctypes
 import io
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image
@@ -33,6 +33,7 @@ class Result:
     error: str | None
     thumb: bytes | None  # a small JPEG (a few KB): decoded only while the result is shown
     truth: str | None = None  # the class named by the file's folder, when it is one
+    tasks: dict[str, list] = field(default_factory=dict)  # several tasks: each one's answer
 
     @property
     def label(self) -> str | None:
@@ -124,10 +125,15 @@ def _classify(cache: PredictorCache, predictor: Any, paths: list[str], top_k: in
         except ImageError as exc:
             errors[i] = exc.reason
     with cache.use, cancel_points(predictor.model, cancel):
-        tops = iter(predictor.predict_images(list(images.values()), top_k))
-    return [Result(path, [], errors[i], None) if i in errors else
-            Result(path, next(tops), None, _thumbnail(images[i]))
-            for i, path in enumerate(paths)]
+        tops = iter(predictor.predict_answers(list(images.values()), top_k))
+    out = []
+    for i, path in enumerate(paths):
+        if i in errors:
+            out.append(Result(path, [], errors[i], None))
+            continue
+        top, answers = next(tops)  # several tasks: every task's answer besides the first's
+        out.append(Result(path, top, None, _thumbnail(images[i]), tasks=answers))
+    return out
 
 
 def _thumbnail(image: Image.Image) -> bytes:

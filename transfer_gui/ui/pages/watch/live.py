@@ -89,7 +89,7 @@ class LiveRun:
 
     def _on_epoch_ended(self, event: EpochEnded) -> None:
         self.plots.add_epoch(event.epoch, event.train_acc, event.val_loss, event.val_acc,
-                             event.target_acc)
+                             event.target_acc, event.task_acc)
         self.log.appendPlainText(texts.epoch_line(event))
 
     def _on_progress(self, event: Progress) -> None:

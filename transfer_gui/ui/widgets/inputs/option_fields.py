@@ -266,6 +266,22 @@ class EntryField(OptionField[QLineEdit]):
         self.widget.setPlaceholderText(text)
 
 
+class TextField(OptionField[QLineEdit]):
+    """Words typed as text (task weights: NAME=W, ...); the core checks what they say."""
+
+    def __init__(self, option: Any) -> None:
+        edit = _LineEdit()
+        edit.setPlaceholderText(option.special or "each task weighs 1")
+        super().__init__(option, edit)
+        edit.textChanged.connect(self.changed)
+
+    def _read(self) -> Any:
+        return self.widget.text().strip()
+
+    def _write(self, value: Any) -> None:
+        self.widget.setText(value or "")
+
+
 class FolderOptionField(OptionField[FolderField]):
     """A folder, chosen with a dialog (the form decides when to ask)."""
 
@@ -287,6 +303,8 @@ def make_field(option: Any) -> OptionField[QWidget]:
         return CheckField(option)
     if option.kind in (int, float):
         return EntryField(option) if option.entry else NumberField(option)
+    if option.kind is str and option.entry:
+        return TextField(option)
     return FolderOptionField(option)
 
 

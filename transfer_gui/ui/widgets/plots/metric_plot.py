@@ -21,6 +21,7 @@ TRAIN = "#3b6fd8"
 VAL = "#e0672b"
 LR = "#7b52c7"
 TARGET = "#2a9d6f"
+TASK_COLOURS = ("#b5179e", "#2a9d6f", "#8a6d00", "#0b7285", "#6b7280")  # a curve per task
 
 
 class Series:
@@ -148,6 +149,7 @@ class TrainingPlots(QWidget):
                                           symbol="t", symbolSize=7, symbolBrush=TARGET))
         self.lr = Series(self.lr_plot.getPlotItem().plot(pen=pen(LR, width=2)))
         self.lr_plot.getPlotItem().legend.setVisible(False)
+        self.task_acc: dict[str, Series] = {}  # several tasks: one validation curve per task
         self._ema = 0.0
         self._weight = 0.0
         self._smoothing = self.MAX_SMOOTHING
@@ -188,13 +190,16 @@ class TrainingPlots(QWidget):
     @property
     def series(self) -> list[Series]:
         return [self.step_raw, self.step_smooth, self.val_loss, self.train_acc, self.val_acc,
-                self.target_acc, self.lr]
+                self.target_acc, self.lr, *self.task_acc.values()]
 
     def clear(self) -> None:
         for s in self.series:
             s.clear()
             s.draw()
         self.acc_plot.getPlotItem().legend.removeItem(self.target_acc.curve)
+        for series in self.task_acc.values():
+            self.acc_plot.getPlotItem().removeItem(series.curve)
+        self.task_acc.clear()
         self._ema = self._weight = 0.0
 
     def set_steps_per_epoch(self, steps: int) -> None:
@@ -216,14 +221,24 @@ class TrainingPlots(QWidget):
         """Draw the epochs and steps a run folder has recorded."""
         for row in run_info(run_dir).history:
             self.add_epoch(row["epoch"], row["train_acc"], row["val_loss"], row["val_acc"],
-                           row.get("target_acc"))
+                           row.get("target_acc"), row.get("task_acc"))
         for epoch in read_steps(run_dir):
             per = max(epoch["steps_per_epoch"], 1)
             xs = [epoch["epoch"] - 1 + b / per for b in epoch["batch"]]
             self.add_steps(xs, epoch["loss"], epoch["lr"])
 
     def add_epoch(self, epoch: float, train_acc: float, val_loss: float | None,
-                  val_acc: float | None, target_acc: float | None = None) -> None:
+                  val_acc: float | None, target_acc: float | None = None,
+                  tasks: dict[str, float] | None = None) -> None:
+        """One epoch's points; `tasks`: each task's validation accuracy, a dotted curve per
+        task beside the validation curve (their mean)."""
+        for name, acc in (tasks or {}).items():
+            if name not in self.task_acc:
+                colour = TASK_COLOURS[len(self.task_acc) % len(TASK_COLOURS)]
+                self.task_acc[name] = Series(self.acc_plot.getPlotItem().plot(
+                    pen=pg.mkPen(colour, width=2, style=Qt.PenStyle.DotLine), symbol="s",
+                    symbolSize=5, symbolBrush=colour, name=f"validation: {name}"))
+            self.task_acc[name].extend([epoch], [acc])
         self.train_acc.extend([epoch], [train_acc])
         if val_loss is not None and val_acc is not None:
             self.val_loss.extend([epoch], [val_loss])

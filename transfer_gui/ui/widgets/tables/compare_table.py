@@ -53,6 +53,12 @@ def _strategy(row: dict) -> str:
     return STRATEGY_NAMES.get(row.get("strategy", ""), str(row.get("strategy")))
 
 
+def _tasks(row: dict) -> str:
+    """`ink 100.0 % · backdrop 95.0 %` ("" for a run of one task)."""
+    return " · ".join(f"{name} {percent(value)}" for name, value in
+                      (row.get("tasks") or {}).items())
+
+
 COLUMNS: tuple[Column, ...] = (
     Column("Strategy", "", _strategy, _strategy),
     Column("Backbone", "", *_key("backbone")),
@@ -75,6 +81,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("Time", "Training time", *_key("seconds", duration)),
     Column("Trainable", "Trainable parameters (share of the network)",
            lambda r: r.get("trainable_params"), _trainable),
+    Column("Tasks", "A run of several label columns: each task's score on the validation "
+           "split (accuracy, or mAP for a multi-label task)", _tasks, _tasks),
 )
 
 

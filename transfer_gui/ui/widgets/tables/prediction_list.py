@@ -26,6 +26,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from ....core import answers_line
 from ..plots.prob_bars import ROW, UNCERTAIN, paint_bars
 
 THUMB = 144
@@ -69,6 +70,8 @@ class PredictionModel(QAbstractListModel):
             return os.path.basename(result.path)
         if role == Qt.ItemDataRole.ToolTipRole:
             scores = "\n".join(f"{label}: {p:.1%}" for label, p in result.top_k)
+            if getattr(result, "tasks", None):
+                scores = answers_line(result.tasks).replace("; ", "\n")
             return f"{result.path}\n{result.error or scores}"
         if role == Qt.ItemDataRole.UserRole:
             return result
@@ -226,6 +229,8 @@ def _notes(result: Any, threshold: float) -> list[tuple[str, QColor]]:
     notes = []
     if result.top_k and result.top_k[0][1] < threshold:
         notes.append((f"uncertain (top class under {threshold:.0%})", UNCERTAIN))
+    if getattr(result, "tasks", None):  # a run of several tasks: each one's answer
+        notes.append((answers_line(result.tasks), QColor("#1d2330")))
     if result.truth is not None:
         right = result.truth == result.label
         notes.append((f"{'✓ right' if right else '✗ wrong'}: the folder says {result.truth}",
