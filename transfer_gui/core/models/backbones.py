@@ -56,11 +56,17 @@ def register(spec: BackboneSpec) -> BackboneSpec:
 
 
 def get_spec(name: str) -> BackboneSpec:
-    try:
+    """A registered backbone, or a zoo id ("torchvision/<builder>", "timm/<model>.<tag>")
+    whose spec is made on first use (`zoo_specs`)."""
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        known = ", ".join(s.name for s in list_specs())
-        raise ConfigError(f"unknown backbone {name!r}; choose one of: {known}") from None
+    from . import zoo_specs
+
+    if zoo_specs.is_zoo_id(name):
+        return zoo_specs.zoo_spec(name)
+    known = ", ".join(s.name for s in list_specs())
+    raise ConfigError(f"unknown backbone {name!r}; choose one of: {known}, or a "
+                      "torchvision/<model> or timm/<model> id")
 
 
 def list_specs(include_hidden: bool = False) -> list[BackboneSpec]:
@@ -99,6 +105,8 @@ def _replace(module: nn.Module, path: str, new: nn.Module) -> nn.Module:
 def split_network(spec: BackboneSpec, net: nn.Module, num_classes: int | None) -> TransferNet:
     """Cut `net` at its classifier; keep it (`num_classes=None`) or put a fresh head there."""
     old = _replace(net, spec.head_path, nn.Identity())
+    if isinstance(old, nn.Conv2d) and old.kernel_size == (1, 1):  # SqueezeNet's classifier
+        old = _as_linear(old)
     if not isinstance(old, nn.Linear):
         raise TypeError(f"{spec.name}: {spec.head_path} is {type(old).__name__}, not Linear")
     if num_classes is None:
@@ -107,6 +115,18 @@ def split_network(spec: BackboneSpec, net: nn.Module, num_classes: int | None) -
     nn.init.normal_(head.weight, std=0.01)
     nn.init.zeros_(head.bias)
     return TransferNet(net, head)
+
+
+def _as_linear(conv: nn.Conv2d) -> nn.Linear:
+    """A 1x1 convolution classifier as the Linear layer it equals on pooled features."""
+    linear = nn.Linear(conv.in_channels, conv.out_channels, bias=conv.bias is not None,
+                       device=conv.weight.device, dtype=conv.weight.dtype)
+    if conv.weight.device.type != "meta":
+        with torch.no_grad():
+            linear.weight.copy_(conv.weight.flatten(1))
+            if conv.bias is not None:
+                linear.bias.copy_(conv.bias)
+    return linear
 
 
 def imagenet_categories() -> list[str]:

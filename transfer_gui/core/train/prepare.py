@@ -98,7 +98,7 @@ def prepare(
     torch.manual_seed(config.train.seed)
     model = build_model(spec, len(classes), config.model.pretrained,
                         config.model.weights_file, task)
-    groups = layer_groups(spec)
+    groups = layer_groups(spec, [n for n, _ in model.named_parameters()])
     chosen = selection_of(model, groups, config)
     set_trainable(model, groups, chosen.selectors)
     return Prepared(config, list(classes), train, val, model, groups, pre, chosen.selectors, scan)
