@@ -28,8 +28,9 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import data_root  # noqa: E402
-from imagegen import blocks_background  # noqa: E402
+from common import data_root
+
+from imagegen import blocks_background
 
 OUTLINES = ("poly5", "poly6", "poly7", "poly8", "star5", "star6", "ring", "halfdisc",
             "trapezoid", "ell", "tee", "bar")

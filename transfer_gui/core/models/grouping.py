@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -90,10 +91,10 @@ def build_on_meta(builder: Callable[[], nn.Module]) -> nn.Module:
         pass
     register_parameter = nn.Module.register_parameter
 
-    def on_meta(module: nn.Module, name: str, param: nn.Parameter | None) -> None:
+    def on_meta(self: nn.Module, name: str, param: nn.Parameter | None) -> None:
         if param is not None and param.device.type != "meta":
             param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
-        register_parameter(module, name, param)
+        register_parameter(self, name, param)
 
     nn.Module.register_parameter = on_meta  # type: ignore[method-assign]
     try:
@@ -262,7 +263,7 @@ def generic_rule(net: nn.Module) -> Rule:
 # --- timm ---------------------------------------------------------------------------------
 
 
-def timm_found(net: nn.Module, size: int) -> Found:
+def timm_found(net: Any, size: int) -> Found:
     """The groups of a timm network from its own `group_matcher` (coarse: stages)."""
     from timm.models import group_parameters
 

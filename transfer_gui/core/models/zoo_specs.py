@@ -92,7 +92,7 @@ def _timm_spec(name: str, model: str) -> BackboneSpec:
     if not timm.is_model(model.partition(".")[0]):
         raise ConfigError(f"timm has no model {model!r}")
     builder = _timm_builder(model)
-    net = build_on_meta(builder)
+    net: Any = build_on_meta(builder)
     cfg = dict(net.pretrained_cfg)
     size = int(cfg.get("input_size", (3, 224, 224))[-1])
     found = timm_found(net, size)
