@@ -178,3 +178,12 @@ def test_an_unknown_zoo_model_is_a_clear_message():
     with pytest.raises(ConfigError, match=re.escape("torchvision has no classification")):
         get_spec("torchvision/no_such_net")
     assert dataclasses.is_dataclass(get_spec("timm/test_resnet"))
+
+
+def test_grad_cam_reads_the_patch_grid_after_any_prefix_tokens():
+    from transfer_gui.core.analysis.predict import _tokens_to_map
+
+    patches = torch.arange(16.0).view(1, 16, 1)
+    tokens = torch.cat([torch.full((1, 5, 1), -1.0), patches], dim=1)  # class + 4 registers
+    grid = _tokens_to_map(tokens)
+    assert grid.shape == (1, 1, 4, 4) and grid.min() == 0 and grid[0, 0, 3, 3] == 15

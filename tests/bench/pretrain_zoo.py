@@ -142,7 +142,8 @@ def dataset(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return x, torch.tensor(labels)
 
 
-def pretrain(model: str, minutes: float, per_class: int = 200, seed: int = 0) -> Path:
+def pretrain(model: str, minutes: float, per_class: int = 200, seed: int = 0,
+             lr: float = 2e-3, batch: int = 64) -> Path:
     """Train timm's `model` from random weights for about `minutes` on the generated set and
     save its state dict; return the path."""
     import timm
@@ -160,8 +161,8 @@ def pretrain(model: str, minutes: float, per_class: int = 200, seed: int = 0) ->
     def prepared(batch: torch.Tensor) -> torch.Tensor:
         return (batch.float() / 255 - mean) / std
 
-    optimizer = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=0.05)
-    start, step, batch = time.perf_counter(), 0, 64
+    optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.05)
+    start, step = time.perf_counter(), 0
     budget = minutes * 60
     while time.perf_counter() - start < budget:
         net.train()
@@ -169,7 +170,8 @@ def pretrain(model: str, minutes: float, per_class: int = 200, seed: int = 0) ->
         for i in range(0, len(x) - batch + 1, batch):
             progress = min((time.perf_counter() - start) / budget, 1.0)
             for group in optimizer.param_groups:
-                group["lr"] = 2e-3 * (0.5 + 0.5 * math.cos(math.pi * progress))
+                warm = min(1.0, (step + 1) / 30)
+                group["lr"] = lr * warm * (0.5 + 0.5 * math.cos(math.pi * progress))
             idx = order[i:i + batch]
             images = x[idx]
             flip = torch.rand(len(idx)) < 0.5
@@ -200,12 +202,33 @@ def weights_for(model: str, minutes: float) -> Path:
     return target if target.is_file() else pretrain(model, minutes)
 
 
+def register_pretrained(model: str, minutes: float) -> str:
+    """Register timm's `model` with the weights made here (trained on first use) as a hidden
+    backbone "self/<model>": the zoo's spec of "timm/<model>" (its layer groups, classifier
+    and Grad-CAM layer) with a 24-class classifier and these weights as if bundled."""
+    import dataclasses
+
+    import timm
+
+    from transfer_gui.core.models.backbones import get_spec, register
+
+    path = str(weights_for(model, minutes))
+    spec = get_spec(f"timm/{model}")
+    register(dataclasses.replace(
+        spec, name=f"self/{model}", title=f"{model} (pretrained here)", hidden=True,
+        builder=lambda: timm.create_model(model, pretrained=False, num_classes=len(CLASSES)),
+        bundled=lambda: path))
+    return f"self/{model}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="resnet10t")
     parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args()
-    print(pretrain(args.model, args.minutes))
+    print(pretrain(args.model, args.minutes, lr=args.lr, batch=args.batch))
 
 
 if __name__ == "__main__":

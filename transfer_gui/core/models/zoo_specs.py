@@ -21,6 +21,8 @@ from .backbones import BackboneSpec
 from .grouping import Found, build_on_meta, rule_for, timm_found, torchvision_found
 
 SOURCES = ("torchvision", "timm")
+# checkpoint entries of the auxiliary classifiers the builders leave out (weights: skip them)
+_AUX = {"googlenet": ("aux1.", "aux2."), "inception": ("AuxLogits.",)}
 
 
 def is_zoo_id(name: str) -> bool:
@@ -69,7 +71,7 @@ def _torchvision_spec(name: str, model: str) -> BackboneSpec:
                  weights_url=entry.url,
                  extra={"source": "torchvision", "model": model, "weights": str(entry),
                         "interpolation": str(evaluation.interpolation.value),
-                        "fixed_size": fixed})
+                        "fixed_size": fixed, "ignore_keys": _AUX.get(model.split("_")[0], ())})
 
 
 # --- timm ---------------------------------------------------------------------------------
