@@ -17,8 +17,8 @@ from typing import Any
 from torch import nn
 
 from ..config import ConfigError
-from .backbones import BackboneSpec
 from .grouping import Found, build_on_meta, rule_for, timm_found, torchvision_found
+from .spec import BackboneSpec
 
 SOURCES = ("torchvision", "timm")
 # checkpoint entries of the auxiliary classifiers the builders leave out (weights: skip them)
