@@ -180,7 +180,10 @@ def test_compare_epochs_and_unfreeze_come_from_their_declarations(qtbot):
     assert (low, high, value) == (epochs.min, epochs.top, COMPARE_EPOCHS)
     assert tip.startswith("How many passes") and not dialog.epochs.specialValueText()
     unfreeze = option_named(ModelConfig, "unfreeze")
-    assert _box(bar.unfreeze) == (unfreeze.bottom, unfreeze.top, unfreeze.default, unfreeze.help)
+    auto = unfreeze.bottom - 1  # the lowest position: None, the top half of the groups
+    assert unfreeze.default is None and bar.unfreeze.specialValueText() == unfreeze.special
+    assert _box(bar.unfreeze) == (auto, unfreeze.top, auto, unfreeze.help)
+    assert bar.unfreeze_value() is None
     assert bar.unfreeze.suffix() == unfreeze.suffix
 
     dialog.epochs.lineEdit().selectAll()

@@ -86,7 +86,7 @@ def test_a_narrow_compare_table_keeps_the_scores_in_view(qtbot):
                     ("/runs/20261202-141000-efficientnet_lite0-linear-probe", summary, "#ff7f0e")])
     table.show()
     qtbot.waitExposed(table)
-    qtbot.wait(50)  # the columns fit their contents
+    qtbot.wait(200)  # the columns fit their contents
     # room for the run's name and the strategy and scores, not for every column (as in a
     # 1024 px window with a desktop font): those are the columns in view
     header = table.horizontalHeader()
@@ -95,7 +95,7 @@ def test_a_narrow_compare_table_keeps_the_scores_in_view(qtbot):
     important = ["Strategy", "Final acc", "Best acc", "Macro F1", "Worst F1"]
     table.resize(table.RUN_WIDTH + sum(size[h] for h in important) + 2 * table.frameWidth()
                  + table.verticalScrollBar().sizeHint().width() + 4, 200)
-    qtbot.wait(50)  # the run column is fitted once the others fit their contents
+    qtbot.wait(200)  # the run column is fitted once the others fit their contents
     shown = visible_headers(table)
     assert len(shown) < table.columnCount()
     assert shown[:len(important) + 1] == ["Run", *important], shown

@@ -19,6 +19,12 @@ default here), draws and seeds that took no part in the choice.
     full-new   full fine-tune, the default recipe
     scratch    the same network from random weights (8 epochs, the fine-tunes' budget)
 
+With `--backbones`, the same rows run on several backbones: the bundled Lite0 and timm
+networks pretrained here on a generated 24-class set of other shapes and textures
+(`pretrain_zoo.py`, "self/test_resnet", "self/test_convnext"; made on first use, kept in the
+data folder). `--shares 0.33,0.67` adds "Fine-tune top" rows that train that share of each
+backbone's layer groups instead of the default's half (`ft-0.33`, ...), to choose the share.
+
 Every run starts with an empty feature cache, so each time includes its own pass over the
 images. Extra variants (for measuring one recipe choice) are given as
 NAME=STRATEGY:field=value,field=value with TrainConfig or ModelConfig fields, e.g.
@@ -27,7 +33,8 @@ each row is the recipe it is named after.
 
     python tests/bench/bench_transfer_quality.py [--sets photos,sketches] [--seeds 3-5]
         [--size 64] [--train 12] [--val 6] [--test 16] [--only ft-new,probe]
-        [--json FILE]
+        [--backbones efficientnet_lite0,self/test_resnet,self/test_convnext]
+        [--shares 0.33,0.67] [--json FILE]
 """
 
 from __future__ import annotations
@@ -35,16 +42,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import statistics
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from common import data_root, fresh_cache, report
+from pretrain_zoo import register_pretrained
 from transfer_sets import SETS, make_set
 
 from transfer_gui.core.analysis.evaluation import evaluate_run
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from transfer_gui.core.models.backbones import get_spec
 from transfer_gui.core.train.loop import Trainer
 
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -87,8 +97,9 @@ def parse_variant(text: str) -> tuple[str, tuple[str, dict[str, Any]]]:
 
 
 def run_one(folder: Path, strategy: str, changes: dict[str, Any], seed: int,
-            size: int) -> dict[str, Any]:
+            size: int, backbone: str = "efficientnet_lite0") -> dict[str, Any]:
     fresh_cache()
+    changes = {"backbone": backbone, **changes}
     model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
     model = {k: v for k, v in changes.items() if k in model_fields}
     train = TrainConfig(image_size=size, seed=seed,
@@ -156,12 +167,21 @@ def verdict(rows: list[dict[str, Any]]) -> tuple[float | None, bool | None, dict
     counts = {"better": 0, "tie (kept probe)": 0, "tie": 0, "worse": 0}
     for _, new, probe in pairs:
         counts[outcome(new, probe)] += 1
-    far = [new["accuracy"] - probe["accuracy"] for name, new, probe in pairs if name in FAR]
+    far = [new["accuracy"] - probe["accuracy"] for name, new, probe in pairs
+           if name.split()[-1] in FAR]
     gain = statistics.mean(far) if far else None
     worst = min(new["accuracy"] - probe["accuracy"] for _, new, probe in pairs)
     met = counts["worse"] == 0 and gain is not None and gain >= 0.03
     return gain, met, {"pairs": len(pairs), **counts, "worst_gap": round(worst, 4),
                        "far_gain": None if gain is None else round(gain, 4)}
+
+
+def share_row(backbone: str, variant: str) -> tuple[str, dict[str, Any]]:
+    """"ft-0.33": the default fine-tune, training that share of `backbone`'s layer groups
+    (rounded up, at most all but one)."""
+    body = len(get_spec(backbone).groups)
+    share = float(variant.removeprefix("ft-"))
+    return "fine-tune", {"unfreeze": min(math.ceil(body * share), max(body - 1, 1))}
 
 
 def main() -> None:
@@ -178,6 +198,11 @@ def main() -> None:
     parser.add_argument("--only", default="", help="variants to run (default: all but "
                                                    "logistic)")
     parser.add_argument("--variant", action="append", default=[])
+    parser.add_argument("--backbones", default="efficientnet_lite0",
+                        help="backbones to run on; self/<timm model>: pretrained here")
+    parser.add_argument("--shares", default="", help="extra fine-tune rows training these "
+                                                     "shares of the layer groups (0.33,0.67)")
+    parser.add_argument("--pretrain-minutes", type=float, default=10.0)
     parser.add_argument("--json", default="", help="also write every row to this file")
     args = parser.parse_args()
     variants = dict(VARIANTS)
@@ -186,17 +211,24 @@ def main() -> None:
     unknown = [n for n in names if n not in variants]
     if unknown:
         raise SystemExit(f"--only: unknown rows {', '.join(unknown)}")
-    sets = args.sets.split(",")
+    shares = [float(x) for x in filter(None, args.shares.split(","))]
+    names += [f"ft-{share:g}" for share in shares]
+    backbones = [register_pretrained(b.removeprefix("self/"), args.pretrain_minutes)
+                 if b.startswith("self/") else b for b in args.backbones.split(",")]
+    sets = [s if len(backbones) == 1 else f"{b} {s}" for b in backbones
+            for s in args.sets.split(",")]
     rows: list[dict[str, Any]] = []
     for seed in parse_seeds(args.seeds):  # seed-major: a cut-short run has every set
-        for name in sets:
+        for label in sets:
+            backbone, _, name = label.rpartition(" ")
+            backbone = backbone or backbones[0]
             folder = make_set(data_root() / "transfer", name, args.train, args.val, args.test,
                               seed=seed)
             for variant in names:
-                strategy, changes = variants[variant]
-                row = run_one(folder, strategy, changes, seed, args.size)
-                rows.append({"set": name, "seed": seed, "variant": variant, **row})
-                print(f"  {name:9s} seed {seed} {variant:9s} test acc {row['accuracy']:.3f} "
+                strategy, changes = variants.get(variant) or share_row(backbone, variant)
+                row = run_one(folder, strategy, changes, seed, args.size, backbone)
+                rows.append({"set": label, "seed": seed, "variant": variant, **row})
+                print(f"  {label:9s} seed {seed} {variant:9s} test acc {row['accuracy']:.3f} "
                       f"F1 {row['macro_f1']:.3f} val {row['val_acc']:.3f} best epoch "
                       f"{row['best_epoch']} {row['seconds']:.0f} s"
                       f"{' (kept the probe)' if row['kept_probe'] else ''}", flush=True)

@@ -150,6 +150,7 @@ _WHERE: dict[str, str] = {
     "ModelLayout": "models.freezing",
     "Selection": "models.freezing",
     "describe": "models.freezing",
+    "fine_tune_words": "models.freezing",
     "format_count": "wording",
     "select": "models.freezing",
     "is_online": "models.zoo.fetch",

@@ -93,10 +93,12 @@ class ModelConfig(_Config):
         "linear-probe", choices=STRATEGY_NAMES,
         cli=Cli(help="what trains (default linear-probe); logistic and knn fit a classic "
                      "model on the frozen backbone's features"))
-    unfreeze: int = option(
-        6, min=0, bottom=1, top=24, suffix=" groups",
-        help="How many layer groups below the head train", cli=Cli(
-        metavar="N", help="fine-tune: layer groups below the head that train (default 6)"))
+    unfreeze: int | None = option(  # None: the top half of the body's groups (TOP_SHARE)
+        None, min=0, bottom=1, top=48, suffix=" groups", special="auto (top half)",
+        help="How many layer groups below the head train; auto: the top half of the "
+             "network's groups (rounded up), the same share on every backbone", cli=Cli(
+        metavar="N", help="fine-tune: layer groups below the head that train (default: the "
+                          "top half of the backbone's groups)"))
     weights_file: str | None = option(cli=Cli("--weights", metavar="FILE",
                                               help="start from this state dict"))
     trainable: tuple[str, ...] | None = option(cli=False)

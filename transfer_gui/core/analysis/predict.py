@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -329,8 +330,10 @@ class Predictor:
 
 
 def _tokens_to_map(tokens: torch.Tensor) -> torch.Tensor:
-    patches = tokens[:, 1:, :]
-    side = round(patches.shape[1] ** 0.5)
+    """(B, N, C) tokens -> (B, C, H, W): the last H*W tokens are the patch grid; those before
+    it (a class token, register tokens) are left out."""
+    side = math.isqrt(tokens.shape[1])
+    patches = tokens[:, tokens.shape[1] - side * side:, :]
     return patches.reshape(tokens.shape[0], side, side, -1).permute(0, 3, 1, 2)
 
 

@@ -9,7 +9,6 @@ with its classifier replaced by an identity (`body`) followed by a new linear `h
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -18,33 +17,10 @@ from torch import nn
 from ..config import ConfigError
 from .heads import KNNHead, MultiHead
 from .nets import efficientnet_lite
+from .spec import IMAGENET_MEAN, IMAGENET_STD, BackboneSpec
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-@dataclass(frozen=True)
-class BackboneSpec:
-    name: str
-    title: str
-    builder: Callable[[], nn.Module]  # random-init architecture with its ImageNet classifier
-    groups: tuple[tuple[str, tuple[str, ...]], ...]  # (group name, module/param paths)
-    head_path: str  # the ImageNet classifier (a Linear) replaced by the new head
-    cam_layer: str
-    # What the pretrained weights are known by: for torchvision's networks read from its
-    # weight catalogue (`_catalogue`), for the bundled one declared beside the network.
-    image_size: int = 224  # the evaluation crop
-    resize_size: int = 256  # the shorter side before cropping
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
-    params: int = 0  # with the 1000-class ImageNet head
-    top1: float | None = None  # ImageNet-1K accuracy, %
-    weights_url: str | None = None  # torchvision's download address
-    bundled: Callable[[], str | None] | None = None  # path of packaged weights, if installed
-    cam_tokens: bool = False  # transformer: the CAM layer outputs tokens, not a feature map
-    description: str = ""
-    hidden: bool = False  # registered for tests or plugins, not listed to users
-    extra: dict = field(default_factory=dict)
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "BackboneSpec", "TransferNet", "get_spec",
+           "list_specs", "register", "split_network"]
 
 
 _REGISTRY: dict[str, BackboneSpec] = {}
@@ -56,11 +32,17 @@ def register(spec: BackboneSpec) -> BackboneSpec:
 
 
 def get_spec(name: str) -> BackboneSpec:
-    try:
+    """A registered backbone, or a zoo id ("torchvision/<builder>", "timm/<model>.<tag>")
+    whose spec is made on first use (`zoo_specs`)."""
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        known = ", ".join(s.name for s in list_specs())
-        raise ConfigError(f"unknown backbone {name!r}; choose one of: {known}") from None
+    from . import zoo_specs
+
+    if zoo_specs.is_zoo_id(name):
+        return zoo_specs.zoo_spec(name)
+    known = ", ".join(s.name for s in list_specs())
+    raise ConfigError(f"unknown backbone {name!r}; choose one of: {known}, or a "
+                      "torchvision/<model> or timm/<model> id")
 
 
 def list_specs(include_hidden: bool = False) -> list[BackboneSpec]:
@@ -99,6 +81,8 @@ def _replace(module: nn.Module, path: str, new: nn.Module) -> nn.Module:
 def split_network(spec: BackboneSpec, net: nn.Module, num_classes: int | None) -> TransferNet:
     """Cut `net` at its classifier; keep it (`num_classes=None`) or put a fresh head there."""
     old = _replace(net, spec.head_path, nn.Identity())
+    if isinstance(old, nn.Conv2d) and old.kernel_size == (1, 1):  # SqueezeNet's classifier
+        old = _as_linear(old)
     if not isinstance(old, nn.Linear):
         raise TypeError(f"{spec.name}: {spec.head_path} is {type(old).__name__}, not Linear")
     if num_classes is None:
@@ -107,6 +91,18 @@ def split_network(spec: BackboneSpec, net: nn.Module, num_classes: int | None) -
     nn.init.normal_(head.weight, std=0.01)
     nn.init.zeros_(head.bias)
     return TransferNet(net, head)
+
+
+def _as_linear(conv: nn.Conv2d) -> nn.Linear:
+    """A 1x1 convolution classifier as the Linear layer it equals on pooled features."""
+    linear = nn.Linear(conv.in_channels, conv.out_channels, bias=conv.bias is not None,
+                       device=conv.weight.device, dtype=conv.weight.dtype)
+    if conv.weight.device.type != "meta":
+        with torch.no_grad():
+            linear.weight.copy_(conv.weight.flatten(1))
+            if conv.bias is not None:
+                linear.bias.copy_(conv.bias)
+    return linear
 
 
 def imagenet_categories() -> list[str]:

@@ -16,17 +16,22 @@ This module imports torch only inside `describe`, so a window can use the rest a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..config import CLASSIC_STRATEGIES
-from ..wording import format_count, name_ranges, share
+from ..wording import fine_tune_top_words, format_count, name_ranges, share
 
 if TYPE_CHECKING:
     from .backbones import BackboneSpec
 
 HEAD = "head"
+# "Fine-tune top" trains this share of the body's layer groups, counted from the top and
+# rounded up: the same part of every backbone (see `top_count`; chosen in the transfer
+# benchmark, tests/bench/BENCHMARKS.md).
+TOP_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -35,10 +40,27 @@ class Group:
     paths: tuple[str, ...]  # full paths in the TransferNet ("body.layer1", "head")
 
 
-def layer_groups(spec: BackboneSpec) -> list[Group]:
-    """The backbone's groups, from the input to the output, then the head."""
+def layer_groups(spec: BackboneSpec, names: Sequence[str] = ()) -> list[Group]:
+    """The backbone's groups, from the input to the output, then the head. With the model's
+    parameter `names`, every parameter is in a group (`complete`)."""
     groups = [Group(name, tuple(f"body.{p}" for p in paths)) for name, paths in spec.groups]
-    return [*groups, Group(HEAD, (HEAD,))]
+    return complete([*groups, Group(HEAD, (HEAD,))], names)
+
+
+def complete(groups: Sequence[Group], names: Sequence[str]) -> list[Group]:
+    """`groups` with every parameter of `names` (in the model's order) that none holds added
+    to the body group of the parameter before it (the first group when none comes before):
+    a parameter between two groups trains, freezes and gets its rate with its neighbours,
+    never silently with the head."""
+    extra: dict[str, list[str]] = {g.name: [] for g in groups}
+    current = groups[0].name
+    for name in names:
+        found = group_of(name, groups)
+        if found is None:
+            extra[current].append(name)
+        elif found != HEAD:
+            current = found
+    return [Group(g.name, (*g.paths, *extra[g.name])) for g in groups]
 
 
 def _under(name: str, path: str) -> bool:
@@ -53,14 +75,24 @@ def group_of(name: str, groups: Sequence[Group]) -> str | None:
     return None
 
 
-def preset(strategy: str, groups: Sequence[Group], unfreeze: int = 2) -> tuple[str, ...]:
-    """The groups that train under a strategy."""
+def top_count(body_groups: int, unfreeze: int | None = None) -> int:
+    """How many body groups "Fine-tune top" trains: `unfreeze` when given, else the top
+    `TOP_SHARE` of them rounded up, which leaves at least one frozen whenever there are two
+    or more (so never everything on a backbone deeper than 3 groups)."""
+    if unfreeze is not None:
+        return max(0, min(unfreeze, body_groups))
+    return min(math.ceil(body_groups * TOP_SHARE), max(body_groups - 1, 1))
+
+
+def preset(strategy: str, groups: Sequence[Group],
+           unfreeze: int | None = None) -> tuple[str, ...]:
+    """The groups that train under a strategy (`unfreeze` None: fine-tune's automatic top)."""
     names = [g.name for g in groups]
     if strategy == "linear-probe":
         return (HEAD,)
     if strategy == "fine-tune":
         body = names[:-1]
-        return (*body[len(body) - min(unfreeze, len(body)) :], HEAD)
+        return (*body[len(body) - top_count(len(body), unfreeze) :], HEAD)
     if strategy in CLASSIC_STRATEGIES:
         return ()  # a classic model is fitted on frozen features: no gradients at all
     return tuple(names)  # "full" and "scratch": everything
@@ -118,6 +150,7 @@ def describe_model(model: Any, groups: Sequence[Group], backbone: str = "") -> M
     """Describe a built TransferNet (with weights, or on the meta device)."""
     sizes = {name: p.numel() for name, p in model.named_parameters()}
     order = {name: i for i, name in enumerate(sizes)}
+    groups = complete(groups, list(sizes))
     layers = []
     for group in groups:
         children = tuple(_layer(model, path) for path in group.paths)
@@ -153,7 +186,7 @@ def describe(backbone: str, num_classes: int) -> ModelLayout:
     spec = get_spec(backbone)
     with torch.device("meta"):
         model = split_network(spec, spec.builder(), max(num_classes, 2))
-    return describe_model(model, layer_groups(spec), spec.name)
+    return describe_model(model, layer_groups(spec), spec.name)  # completed there
 
 
 # --- the selection --------------------------------------------------------------------------
@@ -181,7 +214,7 @@ class Selection:
         return f"{summary(self.trainable, self.total)} · {frozen}"
 
 
-def select(layout: ModelLayout, strategy: str, unfreeze: int = 2,
+def select(layout: ModelLayout, strategy: str, unfreeze: int | None = None,
            chosen: Iterable[str] | None = None) -> Selection:
     """The one explicit selection for a preset (`chosen` None) or a hand-made choice
     (`chosen`: selectors or parameter names). A classic strategy trains nothing whatever is
@@ -231,6 +264,14 @@ def _compact(layer: Layer, names: Collection[str]) -> list[str]:
 
 
 # --- in words -------------------------------------------------------------------------------
+
+
+def fine_tune_words(layout: ModelLayout, unfreeze: int | None = None) -> str:
+    """What "Fine-tune top" trains on this backbone, in words."""
+    body = [g.name for g in layout.groups if g.name != HEAD]
+    trained = body[len(body) - top_count(len(body), unfreeze):]
+    return fine_tune_top_words(name_ranges(trained), len(trained), len(body),
+                               unfreeze is None, TOP_SHARE)
 
 
 def summary(trainable: int, total: int) -> str:

@@ -12,10 +12,11 @@ from collections.abc import Iterable, Sequence
 from torch import nn
 
 from .backbones import TransferNet
-from .freezing import HEAD, Group, group_of, layer_groups, preset, resolve_names
+from .freezing import HEAD, Group, complete, group_of, layer_groups, preset, resolve_names
 
-__all__ = ["HEAD", "Group", "body_frozen", "count_params", "group_of", "layer_groups",
-           "param_groups", "preset", "resolve", "set_trainable", "train_mode"]
+__all__ = ["HEAD", "NO_DECAY_NAMES", "Group", "body_frozen", "complete", "count_params",
+           "group_of", "layer_groups", "no_decay_names", "param_groups", "preset", "resolve",
+           "set_trainable", "train_mode"]
 
 
 def resolve(selectors: Iterable[str], groups: Sequence[Group], model: nn.Module) -> set[str]:
@@ -63,6 +64,29 @@ def train_mode(model: TransferNet, freeze_bn: bool = False) -> None:
                 module.eval()
 
 
+# Tokens and position embeddings: no weight decay whatever their shape (with the names a
+# timm model's own `no_weight_decay()` gives).
+NO_DECAY_NAMES = ("cls_token", "class_token", "dist_token", "reg_token", "mask_token",
+                  "pos_embed", "pos_embedding", "absolute_pos_embed",
+                  "relative_position_bias_table", "position_embeddings")
+
+
+def no_decay_names(model: nn.Module) -> set[str]:
+    """Parameters that get no weight decay: biases and normalisation weights (1-D), tokens
+    and position embeddings, and whatever the body's own `no_weight_decay()` names."""
+    body = getattr(model, "body", model)
+    prefix = "body." if body is not model else ""
+    named = getattr(body, "no_weight_decay", None)
+    listed = {str(n) for n in named()} if callable(named) else set()
+    out = set()
+    for name, param in model.named_parameters():
+        inner = name.removeprefix(prefix)
+        leaf = inner.rpartition(".")[2]
+        if param.ndim <= 1 or leaf in NO_DECAY_NAMES or inner in listed or leaf in listed:
+            out.add(name)
+    return out
+
+
 def param_groups(
     model: nn.Module,
     groups: Sequence[Group],
@@ -74,22 +98,25 @@ def param_groups(
     """Optimizer groups with discriminative learning rates.
 
     Trainable layer groups, from the earliest to the head, get rates spread geometrically from
-    `lr * lr_ratio` to `lr`; with `layer_decay`, the k-th group below the head gets
-    `lr * layer_decay ** k` instead. Biases and normalisation weights (1-D tensors) get no
-    weight decay.
+    `lr * lr_ratio` to `lr`; with `layer_decay`, a group `k` groups below the head in the whole
+    network (its depth, whatever else trains) gets `lr * layer_decay ** k` instead. Every
+    parameter is in a group (`complete`). Biases, normalisation weights, tokens and position
+    embeddings get no weight decay (`no_decay_names`).
     """
+    groups = complete(groups, [n for n, _ in model.named_parameters()])
     by_group: dict[str, list[tuple[str, nn.Parameter]]] = {g.name: [] for g in groups}
     for name, param in model.named_parameters():
         if param.requires_grad:
             by_group[group_of(name, groups) or HEAD].append((name, param))
+    plain = no_decay_names(model)
+    depth_of = {g.name: len(groups) - 1 - i for i, g in enumerate(groups)}
     active = [g.name for g in groups if by_group[g.name]]
     out = []
     for i, gname in enumerate(active):
-        depth = len(active) - 1 - i
-        scale = (layer_decay ** depth if layer_decay is not None
-                 else lr_ratio ** (depth / max(len(active) - 1, 1)))
-        decay = [p for n, p in by_group[gname] if p.ndim > 1]
-        no_decay = [p for n, p in by_group[gname] if p.ndim <= 1]
+        scale = (layer_decay ** depth_of[gname] if layer_decay is not None
+                 else lr_ratio ** ((len(active) - 1 - i) / max(len(active) - 1, 1)))
+        decay = [p for n, p in by_group[gname] if n not in plain]
+        no_decay = [p for n, p in by_group[gname] if n in plain]
         for params, wd in ((decay, weight_decay), (no_decay, 0.0)):
             if params:
                 out.append({"params": params, "lr": lr * scale, "weight_decay": wd,

@@ -111,7 +111,7 @@ def prepare(
                         config.model.weights_file, task)
     if needs_targets(tasks):
         model.head = task_heads(model.feature_dim, tasks, config.train.task_weights)
-    groups = layer_groups(spec)
+    groups = layer_groups(spec, [n for n, _ in model.named_parameters()])
     chosen = selection_of(model, groups, config)
     set_trainable(model, groups, chosen.selectors)
     return Prepared(config, list(classes), train, val, model, groups, pre, chosen.selectors, scan,

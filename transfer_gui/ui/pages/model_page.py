@@ -25,6 +25,7 @@ from ...core import (
     ModelLayout,
     RunError,
     Selection,
+    fine_tune_words,
     run_info,
     select,
 )
@@ -321,10 +322,10 @@ class ModelPage(QWidget):
         if self.structure is None:
             return
         self._check_preset(strategy)
-        names = select(self.structure, strategy, self.unfreeze.value()).names
+        names = select(self.structure, strategy, self.presets.unfreeze_value()).names
         model = self.state.config.model
         self.state.set_model(dataclasses.replace(model, strategy=strategy,
-                                                 unfreeze=self.unfreeze.value()))
+                                                 unfreeze=self.presets.unfreeze_value()))
         self.tree.tree_model.set_trainable(names)
 
     def _check_preset(self, strategy: str) -> None:
@@ -356,7 +357,9 @@ class ModelPage(QWidget):
         strategy = self.state.config.model.strategy
         self.presets.check(strategy if chosen.is_preset else "")
         custom = "" if chosen.is_preset else "<b>Custom</b> (no preset matches) · "
-        self.summary.setText(custom + texts.summary_text(chosen, strategy))
+        top = (fine_tune_words(self.structure, self.state.config.model.unfreeze)
+               if strategy == "fine-tune" and chosen.is_preset and self.structure else "")
+        self.summary.setText(custom + texts.summary_text(chosen, strategy, top))
         warning = texts.scratch_warning(chosen, strategy)
         self.scratch_warning.setText(warning)
         self.scratch_warning.setVisible(bool(warning))

@@ -21,12 +21,13 @@ CLASSIC_TEXT = {
 }
 
 
-def summary_text(selection: Selection, strategy: str) -> str:
+def summary_text(selection: Selection, strategy: str, top: str = "") -> str:
+    """What trains; `top` says what "Fine-tune top" means on this backbone."""
     if strategy in CLASSIC_TEXT:
         return (f"{CLASSIC_TEXT[strategy]}; no gradient reaches the network, so none of its "
                 f"{format_count(selection.total)} parameters train.")
     scratch = " · starts from random weights" if strategy == "scratch" else ""
-    return selection.summary() + scratch
+    return (f"{top}.<br>" if top else "") + selection.summary() + scratch
 
 
 def scratch_warning(selection: Selection, strategy: str) -> str:

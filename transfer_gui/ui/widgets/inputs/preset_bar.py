@@ -16,8 +16,9 @@ from .option_fields import make_field, widget_of
 
 PRESETS = (  # (strategy, tooltip); the buttons' words are the strategies' declared names
     ("linear-probe", "Train only the new head; the backbone stays frozen."),
-    ("fine-tune", "Train the head and the last N layer groups, earlier groups with smaller "
-                  "learning rates."),
+    ("fine-tune", "Train the head and the top layer groups (auto: the top half of the "
+                  "network's groups, on every backbone), earlier groups with smaller learning "
+                  "rates."),
     ("full", "Train every layer."),
     ("scratch", "Same architecture, random weights: the baseline that shows what pretraining "
                 "bought."),
@@ -67,6 +68,11 @@ class PresetBar(QWidget):
         spin = widget_of(make_field(option_named(ModelConfig, "unfreeze")), QSpinBox)
         spin.valueChanged.connect(self.unfreeze_changed)
         return spin
+
+    def unfreeze_value(self) -> int | None:
+        """The box's value as `ModelConfig.unfreeze`: None at its lowest position (auto)."""
+        value = self.unfreeze.value()
+        return None if value <= self.unfreeze.minimum() else value
 
     def _classic_button(self) -> QPushButton:
         self.classic_button = QPushButton("Classic head")
@@ -118,7 +124,8 @@ class PresetBar(QWidget):
             checked.setChecked(False)
             self.group.setExclusive(True)
 
-    def set_unfreeze(self, value: int) -> None:
+    def set_unfreeze(self, value: int | None) -> None:
+        """Show `ModelConfig.unfreeze`: None (auto) at the box's lowest position."""
         self.unfreeze.blockSignals(True)
-        self.unfreeze.setValue(value)
+        self.unfreeze.setValue(self.unfreeze.minimum() if value is None else value)
         self.unfreeze.blockSignals(False)
