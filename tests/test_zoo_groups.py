@@ -187,3 +187,20 @@ def test_grad_cam_reads_the_patch_grid_after_any_prefix_tokens():
     tokens = torch.cat([torch.full((1, 5, 1), -1.0), patches], dim=1)  # class + 4 registers
     grid = _tokens_to_map(tokens)
     assert grid.shape == (1, 1, 4, 4) and grid.min() == 0 and grid[0, 0, 3, 3] == 15
+
+
+def test_pretrained_weights_leave_out_the_auxiliary_classifiers(monkeypatch):
+    """GoogLeNet's checkpoint holds aux1/aux2 tensors its builder (without them) has not."""
+    import torch
+
+    from transfer_gui.core.events import Task
+    from transfer_gui.core.models import weights
+    from transfer_gui.core.models.backbones import get_spec
+
+    spec = get_spec("torchvision/googlenet")
+    assert spec.extra["ignore_keys"] == ("aux1.", "aux2.")
+    state = {"conv1.conv.weight": torch.zeros(1), "aux1.fc1.weight": torch.zeros(1),
+             "aux2.fc2.bias": torch.zeros(1), "fc.weight": torch.zeros(1)}
+    monkeypatch.setattr(weights, "_pretrained_file_state", lambda s, t: dict(state))
+    kept = weights.pretrained_state(spec, Task.of(()))
+    assert kept is not None and sorted(kept) == ["conv1.conv.weight", "fc.weight"]

@@ -198,7 +198,17 @@ def _check_hash(name: str, hexdigest: str) -> None:
 
 
 def pretrained_state(spec: BackboneSpec, task: Task) -> dict[str, torch.Tensor] | None:
-    """The ImageNet weights of `spec` (downloading them if needed), or None if it has none."""
+    """The ImageNet weights of `spec` (downloading them if needed), or None if it has none;
+    without the tensors of parts the architecture leaves out (`extra["ignore_keys"]`: the
+    auxiliary classifiers of GoogLeNet and Inception, which only their training used)."""
+    state = _pretrained_file_state(spec, task)
+    ignore = tuple(spec.extra.get("ignore_keys", ()))
+    if state is None or not ignore:
+        return state
+    return {k: v for k, v in state.items() if not k.startswith(ignore)}
+
+
+def _pretrained_file_state(spec: BackboneSpec, task: Task) -> dict[str, torch.Tensor] | None:
     source = weights_source(spec)
     if (repo := _timm_repo(spec)) is not None:
         return None if source == "none" else read_state_dict(fetch_hf(repo, task))
