@@ -123,6 +123,8 @@ def test_adabn_changes_only_batchnorm_running_statistics():
 def test_alignment_of_a_probe_needs_no_forward_pass_beyond_the_cached_features(
         shift, tmp_path, monkeypatch):
     source, target = shift
+    # a feature cache of its own: other tests' runs on the same generated images would fill it
+    monkeypatch.setenv("TRANSFER_GUI_CACHE_DIR", str(tmp_path / "cache"))
     counting = CountingBody(monkeypatch)
     result = Trainer().fit(config(source, target, "align"), tmp_path / "run")
     assert result.status == "completed"

@@ -85,7 +85,10 @@ def ranked(probs: np.ndarray, labels: np.ndarray,
     try:
         with warnings.catch_warnings():  # "too few examples in class ...": flagged as it can
             warnings.simplefilter("ignore", UserWarning)
-            found = find_label_issues(labels, probs, return_indices_ranked_by="self_confidence")
+            # one process: its default forks a pool, which can hang a process that runs
+            # threads (the window's worker, torch's), and gains nothing at these sizes
+            found = find_label_issues(labels, probs, return_indices_ranked_by="self_confidence",
+                                      n_jobs=1)
     except (ValueError, IndexError):  # too few images per class for its estimates
         return ranked(probs, labels, "self-confidence")
     first = [int(i) for i in found]
