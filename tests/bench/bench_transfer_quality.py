@@ -33,7 +33,7 @@ each row is the recipe it is named after.
 
     python tests/bench/bench_transfer_quality.py [--sets photos,sketches] [--seeds 3-5]
         [--size 64] [--train 12] [--val 6] [--test 16] [--only ft-new,probe]
-        [--backbones efficientnet_lite0,self/test_resnet,self/test_convnext]
+        [--backbones efficientnet_lite0,self/test_resnet,self/regnetx_002,self/ghostnet_050]
         [--shares 0.33,0.67] [--json FILE]
 """
 
