@@ -100,8 +100,8 @@ def test_a_narrow_compare_table_keeps_the_scores_in_view(qtbot):
     assert len(shown) < table.columnCount()
     assert shown[:len(important) + 1] == ["Run", *important], shown
     assert table.text(table.run_at(0), "Best acc") == "90.0 %"  # the cells follow their header
-    table.resize(1400, 200)  # a wide window shows every column
-    qtbot.wait(50)
+    table.resize(2200, 200)  # a wide window shows every column
+    qtbot.wait(200)
     assert len(visible_headers(table)) == table.columnCount()
 
 

@@ -103,15 +103,16 @@ def name_ranges(names: list[str]) -> str:
     return ", ".join(parts)
 
 
-def fine_tune_top_words(trained: str, count_trained: int, body: int, auto: bool,
+def fine_tune_top_words(name: str, trained: str, count_trained: int, body: int, auto: bool,
                         top_share: float) -> str:
-    """What "Fine-tune top" trains: "Fine-tune top trains the top half of the network's 9
-    layer groups: stages 5-7, top (and the head)"."""
+    """What the strategy `name` (the fine-tune strategy's, from the recipe schema) trains:
+    "<name> trains the top half of the network's 9 layer groups: stages 5-7, top (and the
+    head)"."""
     if auto:
         part = "half" if top_share == 0.5 else f"{top_share:.0%}".replace("%", NBSP + "%")
         which = f"the top {part} of the network's {count(body, 'layer group')}"
     else:
         which = f"the top {count(count_trained, 'layer group')} of {body}"
     if not count_trained:
-        return "Fine-tune top trains only the head here: no layer group is unfrozen"
-    return f"Fine-tune top trains {which}: {trained} (and the head)"
+        return f"{name} trains only the head here: no layer group is unfrozen"
+    return f"{name} trains {which}: {trained} (and the head)"

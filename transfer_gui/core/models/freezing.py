@@ -21,15 +21,15 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..config import CLASSIC_STRATEGIES
+from ..config import CLASSIC_STRATEGIES, STRATEGY_NAMES
 from ..wording import fine_tune_top_words, format_count, name_ranges, share
 
 if TYPE_CHECKING:
     from .backbones import BackboneSpec
 
 HEAD = "head"
-# "Fine-tune top" trains this share of the body's layer groups, counted from the top and
-# rounded up: the same part of every backbone (see `top_count`; chosen in the transfer
+# The fine-tune strategy trains this share of the body's layer groups, counted from the top
+# and rounded up: the same part of every backbone (see `top_count`; chosen in the transfer
 # benchmark, tests/bench/BENCHMARKS.md).
 TOP_SHARE = 0.5
 
@@ -76,7 +76,7 @@ def group_of(name: str, groups: Sequence[Group]) -> str | None:
 
 
 def top_count(body_groups: int, unfreeze: int | None = None) -> int:
-    """How many body groups "Fine-tune top" trains: `unfreeze` when given, else the top
+    """How many body groups the fine-tune strategy trains: `unfreeze` when given, else the top
     `TOP_SHARE` of them rounded up, which leaves at least one frozen whenever there are two
     or more (so never everything on a backbone deeper than 3 groups)."""
     if unfreeze is not None:
@@ -267,11 +267,11 @@ def _compact(layer: Layer, names: Collection[str]) -> list[str]:
 
 
 def fine_tune_words(layout: ModelLayout, unfreeze: int | None = None) -> str:
-    """What "Fine-tune top" trains on this backbone, in words."""
+    """What the fine-tune strategy trains on this backbone, in words."""
     body = [g.name for g in layout.groups if g.name != HEAD]
     trained = body[len(body) - top_count(len(body), unfreeze):]
-    return fine_tune_top_words(name_ranges(trained), len(trained), len(body),
-                               unfreeze is None, TOP_SHARE)
+    return fine_tune_top_words(STRATEGY_NAMES["fine-tune"], name_ranges(trained), len(trained),
+                               len(body), unfreeze is None, TOP_SHARE)
 
 
 def summary(trainable: int, total: int) -> str:

@@ -22,7 +22,7 @@ CLASSIC_TEXT = {
 
 
 def summary_text(selection: Selection, strategy: str, top: str = "") -> str:
-    """What trains; `top` says what "Fine-tune top" means on this backbone."""
+    """What trains; `top` says what the fine-tune strategy trains on this backbone."""
     if strategy in CLASSIC_TEXT:
         return (f"{CLASSIC_TEXT[strategy]}; no gradient reaches the network, so none of its "
                 f"{format_count(selection.total)} parameters train.")
