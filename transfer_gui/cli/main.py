@@ -7,11 +7,10 @@ GUI can show its window before torch loads.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..core import count
@@ -28,6 +27,7 @@ from .options import (
     tensorboard_dir,
     train_config,
 )
+from .runconfig import saved_config, with_review
 from .strategies import add_strategy_parsers, cmd_compare, cmd_lr_find
 from .zoo import add_backbones_parser, cmd_backbones
 
@@ -182,7 +182,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                              "leave out --config")
         config, out = None, args.resume
     elif args.config and args.out:
-        config, out = _saved_config(args), args.out
+        config, out = saved_config(args, vars(build_parser().parse_args(["train"]))), args.out
     elif not args.data or not args.out:
         raise UsageError("train needs DATA and --out RUN (or --config RUN_CONFIG --out RUN, "
                          "or --resume RUN)")
@@ -195,40 +195,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = Trainer().fit(config, out, speaks, cancel=interruptible(ranks.main),
                            resume=bool(args.resume), tensorboard=logs, ranks=ranks)
     return for_run(result.status)
-
-
-def _saved_config(args: argparse.Namespace) -> object:
-    """The configuration `--config` names, its data folder replaced by DATA when given. The
-    recipe is the file's alone: an option that would change it is refused."""
-    from ..core import DataConfig, load_run_config
-
-    defaults = vars(build_parser().parse_args(["train"]))
-    own = {"data", "out", "resume", "config", "overwrite", "json", "tensorboard"}
-    changed = sorted(k for k, v in vars(args).items()
-                     if k not in own and k in defaults and defaults[k] != v)
-    if changed:
-        flags = ", ".join("--" + k.replace("_", "-") for k in changed)
-        raise UsageError(f"--config trains the saved configuration as it is: leave out "
-                         f"{flags} (or change the configuration in the window)")
-    config = load_run_config(args.config)
-    if args.data:
-        root = str(Path(args.data).resolve())
-        config = dataclasses.replace(config, data=dataclasses.replace(config.data, root=root))
-    elif not config.data.root:
-        raise UsageError(f"{args.config} names no image folder: give DATA")
-    assert isinstance(config.data, DataConfig)
-    return config
-
-
-def with_review(config: Any, review: str | None) -> Any:
-    """`config` with the review's exclusions and relabels (a `--review FILE`), if any."""
-    if not review:
-        return config
-    from ..core import read_review
-
-    exclude, relabel = read_review(review)
-    data = dataclasses.replace(config.data, exclude=exclude, relabel=relabel)
-    return dataclasses.replace(config, data=data)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
