@@ -13,8 +13,8 @@ import functools
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
 
 from .errors import UserError
 
@@ -185,3 +185,28 @@ def _kind(hint: Any) -> tuple[type, bool]:
         return typing.get_origin(hint) or hint, False
     kinds = [a for a in args if a is not type(None)]
     return typing.get_origin(kinds[0]) or kinds[0], len(kinds) < len(args)
+
+
+T = TypeVar("T")
+
+
+class Section:
+    """A configuration section (a frozen dataclass): validation from the fields' options,
+    and conversion to and from plain dictionaries."""
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON keeps it: a tuple becomes a list (`from_dict` turns it back)."""
+        out = dataclasses.asdict(self)  # type: ignore[call-overload]  # subclasses are dataclasses
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+    @classmethod
+    def from_dict(cls: type[T], data: dict[str, Any] | None) -> T:
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]  # a dataclass, as above
+        kwargs = {k: v for k, v in (data or {}).items() if k in known}
+        for key, value in kwargs.items():
+            if isinstance(value, list):
+                kwargs[key] = tuple(value)
+        return cls(**kwargs)
