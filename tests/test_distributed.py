@@ -235,7 +235,10 @@ def test_several_processes_refuse_a_batch_they_cannot_share(small_dir: Path) -> 
 
 # --- domain adaptation on two processes ------------------------------------------------------
 
-STATISTICS_TOLERANCE = 1e-5  # 1 vs 2 processes: float sums in another order
+# 1 vs 2 processes: float sums in another order, and this process's 2 threads against the
+# children's 1 (measured: at most 5e-6 on weights and statistics of size 0.01 to 1; a process
+# whose gathered features or pooled statistics were its own alone differs by 0.5)
+STATISTICS_TOLERANCE = 1e-4
 
 
 @pytest.fixture(scope="module")
