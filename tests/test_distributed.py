@@ -219,16 +219,112 @@ def test_joint_training_shards_both_folders_on_two_processes(
     assert json.loads(steps[0])["steps_per_epoch"] == 4  # 24 source images in batches of 6
 
 
-def test_domain_adaptation_is_refused_on_several_processes(small_dir: Path) -> None:
+def test_several_processes_refuse_a_batch_they_cannot_share(small_dir: Path) -> None:
     from transfer_gui.core.config import ConfigError, TransferConfig
     from transfer_gui.core.train.dist.context import Ranks, Shard
     from transfer_gui.core.train.dist.run import refuse
 
+    two = Ranks(0, 2, 0, "", Shard(0, 2))
     config = tiny_config(small_dir, "full")
-    refuse(config, Ranks(0, 2, 0, "", Shard(0, 2)))  # a plain run is welcome
-    adapt = replace(config, transfer=TransferConfig(mode="coral", target_dir=str(small_dir)))
-    with pytest.raises(ConfigError, match="domain adaptation runs on one process"):
-        refuse(adapt, Ranks(0, 2, 0, "", Shard(0, 2)))
-    refuse(adapt, Ranks())  # one process: as always
+    refuse(config, two)  # a plain run is welcome
+    for mode in ("align", "adabn", "dann", "coral+align"):  # and so is domain adaptation
+        refuse(replace(config, transfer=TransferConfig(mode, target_dir=str(small_dir))), two)
     with pytest.raises(ConfigError, match="a batch of 1 cannot be shared by 2 processes"):
-        refuse(tiny_config(small_dir, "full", batch_size=1), Ranks(0, 2, 0, "", Shard(0, 2)))
+        refuse(tiny_config(small_dir, "full", batch_size=1), two)
+
+
+# --- domain adaptation on two processes ------------------------------------------------------
+
+# 1 vs 2 processes: float sums in another order, and this process's 2 threads against the
+# children's 1 (measured: at most 5e-6 on weights and statistics of size 0.01 to 1; a process
+# whose gathered features or pooled statistics were its own alone differs by 0.5)
+STATISTICS_TOLERANCE = 1e-4
+
+
+@pytest.fixture(scope="module")
+def target_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Inverted shapes in class sub-folders (a target accuracy): 24 images, so a pass in
+    batches of 16 gives one process a whole batch of 16 and the other the last 8."""
+    return make_dataset(tmp_path_factory.mktemp("ddp_target"), per_class=8, size=32, seed=1,
+                        invert=True)
+
+
+def adapt_args(data: Path, target: Path, out: Path, mode: str, *more: str) -> list[str]:
+    return ["train", str(data), "--out", str(out), "--target-unlabeled", str(target),
+            "--adapt", mode, "--no-probe-first", "--augment", "none", "--epochs", "2",
+            "--batch-size", "6", "--lr", "0.01", "--no-decode-cache", *more]
+
+
+def weights(run: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(run / bundle.WEIGHTS))
+
+
+def test_statistics_adaptation_on_two_processes_equals_one_process(
+        small_dir: Path, target_dir: Path, tiny_dir: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """AdaBN, then feature alignment, of a linear probe: each process passes over its part of
+    each folder (the target's 24 images: 16 and 8), the features are gathered and AdaBN's
+    running statistics pooled, so both processes adapt the model one process adapts, with the
+    same target accuracy over the whole target folder."""
+    from transfer_gui.core.train.transfer.statistics import ALIGNMENT, Alignment
+
+    args = ["--backbone", "tiny_cnn", "--strategy", "linear-probe"]
+    two, one = tmp_path / "two", tmp_path / "one"
+    dump = tmp_path / "ranks"
+    dump.mkdir()
+    done = torchrun(tiny_dir, adapt_args(small_dir, target_dir, two, "adabn+align", *args),
+                    DDP_DUMP=str(dump), TRANSFER_GUI_CACHE_DIR=str(tmp_path / "cache2"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    monkeypatch.setenv("TRANSFER_GUI_CACHE_DIR", str(tmp_path / "cache1"))  # no shared features
+    assert main(adapt_args(small_dir, target_dir, one, "adabn+align", *args)) == 0
+
+    ends = [torch.load(dump / f"rank{r}.end.pt") for r in range(2)]
+    assert largest_difference(*ends) == 0.0  # every process adapted the same model
+    adapted = {r: weights(r) for r in (one, two)}
+    assert largest_difference(adapted[one], adapted[two]) < STATISTICS_TOLERANCE
+    pretrained = torch.load(tiny_dir / "tiny_cnn.pth")
+    for name in ("stem.1.running_mean", "stage2.1.running_var"):  # AdaBN re-estimated them
+        assert float((adapted[two][f"body.{name}"] - pretrained[name]).abs().max()) > 0.01
+    statistics = [Alignment.load(r) for r in (one, two)]
+    for field in ("source_mean", "source_std", "target_mean", "target_std"):
+        a, b = (getattr(s, field) for s in statistics)
+        assert float((a - b).abs().max()) < STATISTICS_TOLERANCE, field
+    assert (two / ALIGNMENT).is_file()
+    notes = [bundle.read_meta(r)["adaptation"] for r in (one, two)]
+    for key in ("target_acc_before", "target_acc_after", "target_acc_steps", "statistics"):
+        assert notes[0][key] == notes[1][key], key
+    assert notes[1]["target_acc_after"] is not None
+    assert bundle.read_meta(two)["processes"] == 2
+
+
+def test_dann_on_two_processes_keeps_every_process_identical(
+        small_dir: Path, target_dir: Path, tiny_dir: Path, tmp_path: Path, capsys) -> None:
+    """DANN, then alignment, fine-tuning a network with BatchNorm: the domain classifier's
+    gradients are averaged with the model's, every process ends with rank 0's adapted model,
+    and the run folder is an ordinary one."""
+    dump, run = tmp_path / "ranks", tmp_path / "run"
+    dump.mkdir()
+    args = adapt_args(small_dir, target_dir, run, "dann+align", "--backbone", "tiny_cnn",
+                      "--strategy", "full", "--adapt-weight", "1")
+    done = torchrun(tiny_dir, args, DDP_DUMP=str(dump))
+    assert done.returncode == 0, done.stderr[-3000:]
+    steps = [torch.load(dump / f"rank{r}.pt") for r in range(2)]
+    trained = {k: v for k, v in steps[0].items() if "running" not in k and "batches" not in k}
+    assert any(k.startswith("companion0.") for k in trained)  # the domain classifier
+    assert largest_difference(trained, {k: steps[1][k] for k in trained}) == 0.0
+    ends = [torch.load(dump / f"rank{r}.end.pt") for r in range(2)]
+    assert largest_difference(*ends) == 0.0  # BatchNorm statistics too: rank 0's
+    assert largest_difference(ends[0], weights(run)) == 0.0  # what rank 0 saved
+    counts = [json.loads((dump / f"rank{r}.json").read_text()) for r in range(2)]
+    # each process: half of each batch of both folders, 2 epochs of 3 steps of 6 + 6 images
+    assert counts == [{"images": 18, "partner": 18}] * 2
+    meta = bundle.read_meta(run)
+    assert meta["status"] == "completed" and meta["processes"] == 2
+    assert meta["adaptation"]["method"] == "dann+align"
+    assert meta["adaptation"]["target_acc_after"] is not None
+    assert all(row["target_acc"] is not None for row in meta["history"])
+    capsys.readouterr()
+    assert main(["evaluate", str(run), str(target_dir), "--json"]) == 0
+    assert '"accuracy"' in capsys.readouterr().out

@@ -36,5 +36,12 @@ class Shard:
     def span(self, n: int) -> range:
         return range(n * self.rank // self.world, n * (self.rank + 1) // self.world)
 
+    def whole_batches(self, n: int, batch_size: int) -> range:
+        """This process's contiguous part of `n` items made of whole batches of `batch_size`
+        (the batches one process would form): the processes' parts are those batches, each
+        computed once."""
+        batches = self.span(-(-n // batch_size))
+        return range(min(batches.start * batch_size, n), min(batches.stop * batch_size, n))
+
 
 WHOLE = Shard()

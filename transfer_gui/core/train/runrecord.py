@@ -193,6 +193,10 @@ class RunRecord:
             self.saved = self._save_weights(row)
         self._save_meta("running", "")
 
+    def keep_model(self, row: dict[str, Any]) -> None:
+        """Write the model as it is now as the run's model, the one of `row`'s epoch."""
+        self.saved = self._save_weights(row)
+
     def _save_weights(self, row: dict[str, Any]) -> SavedModel:
         self._durably(row, "the model", tensor_bytes(self.model.state_dict()),
                       lambda: bundle.save_weights(self.out, self.model, row["epoch"],

@@ -26,6 +26,7 @@ from ..data.gpuaug import GpuBatches
 from ..data.imagecache import MIB, DecodedCache, prefill
 from ..data.scan import Sample
 from ..data.shard import Shard
+from ..events import Task
 from ..io.featurestore import cache_root
 from .features import FeatureRequest, body_features, open_store
 from .hooks import FitState
@@ -82,20 +83,22 @@ def feature_source(fit: FitState, prep: Prepared | None = None,
                           cfg.balance == "sampler")
 
 
-def shared_features(fit: FitState, model: Any, request: FeatureRequest,
-                    store: Any) -> tuple[torch.Tensor, list[int]]:
+def shared_features(fit: FitState, model: Any, request: FeatureRequest, store: Any,
+                    span: range | None = None, task: Task | None = None
+                    ) -> tuple[torch.Tensor, list[int]]:
     """The body's features of every image of `request` and the indices of those that failed.
-    With several processes each computes its own contiguous part and the parts are gathered,
-    so every process ends with all of them."""
-    ranks = fit.ranks
+    With several processes each computes its own contiguous part (`span`; by default its
+    share of the images) and the parts are gathered, so every process ends with all of them.
+    `task`: what hears of the work (the run's task by default)."""
+    ranks, task = fit.ranks, task or fit.task
     if not ranks.many:
-        return body_features(model, request, store, fit.task)
-    span = ranks.shard.span(len(request.samples))
+        return body_features(model, request, store, task)
+    span = ranks.shard.span(len(request.samples)) if span is None else span
     mine = dataclasses.replace(request, samples=request.samples[span.start : span.stop],
                                phase=f"{request.phase} (process {ranks.rank + 1} of "
                                      f"{ranks.world}: {len(span)} of "
                                      f"{len(request.samples)} images)")
-    feats, failed = body_features(model, mine, store, fit.task)
+    feats, failed = body_features(model, mine, store, task)
     every = ranks.objects([span.start + i for i in failed])
     return ranks.gather_rows(feats), sorted(i for part in every for i in part)
 

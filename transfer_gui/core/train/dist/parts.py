@@ -1,7 +1,8 @@
 """The parts a distributed run gives the loop: nothing in the loop asks how many processes run.
 
 * `Distributed`: the loop's stepper with the model inside `DistributedDataParallel`, which
-  averages the gradients of every process's part of the batch (`Shard`) in the backward pass.
+  averages the gradients of every process's part of the batch (`Shard`) in the backward pass,
+  those of the modules a stepper trains beside the model too (a DANN domain classifier).
   It wraps the model again when the set of trainable parameters changes (two-stage
   fine-tuning), validates on the plain model (each process its own part of the validation
   images, no collective inside), and sums the validation figures over the processes.
@@ -38,14 +39,18 @@ S = TypeVar("S", bound=Stepper)
 
 class _Routed(nn.Module):
     """The model with the batch source's way through it (features go through the head only),
-    as one module for DistributedDataParallel to wrap."""
+    and the modules trained beside it (`companions`), as one module for
+    DistributedDataParallel to wrap. `route`: another way through the model for one call."""
 
-    def __init__(self, model: nn.Module, forward: Forward) -> None:
+    def __init__(self, model: nn.Module, forward: Forward,
+                 companions: tuple[nn.Module, ...] = ()) -> None:
         super().__init__()
         self.model, self.route = model, forward
+        self.companions = nn.ModuleList(companions)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.route(self.model, x)
+    def forward(self, x: torch.Tensor, route: Callable[[nn.Module, torch.Tensor], Any] | None
+                = None) -> Any:
+        return (route or self.route)(self.model, x)
 
 
 def _through(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -54,8 +59,9 @@ def _through(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 class Distributed:
     """What makes a stepper (`steps.Stepper` or a subclass that runs the model through
-    `_logits`) step on gradients averaged over every process: mixed in before it
-    (`distributed`), with `ranks` set on the class."""
+    `_logits`, or through `_run` for another way through it) step on gradients averaged over
+    every process: mixed in before it (`distributed`), with `ranks` set on the class. The
+    stepper's `companions`, modules it trains beside the model, are wrapped with it."""
 
     ranks: Ranks
     model: nn.Module
@@ -70,14 +76,20 @@ class Distributed:
         trainable = tuple(n for n, p in self.raw.named_parameters() if p.requires_grad)
         if self.ddp is None or trainable != self.wrapped_for:
             ids = [self.device] if self.device.type == "cuda" else None
-            self.ddp = DistributedDataParallel(_Routed(self.raw, self.raw_forward),
-                                               device_ids=ids)
+            routed = _Routed(self.raw, self.raw_forward, getattr(self, "companions", ()))
+            self.ddp = DistributedDataParallel(routed, device_ids=ids)
             self.wrapped_for = trainable
         self.model, self.forward = self.ddp, _through
 
     def train(self, *args: Any) -> torch.Tensor:
         self._wrap()
         return super().train(*args)  # type: ignore[misc]
+
+    def _run(self, route: Callable[[nn.Module, torch.Tensor], Any], x: torch.Tensor) -> Any:
+        """`route(model, x)` inside DistributedDataParallel while training."""
+        if getattr(self, "ddp", None) is not None and self.model is self.ddp:
+            return self.ddp(x, route)
+        return super()._run(route, x)  # type: ignore[misc]
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if hasattr(self, "raw"):

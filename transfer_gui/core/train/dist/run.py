@@ -20,9 +20,6 @@ def refuse(config: RunConfig, ranks: Ranks) -> None:
     if config.model.strategy in CLASSIC_STRATEGIES:
         raise ConfigError(f"a {config.model.strategy} head is fitted in seconds on one "
                           "process: run it without torchrun")
-    if config.transfer.mode not in ("none", "joint"):
-        raise ConfigError("domain adaptation runs on one process only for now (joint training "
-                          "runs on several): run it without torchrun")
     if config.train.batch_size < ranks.world:
         raise ConfigError(f"a batch of {config.train.batch_size} cannot be shared by "
                           f"{ranks.world} processes: the batch size is the whole step's, "

@@ -19,6 +19,14 @@ batch from the other folder (see `paired.PairedBatches`).
 Out of GPU memory, joint and DANN steps split both batches into chunks and accumulate the
 gradients, like ordinary steps. A CORAL step cannot be split (the covariances are over the
 whole batch): it stops with `OutOfMemory` and says so.
+
+On several processes (`dist.parts.Distributed`) each process steps on its part of both
+batches, and every way through the model goes through DistributedDataParallel, the DANN
+domain classifier with it, so the gradients of the body, the head and the domain classifier
+are all averaged over the processes. CORAL's covariances are each process's own: the term is
+the covariance gap of the process's part of the source and target batches (the features are
+not gathered), the gradients of these terms then averaged, so N processes of a batch B
+compare covariances of about B / N images each, as one process with batches of B / N would.
 """
 
 from __future__ import annotations
@@ -88,6 +96,17 @@ class DomainClassifier(nn.Sequential):
         )
 
 
+def _body_and_head(model: TransferNet, x: torch.Tensor, sources: int,
+                   domain: nn.Module | None, coeff: float) -> tuple[torch.Tensor, ...]:
+    """The body's features of `x`, the head's logits of its first `sources` images and, with
+    a `domain` classifier, its logits of every image through the gradient reversal."""
+    feats = model.body(x)
+    logits = model.head(feats[:sources])
+    if domain is None:
+        return feats, logits
+    return feats, logits, domain(grad_reverse(feats.float(), coeff))
+
+
 def domain_param_groups(module: nn.Module, lr: float, weight_decay: float) -> list[dict]:
     """Optimizer groups for the domain classifier: its weights decay, its biases do not."""
     params = list(module.parameters())
@@ -124,6 +143,7 @@ class PairedStepper(Stepper):
                  domain: nn.Module | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.transfer, self.total_steps, self.domain = transfer, max(total_steps, 1), domain
+        self.companions: tuple[nn.Module, ...] = (domain,) if domain is not None else ()
         method = transfer.gradient or transfer.mode  # joint, dann or coral
         chunking = WholeBatch if method == "coral" else Chunking
         self.pair_chunking = chunking(self.device, self.chunking.task,
@@ -147,10 +167,11 @@ class PairedStepper(Stepper):
         self.optimizer.zero_grad(set_to_none=True)
         stats = torch.zeros(2, device=batch[1].device)
         sizes = (len(batch[1]), len(batch[3]))
-        for part in zip(*(t.tensor_split(chunks) for t in batch), strict=True):
-            loss, part_stats = self.objective(part, sizes)
-            if loss.requires_grad:
-                self.scaler.scale(loss).backward()
+        for i, part in enumerate(zip(*(t.tensor_split(chunks) for t in batch), strict=True)):
+            with self.accumulating(i < chunks - 1):
+                loss, part_stats = self.objective(part, sizes)
+                if loss.requires_grad:
+                    self.scaler.scale(loss).backward()
             stats += part_stats
         self._step()
         return stats
@@ -181,13 +202,21 @@ class PairedStepper(Stepper):
         # the meter divides by the source batch size: the accuracy over all images that ran
         return loss, torch.stack([shown * sizes[0], correct * (sizes[0] / ran)])
 
-    def _features(self, xs: torch.Tensor, xt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _run(self, route: Callable[[nn.Module, torch.Tensor], Any], x: torch.Tensor) -> Any:
+        """`route(model, x)`: the body and the head apart (a distributed stepper runs it
+        inside DistributedDataParallel)."""
+        return route(self.model, x)
+
+    def _features(self, xs: torch.Tensor, xt: torch.Tensor, coeff: float | None = None
+                  ) -> tuple[torch.Tensor, ...]:
         """Pooled features of source and target together (one pass: BatchNorm sees both),
-        and the source part's logits."""
+        the source part's logits and, given the reversal's `coeff`, the domain classifier's
+        logits of every image."""
+        domain = self.domain if coeff is not None else None
+        route = partial(_body_and_head, sources=len(xs), domain=domain, coeff=coeff or 0.0)
         with autocast(self.device, self.dtype):
-            feats = self.model.body(torch.cat([xs, xt]) if len(xt) else xs)
-            logits = self.model.head(feats[: len(xs)])
-        return feats.float(), logits.float()
+            out = self._run(route, torch.cat([xs, xt]) if len(xt) else xs)
+        return tuple(t.float() for t in out)
 
     def _source_loss(self, logits: torch.Tensor, ys: torch.Tensor,
                      n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -200,12 +229,12 @@ class PairedStepper(Stepper):
 
     def _dann(self, part: Parts, sizes: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         xs, ys, xt, _ = part
-        feats, logits = self._features(xs, xt)
+        adapting = bool(len(xt)) and self.domain is not None
+        coeff = self.adapt_weight * dann_ramp(self._progress()) if adapting else None
+        feats, logits, *rest = self._features(xs, xt, coeff)
         loss, stats = self._source_loss(logits, ys, sizes[0])
-        if len(xt) and self.domain is not None:
-            coeff = self.adapt_weight * dann_ramp(self._progress())
-            with autocast(self.device, self.dtype):
-                domain = self.domain(grad_reverse(feats, coeff)).float().squeeze(1)
+        if rest:
+            domain = rest[0].squeeze(1)
             is_target = torch.cat([feats.new_zeros(len(xs)), feats.new_ones(len(xt))])
             loss = loss + F.binary_cross_entropy_with_logits(
                 domain, is_target, reduction="sum") / sum(sizes)

@@ -14,6 +14,12 @@ When a run with a target folder ends (completed or early-stopped), `Adaptation`:
 
 The probe epoch of a probe-first run also gets its target accuracy (from the feature cache),
 so the Train page's dashed target curve starts at source-only.
+
+On several processes every statistics pass is shared (`passes`): each process passes over its
+part of a folder and the features (and AdaBN's running statistics) are gathered, so every
+process adapts the same model to the same figures as one process would, the target accuracy
+is over the whole target folder, and rank 0 alone writes the adapted weights, the alignment's
+statistics and the note.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Any
 from ...io import bundle
 from ...models.weights import load_into, read_state_dict
 from ..hooks import FitState, Hook
-from ..runrecord import RunRecord, SavedModel
+from ..runrecord import RunRecord
 from .paired import PairedBatches
 from .passes import FolderPass, head_accuracy
 from .statistics import ALIGNMENT, NO_BATCHNORM, Alignment, adabn, fold_alignment
@@ -91,6 +97,7 @@ class Adaptation(Hook):
         gradient = self.transfer.gradient
         if gradient is None:
             self._load_best(fit)
+        fit.ranks.share_module(fit.model)  # every process adapts rank 0's model
         source, target = self._passes(fit)
         note: dict[str, Any] = {"method": self.transfer.mode, "auto": self.transfer.auto,
                                 "kept": "last epoch" if gradient else "best epoch",
@@ -117,8 +124,11 @@ class Adaptation(Hook):
         fit.task.message("info", _sentence(note))
 
     def _load_best(self, fit: FitState) -> None:
+        """The best epoch's weights, as rank 0 wrote them (the other processes of a
+        distributed run then take rank 0's model, not a file it may still be writing; on
+        CPUs their BatchNorm statistics differ from rank 0's too)."""
         path = self.record.out / bundle.WEIGHTS
-        if path.is_file():
+        if fit.ranks.main and path.is_file():
             load_into(fit.model, read_state_dict(path), str(path))
             fit.model.to(fit.device)
 
@@ -127,7 +137,8 @@ class Adaptation(Hook):
         """Apply AdaBN and/or alignment (`feats`: the trained model's target features)."""
         source_feats = source.features() if "align" in self.steps else None
         if "adabn" in self.steps:
-            layers = adabn(fit.model.body, (x for x in target.images() if len(x) > 1))
+            layers = adabn(fit.model.body, (x for x in target.images() if len(x) > 1),
+                           fit.ranks.sum if fit.ranks.many else None)
             note["adabn_layers"] = layers
             if not layers:
                 fit.task.message("warning", f"AdaBN: {NO_BATCHNORM}")
@@ -137,7 +148,8 @@ class Adaptation(Hook):
         if source_feats is not None:
             alignment = Alignment.between(source_feats, feats)
             fold_alignment(fit.model.head, alignment, source_feats)
-            alignment.save(self.record.out)
+            if fit.ranks.main:  # the one writer of the run folder
+                alignment.save(self.record.out)
             note["alignment"] = ALIGNMENT
             if self.labels:
                 accuracy["align"] = head_accuracy(fit, feats, self.labels)
@@ -149,9 +161,7 @@ class Adaptation(Hook):
         history = fit.run.history
         row = history[-1] if self.transfer.gradient else history[
             (self.record.saved.epoch or len(history)) - 1 if self.record.saved else -1]
-        bundle.save_weights(self.record.out, fit.model, row["epoch"], row.get("val_acc"))
-        self.record.saved = SavedModel(str(self.record.out / bundle.WEIGHTS), row["epoch"],
-                                       row.get("val_acc"), row.get("val_loss"))
+        self.record.keep_model(row)  # what rank 0 writes; the others write nothing
         note["epoch"] = row["epoch"]
 
 

@@ -16,8 +16,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -120,9 +121,16 @@ def batchnorms(module: nn.Module) -> list[_BatchNorm]:
 
 
 @torch.no_grad()
-def adabn(body: nn.Module, batches: Iterable[torch.Tensor]) -> int:
+def adabn(body: nn.Module, batches: Iterable[torch.Tensor],
+          total: Callable[[torch.Tensor], torch.Tensor] | None = None) -> int:
     """Re-estimate every BatchNorm layer's running statistics of `body` on `batches` (the
-    cumulative average over them); nothing else changes. Returns the number of layers."""
+    cumulative average over them); nothing else changes. Returns the number of layers.
+
+    `total`: on several processes, the sum over them (`Ranks.sum`). Each process then passes
+    its own batches, its layers kept from synchronising (a SyncBatchNorm would wait for the
+    others' batches), and the averages are pooled, weighted by each process's number of
+    batches: the cumulative average over every process's batches, as one process would
+    compute it over all of them."""
     layers = batchnorms(body)
     if not layers:
         return 0
@@ -132,11 +140,39 @@ def adabn(body: nn.Module, batches: Iterable[torch.Tensor]) -> int:
         layer.reset_running_stats()
         layer.momentum = None  # cumulative average: every batch counts alike
         layer.train()
+        if isinstance(layer, nn.SyncBatchNorm):
+            layer.forward = partial(_BatchNorm.forward, layer)  # type: ignore[method-assign]
     try:
         for x in batches:
             body(x)
     finally:
         for layer, momentum in zip(layers, momenta, strict=True):
             layer.momentum = momentum
+            layer.__dict__.pop("forward", None)
         body.eval()
+    if total is not None:
+        pool_running_stats(layers, total)
     return len(layers)
+
+
+def pool_running_stats(layers: list[_BatchNorm],
+                       total: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    """Each layer's cumulative running mean and variance, over the batches every process
+    counted (`num_batches_tracked`), in one sum over the processes (in double precision)."""
+    parts = []
+    for layer in layers:
+        assert layer.running_mean is not None and layer.running_var is not None
+        n = layer.num_batches_tracked.double().reshape(1)  # type: ignore[union-attr]
+        parts += [layer.running_mean.double() * n, layer.running_var.double() * n, n]
+    pooled = total(torch.cat(parts).cpu())
+    at = 0
+    for layer in layers:
+        assert layer.running_mean is not None and layer.running_var is not None
+        size = layer.running_mean.numel()
+        mean, var = pooled[at : at + size], pooled[at + size : at + 2 * size]
+        n = pooled[at + 2 * size]
+        at += 2 * size + 1
+        if n > 0:  # no batch anywhere: the reset statistics stay, as on one process
+            layer.running_mean.copy_(mean / n)
+            layer.running_var.copy_(var / n)
+            layer.num_batches_tracked.fill_(int(n))  # type: ignore[union-attr]
