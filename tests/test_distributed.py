@@ -54,7 +54,7 @@ def torchrun(tiny: Path, args: list[str], processes: int = 2, **env: str
                "PYTHONPATH": os.pathsep.join([str(HERE.parent), str(HERE)])}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                f"--nproc-per-node={processes}", str(HERE / "ddpchild.py"), str(tiny), *args]
-    return subprocess.run(command, env=environ, capture_output=True, text=True, timeout=240)
+    return subprocess.run(command, env=environ, capture_output=True, text=True, timeout=480)
 
 
 def checkpoint_model(run: Path) -> dict[str, torch.Tensor]:

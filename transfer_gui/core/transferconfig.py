@@ -25,15 +25,14 @@ ADAPT_NAMES = {
 }
 ADAPT_MODES = (*ADAPT_NAMES, "auto")
 GRADIENT_ADAPT = ("dann", "coral")
-# What "auto" becomes: chosen by the adaptation benchmark (tests/bench/bench_adaptation.py,
-# tests/bench/BENCHMARKS.md, "Domain adaptation") on its choice seed, for a frozen network
-# (probe, classic head: only a statistics method applies) and a trained one. The weights and
-# the layers are the values its DANN and CORAL runs used (too few runs to sweep them).
+# What "auto" becomes, and DANN's and CORAL's weights and the layer groups below the head they
+# train with fine-tune (their own, not "Fine-tune top"'s): chosen by the adaptation benchmark
+# (tests/bench/bench_adaptation.py; tests/bench/BENCHMARKS.md, "Domain adaptation") on its
+# choice seeds, for a frozen network (probe, classic head: only a statistics method applies)
+# and a trained one; `tests/test_adapt_defaults.py` holds them to its recorded table.
 AUTO_ADAPT = {"trained": "align", "frozen": "align"}
-ADAPT_WEIGHTS = {"dann": 1.0, "coral": 100.0}
-# Layer groups below the head that a gradient method trains with the fine-tune strategy (its
-# own, not "Fine-tune top"'s; the value the benchmark's DANN and CORAL runs used).
-ADAPT_LAYERS = 2
+ADAPT_WEIGHTS = {"dann": 1.0, "coral": 1.0}
+ADAPT_LAYERS = {"dann": 1, "coral": 1}
 
 
 def adapt_steps(mode: str) -> tuple[str, ...]:
@@ -90,18 +89,19 @@ class TransferConfig(Section):
     adapt_weight: float | None = option(
         label="Adaptation weight", min=0.0, above=True, top=10000.0, decimals=2, step=0.1,
         special="auto",
-        help="The weight of DANN's or CORAL's loss; auto: the value the adaptation benchmark "
-             f"ran (DANN {ADAPT_WEIGHTS['dann']:g}, CORAL {ADAPT_WEIGHTS['coral']:g})",
+        help="The weight of DANN's or CORAL's loss; auto: the adaptation benchmark's choice "
+             f"(DANN {ADAPT_WEIGHTS['dann']:g}, CORAL {ADAPT_WEIGHTS['coral']:g})",
         cli=Cli(group=ADAPT, metavar="W", help="weight of DANN's or CORAL's loss (default: "
                 f"the benchmark's, DANN {ADAPT_WEIGHTS['dann']:g}, CORAL "
                 f"{ADAPT_WEIGHTS['coral']:g})"))
     adapt_layers: int | None = option(
         label="Layers that adapt", min=0, bottom=1, top=24, special="auto", suffix=" groups",
         help="DANN and CORAL with the fine-tune strategy: how many layer groups below the head "
-             f"adapt (auto: {ADAPT_LAYERS}, the value the adaptation benchmark ran; not Fine-tune "
-             "top's)",
+             f"adapt; auto: the adaptation benchmark's choice (DANN {ADAPT_LAYERS['dann']}, "
+             f"CORAL {ADAPT_LAYERS['coral']}), not Fine-tune top's",
         cli=Cli(group=ADAPT, metavar="N", help="dann/coral with fine-tune: layer groups below "
-                f"the head that adapt (default {ADAPT_LAYERS})"))
+                f"the head that adapt (default: the benchmark's, DANN {ADAPT_LAYERS['dann']}, "
+                f"CORAL {ADAPT_LAYERS['coral']})"))
     auto: bool = option(False, form=False, cli=False)  # the mode was "auto" (run.json says so)
 
     def __post_init__(self) -> None:
@@ -136,6 +136,8 @@ class TransferConfig(Section):
         weight = self.adapt_weight
         if weight is None and gradient is not None:
             weight = ADAPT_WEIGHTS[gradient]
-        layers = self.adapt_layers if self.adapt_layers is not None else ADAPT_LAYERS
+        layers = self.adapt_layers
+        if layers is None and gradient is not None:
+            layers = ADAPT_LAYERS[gradient]
         return dataclasses.replace(self, mode=mode, adapt_weight=weight, adapt_layers=layers,
                                    auto=self.auto or self.mode == "auto")

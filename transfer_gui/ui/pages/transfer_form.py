@@ -26,7 +26,8 @@ HELP = {
     "none": "Train on the data folder alone.",
     "joint": "A labelled source folder (same classes) trains along with the data folder: "
              "loss = a × source + b × target, validated on the data folder.",
-    "auto": _TARGET + "Auto: the method the adaptation benchmark chose ({auto}), with its "
+    "auto": _TARGET + "Auto: the method the adaptation benchmark chose: {frozen} for a frozen "
+            "backbone (linear probe, classic heads), {trained} when layers train, with its "
             "weights. Target class sub-folders give the target accuracy before and after.",
     "align": _TARGET + "Feature alignment: each domain's features are standardised with its "
              "own mean and variance (no target labels). " + _STATS,
@@ -45,7 +46,7 @@ HELP = {
 COST = ("Each step runs a source and a target batch through the network: on a CPU a step "
         "takes {ratio} the CPU time of a source-only step, and a run minutes where the "
         "statistics methods take seconds.")
-DANN_CPU_RATIO = "2.2x (64 px) to 2.7x (112 px)"  # EfficientNet-Lite0, its top 2 groups training
+DANN_CPU_RATIO = "2.2x (64 px) to 2.7x (112 px)"  # EfficientNet-Lite0, 2 groups training
 ADAPT = tuple(m for m in HELP if m not in ("none", "joint"))
 GRADIENT = tuple(m for m in ADAPT if m.split("+")[0] in ("dann", "coral") or m == "auto")
 FOLDER_FOR = {"joint": "source_dir", **{m: "target_dir" for m in ADAPT}}
@@ -58,7 +59,8 @@ USED_BY = {"source_dir": ("joint",), "source_weight": ("joint",), "target_weight
 
 
 def help_text(mode: str) -> str:
-    return HELP[mode].format(auto=ADAPT_NAMES[AUTO_ADAPT["trained"]],
+    return HELP[mode].format(frozen=ADAPT_NAMES[AUTO_ADAPT["frozen"]].lower(),
+                             trained=ADAPT_NAMES[AUTO_ADAPT["trained"]],
                              cost=COST.format(ratio=DANN_CPU_RATIO))
 
 
