@@ -3,6 +3,8 @@ layer-wise decayed rates in the optimizer, and a run that never ends worse than 
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -16,6 +18,7 @@ from transfer_gui.core.config import (
     ModelConfig,
     RunConfig,
     TrainConfig,
+    TransferConfig,
     lpft_epochs,
 )
 from transfer_gui.core.data.batches import epoch_order
@@ -77,6 +80,22 @@ def test_a_fine_tune_that_hurts_keeps_the_probe(shapes_dir, tmp_path):
     assert meta["history"][0]["stage"] == "probe"
     # the saved model is the probe: it scores the probe's validation accuracy
     assert evaluate_run(tmp_path / "run").result.accuracy == pytest.approx(probe_acc)
+
+
+def test_dann_after_a_better_probe_keeps_its_last_epoch_and_says_so(shapes_dir, tmp_path):
+    """DANN trains on after the probe and keeps its last epoch (the target's labels are never
+    seen, so the source's validation cannot choose): even when fine-tuning scores below the
+    probe on the source, the run must not say it kept the probe."""
+    target = make_dataset(tmp_path / "target", per_class=4, seed=3, blocks=True)
+    cfg = dataclasses.replace(config(shapes_dir, epochs=3, lr=20.0),
+                              transfer=TransferConfig("dann", target_dir=str(target)))
+    result = Trainer().fit(cfg, tmp_path / "run", [])
+    history = result.history
+    assert result.status == "completed" and history[0]["stage"] == "probe"
+    assert history[-1]["val_acc"] < history[0]["val_acc"]  # the probe scored best
+    meta = bundle.read_meta(tmp_path / "run")
+    assert result.message != KEPT_PROBE and not meta.get("kept_probe")
+    assert meta["adaptation"]["kept"] == "last epoch" and meta["adaptation"]["epoch"] == 3
 
 
 def test_a_tie_with_the_probe_keeps_the_probe(shapes_dir, tmp_path):

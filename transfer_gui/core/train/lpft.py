@@ -45,7 +45,9 @@ class Probe(Hook):
     after = ("pairing", "stages")
 
     def __init__(self, active: bool, ends_run: bool = True) -> None:
-        self.active, self.ends_run = active, ends_run  # ends_run: a perfect probe ends the run
+        # ends_run: a perfect probe ends the run, and a run that kept its probe says so; not
+        # with DANN or CORAL, which train on after the probe and keep their last epoch
+        self.active, self.ends_run = active, ends_run
         self.unbeatable = ""  # the message of a run ended after its probe
 
     def on_epoch_start(self, fit: FitState) -> None:
@@ -69,7 +71,7 @@ class Probe(Hook):
     def on_fit_end(self, fit: FitState) -> None:
         run = fit.run
         ended = fit.stop in ("completed", "early-stopped")
-        if not (self.active and ended and run.best_epoch == 1):
+        if not (self.active and self.ends_run and ended and run.best_epoch == 1):
             return
         if self.unbeatable:  # said after the probe's epoch line
             fit.task.message("info", self.unbeatable)
