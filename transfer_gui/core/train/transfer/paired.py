@@ -140,7 +140,8 @@ class Pairing(Hook):
         return (f"domain adaptation ({t.mode.upper()}, weight {t.adapt_weight or 0:g}): an "
                 f"epoch is one pass over the {own} source training images; each step adds a batch "
                 f"of the {len(second.train)} unlabelled target images; with fine-tune, the top "
-                f"{t.adapt_layers} layer groups adapt")
+                + ("layer group adapts" if (t.adapt_layers or 1) == 1
+                   else f"{t.adapt_layers} layer groups adapt"))
 
     def _second_source(self, fit: FitState) -> Any:
         second = self.second
