@@ -75,3 +75,24 @@ def test_compare_shows_source_only_and_adapted_target_accuracy_side_by_side(qtbo
     assert table.item(0, before).text() == "48.8 %" and table.item(0, after).text() == "58.4 %"
     assert table.item(1, after).text() == "–"  # a run without adaptation
     assert "before adaptation" in table.horizontalHeaderItem(before).toolTip()
+
+
+def test_a_method_with_its_folder_does_not_widen_the_train_form(qtbot, window, tmp_path):
+    """Choosing DANN shows the folder and weight rows (longer labels): the Train page's form
+    must still fit its panel in a 1024 px window (before, the mode box's longest words pushed
+    it 77 px wider, and the form scrolled sideways)."""
+    from PySide6.QtWidgets import QScrollArea
+
+    window.resize(1024, 680)
+    window.show_step(2)
+    form = window.train_page.transfer
+    folder = tmp_path / ("deep" * 12) / "sketches"
+    form.set_config(TransferConfig("dann+align", target_dir=str(folder)))
+    form.edited.emit()
+    qtbot.wait(50)
+    scroll = form.parentWidget()
+    while not isinstance(scroll, QScrollArea):
+        scroll = scroll.parentWidget()
+    assert form.isVisible()
+    assert scroll.widget().minimumSizeHint().width() <= scroll.viewport().width()
+    assert scroll.horizontalScrollBar().maximum() == 0

@@ -83,6 +83,11 @@ class TransferForm(QGroupBox):
             if name == "mode":
                 self.form.addRow(self.help)  # the whole width: fewer lines
         self.mode = widget_of(self.fields["mode"], QComboBox)
+        # the longest mode's words would widen the whole Train form once a folder row shows
+        # its longer label: the box shows what fits, its list every word
+        self.mode.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mode.setMinimumContentsLength(18)
         self.source = widget_of(self.fields["source_dir"], FolderField)
         self.target = widget_of(self.fields["target_dir"], FolderField)
         self.source_weight, self.target_weight, self.adapt_weight = (
