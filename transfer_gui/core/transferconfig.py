@@ -26,10 +26,11 @@ ADAPT_NAMES = {
 ADAPT_MODES = (*ADAPT_NAMES, "auto")
 GRADIENT_ADAPT = ("dann", "coral")
 # What "auto" becomes, and DANN's and CORAL's weights and the layer groups below the head they
-# train with fine-tune (their own, not "Fine-tune top"'s): chosen by the adaptation benchmark
-# (tests/bench/bench_adaptation.py; tests/bench/BENCHMARKS.md, "Domain adaptation") on its
-# choice seeds, for a frozen network (probe, classic head: only a statistics method applies)
-# and a trained one; `tests/test_adapt_defaults.py` holds them to its recorded table.
+# train with fine-tune (their own, not the fine-tune strategy's top half): chosen by the
+# adaptation benchmark (tests/bench/bench_adaptation.py; tests/bench/BENCHMARKS.md, "Domain
+# adaptation") on its choice seeds, for a frozen network (probe, classic head: only a
+# statistics method applies) and a trained one; `tests/test_adapt_defaults.py` holds them
+# to its recorded table.
 AUTO_ADAPT = {"trained": "align", "frozen": "align"}
 ADAPT_WEIGHTS = {"dann": 1.0, "coral": 1.0}
 ADAPT_LAYERS = {"dann": 1, "coral": 1}

@@ -26,9 +26,8 @@ HELP = {
     "none": "Train on the data folder alone.",
     "joint": "A labelled source folder (same classes) trains along with the data folder: "
              "loss = a × source + b × target, validated on the data folder.",
-    "auto": _TARGET + "Auto: the method the adaptation benchmark chose: {frozen} for a frozen "
-            "backbone (linear probe, classic heads), {trained} when layers train, with its "
-            "weights. Target class sub-folders give the target accuracy before and after.",
+    "auto": _TARGET + "Auto: the adaptation benchmark's choice, {auto}. Target class "
+            "sub-folders give the target accuracy before and after.",
     "align": _TARGET + "Feature alignment: each domain's features are standardised with its "
              "own mean and variance (no target labels). " + _STATS,
     "adabn": _TARGET + "AdaBN: BatchNorm's running statistics are re-estimated on the target "
@@ -59,9 +58,16 @@ USED_BY = {"source_dir": ("joint",), "source_weight": ("joint",), "target_weight
 
 
 def help_text(mode: str) -> str:
-    return HELP[mode].format(frozen=ADAPT_NAMES[AUTO_ADAPT["frozen"]].lower(),
-                             trained=ADAPT_NAMES[AUTO_ADAPT["trained"]],
-                             cost=COST.format(ratio=DANN_CPU_RATIO))
+    return HELP[mode].format(auto=auto_words(), cost=COST.format(ratio=DANN_CPU_RATIO))
+
+
+def auto_words() -> str:
+    """What "auto" becomes, in words: one method for every strategy, or one per kind."""
+    frozen, trained = (ADAPT_NAMES[AUTO_ADAPT[k]] for k in ("frozen", "trained"))
+    if frozen == trained:
+        return f"{frozen}, for a frozen backbone and when layers train alike"
+    return f"{frozen} for a frozen backbone (linear probe, classic heads), {trained} when " \
+           "layers train"
 
 
 class TransferForm(QGroupBox):
