@@ -11,7 +11,10 @@ import signal
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..core import RunConfig, TransferConfig
 
 
 class UsageError(Exception):
@@ -50,6 +53,8 @@ def add_run_setting(p: argparse.ArgumentParser, name: str, **override: Any) -> N
 
     opt = option_named(TrainConfig, name)
     cli = opt.command_line
+    if cli is None:
+        raise ValueError(f"TrainConfig.{name} has no command-line option")
     p.add_argument(cli.flag, dest=opt.name, **{"help": cli.help, **_argument(opt, [opt]),
                                                 **override})
 
@@ -143,10 +148,11 @@ def _values(cls: type, args: argparse.Namespace) -> dict[str, Any]:
     for opt in options_of(cls):
         cli = opt.command_line
         main = _main(flags[cli.flag]) if cli is not None else None
-        if main is None or not hasattr(args, main.name):
+        if cli is None or main is None or not hasattr(args, main.name):
             continue
         given = getattr(args, main.name)
-        words = {o.command_line.word for o in flags[cli.flag] if o.command_line.word}
+        words = {o.command_line.word for o in flags[cli.flag]
+                 if o.command_line is not None and o.command_line.word}
         if cli.word:
             out[opt.name] = given == cli.word
         elif cli.words is not None:
@@ -157,7 +163,7 @@ def _values(cls: type, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def train_config(args: argparse.Namespace) -> Any:
+def train_config(args: argparse.Namespace) -> RunConfig:
     from ..core import DataConfig, ModelConfig, RunConfig, TrainConfig
 
     transfer = _transfer_config(args)
@@ -169,7 +175,7 @@ def train_config(args: argparse.Namespace) -> Any:
     )
 
 
-def _transfer_config(args: argparse.Namespace) -> Any:
+def _transfer_config(args: argparse.Namespace) -> TransferConfig:
     """The joint-training or adaptation settings; also settles the default strategy."""
     from ..core import TransferConfig
 

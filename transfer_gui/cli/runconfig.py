@@ -6,12 +6,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .options import UsageError
 
+if TYPE_CHECKING:
+    from ..core import RunConfig
 
-def saved_config(args: argparse.Namespace, defaults: dict[str, Any]) -> object:
+
+def saved_config(args: argparse.Namespace, defaults: dict[str, Any]) -> RunConfig:
     """The configuration `--config` names, its data folder replaced by DATA when given. The
     recipe is the file's alone: an option that would change it (one whose value differs from
     the parser's `defaults` for `train`) is refused."""
@@ -34,7 +37,7 @@ def saved_config(args: argparse.Namespace, defaults: dict[str, Any]) -> object:
     return config
 
 
-def with_review(config: Any, review: str | None) -> Any:
+def with_review(config: RunConfig, review: str | None) -> RunConfig:
     """`config` with the review's exclusions and relabels (a `--review FILE`), if any."""
     if not review:
         return config

@@ -28,6 +28,7 @@ _WHERE: dict[str, str] = {
     "run_summary": "analysis.compare",
     "strategy_runs": "analysis.compare",
     "with_mark": "analysis.compare",
+    "Evaluation": "analysis.evaluation",
     "evaluate_run": "analysis.evaluation",
     "LabelTable": "analysis.tasks",
     "answers_line": "analysis.tasks",

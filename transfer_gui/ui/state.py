@@ -93,7 +93,7 @@ class AppState(QObject):
             self.project.extra[key] = value
             self.set_modified(True)
 
-    def _replace(self, edited: bool = True, **parts: object) -> None:
+    def _replace(self, edited: bool = True, **parts: Any) -> None:
         self.project.config = dataclasses.replace(self.project.config, **parts)
         if edited:
             self.set_modified(True)

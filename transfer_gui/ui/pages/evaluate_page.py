@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QShowEvent
@@ -32,6 +32,9 @@ from ..widgets.plots.confusion import ConfusionMatrix
 from ..widgets.tables.image_grid import GridItem, ImageGrid
 from ..worker import Task, start_task
 from .common import page_title, table_cell
+
+if TYPE_CHECKING:
+    from ...core import CancelToken, Evaluation
 
 COLUMN_TIPS = (
     "The class (the true label)",
@@ -360,7 +363,8 @@ class EvaluatePage(QWidget):
         self.source.setToolTip("\n".join(f"{p.path}: {p.reason}" for p in skipped[:30]))
 
 
-def _evaluate(run: str, callbacks: list, cancel: object, folder: str | None = None) -> object:
+def _evaluate(run: str, callbacks: list, cancel: CancelToken,
+              folder: str | None = None) -> Evaluation:
     """The run's own validation split, as saved with the run, or a labelled `folder`."""
     from ...core import evaluate_run
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from functools import partial
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
@@ -34,6 +35,9 @@ from .lr_dialog import LRFinderDialog
 from .train_form import TensorBoardBox, TrainForm
 from .transfer_form import TransferForm
 from .watch.live import LiveRun
+
+if TYPE_CHECKING:
+    from ...core import CancelToken, FolderScan
 
 
 class TrainPage(QWidget):
@@ -375,8 +379,8 @@ class TrainPage(QWidget):
         self.resume_button.setEnabled(bool(run) and not self.running and can_resume(run))
 
 
-def _fit(config: RunConfig, out: str, resume: bool, scan: object, tensorboard: str | None,
-         callbacks: list, cancel: object) -> object:
+def _fit(config: RunConfig, out: str, resume: bool, scan: FolderScan | None,
+         tensorboard: str | None, callbacks: list, cancel: CancelToken) -> object:
     from ...core import Trainer
 
     return Trainer().fit(config, out, callbacks, cancel, resume=resume,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import Any
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QComboBox, QFileDialog, QFormLayout, QGroupBox, QLabel, QWidget
@@ -135,7 +136,7 @@ class TransferForm(QGroupBox):
             self.form.setRowVisible(self.fields[name].widget, mode in modes)
             self.fields[name].show_problem(problems.get(name) if mode in modes else None)
 
-    def _update(self, **changes: object) -> None:
+    def _update(self, **changes: Any) -> None:
         config = dataclasses.replace(self._config, **changes)
         if config != self._config:
             self._config = config
