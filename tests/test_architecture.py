@@ -125,3 +125,43 @@ def test_cycle_check_finds_a_planted_cycle(tmp_path, monkeypatch):
     for name in [m for m in sys.modules if m == "transfer_gui" or m.startswith("transfer_gui.")]:
         monkeypatch.delitem(sys.modules, name)
     assert {"transfer_gui.core.events", "transfer_gui.core.interrupt"} in cycles("transfer_gui")
+
+
+def layer_lists() -> dict[str, set[str]]:
+    """Each container of a layers contract, with every name its layers list."""
+    import tomllib
+
+    contracts = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]
+    named: dict[str, set[str]] = {}
+    for contract in contracts["contracts"]:
+        if contract["type"] != "layers":
+            continue
+        for container in contract["containers"]:
+            names = named.setdefault(container, set())
+            for layer in contract["layers"]:
+                names.update(part.strip() for part in layer.split("|"))
+    return named
+
+
+def unlisted(modules: set[str], named: dict[str, set[str]]) -> list[str]:
+    """The modules that sit in a container with layers but in none of its layers (a module
+    nobody placed can import anything its container holds), or in no container at all."""
+    out = []
+    for module in sorted(modules - {"transfer_gui"}):
+        containers = [c for c in named if module.startswith(c + ".")]
+        if not containers or any(module[len(c) + 1:].split(".")[0] not in named[c]
+                                 for c in containers):
+            out.append(module)
+    return out
+
+
+def test_every_module_is_in_a_layer():
+    modules = set(grimp.build_graph("transfer_gui").modules)
+    assert unlisted(modules, layer_lists()) == []
+
+
+def test_layer_check_finds_an_unplaced_module():
+    modules = set(grimp.build_graph("transfer_gui").modules)
+    planted = {"transfer_gui.core.newpart", "transfer_gui.core.train.newpart.inner",
+               "transfer_gui.ui.newpart"}
+    assert unlisted(modules | planted, layer_lists()) == sorted(planted)

@@ -221,8 +221,8 @@ def test_joint_training_shards_both_folders_on_two_processes(
 
 def test_several_processes_refuse_a_batch_they_cannot_share(small_dir: Path) -> None:
     from transfer_gui.core.config import ConfigError, TransferConfig
-    from transfer_gui.core.train.dist.context import Ranks, Shard
     from transfer_gui.core.train.dist.run import refuse
+    from transfer_gui.core.train.ranks import Ranks, Shard
 
     two = Ranks(0, 2, 0, "", Shard(0, 2))
     config = tiny_config(small_dir, "full")

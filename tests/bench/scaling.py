@@ -76,8 +76,8 @@ def worker(device_name: str, image_size: int, batch: int, steps: int) -> None:
 
     from transfer_gui.core.models.backbones import get_spec
     from transfer_gui.core.models.weights import build_model
-    from transfer_gui.core.train.dist.context import Ranks
     from transfer_gui.core.train.dist.parts import stepper_for
+    from transfer_gui.core.train.ranks import Ranks
     from transfer_gui.core.train.recipe import make_scheduler
     from transfer_gui.core.train.steps import Optim, Stepper
 

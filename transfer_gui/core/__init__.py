@@ -156,7 +156,7 @@ _WHERE: dict[str, str] = {
     "select": "models.freezing",
     "is_online": "models.zoo.fetch",
     "weights_source": "models.weights",
-    "Ranks": "train.dist.context",
+    "Ranks": "train.ranks",
     "Cluster": "train.dist.scripts",
     "LAUNCH_SCRIPTS": "train.dist.scripts",
     "launch_next_step": "train.dist.scripts",

@@ -142,7 +142,6 @@ from .schema import ConfigError as ConfigError
 from .schema import option_named as option_named
 from .schema import options_of as options_of
 from .timeleft import TimeLeft as TimeLeft
-from .train.dist.context import Ranks as Ranks
 from .train.dist.scripts import LAUNCH_SCRIPTS as LAUNCH_SCRIPTS
 from .train.dist.scripts import Cluster as Cluster
 from .train.dist.scripts import launch_next_step as launch_next_step
@@ -158,6 +157,7 @@ from .train.lrfind.curve import SWEEP_STEPS as SWEEP_STEPS
 from .train.lrfind.curve import LRFindResult as LRFindResult
 from .train.lrfind.curve import smooth_losses as smooth_losses
 from .train.lrfind.sweep import lr_find as lr_find
+from .train.ranks import Ranks as Ranks
 from .train.recipe import device_label as device_label
 from .train.recipe import pick_device as pick_device
 from .train.tboard import require_tensorboard as require_tensorboard

@@ -29,7 +29,7 @@ import torch
 
 from ..events import Task
 from ..wording import count
-from .dist.context import SOLO, Ranks
+from .ranks import SOLO, Ranks
 
 if TYPE_CHECKING:
     from ..models.backbones import TransferNet
@@ -82,7 +82,7 @@ class FitState:
     notes: dict[str, Any] = field(default_factory=dict)  # for the run's record
     started: Any = None  # the `FitStarted` event, when not the usual one (a classic head)
     result: Any = None  # the `FitResult`, once the record is closed
-    ranks: Ranks = SOLO  # the run's processes (`dist.context`): SOLO for one
+    ranks: Ranks = SOLO  # the run's processes (`ranks`): SOLO for one
 
     @property
     def lr(self) -> float:

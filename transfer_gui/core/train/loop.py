@@ -34,7 +34,6 @@ from ..io.runlock import RunLock
 from .autobatch import settle_batch_size
 from .best import BestEpoch
 from .classic import ClassicHead
-from .dist.context import SOLO, Ranks
 from .dist.parts import Follower
 from .dist.run import loop_task, processes_note, refuse, together
 from .engine import open_fit, run_epochs
@@ -48,6 +47,7 @@ from .prepare import (
     saved_tasks,
     with_enough_steps,
 )
+from .ranks import SOLO, Ranks
 from .recipe import (
     amp_dtype,
     channels_last_for,
@@ -85,7 +85,7 @@ def fit(
     `Task` (then `cancel` is not used). One writer per run folder: a second is refused at once.
     `tensorboard`: a folder for the run's TensorBoard log (`tboard`); without the tensorboard
     package that is refused before anything is done. `ranks`: this process among the
-    processes `torchrun` started (`dist.context.Ranks.from_env`); rank 0 takes the lock,
+    processes `torchrun` started (`ranks.Ranks.from_env`); rank 0 takes the lock,
     writes the run folder and speaks, every process trains its part of each batch.
     """
     if tensorboard is not None:

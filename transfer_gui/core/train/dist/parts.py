@@ -32,7 +32,7 @@ from ...io.steplog import StepLog
 from ..hooks import FitState, Hook
 from ..runrecord import FitResult, RunRecord, SavedModel
 from ..steps import Forward, Optim, Stepper
-from .context import Ranks
+from ..ranks import Ranks
 
 S = TypeVar("S", bound=Stepper)
 

@@ -7,7 +7,7 @@ from typing import Any
 from ...config import CLASSIC_STRATEGIES, ConfigError, RunConfig
 from ...events import CancelToken, Task
 from ..hooks import FitState, Hook
-from .context import Ranks
+from ..ranks import Ranks
 from .parts import InStep, stepper_for, sync_batchnorm
 
 PROCESSES = "processes"  # run.json: how many processes trained the run

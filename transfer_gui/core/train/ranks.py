@@ -17,8 +17,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from ...data.shard import WHOLE, Shard
-from ..recipe import pick_device
+from ..data.shard import WHOLE, Shard
+from .recipe import pick_device
 
 ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 _CONTROL: list[Any] = [None]  # beside NCCL, a gloo group for the per-step stop flag (no GPU sync)
