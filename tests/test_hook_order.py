@@ -202,3 +202,49 @@ def test_the_rule_as_a_hook_sets_is_best_on_the_run():
         rule.on_epoch_end(fit)  # type: ignore[arg-type]
         assert fit.is_best is expected
     assert run.best_epoch == 1 and run.bad_epochs == 1
+
+
+class _Count(Hook):
+    """A hook whose state names its part "count", as another hook's may too."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def state_dict(self) -> dict:
+        return {"count": self.count}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.count = state.get("count", -1)
+
+
+def _Counter(name: str, count: int = 0) -> Hook:
+    """A `_Count` hook named `name`."""
+    return type(f"Count_{name}", (_Count,), {"name": name})(count)
+
+
+def test_two_hooks_with_the_same_key_keep_their_own_state():
+    saved = Hooks([_Counter("seen", 3), _Counter("skipped", 5)]).state_dict()
+    seen, skipped = _Counter("seen"), _Counter("skipped")
+    Hooks([seen, skipped]).load_state_dict(saved)
+    assert (seen.count, skipped.count) == (3, 5)
+
+
+def test_two_hooks_of_one_name_keep_their_own_state():
+    saved = Hooks([_Counter("tally", 3), _Counter("tally", 5)]).state_dict()
+    first, second = _Counter("tally"), _Counter("tally")
+    Hooks([first, second]).load_state_dict(saved)
+    assert (first.count, second.count) == (3, 5)
+
+
+def test_a_hook_absent_from_the_checkpoint_gets_an_empty_state():
+    saved = Hooks([_Counter("seen", 3)]).state_dict()
+    seen, new = _Counter("seen"), _Counter("new", 7)
+    Hooks([seen, new]).load_state_dict(saved)
+    assert (seen.count, new.count) == (3, -1)
+
+
+def test_a_checkpoint_of_the_flat_format_still_loads():
+    """Checkpoints written before the hooks' states were keyed held them in one flat dict."""
+    hook = _Counter("seen")
+    Hooks([hook]).load_state_dict({"model": {}, "optimizer": {}, "count": 4})
+    assert hook.count == 4

@@ -12,7 +12,7 @@ import queue
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import torch
 from torch.utils.data import DataLoader
@@ -38,6 +38,18 @@ class Batch:
     y: torch.Tensor
     failed: list[Failed] = field(default_factory=list)
     partner: Batch | None = None
+
+
+class BatchSource(Protocol):
+    """What the training loop draws its batches from: the images (`ImageBatches`), cached
+    features (`FeatureBatches`), images augmented on the GPU (`gpuaug`), or a labelled folder
+    paired with a second one (`train.transfer.paired`)."""
+
+    @property
+    def steps_per_epoch(self) -> int: ...
+    def train_epoch(self, epoch: int) -> Iterator[Batch]: ...
+    def val_batches(self) -> Iterator[Batch]: ...
+    def forward(self, model: TransferNet, x: torch.Tensor) -> torch.Tensor: ...
 
 
 def failure(sample: Sample) -> Failed:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -58,9 +58,9 @@ def knn_head_from_meta(meta: dict, dim: int, num_classes: int) -> KNNHead:
 class MultiHead(nn.Module):
     """One linear head per task on the shared body. The output is every task's logits side by
     side (`slices`); targets are one column per single-label task (the class index) and one
-    0/1 column per label of a multi-label task (`target_slices`). The loss is the sum of the
-    tasks' losses, each times its weight: cross-entropy for a single-label task, binary
-    cross-entropy for a multi-label one."""
+    0/1 column per label of a multi-label task (`target_slices`). Its loss and metrics are
+    those of its kind (`kinds.SeveralTasks`, or `kinds.MultiLabel` for one multi-label task),
+    each task's loss times its `weights`."""
 
     def __init__(self, dim: int, names: Sequence[str], sizes: Sequence[int],
                  multi: Sequence[bool], weights: Sequence[float] | None = None) -> None:
@@ -84,47 +84,6 @@ class MultiHead(nn.Module):
     def target_slices(self) -> list[slice]:
         """Each task's columns of the targets."""
         return _runs([n if m else 1 for n, m in zip(self.sizes, self.multi, strict=True)])
-
-    def _parts(self, logits: torch.Tensor, y: torch.Tensor) -> Iterator[tuple]:
-        yield from zip(self.slices(), self.target_slices(), self.multi, self.weights,
-                       strict=True)
-
-    def task_losses(self, logits: torch.Tensor, y: torch.Tensor,
-                    label_smoothing: float = 0.0) -> torch.Tensor:
-        """Each task's loss per image (N x tasks), unweighted."""
-        columns = []
-        for out, target, multi, _ in self._parts(logits, y):
-            z, t = logits[:, out], y[:, target]
-            if multi:
-                bce = F.binary_cross_entropy_with_logits(z, t, reduction="none")
-                columns.append(bce.mean(dim=1))
-            else:
-                columns.append(F.cross_entropy(z, t[:, 0].long(), reduction="none",
-                                               label_smoothing=label_smoothing))
-        return torch.stack(columns, dim=1)
-
-    def loss(self, logits: torch.Tensor, y: torch.Tensor, label_smoothing: float = 0.0,
-             reduction: str = "mean") -> torch.Tensor:
-        """The weighted sum of the tasks' losses, averaged (or summed) over the images."""
-        weights = torch.tensor(self.weights, device=logits.device, dtype=logits.dtype)
-        per_image = self.task_losses(logits, y, label_smoothing) @ weights
-        return per_image.sum() if reduction == "sum" else per_image.mean()
-
-    def hits(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Whether each task is right on each image (N x tasks, 0/1): the top class, or every
-        label on the right side of 0.5."""
-        columns = []
-        for out, target, multi, _ in self._parts(logits, y):
-            z, t = logits[:, out], y[:, target]
-            if multi:
-                columns.append(((z > 0).float() == t).all(dim=1).float())
-            else:
-                columns.append((z.argmax(1) == t[:, 0].long()).float())
-        return torch.stack(columns, dim=1)
-
-    def correct(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Summed over the images, the share of tasks each gets right."""
-        return self.hits(logits, y).mean(dim=1).sum()
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Each task's softmax (single-label) or sigmoid (multi-label), side by side."""

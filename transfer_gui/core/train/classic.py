@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.balance import class_counts, class_weights
+from ..data.batches import FeatureBatches
 from ..events import FitStarted, Task
 from ..models.heads import KNNHead
 from ..models.layers import count_params
@@ -139,14 +140,14 @@ class ClassicHead(Hook):
     before = ("best", "record")
 
     def on_fit_start(self, fit: FitState) -> None:
-        source = fit.source
+        source = _features(fit)
         fit.started = FitStarted(
             epochs=1, steps_per_epoch=1, train_size=len(source.train_x),
             val_size=len(source.val_x), device=device_label(fit.device), trainable_params=0,
             total_params=count_params(fit.model)[1], feature_cache=True)
 
     def on_epoch_start(self, fit: FitState) -> None:
-        source, kind = fit.source, fit.prep.config.model.strategy
+        source, kind = _features(fit), fit.prep.config.model.strategy
         xt, yt, xv, yv = (t.cpu() for t in (source.train_x, source.train_y, source.val_x,
                                             source.val_y))
         started = time.perf_counter()
@@ -166,3 +167,9 @@ class ClassicHead(Hook):
         fit.row = {"epoch": 1, "train_loss": train_loss, "train_acc": chosen.train_acc,
                    "val_loss": chosen.val_loss, "val_acc": chosen.val_acc, "lr": 0.0,
                    "images_per_s": len(xt) / max(seconds, 1e-9), "seconds": seconds}
+
+
+def _features(fit: FitState) -> FeatureBatches:
+    """A classic head fits on the cached features, all of them at once."""
+    assert isinstance(fit.source, FeatureBatches), "a classic head fits on cached features"
+    return fit.source

@@ -22,11 +22,11 @@ import torch
 from ..data.balance import class_counts, class_weights
 from ..events import Task
 from ..models.layers import train_mode
-from .hooks import FitState, Hooks
+from .hooks import FitState, Hooks, Stepping
 from .prepare import Prepared, on_features
 from .recipe import amp_dtype, channels_last_for, configure_device
 from .sources import build_source
-from .steps import EpochMeter, Optim, Stepper, evaluate_batches
+from .steps import EpochMeter, Optim, Scores, Stepper, evaluate_batches
 
 
 def open_fit(prep: Prepared, device: torch.device, task: Task) -> FitState:
@@ -58,12 +58,12 @@ def run_epochs(fit: FitState, hooks: Hooks) -> str:
     return fit.stop or "completed"
 
 
-def _stepper(fit: FitState) -> Stepper:
+def _stepper(fit: FitState) -> Stepping:
     if fit.stepper is None:
         assert fit.optimizer is not None
         make = fit.make_stepper or Stepper
-        fit.stepper = make(fit.model, fit.source.forward,
-                           Optim(fit.optimizer, fit.scheduler, fit.scaler), fit.device,
+        fit.stepper = make(fit.model, fit.batch_source.forward,
+                           Optim(fit.optimizer, fit.schedule, fit.scaler), fit.device,
                            fit.dtype, fit.prep.config.train.label_smoothing, fit.task,
                            weights=loss_weights(fit))
     return fit.stepper
@@ -81,14 +81,15 @@ def loss_weights(fit: FitState) -> torch.Tensor | None:
 def _train_and_validate(fit: FitState, hooks: Hooks) -> dict[str, Any]:
     train_loss, train_acc, ips = _train_epoch(fit, hooks)
     fit.model.eval()
-    val_loss, val_acc = evaluate(fit, fit.source.val_batches()) if fit.validate else (None, None)
+    scores = Scores(None, None, {})
+    if fit.validate:
+        scores = evaluate(fit, fit.batch_source.val_batches())
     row: dict[str, Any] = {
         "epoch": fit.epoch, "train_loss": train_loss, "train_acc": train_acc,
-        "val_loss": val_loss, "val_acc": val_acc, "target_acc": None, "lr": fit.lr,
+        "val_loss": scores.loss, "val_acc": scores.acc, "target_acc": None, "lr": fit.lr,
         "images_per_s": ips, "seconds": time.perf_counter() - fit.epoch_started}
-    tasks = getattr(fit.stepper, "task_acc", None)  # several tasks: each one's accuracy
-    if fit.validate and tasks:
-        row["task_acc"] = dict(tasks)
+    if scores.tasks:  # a head with several tasks (or a multi-label one): each one's accuracy
+        row["task_acc"] = scores.tasks
     return row
 
 
@@ -96,8 +97,8 @@ def _train_epoch(fit: FitState, hooks: Hooks) -> tuple[float, float, float]:
     stepper = _stepper(fit)
     train_mode(fit.model, bool(fit.prep.config.train.freeze_bn))
     lag = 1 if fit.device.type == "cuda" else 0  # read each loss one step late: no sync
-    meter = EpochMeter(fit.task, fit.epoch, fit.source.steps_per_epoch, lag)
-    for batch in fit.source.train_epoch(fit.epoch):
+    meter = EpochMeter(fit.task, fit.epoch, fit.batch_source.steps_per_epoch, lag)
+    for batch in fit.batch_source.train_epoch(fit.epoch):
         fit.task.check()
         fit.skip_failed(batch.failed)
         if batch.partner is not None:
@@ -115,7 +116,7 @@ def _train_epoch(fit: FitState, hooks: Hooks) -> tuple[float, float, float]:
     return meter.finish()
 
 
-def evaluate(fit: FitState, batches: Iterable[Any]) -> tuple[float | None, float | None]:
+def evaluate(fit: FitState, batches: Iterable[Any]) -> Scores:
     """Mean loss and accuracy over `batches` (files that failed to load left out and named)."""
 
     def readable() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

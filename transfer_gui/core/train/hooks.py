@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import torch
 
@@ -32,8 +32,31 @@ from ..wording import count
 from .ranks import SOLO, Ranks
 
 if TYPE_CHECKING:
+    from ..data.batches import Batch, BatchSource
+    from ..events import FitStarted
     from ..models.backbones import TransferNet
+    from ..models.kinds import HeadKind
     from .prepare import Prepared
+
+
+class Stepping(Protocol):
+    """What the loop asks of its stepper (`steps.Stepper`, or a subclass that pairs folders
+    or runs over several processes), a layer above the hooks."""
+
+    kind: HeadKind
+
+    def step(self, batch: Batch) -> torch.Tensor: ...
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor: ...
+    def combine(self, totals: torch.Tensor) -> torch.Tensor: ...
+
+
+class Ending(Protocol):
+    """How the run ended, once the record is closed (`runrecord.FitResult`)."""
+
+    message: str
+    saved: Any
+
+
 
 
 @dataclass
@@ -64,13 +87,14 @@ class FitState:
     run: RunState = field(default_factory=RunState)
     optimizer: torch.optim.Optimizer | None = None
     scaler: torch.amp.GradScaler | None = None
-    scheduler: Any = None
-    source: Any = None  # a batch source (`data.batches`)
-    stepper: Any = None  # a `steps.Stepper`
-    make_stepper: Any = None  # what builds it (a second folder's pairing replaces it)
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+    source: BatchSource | None = None  # where the batches come from
+    stepper: Stepping | None = None  # a `steps.Stepper`
+    # what builds it (a second folder's pairing replaces it)
+    make_stepper: Callable[..., Stepping] | None = None
     epoch: int = 0  # the epoch running (1-based)
     epoch_started: float = 0.0
-    batch: Any = None  # the batch just trained (`batches.Batch`)
+    batch: Batch | None = None  # the batch just trained
     stats: torch.Tensor | None = None  # its [summed loss, correct], on the device
     row: dict[str, Any] | None = None  # the epoch's history row
     is_best: bool = False  # whether the epoch just ended is the run's best so far (`best`)
@@ -80,9 +104,21 @@ class FitState:
     details: str = ""  # a failure's traceback
     problems: dict[str, str] = field(default_factory=dict)  # files that failed to load
     notes: dict[str, Any] = field(default_factory=dict)  # for the run's record
-    started: Any = None  # the `FitStarted` event, when not the usual one (a classic head)
-    result: Any = None  # the `FitResult`, once the record is closed
+    started: FitStarted | None = None  # the start event, when not the usual one (classic)
+    result: Ending | None = None  # the `FitResult`, once the record is closed
     ranks: Ranks = SOLO  # the run's processes (`ranks`): SOLO for one
+
+    @property
+    def batch_source(self) -> BatchSource:
+        """`source`, once the run has one (the loop builds it before the first hook runs)."""
+        assert self.source is not None, "the run has no batch source yet"
+        return self.source
+
+    @property
+    def schedule(self) -> torch.optim.lr_scheduler.LRScheduler:
+        """`scheduler`, once built (by the stages, or the LR range test)."""
+        assert self.scheduler is not None, "the run has no schedule yet"
+        return self.scheduler
 
     @property
     def lr(self) -> float:
@@ -117,6 +153,9 @@ PARTS = frozenset({
 })
 
 
+HOOK_STATES = "hooks"  # the checkpoint's key of the hooks' states (`Hooks.state_dict`)
+
+
 class HookOrderError(RuntimeError):
     """Hooks whose order is cyclic, or undefined where it matters."""
 
@@ -141,10 +180,12 @@ class Hook:
     def on_fit_failed(self, fit: FitState) -> None: ...
 
     def state_dict(self) -> dict[str, Any]:
-        """The hook's part of the checkpoint."""
+        """The hook's part of the checkpoint (`Hooks` keeps it under the hook's own key)."""
         return {}
 
-    def load_state_dict(self, checkpoint: dict[str, Any]) -> None: ...
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what `state_dict` gave (an empty dict when the checkpoint has nothing of
+        this hook's)."""
 
 
 def _label(hook: Hook) -> str:
@@ -244,11 +285,26 @@ class Hooks(Hook):
     on_fit_failed = _each("on_fit_failed")
 
     def state_dict(self) -> dict[str, Any]:
-        return {k: v for hook in self.hooks for k, v in hook.state_dict().items()}
+        """Each hook's state under the hook's own key (`keyed`), as Lightning keeps each
+        callback's: two hooks that name a part of their state alike do not overwrite each
+        other. Hooks with nothing to keep are left out."""
+        states = {key: hook.state_dict() for key, hook in self.keyed()}
+        return {HOOK_STATES: {key: state for key, state in states.items() if state}}
 
-    def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        keyed = state.get(HOOK_STATES)
+        for key, hook in self.keyed():
+            # a checkpoint of the earlier format holds every hook's state in one flat dict
+            hook.load_state_dict(state if keyed is None else keyed.get(key, {}))
+
+    def keyed(self) -> Iterator[tuple[str, Hook]]:
+        """(key, hook) in order: the hook's name, then `name#2`, `name#3` for a second and
+        third hook of the same name."""
+        seen: dict[str, int] = {}
         for hook in self.hooks:
-            hook.load_state_dict(checkpoint)
+            label = _label(hook)
+            seen[label] = seen.get(label, 0) + 1
+            yield (label if seen[label] == 1 else f"{label}#{seen[label]}"), hook
 
 
 class EarlyStopping(Hook):

@@ -205,9 +205,15 @@ def _conclude(state: FitState, hooks: Hooks) -> FitResult:
         state.stop, state.message = "failed", failure_text(exc)
         state.details = traceback.format_exc()
         hooks.on_fit_failed(state)
-        raise TrainingFailed(f"training failed: {state.result.message}",
-                             state.result.saved) from exc
+        result = _result(state)
+        raise TrainingFailed(f"training failed: {result.message}", result.saved) from exc
     hooks.on_fit_end(state)
+    return _result(state)
+
+
+def _result(state: FitState) -> FitResult:
+    """The run's result, which the record (`runrecord.Recording`) gives when it closes."""
+    assert isinstance(state.result, FitResult)
     return state.result
 
 

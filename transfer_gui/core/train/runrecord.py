@@ -331,7 +331,7 @@ class Recording(Hook):
     def _started(self, fit: FitState) -> FitStarted:
         trainable, total = count_params(fit.model)
         return FitStarted(
-            epochs=fit.epochs, steps_per_epoch=fit.source.steps_per_epoch,
+            epochs=fit.epochs, steps_per_epoch=fit.batch_source.steps_per_epoch,
             train_size=len(fit.prep.train), val_size=len(fit.prep.val),
             device=self.record.device, trainable_params=trainable, total_params=total,
             start_epoch=fit.run.epoch, feature_cache=fit.use_features)
@@ -354,7 +354,7 @@ class Recording(Hook):
         model_state = {k: v.detach().cpu().clone() for k, v in fit.model.state_dict().items()
                        if k in self.keep}
         return {"model": model_state, "optimizer": fit.optimizer.state_dict(),
-                "scheduler": fit.scheduler.state_dict(),
+                "scheduler": fit.schedule.state_dict(),
                 "scaler": fit.scaler.state_dict() if fit.scaler is not None else {},
                 **self.parts.state_dict()}
 
@@ -375,8 +375,8 @@ class Recording(Hook):
 
 def _restore_schedule(fit: FitState, state: dict[str, Any]) -> None:
     assert fit.optimizer is not None  # the loop makes it before resuming
-    steps = restore_schedule(fit.scheduler, fit.optimizer, state,
-                             fit.run.epoch * fit.source.steps_per_epoch)
+    steps = restore_schedule(fit.schedule, fit.optimizer, state,
+                             fit.run.epoch * fit.batch_source.steps_per_epoch)
     if steps is not None:
         fit.task.message("info", "the checkpoint's learning-rate schedule is from an older "
                                  f"release: rebuilt at step {steps}")

@@ -58,7 +58,7 @@ class Stages(Hook):
         return max(self.epochs - int(self.probe), 1) * steps_per_epoch
 
     def on_fit_start(self, fit: FitState) -> None:
-        steps = fit.source.steps_per_epoch
+        steps = fit.batch_source.steps_per_epoch
         assert fit.optimizer is not None  # the loop makes it before the run starts
         fit.scheduler = make_scheduler(fit.optimizer, fit.prep.config.train.schedule,
                                        self.total_steps(steps), self.phases(steps))

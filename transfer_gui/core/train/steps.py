@@ -14,18 +14,19 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..events import BatchEnded, Task
-from ..models.heads import MultiHead
+from ..models.kinds import HeadKind, kind_of
 from .autobatch import Chunking
+from .hooks import Stepping
 from .recipe import autocast
 
-Forward = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+# the model (or its DistributedDataParallel wrapper) and a batch of images -> logits
+Forward = Callable[[Any, torch.Tensor], torch.Tensor]
 
 
 @dataclass
@@ -51,9 +52,7 @@ class Stepper:
         self.device, self.dtype = device, dtype
         self.label_smoothing, self.weights = label_smoothing, weights
         self.chunking = Chunking(device, task)
-        head = getattr(model, "head", None)  # several tasks: their weighted loss (`MultiHead`)
-        self.tasks: MultiHead | None = head if isinstance(head, MultiHead) else None
-        self.task_acc: dict[str, float] = {}  # several tasks: each one's last validation accuracy
+        self.kind: HeadKind = kind_of(model)  # the head's loss and metrics
 
     def step(self, batch: Any) -> torch.Tensor:
         """One optimizer step on a `batches.Batch`."""
@@ -99,18 +98,14 @@ class Stepper:
 
     def _loss(self, logits: torch.Tensor, y: torch.Tensor, smoothing: float = 0.0,
               reduction: str = "mean", weighted: bool = False) -> torch.Tensor:
-        """Cross-entropy (several tasks: their weighted sum, `MultiHead`); `weighted`: with
-        the class weights of unbalanced classes, if any (training only)."""
-        if self.tasks is not None:
-            return self.tasks.loss(logits, y, smoothing, reduction)
-        return F.cross_entropy(logits, y, self.weights if weighted else None,
-                               label_smoothing=smoothing, reduction=reduction)
+        """The head's loss (`kind`); `weighted`: with the class weights of unbalanced
+        classes, if any (training only)."""
+        return self.kind.loss(logits, y, smoothing, reduction,
+                              self.weights if weighted else None)
 
     def _stats(self, loss_sum: torch.Tensor, logits: torch.Tensor,
                y: torch.Tensor) -> torch.Tensor:
-        if self.tasks is not None:
-            return torch.stack([loss_sum, self.tasks.correct(logits, y)])
-        return _stats(loss_sum, logits, y)
+        return torch.stack([loss_sum, self.kind.correct(logits, y)])
 
     def _step(self) -> None:
         """The optimizer step on the accumulated gradients, then the schedule's."""
@@ -124,20 +119,13 @@ class Stepper:
         return self.chunking.run(partial(self._evaluate, x, y), len(y))
 
     def _evaluate(self, x: torch.Tensor, y: torch.Tensor, chunks: int) -> torch.Tensor:
-        """[summed loss, correct], then with several tasks each task's correct images."""
-        width = 2 + (len(self.tasks.names) if self.tasks is not None else 0)
-        stats = torch.zeros(width, device=y.device)
+        """[summed loss, correct], then each of the head's tasks' correct images (if any)."""
+        stats = torch.zeros(2 + len(self.kind.tasks), device=y.device)
         for xc, yc in zip(x.tensor_split(chunks), y.tensor_split(chunks), strict=True):
             logits = self._logits(xc)
             both = self._stats(self._loss(logits, yc, reduction="sum"), logits, yc)
-            if self.tasks is not None:
-                both = torch.cat([both, self.tasks.hits(logits, yc).sum(dim=0)])
-            stats += both
+            stats += torch.cat([both, self.kind.task_hits(logits, yc)])
         return stats
-
-
-def _stats(loss_sum: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return torch.stack([loss_sum, (logits.argmax(1) == y).sum().float()])
 
 
 @dataclass
@@ -184,8 +172,17 @@ class EpochMeter:
         return self.loss_sum / seen, self.correct / seen, self.seen / elapsed
 
 
-def evaluate_batches(stepper: Stepper, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
-                     check: Callable[[], None]) -> tuple[float | None, float | None]:
+class Scores(NamedTuple):
+    """A validation's mean loss and accuracy (None without images), and each of the head's
+    tasks' accuracy (empty for a single-label head)."""
+
+    loss: float | None
+    acc: float | None
+    tasks: dict[str, float]
+
+
+def evaluate_batches(stepper: Stepping, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                     check: Callable[[], None]) -> Scores:
     """Mean loss and accuracy over `batches`, read back from the device once at the end."""
     total: torch.Tensor | None = None
     seen = 0
@@ -194,13 +191,12 @@ def evaluate_batches(stepper: Stepper, batches: Iterable[tuple[torch.Tensor, tor
         stats = stepper.evaluate(x, y)
         total = stats if total is None else total + stats
         seen += len(y)
-    names = stepper.tasks.names if stepper.tasks is not None else []
+    names = stepper.kind.tasks
     mine = torch.zeros(2 + len(names)) if total is None else total.float().cpu()
     *sums, seen_all = stepper.combine(torch.cat([mine, torch.tensor([seen],
                                                  dtype=torch.float)])).tolist()
     if not seen_all:
-        return None, None
+        return Scores(None, None, {})
     loss_sum, correct, *tasks = sums
-    if stepper.tasks is not None:
-        stepper.task_acc = {n: c / seen_all for n, c in zip(names, tasks, strict=True)}
-    return loss_sum / seen_all, correct / seen_all
+    return Scores(loss_sum / seen_all, correct / seen_all,
+                  {n: c / seen_all for n, c in zip(names, tasks, strict=True)})

@@ -97,7 +97,7 @@ class TensorBoard(Hook):
         self.steps = []
 
     def on_batch_end(self, fit: FitState) -> None:
-        assert fit.stats is not None
+        assert fit.stats is not None and fit.batch is not None
         if self.writer is not None:
             self.steps.append((fit.run.step, fit.stats, len(fit.batch.y), fit.lr))
 
@@ -153,10 +153,10 @@ def validation_predictions(fit: FitState) -> tuple[np.ndarray, np.ndarray]:
     fit.model.eval()
     dtype = fit.dtype if fit.optimizer is not None else None
     targets, preds = [], []
-    for batch in fit.source.val_batches():
+    for batch in fit.batch_source.val_batches():
         if len(batch.y):
             with autocast(fit.device, dtype):
-                logits = fit.source.forward(fit.model, batch.x)
+                logits = fit.batch_source.forward(fit.model, batch.x)
             targets.append(batch.y.cpu())
             preds.append(logits.argmax(1).cpu())
     if not targets:

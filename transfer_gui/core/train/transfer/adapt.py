@@ -194,10 +194,10 @@ class PairedStepper(Stepper):
         loss, shown, correct = (logits.new_zeros(()) for _ in range(3))
         for (_, y, weight, n), out in zip(used, logits.split([len(u[1]) for u in used]),
                                           strict=True):
-            ce = F.cross_entropy(out, y, label_smoothing=self.label_smoothing)
+            ce = self.kind.loss(out, y, self.label_smoothing)
             loss = loss + weight * ce * (len(y) / n)  # chunks add up to the batch mean
             shown = shown + weight * self.plain(out, y, ce) * (len(y) / n)
-            correct = correct + (out.argmax(1) == y).sum().float()
+            correct = correct + self.kind.correct(out, y)
         ran = sum(n for w, n in zip(weights, sizes, strict=True) if w > 0)  # in the batch
         # the meter divides by the source batch size: the accuracy over all images that ran
         return loss, torch.stack([shown * sizes[0], correct * (sizes[0] / ran)])
@@ -222,9 +222,8 @@ class PairedStepper(Stepper):
                      n: int) -> tuple[torch.Tensor, torch.Tensor]:
         if not len(ys):  # a chunk of a split step with target images only
             return logits.new_zeros(()), logits.new_zeros(2)
-        loss = F.cross_entropy(logits, ys, label_smoothing=self.label_smoothing)
-        stats = torch.stack([self.plain(logits, ys, loss) * len(ys),
-                             (logits.argmax(1) == ys).sum().float()])
+        loss = self.kind.loss(logits, ys, self.label_smoothing)
+        stats = torch.stack([self.plain(logits, ys, loss) * len(ys), self.kind.correct(logits, ys)])
         return loss * (len(ys) / n), stats
 
     def _dann(self, part: Parts, sizes: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -101,9 +101,9 @@ class Pairing(Hook):
         return {"domain": {k: v.detach().cpu().clone()
                            for k, v in self.domain.state_dict().items()}}
 
-    def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
-        if self.domain is not None and "domain" in checkpoint:
-            self.domain.load_state_dict(checkpoint["domain"])
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.domain is not None and "domain" in state:
+            self.domain.load_state_dict(state["domain"])
 
     # --- the hook -----------------------------------------------------------------------------
 
@@ -119,7 +119,7 @@ class Pairing(Hook):
             fit.source = PairedBatches(own, own, other)
         fit.task.message("info", self._describe(len(fit.prep.train)))
         epochs = fit.epochs - int(bool(fit.prep.config.train.probe_first))  # a probe: no steps
-        total = max(epochs, 1) * fit.source.steps_per_epoch
+        total = max(epochs, 1) * fit.batch_source.steps_per_epoch
         stepper: type[PairedStepper] = distributed(PairedStepper, fit.ranks)
         fit.make_stepper = partial(stepper, transfer=self.transfer, total_steps=total,
                                    domain=self.domain)
@@ -127,7 +127,7 @@ class Pairing(Hook):
     def on_epoch_end(self, fit: FitState) -> None:
         """The accuracy on the labelled target images (adaptation with target labels)."""
         if self.target is not None and fit.row is not None and fit.row.get("stage") != "probe":
-            fit.row["target_acc"] = evaluate(fit, self.target.val_batches())[1]
+            fit.row["target_acc"] = evaluate(fit, self.target.val_batches()).acc
 
     def _describe(self, own: int) -> str:
         t, second = self.transfer, self.second
