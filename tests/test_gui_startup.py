@@ -49,7 +49,10 @@ def bare_window(qtbot, tmp_path, monkeypatch):
 
 
 def built(window) -> list[str]:
-    return [type(page).__name__ for page in window._pages if page is not None]
+    from transfer_gui.ui.steps import Step
+
+    pages = [window.stack.built(step) for step in Step]
+    return [type(page).__name__ for page in pages if page is not None]
 
 
 def test_after_the_first_paint_every_page_is_built_then_the_engine_loads(qtbot, bare_window):

@@ -11,7 +11,6 @@ before the shared state first changes, so none misses a signal.
 from __future__ import annotations
 
 import gc
-import importlib
 import os
 from collections.abc import Callable
 from functools import partial
@@ -33,16 +32,17 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
-    QStackedWidget,
     QWidget,
 )
 
 from .. import __version__
 from .engine import EngineInfo, load_engine
+from .page_stack import PageStack
 from .pages.data_page import DataPage
 from .project_actions import ProjectActions
 from .resources import icon
 from .state import AppState
+from .steps import Step
 from .widgets.inputs.drop_zone import dropped_paths
 from .widgets.notices.dialogs import show_error
 from .widgets.tables.image_grid import ImageGrid
@@ -55,13 +55,6 @@ if TYPE_CHECKING:
     from .pages.predict_page import PredictPage
     from .pages.train_page import TrainPage
 
-STEPS = (("Data", "data"), ("Model", "model"), ("Train", "train"), ("Evaluate", "evaluate"),
-         ("Predict", "predict"), ("Compare", "compare"))
-# the pages after the Data page, built after the first paint: (module in .pages, class)
-LATER_PAGES = (("model_page", "ModelPage"), ("train_page", "TrainPage"),
-               ("evaluate_page", "EvaluatePage"), ("predict_page", "PredictPage"),
-               ("compare_page", "ComparePage"))
-
 
 class MainWindow(QMainWindow):
     first_painted = Signal()  # the window is on screen (start-up continues from here)
@@ -72,7 +65,6 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings()
         self.state = AppState()
         self.data_page = DataPage(self.state)
-        self._pages: list[QWidget | None] = [self.data_page, *([None] * len(LATER_PAGES))]
         self._painted = False
         self.projects = ProjectActions(self, self.state, self.settings)
         self._closing = False
@@ -99,13 +91,12 @@ class MainWindow(QMainWindow):
         self.sidebar.setFixedWidth(176)
         self.sidebar.setIconSize(QSize(22, 22))
         self.sidebar.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        for number, (text, name) in enumerate(STEPS, start=1):
-            item = QListWidgetItem(icon(name), f"  {number}   {text}")
-            item.setToolTip(f"{text} (Ctrl+{number})")
+        for step in Step:
+            item = QListWidgetItem(icon(step.icon), f"  {step + 1}   {step.title}")
+            item.setToolTip(f"{step.title} (Ctrl+{step + 1})")
             self.sidebar.addItem(item)
-        self.stack = QStackedWidget()
-        for page in self._pages:
-            self.stack.addWidget(page or QWidget())
+        self.stack = PageStack(self.state, self.data_page)
+        self.stack.page_built.connect(self._on_page_built)
         self.data_page.setObjectName("page")
         self.sidebar.currentRowChanged.connect(self._on_step_chosen)
         self.sidebar.setCurrentRow(0)
@@ -117,69 +108,56 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
 
-    def show_step(self, index: int) -> None:
-        self.sidebar.setCurrentRow(index)
+    def show_step(self, step: Step) -> None:
+        self.sidebar.setCurrentRow(step)
 
     @Slot(int)
-    def _on_step_chosen(self, index: int) -> None:
-        self.page(index)
-        self.stack.setCurrentIndex(index)
+    def _on_step_chosen(self, row: int) -> None:
+        self.page(Step(row))
+        self.stack.setCurrentIndex(row)
 
     # --- pages, built on first need ---------------------------------------------------------
 
-    def page(self, index: int) -> QWidget:
-        """The page of step `index`, built now if it was not yet."""
-        built = self._pages[index]
-        if built is None:
-            module, name = LATER_PAGES[index - 1]
-            kind = getattr(importlib.import_module(f".pages.{module}", __package__), name)
-            hook, self.state.before_change = self.state.before_change, None  # no recursion
-            try:
-                built = self._pages[index] = kind(self.state)
-            finally:
-                self.state.before_change = hook
-            built.setObjectName("page")
-            placeholder = self.stack.widget(index)
-            self.stack.insertWidget(index, built)
-            if placeholder is not None:
-                self.stack.removeWidget(placeholder)
-                placeholder.deleteLater()
-            self.stack.setCurrentIndex(self.sidebar.currentRow())
-            if name == "TrainPage":
-                built.run_finished.connect(self._on_run_finished)
-                built.watch_requested.connect(self.watch_run)
-        return built
+    def page(self, step: Step) -> QWidget:
+        """The page of `step`, built now if it was not yet (`PageStack`)."""
+        return self.stack.page(Step(step))
+
+    @Slot(object, object)
+    def _on_page_built(self, step: Step, page: QWidget) -> None:
+        if step == Step.TRAIN:
+            train = cast("TrainPage", page)
+            train.run_finished.connect(self._on_run_finished)
+            train.watch_requested.connect(self.watch_run)
 
     def build_pages(self) -> None:
         """Every page not built yet (before the state first changes: each page listens)."""
         self.state.before_change = None
-        for index in range(len(self._pages)):
-            self.page(index)
+        for step in Step:
+            self.page(step)
 
     @property
     def pages(self) -> list[QWidget]:
-        self.build_pages()
-        return [page for page in self._pages if page is not None]  # all, built now
+        return [self.page(step) for step in Step]  # all, built now
 
     @property
     def model_page(self) -> ModelPage:
-        return cast("ModelPage", self.page(1))  # built on first use: see page()
+        return cast("ModelPage", self.page(Step.MODEL))  # built on first use: see page()
 
     @property
     def train_page(self) -> TrainPage:
-        return cast("TrainPage", self.page(2))  # built on first use: see page()
+        return cast("TrainPage", self.page(Step.TRAIN))  # built on first use: see page()
 
     @property
     def evaluate_page(self) -> EvaluatePage:
-        return cast("EvaluatePage", self.page(3))  # built on first use: see page()
+        return cast("EvaluatePage", self.page(Step.EVALUATE))  # built on first use
 
     @property
     def predict_page(self) -> PredictPage:
-        return cast("PredictPage", self.page(4))  # built on first use: see page()
+        return cast("PredictPage", self.page(Step.PREDICT))  # built on first use
 
     @property
     def compare_page(self) -> ComparePage:
-        return cast("ComparePage", self.page(5))  # built on first use: see page()
+        return cast("ComparePage", self.page(Step.COMPARE))  # built on first use
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
@@ -192,7 +170,7 @@ class MainWindow(QMainWindow):
         window answers between them), then PyTorch in the background, then `then`."""
         if self._closing:
             return
-        missing = [i for i, page in enumerate(self._pages) if page is None]
+        missing = self.stack.missing()
         if missing:
             self.page(missing[0])
             QTimer.singleShot(0, partial(self.finish_startup, then))
@@ -237,8 +215,8 @@ class MainWindow(QMainWindow):
         run.addSeparator()
         self._action(run, "&Know your data…", self.show_lens, "Ctrl+K")
         view = bar.addMenu("&View")
-        for number, (text, _) in enumerate(STEPS, start=1):
-            self._action(view, text, partial(self.show_step, number - 1), f"Ctrl+{number}")
+        for step in Step:
+            self._action(view, step.title, partial(self.show_step, step), f"Ctrl+{step + 1}")
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&Quick start", self.show_quick_start,
                      QKeySequence.StandardKey.HelpContents)
@@ -318,7 +296,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_open_folder(self) -> None:
-        self.show_step(0)
+        self.show_step(Step.DATA)
         self.data_page.choose_folder()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -330,15 +308,15 @@ class MainWindow(QMainWindow):
         if not paths:
             return
         event.acceptProposedAction()
-        if self.stack.currentIndex() == 4:  # the Predict page
+        if self.stack.currentIndex() == Step.PREDICT:
             self.predict_page.add_paths(paths)
         elif paths[0].endswith(".tgproj"):
             self.projects.open_project(paths[0])
         elif os.path.isdir(paths[0]):
-            self.show_step(0)
+            self.show_step(Step.DATA)
             self.data_page.open_folder(paths[0])
         else:
-            self.show_step(4)
+            self.show_step(Step.PREDICT)
             self.predict_page.add_paths(paths)
 
     @Slot()
@@ -379,7 +357,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             event.accept()
             return
-        training = [self._pages[2], self._pages[5]]  # the Train and Compare pages, if built
+        training = [self.stack.built(Step.TRAIN), self.stack.built(Step.COMPARE)]
         if any(getattr(page, "running", False) for page in training):  # (None if not built)
             answer = QMessageBox.question(
                 self, "Training is running",

@@ -23,10 +23,8 @@ from ...core import (
     NO_NETWORK,
     ModelConfig,
     ModelLayout,
-    RunError,
     Selection,
     fine_tune_words,
-    run_info,
     select,
 )
 from ..engine import BackboneRow, describe_structure, measure
@@ -41,21 +39,7 @@ from ..widgets.tables.zoo_picker import ZooPicker
 from ..worker import Task, start_task
 from . import model_texts as texts
 from .common import page_title
-
-WEIGHTS_TIP = {
-    "bundled": "Installed with the app: works offline",
-    "cached": "Downloaded before: works offline",
-    "download": "Downloaded on first use into torch's or Hugging Face's cache (needs "
-                "internet once)",
-    "file": "Loaded from a file you chose",
-    "none": "No pretrained weights",
-}
-def _run_classes(run: str | None) -> int:
-    """How many classes a run was trained on (0 if unknown)."""
-    try:
-        return len(run_info(run).classes) if run else 0
-    except RunError:
-        return 0
+from .model_jobs import online, run_classes
 
 
 class ModelPage(QWidget):
@@ -193,7 +177,7 @@ class ModelPage(QWidget):
         scan = self.state.scan
         if scan is not None and scan.classes:
             return max(len(scan.classes), 2)
-        return max(_run_classes(self.state.project.last_run), 2)
+        return max(run_classes(self.state.project.last_run), 2)
 
     def _built(self) -> tuple[str, int] | None:
         structure = self.structure
@@ -248,14 +232,14 @@ class ModelPage(QWidget):
         if path:
             self.weights_label.setText(f"Weights: <b>{os.path.basename(path)}</b> (from file)")
         elif info is not None:
-            self.weights_label.setText(
-                f"Weights: ImageNet ({WEIGHTS_TIP.get(info.weights, info.weights).lower()})")
+            tip = texts.WEIGHTS_TIP.get(info.weights, info.weights)
+            self.weights_label.setText(f"Weights: ImageNet ({tip.lower()})")
         self.clear_weights.setEnabled(bool(path))
         self.weights_banner.clear_message()
         if info is not None:
             self.download.show_for(info.name, "" if path else info.weights)
         if info is not None and info.weights == "download" and not path:
-            task = start_task(partial(_online, info.name), "online", self)
+            task = start_task(partial(online, info.name), "online", self)
             task.succeeded.connect(partial(self._on_online_checked, task, info))
             self.online_task = task
 
@@ -390,13 +374,3 @@ class ModelPage(QWidget):
         if self._building is None:  # else the pending build's selection still applies
             self._pending_selectors = self.state.config.model.trainable
         self._build_structure(current[0])
-
-
-def _online(backbone: str, callbacks: list, cancel: object) -> bool:
-    """Whether `backbone`'s download address can be reached (in a worker: DNS can be slow)."""
-    from ...core import is_online, load_catalog
-
-    entry = load_catalog().get(backbone)
-    url = (entry.url or None) if entry is not None and entry.source != "timm" \
-        else "https://huggingface.co"
-    return url is None or is_online(url)

@@ -13,6 +13,16 @@ if TYPE_CHECKING:
 
 NBSP = "\u00a0"
 
+# where a backbone's weights come from, as its row's tooltip and the weights line say it
+WEIGHTS_TIP = {
+    "bundled": "Installed with the app: works offline",
+    "cached": "Downloaded before: works offline",
+    "download": "Downloaded on first use into torch's or Hugging Face's cache (needs "
+                "internet once)",
+    "file": "Loaded from a file you chose",
+    "none": "No pretrained weights",
+}
+
 CLASSIC_TEXT = {
     "logistic": "Logistic regression is fitted on the frozen backbone's features (its L2 "
                 "strength picked on the validation split)",

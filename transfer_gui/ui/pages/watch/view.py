@@ -31,12 +31,13 @@ from PySide6.QtWidgets import (
 
 from ....core import EVENTS, EventReader, RunError, run_info
 from ...state import AppState
+from ...steps import Step
 from ...widgets.notices.status_line import StatusLine
 from ...widgets.plots.metric_plot import TrainingPlots
 from .live import LiveRun
 
 POLL_MS = 500
-STEPS = (("Evaluate", 3), ("Predict", 4), ("Compare", 5))  # the main window's steps
+STEPS = (Step.EVALUATE, Step.PREDICT, Step.COMPARE)  # the main window's steps it offers
 
 
 class WatchView(QWidget):
@@ -80,10 +81,10 @@ class WatchView(QWidget):
         split.setSizes([430, 150])
         buttons = QHBoxLayout()
         self.step_buttons: list[QPushButton] = []
-        for text, step in STEPS:
-            button = QPushButton(text)
+        for step in STEPS:
+            button = QPushButton(step.title)
             button.setEnabled(False)
-            button.setToolTip(f"Show this run on the {text} page (once it has ended)")
+            button.setToolTip(f"Show this run on the {step.title} page (once it has ended)")
             button.clicked.connect(partial(self._show_step, step))
             buttons.addWidget(button)
             self.step_buttons.append(button)
