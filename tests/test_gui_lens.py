@@ -43,13 +43,13 @@ def test_map_hover_click_lasso_and_review(qtbot, window, flipped_small, monkeypa
     window.state.set_model(dataclasses.replace(model, backbone="tiny_cnn"))
     opened: list[str] = []
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
-    lens = window.show_lens()
-    lens.resize(1100, 700)
-    qtbot.mouseClick(lens.inspect_button, Qt.MouseButton.LeftButton)
-    wait_until(qtbot, lambda: lens.result is not None and lens.inspect_button.isEnabled(), 120)
-    view, viewport = lens.before, lens.before.plot.viewport()
-    assert len(view.coords) == 60 and "separability" in lens.status.text()
-    pairs = lens.duplicates  # similar shapes on flat backgrounds: pairs, with both images
+    panel = window.show_lens()
+    panel.resize(1100, 700)
+    qtbot.mouseClick(panel.inspect_button, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: panel.result is not None and panel.inspect_button.isEnabled(), 120)
+    view, viewport = panel.before, panel.before.plot.viewport()
+    assert len(view.coords) == 60 and "separability" in panel.status.text()
+    pairs = panel.duplicates  # similar shapes on flat backgrounds: pairs, with both images
     assert pairs.rowCount() > 0 and not pairs.item(0, 0).icon().isNull()
     assert not pairs.item(0, 2).icon().isNull() and pairs.item(0, 5).text()
 
@@ -87,13 +87,13 @@ def test_map_hover_click_lasso_and_review(qtbot, window, flipped_small, monkeypa
 
     chosen = set(view.selection.tolist())
     assert len(within(-2)) >= 5 and within(-2) <= chosen <= within(2)
-    qtbot.mouseClick(lens.exclude_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(panel.exclude_button, Qt.MouseButton.LeftButton)
     excluded = set(window.state.config.data.exclude)
     assert excluded == {relative_name(str(root), view.paths[i]) for i in view.selection}
 
     # the review list: the planted flips come first; mark the top one with the keyboard
-    lens.tabs.setCurrentIndex(1)
-    review = lens.review
+    panel.tabs.setCurrentIndex(1)
+    review = panel.review
     assert review.rowCount() >= 2
     top_files = {str(root / review.names[i]) for i in range(review.rowCount())}
     assert len(top_files & moved) >= 2
@@ -114,10 +114,10 @@ def test_map_hover_click_lasso_and_review(qtbot, window, flipped_small, monkeypa
     run = fit(tiny_config(root, "full", epochs=1, probe_first=False), tmp_path / "run")
     assert run.status == "completed"
     window.state.set_run(str(tmp_path / "run"))
-    lens.tabs.setCurrentIndex(0)
-    qtbot.mouseClick(lens.trained_button, Qt.MouseButton.LeftButton)
-    wait_until(qtbot, lambda: lens.after.isVisible() and len(lens.after.coords) == 60, 60)
-    assert "After training" in lens.after.plot.getPlotItem().titleLabel.text
+    panel.tabs.setCurrentIndex(0)
+    qtbot.mouseClick(panel.trained_button, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: panel.after.isVisible() and len(panel.after.coords) == 60, 60)
+    assert "After training" in panel.after.plot.getPlotItem().titleLabel.text
 
 
 def test_twenty_thousand_points_redraw_in_one_pass(qtbot):
