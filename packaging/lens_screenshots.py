@@ -1,6 +1,7 @@
 """Screenshots of the "Know your data" window: the map (hovering a point) and the review list.
 
-    xvfb-run -s "-screen 0 1600x1000x24" python packaging/lens_screenshots.py resources/screenshots
+    xvfb-run -s "-screen 0 1600x1000x24" \
+        python packaging/lens_screenshots.py resources/screenshots
 
 A generated folder of four shapes (160 images, 5 % of them moved to a wrong class folder) is
 inspected with the bundled network, as the window's "Inspect the data" does.
