@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..core import count
-from .exits import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, for_run
+from .exits import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, EXIT_PIPE, for_run
 from .inspect import add_inspect_parser, cmd_inspect
 from .launch import add_launch_parser, cmd_launch
 from .options import (
@@ -130,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_check_data(args: argparse.Namespace) -> int:
-    from ..core import scan_data
+    """The scan's report; exits with an error when `train` would refuse the data."""
+    from ..core import scan_data, untrainable
     from .console import ConsoleReporter, print_json, table
     from .tasks import print_scan_tasks, task_rows
 
@@ -138,6 +139,8 @@ def cmd_check_data(args: argparse.Namespace) -> int:
                      callbacks=[ConsoleReporter(as_json=args.json)], task=args.task)
     counts = scan.counts()
     total = max(sum(counts), 1)
+    refused = untrainable(scan)
+    status = EXIT_ERROR if refused else EXIT_OK
     if args.json:
         print_json({
             "root": scan.root, "layout": scan.layout, "layout_text": scan.layout_text(),
@@ -146,8 +149,9 @@ def cmd_check_data(args: argparse.Namespace) -> int:
             "classes": [{"name": n, "count": c} for n, c in zip(scan.classes, counts, strict=True)],
             **({"tasks": task_rows(scan)} if scan.tasks else {}),
             "problems": _problem_rows(scan.problems),
+            "trainable": refused is None, **({"cannot_train": refused} if refused else {}),
         })
-        return EXIT_OK
+        return status
     print(f"{scan.root}: {scan.summary()}")
     print(f"layout: {scan.layout_text()}\n")
     if scan.tasks:
@@ -156,7 +160,9 @@ def cmd_check_data(args: argparse.Namespace) -> int:
         table([[n, c, f"{100 * c / total:.1f} %"]
                for n, c in zip(scan.classes, counts, strict=True)], ["class", "images", "share"])
     _print_problems(scan.problems)
-    return EXIT_OK
+    if refused:
+        print(f"\ncannot train: {refused}")
+    return status
 
 
 def _problem_rows(problems: list) -> list[dict[str, str]]:
@@ -170,22 +176,29 @@ def _print_problems(problems: list) -> None:
             print(f"  {p.severity:7}  {p.path}: {p.reason}")
 
 
+def _check_train_args(args: argparse.Namespace) -> None:
+    """The combinations of `train`'s arguments that make no sense, said before torch loads."""
+    if args.resume and args.config:
+        raise UsageError("--resume continues a run with its own configuration: leave out "
+                         "--config")
+    if not args.resume and not args.out:
+        raise UsageError("train needs DATA and --out RUN (or --config RUN_CONFIG --out RUN, "
+                         "or --resume RUN)")
+    if not args.resume and not args.config and not args.data:
+        raise UsageError("train needs DATA and --out RUN (or --config RUN_CONFIG --out RUN, "
+                         "or --resume RUN)")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    _check_train_args(args)  # first: a usage error costs no torch import
     from ..core import Ranks, Trainer, clear_folder
     from .console import ConsoleReporter
 
     ranks = Ranks.from_env()  # started by torchrun: one of several processes
-
     if args.resume:
-        if args.config:
-            raise UsageError("--resume continues a run with its own configuration: "
-                             "leave out --config")
         config, out = None, args.resume
-    elif args.config and args.out:
+    elif args.config:
         config, out = saved_config(args, vars(build_parser().parse_args(["train"]))), args.out
-    elif not args.data or not args.out:
-        raise UsageError("train needs DATA and --out RUN (or --config RUN_CONFIG --out RUN, "
-                         "or --resume RUN)")
     else:
         config, out = with_review(train_config(args), args.review), args.out
     logs = tensorboard_dir(args, out)
@@ -243,14 +256,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     threshold = args.uncertain_below / 100
     predictions = predictor.predict_paths(expand_inputs(inputs, interleave=False),
                                           top_k=args.top_k)
-    if args.csv:
-        write_csv(args.csv, predictions, args.top_k, threshold)
     if args.json:
         print_json([p.to_dict(threshold) for p in predictions])
     else:
         for p in predictions:
             print(prediction_line(p, threshold))
         print(predictions_summary(predictions, threshold))
+    if args.csv:  # after the results are shown: a file that cannot be written loses nothing
+        rows = write_csv(args.csv, predictions, args.top_k, threshold)
+        print(f"wrote {count(rows, 'prediction')} to {args.csv}",
+              file=sys.stderr if args.json else sys.stdout)
     return EXIT_OK if all(p.error is None for p in predictions) else EXIT_ERROR
 
 
@@ -376,9 +391,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("aborted", file=sys.stderr)
         return EXIT_CANCELLED
+    except BrokenPipeError:  # `transfer-gui backbones | head`: the reader has had enough
+        return _pipe_closed()
     except Exception as exc:  # noqa: BLE001 - _report re-raises what it does not know
         return _report(exc)
     return EXIT_OK
+
+
+def _pipe_closed() -> int:
+    """End quietly when the reader of the output went away: what is still buffered goes
+    nowhere (else Python complains again at exit), and the status is a pipe's (128 + 13)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_PIPE
 
 
 def _report(exc: Exception) -> int:

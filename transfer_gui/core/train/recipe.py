@@ -29,12 +29,15 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-def device_label(device: torch.device) -> str:
+def device_label(device: torch.device, processes: int = 1) -> str:
+    """Where a run trains, in words; `processes`: how many train it together (torchrun)."""
     if device.type == "cuda":
-        return f"GPU: {torch.cuda.get_device_name(device)}"
-    if device.type == "mps":
-        return "GPU: Apple MPS"
-    return f"CPU ({os.cpu_count()} cores)"
+        label = f"GPU: {torch.cuda.get_device_name(device)}"
+    elif device.type == "mps":
+        label = "GPU: Apple MPS"
+    else:
+        label = f"CPU ({os.cpu_count()} cores)"
+    return label if processes < 2 else f"{label}, {processes} processes"
 
 
 def amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
