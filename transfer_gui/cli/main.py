@@ -16,7 +16,7 @@ from .. import __version__
 from ..core import count
 from .exits import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, EXIT_PIPE, for_run
 from .inspect import add_inspect_parser, cmd_inspect
-from .launch import add_launch_parser, cmd_launch
+from .launch import LAUNCHER, add_launch_parser, cmd_launch, launcher
 from .options import (
     UsageError,
     add_recipe_args,
@@ -44,6 +44,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                                            "configuration's folder)")
     p.add_argument("--out", help="run folder to write")
     p.add_argument("--resume", metavar="RUN", help="continue a stopped or killed run")
+    p.add_argument("--continue", dest="continue_run", action="store_true",
+                   help="with --config and --out: continue RUN if it already holds a run, "
+                        "else start it (what launch scripts pass: every process decides "
+                        "alike as it starts)")
     p.add_argument("--config", metavar="RUN_CONFIG",
                    help="train exactly this saved configuration: a file the window exported "
                         "(File > Export run configuration), a run folder or its run.json")
@@ -187,6 +191,8 @@ def _check_train_args(args: argparse.Namespace) -> None:
     if not args.resume and not args.config and not args.data:
         raise UsageError("train needs DATA and --out RUN (or --config RUN_CONFIG --out RUN, "
                          "or --resume RUN)")
+    if args.continue_run and not args.config:
+        raise UsageError("--continue goes with --config RUN_CONFIG --out RUN")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -195,8 +201,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .console import ConsoleReporter
 
     ranks = Ranks.from_env()  # started by torchrun: one of several processes
-    if args.resume:
-        config, out = None, args.resume
+    # decided as each process starts: before any process of a launch can write the folder
+    resume = args.resume or (args.continue_run and (Path(args.out) / "run.json").is_file()
+                             and args.out)
+    if resume:
+        config, out = None, resume
     elif args.config:
         config, out = saved_config(args, vars(build_parser().parse_args(["train"]))), args.out
     else:
@@ -206,7 +215,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         clear_folder(out)  # refused while another process writes it
     speaks = [ConsoleReporter(as_json=args.json)] if ranks.main else []
     result = Trainer().fit(config, out, speaks, cancel=interruptible(ranks.main),
-                           resume=bool(args.resume), tensorboard=logs, ranks=ranks)
+                           resume=bool(resume), tensorboard=logs, ranks=ranks)
     return for_run(result.status)
 
 
@@ -381,8 +390,11 @@ def _openable(arg: str) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _safe_streams()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [LAUNCHER]:
+        return launcher(argv[1:])
     parser = build_parser()
-    args = parser.parse_args(opens_bare(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(opens_bare(argv))
     command = COMMANDS[args.command or "gui"]
     try:
         return command(args)

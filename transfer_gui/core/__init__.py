@@ -163,6 +163,7 @@ _WHERE: dict[str, str] = {
     "LAUNCH_SCRIPTS": "train.dist.scripts",
     "launch_next_step": "train.dist.scripts",
     "local_launch_command": "train.dist.scripts",
+    "LAUNCHER": "train.dist.scripts",
     "visible_gpus": "train.dist.scripts",
     "write_launch_script": "train.dist.scripts",
     "Trainer": "train.loop",
