@@ -83,6 +83,7 @@ class FitState:
     started: Any = None  # the `FitStarted` event, when not the usual one (a classic head)
     result: Any = None  # the `FitResult`, once the record is closed
     ranks: Ranks = SOLO  # the run's processes (`dist.context`): SOLO for one
+    threads: Any = None  # the run's CPU threads and loader workers (`threads.ThreadPlan`)
 
     @property
     def lr(self) -> float:

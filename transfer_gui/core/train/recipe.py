@@ -153,14 +153,6 @@ def _in_sequence(optimizer: torch.optim.Optimizer,
     return torch.optim.lr_scheduler.SequentialLR(optimizer, [s for _, s in parts], ends[:-1])
 
 
-def default_workers(device: torch.device) -> int:
-    """DataLoader workers: decoding in parallel pays off only with cores to spare."""
-    cores = os.cpu_count() or 1
-    if device.type == "cuda":
-        return min(8, max(cores - 1, 0))
-    return 0 if cores <= 2 else min(4, cores // 2)
-
-
 def lr_ratio_for(strategy: str) -> float:
     """Earliest trainable group's rate relative to the head: discriminative for fine-tuning."""
     return 0.1 if strategy == "fine-tune" else 1.0
