@@ -165,3 +165,5 @@ def test_the_bundles_launch_trains_on_two_processes(tmp_path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     meta = bundle.read_meta(tmp_path / "run")
     assert meta["status"] == "completed" and meta["processes"] == 2
+    assert meta["device"] == "CPU (" + str(os.cpu_count()) + " cores), 2 processes"
+    assert "training on CPU (" in done.stdout and "cores), 2 processes:" in done.stdout
