@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# every run in the tests (and their child processes) on the same threads, whatever the load:
+# results compared across processes stay identical, and no run measures the machine
+os.environ.setdefault("TRANSFER_GUI_THREADS", str(min(2, os.cpu_count() or 1)))
 sys.path.insert(0, str(Path(__file__).parent))
 
 from imagegen import make_dataset

@@ -80,6 +80,7 @@ def die_at(rank: str, step: int) -> None:
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
+    os.environ["TRANSFER_GUI_THREADS"] = "1"  # each run's thread plan keeps it
     install(Path(sys.argv[1]))
     install_plain(Path(sys.argv[1]))
     if os.environ.get("DDP_DUMP"):

@@ -171,7 +171,7 @@ def test_empty_folder_and_single_class_are_refused_clearly(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
     code, out, _ = cli(capsys, "check-data", empty, "--json")
-    assert code == 0 and "no class folders" in json.loads(out)["problems"][0]["reason"]
+    assert code == 1 and "no class folders" in json.loads(out)["problems"][0]["reason"]
     code, _, err = cli(capsys, "train", empty, "--out", tmp_path / "r1", "--backbone", "tiny_cnn")
     assert code == 1 and "no class folders" in err
     one = badcorpus.one_class(tmp_path / "one")

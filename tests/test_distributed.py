@@ -155,7 +155,7 @@ def test_the_slurm_script_names_the_config_and_holds_the_torchrun_line(tmp_path:
     launch = [line for line in text.splitlines() if "torchrun" in line and "srun" in line]
     assert len(launch) == 1
     for part in ("--nnodes=\"$SLURM_NNODES\"", "--nproc-per-node=4", "--rdzv-backend=c10d",
-                 "--rdzv-endpoint=\"$HEAD_NODE:29500\"", "-m transfer_gui train"):
+                 "--rdzv-endpoint=\"$HEAD_NODE:$PORT\"", "-m transfer_gui train"):
         assert part in launch[0]
 
 

@@ -85,3 +85,28 @@ def test_all_gpus_starts_torchrun_and_follows_the_run(qtbot, window, shapes_dir,
     assert stopped == [True]
     page.elsewhere.finished.emit(130)  # torchrun ended after the stop
     assert not page.running and not window.state.training
+
+
+def test_all_gpus_when_torchrun_cannot_start_says_so_and_stops_training(
+        qtbot, window, shapes_dir, tmp_path, monkeypatch) -> None:
+    """The launcher's program is missing (a broken environment, an app bundle started the
+    wrong way): QProcess never finishes, so the page must hear its error."""
+    from transfer_gui.ui.launch import local
+    from transfer_gui.ui.pages import train_page
+
+    missing = str(tmp_path / "no-python-here")
+    monkeypatch.setattr(local, "local_launch_command", lambda n, c, o: [missing, "-m", "x"])
+    errors: list[tuple[str, str]] = []
+    monkeypatch.setattr(train_page, "show_error", lambda _p, title, text, *a: errors.append(
+        (title, text)))
+    open_data(qtbot, window, shapes_dir, monkeypatch)
+    page = window.train_page
+    page.watch_requested.disconnect()  # no watch window for this test
+    page.run_on.set_gpus(2)
+    page.run_on.choose(GPUS)
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not page.running, timeout=10_000)
+    assert not window.state.training and page.start_button.isEnabled()
+    assert errors and errors[0][0] == "Cannot start training" and missing in errors[0][1]
+    assert "Could not start" in page.status.text()
+    assert missing in page.log.toPlainText()

@@ -3,6 +3,7 @@ curves as the live Train page, and the ended run becomes the current run."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -153,3 +154,37 @@ def test_export_run_configuration_writes_what_train_config_reads(window, tmp_pat
                   if a.text() == "Export run &configuration…")
     action.trigger()
     assert load_run_config(path) == window.state.config
+
+
+def test_watch_says_a_killed_run_stopped_and_drops_its_time_left(
+        window, qtbot, shapes_dir, tmp_path, monkeypatch):
+    """`kill -9` of the command-line writer: run.json still says running, but the view sees
+    that nothing holds the folder and says the run stopped, without a time left."""
+    import signal
+
+    run = tmp_path / "killed"
+    monkeypatch.setattr(watch, "POLL_MS", 50)
+    tiny = Path(get_spec("tiny_cnn").bundled()).parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    child = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "trainchild.py"), str(tiny), "train",
+         str(shapes_dir), "--out", str(run), "--backbone", "tiny_cnn", "--strategy", "full",
+         "--no-probe-first", "--epochs", "40", "--batch-size", "8"],
+        stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env)
+    try:
+        wait_until(qtbot, lambda: (run / EVENTS).is_file(), 120)
+        view = window.watch_run(str(run))
+        wait_until(qtbot, lambda: view.plots.step_raw.n >= 3, 120)
+        assert " left" in view.status.text()  # a live run: its time left
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=60)
+    assert json.loads((run / "run.json").read_text())["status"] == "running"
+    wait_until(qtbot, lambda: view._said_ended == "interrupted", 30)
+    text = view.status.text()
+    assert "stopped without finishing" in text and " left" not in text
+    assert f"train --resume {os.path.normpath(run)}" in text
+    assert "ended (interrupted)" in view.where.text()
+    assert view.live.clock.remaining() is None
+    assert window.state.run_dir == os.path.normpath(run)
+    view.close()

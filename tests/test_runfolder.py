@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import time
 from collections import namedtuple
 from pathlib import Path
 
@@ -20,7 +22,8 @@ from transfer_gui.core.data import imagecache
 from transfer_gui.core.events import Callback, EpochEnded, Message, Recorder
 from transfer_gui.core.io import bundle, diskspace
 from transfer_gui.core.io.diskspace import NotEnoughSpace
-from transfer_gui.core.io.runlock import INFO, FolderBusy, RunLock, busy
+from transfer_gui.core.io.runlock import INFO, FolderBusy, RunLock, busy, writer_gone
+from transfer_gui.core.io.runmeta import run_info
 from transfer_gui.core.models.backbones import get_spec
 from transfer_gui.core.train import best, features, runrecord
 from transfer_gui.core.train.loop import Trainer, TrainingFailed
@@ -214,10 +217,20 @@ def test_a_killed_writer_is_taken_over_by_resume(shapes_dir, tmp_path, capsys):
                          "tiny_cnn", "--strategy", "full", "--epochs", "3", "--batch-size",
                          "8", "--workers", "2"])  # data loader children share the lock
     wait_for_step(child, 2)
+    assert run_info(run).status == "running" and not writer_gone(run)
     os.kill(child.pid, signal.SIGKILL)
     child.wait(timeout=60)
     assert (run / INFO).exists()  # the dead writer's note is still there
     assert busy(run) is None
+    assert bundle.read_meta(run)["status"] == "running"  # what the record says, but
+    assert writer_gone(run) and run_info(run).status == "interrupted"  # nothing writes it
+    note = json.loads((run / INFO).read_text())  # as if written on another computer: only
+    (run / INFO).write_text(json.dumps({**note, "host": "elsewhere"}))  # the lock can tell
+    deadline = time.monotonic() + 30  # (the killed writer's loader children let go of it)
+    while not writer_gone(run) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert run_info(run).status == "interrupted"
+    (run / INFO).write_text(json.dumps(note))
     assert main(["train", "--resume", str(run)]) == 0
     err = capsys.readouterr().err
     assert f"took over {run} from process {child.pid} on this computer since " in err, err

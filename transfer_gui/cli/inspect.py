@@ -16,8 +16,11 @@ def add_inspect_parser(sub: argparse._SubParsersAction) -> None:
                     "confident learning), and near-duplicate pairs. Fill the label-issues "
                     "CSV's 'action' column (exclude, or a class name) and pass it to "
                     "`train --review` to apply it.")
-    p.add_argument("data")
+    p.add_argument("data", help="image folder (one sub-folder per class) or labels CSV")
     p.add_argument("--val", metavar="DIR", help="a separate validation folder")
+    p.add_argument("--task", metavar="COLUMN",
+                   help="with a labels CSV: the column whose classes are inspected (default "
+                        "the first)")
     p.add_argument("--backbone", default="efficientnet_lite0",
                    help="the network whose features are used (default %(default)s)")
     p.add_argument("--map", metavar="PNG", help="write the map as a picture")
@@ -42,7 +45,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
     reporter = ConsoleReporter(as_json=args.json)
     cancel = interruptible()
-    result = inspect_data(DataConfig(root=args.data, val_dir=args.val), args.backbone,
+    data = DataConfig(root=args.data, val_dir=args.val, task=args.task)
+    result = inspect_data(data, args.backbone,
                           args.seed, args.method, args.threshold, args.device, [reporter], cancel)
     inspection_files(result, args.map, args.label_issues, args.near_duplicates)
     summary = inspection_summary(result)

@@ -13,8 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..core import LAUNCHER  # `transfer-gui torchrun ...`: how the app bundle runs torchrun
 from .exits import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK
 from .options import UsageError
+
+__all__ = ["LAUNCHER", "add_launch_parser", "cmd_launch", "launcher"]
 
 
 def add_launch_parser(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +44,12 @@ def add_launch_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hours", type=float, default=24.0,
                    help="--script: the job's time limit in hours (default 24)")
     p.add_argument("--partition", default="", help="--script: the SLURM partition")
+    p.add_argument("--cpus-per-task", type=int, default=0, metavar="N",
+                   help="--script slurm: CPU cores to ask for on each node (default: the "
+                        "cluster's default; each process sizes its threads to what it gets)")
+    p.add_argument("--port", type=int, default=0,
+                   help="--script: the rendezvous port on the first node (default: derived "
+                        "from the SLURM job id, or from the run folder's name)")
     p.add_argument("--script-out", metavar="FILE",
                    help="--script: where to write it (default beside the configuration)")
     p.add_argument("--json", action="store_true",
@@ -62,8 +71,11 @@ def _write(args: argparse.Namespace, config: Path) -> int:
 
     if args.nodes < 1 or args.gpus_per_node < 1 or args.hours <= 0:
         raise UsageError("--nodes and --gpus-per-node take 1 or more, --hours more than 0")
+    if args.cpus_per_task < 0 or not 0 <= args.port < 65536:
+        raise UsageError("--cpus-per-task takes 0 or more, --port 1 to 65535 (0: derived)")
     out = Path(args.out) if args.out else config.with_name(config.stem)
-    cluster = Cluster(args.nodes, args.gpus_per_node, args.hours, args.partition)
+    cluster = Cluster(args.nodes, args.gpus_per_node, args.hours, args.partition,
+                      args.cpus_per_task, args.port)
     path = write_launch_script(args.script, config, out, cluster, args.script_out)
     step = launch_next_step(args.script, path, cluster)
     if args.json:
@@ -109,6 +121,16 @@ def _run_here(args: argparse.Namespace, config: Path) -> int:
 
 
 _stopped = [False]
+
+
+def launcher(argv: list[str]) -> int:
+    """`transfer-gui torchrun ARGS`: PyTorch's launcher (`torch.distributed.run`) with ARGS. The
+    app bundle has no Python to run `-m torch.distributed.run` with, so its own executable runs
+    the launcher, and the launcher starts the executable for each process (`--no-python`)."""
+    from torch.distributed.run import main as run
+
+    run(argv)
+    return EXIT_OK
 
 
 def _child(command: list[str]) -> int:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from .. import __version__
 from ..core import count
-from .exits import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, for_run
+from .exits import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, EXIT_PIPE, for_run
 from .inspect import add_inspect_parser, cmd_inspect
-from .launch import add_launch_parser, cmd_launch
+from .launch import LAUNCHER, add_launch_parser, cmd_launch, launcher
 from .options import (
     UsageError,
     add_recipe_args,
@@ -42,6 +42,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                                            "configuration's folder)")
     p.add_argument("--out", help="run folder to write")
     p.add_argument("--resume", metavar="RUN", help="continue a stopped or killed run")
+    p.add_argument("--continue", dest="continue_run", action="store_true",
+                   help="with --config and --out: continue RUN if it already holds a run, "
+                        "else start it (what launch scripts pass: every process decides "
+                        "alike as it starts)")
     p.add_argument("--config", metavar="RUN_CONFIG",
                    help="train exactly this saved configuration: a file the window exported "
                         "(File > Export run configuration), a run folder or its run.json")
@@ -112,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_check_data(args: argparse.Namespace) -> int:
-    from ..core import scan_data
+    """The scan's report; exits with an error when `train` would refuse the data."""
+    from ..core import scan_data, untrainable
     from .console import ConsoleReporter, print_json, table
     from .tasks import print_scan_tasks, task_rows
 
@@ -120,6 +125,8 @@ def cmd_check_data(args: argparse.Namespace) -> int:
                      callbacks=[ConsoleReporter(as_json=args.json)], task=args.task)
     counts = scan.counts()
     total = max(sum(counts), 1)
+    refused = untrainable(scan)
+    status = EXIT_ERROR if refused else EXIT_OK
     if args.json:
         print_json({
             "root": scan.root, "layout": scan.layout, "layout_text": scan.layout_text(),
@@ -128,8 +135,9 @@ def cmd_check_data(args: argparse.Namespace) -> int:
             "classes": [{"name": n, "count": c} for n, c in zip(scan.classes, counts, strict=True)],
             **({"tasks": task_rows(scan)} if scan.tasks else {}),
             "problems": _problem_rows(scan.problems),
+            "trainable": refused is None, **({"cannot_train": refused} if refused else {}),
         })
-        return EXIT_OK
+        return status
     print(f"{scan.root}: {scan.summary()}")
     print(f"layout: {scan.layout_text()}\n")
     if scan.tasks:
@@ -138,7 +146,9 @@ def cmd_check_data(args: argparse.Namespace) -> int:
         table([[n, c, f"{100 * c / total:.1f} %"]
                for n, c in zip(scan.classes, counts, strict=True)], ["class", "images", "share"])
     _print_problems(scan.problems)
-    return EXIT_OK
+    if refused:
+        print(f"\ncannot train: {refused}")
+    return status
 
 
 def _problem_rows(problems: list) -> list[dict[str, str]]:
@@ -152,22 +162,34 @@ def _print_problems(problems: list) -> None:
             print(f"  {p.severity:7}  {p.path}: {p.reason}")
 
 
+def _check_train_args(args: argparse.Namespace) -> None:
+    """The combinations of `train`'s arguments that make no sense, said before torch loads."""
+    if args.resume and args.config:
+        raise UsageError("--resume continues a run with its own configuration: leave out "
+                         "--config")
+    if not args.resume and not args.out:
+        raise UsageError("train needs DATA and --out RUN (or --config RUN_CONFIG --out RUN, "
+                         "or --resume RUN)")
+    if not args.resume and not args.config and not args.data:
+        raise UsageError("train needs DATA and --out RUN (or --config RUN_CONFIG --out RUN, "
+                         "or --resume RUN)")
+    if args.continue_run and not args.config:
+        raise UsageError("--continue goes with --config RUN_CONFIG --out RUN")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    _check_train_args(args)  # first: a usage error costs no torch import
     from ..core import Ranks, Trainer, clear_folder
     from .console import ConsoleReporter
 
     ranks = Ranks.from_env()  # started by torchrun: one of several processes
-
-    if args.resume:
-        if args.config:
-            raise UsageError("--resume continues a run with its own configuration: "
-                             "leave out --config")
-        config, out = None, args.resume
-    elif args.config and args.out:
+    # decided as each process starts: before any process of a launch can write the folder
+    resume = args.resume or (args.continue_run and (Path(args.out) / "run.json").is_file()
+                             and args.out)
+    if resume:
+        config, out = None, resume
+    elif args.config:
         config, out = saved_config(args, vars(build_parser().parse_args(["train"]))), args.out
-    elif not args.data or not args.out:
-        raise UsageError("train needs DATA and --out RUN (or --config RUN_CONFIG --out RUN, "
-                         "or --resume RUN)")
     else:
         config, out = with_review(train_config(args), args.review), args.out
     logs = tensorboard_dir(args, out)
@@ -175,7 +197,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         clear_folder(out)  # refused while another process writes it
     speaks = [ConsoleReporter(as_json=args.json)] if ranks.main else []
     result = Trainer().fit(config, out, speaks, cancel=interruptible(ranks.main),
-                           resume=bool(args.resume), tensorboard=logs, ranks=ranks)
+                           resume=bool(resume), tensorboard=logs, ranks=ranks)
     return for_run(result.status)
 
 
@@ -288,8 +310,11 @@ def _openable(arg: str) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _safe_streams()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [LAUNCHER]:
+        return launcher(argv[1:])
     parser = build_parser()
-    args = parser.parse_args(opens_bare(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(opens_bare(argv))
     command = COMMANDS[args.command or "gui"]
     try:
         return command(args)
@@ -298,9 +323,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("aborted", file=sys.stderr)
         return EXIT_CANCELLED
+    except BrokenPipeError:  # `transfer-gui backbones | head`: the reader has had enough
+        return _pipe_closed()
     except Exception as exc:  # noqa: BLE001 - _report re-raises what it does not know
         return _report(exc)
     return EXIT_OK
+
+
+def _pipe_closed() -> int:
+    """End quietly when the reader of the output went away: what is still buffered goes
+    nowhere (else Python complains again at exit), and the status is a pipe's (128 + 13)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_PIPE
 
 
 def _report(exc: Exception) -> int:

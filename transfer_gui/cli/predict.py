@@ -4,6 +4,7 @@ own ImageNet head; one line per image (or JSON, or a CSV file) and a summary."""
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 from ..core import count
@@ -52,14 +53,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     threshold = args.uncertain_below / 100
     predictions = predictor.predict_paths(expand_inputs(inputs, interleave=False),
                                           top_k=args.top_k)
-    if args.csv:
-        write_csv(args.csv, predictions, args.top_k, threshold)
     if args.json:
         print_json([p.to_dict(threshold) for p in predictions])
     else:
         for p in predictions:
             print(prediction_line(p, threshold))
         print(predictions_summary(predictions, threshold))
+    if args.csv:  # after the results are shown: a file that cannot be written loses nothing
+        rows = write_csv(args.csv, predictions, args.top_k, threshold)
+        print(f"wrote {count(rows, 'prediction')} to {args.csv}",
+              file=sys.stderr if args.json else sys.stdout)
     return EXIT_OK if all(p.error is None for p in predictions) else EXIT_ERROR
 
 

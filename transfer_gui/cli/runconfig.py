@@ -20,7 +20,8 @@ def saved_config(args: argparse.Namespace, defaults: dict[str, Any]) -> RunConfi
     the parser's `defaults` for `train`) is refused."""
     from ..core import DataConfig, load_run_config
 
-    own = {"data", "out", "resume", "config", "overwrite", "json", "tensorboard"}
+    own = {"data", "out", "resume", "config", "overwrite", "json", "tensorboard",
+           "continue_run"}
     changed = sorted(k for k, v in vars(args).items()
                      if k not in own and k in defaults and defaults[k] != v)
     if changed:

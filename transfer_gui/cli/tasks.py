@@ -29,7 +29,8 @@ def print_tasks(tasks: dict[str, dict[str, Any]]) -> None:
                    for r in figures["per_label"]],
                   ["label", "precision", "recall", "F1", "AP", "threshold", "support"])
             continue
-        print(f"accuracy {figures['accuracy']:.2%}   macro F1 {figures['macro_f1']:.3f}\n")
+        print(f"accuracy {figures['accuracy']:.2%}   balanced accuracy "
+              f"{figures['balanced_accuracy']:.2%}   macro F1 {figures['macro_f1']:.3f}\n")
         table([[c["class"], f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}",
                 c["support"]] for c in figures["per_class"]],
               ["class", "precision", "recall", "F1", "support"])

@@ -56,6 +56,7 @@ from .data.labels import LabelTask as LabelTask
 from .data.labels import csv_file as csv_file
 from .data.labels import scan_data as scan_data
 from .data.labels import task_counts as task_counts
+from .data.labels import untrainable as untrainable
 from .data.scan import FolderScan as FolderScan
 from .data.scan import scan_folder as scan_folder
 from .data.split import relative_name as relative_name
@@ -104,6 +105,7 @@ from .io.review import ReviewError as ReviewError
 from .io.review import read_review as read_review
 from .io.review import review_mark as review_mark
 from .io.runlock import clear_folder as clear_folder
+from .io.runmeta import INTERRUPTED as INTERRUPTED
 from .io.runmeta import RunError as RunError
 from .io.runmeta import RunInfo as RunInfo
 from .io.runmeta import can_resume as can_resume
@@ -113,6 +115,7 @@ from .io.runmeta import run_revision as run_revision
 from .io.runmeta import save_run_config as save_run_config
 from .io.runmeta import saved_weights as saved_weights
 from .io.steplog import read_steps as read_steps
+from .io.writer import writer_gone as writer_gone
 from .models.backbones import get_spec as get_spec
 from .models.backbones import list_specs as list_specs
 from .models.freezing import ModelLayout as ModelLayout
@@ -143,6 +146,7 @@ from .schema import option_named as option_named
 from .schema import options_of as options_of
 from .timeleft import TimeLeft as TimeLeft
 from .train.dist.scripts import LAUNCH_SCRIPTS as LAUNCH_SCRIPTS
+from .train.dist.scripts import LAUNCHER as LAUNCHER
 from .train.dist.scripts import Cluster as Cluster
 from .train.dist.scripts import launch_next_step as launch_next_step
 from .train.dist.scripts import local_launch_command as local_launch_command
@@ -166,5 +170,3 @@ from .wording import count as count
 from .wording import format_count as format_count
 from .wording import human_duration as human_duration
 from .wording import share as share
-
-__all__: list[str]

@@ -22,8 +22,11 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     sweep(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp",
-                               dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp",
+                                   dir=target.parent)
+    except OSError as exc:
+        raise _naming(exc, target) from None
     os.close(fd)
     os.chmod(tmp, _mode_for(target))
     try:
@@ -31,10 +34,20 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         _fsync(tmp)
         os.replace(tmp, target)
         _fsync_dir(target.parent)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise (_naming(exc, target) if exc.filename == tmp else exc) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _naming(exc: OSError, target: Path) -> OSError:
+    """`exc` about the temporary file, told of the file the user asked for: the temporary
+    name means nothing to them."""
+    return type(exc)(exc.errno, exc.strerror or "cannot be written", str(target))
 
 
 def sweep(target: Path) -> int:

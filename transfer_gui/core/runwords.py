@@ -11,7 +11,8 @@ from .events import EpochEnded, FitEnded, FitStarted, Message
 from .wording import count, human_duration
 
 ENDINGS = {"completed": "Finished", "cancelled": "Stopped",
-           "early-stopped": "Stopped early (no more improvement)", "failed": "Failed"}
+           "early-stopped": "Stopped early (no more improvement)", "failed": "Failed",
+           "interrupted": "Interrupted (its process ended without closing the run)"}
 FINISHED = ("completed", "early-stopped")  # a run that ended by itself, its model saved
 
 

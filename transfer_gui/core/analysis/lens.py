@@ -18,7 +18,8 @@ import numpy as np
 
 from ..config import DataConfig
 from ..data.datasets import Preprocess
-from ..data.scan import FolderScan, Problem, Sample, require_trainable, scan_folder
+from ..data.labels import scan_data
+from ..data.scan import DataError, FolderScan, Problem, Sample, require_trainable
 from ..data.split import relative_name, training_split
 from ..events import CancelToken, Task
 from ..io.bundle import load_run
@@ -82,8 +83,13 @@ def data_features(data: DataConfig | str, backbone: str = "efficientnet_lite0",
     """The frozen pretrained backbone's features of every usable image of the folder."""
     task = Task.of(callbacks, cancel)
     data = DataConfig(root=data) if isinstance(data, str) else data
-    scan = scan_folder(data.root, verify=True, val_dir=data.val_dir, callbacks=task)
+    scan = scan_data(data.root, verify=True, val_dir=data.val_dir, callbacks=task,
+                     task=data.task)
     require_trainable(scan)
+    if scan.tasks and scan.tasks[0].multi_label:
+        raise DataError(f"column {scan.tasks[0].name!r} of {data.root} gives several labels "
+                        "per image: inspecting needs one class per image (--task picks a "
+                        "column)")
     samples, split = _split(scan, data)
     spec = get_spec(backbone)
     pre = Preprocess.for_backbone(spec)

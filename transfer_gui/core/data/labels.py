@@ -25,7 +25,15 @@ from typing import Any
 from ..config import ConfigError
 from ..events import CancelToken, Task
 from .images import is_supported, unsupported_reason
-from .scan import DataError, FolderScan, Problem, Sample, scan_folder, verify_files
+from .scan import (
+    DataError,
+    FolderScan,
+    Problem,
+    Sample,
+    require_trainable,
+    scan_folder,
+    verify_files,
+)
 
 LABELS_FILE = "labels.csv"
 SEPARATORS = re.compile(r"[;|]")
@@ -88,7 +96,8 @@ def scan_data(
     table = csv_file(data)
     if table is None:
         if Path(data).suffix.lower() == ".csv":
-            raise DataError(f"{data} is not a readable CSV file")
+            there = os.path.lexists(data)
+            raise DataError(f"{data} {'is not a readable CSV file' if there else 'does not exist'}")
         if task:
             raise DataError(f"--task {task} needs a labels CSV: {data} is an image folder")
         return scan_folder(data, verify, val_dir, callbacks, cancel)
@@ -324,3 +333,23 @@ def task_weights(text: str, names: Sequence[str]) -> list[float]:
                               f"{', '.join(names)})", field="task_weights")
         weights[name] = weight
     return [weights[n] for n in names]
+
+
+def require_tasks(tasks: list[LabelTask]) -> None:
+    """Refuse a labels CSV's further columns that cannot train a classifier."""
+    for t in tasks[1:]:
+        if len(t.classes) < 2 and not t.multi_label:
+            raise DataError(f"column {t.name!r} has fewer than two classes with usable images: "
+                            "a classifier needs at least two (--task picks the columns to "
+                            "train)")
+
+
+def untrainable(scan: FolderScan) -> str | None:
+    """Why `train` would refuse the scanned data (no classes, no usable image, a single
+    class), or None when it can train."""
+    try:
+        require_trainable(scan)
+        require_tasks(scan.tasks)
+    except DataError as exc:
+        return str(exc)
+    return None

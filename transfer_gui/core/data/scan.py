@@ -104,6 +104,12 @@ def _subdirs(folder: Path) -> list[Path]:
     return [p for p in entries if not is_ignored(p.name) and _is_dir(p)]
 
 
+def no_folder(path: str | os.PathLike[str], what: str = "") -> DataError:
+    """The error for a folder that is not there: missing (a typo) or something else."""
+    missing = not os.path.lexists(path)
+    return DataError(f"{what}{path} {'does not exist' if missing else 'is not a folder'}")
+
+
 def _is_dir(path: Path) -> bool:
     try:
         return path.is_dir()
@@ -191,7 +197,9 @@ def scan_folder(
     task = Task.of(callbacks, cancel)
     root_path = Path(root)
     if not _is_dir(root_path):
-        raise DataError(f"{root} is not a folder")
+        raise no_folder(root)
+    if val_dir and not _is_dir(Path(val_dir)):
+        raise no_folder(val_dir, "the validation folder ")
     problems: list[Problem] = []
     split = SplitDirs(root_path, Path(val_dir), None) if val_dir else find_split_dirs(root_path)
     layout = split.layout if split else "classes"

@@ -9,7 +9,7 @@ import random
 from collections import defaultdict
 from collections.abc import Iterable
 
-from .scan import FolderScan, Sample
+from .scan import DataError, FolderScan, Sample
 
 
 def split_samples(
@@ -63,6 +63,26 @@ def relabel_pairs(relabel: Iterable[str]) -> dict[str, str]:
         if sep and name and label:
             pairs[name] = label
     return pairs
+
+
+def review_effect(scan: FolderScan, exclude: Iterable[str] = (),
+                  relabel: Iterable[str] = ()) -> tuple[int, int, int]:
+    """(images left out, images relabelled, names found nowhere) of a review on `scan`. A
+    relabel to a class the data does not have is refused, by name: it is a typo (a review CSV's
+    action is "exclude" or a class), and ignoring it would train on the wrong label."""
+    moves = relabel_pairs(relabel)
+    wrong = sorted({label for label in moves.values() if label not in scan.classes})
+    if wrong:
+        name = next(n for n, label in moves.items() if label == wrong[0])
+        raise DataError(f"the review's action {wrong[0]!r} (for {name}) is neither 'exclude' "
+                        f"nor a class of {scan.root} ({', '.join(scan.classes)})")
+    names = {relative_name(scan.root, s.path): s for s in scan.samples}
+    index = {c: i for i, c in enumerate(scan.classes)}
+    left_out = sum(n in names for n in set(exclude))
+    moved = sum(n in names and n not in set(exclude) and names[n].label != index[label]
+                for n, label in moves.items())
+    missing = sum(n not in names for n in {*exclude, *moves})
+    return left_out, moved, missing
 
 
 def curated(scan: FolderScan, exclude: Iterable[str] = (),

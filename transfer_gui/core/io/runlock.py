@@ -6,26 +6,30 @@ system has it, a lock file elsewhere) for as long as it writes the folder, and s
 who holds the folder. The operating system drops the lock of a process that dies, so a folder
 left by a killed run is simply taken over; its stale `.lock.json` is recognised and reported.
 Readers (evaluate, predict, compare, a window watching a run) never take the lock and never wait.
+
+A reader can still tell a run that is no longer written (`writer_gone`): its `run.json` says
+"running" while nothing holds the lock (a writer killed with SIGKILL, or its computer gone),
+so the run is reported as interrupted (`runmeta.run_info`), resumable, not as running.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from .. import atomic
 from ..events import Task
 from .runmeta import RunError
+from .writer import INFO, LOCK, READER_WAIT, Holder, busy, holder, writer_gone
 
-LOCK = ".lock"
-INFO = ".lock.json"
+__all__ = ["INFO", "LOCK", "FolderBusy", "Holder", "RunLock", "busy", "clear_folder", "holder",
+           "writer_gone"]
+
 ORPHAN_WAIT = 10.0  # seconds: children of a killed writer (data loaders) may hold it a moment
 
 
@@ -37,46 +41,6 @@ class FolderBusy(RunError):
     def __init__(self, message: str, holder: Holder | None) -> None:
         super().__init__(message)
         self.holder = holder
-
-
-@dataclass(frozen=True)
-class Holder:
-    """Who writes (or wrote) a run folder."""
-
-    pid: int
-    host: str
-    started: float  # time.time()
-    command: str = ""
-
-    def here(self) -> bool:
-        return self.host == socket.gethostname()
-
-    def alive(self) -> bool:
-        """False only when it surely ended: a process of this computer that no longer runs."""
-        return not self.here() or atomic.process_alive(self.pid)
-
-    def describe(self) -> str:
-        day = time.localtime(self.started)
-        when = time.strftime("%H:%M" if day[:3] == time.localtime()[:3] else "%Y-%m-%d %H:%M",
-                             day)
-        where = "this computer" if self.here() else f"the computer {self.host!r}"
-        return f"process {self.pid} on {where} since {when}"
-
-
-def holder(folder: str | os.PathLike[str]) -> Holder | None:
-    """Who last said it writes `folder` (a reader's view: no lock is taken)."""
-    try:
-        data = json.loads((Path(folder) / INFO).read_text(encoding="utf-8"))
-        return Holder(int(data["pid"]), str(data["host"]), float(data["started"]),
-                      str(data.get("command", "")))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def busy(folder: str | os.PathLike[str]) -> Holder | None:
-    """The live writer of `folder`, if one says so (for readers: may be a moment stale)."""
-    found = holder(folder)
-    return found if found is not None and found.alive() and found.pid != os.getpid() else None
 
 
 class RunLock:
@@ -94,7 +58,8 @@ class RunLock:
         self._created = not self.folder.exists()
         self.folder.mkdir(parents=True, exist_ok=True)
         before = holder(self.folder)
-        if not self._try(0) and not (before and not before.alive() and self._try(ORPHAN_WAIT)):
+        orphan = before is not None and not before.alive()
+        if not self._try(READER_WAIT) and not (orphan and self._try(ORPHAN_WAIT)):
             raise FolderBusy(_busy_text(self.folder, holder(self.folder)), holder(self.folder))
         try:
             if before is not None and before.pid != os.getpid() and task is not None:

@@ -12,6 +12,7 @@ from .. import atomic
 from ..config import RunConfig
 from ..errors import UserError
 from ..schema import ConfigError
+from .writer import writer_gone
 
 META = "run.json"
 WEIGHTS = "model.safetensors"
@@ -93,9 +94,18 @@ class RunInfo:
         return os.path.basename(os.path.normpath(self.folder))
 
 
+INTERRUPTED = "interrupted"  # run.json says running, but its writer is gone
+
+
 def run_info(run_dir: str | os.PathLike[str]) -> RunInfo:
-    """A run folder's figures; RunError when it is no readable run folder."""
+    """A run folder's figures; RunError when it is no readable run folder. A run whose
+    run.json says "running" while its writer is gone (killed, its computer stopped:
+    `runlock.writer_gone`) is "interrupted"."""
+    # the lock first: a writer holds it from before run.json says "running" until after it
+    # says how the run ended, so free before a read that still says "running" means killed
+    gone = writer_gone(run_dir)
     meta = read_meta(run_dir)
+    status = str(meta.get("status", "?"))
     config = v if isinstance(v := meta.get("config"), dict) else {}
     best = v if isinstance(v := meta.get("best"), dict) else {}
     acc = best.get("val_acc")
@@ -105,7 +115,7 @@ def run_info(run_dir: str | os.PathLike[str]) -> RunInfo:
         classes=tuple(str(c) for c in meta["classes"] or ()),
         image_size=int((meta["preprocess"] or {}).get("image_size") or 0),
         strategy=str((config.get("model") or {}).get("strategy") or ""),
-        status=str(meta.get("status", "?")),
+        status=INTERRUPTED if status == "running" and gone else status,
         epochs_done=int(meta.get("epochs_done") or 0),
         best_val_acc=float(acc) if isinstance(acc, int | float) else None,
         history=tuple(r for r in history if isinstance(r, dict)),

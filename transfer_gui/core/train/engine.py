@@ -27,6 +27,7 @@ from .prepare import Prepared, on_features
 from .recipe import amp_dtype, channels_last_for, configure_device
 from .sources import build_source
 from .steps import EpochMeter, Optim, Scores, Stepper, evaluate_batches
+from .threads import apply_plan, plan_threads
 
 
 def open_fit(prep: Prepared, device: torch.device, task: Task) -> FitState:
@@ -34,11 +35,14 @@ def open_fit(prep: Prepared, device: torch.device, task: Task) -> FitState:
     cfg = prep.config.train
     model = prep.model.to(device)
     configure_device(device)
+    threads = plan_threads(device.type, cfg.num_workers)
+    apply_plan(threads)
+    task.message("info", threads.text())
     channels_last = channels_last_for(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     return FitState(task, prep, model, device, amp_dtype(device, cfg.mixed_precision),
-                    channels_last, on_features(prep), cfg.epochs or 1)
+                    channels_last, on_features(prep), cfg.epochs or 1, threads=threads)
 
 
 def run_epochs(fit: FitState, hooks: Hooks) -> str:

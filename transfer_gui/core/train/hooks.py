@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ..models.backbones import TransferNet
     from ..models.kinds import HeadKind
     from .prepare import Prepared
+    from .threads import ThreadPlan
 
 
 class Stepping(Protocol):
@@ -107,6 +108,7 @@ class FitState:
     started: FitStarted | None = None  # the start event, when not the usual one (classic)
     result: Ending | None = None  # the `FitResult`, once the record is closed
     ranks: Ranks = SOLO  # the run's processes (`ranks`): SOLO for one
+    threads: ThreadPlan | None = None  # the run's CPU threads and loader workers
 
     @property
     def batch_source(self) -> BatchSource:

@@ -147,7 +147,8 @@ def _fit(config: RunConfig | None, out: Path, task: Task, resume: bool,
             prep = with_enough_steps(prep, task)
     state = open_fit(prep, device, task)
     state.ranks = ranks
-    record = (RunRecord if ranks.main else Follower)(out, state.model, device_label(device),
+    record = (RunRecord if ranks.main else Follower)(out, state.model,
+                                                     device_label(device, ranks.world),
                                                      events)
     state.task = task.adding(record.steps)  # the run folder keeps every step
     parts = [*together(state, ranks, local),

@@ -16,15 +16,14 @@ from ..config import CLASSIC_STRATEGIES, LPFT_MIN_STEPS, ConfigError, RunConfig,
 from ..data.balance import WORDS, class_counts, resolve_balance
 from ..data.batches import epoch_order
 from ..data.datasets import Preprocess
-from ..data.labels import LabelTask, needs_targets, scan_data, task_weights
+from ..data.labels import LabelTask, needs_targets, require_tasks, scan_data, task_weights
 from ..data.scan import (
-    DataError,
     FolderScan,
     Sample,
     require_trainable,
     without_empty_classes,
 )
-from ..data.split import training_split
+from ..data.split import review_effect, training_split
 from ..events import CancelToken, Task
 from ..io import bundle
 from ..models.backbones import TransferNet, get_spec
@@ -94,10 +93,11 @@ def prepare(
             scan = scan_data(config.data.root, verify=True, val_dir=config.data.val_dir,
                              callbacks=task, task=config.data.task)
         require_trainable(scan)
-        _require_tasks(scan.tasks)
+        require_tasks(scan.tasks)
         scan, dropped = without_empty_classes(scan)
         _report_problems(scan, task, dropped)
         data = config.data
+        _report_review(scan, task, data.exclude, data.relabel)
         train, val = training_split(scan, data.val_split, data.seed, data.folder_split,
                                      data.exclude, data.relabel)
         classes, tasks = scan.classes, scan.tasks
@@ -123,14 +123,6 @@ def task_heads(dim: int, tasks: list[LabelTask], weights: str = "") -> MultiHead
     names = [t.name for t in tasks]
     return MultiHead(dim, names, [len(t.classes) for t in tasks],
                      [t.multi_label for t in tasks], task_weights(weights, names))
-
-
-def _require_tasks(tasks: list[LabelTask]) -> None:
-    for t in tasks[1:]:
-        if len(t.classes) < 2 and not t.multi_label:
-            raise DataError(f"column {t.name!r} has fewer than two classes with usable images: "
-                            "a classifier needs at least two (--task picks the columns to "
-                            "train)")
 
 
 def _check_tasks(config: RunConfig, tasks: list[LabelTask]) -> None:
@@ -209,6 +201,16 @@ def _report_problems(scan: FolderScan, task: Task, dropped: list[str]) -> None:
         names = ", ".join(repr(n) for n in dropped)
         task.message("warning", f"classes without usable images left out: {names}")
     task.message("info", f"data: {scan.summary()}")
+
+
+def _report_review(scan: FolderScan, task: Task, exclude: tuple[str, ...],
+                   relabel: tuple[str, ...]) -> None:
+    """Say what a review changes (`review_effect` refuses a relabel to no class)."""
+    if not exclude and not relabel:
+        return
+    left_out, moved, missing = review_effect(scan, exclude, relabel)
+    gone = f" ({count(missing, 'file')} it names not found)" if missing else ""
+    task.message("info", f"review: {count(left_out, 'image')} left out, {moved} relabelled{gone}")
 
 
 def resume_config(run_dir: str | Path) -> RunConfig:

@@ -29,12 +29,15 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-def device_label(device: torch.device) -> str:
+def device_label(device: torch.device, processes: int = 1) -> str:
+    """Where a run trains, in words; `processes`: how many train it together (torchrun)."""
     if device.type == "cuda":
-        return f"GPU: {torch.cuda.get_device_name(device)}"
-    if device.type == "mps":
-        return "GPU: Apple MPS"
-    return f"CPU ({os.cpu_count()} cores)"
+        label = f"GPU: {torch.cuda.get_device_name(device)}"
+    elif device.type == "mps":
+        label = "GPU: Apple MPS"
+    else:
+        label = f"CPU ({os.cpu_count()} cores)"
+    return label if processes < 2 else f"{label}, {processes} processes"
 
 
 def amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
@@ -148,14 +151,6 @@ def _in_sequence(optimizer: torch.optim.Optimizer,
     """One scheduler running `parts` one after the other, each for its number of steps."""
     ends = list(itertools.accumulate(steps for steps, _ in parts))
     return torch.optim.lr_scheduler.SequentialLR(optimizer, [s for _, s in parts], ends[:-1])
-
-
-def default_workers(device: torch.device) -> int:
-    """DataLoader workers: decoding in parallel pays off only with cores to spare."""
-    cores = os.cpu_count() or 1
-    if device.type == "cuda":
-        return min(8, max(cores - 1, 0))
-    return 0 if cores <= 2 else min(4, cores // 2)
 
 
 def lr_ratio_for(strategy: str) -> float:

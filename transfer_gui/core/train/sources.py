@@ -7,9 +7,10 @@
   On a GPU those are augmented there, a batch at a time (`GpuBatches`); on the CPU the usual
   per-image transforms run in the DataLoader (`ImageBatches`).
 
-DataLoader workers (`recipe.default_workers`: none on a 2-core CPU, where decoding in parallel
-would only take cores from the model) are used with the decoded cache only where workers are
-forked and so share the filled cache; with "spawn" each worker would need a copy of it.
+DataLoader workers (`threads.plan_threads`, chosen with the model's threads: none on a 2-core
+CPU, where decoding in parallel would only take cores from the model) are used with the
+decoded cache only where workers are forked and so share the filled cache; with "spawn" each
+worker would need a copy of it.
 """
 
 from __future__ import annotations
@@ -30,10 +31,9 @@ from ..events import Task
 from ..io.featurestore import cache_root
 from .features import FeatureRequest, body_features, open_store
 from .hooks import FitState
-from .recipe import default_workers
+from .threads import plan_threads
 
 if TYPE_CHECKING:
-    from ..config import TrainConfig
     from .prepare import Prepared
 
 CPU_EXTRACT_BATCH = 16  # measured: 1.5-2x the images/s of 32 or 64 (activations stay in cache)
@@ -56,8 +56,13 @@ def build_source(fit: FitState, prep: Prepared | None = None) -> Any:
     return image_source(fit, prep or fit.prep)
 
 
-def _workers(cfg: TrainConfig, device: torch.device) -> int:
-    return cfg.num_workers if cfg.num_workers is not None else default_workers(device)
+def _workers(fit: FitState) -> int:
+    """The loader workers the run's thread plan gave (the setting, when given)."""
+    cfg = fit.prep.config.train
+    if cfg.num_workers is not None:
+        return cfg.num_workers
+    plan = fit.threads or plan_threads(fit.device.type)
+    return plan.workers
 
 
 def feature_source(fit: FitState, prep: Prepared | None = None,
@@ -69,7 +74,7 @@ def feature_source(fit: FitState, prep: Prepared | None = None,
     store = open_store(model, prep.config.model.backbone, pre, device, fit.dtype, fit.task)
     samples = [*prep.train, *prep.val]
     request = FeatureRequest(samples, pre, extraction_batch(device, cfg.batch_size), device,
-                             fit.dtype, _workers(cfg, device), cache=decoded_cache(fit.source))
+                             fit.dtype, _workers(fit), cache=decoded_cache(fit.source))
     feats, failed = shared_features(fit, model, request, store)
     n = len(prep.train)
     bad = set(failed)
@@ -112,7 +117,7 @@ def decoded_cache(source: Any) -> Any:
 
 def image_source(fit: FitState, prep: Prepared) -> Any:
     cfg, pre, device = prep.config.train, prep.preprocess, fit.device
-    workers = _workers(cfg, device)
+    workers = _workers(fit)
     cache = None
     if cfg.cache_decoded:
         cache = DecodedCache(cfg.cache_memory_mb * MIB, cache_root() / "spill")

@@ -60,12 +60,25 @@ class ClusterDialog(QDialog):
         self.hours.setValue(24)
         self.partition = QLineEdit()
         self.partition.setPlaceholderText("the cluster's default")
+        self.cpus = QSpinBox()
+        self.cpus.setRange(0, 1024)
+        self.cpus.setSpecialValueText("the cluster's default")
+        self.cpus.setToolTip("CPU cores to ask for on each node (SLURM --cpus-per-task); each "
+                             "process sizes its threads to the cores it gets")
+        self.port = QSpinBox()
+        self.port.setRange(0, 65535)
+        self.port.setSpecialValueText("derived (from the job)")
+        self.port.setToolTip("The port the nodes meet at on the first node; by default "
+                             "derived from the SLURM job id (or the run's name), so two jobs "
+                             "on one node do not collide")
         form = QFormLayout()
         form.addRow("Script", self.kind)
         form.addRow("Computers (nodes)", self.nodes)
         form.addRow("GPUs each", self.gpus)
         form.addRow("Time limit (hours)", self.hours)
         form.addRow("Partition (SLURM)", self.partition)
+        form.addRow("CPU cores per node", self.cpus)
+        form.addRow("Rendezvous port", self.port)
         note = QLabel(f"The run folder will be {run_dir}. The configuration and the script are "
                       "written beside it; the data and the run folder must be on a disk every "
                       "node of the cluster sees.")
@@ -82,4 +95,4 @@ class ClusterDialog(QDialog):
     def chosen(self) -> tuple[str, Cluster]:
         return str(self.kind.currentData()), Cluster(
             self.nodes.value(), self.gpus.value(), self.hours.value(),
-            self.partition.text().strip())
+            self.partition.text().strip(), self.cpus.value(), self.port.value())

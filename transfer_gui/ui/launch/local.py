@@ -12,9 +12,12 @@ from ...core import RunConfig, local_launch_command, save_run_config
 class LocalLaunch(QObject):
     """`torchrun` training `config` into `run_dir` on `processes` processes. Stop sends it
     SIGTERM, which every process answers by stopping at the same batch (the run resumable).
-    `finished(code)` when it has ended; its output goes to `output(text)`."""
+    `finished(code)` when it has ended; `failed(message)` instead when it could not start
+    (QProcess then never finishes); its output goes to `output(text)`. In the app bundle the
+    app's own executable runs the launcher (`core.local_launch_command`)."""
 
     finished = Signal(int)
+    failed = Signal(str)
     output = Signal(str)
 
     def __init__(self, config: RunConfig, run_dir: str, processes: int,
@@ -29,9 +32,15 @@ class LocalLaunch(QObject):
         self.process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
         self.process.readyReadStandardOutput.connect(self._read)
         self.process.finished.connect(lambda code, _status: self.finished.emit(int(code)))
+        self.process.errorOccurred.connect(self._on_error)
 
     def start(self) -> None:
         self.process.start(self.command[0], self.command[1:])
+
+    def _on_error(self, error: QProcess.ProcessError) -> None:
+        if error == QProcess.ProcessError.FailedToStart:
+            self.failed.emit(f"{self.command[0]} could not be started: "
+                             f"{self.process.errorString()}")
 
     def _read(self) -> None:
         text = bytes(self.process.readAllStandardOutput().data()).decode(errors="replace")

@@ -294,7 +294,10 @@ class TrainPage(QWidget):
         launch = self.elsewhere = LocalLaunch(config, out, self.run_on.gpus, self)
         launch.output.connect(self.log.appendPlainText)
         launch.finished.connect(self._on_elsewhere_done)
+        launch.failed.connect(self._on_elsewhere_failed)
         launch.start()
+        if self.elsewhere is None:  # it failed to start, and said so
+            return
         self.log.appendPlainText(f"— new run in {out} on {self.run_on.gpus} GPUs: "
                                  + " ".join(launch.command))
         self.status.setText(f"Training on {self.run_on.gpus} GPUs in a separate process; its "
@@ -304,10 +307,23 @@ class TrainPage(QWidget):
         self.state.set_training(True)
         self.watch_requested.emit(out)
 
+    @Slot(str)
+    def _on_elsewhere_failed(self, message: str) -> None:
+        """torchrun never started: the page leaves "training" and says why."""
+        self.elsewhere = None
+        self.log.appendPlainText(f"error: {message}")
+        self.status.setText("Could not start training on the GPUs; see the log.")
+        self._on_done()
+        show_error(self, "Cannot start training", message)
+        self.run_failed.emit(message)
+
     @Slot(int)
     def _on_elsewhere_done(self, code: int) -> None:
         self.elsewhere = None
         self.log.appendPlainText(f"— torchrun ended (exit status {code})")
+        if code not in (0, 130):
+            self.status.setText(f"Training on the GPUs failed (exit status {code}); the "
+                                "failing process's message is in the log.")
         self._on_done()
         if can_resume(self.run_dir) or code == 0:
             self.state.run_trained(self.run_dir)

@@ -4,7 +4,20 @@ Every launch runs `transfer-gui train` under `torchrun` (`torch.distributed.run`
 launcher, which starts one process per GPU on each computer and lets the computers find each
 other (rendezvous). A script does not copy the run's settings: it names the run configuration
 file (`train --config`), so it launches exactly what was set up in the window. Run again after
-a stop, a script continues the run folder (`--resume`) instead of starting over.
+a stop, a script continues the run folder instead of starting over: every node passes the same
+`train --config C --out RUN --continue`, and the engine decides, once, at the start of each
+process, which is before any process can write the folder (rank 0 writes run.json only after
+all of them have met), so no node can see another's new run and decide otherwise.
+
+The SLURM script logs into the folder it is written in (it exists: SLURM creates the log file
+but not its folder, and a job whose log cannot be opened dies without a word); the rendezvous
+port comes from the job's id (two jobs on one node do not collide) unless one is given; the
+CPU cores per task are asked for only when given (else the cluster's default, and each process
+sizes its threads to the cores it gets: `threads.plan_threads`).
+
+The app bundle (PyInstaller, `sys.frozen`) has no `python -m`: its own executable runs the
+launcher (`transfer-gui torchrun ...`, see `cli.main`), which starts the executable again for
+each process (`--no-python`).
 
 Nothing here imports torch: the window writes these scripts without loading it.
 """
@@ -14,13 +27,15 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from ... import atomic
 
 LAUNCH_SCRIPTS = ("slurm", "torchrun")
-PORT = 29500  # the rendezvous port on the first node
+PORTS = (20000, 20000)  # a derived rendezvous port: first, how many (20000-39999)
+LAUNCHER = "torchrun"  # the app's own command that runs torch.distributed.run (a bundle)
 
 
 @dataclass(frozen=True)
@@ -32,27 +47,43 @@ class Cluster:
     gpus: int = 1
     hours: float = 24.0
     partition: str = ""
-    cpus: int = 8  # CPU cores per GPU (image decoding)
+    cpus: int = 0  # CPU cores per node to ask for (0: the cluster's default)
+    port: int = 0  # the rendezvous port on the first node (0: derived)
 
     def time_limit(self) -> str:
         minutes = max(int(round(self.hours * 60)), 1)
         return f"{minutes // 60:02d}:{minutes % 60:02d}:00"
 
 
+def frozen() -> bool:
+    """Whether this is the app bundle (PyInstaller): no Python to run `-m` with."""
+    return bool(getattr(sys, "frozen", False))
+
+
 def local_launch_command(processes: int, config: str | Path, out: str | Path,
-                  python: str = sys.executable) -> list[str]:
+                         python: str = sys.executable, bundle: bool | None = None
+                         ) -> list[str]:
     """The command that trains `config` into `out` on `processes` processes of this computer
-    (one per GPU; gloo between CPU processes where there is no GPU)."""
-    return [python, "-m", "torch.distributed.run", "--standalone",
-            f"--nproc-per-node={processes}", "-m", "transfer_gui", "train",
+    (one per GPU; gloo between CPU processes where there is no GPU). In the app bundle
+    (`bundle`, default: when frozen) `python` is the app's executable: it runs the launcher
+    itself, and the launcher starts it again for each process."""
+    launch = ["--standalone", f"--nproc-per-node={processes}"]
+    if frozen() if bundle is None else bundle:
+        return [python, LAUNCHER, *launch, "--no-python", python, "train",
+                *train_args(config, out)]
+    return [python, "-m", "torch.distributed.run", *launch, "-m", "transfer_gui", "train",
             *train_args(config, out)]
 
 
 def train_args(config: str | Path, out: str | Path) -> list[str]:
-    """`train`'s arguments: resume the run folder if it holds a run, else start it."""
-    if (Path(out) / "run.json").is_file():
-        return ["--resume", str(out)]
-    return ["--config", str(config), "--out", str(out)]
+    """`train`'s arguments: start the run folder, or continue it if it already holds a run
+    (decided by each process as it starts: `--continue`)."""
+    return ["--config", str(config), "--out", str(out), "--continue"]
+
+
+def derived_port(key: str) -> int:
+    """A rendezvous port from `key` (the same on every node)."""
+    return PORTS[0] + zlib.crc32(key.encode()) % PORTS[1]
 
 
 def script_path(kind: str, config: str | Path) -> Path:
@@ -67,8 +98,11 @@ def write_launch_script(kind: str, config: str | Path, out: str | Path, cluster:
     if kind not in LAUNCH_SCRIPTS:
         raise ValueError(f"no {kind!r} script: choose one of {', '.join(LAUNCH_SCRIPTS)}")
     target = Path(path) if path else script_path(kind, config)
-    text = (slurm_script if kind == "slurm" else torchrun_script)(
-        Path(config).resolve(), Path(out).resolve(), cluster)
+    config, out = Path(config).resolve(), Path(out).resolve()
+    if kind == "slurm":
+        text = slurm_script(config, out, cluster, target.resolve().parent)
+    else:
+        text = torchrun_script(config, out, cluster)
     atomic.write_text(target, text)
     os.chmod(target, 0o755)
     return target
@@ -78,11 +112,8 @@ def _run_lines(config: Path, out: Path) -> list[str]:
     return [
         f"CONFIG={shlex.quote(str(config))}",
         f"RUN={shlex.quote(str(out))}",
-        'if [ -f "$RUN/run.json" ]; then',
-        '    TRAIN=(--resume "$RUN")  # run again after a stop: the run continues',
-        "else",
-        '    TRAIN=(--config "$CONFIG" --out "$RUN")',
-        "fi",
+        "# the same on every node: each process continues RUN if it holds a run, else starts it",
+        'TRAIN=(--config "$CONFIG" --out "$RUN" --continue)',
     ]
 
 
@@ -92,21 +123,25 @@ def _torchrun(nodes: str, gpus: str, endpoint: str, run_id: str) -> str:
             '-m transfer_gui train "${TRAIN[@]}"')
 
 
-def slurm_script(config: Path, out: Path, cluster: Cluster) -> str:
+def slurm_script(config: Path, out: Path, cluster: Cluster, logs: Path | None = None) -> str:
     """An sbatch file: one task per node, each a torchrun of `cluster.gpus` processes, meeting
-    at the first node of the allocation."""
+    at the first node of the allocation. Its log goes to `logs` (the folder it is written
+    in: one that exists)."""
     name = f"transfer-gui-{out.name}"
+    logs = logs or config.parent
+    port = (str(cluster.port) if cluster.port else
+            f"$(( {PORTS[0]} + SLURM_JOB_ID % {PORTS[1]} ))")
     lines = [
         "#!/bin/bash",
         f"#SBATCH --job-name={name}",
         f"#SBATCH --nodes={cluster.nodes}",
         "#SBATCH --ntasks-per-node=1",
         f"#SBATCH --gpus-per-node={cluster.gpus}",
-        f"#SBATCH --cpus-per-task={cluster.cpus * cluster.gpus}",
+        *([f"#SBATCH --cpus-per-task={cluster.cpus}"] if cluster.cpus else []),
         f"#SBATCH --time={cluster.time_limit()}",
         *([f"#SBATCH --partition={cluster.partition}"] if cluster.partition else []),
         "#SBATCH --signal=TERM@120  # two minutes before the limit: stop cleanly, resumable",
-        f"#SBATCH --output={out.parent}/{name}-%j.out",
+        f"#SBATCH --output={_sbatch_path(logs / f'{name}-%j.out')}",
         "",
         f"# Train {config.name} into {out.name} on {cluster.nodes} node(s) x {cluster.gpus} "
         "GPU(s).",
@@ -114,11 +149,18 @@ def slurm_script(config: Path, out: Path, cluster: Cluster) -> str:
         "set -euo pipefail",
         *_run_lines(config, out),
         'HEAD_NODE=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
-        "srun " + _torchrun('"$SLURM_NNODES"', str(cluster.gpus), f'"$HEAD_NODE:{PORT}"',
+        f"PORT={port}  # the rendezvous port on the first node",
+        "srun " + _torchrun('"$SLURM_NNODES"', str(cluster.gpus), '"$HEAD_NODE:$PORT"',
                             '"$SLURM_JOB_ID"'),
         "",
     ]
     return "\n".join(lines)
+
+
+def _sbatch_path(path: Path) -> str:
+    """`path` for an #SBATCH line, which the shell never reads: quoted when it has spaces."""
+    text = str(path)
+    return f'"{text}"' if any(c.isspace() for c in text) else text
 
 
 def torchrun_script(config: Path, out: Path, cluster: Cluster) -> str:
@@ -135,7 +177,7 @@ def torchrun_script(config: Path, out: Path, cluster: Cluster) -> str:
         f"NNODES=${{NNODES:-{cluster.nodes}}}",
         f"GPUS=${{GPUS:-{cluster.gpus}}}",
         'HEAD=${HEAD:?"set HEAD to the address of the first node"}',
-        f"PORT=${{PORT:-{PORT}}}",
+        f"PORT=${{PORT:-{cluster.port or derived_port(str(out))}}}",
         *_run_lines(config, out),
         _torchrun('"$NNODES"', '"$GPUS"', '"$HEAD:$PORT"', f"transfer-gui-{out.name}"),
         "",

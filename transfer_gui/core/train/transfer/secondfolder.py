@@ -25,6 +25,7 @@ from ...data.scan import (
     DataError,
     Problem,
     Sample,
+    no_folder,
     scan_folder,
     verify_files,
     walk_files,
@@ -128,7 +129,7 @@ def _scan_source(root: str, classes: list[str], seed: int, task: Task) -> Second
 def _scan_target(root: str, classes: list[str], task: Task) -> SecondFolder:
     folder = Path(root)
     if not folder.is_dir():
-        raise DataError(f"the target folder {root} is not a folder")
+        raise no_folder(root, "the target folder ")
     problems: list[Problem] = []
     found = []
     for path in walk_files(folder, problems):

@@ -8,7 +8,9 @@ give the same curves, progress and log. A long log is read a chunk per turn of t
 so the window answers while it catches up. A file replaced (a resumed run trims it) is read
 again from its start. Once the run has ended, it is an ordinary run of the project: the current
 run of Evaluate, Predict and Compare. A finished run without the file (from an earlier
-release) shows the epochs and steps its record holds.
+release) shows the epochs and steps its record holds. A run whose writer is gone without
+ending it (killed: `run.json` still says running, but nothing holds the folder's lock) is
+said to be interrupted when a poll brings nothing new, its time left dropped.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ....core import EVENTS, EventReader, RunError, run_info
+from ....core import EVENTS, INTERRUPTED, EventReader, RunError, TimeLeft, run_info
 from ...state import AppState
 from ...steps import Step
 from ...widgets.notices.status_line import StatusLine
@@ -116,7 +118,7 @@ class WatchView(QWidget):
         if not (Path(self.folder) / EVENTS).exists():
             self._show_record()
             return
-        self._update_ended()
+        self._update_ended(quiet=not events and not restarted)
 
     def _show_record(self) -> None:
         """A finished run folder without events.jsonl: the epochs and steps of its record."""
@@ -133,9 +135,11 @@ class WatchView(QWidget):
                             "release): the epochs its record holds are shown.")
         self._ended(status)
 
-    def _update_ended(self) -> None:
+    def _update_ended(self, quiet: bool = False) -> None:
         ended = self.live.ended
         status = ended.status if ended is not None else None
+        if status is None and quiet and self._status() == INTERRUPTED:
+            status = INTERRUPTED  # nothing new, and nothing writes the folder any more
         state = f"ended ({status})" if status else "following it as it is written"
         self.where.setText(f"<b>{self.folder}</b> — {state}")
         for button in self.step_buttons:
@@ -150,13 +154,31 @@ class WatchView(QWidget):
             return
         self._ended(status)
 
+    def _status(self) -> str:
+        try:
+            return run_info(self.folder).status
+        except RunError:
+            return ""
+
     def _ended(self, status: str) -> None:
+        if status == INTERRUPTED:
+            self._interrupted()
         self._said_ended = status
         self.where.setText(f"<b>{self.folder}</b> — ended ({status})")
         for button in self.step_buttons:
             button.setEnabled(True)
         self.state.run_trained(self.folder)
         self.run_ended.emit(self.folder, status)
+
+    def _interrupted(self) -> None:
+        """The writer died mid-run: no time left to count down; how to continue instead."""
+        self.live.clock = TimeLeft()
+        epochs = run_info(self.folder).epochs_done
+        self.status.setText(
+            f"The run stopped without finishing after {epochs} of {self.live.epochs} epochs: "
+            "its process ended (killed, or its computer stopped). Resume it on the Train "
+            f"page, or with: transfer-gui train --resume {self.folder}")
+        self.log.appendPlainText("run interrupted: its process is gone")
 
     def closeEvent(self, event: object) -> None:
         self.timer.stop()
