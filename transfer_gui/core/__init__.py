@@ -29,6 +29,8 @@ _WHERE: dict[str, str] = {
     "strategy_runs": "analysis.compare",
     "with_mark": "analysis.compare",
     "evaluate_run": "analysis.evaluation",
+    "prediction_device": "analysis.rundevice",
+    "automatic_device": "analysis.rundevice",
     "LabelTable": "analysis.tasks",
     "answers_line": "analysis.tasks",
     "Prediction": "analysis.predict",
