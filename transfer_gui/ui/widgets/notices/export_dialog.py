@@ -145,8 +145,8 @@ class ExportDialog(QDialog):
             f"Input: {described}. "
             f"{self._format_row()[3]} Beside the file go "
             f"{name}.labels.json (the class names) and {name}.preprocess.json (resizing, "
-            "crop, mean and std). Before it is kept, the file is run on validation images and "
-            "compared with the run's model.")
+            "crop, mean and std; each output's classes and thresholds). Before it is kept, "
+            "the file is run on validation images and compared with the run's model.")
 
     @Slot()
     def _on_browse(self) -> None:
