@@ -56,3 +56,10 @@ def test_a_distilled_network_trains_a_new_head(model_id, monkeypatch):
         features = model.body(torch.rand(1, 3, spec.image_size, spec.image_size))
     assert features.shape == (1, model.feature_dim)
     assert model.head(features).shape == (1, 3)
+
+
+def test_classifiers_of_different_widths_are_refused_in_words():
+    from transfer_gui.core.config import ConfigError
+
+    with pytest.raises(ConfigError, match="features of different sizes"):
+        zoo_spec("timm/crossvit_tiny_240.in1k")  # two branches, one classifier each

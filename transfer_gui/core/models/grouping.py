@@ -315,7 +315,7 @@ def timm_classifiers(net: Any) -> list[str]:
     named = net.pretrained_cfg.get("classifier") or ()
     names = [named] if isinstance(named, str) else [str(n) for n in named]
     if names and all(isinstance(_get(net, n), nn.Linear) for n in names):
-        return names
+        return _one_width(net, names)
     found = net.get_classifier()
     modules = found if isinstance(found, tuple | list) else (found,)
     where = {id(m): p for p, m in net.named_modules()}
@@ -330,7 +330,18 @@ def timm_classifiers(net: Any) -> list[str]:
     if not paths:
         raise ConfigError(f"{type(net).__name__}: no classifier (Linear layer) was found to "
                           "replace with a new head")
-    return paths
+    return _one_width(net, paths)
+
+
+def _one_width(net: nn.Module, heads: list[str]) -> list[str]:
+    """`heads`, refused when they read features of different sizes (CrossViT's branches,
+    EfficientViM's stages): such a network gives no one feature vector for a new head."""
+    widths = {getattr(_get(net, h), "in_features", None) for h in heads}
+    if len(widths) > 1:
+        raise ConfigError(f"{type(net).__name__}: its {len(heads)} classifiers read features "
+                          "of different sizes (one per branch or stage), so it gives no one "
+                          "feature vector for a new head; choose another network")
+    return heads
 
 
 def _get(net: nn.Module, path: str) -> nn.Module | None:
