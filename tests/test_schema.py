@@ -22,7 +22,8 @@ NOT_ON_THE_COMMAND_LINE = {"DataConfig.root": "the DATA argument",
                            "ModelConfig.trainable": "the window's layer tree",
                            "TransferConfig.auto": "--adapt auto records it",
                            "DataConfig.exclude": "train --review FILE",
-                           "DataConfig.relabel": "train --review FILE"}
+                           "DataConfig.relabel": "train --review FILE",
+                           "DataConfig.reviewed": "the DATA a review applies to"}
 # every recipe flag the command line had before its options were generated
 FLAGS = ("--backbone", "--strategy", "--unfreeze", "--head-epochs", "--no-probe-first",
          "--layer-decay", "--bn-stats", "--epochs", "--batch-size", "--lr", "--optimizer",

@@ -11,6 +11,7 @@ project written by a newer version still opens, and missing keys take their defa
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,8 +68,24 @@ class DataConfig(Section):
     # every run, and "file=class" pairs whose label a run replaces; the files stay where they are
     exclude: tuple[str, ...] = option((), cli=False)
     relabel: tuple[str, ...] = option((), cli=False)
+    # the folder (or CSV) those decisions were made on: they belong to it, so a configuration
+    # moved to another root (`dataclasses.replace(data, root=...)`) carries none of them
+    reviewed: str = option("", form=False, cli=False)
     task: str | None = option(form=False, cli=Cli(  # a labels CSV's one column to train
         metavar="COLUMN", help="with a labels CSV: train only this column's task"))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.reviewed and not same_path(self.reviewed, self.root):
+            # another folder's decisions: a file of the same name here is not the one reviewed
+            object.__setattr__(self, "exclude", ())
+            object.__setattr__(self, "relabel", ())
+        object.__setattr__(self, "reviewed", self.root if self.exclude or self.relabel else "")
+
+
+def same_path(a: str, b: str) -> bool:
+    """Whether two paths name the same place (as written; no file-system access)."""
+    return os.path.normcase(os.path.normpath(a)) == os.path.normcase(os.path.normpath(b))
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,11 @@ class FolderScan:
         return self.train + self.val
 
     def counts(self) -> list[int]:
+        """Images per class. With a multi-label first task (a labels CSV), an image counts for
+        each of its labels, not only the first it lists (its `label`)."""
+        if self.tasks and self.tasks[0].multi_label:
+            n = len(self.classes)  # the first task's 0/1 target columns
+            return [sum(s.targets[i] > 0.5 for s in self.samples) for i in range(n)]
         counter = Counter(s.label for s in self.samples)
         return [counter.get(i, 0) for i in range(len(self.classes))]
 

@@ -14,8 +14,9 @@ for ONNX (onnxruntime fuses and reorders operations; measured differences are ne
 both). An export above it is refused: no file is left at the destination.
 
 Beside `NAME.EXT` go `NAME.labels.json` (the class names, in output order) and
-`NAME.preprocess.json` (image size, resize, mean and std, input layout, output); exports of one
-run in several formats can share them. The same facts travel inside the file: as ONNX
+`NAME.preprocess.json` (image size, resize, mean and std, input layout, and each output: its
+name, classes and, for a multi-label task, the labels' thresholds; see `exportwords`); exports
+of one run in several formats can share them. The same facts travel inside the file: as ONNX
 metadata properties, or as `transfer_gui.json` in a PyTorch archive.
 """
 
@@ -39,6 +40,7 @@ from ..models.heads import MultiHead
 from ..wording import count
 from .bundle import LoadedRun, load_run, load_split
 from .exportformats import INPUT, LOADERS, OUTPUT, WRITERS, quiet, require_onnx
+from .exportwords import ExportedOutput, exported_outputs, input_text, outputs_text
 from .runmeta import RunError
 
 EXPORT_FORMATS = ("onnx", "torch-export", "torchscript")
@@ -61,11 +63,16 @@ class ExportResult:
     size: int  # bytes
     sidecars: tuple[Path, ...]
     image_size: int = 0  # the side of the square input it expects, in pixels
-    classes: int = 0  # the logits it outputs
-    outputs: tuple[str, ...] = (OUTPUT,)  # its outputs' names: one per task of a labels CSV
+    described: tuple[ExportedOutput, ...] = ()  # its outputs: one per task of a labels CSV
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """Its outputs' names."""
+        return tuple(o.name for o in self.described) or (OUTPUT,)
 
     def input_text(self) -> str:
-        return export_input_text(self.image_size, self.classes)
+        """What it takes and gives, in words."""
+        return f"{input_text(self.image_size)}; {outputs_text(self.described)}"
 
     def checked_on(self) -> str:
         if self.images:
@@ -75,14 +82,6 @@ class ExportResult:
     def summary(self) -> str:
         return (f"largest difference from the run's model {self.max_diff:.1e} (tolerance "
                 f"{self.tolerance:.1e}) on {self.checked_on()}; {_megabytes(self.size)}")
-
-
-def export_input_text(image_size: int, classes: int) -> str:
-    """What an exported model takes and gives, in words (the export dialog says the same)."""
-    s = image_size
-    return (f"RGB images of {s} × {s} pixels, values in [0, 1] (a tensor of shape N × 3 × {s} "
-            f"× {s}; the model normalises them itself); output: logits for "
-            f"{count(classes, 'class')}")
 
 
 def _megabytes(size: int) -> str:
@@ -117,12 +116,21 @@ class TaskOutputs(nn.Module):
         return {n: logits[:, s] for n, s in zip(self.names, self.slices, strict=True)}
 
 
-def output_names(run: LoadedRun) -> list[str]:
-    """The exported model's outputs: `logits`, or one per task named by its column (one
-    named like the input gets a `_logits` suffix)."""
+def described_outputs(run: LoadedRun,
+                      thresholds: dict[str, Any] | None = None) -> list[ExportedOutput]:
+    """The exported model's outputs: `logits`, or one per task (a head per task) named by its
+    column; `thresholds`: the multi-label tasks' (else those `run.json` keeps, else 0.5)."""
+    stored = run.meta.get("thresholds")
+    if thresholds is None and isinstance(stored, dict):
+        thresholds = stored
     if not isinstance(run.model.head, MultiHead):
-        return [OUTPUT]
-    return [f"{n}_logits" if n == INPUT else n for n in run.model.head.names]
+        return exported_outputs(run.classes, run.tasks[:1] if len(run.tasks) == 1 else [])
+    return exported_outputs(run.classes, run.tasks, thresholds)
+
+
+def output_names(run: LoadedRun) -> list[str]:
+    """The exported model's outputs' names."""
+    return [o.name for o in described_outputs(run)]
 
 
 def _wrapped(run: LoadedRun) -> nn.Module:
@@ -138,8 +146,11 @@ def export_run(
     run_dir: str | os.PathLike[str] | LoadedRun,
     out_file: str | os.PathLike[str],
     fmt: str = "onnx",
+    thresholds: dict[str, Any] | None = None,
 ) -> ExportResult:
-    """Write the export with its two side files, once its outputs match the run's model."""
+    """Write the export with its two side files, once its outputs match the run's model.
+    `thresholds`: each multi-label task's per-label cuts (`analysis.exporting` chooses them
+    on the validation split when the run has none yet)."""
     if fmt not in EXPORT_FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; choose one of "
                           f"{', '.join(EXPORT_FORMATS)}")
@@ -147,17 +158,18 @@ def export_run(
         require_onnx()
     run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir)
     pre = run.preprocess
-    wrapped, outputs = _wrapped(run), output_names(run)
+    described = described_outputs(run, thresholds)
+    wrapped, outputs = _wrapped(run), [o.name for o in described]
     size = pre.image_size
     example = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0))
     probe, images = probe_inputs(run)
     out = Path(out_file)
     with atomic.atomic_path(out) as tmp, quiet():
-        WRITERS[fmt](wrapped, example, tmp, file_metadata(run, fmt), outputs)
+        WRITERS[fmt](wrapped, example, tmp, file_metadata(run, fmt, described), outputs)
         diff, limit = _check(fmt, wrapped, tmp, probe, outputs)
-    sidecars = write_sidecars(run, out)
+    sidecars = write_sidecars(run, out, described)
     return ExportResult(fmt, out, diff, limit, images, out.stat().st_size, sidecars, size,
-                        len(run.classes), tuple(outputs))
+                        tuple(described))
 
 
 def default_export_path(run_dir: str | os.PathLike[str], fmt: str) -> Path:
@@ -176,8 +188,10 @@ def sidecar_paths(out_file: str | os.PathLike[str]) -> tuple[Path, Path]:
     return out.with_suffix(".labels.json"), out.with_suffix(".preprocess.json")
 
 
-def preprocess_info(pre: Preprocess) -> dict[str, Any]:
+def preprocess_info(pre: Preprocess, outputs: list[ExportedOutput]) -> dict[str, Any]:
+    """`NAME.preprocess.json`: how to prepare an image, and what each output holds."""
     size, resize = pre.image_size, pre.resize_size
+    single = len(outputs) == 1 and outputs[0].name == OUTPUT and not outputs[0].multi_label
     return {
         "image_size": size, "resize_size": resize,
         "resize": f"shorter side to {resize} px (bilinear), then the centered {size} x {size} "
@@ -186,29 +200,33 @@ def preprocess_info(pre: Preprocess) -> dict[str, Any]:
         "normalization": "inside the model: give it values in [0, 1], mean and std are "
                          "applied by the model",
         "input_layout": "NCHW", "input_name": INPUT,
-        "input": f"float32 RGB in [0, 1], shape (N, 3, {size}, {size})", "output": OUTPUT,
+        "input": f"float32 RGB in [0, 1], shape (N, 3, {size}, {size})",
+        **({"output": OUTPUT} if single else {}),  # one output of class logits: its name
+        "outputs": [o.to_dict() for o in outputs],
     }
 
 
-def file_metadata(run: LoadedRun, fmt: str) -> dict[str, Any]:
+def file_metadata(run: LoadedRun, fmt: str, outputs: list[ExportedOutput]) -> dict[str, Any]:
     """What travels inside the file. ONNX metadata properties are strings: lists and tables
     are JSON there."""
-    info: dict[str, Any] = {"classes": run.classes, "preprocess": preprocess_info(run.preprocess),
+    info: dict[str, Any] = {"classes": run.classes,
+                            "preprocess": preprocess_info(run.preprocess, outputs),
                             "backbone": run.spec.name, "transfer_gui_version": __version__}
     if isinstance(run.model.head, MultiHead):
-        info["tasks"] = [{**t.to_dict(), "output": o}
-                         for t, o in zip(run.tasks, output_names(run), strict=True)]
+        info["tasks"] = [{**t.to_dict(), "output": o.name,
+                          **({"thresholds": list(o.thresholds)} if o.multi_label else {})}
+                         for t, o in zip(run.tasks, outputs, strict=True)]
     if fmt == "onnx":
         info = {k: v if isinstance(v, str) else json.dumps(v) for k, v in info.items()}
     return info
 
 
-def write_sidecars(run: LoadedRun, out: Path) -> tuple[Path, ...]:
+def write_sidecars(run: LoadedRun, out: Path,
+                   outputs: list[ExportedOutput]) -> tuple[Path, ...]:
     labels, preprocess = sidecar_paths(out)
-    atomic.write_json(labels, {o: list(t.classes) for t, o in zip(run.tasks, output_names(run),
-                                                                   strict=True)}
+    atomic.write_json(labels, {o.name: list(o.classes) for o in outputs}
                       if isinstance(run.model.head, MultiHead) else list(run.classes))
-    atomic.write_json(preprocess, preprocess_info(run.preprocess))
+    atomic.write_json(preprocess, preprocess_info(run.preprocess, outputs))
     return labels, preprocess
 
 

@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from .. import atomic
-from ..config import RunConfig
+from ..config import DataConfig, RunConfig, same_path
 from ..errors import UserError
 from ..places import data_home
 
 FORMAT = 1
 SUFFIX = ".tgproj"
+
+
+Review = tuple[tuple[str, ...], tuple[str, ...]]  # (excluded files, "file=class" relabels)
 
 
 class ProjectError(UserError, ValueError):
@@ -35,11 +38,27 @@ class Project:
     path: str | None = None  # where the project was loaded from or saved to
     missing: list[str] = field(default_factory=list)  # "what: path" for paths not found
     extra: dict[str, Any] = field(default_factory=dict)  # UI state worth keeping
+    # the review decisions made on folders other than the current one: {root: (exclude,
+    # relabel)}, so going back to a folder brings its own decisions back
+    reviews: dict[str, Review] = field(default_factory=dict)
 
     def add_run(self, run_dir: str) -> None:
         if run_dir not in self.runs:
             self.runs.append(run_dir)
         self.last_run = run_dir
+
+    def data_on(self, root: str) -> DataConfig:
+        """The data settings moved to the folder (or CSV) `root`: the current folder's review
+        decisions are kept aside for it, and those made on `root` before come back."""
+        data = self.config.data
+        if same_path(root, data.root):
+            return data
+        if data.root and (data.exclude or data.relabel):
+            self.reviews[data.root] = (data.exclude, data.relabel)
+        key = next((k for k in self.reviews if same_path(k, root)), None)
+        exclude, relabel = self.reviews.pop(key) if key is not None else ((), ())
+        return dataclasses.replace(data, root=root, reviewed=root, exclude=exclude,
+                                   relabel=relabel)
 
 
 def _store(path: str | None, base: Path) -> str | None:
@@ -62,7 +81,9 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
     path = Path(path)
     base = path.parent.resolve()
     config = project.config
-    data = dataclasses.replace(config.data, root=_store(config.data.root, base) or "",
+    root = _store(config.data.root, base) or ""
+    # the review's folder is the root: stored the same way, so it still matches on load
+    data = dataclasses.replace(config.data, root=root, reviewed=config.data.reviewed and root,
                                val_dir=_store(config.data.val_dir, base))
     model = dataclasses.replace(config.model,
                                 weights_file=_store(config.model.weights_file, base))
@@ -76,6 +97,9 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
         "runs": [_store(r, base) for r in project.runs],
         "last_run": _store(project.last_run, base),
         "extra": project.extra,
+        "reviews": [{"root": _store(root, base), "exclude": list(exclude),
+                     "relabel": list(relabel)}
+                    for root, (exclude, relabel) in project.reviews.items()],
     }
     atomic.write_json(path, payload)
     project.path = str(path)
@@ -97,9 +121,10 @@ def load_project(path: str | os.PathLike[str]) -> Project:
         _check_paths(config)
     except (TypeError, ValueError, AttributeError) as exc:
         raise ProjectError(f"{path} holds an invalid configuration: {exc}") from None
+    root = _restore(config.data.root, base) or ""
     config = dataclasses.replace(
         config,
-        data=dataclasses.replace(config.data, root=_restore(config.data.root, base) or "",
+        data=dataclasses.replace(config.data, root=root, reviewed=config.data.reviewed and root,
                                  val_dir=_restore(config.data.val_dir, base)),
         model=dataclasses.replace(config.model,
                                   weights_file=_restore(config.model.weights_file, base)),
@@ -111,9 +136,20 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     last = payload.get("last_run")
     extra = v if isinstance(v := payload.get("extra"), dict) else {}
     project = Project(config, runs, _restore(last, base) if isinstance(last, str) else None,
-                      str(path), extra=extra)
+                      str(path), extra=extra, reviews=_reviews(payload.get("reviews"), base))
     project.missing = find_missing(project)
     return project
+
+
+def _reviews(value: Any, base: Path) -> dict[str, Review]:
+    """The other folders' review decisions of a project file (malformed entries skipped)."""
+    out: dict[str, Review] = {}
+    for entry in value if isinstance(value, list) else []:
+        root = entry.get("root") if isinstance(entry, dict) else None
+        if isinstance(root, str) and root:
+            out[_restore(root, base) or root] = (tuple(_strings(entry.get("exclude"))),
+                                                 tuple(_strings(entry.get("relabel"))))
+    return out
 
 
 def _strings(value: Any) -> list[str]:

@@ -85,6 +85,11 @@ def split_network(spec: BackboneSpec, net: nn.Module, num_classes: int | None) -
         old = _as_linear(old)
     if not isinstance(old, nn.Linear):
         raise TypeError(f"{spec.name}: {spec.head_path} is {type(old).__name__}, not Linear")
+    for path in spec.other_heads:  # a distilled network averages what its heads read
+        other = _replace(net, path, nn.Identity())
+        if getattr(other, "in_features", None) != old.in_features:
+            raise TypeError(f"{spec.name}: {path} does not read the features {spec.head_path} "
+                            "reads")
     if num_classes is None:
         return TransferNet(net, old)
     head = nn.Linear(old.in_features, num_classes)

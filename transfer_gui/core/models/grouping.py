@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..config import ConfigError
+
 GroupTable = tuple[tuple[str, tuple[str, ...]], ...]
 
 
@@ -29,6 +31,9 @@ class Found:
     head_path: str  # the classifier a new head replaces
     cam_layer: str
     cam_tokens: bool = False
+    # a distilled network's other classifiers (DeiT's and LeViT's distillation head): each is
+    # cut out too, so the network gives the average of the features they read
+    other_heads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,9 +172,11 @@ def _under(name: str, paths: Iterable[str]) -> bool:
 
 
 def with_leftovers(net: nn.Module, groups: Sequence[tuple[str, tuple[str, ...]]],
-                   head: str) -> GroupTable:
-    """`groups` without empty ones, and every body parameter no group holds in the top."""
-    names = [n for n, _ in net.named_parameters() if not _under(n, [head])]
+                   head: str | Sequence[str]) -> GroupTable:
+    """`groups` without empty ones, and every body parameter no group holds in the top
+    (`head`: the classifier, or every classifier, whose parameters belong to no group)."""
+    heads = [head] if isinstance(head, str) else list(head)
+    names = [n for n, _ in net.named_parameters() if not _under(n, heads)]
     kept = [(g, paths) for g, paths in groups
             if any(_under(n, paths) for n in names)]
     claimed = [p for _, paths in kept for p in paths]
@@ -267,13 +274,13 @@ def timm_found(net: Any, size: int) -> Found:
     """The groups of a timm network from its own `group_matcher` (coarse: stages)."""
     from timm.models import group_parameters
 
-    head = str(net.pretrained_cfg.get("classifier") or "")
-    if not head or not isinstance(_get(net, head), nn.Linear):
-        head = next(p for p, m in net.named_modules() if m is net.get_classifier())
-    table = group_parameters(net, net.group_matcher(coarse=True))
+    heads = timm_classifiers(net)
+    head = heads[0]
+    matcher = getattr(net, "group_matcher", None)  # PiT has none
+    table = group_parameters(net, matcher(coarse=True)) if matcher else by_children(net, heads)
     tokens = any(hasattr(net, a) for a in ("cls_token", "pos_embed"))
     groups: list[tuple[str, tuple[str, ...]]] = []
-    ordered = [[n for n in names if not _under(n, [head])] for _, names in sorted(table.items())]
+    ordered = [[n for n in names if not _under(n, heads)] for _, names in sorted(table.items())]
     ordered = [names for names in ordered if names]
     for i, names in enumerate(ordered):
         if i == 0:
@@ -283,8 +290,58 @@ def timm_found(net: Any, size: int) -> Found:
         else:
             name = f"{'block' if tokens else 'stage'}{i}"
         groups.append((name, cover(net, names)))
-    found = _cam(net, with_leftovers(net, groups, head), output_shapes(net, size))
-    return Found(found.groups, head, found.cam_layer, found.cam_tokens)
+    found = _cam(net, with_leftovers(net, groups, heads), output_shapes(net, size))
+    return Found(found.groups, head, found.cam_layer, found.cam_tokens, tuple(heads[1:]))
+
+
+def by_children(net: nn.Module, heads: Sequence[str]) -> dict[int, list[str]]:
+    """For a network without timm's `group_matcher`: its parameters grouped by top-level
+    module in order, a container of blocks (Sequential, ModuleList) split into its blocks."""
+    table: dict[str, list[str]] = {}
+    for name, _ in net.named_parameters():
+        if _under(name, heads):
+            continue
+        parts = name.split(".")
+        blocks = isinstance(getattr(net, parts[0], None), nn.Sequential | nn.ModuleList)
+        key = ".".join(parts[:2]) if blocks and len(parts) > 2 else parts[0]
+        table.setdefault(key, []).append(name)
+    return dict(enumerate(table.values()))
+
+
+def timm_classifiers(net: Any) -> list[str]:
+    """The paths of a timm network's classifiers (Linear layers), the main one first: those
+    its pretrained configuration names, else those `get_classifier()` returns. A distilled
+    network (DeiT, LeViT, PiT, RepViT, ...) has two and averages their logits."""
+    named = net.pretrained_cfg.get("classifier") or ()
+    names = [named] if isinstance(named, str) else [str(n) for n in named]
+    if names and all(isinstance(_get(net, n), nn.Linear) for n in names):
+        return _one_width(net, names)
+    found = net.get_classifier()
+    modules = found if isinstance(found, tuple | list) else (found,)
+    where = {id(m): p for p, m in net.named_modules()}
+    paths = []
+    for module in modules:
+        if not isinstance(module, nn.Module) or id(module) not in where:
+            continue
+        inside = [q for q, m in module.named_modules() if isinstance(m, nn.Linear)]
+        if inside:  # a Linear, or a block ending in one (a norm, then the Linear)
+            base = where[id(module)]
+            paths.append(f"{base}.{inside[-1]}".strip(".") if inside[-1] else base)
+    if not paths:
+        raise ConfigError(f"{type(net).__name__}: no classifier (Linear layer) was found to "
+                          "replace with a new head")
+    return _one_width(net, paths)
+
+
+def _one_width(net: nn.Module, heads: list[str]) -> list[str]:
+    """`heads`, refused when they read features of different sizes (CrossViT's branches,
+    EfficientViM's stages): such a network gives no one feature vector for a new head."""
+    widths = {getattr(_get(net, h), "in_features", None) for h in heads}
+    if len(widths) > 1:
+        raise ConfigError(f"{type(net).__name__}: its {len(heads)} classifiers read features "
+                          "of different sizes (one per branch or stage), so it gives no one "
+                          "feature vector for a new head; choose another network")
+    return heads
 
 
 def _get(net: nn.Module, path: str) -> nn.Module | None:

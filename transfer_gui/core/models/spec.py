@@ -31,6 +31,9 @@ class BackboneSpec:
     weights_url: str | None = None  # torchvision's download address
     bundled: Callable[[], str | None] | None = None  # path of packaged weights, if installed
     cam_tokens: bool = False  # transformer: the CAM layer outputs tokens, not a feature map
+    # a distilled network's other classifiers (Linear layers), cut out with the head: the
+    # network then averages the features they read (DeiT's class and distillation tokens)
+    other_heads: tuple[str, ...] = ()
     description: str = ""
     hidden: bool = False  # registered for tests or plugins, not listed to users
     extra: dict = field(default_factory=dict)

@@ -309,7 +309,8 @@ def _load_original(spec: BackboneSpec, net: nn.Module, state: dict, name: str) -
     """A file for another head size is fine: only the backbone part must match; a file for
     another architecture is refused in words that say so."""
     state = timm_layout(net, state)
-    head_keys = {f"{spec.head_path}.weight", f"{spec.head_path}.bias"}
+    head_keys = {f"{h}.{k}" for h in (spec.head_path, *spec.other_heads)
+                 for k in ("weight", "bias")}
     own_head = {k: v for k, v in net.state_dict().items() if k in head_keys}
     if not all(k in state and state[k].shape == v.shape for k, v in own_head.items()):
         state = {**{k: v for k, v in state.items() if k not in head_keys}, **own_head}

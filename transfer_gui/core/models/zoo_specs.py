@@ -116,6 +116,7 @@ def _spec(name: str, title: str, builder: Callable[[], nn.Module], net: nn.Modul
     return BackboneSpec(
         name=name, title=title, builder=builder, groups=found.groups,
         head_path=found.head_path, cam_layer=found.cam_layer, cam_tokens=found.cam_tokens,
+        other_heads=found.other_heads,
         image_size=size, resize_size=max(resize, size), mean=mean, std=std,
         params=sum(p.numel() for p in net.parameters()), top1=top1, weights_url=weights_url,
         description=f"{len(found.groups)} layer groups", extra=extra)

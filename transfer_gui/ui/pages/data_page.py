@@ -223,8 +223,9 @@ class DataPage(QWidget):
                                              "class), not single files.")
 
     def open_folder(self, folder: str) -> None:
-        data = self.state.config.data
-        self.state.set_data(dataclasses.replace(data, root=os.path.abspath(folder), val_dir=None))
+        # the review decisions stay with the folder they were made on (see Project.data_on)
+        data = self.state.project.data_on(os.path.abspath(folder))
+        self.state.set_data(dataclasses.replace(data, val_dir=None))
         self.rescan()
 
     @Slot()

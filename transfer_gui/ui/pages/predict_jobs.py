@@ -55,18 +55,22 @@ class PredictorCache:
         self.use = threading.Lock()  # held around every forward / backward pass
         self._key: tuple | None = None
         self._predictor: Any = None
+        self.where = ""  # the device the model runs on, in words ("on the CPU (...)")
 
     def get(self, key: tuple[str, str], callbacks: list, cancel: Any) -> Any:
-        from ...core import Predictor, run_revision
+        from ...core import Predictor, automatic_device, prediction_device, run_revision
 
         kind, name = key
         # a run resumed since is loaded again: the key holds its files' revision
         stamp = (kind, name, run_revision(name) if kind == "run" else None)
         with self._lock:
             if stamp != self._key:
-                self._predictor = (Predictor.from_run(name, "cpu") if kind == "run" else
-                                   Predictor.imagenet(name, "cpu", callbacks, cancel))
-                self._key = stamp
+                # a run predicts on the kind of device it trained on, when this machine has it
+                place = prediction_device(name) if kind == "run" else automatic_device()
+                self._predictor = (
+                    Predictor.from_run(name, place.device) if kind == "run" else
+                    Predictor.imagenet(name, place.device, callbacks, cancel))
+                self._key, self.where = stamp, place.text
             return self._predictor
 
 

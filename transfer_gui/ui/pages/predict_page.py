@@ -288,7 +288,8 @@ class PredictPage(QWidget):
 
     def _show_summary(self) -> None:
         self.summary.setText(summary_text(self.results, self._batch, self.running,
-                                          self._stopped, self.threshold.value() / 100))
+                                          self._stopped, self.threshold.value() / 100,
+                                          self.cache.where))
 
     # --- Grad-CAM on demand -----------------------------------------------------------------
 
@@ -343,12 +344,13 @@ class PredictPage(QWidget):
 
 
 def summary_text(results: list[Result], batch: tuple[int, int], running: bool, stopped: bool,
-                 threshold: float) -> str:
-    """One line: how many, how far the batch got, the flags, the accuracy on labelled files."""
+                 threshold: float, where: str = "") -> str:
+    """One line: how many, on which device, how far the batch got, the flags, the accuracy on
+    labelled files."""
     from ...core import is_uncertain, labelled_score
 
     done = len(results) - batch[0]
-    parts = [count(len(results), "image")]
+    parts = [count(len(results), "image") + (f" {where}" if where else "")]
     if running and stopped:
         parts.append(f"stopping after {done} of {batch[1]}…")
     elif running:

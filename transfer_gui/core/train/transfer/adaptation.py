@@ -27,9 +27,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import torch
+import torch.nn.functional as F
+
 from ...io import bundle
 from ...models.weights import load_into, read_state_dict
 from ..hooks import FitState, Hook
+from ..recipe import autocast
 from ..runrecord import RunRecord
 from .paired import PairedBatches
 from .passes import FolderPass, head_accuracy
@@ -161,8 +165,27 @@ class Adaptation(Hook):
         history = fit.run.history
         row = history[-1] if self.transfer.gradient else history[
             (self.record.saved.epoch or len(history)) - 1 if self.record.saved else -1]
+        if self.steps:  # the statistics changed the model: the figures must be its own
+            note["val_acc_trained"] = row.get("val_acc")
+            row = {**row, **validation(fit, self.source.cache if self.source else None)}
         self.record.keep_model(row)  # what rank 0 writes; the others write nothing
         note["epoch"] = row["epoch"]
+
+
+def validation(fit: FitState, cache: Any = None) -> dict[str, float]:
+    """The model's validation loss and accuracy as it is now (the adapted model), measured as
+    the loop measures an epoch's: plain cross-entropy on the run's validation split. `cache`:
+    the decoded images training holds (the validation images among them)."""
+    val = fit.prep.val
+    if not val:
+        return {}
+    feats = FolderPass(fit, val, cache).features()
+    labels = torch.tensor([s.label for s in val])
+    fit.model.eval()
+    with torch.inference_mode(), autocast(fit.device, fit.dtype):
+        logits = fit.model.head(feats.to(fit.device)).float().cpu()
+    return {"val_acc": float((logits.argmax(1) == labels).float().mean()),
+            "val_loss": float(F.cross_entropy(logits, labels))}
 
 
 def _sentence(note: dict[str, Any]) -> str:

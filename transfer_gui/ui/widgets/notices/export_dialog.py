@@ -133,16 +133,20 @@ class ExportDialog(QDialog):
 
     @Slot()
     def _describe(self, *_: object) -> None:
-        from ....core import export_input_text
+        from ....core import export_description
 
         info = self.info()
+        try:
+            described = export_description(info.folder)
+        except (RunError, OSError, ValueError) as exc:
+            described = str(exc)
         name = os.path.splitext(os.path.basename(self.path.text().strip()))[0] or "NAME"
         self.about.setText(
-            f"Input: {export_input_text(info.image_size, len(info.classes))}. "
+            f"Input: {described}. "
             f"{self._format_row()[3]} Beside the file go "
             f"{name}.labels.json (the class names) and {name}.preprocess.json (resizing, "
-            "crop, mean and std). Before it is kept, the file is run on validation images and "
-            "compared with the run's model.")
+            "crop, mean and std; each output's classes and thresholds). Before it is kept, "
+            "the file is run on validation images and compared with the run's model.")
 
     @Slot()
     def _on_browse(self) -> None:
