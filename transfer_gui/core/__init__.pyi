@@ -13,6 +13,7 @@ from .analysis.embedding import embed as embed
 from .analysis.embedding import separability as separability
 from .analysis.evaluation import Evaluation as Evaluation
 from .analysis.evaluation import evaluate_run as evaluate_run
+from .analysis.exporting import export_run as export_run
 from .analysis.lens import DataFeatures as DataFeatures
 from .analysis.lens import Inspection as Inspection
 from .analysis.lens import data_features as data_features
@@ -36,6 +37,8 @@ from .analysis.predict import write_csv as write_csv
 from .analysis.report import ReportError as ReportError
 from .analysis.report import report_format as report_format
 from .analysis.report import write_report as write_report
+from .analysis.rundevice import automatic_device as automatic_device
+from .analysis.rundevice import prediction_device as prediction_device
 from .analysis.tasks import LabelTable as LabelTable
 from .analysis.tasks import answers_line as answers_line
 from .config import ADAPT_NAMES as ADAPT_NAMES
@@ -87,8 +90,7 @@ from .io.export import ExportError as ExportError
 from .io.export import ExportResult as ExportResult
 from .io.export import default_export_path as default_export_path
 from .io.export import export_format_for as export_format_for
-from .io.export import export_input_text as export_input_text
-from .io.export import export_run as export_run
+from .io.exportwords import export_description as export_description
 from .io.featurestore import cache_root as cache_root
 from .io.featurestore import cache_usage as cache_usage
 from .io.featurestore import clear_cache as clear_cache
