@@ -40,8 +40,9 @@ class EngineInfo:
 
 def load_engine(callbacks: list, cancel: Any) -> EngineInfo:
     """Import torch and the engine (seconds), then describe the backbones and the device."""
-    import torch
+    from ..core import load_torch
 
+    torch = load_torch()  # the one import path (a page's worker may be importing the engine)
     from ..core import (
         Trainer,  # noqa: F401 - import now, not when the user clicks Start
         device_label,
