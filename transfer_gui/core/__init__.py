@@ -202,9 +202,9 @@ def load_torch() -> Any:
     others wait for it. Returns the torch module."""
     with _IMPORTING:
         import torch
-        import torchvision  # noqa: F401
-        import torchvision.models  # noqa: F401
-        import torchvision.transforms  # noqa: F401
+        import torchvision
+        import torchvision.models
+        import torchvision.transforms
         import torchvision.transforms.v2  # noqa: F401
 
         return torch
