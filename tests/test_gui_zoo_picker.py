@@ -125,9 +125,11 @@ def test_model_page_finds_dinov2_and_says_when_offline(qtbot, window, monkeypatc
     assert "timm, self-supervised" in page.description.text()
     wait_until(qtbot, lambda: page.weights_banner.text() == NO_NETWORK, timeout=20)
     assert page.download.button.isVisible()
-    page.weights_banner.clear_message()
+    # Download offline: something visible happens, and the sentence names the model
     qtbot.mouseClick(page.download.button, Qt.MouseButton.LeftButton)
-    wait_until(qtbot, lambda: page.weights_banner.text() == NO_NETWORK, timeout=20)
+    wait_until(qtbot, lambda: page.download.label.text() == "not downloaded", timeout=20)
+    assert page.weights_banner.text().startswith("no network to download the ")
+    assert "vit_small_patch14_dinov2" in page.weights_banner.text()
     assert page.download.task is None and page.download.button.isEnabled()
 
 

@@ -237,6 +237,8 @@ class ModelPage(QWidget):
     def _on_structure_failed(self, task: Task, message: str, details: str) -> None:
         if task is self.build_task:
             self._building = None
+            self.structure = None  # picking the network built before builds it again
+            self.tree.tree_model.clear()
             self.summary.setText("The network could not be built.")
             show_error(self, "Cannot build the network", message, details)
 
