@@ -61,3 +61,36 @@ def test_after_a_failed_build_a_network_that_builds_shows_its_tree(qtbot, tiny_w
     wait_until(qtbot, lambda: tree_built(window, classes=2), timeout=30)
     assert page.summary.text() != "The network could not be built."
     assert "trainable" in page.summary.text()
+
+
+def test_weights_for_another_architecture_are_refused_when_loaded(qtbot, tiny_window,
+                                                                  tmp_path, monkeypatch):
+    import torch
+    from PySide6.QtWidgets import QFileDialog
+
+    from transfer_gui.ui.widgets.notices import dialogs
+
+    window = tiny_window
+    window.show_step(1)
+    page = window.model_page
+    use_tiny(qtbot, window, classes=2)
+    wrong = tmp_path / "other.pth"
+    torch.save({"features.0.weight": torch.zeros(8, 3, 3, 3)}, wrong)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(wrong), ""))
+    qtbot.mouseClick(page.load_weights, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: bool(dialogs.SHOWN), timeout=30)
+    title, message = dialogs.SHOWN[-1]
+    assert title == "Cannot use other.pth"
+    assert "was made for another architecture than" in message, message
+    assert window.state.config.model.weights_file is None
+    assert "other.pth" not in page.weights_label.text()
+    # a file that fits (the network's own weights) is taken
+    from transfer_gui.core.models.backbones import get_spec
+    from transfer_gui.core.models.weights import build_model
+
+    good = tmp_path / "own.pth"
+    torch.save(build_model(get_spec("tiny_cnn"), 2, pretrained=False).state_dict(), good)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(good), ""))
+    qtbot.mouseClick(page.load_weights, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: window.state.config.model.weights_file == str(good), timeout=30)
+    assert "own.pth" in page.weights_label.text()

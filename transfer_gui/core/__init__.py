@@ -144,6 +144,7 @@ _WHERE: dict[str, str] = {
     "EventReader": "io.eventlog",
     "read_events": "io.eventlog",
     "get_spec": "models.backbones",
+    "check_weights_file": "models.weights",
     "Catalog": "models.zoo.catalog",
     "ZooEntry": "models.zoo.entry",
     "PRETRAINING_TEXT": "models.zoo.entry",

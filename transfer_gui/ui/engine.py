@@ -100,3 +100,22 @@ def describe_structure(backbone: str, num_classes: int, callbacks: list,
         return describe(backbone, max(num_classes, 2))
     except ConfigError as exc:
         return str(exc)
+
+
+def check_weights(backbone: str, path: str, num_classes: int, callbacks: list,
+                  cancel: Any) -> str:
+    """`path` if its weights load into `backbone`; else the engine's error, in words."""
+    from ..core import check_weights_file
+
+    check_weights_file(backbone, path, num_classes)
+    return path
+
+
+def online(backbone: str, callbacks: list, cancel: object) -> bool:
+    """Whether `backbone`'s download address can be reached (in a worker: DNS can be slow)."""
+    from ..core import is_online, load_catalog
+
+    entry = load_catalog().get(backbone)
+    url = (entry.url or None) if entry is not None and entry.source != "timm" \
+        else "https://huggingface.co"
+    return url is None or is_online(url)

@@ -279,6 +279,14 @@ def build_model(
     return split_network(spec, net, num_classes)
 
 
+def check_weights_file(backbone: str, path: str, num_classes: int) -> None:
+    """Raise `WeightsError` (in words) unless `path` loads into `backbone`: a file made for
+    another architecture is refused when chosen, not at Start."""
+    from .backbones import get_spec
+
+    build_model(get_spec(backbone), max(num_classes, 2), weights_file=path)
+
+
 def _fresh_batchnorm(net: nn.Module) -> None:
     """Random weights: let BatchNorm's running statistics follow the training batches at
     PyTorch's default rate. Networks ported from TensorFlow (EfficientNet, MobileNetV3) use

@@ -29,7 +29,7 @@ from ...core import (
     run_info,
     select,
 )
-from ..engine import BackboneRow, describe_structure, measure
+from ..engine import BackboneRow, check_weights, describe_structure, measure, online
 from ..state import AppState
 from ..widgets.inputs.preset_bar import PresetBar
 from ..widgets.notices.banner import Banner
@@ -42,14 +42,7 @@ from ..worker import Task, start_task
 from . import model_texts as texts
 from .common import page_title
 
-WEIGHTS_TIP = {
-    "bundled": "Installed with the app: works offline",
-    "cached": "Downloaded before: works offline",
-    "download": "Downloaded on first use into torch's or Hugging Face's cache (needs "
-                "internet once)",
-    "file": "Loaded from a file you chose",
-    "none": "No pretrained weights",
-}
+
 def _run_classes(run: str | None) -> int:
     """How many classes a run was trained on (0 if unknown)."""
     try:
@@ -66,6 +59,7 @@ class ModelPage(QWidget):
         self.build_task: Task | None = None
         self.online_task: Task | None = None
         self.speed_task: Task | None = None
+        self.weights_task: Task | None = None  # checking a weights file the user chose
         self._rows: list[BackboneRow] = []
         self._pending_selectors: tuple[str, ...] | None = None
         self._building: tuple[str, int] | None = None  # (backbone, classes) being built
@@ -251,13 +245,13 @@ class ModelPage(QWidget):
             self.weights_label.setText(f"Weights: <b>{os.path.basename(path)}</b> (from file)")
         elif info is not None:
             self.weights_label.setText(
-                f"Weights: ImageNet ({WEIGHTS_TIP.get(info.weights, info.weights).lower()})")
+                f"Weights: ImageNet ({texts.WEIGHTS_TIP.get(info.weights, info.weights).lower()})")
         self.clear_weights.setEnabled(bool(path))
         self.weights_banner.clear_message()
         if info is not None:
             self.download.show_for(info.name, "" if path else info.weights)
         if info is not None and info.weights == "download" and not path:
-            task = start_task(partial(_online, info.name), "online", self)
+            task = start_task(partial(online, info.name), "online", self)
             task.succeeded.connect(partial(self._on_online_checked, task, info))
             self.online_task = task
 
@@ -307,10 +301,29 @@ class ModelPage(QWidget):
         path, _ = QFileDialog.getOpenFileName(
             self, "Load weights", os.path.expanduser("~"),
             "Weights (*.pth *.pt *.bin *.safetensors);;All files (*)")
-        if path:
-            model = self.state.config.model
+        info = self.current_row()
+        if path and info is not None:
+            self.load_weights.setEnabled(False)
+            self.weights_label.setText(f"Checking {os.path.basename(path)}…")
+            task = start_task(partial(check_weights, info.name, path, self._num_classes()),
+                              "weights", self)
+            task.succeeded.connect(partial(self._on_weights_checked, task, info.name))
+            task.failed.connect(partial(self._on_weights_refused, task, path))
+            self.weights_task = task
+
+    def _on_weights_checked(self, task: Task, backbone: str, path: str) -> None:
+        """The file fits the network: it becomes the project's starting point."""
+        self.load_weights.setEnabled(True)
+        model = self.state.config.model
+        if task is self.weights_task and model.backbone == backbone:
             self.state.set_model(dataclasses.replace(model, weights_file=path))
-            self._show_weights()
+        self._show_weights()
+
+    def _on_weights_refused(self, task: Task, path: str, message: str, details: str) -> None:
+        self.load_weights.setEnabled(True)
+        self._show_weights()
+        if task is self.weights_task:
+            show_error(self, f"Cannot use {os.path.basename(path)}", message, details)
 
     @Slot()
     def _on_clear_weights(self) -> None:
@@ -393,12 +406,3 @@ class ModelPage(QWidget):
             self._pending_selectors = self.state.config.model.trainable
         self._build_structure(current[0])
 
-
-def _online(backbone: str, callbacks: list, cancel: object) -> bool:
-    """Whether `backbone`'s download address can be reached (in a worker: DNS can be slow)."""
-    from ...core import is_online, load_catalog
-
-    entry = load_catalog().get(backbone)
-    url = (entry.url or None) if entry is not None and entry.source != "timm" \
-        else "https://huggingface.co"
-    return url is None or is_online(url)
