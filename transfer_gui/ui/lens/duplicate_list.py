@@ -41,7 +41,7 @@ class DuplicateList(QTableWidget):
         self.files = []
         for i, row in enumerate(rows):
             first = os.path.join(root, row["first"])
-            second = os.path.join(root, row["second"]) if row["kind"] == "near" else ""
+            second = os.path.join(root, row["second"])
             self.files.append((first, second))
             for column, path, text in ((0, first, row["first"]), (2, second, row["second"])):
                 icon = QTableWidgetItem()
