@@ -124,5 +124,5 @@ def test_the_map_after_training_sees_the_images_as_the_first_map(tmp_path, monke
     monkeypatch.setattr(engine_lens, "FeatureRequest",
                         lambda samples, pre, *a, **k: sizes.append(pre.image_size)
                         or made(samples, pre, *a, **k))
-    coords, score = _trained_map(str(tmp_path / "run"), feats, [], None)
+    coords, _score = _trained_map(str(tmp_path / "run"), feats, [], None)
     assert sizes == [40] and coords.shape == (len(feats.samples), 2)
