@@ -175,6 +175,7 @@ _WHERE: dict[str, str] = {
     "fit": "train.loop",
     "resume_config": "train.loop",
     "TimeLeft": "timeleft",
+    "SmoothedLeft": "timeleft",
     "LRFindResult": "train.lrfind.curve",
     "SWEEP_END": "train.lrfind.curve",
     "SWEEP_START": "train.lrfind.curve",

@@ -42,6 +42,7 @@ from .engine import EngineInfo, load_engine
 from .pages.data_page import DataPage
 from .project_actions import ProjectActions
 from .resources import icon
+from .screen import fit_on_screen, keep_on_screen
 from .state import AppState
 from .widgets.inputs.drop_zone import dropped_paths
 from .widgets.notices.dialogs import show_error
@@ -88,8 +89,9 @@ class MainWindow(QMainWindow):
         self._update_title()
         self.setAcceptDrops(True)
         self.setWindowIcon(icon("app"))
-        self.resize(QSize(1280, 800))
+        fit_on_screen(self, 1280, 800)
         self._restore_geometry()
+        keep_on_screen(self)  # saved on a larger screen
 
     # --- layout -----------------------------------------------------------------------------
 

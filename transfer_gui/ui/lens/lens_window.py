@@ -44,6 +44,7 @@ from ...core import (
     run_features,
     separability,
 )
+from ..screen import fit_on_screen
 from ..state import AppState
 from ..worker import Task, start_task
 from .duplicate_list import DuplicateList
@@ -65,7 +66,7 @@ class LensWindow(QWidget):
         super().__init__(parent, Qt.WindowType.Window)
         self.state = state
         self.setWindowTitle("Know your data")
-        self.resize(1200, 760)
+        fit_on_screen(self, 1200, 760)
         self.result: Inspection | None = None
         self.task: Task | None = None
         self._root = ""  # the folder shown (or being inspected)

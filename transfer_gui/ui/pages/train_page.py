@@ -9,7 +9,6 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QMessageBox,
-    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -25,6 +24,7 @@ from ..launch.run_on import CLUSTER, HERE, RunOnBox
 from ..state import AppState
 from ..widgets.inputs.augment_preview import AugmentPreview, PreviewRequest
 from ..widgets.notices.dialogs import show_error
+from ..widgets.notices.log_view import LogView
 from ..widgets.notices.status_line import StatusLine
 from ..widgets.plots.metric_plot import TrainingPlots
 from ..worker import Task, start_task
@@ -112,9 +112,7 @@ class TrainPage(QWidget):
         self.status = StatusLine("Ready. Choose data and a model, then press Start.")
         self.status.setObjectName("trainStatus")
         self.plots = TrainingPlots()
-        self.log = QPlainTextEdit()
-        self.log.setReadOnly(True)
-        self.log.setMaximumBlockCount(5000)
+        self.log = LogView(max_lines=5000)
         self.log.setPlaceholderText("Training log")
         right_split = QSplitter(Qt.Orientation.Vertical)
         right_split.addWidget(self.plots)

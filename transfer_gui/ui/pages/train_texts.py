@@ -19,10 +19,12 @@ __all__ = ["ended_headline", "ended_line", "epoch_line", "failure_words", "messa
            "started_line", "step_status"]
 
 
-def step_status(last: BatchEnded, epochs: int, per: int, remaining: float) -> str:
+def step_status(last: BatchEnded, epochs: int, per: int, remaining: float,
+                unsure: bool = False) -> str:
+    left = (f"roughly {human_duration(remaining)} left (unsure: the speed varies)" if unsure
+            else f"about {human_duration(remaining)} left")
     return (f"Epoch {last.epoch}/{epochs} · step {last.batch}/{per} · "
-            f"{last.images_per_s:.0f} images/s · about {human_duration(remaining)} left · "
-            f"loss {last.loss:.3f}")
+            f"{last.images_per_s:.0f} images/s · {left} · loss {last.loss:.3f}")
 
 
 def failure_words(error: object, run_dir: str) -> tuple[str, str, bool]:

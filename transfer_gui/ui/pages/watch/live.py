@@ -9,7 +9,16 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QPlainTextEdit, QProgressBar
 
-from ....core import BatchEnded, EpochEnded, FitEnded, FitStarted, Message, Progress, TimeLeft
+from ....core import (
+    BatchEnded,
+    EpochEnded,
+    FitEnded,
+    FitStarted,
+    Message,
+    Progress,
+    SmoothedLeft,
+    TimeLeft,
+)
 from ...widgets.notices.status_line import StatusLine
 from ...widgets.plots.metric_plot import TrainingPlots
 from .. import train_texts as texts
@@ -33,12 +42,15 @@ class LiveRun:
         self.start_step = 0
         self.resumed_after = 0
         self.clock = TimeLeft()  # the time left, from the events as they arrive
+        self.shown_left = SmoothedLeft()  # what the status line says: smoothed, and how sure
+        self._now = 0.0  # when the events being fed arrived
         self.ended: FitEnded | None = None  # how the run ended (None: running, or not started)
 
     def feed(self, events: list, now: float | None = None) -> None:
         """Draw `events` (oldest first); the steps among them in one go."""
         steps: list[BatchEnded] = []
         now = time.monotonic() if now is None else now
+        self._now = now
         for event in events:
             self.clock.see(event, now)
             if isinstance(event, BatchEnded):
@@ -84,8 +96,9 @@ class LiveRun:
         last = steps[-1]
         done = (last.epoch - 1) * per + last.batch
         self.progress.setValue(done)
-        remaining = self.clock.remaining() or 0.0
-        self.status.setText(texts.step_status(last, self.epochs, per, remaining))
+        shown = self.shown_left.update(self.clock.remaining(), self._now, last.epoch) or 0.0
+        self.status.setText(texts.step_status(last, self.epochs, per, shown,
+                                              self.shown_left.unsure))
 
     def _on_epoch_ended(self, event: EpochEnded) -> None:
         self.plots.add_epoch(event.epoch, event.train_acc, event.val_loss, event.val_acc,
