@@ -235,7 +235,7 @@ class MainWindow(QMainWindow):
                                          lambda: self.train_page.start(), "Ctrl+Return")
         self.stop_action = self._action(run, "S&top training", self._stop_training, "Ctrl+.")
         self.stop_action.setEnabled(False)
-        self._action(run, "&Evaluate", lambda: self.evaluate_page.evaluate(), "F5")
+        self._action(run, "&Evaluate", self._on_evaluate_action, "F5")
         run.addSeparator()
         self._action(run, "&Know your data…", self.show_lens, "Ctrl+K")
         view = bar.addMenu("&View")
@@ -257,6 +257,12 @@ class MainWindow(QMainWindow):
         lens.show()
         lens.raise_()
         return lens
+
+    @Slot()
+    def _on_evaluate_action(self) -> None:
+        """F5 evaluates where the user sees it: on the Evaluate page."""
+        self.show_step(LATER_PAGES.index(("evaluate_page", "EvaluatePage")) + 1)
+        self.evaluate_page.evaluate()
 
     @Slot()
     def _stop_training(self) -> None:

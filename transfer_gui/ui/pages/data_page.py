@@ -41,7 +41,7 @@ from ..widgets.notices.dialogs import show_error
 from ..widgets.notices.progress import TaskProgress
 from ..widgets.tables.image_grid import GridItem, ImageGrid
 from ..widgets.tables.problem_list import ProblemList
-from ..worker import Task, start_task
+from ..worker import Task, is_cancelled, start_task
 from .common import elide_path, page_title, table_cell
 
 SHARE_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -259,7 +259,7 @@ class DataPage(QWidget):
             return
         self.progress.setVisible(False)
         self.rescan_button.setEnabled(True)
-        if "Cancelled" not in details:
+        if not is_cancelled(task.error):  # (not a word in the traceback: a file may say it)
             show_error(self, "Cannot read the folder", message, details)
 
     # --- showing a scan ---------------------------------------------------------------------

@@ -30,7 +30,7 @@ from ..widgets.notices.dialogs import show_error
 from ..widgets.notices.progress import TaskProgress
 from ..widgets.plots.confusion import ConfusionMatrix
 from ..widgets.tables.image_grid import GridItem, ImageGrid
-from ..worker import Task, start_task
+from ..worker import Task, is_cancelled, start_task
 from .common import page_title, table_cell
 
 COLUMN_TIPS = (
@@ -195,7 +195,7 @@ class EvaluatePage(QWidget):
         self.progress.setVisible(False)
         self.evaluate_button.setEnabled(True)  # the key stays: no retry until the run changes
         self.headline.setText("Evaluation failed.")
-        if "Cancelled" not in details:
+        if not is_cancelled(task.error):
             show_error(self, "Cannot evaluate", message, details)
 
     # --- showing ----------------------------------------------------------------------------

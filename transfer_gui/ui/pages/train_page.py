@@ -239,6 +239,8 @@ class TrainPage(QWidget):
             self._start_elsewhere(config, str(out))
             return
         logs = self.tensorboard.log_dir(str(out))
+        scan = self.state.scan
+        self.plots.set_loss_name(texts.loss_name(scan.tasks if scan is not None else None))
         self._launch(partial(_fit, config, str(out), False, self.state.scan, logs), str(out))
         self.log.appendPlainText(f"— new run in {out}")
 

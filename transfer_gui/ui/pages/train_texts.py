@@ -19,6 +19,15 @@ __all__ = ["ended_headline", "ended_line", "epoch_line", "failure_words", "messa
            "started_line", "step_status"]
 
 
+def loss_name(tasks: list | None) -> str:
+    """The loss axis's label for a project's tasks (none: one single-label task)."""
+    tasks = tasks or []
+    if len(tasks) > 1:
+        return "sum of the tasks' weighted losses"
+    multi = bool(tasks) and getattr(tasks[0], "multi_label", False)
+    return "binary cross-entropy" if multi else "cross-entropy"
+
+
 def step_status(last: BatchEnded, epochs: int, per: int, remaining: float,
                 unsure: bool = False) -> str:
     left = (f"roughly {human_duration(remaining)} left (unsure: the speed varies)" if unsure

@@ -1,0 +1,62 @@
+"""Smaller things a user met: the words and signs of a few pages, F5 away from the Evaluate
+page, and a failure whose traceback happens to contain the word "Cancelled"."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from PySide6.QtCore import Qt
+
+from gui_helpers import wait_until
+
+pytestmark = pytest.mark.gui
+
+
+def test_adaptation_gain_is_in_points():
+    from transfer_gui.core.train.transfer.adaptation import _sentence
+
+    text = _sentence({"method": "CORAL", "auto": False, "target_acc_before": 0.5,
+                      "target_acc_after": 0.596, "epoch": 3})
+    assert "(+9.6 points)" in text and "%)" not in text
+
+
+def test_quick_start_says_full_fine_tune_starts_from_a_probe():
+    from transfer_gui.ui.widgets.notices.quick_start import STRATEGIES
+
+    full = next(text for name, text in STRATEGIES if name.startswith("Full"))
+    assert "linear probe" in full and "head-only start" not in full
+
+
+def test_the_loss_axis_names_a_multi_label_loss(qtbot):
+    from transfer_gui.ui.pages.train_texts import loss_name
+    from transfer_gui.ui.widgets.plots.metric_plot import TrainingPlots
+
+    assert loss_name(None) == "cross-entropy"
+    assert loss_name([SimpleNamespace(multi_label=True)]) == "binary cross-entropy"
+    assert loss_name([SimpleNamespace(multi_label=False)] * 2).startswith("sum of")
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.set_loss_name("binary cross-entropy")
+    label = plots.loss_plot.getPlotItem().getAxis("left").labelText
+    assert label == "binary cross-entropy"
+
+
+def test_f5_shows_the_evaluate_page_and_a_failure_naming_cancelled_is_shown(
+        qtbot, window, tmp_path, monkeypatch):
+    from transfer_gui.ui.pages import evaluate_page
+    from transfer_gui.ui.widgets.notices import dialogs
+
+    def fails(*_a, **_k):
+        raise RuntimeError("cannot read /photos/Cancelled orders/x.png")
+
+    monkeypatch.setattr(evaluate_page, "_evaluate", fails)
+    window.show_step(0)
+    window.state.run_dir = str(tmp_path)  # a run, without evaluating it at once
+    dialogs.SHOWN.clear()
+    window.activateWindow()
+    window.setFocus()
+    qtbot.keyClick(window, Qt.Key.Key_F5)
+    assert window.stack.currentWidget() is window.evaluate_page
+    wait_until(qtbot, lambda: window.evaluate_page.headline.text() == "Evaluation failed.", 30)
+    assert dialogs.SHOWN and dialogs.SHOWN[-1][0] == "Cannot evaluate"
