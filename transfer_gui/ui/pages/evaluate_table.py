@@ -3,16 +3,13 @@ multi-label task's figures and highest-loss images."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem
 
 from ...core import count
 from ..widgets.tables.image_grid import GridItem
 from .common import table_cell
-
-if TYPE_CHECKING:
-    from .evaluate_page import EvaluatePage
 
 COLUMN_TIPS = (
     "The class (the true label)",
@@ -45,7 +42,7 @@ def set_columns(table: QTableWidget, names: tuple[str, ...]) -> None:
         header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
 
 
-def show_label_table(page: EvaluatePage, table: Any) -> None:
+def show_label_table(page: Any, table: Any) -> None:  # page: the EvaluatePage
     """A multi-label task: mAP and exact match, and per label its precision, recall, F1 (at
     the threshold chosen on validation), support and average precision; no confusion matrix;
     the images with the highest binary cross-entropy."""
