@@ -126,3 +126,18 @@ def test_the_map_after_training_sees_the_images_as_the_first_map(tmp_path, monke
                         or made(samples, pre, *a, **k))
     coords, _score = _trained_map(str(tmp_path / "run"), feats, [], None)
     assert sizes == [40] and coords.shape == (len(feats.samples), 2)
+
+
+def test_the_data_pages_counts_follow_review_decisions(qtbot, window, folders, monkeypatch):
+    from transfer_gui.core import relative_name
+
+    first, _ = folders
+    open_data(qtbot, window, first, monkeypatch)
+    page = window.data_page
+    assert "review:" not in page.summary.text()
+    scan = window.state.scan
+    names = [relative_name(str(first), s.path) for s in scan.samples[:2]]
+    lens = window.show_lens()
+    for name in names:  # as the review list's Decision does
+        lens.mark(name, "exclude")
+    assert "review: 2 left out" in page.summary.text()  # no Rescan needed

@@ -73,6 +73,7 @@ class DataPage(QWidget):
         self.scan_task: Task | None = None
         self._build()
         state.project_loaded.connect(self._on_project_loaded)
+        state.data_changed.connect(self._update_summary)  # review decisions: counts at once
 
     # --- layout -----------------------------------------------------------------------------
 
