@@ -147,3 +147,35 @@ def test_a_test_folders_prefix_stays_across_tasks_and_labels_get_ap_and_losses(
     assert page.headline.text().startswith("Test folder hard: Accuracy")
     assert page.table.columnCount() == 5
     page.task.wait()
+
+
+def test_the_subtitle_names_the_run_being_evaluated(qtbot, monkeypatch, tmp_path):
+    import threading
+
+    from gui_helpers import wait_until
+    from transfer_gui.ui import worker
+    from transfer_gui.ui.pages import evaluate_page
+    from transfer_gui.ui.state import AppState
+
+    gate = threading.Event()
+    gate.set()
+
+    def evaluated(*_a, **_k):
+        gate.wait(30)
+        return _evaluation()
+
+    monkeypatch.setattr(evaluate_page, "_evaluate", evaluated)
+    worker.accept_tasks(True)
+    page = evaluate_page.EvaluatePage(AppState())
+    qtbot.addWidget(page)
+    page.show()
+    page.state.set_run(str(tmp_path / "first-run"))
+    wait_until(qtbot, lambda: "first-run" in page.source.text() and not page.task.running)
+    gate.clear()  # the next evaluation takes its time
+    page.state.run_trained(str(tmp_path / "second-run"))  # a new run trained
+    try:
+        assert "second-run" in page.source.text() and "first-run" not in page.source.text()
+    finally:
+        gate.set()
+        wait_until(qtbot, lambda: not page.task.running)
+    assert "second-run" in page.source.text()

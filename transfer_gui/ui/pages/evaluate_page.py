@@ -170,6 +170,9 @@ class EvaluatePage(QWidget):
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
         self.headline.setText(headline)
+        # the run being evaluated, at once: the figures of the run before are gone
+        self.source.setText(f"Run: {_run_text(self.state.run_dir)}")
+        self.source.setToolTip("")
         task = start_task(job, "evaluate", self)
         task.events.connect(self.progress.on_events)
         task.failed.connect(partial(self._on_failed, task))
