@@ -340,6 +340,7 @@ class EvaluatePage(QWidget):
         run = self.state.run_dir
         if not run:
             return
+        self.prefix = ""  # until this folder's result says it is a test folder
         task = self._start(partial(_evaluate, run, folder=folder),
                            f"Evaluating on {os.path.basename(folder)}…")
         task.succeeded.connect(partial(self._on_folder_evaluated, task, run, folder))

@@ -33,7 +33,7 @@ from .common import page_title
 from .lr_dialog import LRFinderDialog
 from .train_form import TensorBoardBox, TrainForm
 from .transfer_form import TransferForm
-from .watch.live import LiveRun
+from .watch.live import LiveRun, PastRun
 
 
 class TrainPage(QWidget):
@@ -49,6 +49,7 @@ class TrainPage(QWidget):
         self.lr_dialog: LRFinderDialog | None = None
         self.elsewhere: LocalLaunch | None = None  # torchrun on this computer's GPUs
         self._build()
+        self.past: PastRun | None = None  # a reopened project's last run, being drawn
         self.live = LiveRun(self.plots, self.progress, self.status, self.log,
                             replay=self._replay)
         self.form.edited.connect(self._on_form_edited)
@@ -179,6 +180,10 @@ class TrainPage(QWidget):
 
     @Slot()
     def _on_project_loaded(self) -> None:
+        run = self.state.run_dir
+        if run and not self.running:  # the last run's curves and log, as they were
+            self.run_dir = run
+            self.past = PastRun(self.live, run)
         self.form.set_config(self.state.config.train)
         self.transfer.set_config(self.state.config.transfer)
         self._show_defaults()
@@ -260,6 +265,8 @@ class TrainPage(QWidget):
         self.log.appendPlainText(f"— resuming {run}")
 
     def _launch(self, fn: partial, run_dir: str) -> None:
+        if self.past is not None:
+            self.past.stop()  # a reopened run still being drawn
         self.run_dir = run_dir
         self.live.reset()
         task = start_task(fn, "train", self)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QPlainTextEdit, QProgressBar
 
 from ....core import (
@@ -116,3 +117,30 @@ class LiveRun:
             self.plots.add_target(event.epochs_run, event.target_acc)
         self.status.setText(texts.ended_headline(event, self.resumed_after))
         self.log.appendPlainText(texts.ended_line(event, self.resumed_after))
+
+
+class PastRun:
+    """A finished run's `events.jsonl` fed into a `LiveRun`, a chunk per turn of the event loop
+    (a reopened project shows its last run's curves, progress and log as they were)."""
+
+    def __init__(self, live: LiveRun, run_dir: str) -> None:
+        from ....core import EventReader
+
+        self.live = live
+        self.reader = EventReader(run_dir)
+        self.stopped = False
+        live.reset()
+        live.log.clear()
+        QTimer.singleShot(0, self._read)
+
+    def _read(self) -> None:
+        if self.stopped:
+            return
+        _, events = self.reader.read()
+        if events:
+            self.live.feed(events)
+        if self.reader.behind:
+            QTimer.singleShot(0, self._read)
+
+    def stop(self) -> None:
+        self.stopped = True
