@@ -14,6 +14,7 @@ import pytest
 from lensdata import flipped_dataset
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QComboBox
 
 from gui_helpers import open_data, wait_until
 
@@ -52,6 +53,16 @@ def test_the_lens_from_map_to_another_folder(qtbot, window, folders, monkeypatch
         return real(*args, **kwargs)
 
     monkeypatch.setattr(engine_lens, "label_issues", slow_label_check)
+    from transfer_gui.core.data import images
+
+    decoded: set[str] = set()
+    real_thumbnail = images.thumbnail
+
+    def thumbnail(*args, **kwargs):
+        decoded.add(threading.current_thread().name)
+        return real_thumbnail(*args, **kwargs)
+
+    monkeypatch.setattr(images, "thumbnail", thumbnail)
     train = window.state.config.train
     window.state.set_train(dataclasses.replace(train, image_size=40))
     qtbot.mouseClick(lens.inspect_button, Qt.MouseButton.LeftButton)
@@ -62,6 +73,14 @@ def test_the_lens_from_map_to_another_folder(qtbot, window, folders, monkeypatch
     wait_until(qtbot, lambda: lens.result is not None and lens.inspect_button.isEnabled(), 120)
     assert not lens.stop_button.isVisible()
     assert lens.result.data.pre.image_size == 40  # the recipe's size: the probe's cache
+
+    # thumbnails decoded off the GUI thread, for the rows in view; no list box per row
+    for index, table in ((1, lens.review), (2, lens.duplicates)):
+        lens.tabs.setCurrentIndex(index)
+        wait_until(qtbot, lambda t=table: not t.item(0, 0).icon().isNull(), 10)
+    assert decoded and threading.main_thread().name not in decoded
+    assert not lens.review.findChildren(QComboBox)
+    lens.tabs.setCurrentIndex(0)
 
     # the review list reads in the order of its Confidence column
     shown = [float(lens.review.item(r, 4).text().rstrip(" %")) for r in

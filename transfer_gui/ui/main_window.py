@@ -46,7 +46,7 @@ from .screen import fit_on_screen, keep_on_screen
 from .state import AppState
 from .widgets.inputs.drop_zone import dropped_paths
 from .widgets.notices.dialogs import show_error
-from .widgets.tables.image_grid import ImageGrid
+from .widgets.tables.image_grid import ThumbnailLoader
 from .worker import accept_tasks, cancel_all, live_tasks, start_task
 
 if TYPE_CHECKING:
@@ -407,9 +407,9 @@ class MainWindow(QMainWindow):
         if not cancel_all(15_000):
             remaining = ", ".join(t.name for t in live_tasks())
             show_error(self, "Still busy", f"Background work did not stop: {remaining}")
-        for grid in self.findChildren(ImageGrid):
-            grid.loader.reset()
-            grid.loader.wait(3000)
+        for loader in self.findChildren(ThumbnailLoader):  # the grids' and the lens's
+            loader.reset()
+            loader.wait(3000)
         event.accept()
 
     def _save_geometry(self) -> None:
