@@ -34,6 +34,7 @@ from ...core import (
     DataFeatures,
     Inspection,
     Progress,
+    count,
     data_features,
     duplicate_rows,
     embed,
@@ -261,8 +262,8 @@ class LensWindow(QWidget):
         seconds = sum(result.seconds.values())
         self.status.setText(
             f"{len(data.samples)} images · k-NN separability {_percent(result.separability)} · "
-            f"{len(result.flagged)} likely label errors · {len(result.duplicates)} near-duplicate "
-            f"pairs · {seconds:.0f} s")
+            f"{len(result.flagged)} likely label errors · "
+            f"{count(self.duplicates.rowCount(), 'duplicate pair')} · {seconds:.0f} s")
         self.tabs.setTabText(1, f"Likely label errors ({len(result.flagged)})")
         self.tabs.setTabText(2, f"Duplicates ({self.duplicates.rowCount()})")
         self._idle()
