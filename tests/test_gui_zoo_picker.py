@@ -186,3 +186,14 @@ def test_download_shows_size_and_speed_and_cancel_stops_it(qtbot, window, monkey
     wait_until(qtbot, lambda: bar.task is None, timeout=20)
     assert bar.label.text() == "download cancelled" and not bar.bar.isVisible()
     assert not page.weights_banner.isVisible()
+
+
+def test_billions_of_parameters_and_no_toy_networks(qtbot):
+    from transfer_gui.ui.engine import backbone_rows
+    from transfer_gui.ui.widgets.tables.zoo_table import _cell
+
+    big = BackboneRow(name="timm/huge.in1k", title="huge", params=6_720_100_000, image_size=224,
+                      top1=None, weights="download", description="", source="timm")
+    assert _cell(big, COLUMNS.index("Params")) == "6.7 B"
+    listed = [row.name for row in backbone_rows()]
+    assert listed and not [n for n in listed if n.startswith("timm/test_")]
