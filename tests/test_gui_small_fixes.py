@@ -60,3 +60,26 @@ def test_f5_shows_the_evaluate_page_and_a_failure_naming_cancelled_is_shown(
     assert window.stack.currentWidget() is window.evaluate_page
     wait_until(qtbot, lambda: window.evaluate_page.headline.text() == "Evaluation failed.", 30)
     assert dialogs.SHOWN and dialogs.SHOWN[-1][0] == "Cannot evaluate"
+
+
+def test_a_dropped_folder_is_searched_off_the_gui_thread(qtbot, window, shapes_dir,
+                                                          monkeypatch):
+    import threading
+
+    from gui_helpers import drop_files
+    from transfer_gui.core.analysis import predict
+
+    walked: list[str] = []
+    real = predict.expand_inputs
+
+    def expand(*args, **kwargs):
+        walked.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(predict, "expand_inputs", expand)
+    window.show_step(4)
+    page = window.predict_page
+    drop_files(page.drop, [str(shapes_dir / "circle")])
+    wait_until(qtbot, lambda: len(page.results) > 0 and not page.running, 60)
+    assert walked and threading.main_thread().name not in walked
+    page.stop()

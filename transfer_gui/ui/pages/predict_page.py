@@ -229,9 +229,20 @@ class PredictPage(QWidget):
 
     @Slot(list)
     def add_paths(self, paths: list[str]) -> None:
-        from ...core import expand_inputs
+        """Classify these files and the images in these folders (a folder is searched in the
+        background: a dropped drive must not freeze the window)."""
+        if any(os.path.isdir(p) for p in paths):
+            self.summary.setText("Looking for images in what was dropped…")
+            task = start_task(partial(_expand, paths), "find images", self)
+            task.succeeded.connect(partial(self._on_found, self._generation))
+            return
+        self._add_files(paths)
 
-        files = expand_inputs(paths)
+    def _on_found(self, generation: int, files: list[str]) -> None:
+        if generation == self._generation:  # else Clear came first
+            self._add_files(files)
+
+    def _add_files(self, files: list[str]) -> None:
         if not files:
             show_error(self, "No images", "No image files were found in what was dropped.")
             return
@@ -366,6 +377,12 @@ class PredictPage(QWidget):
             show_error(self, "Cannot export", f"Could not write {path}: {exc}")
             return
         self.state.status_message.emit(f"Saved {count(rows, 'prediction')} to {path}")
+
+
+def _expand(paths: list[str], callbacks: list, cancel: object) -> list[str]:
+    from ...core import expand_inputs
+
+    return expand_inputs(paths)
 
 
 def summary_text(results: list[Result], batch: tuple[int, int], running: bool, stopped: bool,
