@@ -83,3 +83,36 @@ def test_a_dropped_folder_is_searched_off_the_gui_thread(qtbot, window, shapes_d
     wait_until(qtbot, lambda: len(page.results) > 0 and not page.running, 60)
     assert walked and threading.main_thread().name not in walked
     page.stop()
+
+
+def test_run_folders_of_timm_models_do_not_nest(tmp_path):
+    from transfer_gui.core import Project, new_run_dir
+
+    project = Project(path=str(tmp_path / "p.tgproj"))
+    out = new_run_dir(project, "timm/convnext_tiny.in1k", "full")
+    assert "/" not in out.name and "timm-convnext_tiny.in1k" in out.name
+
+
+def test_a_failed_start_leaves_no_empty_run_folder(qtbot, tiny_window, shapes_dir,
+                                                   monkeypatch, tmp_path):
+    import os
+
+    from gui_helpers import open_data, use_tiny
+    from transfer_gui.ui.pages import train_page
+
+    window = tiny_window
+    open_data(qtbot, window, shapes_dir, monkeypatch)
+    use_tiny(qtbot, window)
+    made = []
+
+    def refuses(config, out, *args):
+        os.makedirs(out)  # as a start that is refused after making its folder
+        made.append(out)
+        raise RuntimeError("refused")
+
+    monkeypatch.setattr(train_page, "_fit", refuses)
+    page = window.train_page
+    window.show_step(2)
+    with qtbot.waitSignal(page.run_failed, timeout=30_000):
+        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    assert made and not os.path.exists(made[0])

@@ -362,6 +362,7 @@ class TrainPage(QWidget):
         self.log.appendPlainText(f"error: {message}")
         error = self.task.error if self.task is not None else None
         title, where, kept = texts.failure_words(error, self.run_dir)
+        texts.remove_if_empty(self.run_dir)  # refused before writing: no empty run folder
         self.status.setText(f"{title}; see the log.")
         self.state.set_training(False)
         if kept:

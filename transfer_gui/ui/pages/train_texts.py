@@ -4,6 +4,8 @@ sentences the command line prints."""
 
 from __future__ import annotations
 
+import os
+
 from ...core import (
     BatchEnded,
     ended_headline,
@@ -46,3 +48,12 @@ def failure_words(error: object, run_dir: str) -> tuple[str, str, bool]:
     if saved:
         return "Training failed", f"\n\nThe last good model is kept in {saved}.", True
     return "Training failed", "\n\nNo model was saved.", False
+
+
+def remove_if_empty(folder: str) -> None:
+    """A run folder that a failed start left empty is removed (Compare would list it)."""
+    try:
+        if folder and os.path.isdir(folder) and not os.listdir(folder):
+            os.rmdir(folder)
+    except OSError:
+        pass  # not ours to insist on
