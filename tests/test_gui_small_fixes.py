@@ -116,3 +116,23 @@ def test_a_failed_start_leaves_no_empty_run_folder(qtbot, tiny_window, shapes_di
     with qtbot.waitSignal(page.run_failed, timeout=30_000):
         qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
     assert made and not os.path.exists(made[0])
+
+
+def test_export_asks_before_replacing_a_file(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    existing = tmp_path / "model.onnx"
+    existing.write_bytes(b"the user's file")
+    asked, started = [], []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2])
+                        or QMessageBox.StandardButton.Cancel)
+    projects = window.projects
+    monkeypatch.setattr(projects, "export_to", lambda *a, **k: started.append(a))
+    dialog = SimpleNamespace(chosen=lambda: ("run", str(existing), "onnx"))
+    projects._on_export_chosen(dialog)
+    assert asked and str(existing) in asked[0] and not started
+    assert existing.read_bytes() == b"the user's file"
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: QMessageBox.StandardButton.Yes)
+    projects._on_export_chosen(dialog)
+    assert started
