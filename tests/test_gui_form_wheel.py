@@ -39,3 +39,17 @@ def test_the_wheel_scrolls_the_form_instead_of_changing_values(qtbot, window):
     qtbot.waitUntil(decay.hasFocus)
     _wheel(decay, 1)
     assert decay.value() != before
+
+
+def test_an_emptied_box_left_with_tab_shows_its_value_and_no_error(qtbot, window):
+    window.show_step(2)
+    page = window.train_page
+    box = page.form.fields["epochs"].widget
+    box.setFocus()
+    qtbot.waitUntil(box.hasFocus)
+    box.lineEdit().selectAll()
+    qtbot.keyClick(box.lineEdit(), Qt.Key.Key_Backspace)
+    assert "Epochs is empty" in page.status.text()
+    qtbot.keyClick(box, Qt.Key.Key_Tab)  # Qt puts the last value back
+    assert box.text() and page.form.problem() is None
+    assert "Epochs is empty" not in page.status.text() and page.start_button.isEnabled()

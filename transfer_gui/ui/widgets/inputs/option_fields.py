@@ -198,6 +198,9 @@ class NumberField(OptionField[QSpinBox | QDoubleSpinBox]):
         self._acceptable = True
         spin.valueChanged.connect(self.changed)
         spin.lineEdit().textChanged.connect(self._on_text)
+        # leaving an emptied box puts the last value back: the form reads it again then (the
+        # text's own signal comes before the box takes the value back)
+        spin.editingFinished.connect(self._on_left)
 
     def _on_text(self, _text: str) -> None:
         """Text that gives no new value (an empty box, a number out of range, and the old
@@ -206,6 +209,10 @@ class NumberField(OptionField[QSpinBox | QDoubleSpinBox]):
         if not (acceptable and self._acceptable):
             self.changed.emit()
         self._acceptable = acceptable
+
+    def _on_left(self) -> None:
+        self._acceptable = self.widget.hasAcceptableInput()
+        self.changed.emit()
 
     def values(self) -> dict[str, Any]:
         value = self.value()
