@@ -138,3 +138,11 @@ def test_timm_weights_file_loads_into_its_architecture_only(tmp_path, suffix):
     assert torch.equal(model.body.conv1[0].weight, state["conv1.0.weight"])
     with pytest.raises(WeightsError, match="made for another architecture than resnet10t"):
         build_model(timm_spec("resnet10t"), 3, weights_file=str(path))
+
+
+def test_a_download_error_without_a_message_is_named_by_its_kind():
+    class Odd(Exception):
+        pass
+
+    error = fetch._fetch_error(REPO, Odd())
+    assert str(error) == f"Cannot download the {REPO} weights: Odd"

@@ -64,6 +64,11 @@ LATER_PAGES = (("model_page", "ModelPage"), ("train_page", "TrainPage"),
                ("compare_page", "ComparePage"))
 
 
+def _step(module: str) -> int:
+    """A page's place in the sidebar, by its module (the Data page is step 0)."""
+    return 1 + [m for m, _ in LATER_PAGES].index(module)
+
+
 class MainWindow(QMainWindow):
     first_painted = Signal()  # the window is on screen (start-up continues from here)
 
@@ -261,7 +266,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_evaluate_action(self) -> None:
         """F5 evaluates where the user sees it: on the Evaluate page."""
-        self.show_step(LATER_PAGES.index(("evaluate_page", "EvaluatePage")) + 1)
+        self.show_step(_step("evaluate_page"))
         self.evaluate_page.evaluate()
 
     @Slot()
@@ -338,7 +343,7 @@ class MainWindow(QMainWindow):
         if not paths:
             return
         event.acceptProposedAction()
-        if self.stack.currentIndex() == 4:  # the Predict page
+        if self.stack.currentWidget() is self._pages[_step("predict_page")]:
             self.predict_page.add_paths(paths)
         elif paths[0].endswith(".tgproj"):
             self.projects.open_project(paths[0])

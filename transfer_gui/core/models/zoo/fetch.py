@@ -102,7 +102,8 @@ def _fetch_error(repo_id: str, exc: Exception) -> Exception:
     if any(word in text for word in ("connect", "offline", "resolve", "network", "timed out",
                                      "timeout", "refused", "unreachable", "localentrynotfound")):
         return FetchError(no_network(repo_id))
-    return FetchError(f"Cannot download the {repo_id} weights: {str(exc).splitlines()[0][:200]}")
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # "" has no line
+    return FetchError(f"Cannot download the {repo_id} weights: {first[:200]}")
 
 
 def check_blob(path: Path) -> None:
