@@ -331,7 +331,8 @@ class PredictPage(QWidget):
     @Slot()
     def _on_display_changed(self) -> None:
         self.list.set_display(self.cam.isChecked(), self.threshold.value() / 100)
-        self.state.set_extra(GRADCAM, self.cam.isChecked())
+        if bool(self.state.project.extra.get(GRADCAM)) != self.cam.isChecked():
+            self.state.set_extra(GRADCAM, self.cam.isChecked())  # (unset means off)
         if self.results:
             self._show_summary()
 
