@@ -118,3 +118,29 @@ def test_an_epochs_last_step_reaches_the_window_before_its_validation():
     bridge._add(_step(1, STEPS - 1))
     bridge._add(_step(1, STEPS))  # the epoch's last: sent now, with those held
     assert [[e.batch for e in b] for b in sent] == [[1], [2, STEPS - 1, STEPS]]
+
+
+def test_the_time_shown_is_smoothed_and_says_when_it_is_unsure():
+    """Load on a shared machine halves, then doubles the speed for a few seconds: the
+    estimate swings (2x), the time shown moves far less and says it is unsure meanwhile;
+    with a steady speed it counts down with the clock and is sure."""
+    from transfer_gui.core import SmoothedLeft
+
+    shown = SmoothedLeft()
+    now, left = 0.0, 600.0
+    for _ in range(30):  # steady: 10 s of estimates that agree with the clock
+        now += 0.5
+        left -= 0.5
+        value = shown.update(left, now)
+    assert abs(value - left) < 1 and not shown.unsure
+    swings = []
+    for fresh in (left * 2.2,) * 6 + (left * 0.4,) * 6:  # 6 s slow, then 6 s fast
+        now += 1.0
+        swings.append(shown.update(fresh, now))
+    assert max(swings) < left * 1.3 and min(swings) > left * 0.7  # raw: 2.2x and 0.4x
+    assert shown.unsure
+    for _ in range(120):  # steady again: it settles and is sure
+        now += 1.0
+        left -= 1.0
+        value = shown.update(left, now)
+    assert abs(value - left) < 0.05 * left and not shown.unsure

@@ -304,8 +304,10 @@ def test_export_from_the_window(qtbot, tiny_window, shapes_dir, monkeypatch, tmp
     statuses = []
     window.state.status_message.connect(statuses.append)
     task = window.projects.export_to(str(tmp_path / "model.pt"), fmt="torchscript")
+    assert window.projects.export_progress.isVisible()  # it says it is exporting
     with qtbot.waitSignal(task.succeeded, timeout=60_000):
         pass
+    wait_until(qtbot, lambda: not window.projects.export_progress.isVisible(), 10)
     scripted = torch.jit.load(str(tmp_path / "model.pt"))
     assert scripted(torch.rand(1, 3, 64, 64)).shape == (1, 3)
     # the format the dialog chose by default, on the worker thread; the parity figure shown

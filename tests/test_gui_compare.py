@@ -56,6 +56,8 @@ def test_compare_page_lists_runs_and_compares_them(qtbot, window, shapes_dir, mo
         assert table.text(run, "Macro F1") == f"{expected['macro_f1']:.3f}"
         assert table.text(run, "Worst F1") == f"{expected['min_f1']:.3f}"
         assert table.text(run, "Time") == f"{expected['seconds']:.1f} s"
+        assert table.text(run, "Epochs") == str(epochs)
+        assert table.text(run, "Image size") == "32 px"
         assert page.curves.points(run) == (epochs, epochs)  # a point per epoch
     assert page.curves.legend_labels() == [run_label(probe), run_label(full)]
     assert table.text(full, "Trainable").endswith("(100\u00a0%)")

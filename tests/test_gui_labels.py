@@ -112,3 +112,70 @@ def test_training_plots_draw_a_curve_per_task(qtbot):
     assert not plots.task_acc
     assert all(curve.name() is None or not curve.name().startswith("validation: ")
                for curve in plots.acc_plot.getPlotItem().listDataItems())
+
+
+def test_a_test_folders_prefix_stays_across_tasks_and_labels_get_ap_and_losses(
+        qtbot, monkeypatch, tmp_path):
+    import dataclasses
+
+    from gui_helpers import wait_until
+    from transfer_gui.ui.pages import evaluate_page
+    from transfer_gui.ui.state import AppState
+
+    scored = dataclasses.replace(_evaluation(), source="the folder hard (4 images)")
+    monkeypatch.setattr(evaluate_page, "_evaluate", lambda *a, **k: scored)
+    from transfer_gui.ui import worker
+
+    worker.accept_tasks(True)  # a window closed by an earlier test stops new tasks
+    state = AppState()
+    state.run_dir = str(tmp_path)
+    page = evaluate_page.EvaluatePage(state)
+    qtbot.addWidget(page)
+    page.show()
+    page.evaluate_folder(str(tmp_path / "hard"))
+    wait_until(qtbot, lambda: page.headline.text().startswith("Test folder hard: Accuracy"))
+    picker = page.task_picker
+    picker.combo.setFocus()
+    qtbot.keyClick(picker.combo, Qt.Key.Key_Down)  # the multi-label task
+    assert page.headline.text().startswith("Test folder hard: mAP 1.000")
+    header = [page.table.horizontalHeaderItem(c).text() for c in range(page.table.columnCount())]
+    assert header[-1] == "AP" and page.table.item(0, 5).text() == "1.000"
+    grid = page.loss_grid.grid_model
+    assert grid.rowCount() == 4  # the highest binary cross-entropy first
+    assert grid.item(0).path in {"/x/2.png", "/x/1.png", "/x/0.png", "/x/3.png"}
+    qtbot.keyClick(picker.combo, Qt.Key.Key_Up)
+    assert page.headline.text().startswith("Test folder hard: Accuracy")
+    assert page.table.columnCount() == 5
+    page.task.wait()
+
+
+def test_the_subtitle_names_the_run_being_evaluated(qtbot, monkeypatch, tmp_path):
+    import threading
+
+    from gui_helpers import wait_until
+    from transfer_gui.ui import worker
+    from transfer_gui.ui.pages import evaluate_page
+    from transfer_gui.ui.state import AppState
+
+    gate = threading.Event()
+    gate.set()
+
+    def evaluated(*_a, **_k):
+        gate.wait(30)
+        return _evaluation()
+
+    monkeypatch.setattr(evaluate_page, "_evaluate", evaluated)
+    worker.accept_tasks(True)
+    page = evaluate_page.EvaluatePage(AppState())
+    qtbot.addWidget(page)
+    page.show()
+    page.state.set_run(str(tmp_path / "first-run"))
+    wait_until(qtbot, lambda: "first-run" in page.source.text() and not page.task.running)
+    gate.clear()  # the next evaluation takes its time
+    page.state.run_trained(str(tmp_path / "second-run"))  # a new run trained
+    try:
+        assert "second-run" in page.source.text() and "first-run" not in page.source.text()
+    finally:
+        gate.set()
+        wait_until(qtbot, lambda: not page.task.running)
+    assert "second-run" in page.source.text()

@@ -50,8 +50,11 @@ def test_map_hover_click_lasso_and_review(qtbot, window, flipped_small, monkeypa
     view, viewport = panel.before, panel.before.plot.viewport()
     assert len(view.coords) == 60 and "separability" in panel.status.text()
     pairs = panel.duplicates  # similar shapes on flat backgrounds: pairs, with both images
-    assert pairs.rowCount() > 0 and not pairs.item(0, 0).icon().isNull()
-    assert not pairs.item(0, 2).icon().isNull() and pairs.item(0, 5).text()
+    panel.tabs.setCurrentIndex(2)  # the thumbnails of the rows in view, decoded off the GUI
+    wait_until(qtbot, lambda: pairs.rowCount() > 0 and not pairs.item(0, 0).icon().isNull()
+               and not pairs.item(0, 2).icon().isNull(), 10)
+    assert pairs.item(0, 5).text()
+    panel.tabs.setCurrentIndex(0)
 
     target = int(view.coords[:, 0].argmax())  # the right-most point: nothing hides it
     _mouse(viewport, QEvent.Type.MouseMove, _spot(view, target))

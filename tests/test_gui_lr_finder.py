@@ -102,6 +102,8 @@ def test_stop_keeps_the_points_and_a_late_point_does_not_overwrite_it(qtbot, dia
     assert dialog.plot.points == SHOWN and dialog.plot.line.isVisible()
     assert dialog.suggestion is not None and dialog.use_button.isEnabled()
     assert dialog.run_button.isEnabled() and not dialog.stop_button.isEnabled()
+    bar = dialog.progress  # how far the sweep went, not 100 %
+    assert bar.value() == SHOWN and bar.maximum() == dialog.steps.value() > SHOWN
     qtbot.mouseClick(dialog.use_button, Qt.MouseButton.LeftButton)
     assert rates == [dialog.suggestion]
 

@@ -125,9 +125,11 @@ def test_model_page_finds_dinov2_and_says_when_offline(qtbot, window, monkeypatc
     assert "timm, self-supervised" in page.description.text()
     wait_until(qtbot, lambda: page.weights_banner.text() == NO_NETWORK, timeout=20)
     assert page.download.button.isVisible()
-    page.weights_banner.clear_message()
+    # Download offline: something visible happens, and the sentence names the model
     qtbot.mouseClick(page.download.button, Qt.MouseButton.LeftButton)
-    wait_until(qtbot, lambda: page.weights_banner.text() == NO_NETWORK, timeout=20)
+    wait_until(qtbot, lambda: page.download.label.text() == "not downloaded", timeout=20)
+    assert page.weights_banner.text().startswith("no network to download the ")
+    assert "vit_small_patch14_dinov2" in page.weights_banner.text()
     assert page.download.task is None and page.download.button.isEnabled()
 
 
@@ -184,3 +186,14 @@ def test_download_shows_size_and_speed_and_cancel_stops_it(qtbot, window, monkey
     wait_until(qtbot, lambda: bar.task is None, timeout=20)
     assert bar.label.text() == "download cancelled" and not bar.bar.isVisible()
     assert not page.weights_banner.isVisible()
+
+
+def test_billions_of_parameters_and_no_toy_networks(qtbot):
+    from transfer_gui.ui.engine import backbone_rows
+    from transfer_gui.ui.widgets.tables.zoo_table import _cell
+
+    big = BackboneRow(name="timm/huge.in1k", title="huge", params=6_720_100_000, image_size=224,
+                      top1=None, weights="download", description="", source="timm")
+    assert _cell(big, COLUMNS.index("Params")) == "6.7 B"
+    listed = [row.name for row in backbone_rows()]
+    assert listed and not [n for n in listed if n.startswith("timm/test_")]

@@ -119,8 +119,8 @@ def test_offline_download_says_so_in_one_sentence(tmp_path, hub, monkeypatch):
     with pytest.raises(WeightsError) as info:
         weights.download(get_spec("resnet18"))
     message = str(info.value)
-    assert message == ("no network: load a weights file or pick a model whose weights are on "
-                       "this computer"), message
+    assert message == ("no network to download the resnet18 weights: load a weights file or "
+                       "pick a model whose weights are on this computer"), message
     assert "urlopen" not in message and "Errno" not in message
 
 

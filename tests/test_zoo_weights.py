@@ -62,13 +62,14 @@ def test_refused_connection_gives_the_offline_message(hf_cache, monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     with pytest.raises(fetch.FetchError) as info:
         fetch.fetch_hf(REPO)
-    assert str(info.value) == NO_NETWORK
+    assert str(info.value) == NO_NETWORK.replace("no network:",
+                                                 f"no network to download the {REPO} weights:")
     assert caches.hf_weights_file(REPO) is None
     # past the quick check, the hub's own "not reachable" is the same sentence
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     error = fetch._fetch_error(REPO, LocalEntryNotFoundError("cannot reach the Hub"))
-    assert str(error) == NO_NETWORK
+    assert str(error) == str(info.value)
 
 
 def test_weights_in_the_hf_cache_are_found_without_network(hf_cache, monkeypatch):
@@ -137,3 +138,11 @@ def test_timm_weights_file_loads_into_its_architecture_only(tmp_path, suffix):
     assert torch.equal(model.body.conv1[0].weight, state["conv1.0.weight"])
     with pytest.raises(WeightsError, match="made for another architecture than resnet10t"):
         build_model(timm_spec("resnet10t"), 3, weights_file=str(path))
+
+
+def test_a_download_error_without_a_message_is_named_by_its_kind():
+    class Odd(Exception):
+        pass
+
+    error = fetch._fetch_error(REPO, Odd())
+    assert str(error) == f"Cannot download the {REPO} weights: Odd"

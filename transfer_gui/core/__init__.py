@@ -14,13 +14,21 @@ Sub-packages, from the top layer down (each imports only the ones below it; the 
   `errors`, `wording`, `interrupt`, `atomic`.
 
 Names are imported on first use, so `import transfer_gui.core` stays cheap for the window
-(torch loads only when something that needs it is asked for).
+(torch loads only when something that needs it is asked for). Worker threads import them one
+at a time (`load_torch` and `__getattr__` share one lock).
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+import threading
 from typing import Any
+
+# One import path for the engine's modules and for torch: two threads importing torchvision
+# at once (the window's loader and a page's worker) can meet a partially initialised
+# `torchvision.transforms` and fail. Every first import goes through this lock.
+_IMPORTING = threading.RLock()
 
 _WHERE: dict[str, str] = {
     "run_advice": "analysis.advice",
@@ -142,6 +150,7 @@ _WHERE: dict[str, str] = {
     "EventReader": "io.eventlog",
     "read_events": "io.eventlog",
     "get_spec": "models.backbones",
+    "check_weights_file": "models.weights",
     "Catalog": "models.zoo.catalog",
     "ZooEntry": "models.zoo.entry",
     "PRETRAINING_TEXT": "models.zoo.entry",
@@ -173,6 +182,7 @@ _WHERE: dict[str, str] = {
     "fit": "train.loop",
     "resume_config": "train.loop",
     "TimeLeft": "timeleft",
+    "SmoothedLeft": "timeleft",
     "LRFindResult": "train.lrfind.curve",
     "SWEEP_END": "train.lrfind.curve",
     "SWEEP_START": "train.lrfind.curve",
@@ -196,13 +206,39 @@ _WHERE: dict[str, str] = {
 __all__ = sorted(_WHERE)
 
 
+def load_torch() -> Any:
+    """Import torch and torchvision (seconds), once, whatever thread asks first; the
+    others wait for it. Returns the torch module."""
+    with _IMPORTING:
+        import torch
+        import torchvision
+        import torchvision.models
+        import torchvision.transforms
+        import torchvision.transforms.v2  # noqa: F401
+
+        return torch
+
+
 def __getattr__(name: str) -> Any:
     where = _WHERE.get(name)
     if where is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = sys.modules.get(f"{__name__}.{where}")
+    if module is None or _initialising(module):
+        if threading.current_thread() is threading.main_thread():
+            # the window's thread only asks for torch-free parts (it must not wait seconds
+            # for a worker's import of torch)
+            module = importlib.import_module(f"{__name__}.{where}")
+        else:
+            with _IMPORTING:
+                module = importlib.import_module(f"{__name__}.{where}")
     # Looked up each time, not cached here: the name stays bound to its module, so a value
     # replaced there (a test's monkeypatch, a reloaded module) is what callers get.
-    return getattr(importlib.import_module(f"{__name__}.{where}"), name)
+    return getattr(module, name)
+
+
+def _initialising(module: Any) -> bool:
+    return bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
 
 
 def __dir__() -> list[str]:

@@ -4,6 +4,8 @@
 torch at import; this stub gives the checker their real types (the lazy_loader pattern).
 `tests/test_types.py` checks that both list the same names, each from the same module."""
 
+from typing import Any
+
 from .analysis.advice import run_advice as run_advice
 from .analysis.compare import compare_strategies as compare_strategies
 from .analysis.compare import run_summary as run_summary
@@ -125,6 +127,7 @@ from .models.freezing import Selection as Selection
 from .models.freezing import describe as describe
 from .models.freezing import fine_tune_words as fine_tune_words
 from .models.freezing import select as select
+from .models.weights import check_weights_file as check_weights_file
 from .models.weights import fetch_weights as fetch_weights
 from .models.weights import weights_source as weights_source
 from .models.zoo.caches import weights_statuses as weights_statuses
@@ -146,6 +149,7 @@ from .schema import NOTHING as NOTHING
 from .schema import ConfigError as ConfigError
 from .schema import option_named as option_named
 from .schema import options_of as options_of
+from .timeleft import SmoothedLeft as SmoothedLeft
 from .timeleft import TimeLeft as TimeLeft
 from .train.dist.scripts import LAUNCH_SCRIPTS as LAUNCH_SCRIPTS
 from .train.dist.scripts import LAUNCHER as LAUNCHER
@@ -172,3 +176,5 @@ from .wording import count as count
 from .wording import format_count as format_count
 from .wording import human_duration as human_duration
 from .wording import share as share
+
+def load_torch() -> Any: ...

@@ -13,6 +13,7 @@ and answers `remaining()`. Pure Python: the window and the terminal share it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .events import BatchEnded, EpochEnded, FitStarted
@@ -104,3 +105,35 @@ class TimeLeft:
             return 0.0
         steps_left = max(per - done, 0) + (epochs_left - 1) * per
         return steps_left * step + epochs_left * self.validation_seconds()
+
+
+SMOOTHING_SECONDS = 30.0  # how fast the time shown follows a new estimate
+UNSURE_SHARE = 0.25  # estimates further than this from the time shown: say it is unsure
+
+
+class SmoothedLeft:
+    """The time left as a person reads it: it counts down with the clock and moves toward
+    each fresh estimate over about `SMOOTHING_SECONDS`, so that a burst of load on a shared
+    machine does not swing it (8:44, 20:53, 3:52 within two minutes); `unsure` while the
+    fresh estimates disagree with it by more than a quarter. A new epoch starts afresh: its
+    stage may cost another time per step (a probe, then the whole network)."""
+
+    def __init__(self) -> None:
+        self.shown: float | None = None
+        self.at = 0.0
+        self.epoch = -1
+        self.unsure = False
+
+    def update(self, fresh: float | None, now: float, epoch: int = 0) -> float | None:
+        if fresh is None:
+            return self.shown
+        if self.shown is None or epoch != self.epoch:
+            self.shown, self.at, self.epoch, self.unsure = fresh, now, epoch, False
+            return fresh
+        elapsed = max(now - self.at, 0.0)
+        self.at = now
+        counted = max(self.shown - elapsed, 0.0)
+        weight = 1.0 - math.exp(-elapsed / SMOOTHING_SECONDS)
+        self.shown = counted + (fresh - counted) * weight
+        self.unsure = abs(fresh - self.shown) > UNSURE_SHARE * max(self.shown, 1.0)
+        return self.shown

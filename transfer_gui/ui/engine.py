@@ -40,8 +40,9 @@ class EngineInfo:
 
 def load_engine(callbacks: list, cancel: Any) -> EngineInfo:
     """Import torch and the engine (seconds), then describe the backbones and the device."""
-    import torch
+    from ..core import load_torch
 
+    torch = load_torch()  # the one import path (a page's worker may be importing the engine)
     from ..core import (
         Trainer,  # noqa: F401 - import now, not when the user clicks Start
         device_label,
@@ -57,13 +58,19 @@ def backbone_rows() -> list[BackboneRow]:
     """Every model of the zoo (curated first), with where its weights are; torch-free."""
     from ..core import load_catalog, measured_speeds, weights_statuses
 
-    entries = load_catalog().entries
+    entries = [e for e in load_catalog().entries if not is_toy(e.id)]
     here = weights_statuses(entries)
     speeds = measured_speeds()
     rows = [BackboneRow(e.id, e.title, e.params or 0, e.image_size, e.top1, here[e.id],
                         e.description, e.source, e.family, e.pretraining, e.gflops,
                         e.recommended, speeds.get(e.id)) for e in entries]
     return registered_rows({e.id for e in entries}) + rows
+
+
+def is_toy(model_id: str) -> bool:
+    """timm's `test_*` networks: a few thousand parameters and no pretrained weights, made
+    for timm's own tests; not for a user's list (the test suite registers them itself)."""
+    return model_id.startswith("timm/test_")
 
 
 def registered_rows(listed: set[str]) -> list[BackboneRow]:
@@ -99,3 +106,14 @@ def describe_structure(backbone: str, num_classes: int, callbacks: list,
         return describe(backbone, max(num_classes, 2))
     except ConfigError as exc:
         return str(exc)
+
+
+def check_weights(backbone: str, path: str, num_classes: int, callbacks: list,
+                  cancel: Any) -> str:
+    """`path` if its weights load into `backbone`; else the engine's error, in words."""
+    from ..core import check_weights_file
+
+    check_weights_file(backbone, path, num_classes)
+    return path
+
+

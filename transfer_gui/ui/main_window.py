@@ -41,11 +41,12 @@ from .page_stack import PageStack
 from .pages.data_page import DataPage
 from .project_actions import ProjectActions
 from .resources import icon
+from .screen import fit_on_screen, keep_on_screen
 from .state import AppState
 from .steps import Step
 from .widgets.inputs.drop_zone import dropped_paths
 from .widgets.notices.dialogs import show_error
-from .widgets.tables.image_grid import ImageGrid
+from .widgets.tables.image_grid import ThumbnailLoader
 from .worker import accept_tasks, cancel_all, live_tasks, start_task
 
 if TYPE_CHECKING:
@@ -80,8 +81,9 @@ class MainWindow(QMainWindow):
         self._update_title()
         self.setAcceptDrops(True)
         self.setWindowIcon(icon("app"))
-        self.resize(QSize(1280, 800))
+        fit_on_screen(self, 1280, 800)
         self._restore_geometry()
+        keep_on_screen(self)  # saved on a larger screen
 
     # --- layout -----------------------------------------------------------------------------
 
@@ -211,7 +213,7 @@ class MainWindow(QMainWindow):
                                          lambda: self.train_page.start(), "Ctrl+Return")
         self.stop_action = self._action(run, "S&top training", self._stop_training, "Ctrl+.")
         self.stop_action.setEnabled(False)
-        self._action(run, "&Evaluate", lambda: self.evaluate_page.evaluate(), "F5")
+        self._action(run, "&Evaluate", self._on_evaluate_action, "F5")
         run.addSeparator()
         self._action(run, "&Know your data…", self.show_lens, "Ctrl+K")
         view = bar.addMenu("&View")
@@ -233,6 +235,12 @@ class MainWindow(QMainWindow):
         lens.show()
         lens.raise_()
         return lens
+
+    @Slot()
+    def _on_evaluate_action(self) -> None:
+        """F5 evaluates where the user sees it: on the Evaluate page."""
+        self.show_step(Step.EVALUATE)
+        self.evaluate_page.evaluate()
 
     @Slot()
     def _stop_training(self) -> None:
@@ -377,9 +385,9 @@ class MainWindow(QMainWindow):
         if not cancel_all(15_000):
             remaining = ", ".join(t.name for t in live_tasks())
             show_error(self, "Still busy", f"Background work did not stop: {remaining}")
-        for grid in self.findChildren(ImageGrid):
-            grid.loader.reset()
-            grid.loader.wait(3000)
+        for loader in self.findChildren(ThumbnailLoader):  # the grids' and the lens's
+            loader.reset()
+            loader.wait(3000)
         event.accept()
 
     def _save_geometry(self) -> None:

@@ -7,7 +7,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSettings, Slot
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QProgressDialog, QWidget
 
 from ..core import (
     SUFFIX,
@@ -204,15 +204,32 @@ class ProjectActions(QObject):
 
     def _on_export_chosen(self, dialog: ExportDialog) -> None:
         run, path, fmt = dialog.chosen()
-        if path:
+        if path and (not os.path.exists(path) or self._may_replace(path)):
             self.export_to(path, run, fmt)
 
+    def _may_replace(self, path: str) -> bool:
+        answer = QMessageBox.question(
+            self.window, "Replace the file?",
+            f"{path} exists already. Replace it with the exported model?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
+
     def export_to(self, path: str, run: str | None = None, fmt: str | None = None):
-        """Export on a worker thread; without `fmt`, the format the suffix names."""
+        """Export on a worker thread (a dialog says so meanwhile: it can take half a minute);
+        without `fmt`, the format the suffix names."""
         run = run or self.state.run_dir
+        busy = QProgressDialog(f"Exporting {os.path.basename(run)} to {path}…", "", 0, 0,
+                               self.window)
+        busy.setWindowTitle("Export model")
+        busy.setCancelButton(None)  # the export runs to its end
+        busy.setMinimumDuration(0)
+        self.export_progress = busy
         task = start_task(partial(_export, run, path, fmt), "export", self)
+        task.done.connect(busy.close)
         task.succeeded.connect(partial(self._on_exported, run))
         task.failed.connect(partial(show_error, self.window, "Export failed"))
+        busy.show()
         return task
 
     def _on_exported(self, run: str, result: ExportResult) -> None:

@@ -161,6 +161,13 @@ def start_task(fn: Callable[[list, CancelToken], Any], name: str,
     return Task(fn, name).start()
 
 
+def is_cancelled(error: BaseException | None) -> bool:
+    """Whether a task's failure is the user's Stop (the engine's `Cancelled`)."""
+    from ..core import Cancelled
+
+    return isinstance(error, Cancelled)
+
+
 def live_tasks() -> list[Task]:
     return list(_LIVE)
 

@@ -44,6 +44,7 @@ class DataFeatures:
     backbone: str
     unreadable: list[int] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)  # the scan's, exact duplicates too
+    pre: Preprocess | None = None  # how the images became inputs (the trained map reuses it)
 
     @property
     def labels(self) -> np.ndarray:
@@ -79,8 +80,11 @@ def _split(scan: FolderScan, data: DataConfig) -> tuple[list[Sample], list[str]]
 
 def data_features(data: DataConfig | str, backbone: str = "efficientnet_lite0",
                   device: str = "auto", batch_size: int = 32, callbacks: Task | Iterable = (),
-                  cancel: CancelToken | None = None) -> DataFeatures:
-    """The frozen pretrained backbone's features of every usable image of the folder."""
+                  cancel: CancelToken | None = None,
+                  image_size: int | None = None) -> DataFeatures:
+    """The frozen pretrained backbone's features of every usable image of the folder, at
+    `image_size` (the training recipe's, so that they are the features a probe caches; None:
+    the backbone's own size)."""
     task = Task.of(callbacks, cancel)
     data = DataConfig(root=data) if isinstance(data, str) else data
     scan = scan_data(data.root, verify=True, val_dir=data.val_dir, callbacks=task,
@@ -92,7 +96,7 @@ def data_features(data: DataConfig | str, backbone: str = "efficientnet_lite0",
                         "column)")
     samples, split = _split(scan, data)
     spec = get_spec(backbone)
-    pre = Preprocess.for_backbone(spec)
+    pre = Preprocess.for_backbone(spec, image_size)
     model = build_model(spec, len(scan.classes), True, None, task)
     dev = pick_device(device)
     model = model.to(dev).eval()
@@ -101,33 +105,38 @@ def data_features(data: DataConfig | str, backbone: str = "efficientnet_lite0",
     request = FeatureRequest(samples, pre, batch_size, dev, dtype, phase="features")
     feats, failed = body_features(model, request, store, task)
     return DataFeatures(scan.root, list(scan.classes), samples, split,
-                        feats.numpy().astype(np.float32), backbone, failed, list(scan.problems))
+                        feats.numpy().astype(np.float32), backbone, failed, list(scan.problems),
+                        pre)
 
 
 def run_features(run_dir: str, samples: list[Sample], device: str = "auto",
                  batch_size: int = 32, callbacks: Task | Iterable = (),
-                 cancel: CancelToken | None = None) -> np.ndarray:
-    """The features a trained run's head reads (its body's output) for `samples`: computed
-    afresh, not cached, unless its body is the unchanged pretrained one."""
+                 cancel: CancelToken | None = None, pre: Preprocess | None = None) -> np.ndarray:
+    """The features a trained run's head reads (its body's output) for `samples`, with the
+    images prepared as `pre` (the first map's, so that the two maps differ by training alone;
+    None: as the run was trained): computed afresh, not cached, unless its body is the
+    unchanged pretrained one."""
     task = Task.of(callbacks, cancel)
     run = load_run(run_dir)
+    pre = pre or run.preprocess
     dev = pick_device(device)
     model = run.model.to(dev).eval()
     dtype = amp_dtype(dev, True)
-    store = open_store(model, run.spec.name, run.preprocess, dev, dtype, task)
-    request = FeatureRequest(samples, run.preprocess, batch_size, dev, dtype, phase="trained")
+    store = open_store(model, run.spec.name, pre, dev, dtype, task)
+    request = FeatureRequest(samples, pre, batch_size, dev, dtype, phase="trained")
     feats, _ = body_features(model, request, store if store and store.exists() else None, task)
     return feats.numpy().astype(np.float32)
 
 
 def inspect(data: DataFeatures, seed: int = 0, method: str = "confident-learning",
             threshold: float = THRESHOLD, callbacks: Task | Iterable = (),
-            cancel: CancelToken | None = None) -> Inspection:
-    """The map, the separability, the likely label errors and the near-duplicates."""
+            cancel: CancelToken | None = None, coords: np.ndarray | None = None) -> Inspection:
+    """The map (unless `coords` gives it: the window draws it first), the separability, the
+    likely label errors and the near-duplicates."""
     task = Task.of(callbacks, cancel)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
-    coords = embed(data.features, seed, task)
+    coords = embed(data.features, seed, task) if coords is None else coords
     seconds["map"] = time.perf_counter() - start
     labels = data.labels
     start = time.perf_counter()
@@ -145,11 +154,12 @@ def inspect(data: DataFeatures, seed: int = 0, method: str = "confident-learning
 def inspect_data(data: DataConfig | str, backbone: str = "efficientnet_lite0", seed: int = 0,
                  method: str = "confident-learning", threshold: float | None = None,
                  device: str = "auto", callbacks: Task | Iterable = (),
-                 cancel: CancelToken | None = None) -> Inspection:
-    """`data_features` then `inspect`: what `transfer-gui inspect` and the window run."""
+                 cancel: CancelToken | None = None,
+                 image_size: int | None = None) -> Inspection:
+    """`data_features` then `inspect`: what `transfer-gui inspect` runs."""
     task = Task.of(callbacks, cancel)
     start = time.perf_counter()
-    feats = data_features(data, backbone, device, callbacks=task)
+    feats = data_features(data, backbone, device, callbacks=task, image_size=image_size)
     took = time.perf_counter() - start
     result = inspect(feats, seed, method, THRESHOLD if threshold is None else threshold, task)
     result.seconds = {"features": took, **result.seconds}

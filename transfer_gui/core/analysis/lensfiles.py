@@ -4,6 +4,7 @@ and the whole as a JSON-ready dictionary."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 from typing import Any
 
@@ -11,7 +12,6 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .. import atomic
-from ..data.split import relative_name
 from .lens import Inspection
 
 # distinct colours for the classes (cycled beyond twelve), shared with the window's map
@@ -20,6 +20,7 @@ PALETTE = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
            (57, 59, 121), (173, 73, 74))
 ISSUE_COLUMNS = ("rank", "file", "given", "suggested", "confidence", "given_probability",
                  "split", "action")
+SAME_AS = "same content as "  # the scan's words for a copy within one class
 DUPLICATE_COLUMNS = ("kind", "similarity", "first", "second", "first_class", "second_class",
                      "across_classes", "across_split")
 
@@ -44,23 +45,64 @@ def issue_rows(result: Inspection, flagged_only: bool = True) -> list[dict[str, 
 
 
 def duplicate_rows(result: Inspection) -> list[dict[str, Any]]:
-    """Near-duplicate pairs (feature cosine) and the scan's exact copies, with what makes each
-    worth a look: two classes (a label error), or two sides of the split (leakage)."""
+    """Near-duplicate pairs (feature cosine) and the scan's exact copies, each pair once, with
+    what makes each worth a look: two classes (a label error), or two sides of the split
+    (leakage). A pair of identical files is listed as exact, not also as near."""
     data, rows = result.data, []
+    groups = exact_groups(result)
+    group_of = {path: i for i, group in enumerate(groups) for path in group}
+    index_of = {os.path.normpath(s.path): i for i, s in enumerate(data.samples)}
     for pair in result.duplicates:
         a, b = pair.first, pair.second
-        rows.append({"kind": "near", "similarity": round(pair.similarity, 4),
-                     "first": data.name(a), "second": data.name(b),
-                     "first_class": data.classes[data.samples[a].label],
-                     "second_class": data.classes[data.samples[b].label],
-                     "across_classes": data.samples[a].label != data.samples[b].label,
-                     "across_split": data.split[a] != data.split[b]})
-    for problem in result.exact_duplicates():
-        rows.append({"kind": "exact", "similarity": 1.0,
-                     "first": relative_name(data.root, problem.path),
-                     "second": problem.reason, "first_class": "", "second_class": "",
-                     "across_classes": "classes" in problem.reason, "across_split": ""})
+        same = group_of.get(_norm(data.samples[a].path), -1)
+        if same >= 0 and same == group_of.get(_norm(data.samples[b].path)):
+            continue
+        rows.append(_pair_row(data, "near", round(pair.similarity, 4), a, b))
+    for group in groups:
+        first = index_of.get(group[0])
+        for other in group[1:]:
+            second = index_of.get(other)
+            if first is not None and second is not None:
+                rows.append(_pair_row(data, "exact", 1.0, first, second))
     return rows
+
+
+def _pair_row(data: Any, kind: str, similarity: float, a: int, b: int) -> dict[str, Any]:
+    return {"kind": kind, "similarity": similarity,
+            "first": data.name(a), "second": data.name(b),
+            "first_class": data.classes[data.samples[a].label],
+            "second_class": data.classes[data.samples[b].label],
+            "across_classes": data.samples[a].label != data.samples[b].label,
+            "across_split": data.split[a] != data.split[b]}
+
+
+def _norm(path: str) -> str:
+    return os.path.normpath(path)
+
+
+def exact_groups(result: Inspection) -> list[list[str]]:
+    """The scan's byte-identical copies as groups of files (by content, the first in sorted
+    order first): the scan reports a copy per file, or one per extra copy."""
+    paths = set()
+    for problem in result.exact_duplicates():
+        paths.add(_norm(problem.path))
+        if problem.reason.startswith(SAME_AS):
+            paths.add(_norm(problem.reason[len(SAME_AS):]))
+    by_content: dict[str, list[str]] = {}
+    for path in sorted(paths):
+        by_content.setdefault(_content(path), []).append(path)
+    return [group for group in by_content.values() if len(group) > 1]
+
+
+def _content(path: str) -> str:
+    try:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+        return digest.hexdigest()
+    except OSError:
+        return path  # gone since the scan: a group of its own
 
 
 def write_csv(rows: list[dict[str, Any]], path: str | os.PathLike[str],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,7 +194,8 @@ def new_run_dir(project: Project, backbone: str, strategy: str) -> Path:
     import time
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = runs_folder(project) / f"{stamp}-{backbone}-{strategy}"
+    name = re.sub(r"[^\w.+-]+", "-", backbone)  # "timm/convnext..." is no sub-folder
+    base = runs_folder(project) / f"{stamp}-{name}-{strategy}"
     candidate, n = base, 1
     while candidate.exists():
         n += 1

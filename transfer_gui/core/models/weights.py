@@ -31,7 +31,7 @@ from .backbones import BackboneSpec, TransferNet, split_network
 from .zoo.caches import hf_weights_file, weights_here
 from .zoo.catalog import load_catalog
 from .zoo.entry import ZooEntry
-from .zoo.fetch import NO_NETWORK, fetch_hf, transfer_text
+from .zoo.fetch import fetch_hf, no_network, transfer_text
 from .zoo.fetch import is_online as is_online  # the online check lives with the fetching
 
 HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,})\.")
@@ -153,7 +153,7 @@ def download_url(url: str, name: str, title: str, task: Task) -> Path:
     except OSError as exc:
         why = why_not_downloaded(exc)
         if why == OFFLINE:
-            raise WeightsError(NO_NETWORK) from None
+            raise WeightsError(no_network(name)) from None
         raise WeightsError(
             f"Cannot download the {title} weights: {why}. Connect to "
             "the internet once (they are then kept on this computer), or choose a bundled "
@@ -277,6 +277,14 @@ def build_model(
     else:
         _fresh_batchnorm(net)
     return split_network(spec, net, num_classes)
+
+
+def check_weights_file(backbone: str, path: str, num_classes: int) -> None:
+    """Raise `WeightsError` (in words) unless `path` loads into `backbone`: a file made for
+    another architecture is refused when chosen, not at Start."""
+    from .backbones import get_spec
+
+    build_model(get_spec(backbone), max(num_classes, 2), weights_file=path)
 
 
 def _fresh_batchnorm(net: nn.Module) -> None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QTableWidget, QTableWidgetItem, QWidget
 
-from .review_list import thumb_icon, thumbnail_table
+from .review_list import ICON, thumbnail_table
+from .thumbs import TableThumbnails
 
 COLUMNS = ("First", "", "Second", "", "Cosine", "Why it matters")
 
@@ -33,6 +35,7 @@ class DuplicateList(QTableWidget):
         for column in (1, 3):  # the files: room for a folder and a name
             self.setColumnWidth(column, 240)
         self.files: list[tuple[str, str]] = []
+        self.thumbs = TableThumbnails(self, ICON)  # decoded off the GUI thread, rows in view
         self.cellDoubleClicked.connect(self._on_double_clicked)
 
     def fill(self, rows: list[dict], root: str) -> None:
@@ -41,17 +44,20 @@ class DuplicateList(QTableWidget):
         self.files = []
         for i, row in enumerate(rows):
             first = os.path.join(root, row["first"])
-            second = os.path.join(root, row["second"]) if row["kind"] == "near" else ""
+            second = os.path.join(root, row["second"])
             self.files.append((first, second))
-            for column, path, text in ((0, first, row["first"]), (2, second, row["second"])):
-                icon = QTableWidgetItem()
-                if path:
-                    icon.setIcon(thumb_icon(path))
-                self.setItem(i, column, icon)
+            for column, text in ((0, row["first"]), (2, row["second"])):
+                self.setItem(i, column, QTableWidgetItem())
                 self.setItem(i, column + 1, QTableWidgetItem(text))
             self.setItem(i, 4, QTableWidgetItem(f"{row['similarity']:.3f}"
                                                 if row["kind"] == "near" else "exact"))
             self.setItem(i, 5, QTableWidgetItem(concern(row)))
+        self.thumbs.set_cells([(i, column, path) for i, pair in enumerate(self.files)
+                               for column, path in zip((0, 2), pair, strict=True)])
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.thumbs.request_visible()
 
     def _on_double_clicked(self, row: int, column: int) -> None:
         first, second = self.files[row]

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
+import numpy as np
 from PySide6.QtCore import Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
@@ -26,22 +30,32 @@ from PySide6.QtWidgets import (
 )
 
 from ...core import (
+    Cancelled,
+    DataFeatures,
     Inspection,
     Progress,
+    count,
+    data_features,
     duplicate_rows,
     embed,
-    inspect_data,
+    inspect,
     issue_rows,
     relative_name,
     review_mark,
     run_features,
     separability,
 )
+from ..screen import fit_on_screen
 from ..state import AppState
 from ..worker import Task, start_task
 from .duplicate_list import DuplicateList
 from .map_view import EmbeddingMap
 from .review_list import ReviewList
+
+INTRO = ("Computes the pretrained network's features of every image (kept for training), then "
+         "maps them, checks the labels and looks for near-duplicates.")
+LASSO_HELP = ("Drag around points to select them (lasso); the wheel zooms; hover a point to see "
+              "the image, click to open it.")
 
 
 def _percent(value: float | None) -> str:
@@ -53,11 +67,13 @@ class LensWindow(QWidget):
         super().__init__(parent, Qt.WindowType.Window)
         self.state = state
         self.setWindowTitle("Know your data")
-        self.resize(1200, 760)
+        fit_on_screen(self, 1200, 760)
         self.result: Inspection | None = None
         self.task: Task | None = None
+        self._root = ""  # the folder shown (or being inspected)
         self._build()
         state.run_changed.connect(self._on_run_changed)
+        state.data_changed.connect(self._on_data_changed)
 
     def _build(self) -> None:
         self.inspect_button = QPushButton("Inspect the data")
@@ -66,16 +82,19 @@ class LensWindow(QWidget):
         self.trained_button.setToolTip("The same map from the current trained model's features")
         self.trained_button.clicked.connect(self.start_trained)
         self.trained_button.setEnabled(False)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the inspection (features computed so far stay cached)")
+        self.stop_button.clicked.connect(self.stop)
+        self.stop_button.hide()
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
         self.progress.hide()
-        self.status = QLabel("Computes the pretrained network's features of every image (kept "
-                             "for training), then maps them, checks the labels and looks for "
-                             "near-duplicates.")
+        self.status = QLabel(INTRO)
         self.status.setWordWrap(True)
         top = QHBoxLayout()
         top.addWidget(self.inspect_button)
         top.addWidget(self.trained_button)
+        top.addWidget(self.stop_button)
         top.addWidget(self.progress)
         top.addWidget(self.status, 1)
         self.before = EmbeddingMap("Pretrained features")
@@ -87,8 +106,7 @@ class LensWindow(QWidget):
         maps = QSplitter()
         maps.addWidget(self.before)
         maps.addWidget(self.after)
-        self.selection_label = QLabel("Drag around points to select them (lasso); the wheel "
-                                      "zooms; hover a point to see the image, click to open it.")
+        self.selection_label = QLabel(LASSO_HELP)
         self.exclude_button = QPushButton("Exclude selected from training")
         self.exclude_button.setEnabled(False)
         self.exclude_button.clicked.connect(self.exclude_selected)
@@ -122,30 +140,45 @@ class LensWindow(QWidget):
                                 if not data.root else self.status.text())
             return
         backbone = self.state.config.model.backbone
+        size = self.state.config.train.image_size  # the features a probe then finds cached
+        self.clear()
+        self._root = data.root
         self._busy(f"Inspecting {data.root} with {backbone}…")
-        self.task = start_task(
-            lambda cb, cancel: inspect_data(data, backbone, callbacks=cb, cancel=cancel),
-            "inspect", self)
+        self._run(partial(_features_and_map, data, backbone, size), "inspect",
+                  self._on_mapped)
+
+    def _run(self, work: partial, name: str, done: Callable[[Any], None]) -> None:
+        self.task = start_task(work, name, self)
         self.task.events.connect(self._on_events)
-        self.task.succeeded.connect(self.show_result)
-        self.task.failed.connect(self._on_failed)
+        self.task.succeeded.connect(partial(self._if_current, self.task, done))
+        self.task.failed.connect(partial(self._on_failed, self.task))
+
+    def _if_current(self, task: Task, done: Callable[[Any], None], result: object) -> None:
+        if task is self.task:
+            done(result)
+
+    def _on_mapped(self, made: tuple[DataFeatures, Any]) -> None:
+        """The map at once; the label check and the duplicates follow in the background."""
+        feats, coords = made
+        self._draw_map(feats, coords)
+        self.status.setText(f"{len(feats.samples)} images mapped; checking the labels and "
+                            "looking for duplicates…")
+        self._run(partial(_rest, feats, coords), "inspect", self.show_result)
+
+    @Slot()
+    def stop(self) -> None:
+        if self.task is not None and self.task.running:
+            self.task.cancel()
+            self.stop_button.setEnabled(False)
+            self.status.setText("Stopping…")
 
     @Slot()
     def start_trained(self) -> None:
         if self.result is None or not self.state.run_dir:
             return
-        samples, run_dir = self.result.data.samples, self.state.run_dir
-        labels = self.result.data.labels
-
-        def work(cb: list, cancel) -> tuple:
-            feats = run_features(run_dir, samples, callbacks=cb, cancel=cancel)
-            return embed(feats, 0), separability(feats, labels)
-
         self._busy("Mapping the trained model's features…")
-        self.task = start_task(work, "trained map", self)
-        self.task.events.connect(self._on_events)
-        self.task.succeeded.connect(self.show_trained)
-        self.task.failed.connect(self._on_failed)
+        self._run(partial(_trained_map, self.state.run_dir, self.result.data), "trained map",
+                  self.show_trained)
 
     def _busy(self, text: str) -> None:
         self.status.setText(text)
@@ -153,9 +186,12 @@ class LensWindow(QWidget):
         self.progress.show()
         self.inspect_button.setEnabled(False)
         self.trained_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.stop_button.show()
 
     def _idle(self) -> None:
         self.progress.hide()
+        self.stop_button.hide()
         self.inspect_button.setEnabled(True)
         self.trained_button.setEnabled(self.result is not None and bool(self.state.run_dir))
 
@@ -173,34 +209,68 @@ class LensWindow(QWidget):
             self.progress.setValue(last.done)
             self.progress.setFormat(f"{last.phase} %p%")
 
-    @Slot(str, str)
-    def _on_failed(self, message: str, _details: str) -> None:
+    @Slot(str)
+    def _on_data_changed(self) -> None:
+        """Another folder: nothing of the previous one stays (its list, map, counts)."""
+        if self._root and self.state.config.data.root != self._root:
+            if self.task is not None and self.task.running:
+                self.task.cancel()
+                self.task = None
+                self._idle()
+            self.clear()
+            self.status.setText(INTRO)
+
+    def clear(self) -> None:
+        self.result = None
+        self._root = ""
+        self.before.set_points(np.zeros((0, 2)), np.zeros(0, dtype=int), [], [], [])
+        self.after.hide()
+        self.review.fill([], [], [], {})
+        self.duplicates.fill([], "")
+        self.tabs.setTabText(1, "Likely label errors")
+        self.tabs.setTabText(2, "Duplicates")
+        self.selection_label.setText(LASSO_HELP)
+        self.exclude_button.setEnabled(False)
+        self.trained_button.setEnabled(False)
+
+    def _on_failed(self, task: Task, message: str, _details: str) -> None:
+        if task is not self.task:
+            return
         self._idle()
-        self.status.setText(f"Could not inspect: {message}")
+        if isinstance(task.error, Cancelled):
+            self.status.setText("Stopped. Inspect again to finish (the features computed so "
+                                "far are kept).")
+        else:
+            self.status.setText(f"Could not inspect: {message}")
+
+    def _draw_map(self, data: DataFeatures, coords: Any) -> None:
+        names = [data.name(i) for i in range(len(data.samples))]
+        texts = [f"{n}\n{data.classes[s.label]} · {side}" for n, s, side
+                 in zip(names, data.samples, data.split, strict=True)]
+        self.before.set_points(coords, data.labels, data.classes,
+                               [s.path for s in data.samples], texts)
 
     @Slot(object)
     def show_result(self, result: Inspection) -> None:
         self.result = result
         data = result.data
-        names = [data.name(i) for i in range(len(data.samples))]
-        texts = [f"{n}\n{data.classes[s.label]} · {side}" for n, s, side
-                 in zip(names, data.samples, data.split, strict=True)]
-        self.before.set_points(result.coords, data.labels, data.classes,
-                               [s.path for s in data.samples], texts)
+        self._root = data.root
+        if len(self.before.coords) != len(data.samples):
+            self._draw_map(data, result.coords)
         self._fill_review()
         self.duplicates.fill(duplicate_rows(result), data.root)
         seconds = sum(result.seconds.values())
         self.status.setText(
             f"{len(data.samples)} images · k-NN separability {_percent(result.separability)} · "
-            f"{len(result.flagged)} likely label errors · {len(result.duplicates)} near-duplicate "
-            f"pairs · {seconds:.0f} s")
+            f"{len(result.flagged)} likely label errors · "
+            f"{count(self.duplicates.rowCount(), 'duplicate pair')} · {seconds:.0f} s")
         self.tabs.setTabText(1, f"Likely label errors ({len(result.flagged)})")
         self.tabs.setTabText(2, f"Duplicates ({self.duplicates.rowCount()})")
         self._idle()
 
     def _fill_review(self) -> None:
         assert self.result is not None
-        rows = issue_rows(self.result)
+        rows = sorted(issue_rows(self.result), key=lambda r: -r["confidence"])  # as shown
         data = self.state.config.data
         decisions = {name: "exclude" for name in data.exclude}
         decisions.update(r.rpartition("=")[::2] for r in data.relabel)
@@ -238,14 +308,41 @@ class LensWindow(QWidget):
     def exclude_selected(self) -> None:
         if self.result is None:
             return
-        root = self.result.data.root
-        for index in self.before.selection.tolist():
-            self.mark(relative_name(root, self.result.data.samples[index].path), "exclude")
+        root, data = self.result.data.root, self.state.config.data
+        exclude, relabel = data.exclude, data.relabel
+        for index in self.before.selection.tolist():  # decided here, written once
+            name = relative_name(root, self.result.data.samples[index].path)
+            exclude, relabel = review_mark(exclude, relabel, name, "exclude")
+        self.state.set_data(dataclasses.replace(data, exclude=exclude, relabel=relabel))
         self.selection_label.setText(f"{len(self.before.selection)} images excluded from "
                                      "training")
-        if self.result is not None:
-            self._fill_review()
+        self._fill_review()
 
     @Slot(str)
     def open_file(self, path: str) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(path)):
+            self.status.setText(f"Could not open {os.path.basename(path)}: no application on "
+                                f"this computer is set to open its kind of file ({path}).")
+
+
+def _features_and_map(data: Any, backbone: str, size: int | None, callbacks: list,
+                      cancel: Any) -> tuple[DataFeatures, Any]:
+    feats = data_features(data, backbone, callbacks=callbacks, cancel=cancel, image_size=size)
+    return feats, embed(feats.features, 0, _task(callbacks, cancel))
+
+
+def _rest(feats: DataFeatures, coords: Any, callbacks: list, cancel: Any) -> Inspection:
+    return inspect(feats, callbacks=callbacks, cancel=cancel, coords=coords)
+
+
+def _trained_map(run_dir: str, data: DataFeatures, callbacks: list, cancel: Any) -> tuple:
+    """The trained run's features of the same images, prepared as for the first map."""
+    feats = run_features(run_dir, data.samples, callbacks=callbacks, cancel=cancel,
+                         pre=data.pre)
+    return embed(feats, 0, _task(callbacks, cancel)), separability(feats, data.labels)
+
+
+def _task(callbacks: list, cancel: Any) -> Any:
+    from ...core import Task as EngineTask
+
+    return EngineTask.of(callbacks, cancel)

@@ -1,26 +1,35 @@
 """The review of likely label errors: thumbnail, file, given and suggested class, confidence, and
-what to do with the image (keep it, leave it out of training, or relabel it)."""
+what to do with the image (keep it, leave it out of training, or relabel it).
+
+The thumbnails are decoded off the GUI thread for the rows in view (`TableThumbnails`); the
+Decision column is text drawn by the table, and a list box only while a cell is edited (a
+delegate), not a widget per row."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPixmap
-from PySide6.QtWidgets import QComboBox, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHeaderView,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
 
-from ...core import thumbnail
-from ..qimage import pil_to_qimage
+from .thumbs import TableThumbnails
 
 KEEP = "Keep"
 EXCLUDE = "Exclude from training"
 ICON = 56
 COLUMNS = ("", "File", "Given", "Suggested", "Confidence", "Decision")
-
-
-def thumb_icon(path: str, size: int = ICON) -> QIcon:
-    try:
-        return QIcon(QPixmap.fromImage(pil_to_qimage(thumbnail(path, size))))
-    except Exception:  # noqa: BLE001 - an unreadable image has no icon, only its name
-        return QIcon()
+DECISION = 5
+ChoicesRole = Qt.ItemDataRole.UserRole + 1  # [(text, value)] a row's decision offers
+ValueRole = Qt.ItemDataRole.UserRole + 2  # "" keep, "exclude", or the class to relabel as
+Index = QModelIndex | QPersistentModelIndex
 
 
 def thumbnail_table(table: QTableWidget, columns: tuple[str, ...], icons: tuple[int, ...],
@@ -38,6 +47,29 @@ def thumbnail_table(table: QTableWidget, columns: tuple[str, ...], icons: tuple[
     table.horizontalHeader().setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
 
 
+class DecisionDelegate(QStyledItemDelegate):
+    """A list box over the Decision cell while it is edited; its choice is committed at once."""
+
+    def createEditor(self, parent: QWidget, option: QStyleOptionViewItem,
+                     index: Index) -> QWidget:
+        box = QComboBox(parent)
+        for text, value in index.data(ChoicesRole) or []:
+            box.addItem(text, value)
+        box.currentIndexChanged.connect(lambda _i: self.commitData.emit(box))
+        return box
+
+    def setEditorData(self, editor: QWidget, index: Index) -> None:
+        assert isinstance(editor, QComboBox)
+        editor.blockSignals(True)
+        editor.setCurrentIndex(max(0, editor.findData(index.data(ValueRole) or "")))
+        editor.blockSignals(False)
+
+    def setModelData(self, editor: QWidget, model: QAbstractItemModel, index: Index) -> None:
+        assert isinstance(editor, QComboBox)
+        model.setData(index, editor.currentData(), ValueRole)
+        model.setData(index, editor.currentText(), Qt.ItemDataRole.DisplayRole)
+
+
 class ReviewList(QTableWidget):
     """One row per flagged image. `marked(name, action)`: action "exclude", a class name to
     relabel as, or "" (keep)."""
@@ -48,46 +80,76 @@ class ReviewList(QTableWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         thumbnail_table(self, COLUMNS, (0,), 1)
-        self.setColumnWidth(5, 230)
+        self.setColumnWidth(DECISION, 230)
+        self.setItemDelegateForColumn(DECISION, DecisionDelegate(self))
+        self.setEditTriggers(QAbstractItemView.EditTrigger.SelectedClicked
+                             | QAbstractItemView.EditTrigger.DoubleClicked
+                             | QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.thumbs = TableThumbnails(self, ICON)
         self.names: list[str] = []
         self.paths: list[str] = []
-        self.cellDoubleClicked.connect(lambda row, _c: self.activated.emit(self.paths[row]))
+        self._filling = False
+        self.cellDoubleClicked.connect(self._on_double_clicked)
+        self.itemChanged.connect(self._on_item_changed)
 
     def fill(self, rows: list[dict], paths: list[str], classes: list[str],
              decisions: dict[str, str]) -> None:
         """`rows` as `issue_rows` gives them, `paths` their files, `decisions` the review so far
         ({file: "exclude" or class})."""
+        self._filling = True
         self.setRowCount(0)
         self.setRowCount(len(rows))
         self.names = [r["file"] for r in rows]
         self.paths = list(paths)
-        for i, (row, path) in enumerate(zip(rows, paths, strict=True)):
-            icon = QTableWidgetItem()
-            icon.setIcon(thumb_icon(path))
-            self.setItem(i, 0, icon)
-            self.setItem(i, 1, QTableWidgetItem(row["file"]))
-            self.setItem(i, 2, QTableWidgetItem(row["given"]))
-            self.setItem(i, 3, QTableWidgetItem(row["suggested"]))
-            confidence = QTableWidgetItem(f"{100 * row['confidence']:.0f} %")
+        for i, row in enumerate(rows):
+            self.setItem(i, 0, _fixed(""))
+            self.setItem(i, 1, _fixed(row["file"]))
+            self.setItem(i, 2, _fixed(row["given"]))
+            self.setItem(i, 3, _fixed(row["suggested"]))
+            confidence = _fixed(f"{100 * row['confidence']:.0f} %")
             confidence.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.setItem(i, 4, confidence)
-            self.setCellWidget(i, 5, self._decision(row, classes, decisions.get(row["file"], "")))
+            self.setItem(i, DECISION, _decision(row, classes, decisions.get(row["file"], "")))
+        self._filling = False
+        self.thumbs.set_cells([(i, 0, path) for i, path in enumerate(paths)])
 
-    def _decision(self, row: dict, classes: list[str], current: str) -> QComboBox:
-        box = QComboBox()
-        box.addItem(KEEP, "")
-        box.addItem(EXCLUDE, "exclude")
-        others = [row["suggested"], *(c for c in classes if c not in (row["given"],
-                                                                      row["suggested"]))]
-        for name in others:
-            if name != row["given"]:
-                box.addItem(f"Relabel as {name}", name)
-        box.setCurrentIndex(max(0, box.findData(current)))
-        name = row["file"]
-        box.currentIndexChanged.connect(lambda _i: self.marked.emit(name, box.currentData()))
-        return box
+    def _on_item_changed(self, item: QTableWidgetItem) -> None:
+        if not self._filling and item.column() == DECISION:
+            self.marked.emit(self.names[item.row()], item.data(ValueRole) or "")
+
+    def _on_double_clicked(self, row: int, column: int) -> None:
+        if column != DECISION:
+            self.activated.emit(self.paths[row])
 
     def decision_box(self, row: int) -> QComboBox:
-        widget = self.cellWidget(row, 5)
+        """The list box of a row's decision, opened as a click on the cell opens it."""
+        item = self.item(row, DECISION)
+        assert item is not None
+        self.setCurrentItem(item)
+        self.openPersistentEditor(item)
+        widget = self.cellWidget(row, DECISION)
         assert isinstance(widget, QComboBox)
         return widget
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.thumbs.request_visible()
+
+
+def _fixed(text: str) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+    return item
+
+
+def _decision(row: dict, classes: list[str], current: str) -> QTableWidgetItem:
+    choices = [(KEEP, ""), (EXCLUDE, "exclude")]
+    others = [row["suggested"], *(c for c in classes if c not in (row["given"],
+                                                                  row["suggested"]))]
+    choices += [(f"Relabel as {name}", name) for name in others if name != row["given"]]
+    text = next((t for t, v in choices if v == current), KEEP)
+    item = QTableWidgetItem(text)
+    item.setData(ChoicesRole, choices)
+    item.setData(ValueRole, current if text != KEEP else "")
+    item.setToolTip("Click to choose: keep, leave out of training, or relabel")
+    return item

@@ -36,7 +36,8 @@ from .compare_runner import StrategyComparison
 from .strategies_dialog import COMPARE_EPOCHS, StrategiesDialog
 
 RUN_ROLE = Qt.ItemDataRole.UserRole
-CHECKED_AT_FIRST = 6  # a project's newest runs are compared when it opens
+CHECKED_AT_FIRST = 6  # a project's newest runs are compared when it first opens
+UNTICKED = "compare_unticked"  # the project's runs the user unticked, kept with the project
 
 
 class ComparePage(QWidget):
@@ -158,9 +159,13 @@ class ComparePage(QWidget):
         known = set(self.runs())
         new = [r for r in self.state.project.runs if r not in known]
         first = not known
+        unticked = self.state.project.extra.get(UNTICKED)  # as the project was saved
         self.run_list.blockSignals(True)
         for n, run in enumerate(new):
-            checked = not first or n >= len(new) - CHECKED_AT_FIRST
+            if first and isinstance(unticked, list):
+                checked = run not in unticked
+            else:
+                checked = not first or n >= len(new) - CHECKED_AT_FIRST
             self._add_item(run, checked)
         self.run_list.blockSignals(False)
         self.hint.setVisible(self.run_list.count() == 0)
@@ -198,6 +203,8 @@ class ComparePage(QWidget):
 
     @Slot(QListWidgetItem)
     def _on_run_item_changed(self, _item: QListWidgetItem) -> None:
+        ticked = set(self.checked_runs())
+        self.state.set_extra(UNTICKED, [r for r in self.runs() if r not in ticked])
         self._refresh()
 
     @Slot()

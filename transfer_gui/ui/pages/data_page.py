@@ -41,7 +41,7 @@ from ..widgets.notices.dialogs import show_error
 from ..widgets.notices.progress import TaskProgress
 from ..widgets.tables.image_grid import GridItem, ImageGrid
 from ..widgets.tables.problem_list import ProblemList
-from ..worker import Task, start_task
+from ..worker import Task, is_cancelled, start_task
 from .common import elide_path, page_title, table_cell
 
 SHARE_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -73,6 +73,7 @@ class DataPage(QWidget):
         self.scan_task: Task | None = None
         self._build()
         state.project_loaded.connect(self._on_project_loaded)
+        state.data_changed.connect(self._update_summary)  # review decisions: counts at once
 
     # --- layout -----------------------------------------------------------------------------
 
@@ -260,7 +261,7 @@ class DataPage(QWidget):
             return
         self.progress.setVisible(False)
         self.rescan_button.setEnabled(True)
-        if "Cancelled" not in details:
+        if not is_cancelled(task.error):  # (not a word in the traceback: a file may say it)
             show_error(self, "Cannot read the folder", message, details)
 
     # --- showing a scan ---------------------------------------------------------------------

@@ -30,19 +30,12 @@ from ..widgets.notices.dialogs import show_error
 from ..widgets.notices.progress import TaskProgress
 from ..widgets.plots.confusion import ConfusionMatrix
 from ..widgets.tables.image_grid import GridItem, ImageGrid
-from ..worker import Task, start_task
+from ..worker import Task, is_cancelled, start_task
 from .common import page_title, table_cell
+from .evaluate_table import COLUMN_TIPS, SINGLE_COLUMNS, set_columns, show_label_table
 
 if TYPE_CHECKING:
     from ...core import CancelToken, Evaluation
-
-COLUMN_TIPS = (
-    "The class (the true label)",
-    "Of the images predicted as this class, the share that really are",
-    "Of the images of this class, the share found",
-    "The harmonic mean of precision and recall",
-    "How many validation images of this class there are",
-)
 
 
 HTML_FILTER = "HTML page, the matrix as an image (*.html)"
@@ -61,6 +54,7 @@ class EvaluatePage(QWidget):
         self.evaluation: Any = None  # core.evaluation.Evaluation
         self.shown: Any = None  # the result on view: the evaluation's, or its chosen task's
         self._evaluated: tuple = ()  # (run folder, its revision) shown or being computed
+        self.prefix = ""  # "Test folder NAME: " while a test folder's evaluation is shown
         self._build()
         state.run_changed.connect(self._on_run_changed)
         state.scan_changed.connect(self._on_scan_changed)
@@ -168,6 +162,7 @@ class EvaluatePage(QWidget):
         if not run:
             return
         self.evaluate_button.setEnabled(False)
+        self.prefix = ""
         self._evaluated = (run, run_revision(run))
         task = self._start(partial(_evaluate, run), "Evaluating…")
         task.succeeded.connect(partial(self._on_evaluated, task, run))
@@ -179,6 +174,9 @@ class EvaluatePage(QWidget):
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
         self.headline.setText(headline)
+        # the run being evaluated, at once: the figures of the run before are gone
+        self.source.setText(f"Run: {_run_text(self.state.run_dir)}")
+        self.source.setToolTip("")
         task = start_task(job, "evaluate", self)
         task.events.connect(self.progress.on_events)
         task.failed.connect(partial(self._on_failed, task))
@@ -198,7 +196,7 @@ class EvaluatePage(QWidget):
         self.progress.setVisible(False)
         self.evaluate_button.setEnabled(True)  # the key stays: no retry until the run changes
         self.headline.setText("Evaluation failed.")
-        if "Cancelled" not in details:
+        if not is_cancelled(task.error):
             show_error(self, "Cannot evaluate", message, details)
 
     # --- showing ----------------------------------------------------------------------------
@@ -222,7 +220,8 @@ class EvaluatePage(QWidget):
             show_label_table(self, result)
             return
         self.matrix.setVisible(True)
-        self.headline.setText(f"Accuracy {result.accuracy:.1%} · balanced accuracy "
+        set_columns(self.table, SINGLE_COLUMNS)
+        self.headline.setText(self.prefix + f"Accuracy {result.accuracy:.1%} · balanced accuracy "
                               f"{result.balanced_accuracy:.1%} · macro F1 "
                               f"{result.macro_f1:.3f} · "
                               f"{count(int(result.confusion.sum()), 'image')}")
@@ -345,6 +344,7 @@ class EvaluatePage(QWidget):
         run = self.state.run_dir
         if not run:
             return
+        self.prefix = ""  # until this folder's result says it is a test folder
         task = self._start(partial(_evaluate, run, folder=folder),
                            f"Evaluating on {os.path.basename(folder)}…")
         task.succeeded.connect(partial(self._on_folder_evaluated, task, run, folder))
@@ -355,8 +355,10 @@ class EvaluatePage(QWidget):
         self._on_evaluated(task, run, evaluation)
         name = os.path.basename(os.path.normpath(folder))
         if not evaluation.source.startswith("the run's validation split"):
-            # (the folder the run trained on is scored on its validation split instead)
-            self.headline.setText(f"Test folder {name}: {self.headline.text()}")
+            # (the folder the run trained on is scored on its validation split instead); the
+            # prefix stays while another task of the run is picked
+            self.prefix = f"Test folder {name}: "
+            self.headline.setText(self.prefix + self.headline.text())
         skipped = [p for p in evaluation.problems if p.severity == "error"]
         note = f" {count(len(skipped), 'file')} skipped (hover for why)." if skipped else ""
         self.source.setText(f"{self.source.text()}{note}")
@@ -378,21 +380,3 @@ def _run_text(run: str) -> str:
     except RunError:
         return os.path.basename(run)
     return f"{os.path.basename(run)} ({info.status}, {count(info.epochs_done, 'epoch')})"
-
-
-def show_label_table(page: EvaluatePage, table: Any) -> None:
-    """A multi-label task: mAP and exact match, and per label its precision, recall, F1 (at
-    the threshold chosen on validation) and support; no confusion matrix."""
-    rows = table.per_label()
-    page.headline.setText(f"mAP {table.mean_ap:.3f} · exact match {table.exact_match:.1%} · "
-                          f"{count(len(table.truth), 'image')}")
-    page.matrix.setVisible(False)
-    page.table.setRowCount(len(rows))
-    for row, scores in enumerate(rows):
-        page.table.setItem(row, 0, QTableWidgetItem(f"{scores['label']} (≥ "
-                                                    f"{scores['threshold']:.2f})"))
-        for col, key in enumerate(("precision", "recall", "f1"), start=1):
-            page.table.setItem(row, col, _number(scores[key]))
-        page.table.setItem(row, 4, _number(scores["support"], "d"))
-    page.loss_grid.set_items([])
-    page.cell_grid.set_items([])

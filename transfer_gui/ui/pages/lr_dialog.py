@@ -44,6 +44,7 @@ class LRFinderDialog(QDialog):
         self._config: RunConfig | None = None
         self._scan: Any = None
         self._stopping = False  # Stop was pressed: late progress must not overwrite that
+        self._swept = (0, 0)  # steps done of the sweep's steps, as last heard
         self._build()
         self.resize(720, 500)
 
@@ -96,6 +97,7 @@ class LRFinderDialog(QDialog):
         self._config, self._scan = config, scan
         self.stop()
         self._stopping = False
+        self._swept = (0, 0)
         self.suggestion = None
         self.plot.begin(SWEEP_START, SWEEP_END)
         self.use_button.setEnabled(False)
@@ -132,6 +134,9 @@ class LRFinderDialog(QDialog):
     def _on_events(self, task: Task, events: list) -> None:
         if task is not self.task or self._stopping:  # after Stop, the result says the rest
             return
+        done = [e for e in events if isinstance(e, Progress) and e.total]
+        if done:
+            self._swept = (done[-1].done, done[-1].total)
         points = [e for e in events if isinstance(e, SweepProgress)]
         if points:
             self.plot.add_points([e.lr for e in points], [e.loss for e in points])
@@ -158,8 +163,12 @@ class LRFinderDialog(QDialog):
 
     def _on_done(self, task: Task) -> None:
         if task is self.task:
-            self.progress.setRange(0, 1)
-            self.progress.setValue(1 if self.suggestion is not None else 0)
+            if self._stopping:  # the bar says how far the sweep went: 14 of 40, not 100 %
+                self.progress.setRange(0, max(self._swept[1], 1))
+                self.progress.setValue(self._swept[0])
+            else:
+                self.progress.setRange(0, 1)
+                self.progress.setValue(1 if self.suggestion is not None else 0)
             self.run_button.setEnabled(True)
             self.stop_button.setEnabled(False)
             if self.status.text() == "Stopping…":  # stopped with no result to show

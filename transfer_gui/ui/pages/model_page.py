@@ -27,7 +27,7 @@ from ...core import (
     fine_tune_words,
     select,
 )
-from ..engine import BackboneRow, describe_structure, measure
+from ..engine import BackboneRow, check_weights, describe_structure, measure
 from ..state import AppState
 from ..widgets.inputs.preset_bar import PresetBar
 from ..widgets.notices.banner import Banner
@@ -50,6 +50,7 @@ class ModelPage(QWidget):
         self.build_task: Task | None = None
         self.online_task: Task | None = None
         self.speed_task: Task | None = None
+        self.weights_task: Task | None = None  # checking a weights file the user chose
         self._rows: list[BackboneRow] = []
         self._pending_selectors: tuple[str, ...] | None = None
         self._building: tuple[str, int] | None = None  # (backbone, classes) being built
@@ -221,6 +222,8 @@ class ModelPage(QWidget):
     def _on_structure_failed(self, task: Task, message: str, details: str) -> None:
         if task is self.build_task:
             self._building = None
+            self.structure = None  # picking the network built before builds it again
+            self.tree.tree_model.clear()
             self.summary.setText("The network could not be built.")
             show_error(self, "Cannot build the network", message, details)
 
@@ -289,10 +292,29 @@ class ModelPage(QWidget):
         path, _ = QFileDialog.getOpenFileName(
             self, "Load weights", os.path.expanduser("~"),
             "Weights (*.pth *.pt *.bin *.safetensors);;All files (*)")
-        if path:
-            model = self.state.config.model
+        info = self.current_row()
+        if path and info is not None:
+            self.load_weights.setEnabled(False)
+            self.weights_label.setText(f"Checking {os.path.basename(path)}…")
+            task = start_task(partial(check_weights, info.name, path, self._num_classes()),
+                              "weights", self)
+            task.succeeded.connect(partial(self._on_weights_checked, task, info.name))
+            task.failed.connect(partial(self._on_weights_refused, task, path))
+            self.weights_task = task
+
+    def _on_weights_checked(self, task: Task, backbone: str, path: str) -> None:
+        """The file fits the network: it becomes the project's starting point."""
+        self.load_weights.setEnabled(True)
+        model = self.state.config.model
+        if task is self.weights_task and model.backbone == backbone:
             self.state.set_model(dataclasses.replace(model, weights_file=path))
-            self._show_weights()
+        self._show_weights()
+
+    def _on_weights_refused(self, task: Task, path: str, message: str, details: str) -> None:
+        self.load_weights.setEnabled(True)
+        self._show_weights()
+        if task is self.weights_task:
+            show_error(self, f"Cannot use {os.path.basename(path)}", message, details)
 
     @Slot()
     def _on_clear_weights(self) -> None:

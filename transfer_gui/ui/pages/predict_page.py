@@ -38,6 +38,10 @@ from .predict_jobs import Channel, PredictorCache, Result, Stream, cam_overlays,
 UNCERTAIN_PERCENT = 50  # the default threshold; core.predict.UNCERTAIN_BELOW in percent
 
 
+INPUTS = "predict_inputs"  # the project's predicted images, predicted again when it opens
+GRADCAM = "predict_gradcam"  # the Grad-CAM tick, kept with the project
+
+
 class PredictPage(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -56,7 +60,22 @@ class PredictPage(QWidget):
         self._build()
         state.run_changed.connect(self._on_run_changed)
         state.model_changed.connect(self._update_source)
+        state.project_loaded.connect(self._on_project_loaded)
         self._update_source()
+
+    @Slot()
+    def _on_project_loaded(self) -> None:
+        """The images predicted before the project was saved, predicted again; Grad-CAM as
+        it was."""
+        extra = self.state.project.extra
+        self.clear()
+        self.cam.setChecked(bool(extra.get(GRADCAM)))
+        listed = extra.get(INPUTS)
+        files = [f for f in listed if isinstance(f, str) and os.path.isfile(f)] \
+            if isinstance(listed, list) else []
+        if files:
+            self.queue.extend(files)
+            self._next()
 
     def _build(self) -> None:
         layout = QVBoxLayout(self)
@@ -125,7 +144,7 @@ class PredictPage(QWidget):
         self.stop_button.setEnabled(False)
         self.clear_button = QPushButton("Clear")
         self.clear_button.setToolTip("Stop classifying and remove every result")
-        self.clear_button.clicked.connect(self.clear)
+        self.clear_button.clicked.connect(self._on_clear_clicked)
         self.export_button = QPushButton("Export CSV…")
         self.export_button.clicked.connect(self._on_export)
         self.export_button.setEnabled(False)
@@ -210,13 +229,25 @@ class PredictPage(QWidget):
 
     @Slot(list)
     def add_paths(self, paths: list[str]) -> None:
-        from ...core import expand_inputs
+        """Classify these files and the images in these folders (a folder is searched in the
+        background: a dropped drive must not freeze the window)."""
+        if any(os.path.isdir(p) for p in paths):
+            self.summary.setText("Looking for images in what was dropped…")
+            task = start_task(partial(_expand, paths), "find images", self)
+            task.succeeded.connect(partial(self._on_found, self._generation))
+            return
+        self._add_files(paths)
 
-        files = expand_inputs(paths)
+    def _on_found(self, generation: int, files: list[str]) -> None:
+        if generation == self._generation:  # else Clear came first
+            self._add_files(files)
+
+    def _add_files(self, files: list[str]) -> None:
         if not files:
             show_error(self, "No images", "No image files were found in what was dropped.")
             return
         self.queue.extend(files)
+        self.state.set_extra(INPUTS, [*self.state.project.extra.get(INPUTS, []), *files])
         self._next()
 
     # --- the batch --------------------------------------------------------------------------
@@ -269,6 +300,11 @@ class PredictPage(QWidget):
             self._show_summary()
 
     @Slot()
+    def _on_clear_clicked(self) -> None:
+        self.clear()
+        self.state.set_extra(INPUTS, [])  # the project forgets them too
+
+    @Slot()
     def clear(self) -> None:
         self._generation += 1  # anything still in flight is ignored when it arrives
         self.queue, self._cams_wanted = [], []
@@ -296,6 +332,8 @@ class PredictPage(QWidget):
     @Slot()
     def _on_display_changed(self) -> None:
         self.list.set_display(self.cam.isChecked(), self.threshold.value() / 100)
+        if bool(self.state.project.extra.get(GRADCAM)) != self.cam.isChecked():
+            self.state.set_extra(GRADCAM, self.cam.isChecked())  # (unset means off)
         if self.results:
             self._show_summary()
 
@@ -341,6 +379,12 @@ class PredictPage(QWidget):
             show_error(self, "Cannot export", f"Could not write {path}: {exc}")
             return
         self.state.status_message.emit(f"Saved {count(rows, 'prediction')} to {path}")
+
+
+def _expand(paths: list[str], callbacks: list, cancel: object) -> list[str]:
+    from ...core import expand_inputs
+
+    return expand_inputs(paths)
 
 
 def summary_text(results: list[Result], batch: tuple[int, int], running: bool, stopped: bool,

@@ -10,7 +10,6 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QMessageBox,
-    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -26,6 +25,7 @@ from ..launch.run_on import CLUSTER, HERE, RunOnBox
 from ..state import AppState
 from ..widgets.inputs.augment_preview import AugmentPreview, PreviewRequest
 from ..widgets.notices.dialogs import show_error
+from ..widgets.notices.log_view import LogView
 from ..widgets.notices.status_line import StatusLine
 from ..widgets.plots.metric_plot import TrainingPlots
 from ..worker import Task, start_task
@@ -34,7 +34,7 @@ from .common import page_title
 from .lr_dialog import LRFinderDialog
 from .train_form import TensorBoardBox, TrainForm
 from .transfer_form import TransferForm
-from .watch.live import LiveRun
+from .watch.live import LiveRun, PastRun
 
 if TYPE_CHECKING:
     from ...core import CancelToken, FolderScan
@@ -53,6 +53,7 @@ class TrainPage(QWidget):
         self.lr_dialog: LRFinderDialog | None = None
         self.elsewhere: LocalLaunch | None = None  # torchrun on this computer's GPUs
         self._build()
+        self.past: PastRun | None = None  # a reopened project's last run, being drawn
         self.live = LiveRun(self.plots, self.progress, self.status, self.log,
                             replay=self._replay)
         self.form.edited.connect(self._on_form_edited)
@@ -116,9 +117,7 @@ class TrainPage(QWidget):
         self.status = StatusLine("Ready. Choose data and a model, then press Start.")
         self.status.setObjectName("trainStatus")
         self.plots = TrainingPlots()
-        self.log = QPlainTextEdit()
-        self.log.setReadOnly(True)
-        self.log.setMaximumBlockCount(5000)
+        self.log = LogView(max_lines=5000)
         self.log.setPlaceholderText("Training log")
         right_split = QSplitter(Qt.Orientation.Vertical)
         right_split.addWidget(self.plots)
@@ -185,6 +184,10 @@ class TrainPage(QWidget):
 
     @Slot()
     def _on_project_loaded(self) -> None:
+        run = self.state.run_dir
+        if run and not self.running:  # the last run's curves and log, as they were
+            self.run_dir = run
+            self.past = PastRun(self.live, run)
         self.form.set_config(self.state.config.train)
         self.transfer.set_config(self.state.config.transfer)
         self._show_defaults()
@@ -245,6 +248,8 @@ class TrainPage(QWidget):
             self._start_elsewhere(config, str(out))
             return
         logs = self.tensorboard.log_dir(str(out))
+        scan = self.state.scan
+        self.plots.set_loss_name(texts.loss_name(scan.tasks if scan is not None else None))
         self._launch(partial(_fit, config, str(out), False, self.state.scan, logs), str(out))
         self.log.appendPlainText(f"— new run in {out}")
 
@@ -264,6 +269,8 @@ class TrainPage(QWidget):
         self.log.appendPlainText(f"— resuming {run}")
 
     def _launch(self, fn: partial, run_dir: str) -> None:
+        if self.past is not None:
+            self.past.stop()  # a reopened run still being drawn
         self.run_dir = run_dir
         self.live.reset()
         task = start_task(fn, "train", self)
@@ -375,6 +382,7 @@ class TrainPage(QWidget):
         self.log.appendPlainText(f"error: {message}")
         error = self.task.error if self.task is not None else None
         title, where, kept = texts.failure_words(error, self.run_dir)
+        texts.remove_if_empty(self.run_dir)  # refused before writing: no empty run folder
         self.status.setText(f"{title}; see the log.")
         self.state.set_training(False)
         if kept:

@@ -17,6 +17,11 @@ from .caches import HF_WEIGHT_FILES, hf_weights_file
 NO_NETWORK = "no network: load a weights file or pick a model whose weights are on this computer"
 
 
+def no_network(name: str) -> str:
+    """The offline sentence for one model (a failed Start names what it could not fetch)."""
+    return NO_NETWORK.replace("no network:", f"no network to download the {name} weights:", 1)
+
+
 class FetchError(UserError, ValueError):
     """Weights could not be had; the message says why and what to do."""
 
@@ -74,7 +79,7 @@ def fetch_hf(repo_id: str, task: Task | None = None) -> Path:
     from huggingface_hub.errors import RemoteEntryNotFoundError
 
     if not is_online(ENDPOINT):  # at once, not after the hub's five retries
-        raise FetchError(NO_NETWORK)
+        raise FetchError(no_network(repo_id))
     for name in HF_WEIGHT_FILES:
         try:
             path = Path(huggingface_hub.hf_hub_download(
@@ -96,8 +101,9 @@ def _fetch_error(repo_id: str, exc: Exception) -> Exception:
     text = f"{type(exc).__name__} {exc}".lower()
     if any(word in text for word in ("connect", "offline", "resolve", "network", "timed out",
                                      "timeout", "refused", "unreachable", "localentrynotfound")):
-        return FetchError(NO_NETWORK)
-    return FetchError(f"Cannot download the {repo_id} weights: {str(exc).splitlines()[0][:200]}")
+        return FetchError(no_network(repo_id))
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # "" has no line
+    return FetchError(f"Cannot download the {repo_id} weights: {first[:200]}")
 
 
 def check_blob(path: Path) -> None:

@@ -193,7 +193,7 @@ def _sentence(note: dict[str, Any]) -> str:
     before, after = note.get("target_acc_before"), note.get("target_acc_after")
     if before is not None and after is not None:
         text += (f": target accuracy {before:.1%} before adaptation, {after:.1%} after "
-                 f"({after - before:+.1%})")
+                 f"({100 * (after - before):+.1f} points)")  # a difference of shares
     return text + f"; the saved model (epoch {note.get('epoch', '?')}) is for target images"
 
 

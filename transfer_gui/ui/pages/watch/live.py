@@ -7,9 +7,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QPlainTextEdit, QProgressBar
 
-from ....core import BatchEnded, EpochEnded, FitEnded, FitStarted, Message, Progress, TimeLeft
+from ....core import (
+    BatchEnded,
+    EpochEnded,
+    FitEnded,
+    FitStarted,
+    Message,
+    Progress,
+    SmoothedLeft,
+    TimeLeft,
+)
 from ...widgets.notices.status_line import StatusLine
 from ...widgets.plots.metric_plot import TrainingPlots
 from .. import train_texts as texts
@@ -33,12 +43,15 @@ class LiveRun:
         self.start_step = 0
         self.resumed_after = 0
         self.clock = TimeLeft()  # the time left, from the events as they arrive
+        self.shown_left = SmoothedLeft()  # what the status line says: smoothed, and how sure
+        self._now = 0.0  # when the events being fed arrived
         self.ended: FitEnded | None = None  # how the run ended (None: running, or not started)
 
     def feed(self, events: list, now: float | None = None) -> None:
         """Draw `events` (oldest first); the steps among them in one go."""
         steps: list[BatchEnded] = []
         now = time.monotonic() if now is None else now
+        self._now = now
         for event in events:
             self.clock.see(event, now)
             if isinstance(event, BatchEnded):
@@ -84,8 +97,9 @@ class LiveRun:
         last = steps[-1]
         done = (last.epoch - 1) * per + last.batch
         self.progress.setValue(done)
-        remaining = self.clock.remaining() or 0.0
-        self.status.setText(texts.step_status(last, self.epochs, per, remaining))
+        shown = self.shown_left.update(self.clock.remaining(), self._now, last.epoch) or 0.0
+        self.status.setText(texts.step_status(last, self.epochs, per, shown,
+                                              self.shown_left.unsure))
 
     def _on_epoch_ended(self, event: EpochEnded) -> None:
         self.plots.add_epoch(event.epoch, event.train_acc, event.val_loss, event.val_acc,
@@ -103,3 +117,30 @@ class LiveRun:
             self.plots.add_target(event.epochs_run, event.target_acc)
         self.status.setText(texts.ended_headline(event, self.resumed_after))
         self.log.appendPlainText(texts.ended_line(event, self.resumed_after))
+
+
+class PastRun:
+    """A finished run's `events.jsonl` fed into a `LiveRun`, a chunk per turn of the event loop
+    (a reopened project shows its last run's curves, progress and log as they were)."""
+
+    def __init__(self, live: LiveRun, run_dir: str) -> None:
+        from ....core import EventReader
+
+        self.live = live
+        self.reader = EventReader(run_dir)
+        self.stopped = False
+        live.reset()
+        live.log.clear()
+        QTimer.singleShot(0, self._read)
+
+    def _read(self) -> None:
+        if self.stopped:
+            return
+        _, events = self.reader.read()
+        if events:
+            self.live.feed(events)
+        if self.reader.behind:
+            QTimer.singleShot(0, self._read)
+
+    def stop(self) -> None:
+        self.stopped = True

@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QWheelEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -49,11 +49,30 @@ class _Outlined(_MixinBase):
             painter.drawRoundedRect(self.rect().adjusted(1, 1, -1, -1), 3, 3)
 
 
-class _SpinBox(_Outlined, QSpinBox):
+class _WheelWhenFocused(_MixinBase):
+    """The mouse wheel changes the value only of the box being edited: over any other box it
+    scrolls the form (weight decay went from 0.0001 to 0.0008 while the page scrolled)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # no focus by the wheel itself
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        if self.hasFocus():
+            super().wheelEvent(event)
+        else:
+            event.ignore()  # to the scroll area around the form
+
+
+class _SpinBox(_WheelWhenFocused, _Outlined, QSpinBox):
     pass
 
 
-class _DoubleSpinBox(_Outlined, QDoubleSpinBox):
+class _DoubleSpinBox(_WheelWhenFocused, _Outlined, QDoubleSpinBox):
+    pass
+
+
+class _ComboBox(_WheelWhenFocused, QComboBox):
     pass
 
 
@@ -128,7 +147,7 @@ class OptionField(QObject, Generic[W]):
 
 class ChoiceField(OptionField[QComboBox]):
     def __init__(self, option: Any) -> None:
-        combo = QComboBox()
+        combo = _ComboBox()
         for value, text in option.choices.items():
             combo.addItem(text, value)
         super().__init__(option, combo)
@@ -179,6 +198,9 @@ class NumberField(OptionField[QSpinBox | QDoubleSpinBox]):
         self._acceptable = True
         spin.valueChanged.connect(self.changed)
         spin.lineEdit().textChanged.connect(self._on_text)
+        # leaving an emptied box puts the last value back: the form reads it again then (the
+        # text's own signal comes before the box takes the value back)
+        spin.editingFinished.connect(self._on_left)
 
     def _on_text(self, _text: str) -> None:
         """Text that gives no new value (an empty box, a number out of range, and the old
@@ -187,6 +209,10 @@ class NumberField(OptionField[QSpinBox | QDoubleSpinBox]):
         if not (acceptable and self._acceptable):
             self.changed.emit()
         self._acceptable = acceptable
+
+    def _on_left(self) -> None:
+        self._acceptable = self.widget.hasAcceptableInput()
+        self.changed.emit()
 
     def values(self) -> dict[str, Any]:
         value = self.value()

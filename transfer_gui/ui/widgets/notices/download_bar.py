@@ -95,7 +95,7 @@ class DownloadBar(QWidget):
         if cancelled is True:
             self.label.setText("download cancelled")
         elif problem:
-            self.label.setText("")
+            self.label.setText("not downloaded")  # (the same reason may already be shown)
             self.refused.emit(self.model_id, str(problem))
         else:
             self.button.setVisible(False)

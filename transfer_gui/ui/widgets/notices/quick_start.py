@@ -33,8 +33,9 @@ STRATEGIES = (  # the strategies' names are declared once, with the settings
      "The head and the last N layer groups train; earlier groups get smaller learning rates. "
      "Usually the best with a few hundred images per class."),
     (STRATEGY_NAMES["full"],
-     "Every layer trains, after a short head-only start. For larger data sets, or images "
-     "unlike everyday photographs."),
+     "Every layer trains, starting from a converged linear probe (LP-FT), and it never "
+     "ends worse than that probe. For larger data sets, or images unlike everyday "
+     "photographs."),
     (STRATEGY_NAMES["scratch"],
      "The same network with random weights: the baseline that shows what pretraining "
      "bought."),

@@ -202,6 +202,10 @@ class TrainingPlots(QWidget):
         self.task_acc.clear()
         self._ema = self._weight = 0.0
 
+    def set_loss_name(self, name: str) -> None:
+        """What the loss axis measures (a multi-label task's is binary cross-entropy)."""
+        self.loss_plot.getPlotItem().setLabel("left", name)
+
     def set_steps_per_epoch(self, steps: int) -> None:
         """Smooth over about half an epoch, so short epochs are not smeared across several."""
         self._smoothing = min(self.MAX_SMOOTHING, 1.0 - 2.0 / (steps + 2))

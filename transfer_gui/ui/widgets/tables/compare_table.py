@@ -63,6 +63,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("Strategy", "", _strategy, _strategy),
     Column("Backbone", "", *_key("backbone")),
     Column("Status", "", *_key("status")),
+    Column("Epochs", "Epochs trained", *_key("epochs"), True),
+    Column("Image size", "The side of the square images the network saw, in pixels",
+           *_key("image_size", lambda v: "–" if v is None else f"{v} px"), True),
     Column("Final acc", "Validation accuracy after the last epoch", final_val_acc,
            lambda r: percent(final_val_acc(r)), True),
     Column("Best acc", "Best validation accuracy of any epoch (the saved model); \"kept its "

@@ -106,6 +106,12 @@ class LayerTreeModel(QAbstractItemModel):
         self.trainable = set(trainable)
         self.endResetModel()
 
+    def clear(self) -> None:
+        """No network (it could not be built): an empty tree, not the previous one."""
+        self.beginResetModel()
+        self.roots, self.sizes, self.order, self.trainable = [], {}, [], set()
+        self.endResetModel()
+
     # --- tree plumbing ----------------------------------------------------------------------
 
     def _item(self, index: Index) -> TreeItem | None:

@@ -50,6 +50,8 @@ def score(value: float | None) -> str:
 def count(n: int | None) -> str:
     if n is None:
         return "–"
+    if n >= 1e9:
+        return f"{n / 1e9:.1f} B"
     if n >= 1e6:
         return f"{n / 1e6:.1f} M"
     return f"{n / 1e3:.1f} k" if n >= 1e3 else str(n)

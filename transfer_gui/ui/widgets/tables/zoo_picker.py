@@ -3,7 +3,7 @@ they leave, and the selected model's id."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, Qt, Signal, Slot
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -24,10 +24,15 @@ from .zoo_table import COLUMNS, RESOLUTIONS, SIZES, ZooFilter, ZooTableModel
 
 
 class ZooPicker(QWidget):
-    chosen = Signal(str)  # a model id, when the selection changes to it
+    """Searching and filtering never choose a model: `chosen` is emitted only when a row is
+    picked (a click, the keyboard, `select`); the chosen model stays chosen while hidden."""
+
+    chosen = Signal(str)  # a model id, when the user (or `select`) picks it
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._chosen = ""  # the model picked last
+        self._filtering = False  # rows come and go: the view's selection follows, unasked
         self.table_model = ZooTableModel(self)
         self.proxy = ZooFilter(self.table_model, self)
         self.search = QLineEdit()
@@ -140,10 +145,20 @@ class ZooPicker(QWidget):
         return True
 
     def current(self) -> BackboneRow | None:
+        """The model picked last, shown or hidden by the filters."""
+        return next((row for row in self.table_model.rows if row.name == self._chosen), None)
+
+    def _selected(self) -> BackboneRow | None:
         selected = self.view.selectionModel().selectedRows()
         if len(selected) != 1:
             return None
         return self.table_model.rows[self.proxy.mapToSource(selected[0]).row()]
+
+    def _index_of(self, name: str) -> QModelIndex:
+        number = next((i for i, row in enumerate(self.table_model.rows) if row.name == name),
+                      None)
+        return (self.proxy.mapFromSource(self.table_model.index(number, 0))
+                if number is not None else QModelIndex())
 
     def clear_filters(self) -> None:
         for widget in (self.search, self.family, self.sizes, self.resolution, self.pretraining,
@@ -167,8 +182,24 @@ class ZooPicker(QWidget):
                   pretraining=self.pretraining.currentData() or "")
 
     def _set(self, **changes: object) -> None:
-        self.proxy.set_criteria(**changes)
+        self._filtering = True
+        try:
+            self.proxy.set_criteria(**changes)
+            self._show_chosen()
+        finally:
+            self._filtering = False
         self._show_count()
+
+    def _show_chosen(self) -> None:
+        """The chosen model is selected while the filters show it; no other row ever is."""
+        index = self._index_of(self._chosen)
+        selection = self.view.selectionModel()
+        if index.isValid():
+            selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                                      | QItemSelectionModel.SelectionFlag.Rows)
+        else:
+            selection.clearSelection()
+            selection.clearCurrentIndex()
 
     def _show_count(self) -> None:
         shown, total = self.proxy.rowCount(), self.table_model.rowCount()
@@ -177,6 +208,7 @@ class ZooPicker(QWidget):
 
     @Slot()
     def _on_selection(self, *_: object) -> None:
-        row = self.current()
-        if row is not None:
+        row = self._selected()
+        if row is not None and not self._filtering:
+            self._chosen = row.name
             self.chosen.emit(row.name)

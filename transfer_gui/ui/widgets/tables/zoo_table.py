@@ -22,6 +22,7 @@ from PySide6.QtCore import (
 
 from ....core import PRETRAINING_TEXT
 from ...engine import BackboneRow
+from .run_style import count
 
 Index = QModelIndex | QPersistentModelIndex
 COLUMNS = ("Model", "Source", "Family", "Params", "Input", "Pretraining", "Top-1", "GFLOPs",
@@ -48,7 +49,7 @@ def _cell(row: BackboneRow, column: int) -> str:
     values: tuple[Callable[[], str], ...] = (
         lambda: row.source,
         lambda: row.family,
-        lambda: f"{row.params / 1e6:.1f} M" if row.params else "–",
+        lambda: count(row.params) if row.params else "–",  # 6.7 B, not 6720.1 M
         lambda: f"{row.image_size} px",
         lambda: PRETRAINING_TEXT.get(row.pretraining, row.pretraining),
         lambda: f"{row.top1:.1f} %" if row.top1 else "–",
