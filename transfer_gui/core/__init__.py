@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib
 import sys
 import threading
+import types
 from typing import Any
 
 # One import path for the engine's modules and for torch: two threads importing torchvision
@@ -206,7 +207,7 @@ _WHERE: dict[str, str] = {
 __all__ = sorted(_WHERE)
 
 
-def load_torch() -> Any:
+def load_torch() -> types.ModuleType:
     """Import torch and torchvision (seconds), once, whatever thread asks first; the
     others wait for it. Returns the torch module."""
     with _IMPORTING:

@@ -4,7 +4,7 @@
 torch at import; this stub gives the checker their real types (the lazy_loader pattern).
 `tests/test_types.py` checks that both list the same names, each from the same module."""
 
-from typing import Any
+import types
 
 from .analysis.advice import run_advice as run_advice
 from .analysis.compare import compare_strategies as compare_strategies
@@ -177,4 +177,4 @@ from .wording import format_count as format_count
 from .wording import human_duration as human_duration
 from .wording import share as share
 
-def load_torch() -> Any: ...
+def load_torch() -> types.ModuleType: ...
