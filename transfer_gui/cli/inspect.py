@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from .exits import EXIT_OK
+from .exits import EXIT_ERROR, EXIT_OK
+from .options import add_run_setting
+
+if TYPE_CHECKING:
+    from ..core import FolderScan
 
 
 def add_inspect_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +23,7 @@ def add_inspect_parser(sub: argparse._SubParsersAction) -> None:
                     "`train --review` to apply it.")
     p.add_argument("data")
     p.add_argument("--val", metavar="DIR", help="a separate validation folder")
+    add_run_setting(p, "image_root", "DataConfig")
     p.add_argument("--backbone", default="efficientnet_lite0",
                    help="the network whose features are used (default %(default)s)")
     p.add_argument("--map", metavar="PNG", help="write the map as a picture")
@@ -42,7 +48,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
     reporter = ConsoleReporter(as_json=args.json)
     cancel = interruptible()
-    result = inspect_data(DataConfig(root=args.data, val_dir=args.val), args.backbone,
+    data = DataConfig(root=args.data, val_dir=args.val, image_root=args.image_root)
+    result = inspect_data(data, args.backbone,
                           args.seed, args.method, args.threshold, args.device, [reporter], cancel)
     inspection_files(result, args.map, args.label_issues, args.near_duplicates)
     summary = inspection_summary(result)
@@ -69,3 +76,17 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         if path:
             print(f"{what}: {path}")
     return EXIT_OK
+
+
+def csv_status(scan: FolderScan) -> int:
+    """`check-data`'s exit status for a labels CSV: an error, said on stderr in the words
+    `train` uses, when nothing of it can train."""
+    import sys
+
+    from ..core import untrainable_reason
+
+    reason = untrainable_reason(scan) if scan.layout == "csv" else None
+    if reason is None:
+        return EXIT_OK
+    print(f"cannot train: {reason}", file=sys.stderr)
+    return EXIT_ERROR

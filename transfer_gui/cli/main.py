@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from .. import __version__
 from ..core import count
 from .exits import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, for_run
-from .inspect import add_inspect_parser, cmd_inspect
+from .inspect import add_inspect_parser, cmd_inspect, csv_status
 from .launch import add_launch_parser, cmd_launch
 from .options import (
     UsageError,
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="image folder, labels CSV, or a folder holding labels.csv")
     p.add_argument("--val", metavar="DIR")
     p.add_argument("--task", metavar="COLUMN", help="with a labels CSV: only this column")
+    add_run_setting(p, "image_root", "DataConfig")
     p.add_argument("--json", action="store_true")
     _add_train(sub)
     add_strategy_parsers(sub)
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", nargs="?")
     p.add_argument("--all", action="store_true",
                    help="every image of DATA, not its test/ part or the val split")
+    add_run_setting(p, "image_root", "DataConfig")
     add_run_setting(p, "batch_size", metavar="N", help="images per step (default %(default)s)")
     add_run_setting(p, "device")
     p.add_argument("--json", action="store_true")
@@ -135,7 +137,9 @@ def cmd_check_data(args: argparse.Namespace) -> int:
     from .tasks import print_scan_tasks, task_rows
 
     scan = scan_data(args.data, verify=True, val_dir=args.val,
-                     callbacks=[ConsoleReporter(as_json=args.json)], task=args.task)
+                     callbacks=[ConsoleReporter(as_json=args.json)], task=args.task,
+                     image_root=args.image_root)
+    status = csv_status(scan)  # a labels CSV of which nothing can train: an error
     counts = scan.counts()
     total = max(sum(counts), 1)
     if args.json:
@@ -147,7 +151,7 @@ def cmd_check_data(args: argparse.Namespace) -> int:
             **({"tasks": task_rows(scan)} if scan.tasks else {}),
             "problems": _problem_rows(scan.problems),
         })
-        return EXIT_OK
+        return status
     print(f"{scan.root}: {scan.summary()}")
     print(f"layout: {scan.layout_text()}\n")
     if scan.tasks:
@@ -156,7 +160,7 @@ def cmd_check_data(args: argparse.Namespace) -> int:
         table([[n, c, f"{100 * c / total:.1f} %"]
                for n, c in zip(scan.classes, counts, strict=True)], ["class", "images", "share"])
     _print_problems(scan.problems)
-    return EXIT_OK
+    return status
 
 
 def _problem_rows(problems: list) -> list[dict[str, str]]:
@@ -205,7 +209,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.report:
         report_format(args.report)  # a wrong suffix is said before the evaluation, not after
     evaluation = evaluate_run(args.run, args.data, args.batch_size, args.device,
-                              [ConsoleReporter(as_json=args.json)], use_all=args.all)
+                              [ConsoleReporter(as_json=args.json)], use_all=args.all,
+                              image_root=args.image_root)
     result = evaluation.result
     written = write_report(evaluation, args.report, args.run) if args.report else ""
     if args.json:

@@ -84,6 +84,7 @@ _WHERE: dict[str, str] = {
     "scan_data": "data.labels",
     "task_counts": "data.labels",
     "scan_folder": "data.scan",
+    "untrainable_reason": "data.scan",
     "training_split": "data.split",
     "USER_ERRORS": "errors",
     "BatchEnded": "events",

@@ -69,6 +69,10 @@ class DataConfig(Section):
     relabel: tuple[str, ...] = option((), cli=False)
     task: str | None = option(form=False, cli=Cli(  # a labels CSV's one column to train
         metavar="COLUMN", help="with a labels CSV: train only this column's task"))
+    image_root: str | None = option(form=False, cli=Cli(  # where a CSV's paths are read from
+        "--image-root", metavar="DIR",
+        help="with a labels CSV: read its relative image paths from DIR instead of the CSV's "
+             "folder"))
 
 
 @dataclass(frozen=True)

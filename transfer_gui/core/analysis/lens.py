@@ -18,7 +18,8 @@ import numpy as np
 
 from ..config import DataConfig
 from ..data.datasets import Preprocess
-from ..data.scan import FolderScan, Problem, Sample, require_trainable, scan_folder
+from ..data.labels import scan_data
+from ..data.scan import FolderScan, Problem, Sample, require_trainable
 from ..data.split import relative_name, training_split
 from ..events import CancelToken, Task
 from ..io.bundle import load_run
@@ -82,7 +83,8 @@ def data_features(data: DataConfig | str, backbone: str = "efficientnet_lite0",
     """The frozen pretrained backbone's features of every usable image of the folder."""
     task = Task.of(callbacks, cancel)
     data = DataConfig(root=data) if isinstance(data, str) else data
-    scan = scan_folder(data.root, verify=True, val_dir=data.val_dir, callbacks=task)
+    scan = scan_data(data.root, verify=True, val_dir=data.val_dir, callbacks=task,
+                     task=data.task, image_root=data.image_root)
     require_trainable(scan)
     samples, split = _split(scan, data)
     spec = get_spec(backbone)
