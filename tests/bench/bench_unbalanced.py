@@ -46,7 +46,11 @@ LAYOUTS: dict[str, tuple[int, ...]] = {
     "rare": (100, 100, 100, 5),  # 20:1, one rare class
     "tail": (60, 30, 15, 6),  # 10:1, a long tail
     "mild": (60, 40, 20),  # 3:1, where "auto" starts to balance
+    # real clothing photographs (Fashion-MNIST, tests/bench/realsets.py): one confusable class
+    # (shirt, t-shirt, pullover or coat, by seed) with 10 images, nine with 100
+    "fashion": (100,) * 9 + (10,),
 }
+RARE = (6, 0, 2, 4)  # the rare Fashion-MNIST class of seed s: RARE[s % 4]
 OPTIONS = ("none", "weighted", "sampler")
 SELECT_SEEDS, REPORT_SEEDS = "0-2", "3-5"
 
@@ -56,6 +60,15 @@ def make_sets(layout: str, seed: int, test: int, size: int) -> Path:
     counts = LAYOUTS[layout]
     folder = data_root() / "unbalanced" / f"{layout}_{size}_{test}_{seed}"
     if (folder / "done").exists():
+        return folder
+    if layout == "fashion":
+        from realsets import materialise
+
+        per_class = [100] * 10
+        per_class[RARE[seed % 4]] = 10
+        materialise("fashion", per_class, size, seed, folder=folder / "fit")
+        materialise("fashion", [test] * 10, size, seed, "test", folder=folder / "test")
+        (folder / "done").write_text("")
         return folder
     for i, (shape, n) in enumerate(zip(SHAPES, counts, strict=False)):
         make_dataset(folder / "fit", (shape,), n, size, seed=seed * 1000 + i, any_colour=True)

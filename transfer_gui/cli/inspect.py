@@ -8,6 +8,11 @@ from typing import TYPE_CHECKING
 from .exits import EXIT_ERROR, EXIT_OK
 from .options import add_run_setting
 
+# the review list's rankings, the default first (the engine's `DEFAULT_METHOD`; repeated here
+# so that `--help` needs no engine import; tests/test_label_ranking.py keeps them equal)
+LABEL_METHODS = ("self-confidence", "margin", "confident-learning")
+LABEL_METHOD = LABEL_METHODS[0]
+
 if TYPE_CHECKING:
     from ..core import FolderScan
 
@@ -34,8 +39,10 @@ def add_inspect_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, default=None,
                    help="cosine similarity from which two images are near-duplicates "
                         "(default 0.92)")
-    p.add_argument("--method", choices=("confident-learning", "self-confidence"),
-                   default="confident-learning", help="how label errors are ranked")
+    p.add_argument("--method", choices=LABEL_METHODS, default=LABEL_METHOD,
+                   help="how the likely label errors are ranked (default %(default)s: the "
+                        "probability of the given label, lowest first; it found the most "
+                        "planted flips on real photographs, see BENCHMARKS.md)")
     p.add_argument("--seed", type=int, default=0, help="the map's seed (default 0)")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="everything as one JSON object")

@@ -46,6 +46,8 @@ _WHERE: dict[str, str] = {
     "inspect": "analysis.lens",
     "inspect_data": "analysis.lens",
     "run_features": "analysis.lens",
+    "with_threshold": "analysis.lens",
+    "DUPLICATE_THRESHOLD": "analysis.lens",
     "embed": "analysis.embedding",
     "separability": "analysis.embedding",
     "class_colour": "analysis.lensfiles",

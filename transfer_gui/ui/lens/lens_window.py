@@ -36,10 +36,11 @@ from ...core import (
     review_mark,
     run_features,
     separability,
+    with_threshold,
 )
 from ..state import AppState
 from ..worker import Task, start_task
-from .duplicate_list import DuplicateList
+from .duplicate_tab import DuplicateTab
 from .map_view import EmbeddingMap
 from .review_list import ReviewList
 
@@ -102,12 +103,14 @@ class LensWindow(QWidget):
         self.review = ReviewList()
         self.review.marked.connect(self.mark)
         self.review.activated.connect(self.open_file)
-        self.duplicates = DuplicateList()
+        self.duplicate_tab = DuplicateTab()
+        self.duplicate_tab.threshold_changed.connect(self._on_threshold)
+        self.duplicates = self.duplicate_tab.list
         self.duplicates.activated.connect(self.open_file)
         self.tabs = QTabWidget()
         self.tabs.addTab(map_tab, "Map")
         self.tabs.addTab(self.review, "Likely label errors")
-        self.tabs.addTab(self.duplicates, "Duplicates")
+        self.tabs.addTab(self.duplicate_tab, "Duplicates")
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.tabs, 1)
@@ -123,8 +126,10 @@ class LensWindow(QWidget):
             return
         backbone = self.state.config.model.backbone
         self._busy(f"Inspecting {data.root} with {backbone}…")
+        cut = self.duplicate_tab.value()
         self.task = start_task(
-            lambda cb, cancel: inspect_data(data, backbone, callbacks=cb, cancel=cancel),
+            lambda cb, cancel: inspect_data(data, backbone, threshold=cut, callbacks=cb,
+                                            cancel=cancel),
             "inspect", self)
         self.task.events.connect(self._on_events)
         self.task.succeeded.connect(self.show_result)
@@ -188,15 +193,26 @@ class LensWindow(QWidget):
         self.before.set_points(result.coords, data.labels, data.classes,
                                [s.path for s in data.samples], texts)
         self._fill_review()
-        self.duplicates.fill(duplicate_rows(result), data.root)
+        self._fill_duplicates()
         seconds = sum(result.seconds.values())
         self.status.setText(
             f"{len(data.samples)} images · k-NN separability {_percent(result.separability)} · "
             f"{len(result.flagged)} likely label errors · {len(result.duplicates)} near-duplicate "
             f"pairs · {seconds:.0f} s")
         self.tabs.setTabText(1, f"Likely label errors ({len(result.flagged)})")
-        self.tabs.setTabText(2, f"Duplicates ({self.duplicates.rowCount()})")
         self._idle()
+
+    def _fill_duplicates(self) -> None:
+        if self.result is not None:
+            self.duplicates.fill(duplicate_rows(self.result), self.result.data.root)
+        self.tabs.setTabText(2, f"Duplicates ({self.duplicates.rowCount()})")
+
+    @Slot(float)
+    def _on_threshold(self, value: float) -> None:
+        """The pairs again from the features already computed."""
+        if self.result is not None and self.result.threshold != value:
+            self.result = with_threshold(self.result, value)
+            self._fill_duplicates()
 
     def _fill_review(self) -> None:
         assert self.result is not None
