@@ -111,7 +111,7 @@ def test_balancing_finds_the_small_class_and_the_run_records_the_choice(unbalanc
     assert (plain, recorded) == (0.0, "none")
     auto, recorded = _worst_recall(unbalanced, tmp_path, None)
     assert recorded == BALANCE_AUTO
-    assert auto >= 0.6  # 0.75 (sampler), measured
+    assert auto >= 0.6  # 0.88 (weighted), measured; 0.75 with the sampler
     weighted, recorded = _worst_recall(unbalanced, tmp_path, "weighted")
     assert recorded == "weighted" and weighted >= 0.6  # 0.88, measured
 

@@ -17,6 +17,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QComboBox
 
 from gui_helpers import open_data, wait_until
+from transfer_gui.core import issue_rows
 
 pytestmark = pytest.mark.gui
 
@@ -82,10 +83,13 @@ def test_the_lens_from_map_to_another_folder(qtbot, window, folders, monkeypatch
     assert not lens.review.findChildren(QComboBox)
     lens.tabs.setCurrentIndex(0)
 
-    # the review list reads in the order of its Confidence column
+    # the review list reads in the order of its probability column (the given label's,
+    # lowest first), which is the order `inspect` writes
     shown = [float(lens.review.item(r, 4).text().rstrip(" %")) for r in
              range(lens.review.rowCount())]
-    assert shown == sorted(shown, reverse=True) and len(shown) >= 2
+    assert shown == sorted(shown) and len(shown) >= 2
+    files = [lens.review.item(r, 1).text() for r in range(lens.review.rowCount())]
+    assert files == [r["file"] for r in issue_rows(lens.result)]
     # the exact copy: one row, both files shown
     exact = [r for r in range(lens.duplicates.rowCount())
              if lens.duplicates.item(r, 4).text() == "exact"]

@@ -63,7 +63,7 @@ def test_csv_errors_are_named_by_line(tmp_path):
     rows = [["images/red_dark_00.png", "red", "dark"],     # line 2: fine
             ["images/missing.png", "red", "dark"],         # 3
             ["images/red_dark_01.png", "", "dark"],        # 4: empty label
-            ["../elsewhere.png", "red", "dark"],           # 5: escapes the folder
+            ["../elsewhere.png", "red", "dark"],           # 5: outside the folder, missing
             ["images/blue_dark_00.png", "blue", "dark", "x"],  # 6: a cell of no column
             ["images/broken.png", "blue", "light"],        # 7: not an image
             ["images/blue_light_00.png", "blue", "light"],  # 8
@@ -74,7 +74,7 @@ def test_csv_errors_are_named_by_line(tmp_path):
     assert set(reasons) == {f"line {n}" for n in (3, 4, 5, 6, 7, 9)}
     assert "file not found" in reasons["line 3"].reason
     assert "empty label in column 'ink'" in reasons["line 4"].reason
-    assert "escapes the CSV's folder" in reasons["line 5"].reason
+    assert "file not found: ../elsewhere.png" in reasons["line 5"].reason
     assert "unknown column" in reasons["line 6"].reason
     assert reasons["line 7"].path.endswith("broken.png")
     assert "same file as line 2" in reasons["line 9"].reason

@@ -1,4 +1,4 @@
-"""(o) CPU threads on a shared machine: torch's default threads against one thread and the
+"""(p) CPU threads on a shared machine: torch's default threads against one thread and the
 run's own choice (`core/train/threads.py`), alone and beside a competing CPU-bound process.
 
 The work is a small fine-tune: EfficientNet-Lite0 (its ImageNet weights), every layer

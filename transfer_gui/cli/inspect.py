@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from .exits import EXIT_OK
+from .options import add_run_setting
+
+# the review list's rankings, the default first (the engine's `DEFAULT_METHOD`; repeated here
+# so that `--help` needs no engine import; tests/test_label_ranking.py keeps them equal)
+LABEL_METHODS = ("self-confidence", "margin", "confident-learning")
+LABEL_METHOD = LABEL_METHODS[0]
+
+if TYPE_CHECKING:
+    pass
 
 
 def add_inspect_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +31,7 @@ def add_inspect_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--task", metavar="COLUMN",
                    help="with a labels CSV: the column whose classes are inspected (default "
                         "the first)")
+    add_run_setting(p, "image_root", "DataConfig")
     p.add_argument("--backbone", default="efficientnet_lite0",
                    help="the network whose features are used (default %(default)s)")
     p.add_argument("--map", metavar="PNG", help="write the map as a picture")
@@ -31,8 +42,10 @@ def add_inspect_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, default=None,
                    help="cosine similarity from which two images are near-duplicates "
                         "(default 0.92)")
-    p.add_argument("--method", choices=("confident-learning", "self-confidence"),
-                   default="confident-learning", help="how label errors are ranked")
+    p.add_argument("--method", choices=LABEL_METHODS, default=LABEL_METHOD,
+                   help="how the likely label errors are ranked (default %(default)s: the "
+                        "probability of the given label, lowest first; it found the most "
+                        "planted flips on real photographs, see BENCHMARKS.md)")
     p.add_argument("--seed", type=int, default=0, help="the map's seed (default 0)")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="everything as one JSON object")
@@ -45,7 +58,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
     reporter = ConsoleReporter(as_json=args.json)
     cancel = interruptible()
-    data = DataConfig(root=args.data, val_dir=args.val, task=args.task)
+    data = DataConfig(root=args.data, val_dir=args.val, task=args.task,
+                      image_root=args.image_root)
     result = inspect_data(data, args.backbone,
                           args.seed, args.method, args.threshold, args.device, [reporter], cancel)
     inspection_files(result, args.map, args.label_issues, args.near_duplicates)
@@ -73,3 +87,4 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         if path:
             print(f"{what}: {path}")
     return EXIT_OK
+

@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="image folder, labels CSV, or a folder holding labels.csv")
     p.add_argument("--val", metavar="DIR")
     p.add_argument("--task", metavar="COLUMN", help="with a labels CSV: only this column")
+    add_run_setting(p, "image_root", "DataConfig")
     p.add_argument("--json", action="store_true")
     _add_train(sub)
     add_strategy_parsers(sub)
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", nargs="?")
     p.add_argument("--all", action="store_true",
                    help="every image of DATA, not its test/ part or the val split")
+    add_run_setting(p, "image_root", "DataConfig")
     add_run_setting(p, "batch_size", metavar="N", help="images per step (default %(default)s)")
     add_run_setting(p, "device")
     p.add_argument("--json", action="store_true")
@@ -122,7 +124,8 @@ def cmd_check_data(args: argparse.Namespace) -> int:
     from .tasks import print_scan_tasks, task_rows
 
     scan = scan_data(args.data, verify=True, val_dir=args.val,
-                     callbacks=[ConsoleReporter(as_json=args.json)], task=args.task)
+                     callbacks=[ConsoleReporter(as_json=args.json)], task=args.task,
+                     image_root=args.image_root)
     counts = scan.counts()
     total = max(sum(counts), 1)
     refused = untrainable(scan)
@@ -209,7 +212,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.report:
         report_format(args.report)  # a wrong suffix is said before the evaluation, not after
     evaluation = evaluate_run(args.run, args.data, args.batch_size, args.device,
-                              [ConsoleReporter(as_json=args.json)], use_all=args.all)
+                              [ConsoleReporter(as_json=args.json)], use_all=args.all,
+                              image_root=args.image_root)
     result = evaluation.result
     written = write_report(evaluation, args.report, args.run) if args.report else ""
     if args.json:

@@ -45,13 +45,15 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
     p.set_defaults(strategy=None)  # resolved in _transfer_config
 
 
-def add_run_setting(p: argparse.ArgumentParser, name: str, **override: Any) -> None:
-    """The option of `TrainConfig`'s setting `name` for a command that runs a trained model
-    (evaluate, predict): its flag, default, type and choices as declared, without the words
-    it shares with other settings; `override` replaces what only fits training (its help)."""
-    from ..core import TrainConfig, option_named
+def add_run_setting(p: argparse.ArgumentParser, name: str, section: str = "TrainConfig",
+                    **override: Any) -> None:
+    """The option of a `section`'s setting `name` for a command other than training
+    (evaluate, predict, check-data, inspect): its flag, default, type and choices as declared,
+    without the words it shares with other settings; `override` replaces what only fits
+    training (its help)."""
+    from .. import core
 
-    opt = option_named(TrainConfig, name)
+    opt = core.option_named(getattr(core, section), name)
     cli = opt.command_line
     if cli is None:
         raise ValueError(f"TrainConfig.{name} has no command-line option")

@@ -16,12 +16,14 @@ from .analysis.embedding import separability as separability
 from .analysis.evaluation import Evaluation as Evaluation
 from .analysis.evaluation import evaluate_run as evaluate_run
 from .analysis.exporting import export_run as export_run
+from .analysis.lens import DUPLICATE_THRESHOLD as DUPLICATE_THRESHOLD
 from .analysis.lens import DataFeatures as DataFeatures
 from .analysis.lens import Inspection as Inspection
 from .analysis.lens import data_features as data_features
 from .analysis.lens import inspect as inspect
 from .analysis.lens import inspect_data as inspect_data
 from .analysis.lens import run_features as run_features
+from .analysis.lens import with_threshold as with_threshold
 from .analysis.lensfiles import class_colour as class_colour
 from .analysis.lensfiles import duplicate_rows as duplicate_rows
 from .analysis.lensfiles import inspection_files as inspection_files
@@ -64,6 +66,7 @@ from .data.labels import task_counts as task_counts
 from .data.labels import untrainable as untrainable
 from .data.scan import FolderScan as FolderScan
 from .data.scan import scan_folder as scan_folder
+from .data.scan import untrainable_reason as untrainable_reason
 from .data.split import relative_name as relative_name
 from .data.split import training_split as training_split
 from .errors import USER_ERRORS as USER_ERRORS

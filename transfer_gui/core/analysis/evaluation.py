@@ -15,8 +15,8 @@ from torch.utils.data import DataLoader
 from ..data.batches import prefetch, sequential
 from ..data.datasets import ImageDataset, eval_transform
 from ..data.images import why_unusable
-from ..data.labels import needs_targets, remap, scan_data
-from ..data.scan import DataError, Problem, Sample, find_split_dirs, scan_folder
+from ..data.labels import LabelTask, csv_file, needs_targets, remap, scan_data
+from ..data.scan import DataError, Problem, Sample, csv_no_rows, find_split_dirs, scan_folder
 from ..events import Callback, CancelToken, Task
 from ..interrupt import cancel_points
 from ..io.bundle import LoadedRun, load_run, load_split, save_meta
@@ -100,6 +100,7 @@ def evaluation_samples(
     data: str | None,
     task: Task,
     use_all: bool = False,
+    image_root: str | None = None,
 ) -> tuple[list[Sample], str, list[Problem]]:
     """Which labelled images to evaluate on.
 
@@ -107,11 +108,15 @@ def evaluation_samples(
     folder, kept apart from training. Otherwise the folder the run was trained on (or none
     given) means the run's own validation split, so training images never inflate the score;
     any other folder is evaluated whole (its `val/` part for a train/val layout), its classes
-    matched to the run's by name. `use_all`: every image of the folder, test/ included.
+    matched to the run's by name. `use_all`: every image of the folder, test/ included. A
+    labels CSV is read like training reads it (`image_root`: where its paths lead from).
     """
     config = run.meta.get("config")
     data_config = config.get("data") if isinstance(config, dict) else None
     trained_on = data_config.get("root", "") if isinstance(data_config, dict) else ""
+    if image_root is None and isinstance(data_config, dict) and _same_folder(data or "",
+                                                                              trained_on):
+        image_root = data_config.get("image_root")  # the run's own CSV: read as it trained
     split = find_split_dirs(Path(data)) if data is not None else None
     if split is not None and split.test is not None and not use_all:
         return _labelled(run, str(split.test), task, f"the test folder {split.test}")
@@ -121,14 +126,14 @@ def evaluation_samples(
             return val, f"the run's validation split ({count(len(val), 'image')})", []
         if data is None:
             raise DataError("the run has no validation split: give a folder to evaluate on")
-    return _labelled(run, data, task, data, use_all)
+    return _labelled(run, data, task, data, use_all, image_root)
 
 
-def _labelled(run: LoadedRun, data: str, task: Task, name: str,
-              use_all: bool = False) -> tuple[list[Sample], str, list[Problem]]:
+def _labelled(run: LoadedRun, data: str, task: Task, name: str, use_all: bool = False,
+              image_root: str | None = None) -> tuple[list[Sample], str, list[Problem]]:
     """The images of `data` whose classes the run knows, labelled by the run's classes."""
-    if run.tasks:
-        return _from_table(run, data, task, name)
+    if run.tasks or csv_file(data) is not None or image_root:
+        return _from_table(run, data, task, name, image_root)
     scan = scan_folder(data, verify=True, callbacks=task)
     pool = [(s.path, scan.classes[s.label]) for s in
             (scan.val if scan.layout == "train-val" and not use_all else scan.samples)]
@@ -148,22 +153,28 @@ def _labelled(run: LoadedRun, data: str, task: Task, name: str,
     return samples, f"{name} ({count(len(samples), 'image')})", problems
 
 
-def _from_table(run: LoadedRun, data: str, task: Task,
-                name: str) -> tuple[list[Sample], str, list[Problem]]:
-    """The rows of a labels CSV whose labels the run knows, relabelled as the run's."""
+def _from_table(run: LoadedRun, data: str, task: Task, name: str,
+                image_root: str | None = None) -> tuple[list[Sample], str, list[Problem]]:
+    """The rows of a labels CSV whose labels the run knows, relabelled as the run's. A run
+    trained on class folders takes the CSV's first label column as its classes."""
     wanted = [t.name for t in run.tasks]
-    scan = scan_data(data, verify=True, callbacks=task,
+    if not run.tasks and csv_file(data) is None:  # (--image-root with an image folder)
+        scan_data(data, task=None, image_root=image_root)  # says why not
+    scan = scan_data(data, verify=True, callbacks=task, image_root=image_root,
                      task=wanted[0] if len(wanted) == 1 else None)
     problems = list(scan.problems)
     if not scan.tasks:
         raise DataError(f"{data} is an image folder; this run was trained on the columns "
                         f"{', '.join(wanted)} of a labels CSV: give a CSV with them")
-    missing = [n for n in wanted if n not in {t.name for t in scan.tasks}]
+    if not scan.samples:
+        raise DataError(f"{scan.root}: {csv_no_rows(scan)}")
+    known_tasks = run.tasks or [LabelTask(scan.tasks[0].name, tuple(run.classes))]
+    missing = [t.name for t in known_tasks if t.name not in {t.name for t in scan.tasks}]
     if missing:
         raise DataError(f"{data} has no column {missing[0]!r}, which the run was trained on")
     samples = []
     for sample in scan.samples:
-        known = remap(sample, scan.tasks, run.tasks)
+        known = remap(sample, scan.tasks, known_tasks)
         if known is None:
             problems.append(Problem(sample.path, "a label the model does not know: skipped"))
         else:
@@ -207,11 +218,12 @@ def evaluate_run(
     callbacks: Task | Iterable[Callback] = (),
     cancel: CancelToken | None = None,
     use_all: bool = False,
+    image_root: str | None = None,
 ) -> Evaluation:
     """Evaluate a run on `data` (see `evaluation_samples`). `callbacks` may be a `Task`."""
     task = Task.of(callbacks, cancel)
     run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir)
-    samples, source, problems = evaluation_samples(run, data, task, use_all)
+    samples, source, problems = evaluation_samples(run, data, task, use_all, image_root)
     task.message("info", f"evaluating on {source}")
     probs = predict_samples(run, samples, batch_size, device, task)
     readable = ~np.isnan(probs).any(axis=1)

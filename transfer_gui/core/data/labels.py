@@ -1,10 +1,13 @@
 """Labels from a CSV file: one row per image, one column per task.
 
 `DATA` may be a CSV file, or a folder holding `labels.csv` (which then wins over class
-folders). The header row names the columns: the first holds each image's path, relative to the
-CSV's folder; every other column is a task named by its header. A value that lists several
+folders). The header row names the columns: the first holds each image's path, absolute or
+relative to the CSV's folder (or to `image_root`, the way annotation tools export them; a path
+may lead out of that folder, `../images/x.jpg`); every other column is a task named by its
+header. A value that lists several
 labels, separated by `;` or `|`, makes its column a multi-label task. Nothing stops at the first
-bad row: each becomes a `Problem` that names its line.
+bad row: each becomes a `Problem` that names its line, and many rows with the same cause (a
+thousand missing files) become one problem that names the first lines.
 
 A sample's `label` is its class in the first task (what the split is stratified on); when the
 run has several tasks or a multi-label one, `targets` carries every task: one column per
@@ -26,6 +29,7 @@ from ..config import ConfigError
 from ..events import CancelToken, Task
 from .images import is_supported, unsupported_reason
 from .scan import (
+    NO_ROWS,
     DataError,
     FolderScan,
     Problem,
@@ -90,9 +94,11 @@ def scan_data(
     callbacks: Task | Iterable = (),
     cancel: CancelToken | None = None,
     task: str | None = None,
+    image_root: str | os.PathLike[str] | None = None,
 ) -> FolderScan:
     """Scan a labels CSV (see `csv_file`) or an image folder. `task`: the one CSV column to
-    use (all of them when None)."""
+    use (all of them when None). `image_root`: the folder a CSV's relative paths are read
+    from (default: the CSV's own folder)."""
     table = csv_file(data)
     if table is None:
         if Path(data).suffix.lower() == ".csv":
@@ -100,10 +106,14 @@ def scan_data(
             raise DataError(f"{data} {'is not a readable CSV file' if there else 'does not exist'}")
         if task:
             raise DataError(f"--task {task} needs a labels CSV: {data} is an image folder")
+        if image_root:
+            raise DataError(f"--image-root goes with a labels CSV: {data} is an image folder")
         return scan_folder(data, verify, val_dir, callbacks, cancel)
     if val_dir:
         raise DataError("a separate validation folder does not go with a labels CSV")
-    return scan_csv(table, verify, Task.of(callbacks, cancel), task)
+    if image_root and not os.path.isdir(image_root):
+        raise DataError(f"the image root {image_root} is not a folder")
+    return scan_csv(table, verify, Task.of(callbacks, cancel), task, image_root)
 
 
 @dataclass
@@ -113,12 +123,14 @@ class _Row:
     values: list[list[str]]  # per task, its labels
 
 
-def scan_csv(table: Path, verify: bool, task: Task, column: str | None = None) -> FolderScan:
+def scan_csv(table: Path, verify: bool, task: Task, column: str | None = None,
+             image_root: str | os.PathLike[str] | None = None) -> FolderScan:
     """Read `table`, check every row and its file, and build the tasks."""
     header, records = _read(table)
     names = _columns(table, header, column)
     problems: list[Problem] = []
-    rows = _rows(table, header, names, records, problems)
+    base = os.path.abspath(image_root or table.parent)
+    rows = _rows(table, base, header, names, records, problems, bool(image_root))
     found = [(r.path, ";".join(r.values[0])) for r in rows]
     before = len(problems)
     digests = verify_files(found, verify, problems, task, 4)
@@ -171,35 +183,60 @@ def _columns(table: Path, header: list[str], column: str | None) -> list[str]:
     return [column]
 
 
-def _rows(table: Path, header: list[str], names: list[str],
-          records: list[tuple[int, list[str]]], problems: list[Problem]) -> list[_Row]:
-    folder = os.path.realpath(table.parent)
+# one problem per row up to this many rows with the same cause; beyond it, one for them all
+SAME_CAUSE_ROWS = 3
+
+
+def _rows(table: Path, base: str, header: list[str], names: list[str],
+          records: list[tuple[int, list[str]]], problems: list[Problem],
+          rooted: bool) -> list[_Row]:
     where = [header.index(n) for n in names]
     rows: list[_Row] = []
     seen: dict[str, int] = {}
+    bad: dict[str, list[tuple[int, str, str]]] = {}  # cause -> (line, what, path)
     for line, cells in records:
-        reason, path = _row_problem(folder, cells, len(header), names, where)
-        if reason is None and path in seen:
-            reason = f"the same file as line {seen[path]}: left out"
-        if reason is not None:
-            problems.append(Problem(path or str(table), f"line {line}: {reason}"))
+        cause, path = _row_problem(base, cells, len(header), names, where)
+        if cause is None and path in seen:
+            cause = f"the same file as line {seen[path]}: left out"
+        if cause is not None:
+            cause, _, what = cause.partition("\0")
+            bad.setdefault(cause, []).append((line, what, path or str(table)))
             continue
         seen[path] = line
         values = [_split(cells[i]) for i in where]
         rows.append(_Row(line, path, values))
+    for cause, hits in bad.items():
+        problems += _cause_problems(cause, hits, base, rooted)
     return rows
 
 
-def _row_problem(folder: str, cells: list[str], width: int, names: list[str],
+def _cause_problems(cause: str, hits: list[tuple[int, str, str]], base: str,
+                    rooted: bool) -> list[Problem]:
+    """The rows with one cause: a problem each, or one naming the first lines."""
+    hint = ""
+    if cause == "file not found":
+        where = "the image root" if rooted else "the CSV's folder"
+        hint = (f" (relative paths are read from {where}, {base}; --image-root DIR, or the "
+                "Data page's image folder, reads them from another folder)")
+    if len(hits) <= SAME_CAUSE_ROWS:
+        return [Problem(path, f"line {line}: {cause}{': ' + what if what else ''}"
+                        f"{hint if i == 0 else ''}")
+                for i, (line, what, path) in enumerate(hits)]
+    lines = ", ".join(str(line) for line, _, _ in hits[:SAME_CAUSE_ROWS])
+    first = hits[0][1]
+    return [Problem(hits[0][2], f"lines {lines} and {len(hits) - SAME_CAUSE_ROWS} more rows "
+                    f"({len(hits)} in all): {cause}{f' (first: {first})' if first else ''}"
+                    f"{hint}")]
+
+
+def _row_problem(base: str, cells: list[str], width: int, names: list[str],
                  where: list[int]) -> tuple[str | None, str]:
-    """Why a row cannot be used (None: it can), and the file it names."""
+    """Why a row cannot be used (None: it can), and the file it names. A reason that names
+    the row's own file gives it after a NUL, so rows with the same cause can be counted."""
     given = cells[0].strip() if cells else ""
     if not given:
         return "no file path", ""
-    path = os.path.normpath(os.path.join(folder, given))
-    real = os.path.realpath(path)
-    if os.path.isabs(given) or not real.startswith(folder.rstrip(os.sep) + os.sep):
-        return f"{given!r} escapes the CSV's folder: only files under it are used", path
+    path = os.path.normpath(os.path.join(base, os.path.expanduser(given)))
     if len(cells) > width:
         return (f"{len(cells)} values for {width} columns: the extra ones belong to no "
                 "column (unknown column)"), path
@@ -207,7 +244,7 @@ def _row_problem(folder: str, cells: list[str], width: int, names: list[str],
         if i >= len(cells) or not _split(cells[i]):
             return f"empty label in column {name!r}", path
     if not os.path.lexists(path):
-        return f"file not found: {given}", path
+        return f"file not found\0{given}", path
     if not is_supported(path):
         return unsupported_reason(Path(path)), path
     return None, path
@@ -278,6 +315,9 @@ def task_counts(scan: FolderScan) -> list[list[int]]:
 
 def _report_tasks(scan: FolderScan, rows: list[_Row]) -> None:
     """Problems of the tasks as a whole: too few classes, too few images of a class."""
+    if not scan.samples:  # one message, the same from every tool (`untrainable_reason`)
+        scan.problems.append(Problem(scan.root, NO_ROWS))  # (its causes are listed above)
+        return
     for t, counts in zip(scan.tasks, task_counts(scan), strict=True):
         if len(t.classes) < 2 and not t.multi_label:
             scan.problems.append(Problem(scan.root, f"column {t.name!r} has "
@@ -295,8 +335,6 @@ def _report_tasks(scan: FolderScan, rows: list[_Row]) -> None:
             scan.problems.append(Problem(scan.root, f"column {t.name!r}: classes are imbalanced:"
                                          f" {max(nonzero)} vs {min(nonzero)} images",
                                          "warning"))
-    if not scan.samples:
-        scan.problems.append(Problem(scan.root, "no row names a usable image"))
 
 
 def remap(sample: Sample, known: Sequence[LabelTask], tasks: Sequence[LabelTask]

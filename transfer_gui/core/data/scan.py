@@ -87,6 +87,7 @@ class FolderScan:
         return text + (f", {errors} skipped" if errors else "")
 
 
+NO_ROWS = "no row of the labels CSV names a usable image"
 NO_CLASSES = ("no class folders: put each class's images in a sub-folder named after the "
               "class")
 
@@ -356,20 +357,37 @@ def _report_classes(scan: FolderScan, class_dirs: list[Path]) -> None:
         scan.problems.append(Problem(scan.root, reason, "warning"))
 
 
-def require_trainable(scan: FolderScan) -> None:
-    """Raise `DataError` with a clear message when the folder cannot train a classifier."""
+def csv_no_rows(scan: FolderScan) -> str:
+    """A labels CSV of which no row is usable: that, with the first cause."""
+    causes = [p.reason for p in scan.problems
+              if p.severity == "error" and not p.reason.startswith(NO_ROWS)]
+    return f"{NO_ROWS}{f'; {causes[0]}' if causes else ''}"
+
+
+def untrainable_reason(scan: FolderScan) -> str | None:
+    """Why the data cannot train a classifier (None: it can), in the words every tool uses.
+    A labels CSV of which no row is usable says so with the first cause, never "no class
+    folders"."""
+    if scan.layout == "csv" and not scan.samples:
+        return f"{scan.root}: {csv_no_rows(scan)}"
+    if not scan.classes:
+        return f"{scan.root} has {NO_CLASSES}"
+    if not scan.samples:
+        return f"{scan.root} has no usable images"
     counts = scan.counts()
     used = [name for name, c in zip(scan.classes, counts, strict=True) if c > 0]
-    if not scan.classes:
-        raise DataError(f"{scan.root} has {NO_CLASSES}")
-    if not scan.samples:
-        raise DataError(f"{scan.root} has no usable images")
     if len(used) < 2:
         only = used[0] if used else scan.classes[0]
-        raise DataError(
-            f"{scan.root} has only one class with images ({only!r}): a classifier needs at "
-            "least two"
-        )
+        return (f"{scan.root} has only one class with images ({only!r}): a classifier needs "
+                "at least two")
+    return None
+
+
+def require_trainable(scan: FolderScan) -> None:
+    """Raise `DataError` with a clear message when the folder cannot train a classifier."""
+    reason = untrainable_reason(scan)
+    if reason is not None:
+        raise DataError(reason)
 
 
 def without_empty_classes(scan: FolderScan) -> tuple[FolderScan, list[str]]:

@@ -91,7 +91,8 @@ def prepare(
     if split is None:
         if scan is None:
             scan = scan_data(config.data.root, verify=True, val_dir=config.data.val_dir,
-                             callbacks=task, task=config.data.task)
+                             callbacks=task, task=config.data.task,
+                             image_root=config.data.image_root)
         require_trainable(scan)
         require_tasks(scan.tasks)
         scan, dropped = without_empty_classes(scan)

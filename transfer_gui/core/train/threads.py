@@ -6,7 +6,7 @@ Why: torch starts one intra-op thread per core and its OpenMP threads wait for e
 the end of every parallel operation. When another process takes one of those cores (another
 training, the app's own window), every operation waits for the thread that lost its core: on
 a shared 2-core machine a fine-tune ran 5-9x slower on 2 threads than on one
-(`tests/bench/bench_threads.py`, table (o) in `tests/bench/BENCHMARKS.md`). So a run counts
+(`tests/bench/bench_threads.py`, table (p) in `tests/bench/BENCHMARKS.md`). So a run counts
 the cores it may use (its CPU affinity and the container's CPU quota), takes off the cores
 other work keeps busy when it starts (`/proc/stat` sampled for a moment; the load average
 elsewhere), and shares what is left: loader workers first where there are cores to spare, the

@@ -44,11 +44,12 @@ from ...core import (
     review_mark,
     run_features,
     separability,
+    with_threshold,
 )
 from ..screen import fit_on_screen
 from ..state import AppState
 from ..worker import Task, start_task
-from .duplicate_list import DuplicateList
+from .duplicate_tab import DuplicateTab
 from .map_view import EmbeddingMap
 from .review_list import ReviewList
 
@@ -120,12 +121,14 @@ class LensWindow(QWidget):
         self.review = ReviewList()
         self.review.marked.connect(self.mark)
         self.review.activated.connect(self.open_file)
-        self.duplicates = DuplicateList()
+        self.duplicate_tab = DuplicateTab()
+        self.duplicate_tab.threshold_changed.connect(self._on_threshold)
+        self.duplicates = self.duplicate_tab.list
         self.duplicates.activated.connect(self.open_file)
         self.tabs = QTabWidget()
         self.tabs.addTab(map_tab, "Map")
         self.tabs.addTab(self.review, "Likely label errors")
-        self.tabs.addTab(self.duplicates, "Duplicates")
+        self.tabs.addTab(self.duplicate_tab, "Duplicates")
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.tabs, 1)
@@ -163,7 +166,8 @@ class LensWindow(QWidget):
         self._draw_map(feats, coords)
         self.status.setText(f"{len(feats.samples)} images mapped; checking the labels and "
                             "looking for duplicates…")
-        self._run(partial(_rest, feats, coords), "inspect", self.show_result)
+        self._run(partial(_rest, feats, coords, self.duplicate_tab.value()), "inspect",
+                  self.show_result)
 
     @Slot()
     def stop(self) -> None:
@@ -258,19 +262,30 @@ class LensWindow(QWidget):
         if len(self.before.coords) != len(data.samples):
             self._draw_map(data, result.coords)
         self._fill_review()
-        self.duplicates.fill(duplicate_rows(result), data.root)
+        self._fill_duplicates()
         seconds = sum(result.seconds.values())
         self.status.setText(
             f"{len(data.samples)} images · k-NN separability {_percent(result.separability)} · "
             f"{len(result.flagged)} likely label errors · "
             f"{count(self.duplicates.rowCount(), 'duplicate pair')} · {seconds:.0f} s")
         self.tabs.setTabText(1, f"Likely label errors ({len(result.flagged)})")
-        self.tabs.setTabText(2, f"Duplicates ({self.duplicates.rowCount()})")
         self._idle()
+
+    def _fill_duplicates(self) -> None:
+        if self.result is not None:
+            self.duplicates.fill(duplicate_rows(self.result), self.result.data.root)
+        self.tabs.setTabText(2, f"Duplicates ({self.duplicates.rowCount()})")
+
+    @Slot(float)
+    def _on_threshold(self, value: float) -> None:
+        """The pairs again from the features already computed."""
+        if self.result is not None and self.result.threshold != value:
+            self.result = with_threshold(self.result, value)
+            self._fill_duplicates()
 
     def _fill_review(self) -> None:
         assert self.result is not None
-        rows = sorted(issue_rows(self.result), key=lambda r: -r["confidence"])  # as shown
+        rows = issue_rows(self.result)  # the ranking: the same list as `inspect` writes
         data = self.state.config.data
         decisions = {name: "exclude" for name in data.exclude}
         decisions.update(r.rpartition("=")[::2] for r in data.relabel)
@@ -331,8 +346,9 @@ def _features_and_map(data: Any, backbone: str, size: int | None, callbacks: lis
     return feats, embed(feats.features, 0, _task(callbacks, cancel))
 
 
-def _rest(feats: DataFeatures, coords: Any, callbacks: list, cancel: Any) -> Inspection:
-    return inspect(feats, callbacks=callbacks, cancel=cancel, coords=coords)
+def _rest(feats: DataFeatures, coords: Any, threshold: float, callbacks: list,
+          cancel: Any) -> Inspection:
+    return inspect(feats, threshold=threshold, callbacks=callbacks, cancel=cancel, coords=coords)
 
 
 def _trained_map(run_dir: str, data: DataFeatures, callbacks: list, cancel: Any) -> tuple:

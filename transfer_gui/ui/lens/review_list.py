@@ -25,7 +25,7 @@ from .thumbs import TableThumbnails
 KEEP = "Keep"
 EXCLUDE = "Exclude from training"
 ICON = 56
-COLUMNS = ("", "File", "Given", "Suggested", "Confidence", "Decision")
+COLUMNS = ("", "File", "Given", "Suggested", "Given label", "Decision")
 DECISION = 5
 ChoicesRole = Qt.ItemDataRole.UserRole + 1  # [(text, value)] a row's decision offers
 ValueRole = Qt.ItemDataRole.UserRole + 2  # "" keep, "exclude", or the class to relabel as
@@ -106,7 +106,11 @@ class ReviewList(QTableWidget):
             self.setItem(i, 1, _fixed(row["file"]))
             self.setItem(i, 2, _fixed(row["given"]))
             self.setItem(i, 3, _fixed(row["suggested"]))
-            confidence = _fixed(f"{100 * row['confidence']:.0f} %")
+            # the probe's probability of the given label: the list is ranked by it, lowest
+            # first (the suggested class's probability is in the tooltip)
+            confidence = _fixed(f"{100 * row['given_probability']:.0f} %")
+            confidence.setToolTip(f"The probe gives the given label {row['given_probability']:.0%} "
+                                  f"and {row['suggested']} {row['confidence']:.0%}")
             confidence.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.setItem(i, 4, confidence)
             self.setItem(i, DECISION, _decision(row, classes, decisions.get(row["file"], "")))

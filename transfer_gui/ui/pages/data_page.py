@@ -31,7 +31,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core import DataConfig, FolderScan, count, option_named, training_split
+from ...core import (
+    DataConfig,
+    FolderScan,
+    count,
+    csv_file,
+    option_named,
+    training_split,
+    untrainable_reason,
+)
 from ..state import AppState
 from ..widgets.inputs.drop_zone import DropZone
 from ..widgets.inputs.option_fields import make_fields, problems_of
@@ -43,6 +51,7 @@ from ..widgets.tables.image_grid import GridItem, ImageGrid
 from ..widgets.tables.problem_list import ProblemList
 from ..worker import Task, is_cancelled, start_task
 from .common import elide_path, page_title, table_cell
+from .image_root import ImageRootRow
 
 SHARE_ROLE = Qt.ItemDataRole.UserRole + 2
 SPLIT_SETTINGS = ("val_split", "seed")  # the split's settings the page's form shows
@@ -98,6 +107,9 @@ class DataPage(QWidget):
         top.addWidget(self.rescan_button)
         top.addWidget(self.choose_button)
         top.addWidget(self.csv_button)
+        self.image_root = ImageRootRow()  # a labels CSV's paths read from another folder
+        self.image_root.setVisible(False)
+        self.image_root.changed.connect(self._on_image_root)
         self.progress = TaskProgress()
         self.progress.setVisible(False)
         self.progress.setFormat("checking images… %v / %m")
@@ -111,6 +123,7 @@ class DataPage(QWidget):
                                             "(or train/ with val/ and/or test/ folders of "
                                             "classes)."))
         layout.addLayout(top)
+        layout.addWidget(self.image_root)
         layout.addWidget(self.progress)
         layout.addWidget(self.banner)
         layout.addWidget(self.stack, 1)
@@ -225,8 +238,16 @@ class DataPage(QWidget):
 
     def open_folder(self, folder: str) -> None:
         # the review decisions stay with the folder they were made on (see Project.data_on)
-        data = self.state.project.data_on(os.path.abspath(folder))
-        self.state.set_data(dataclasses.replace(data, val_dir=None))
+        root = os.path.abspath(folder)
+        moved = root != self.state.config.data.root  # an image root belongs to its CSV too
+        data = self.state.project.data_on(root)
+        self.state.set_data(dataclasses.replace(data, val_dir=None,
+                                                image_root=None if moved else data.image_root))
+        self.rescan()
+
+    @Slot(str)
+    def _on_image_root(self, root: str) -> None:
+        self.state.set_data(dataclasses.replace(self.state.config.data, image_root=root or None))
         self.rescan()
 
     @Slot()
@@ -242,7 +263,10 @@ class DataPage(QWidget):
         self.progress.setRange(0, 0)
         self.rescan_button.setEnabled(False)
         data = self.state.config.data
-        task = start_task(partial(_scan, root, data.val_dir, data.task), "scan", self)
+        self.image_root.setVisible(csv_file(root) is not None)
+        self.image_root.set_root(data.image_root)
+        task = start_task(partial(_scan, root, data.val_dir, data.task, data.image_root),
+                          "scan", self)
         task.events.connect(self.progress.on_events)
         task.succeeded.connect(partial(self._on_scanned, task))
         task.failed.connect(partial(self._on_scan_failed, task))
@@ -321,7 +345,10 @@ class DataPage(QWidget):
         # the folder as a whole (no class folders, imbalance): too important for a table cell
         whole = [p for p in problems if p.path == scan.root]
         kind = "error" if any(p.severity == "error" for p in whole) else "warning"
-        self.banner.show_message(" ".join(sentence(p.reason) for p in whole), kind)
+        text = " ".join(sentence(p.reason) for p in whole)
+        if scan.layout == "csv" and (reason := untrainable_reason(scan)):
+            text, kind = sentence(reason), "error"  # in the words of train and check-data
+        self.banner.show_message(text, kind)
 
     @Slot()
     def _on_split_edited(self) -> None:
@@ -391,9 +418,9 @@ class DataPage(QWidget):
             self.state.set_scan(None)
 
 
-def _scan(root: str, val_dir: str | None, column: str | None, callbacks: list,
-          cancel) -> FolderScan:
+def _scan(root: str, val_dir: str | None, column: str | None, image_root: str | None,
+          callbacks: list, cancel) -> FolderScan:
     from ...core import scan_data
 
     return scan_data(root, verify=True, val_dir=val_dir, callbacks=callbacks, cancel=cancel,
-                     task=column)
+                     task=column, image_root=image_root)

@@ -84,6 +84,12 @@ class EvaluatePage(QWidget):
         self.folder_button.setEnabled(False)
         self.folder_button.clicked.connect(self._on_choose_test_folder)
         top.addWidget(self.folder_button)
+        self.csv_button = QPushButton("Evaluate on a CSV…")
+        self.csv_button.setToolTip("Score the model on a labels CSV (a path column, then the "
+                                   "model's label columns; paths relative to the CSV)")
+        self.csv_button.setEnabled(False)
+        self.csv_button.clicked.connect(self._on_choose_test_csv)
+        top.addWidget(self.csv_button)
         self.test_button = QPushButton("Evaluate on test/")  # the data folder's own test part
         self.test_button.setVisible(False)
         self.test_button.clicked.connect(self.evaluate_test_part)
@@ -142,6 +148,7 @@ class EvaluatePage(QWidget):
     def _on_run_changed(self, run_dir: str) -> None:
         self.evaluate_button.setEnabled(bool(run_dir))
         self.folder_button.setEnabled(bool(run_dir))
+        self.csv_button.setEnabled(bool(run_dir))
         self.test_button.setEnabled(bool(run_dir))
         # keyed on the run's files, not its folder: a resumed run is evaluated again
         fresh = (run_dir, run_revision(run_dir)) if run_dir else ()
@@ -338,6 +345,14 @@ class EvaluatePage(QWidget):
             self, "Choose a labelled test folder (one sub-folder per class)", start)
         if folder:
             self.evaluate_folder(folder)
+
+    @Slot()
+    def _on_choose_test_csv(self) -> None:
+        start = os.path.dirname(self.state.config.data.root) or os.path.expanduser("~")
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a labels CSV to evaluate on", start,
+                                              "CSV files (*.csv)")
+        if path:
+            self.evaluate_folder(path)
 
     def evaluate_folder(self, folder: str) -> None:
         """Score the current run on `folder` (its images are matched to classes by name)."""

@@ -14,10 +14,11 @@ class FolderField(QWidget):
 
     choose_clicked = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, empty: str = EMPTY) -> None:
         super().__init__(parent)
         self.path = ""
-        self.label = QLabel(EMPTY)
+        self.empty = empty  # shown while no folder is chosen
+        self.label = QLabel(empty)
         self.label.setObjectName("pathLabel")
         self.label.setMinimumWidth(60)
         self.button = QPushButton("Choose…")
@@ -34,7 +35,7 @@ class FolderField(QWidget):
 
     def _elide(self) -> None:
         if not self.path:
-            self.label.setText(EMPTY)
+            self.label.setText(self.empty)
             return
         room = self.label.contentsRect().width() - 2
         self.label.setText(self.label.fontMetrics().elidedText(
