@@ -14,6 +14,29 @@ sys.path.insert(0, str(Path(__file__).parent))
 from imagegen import make_dataset
 
 DATA = Path(__file__).parent / "data"
+WINDOW_FIXTURES = {"qtbot", "window", "tiny_window"}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The type check runs beside the other tests (its test waits for it at its turn)."""
+    if any(item.nodeid.split("::")[0].endswith("test_types.py") for item in session.items):
+        import typecheck
+
+        typecheck.start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    import typecheck
+
+    typecheck.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that drives Qt is a GUI test, marked or not (`-m "not gui"` leaves it out)."""
+    for item in items:
+        if WINDOW_FIXTURES & set(getattr(item, "fixturenames", ())) and \
+                item.get_closest_marker("gui") is None:
+            item.add_marker(pytest.mark.gui)
 
 
 @pytest.fixture(scope="session", autouse=True)
