@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -71,6 +72,27 @@ def hard_shapes_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     probe: one that misses at most one validation image ends the run."""
     return make_dataset(tmp_path_factory.mktemp("hard_shapes"), per_class=16, size=64,
                         any_colour=True, blocks=True, scale=(0.12, 0.2))
+
+
+@pytest.fixture(scope="session")
+def probe_run_template(shapes_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """One trained run that the evaluate, predict, report, watch and untrusted-file tests
+    read: tiny_cnn, a linear probe, 2 epochs of batches of 8 at 32 px on `shapes_dir`, with
+    every event it sent (a `Recorder`). Trained once; tests take their own copy (`probe_run`)."""
+    from runhelpers import tiny_config
+    from transfer_gui.core.events import Recorder
+    from transfer_gui.core.train.loop import Trainer
+
+    recorder = Recorder()
+    run = tmp_path_factory.mktemp("probe_run") / "probe"
+    Trainer().fit(tiny_config(shapes_dir, epochs=2, image_size=32), run, [recorder])
+    return run, recorder
+
+
+@pytest.fixture()
+def probe_run(probe_run_template, tmp_path: Path) -> Path:
+    """This test's own copy of the shared trained run (change it freely)."""
+    return Path(shutil.copytree(probe_run_template[0], tmp_path / "shared" / "probe"))
 
 
 @pytest.fixture(scope="session")
