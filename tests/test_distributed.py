@@ -112,6 +112,7 @@ def test_each_process_reads_its_part_of_every_batch_once() -> None:
     assert val == list(range(10))  # validation: each image once, no padding
 
 
+@pytest.mark.slow  # the shared torchrun launch
 def test_two_processes_train_the_weights_one_process_trains(
         small_dir: Path, tiny_dir: Path, launched: Launch, tmp_path: Path) -> None:
     said = launched.check("plain")
@@ -233,6 +234,7 @@ def test_ctrl_c_to_the_launcher_stops_every_process_and_the_run_resumes(
     assert meta["status"] == "completed" and meta["epochs_done"] == 12 and meta["resumed"] == 1
 
 
+@pytest.mark.slow  # the shared torchrun launch
 def test_joint_training_shards_both_folders_on_two_processes(launched: Launch) -> None:
     launched.check("joint")
     dump, run = launched.folder / "joint-ranks", launched.folder / "joint"
@@ -286,6 +288,7 @@ def weights(run: Path) -> dict[str, torch.Tensor]:
     return load_file(str(run / bundle.WEIGHTS))
 
 
+@pytest.mark.slow  # the shared torchrun launch
 def test_statistics_adaptation_on_two_processes_equals_one_process(
         small_dir: Path, target_dir: Path, tiny_dir: Path, launched: Launch, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -320,6 +323,7 @@ def test_statistics_adaptation_on_two_processes_equals_one_process(
     assert bundle.read_meta(two)["processes"] == 2
 
 
+@pytest.mark.slow  # the shared torchrun launch
 def test_dann_on_two_processes_keeps_every_process_identical(
         target_dir: Path, launched: Launch, capsys) -> None:
     """DANN, then alignment, fine-tuning a network with BatchNorm: the domain classifier's

@@ -5,9 +5,11 @@ background when the tests are collected (`tests/typecheck.py`, from `conftest.py
 
 from __future__ import annotations
 
+import pytest
 import typecheck
 
 
+@pytest.mark.slow  # half a minute of CPU in a fresh checkout
 def test_mypy_finds_no_errors():
     returncode, output = typecheck.verdict()
     assert returncode == 0, f"mypy found errors:\n{output}"
