@@ -43,6 +43,16 @@ from transfer_gui.core.train.transfer.secondfolder import scan_second
 # tests/bench/bench_adapt_shapes.py, figures in tests/bench/BENCHMARKS.md)
 
 
+@pytest.fixture()
+def one_thread():
+    """Tensors this small: a second torch thread only waits (measured: 25 times the CPU time
+    of one thread for these steps)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def shifted_batches(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A labelled source batch and a target batch from another distribution (scaled and
     moved): what a domain shift looks like to the first layer."""
@@ -84,7 +94,7 @@ def domain_loss(model: TransferNet, xs: torch.Tensor, xt: torch.Tensor) -> float
         return float(F.binary_cross_entropy_with_logits(probe(feats).squeeze(1), is_target))
 
 
-def test_coral_pulls_the_target_feature_statistics_to_the_source():
+def test_coral_pulls_the_target_feature_statistics_to_the_source(one_thread):
     from transfer_gui.core.train.transfer.adapt import coral_loss
 
     xs, _, xt = shifted_batches(256, 999)  # held-out images of both domains
@@ -96,7 +106,7 @@ def test_coral_pulls_the_target_feature_statistics_to_the_source():
     assert gaps[10.0] < gaps[0.0] / 5, gaps  # measured: about 20 times smaller
 
 
-def test_dann_makes_the_domains_harder_to_tell_apart():
+def test_dann_makes_the_domains_harder_to_tell_apart(one_thread):
     """The reversed gradient trains the features against the domain classifier: a fresh
     linear classifier separates the domains worse than after the same steps without it."""
     xs, _, xt = shifted_batches(256, 999)
