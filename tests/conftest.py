@@ -52,7 +52,10 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_backbone(tmp_path_factory: pytest.TempPathFactory) -> str:
     import torch
 
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    # one thread: the tests' tensors are small, and on a 2-core machine that other jobs
+    # share a second thread mostly waits (tests/test_adapt.py: 9 s of CPU and 26 s against
+    # 24 s and 60 s with two threads)
+    torch.set_num_threads(1)
     from tinynet import install
 
     return install(tmp_path_factory.mktemp("tiny")).name
