@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -17,6 +18,29 @@ sys.path.insert(0, str(Path(__file__).parent))
 from imagegen import make_dataset
 
 DATA = Path(__file__).parent / "data"
+WINDOW_FIXTURES = {"qtbot", "window", "tiny_window"}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The type check runs beside the other tests (its test waits for it at its turn)."""
+    if any(item.nodeid.split("::")[0].endswith("test_types.py") for item in session.items):
+        import typecheck
+
+        typecheck.start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    import typecheck
+
+    typecheck.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that drives Qt is a GUI test, marked or not (`-m "not gui"` leaves it out)."""
+    for item in items:
+        if WINDOW_FIXTURES & set(getattr(item, "fixturenames", ())) and \
+                item.get_closest_marker("gui") is None:
+            item.add_marker(pytest.mark.gui)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -31,7 +55,10 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_backbone(tmp_path_factory: pytest.TempPathFactory) -> str:
     import torch
 
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    # one thread: the tests' tensors are small, and on a 2-core machine that other jobs
+    # share a second thread mostly waits (tests/test_adapt.py: 9 s of CPU and 26 s against
+    # 24 s and 60 s with two threads)
+    torch.set_num_threads(1)
     from tinynet import install
 
     return install(tmp_path_factory.mktemp("tiny")).name
@@ -51,6 +78,27 @@ def hard_shapes_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     probe: one that misses at most one validation image ends the run."""
     return make_dataset(tmp_path_factory.mktemp("hard_shapes"), per_class=16, size=64,
                         any_colour=True, blocks=True, scale=(0.12, 0.2))
+
+
+@pytest.fixture(scope="session")
+def probe_run_template(shapes_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """One trained run that the evaluate, predict, report, watch and untrusted-file tests
+    read: tiny_cnn, a linear probe, 2 epochs of batches of 8 at 32 px on `shapes_dir`, with
+    every event it sent (a `Recorder`). Trained once; tests take their own copy (`probe_run`)."""
+    from runhelpers import tiny_config
+    from transfer_gui.core.events import Recorder
+    from transfer_gui.core.train.loop import Trainer
+
+    recorder = Recorder()
+    run = tmp_path_factory.mktemp("probe_run") / "probe"
+    Trainer().fit(tiny_config(shapes_dir, epochs=2, image_size=32), run, [recorder])
+    return run, recorder
+
+
+@pytest.fixture()
+def probe_run(probe_run_template, tmp_path: Path) -> Path:
+    """This test's own copy of the shared trained run (change it freely)."""
+    return Path(shutil.copytree(probe_run_template[0], tmp_path / "shared" / "probe"))
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
 
@@ -37,7 +38,83 @@ from transfer_gui.core.train.steps import Optim
 from transfer_gui.core.train.transfer.adapt import DomainClassifier, PairedStepper, dann_ramp
 from transfer_gui.core.train.transfer.secondfolder import scan_second
 
-# --- domain adaptation on a real domain shift ---------------------------------------------------
+# --- the adaptation losses do what they are for -------------------------------------------------
+# (that they buy target accuracy on a real shift is a statistical claim over Lite0 runs:
+# tests/bench/bench_adapt_shapes.py, figures in tests/bench/BENCHMARKS.md)
+
+
+@pytest.fixture()
+def one_thread():
+    """Tensors this small: a second torch thread only waits (measured: 25 times the CPU time
+    of one thread for these steps)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def shifted_batches(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A labelled source batch and a target batch from another distribution (scaled and
+    moved): what a domain shift looks like to the first layer."""
+    g = torch.Generator().manual_seed(seed)
+    xs = torch.randn(n, 3, 2, 2, generator=g)
+    xt = torch.randn(n, 3, 2, 2, generator=g) * 2 + 1.5
+    return xs, xs.flatten(1)[:, :3].argmax(1), xt
+
+
+def adapted(mode: str, weight: float, steps: int = 60) -> PairedStepper:
+    """`steps` paired steps of `mode` at `weight` (0: the same steps without the
+    adaptation term)."""
+    stepper = paired_stepper(TransferConfig(mode, target_dir="t", adapt_weight=1.0))
+    stepper.adapt_weight = weight
+    for step in range(steps):
+        xs, ys, xt = shifted_batches(32, 100 + step)
+        stepper.train(xs, ys, (xt, torch.zeros(32, dtype=torch.long)))
+    return stepper
+
+
+def domain_loss(model: TransferNet, xs: torch.Tensor, xt: torch.Tensor) -> float:
+    """The loss of the best linear classifier of source against target features: higher
+    means the domains are harder to tell apart."""
+    with torch.no_grad():
+        feats = torch.cat([model.body(xs), model.body(xt)])
+    is_target = torch.cat([torch.zeros(len(xs)), torch.ones(len(xt))])
+    torch.manual_seed(0)
+    probe = nn.Linear(feats.shape[1], 1)
+    optimizer = torch.optim.LBFGS(probe.parameters(), max_iter=200)
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(probe(feats).squeeze(1), is_target)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    with torch.no_grad():
+        return float(F.binary_cross_entropy_with_logits(probe(feats).squeeze(1), is_target))
+
+
+def test_coral_pulls_the_target_feature_statistics_to_the_source(one_thread):
+    from transfer_gui.core.train.transfer.adapt import coral_loss
+
+    xs, _, xt = shifted_batches(256, 999)  # held-out images of both domains
+    gaps = {}
+    for weight in (0.0, 10.0):
+        body = adapted("coral", weight).model.body
+        with torch.no_grad():
+            gaps[weight] = float(coral_loss(body(xs), body(xt)))
+    assert gaps[10.0] < gaps[0.0] / 5, gaps  # measured: about 20 times smaller
+
+
+def test_dann_makes_the_domains_harder_to_tell_apart(one_thread):
+    """The reversed gradient trains the features against the domain classifier: a fresh
+    linear classifier separates the domains worse than after the same steps without it."""
+    xs, _, xt = shifted_batches(256, 999)
+    plain, dann = adapted("dann", 0.0), adapted("dann", 1.0)
+    losses = domain_loss(plain.model, xs, xt), domain_loss(dann.model, xs, xt)
+    assert losses[1] > losses[0] + 0.1, losses  # measured: 0.43 and 0.59 (weight 0.5: 0.56)
+    # the domain classifier trained beside the model, on both domains
+    assert dann.domain is not None and all(p.grad is not None for p in dann.domain.parameters())
 
 
 @pytest.fixture(scope="module")
@@ -45,53 +122,28 @@ def shifted(tmp_path_factory) -> tuple[Path, Path]:
     """Source: shapes of any colour on plain light backgrounds. Target: the same shapes on
     blocks of random colours (like MNIST -> MNIST-M). Only the shape tells the class."""
     root = tmp_path_factory.mktemp("shift")
-    source = make_dataset(root / "source", per_class=40, size=64, any_colour=True)
-    target = make_dataset(root / "target", per_class=40, size=64, seed=1, any_colour=True,
+    source = make_dataset(root / "source", per_class=6, size=32, any_colour=True)
+    target = make_dataset(root / "target", per_class=6, size=32, seed=1, any_colour=True,
                           blocks=True)
     return source, target
 
 
-def lite0_config(source: Path, transfer: TransferConfig, seed: int = 0) -> RunConfig:
-    """Every source image trains (no validation split), so each run keeps its last epoch:
-    the comparison is of the methods, not of model selection on source images. One stage
-    for all (adaptation runs have no head-only or probe stage), so only the method differs."""
-    return RunConfig(
-        DataConfig(root=str(source), seed=seed, val_split=0.0),
-        ModelConfig(backbone="efficientnet_lite0", strategy="fine-tune", unfreeze=4),
-        TrainConfig(epochs=15, batch_size=16, image_size=64, augment="none", seed=seed,
-                    head_epochs=0, probe_first=False),
-        transfer,
-    )
-
-
-SEEDS = (0, 1)
-
-
-@pytest.mark.slow
-def test_adaptation_beats_source_only_training_on_the_target(shifted, tmp_path):
-    """On average over a few seeds: a single seed can show no gain (one where source-only
-    training already does well), so the claim is about the mean, as the README reports it."""
+@pytest.mark.parametrize(("mode", "weight"), [("dann", 1.0), ("coral", 1000.0)])
+def test_an_adapted_run_reports_its_saved_models_target_accuracy(shifted, tmp_path, mode,
+                                                                 weight):
+    """Fine-tuning with an adaptation loss, every source image training (the last epoch is
+    kept): the target accuracy of the last epoch is the saved model's over the target."""
     source, target = shifted
-    modes = {"source only": TransferConfig(),  # the layers of --unfreeze 4 adapt, as they train
-             "dann": TransferConfig("dann", target_dir=str(target), adapt_weight=1.0,
-                                    adapt_layers=4),
-             "coral": TransferConfig("coral", target_dir=str(target), adapt_weight=1000.0,
-                                     adapt_layers=4)}
-    accuracy: dict[str, list[float]] = {name: [] for name in modes}
-    for seed in SEEDS:
-        for name, transfer in modes.items():
-            run = tmp_path / f"{name.replace(' ', '-')}-{seed}"
-            result = Trainer().fit(lite0_config(source, transfer, seed), run)
-            assert result.status == "completed" and result.history[-1]["train_acc"] >= 0.95
-            accuracy[name].append(evaluate_run(run, target, use_all=True).result.accuracy)
-            if transfer.mode != "none":  # the reported target accuracy is the saved model's
-                assert result.history[-1]["target_acc"] == pytest.approx(accuracy[name][-1],
-                                                                         abs=1e-9)
-    print("\ntarget accuracy, seeds " + ", ".join(map(str, SEEDS)) + ": " + "; ".join(
-        f"{k} " + " ".join(f"{v:.1%}" for v in values) for k, values in accuracy.items()))
-    mean = {name: sum(values) / len(values) for name, values in accuracy.items()}
-    assert mean["dann"] >= mean["source only"] + 0.10, mean
-    assert mean["coral"] >= mean["source only"] + 0.10, mean
+    transfer = TransferConfig(mode, target_dir=str(target), adapt_weight=weight, adapt_layers=2)
+    config = RunConfig(DataConfig(root=str(source), seed=0, val_split=0.0),
+                       ModelConfig(backbone="tiny_cnn", strategy="fine-tune", unfreeze=2),
+                       TrainConfig(epochs=2, batch_size=8, augment="none", seed=0,
+                                   num_workers=0, head_epochs=0, probe_first=False),
+                       transfer)
+    result = Trainer().fit(config, tmp_path / "run")
+    assert result.status == "completed" and len(result.history) == 2
+    scored = evaluate_run(tmp_path / "run", target, use_all=True).result.accuracy
+    assert result.history[-1]["target_acc"] == pytest.approx(scored, abs=1e-9)
 
 
 # --- joint training -------------------------------------------------------------------------

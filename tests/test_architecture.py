@@ -40,41 +40,81 @@ def test_contracts_hold():
     assert "0 broken" in out.stdout
 
 
-@pytest.mark.parametrize(("module", "text", "contract"), [
+# Each planted import: (module, the text added to it, the contract it breaks, the module it
+# reaches). All go into one copy of the package, linted once; each must be reported under
+# its own contract.
+PLANTED = [
     # a model module reaching up into training, hidden inside a function
     ("transfer_gui.core.models.layers",
      "def _planted():\n    from ..train.loop import Trainer\n    return Trainer",
-     "The engine's layers"),
+     "The engine's layers", "transfer_gui.core.train.loop"),
     # the run folder reaching into analysis at import time
     ("transfer_gui.core.io.bundle", "from ..analysis import metrics  # noqa",
-     "The engine's layers"),
+     "The engine's layers", "transfer_gui.core.analysis.metrics"),
     # the engine importing Qt
     ("transfer_gui.core.data.images", "def _planted():\n    import PySide6\n    return PySide6",
-     "The engine never imports Qt"),
+     "The engine never imports Qt", "PySide6"),
     # a widget reaching up into a page
     ("transfer_gui.ui.widgets.plots.confusion",
      "def _planted():\n    from ...pages import common\n    return common",
-     "The window's layers"),
+     "The window's layers", "transfer_gui.ui.pages.common"),
     # the window reaching past the public interface
     ("transfer_gui.ui.state", "from ..core.train import recipe  # noqa",
-     "public interface"),
+     "public interface", "transfer_gui.core.train.recipe"),
     # the window reaching over into the command line
-    ("transfer_gui.ui.state", "def _planted():\n    from .. import cli\n    return cli",
-     "The application: command line and window over one engine"),
+    ("transfer_gui.ui.state", "def _planted_cli():\n    from .. import cli\n    return cli",
+     "The application: command line and window over one engine", "transfer_gui.cli"),
     # the training recipe reaching up into the loop that uses it
     ("transfer_gui.core.train.recipe",
      "def _planted():\n    from .loop import Trainer\n    return Trainer",
-     "Training: the loop over its hooks and parts"),
+     "Training: the loop over its hooks and parts", "transfer_gui.core.train.loop"),
     # a plot reaching over into a table
     ("transfer_gui.ui.widgets.plots.prob_bars",
      "def _planted():\n    from ..tables import run_style\n    return run_style",
-     "Widgets by kind"),
-])
-def test_planted_import_breaks_a_contract(tmp_path, module, text, contract):
-    out = lint(planted_copy(tmp_path, module, text))
-    assert out.returncode != 0, out.stdout
-    broken = [line for line in out.stdout.splitlines() if line.endswith("BROKEN")]
-    assert any(contract in line for line in broken), out.stdout
+     "Widgets by kind", "transfer_gui.ui.widgets.tables.run_style"),
+]
+
+
+def broken_sections(report: str) -> dict[str, str]:
+    """lint-imports' report of each broken contract, by the contract's name."""
+    lines = report.split("Broken contracts", 1)[-1].splitlines()
+    sections: dict[str, list[str]] = {}
+    name = ""
+    for line, underline in zip(lines, [*lines[1:], ""], strict=True):
+        if line.strip() and set(underline.strip()) == {"-"} and len(underline) >= len(line):
+            name = line.strip()
+            sections[name] = []
+        elif name:
+            sections[name].append(line)
+    # long lines are wrapped at spaces: one space for any run of white space
+    return {name: " ".join(" ".join(text).split()) for name, text in sections.items()}
+
+
+@pytest.fixture(scope="module")
+def planted_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str]:
+    """lint-imports on one copy of the package that holds every planted import."""
+    root = tmp_path_factory.mktemp("planted")
+    shutil.copytree(REPO / "transfer_gui", root / "transfer_gui",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
+    for module, text, *_ in PLANTED:
+        path = root / (module.replace(".", "/") + ".py")
+        path.write_text(path.read_text() + "\n" + text + "\n")
+    out = lint(root)
+    return out.returncode, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(("module", "text", "contract", "reached"), PLANTED)
+def test_planted_import_breaks_a_contract(planted_report, module, text, contract, reached):
+    returncode, report = planted_report
+    assert returncode != 0, report
+    broken = [line for line in report.splitlines() if line.endswith("BROKEN")]
+    assert any(contract in line for line in broken), report
+    sections = broken_sections(report)
+    named = [text for name, text in sections.items() if contract in name]
+    assert named, (contract, list(sections))
+    # this plant's own import is what the contract reports
+    assert any(f"{module} -> {reached}" in text for text in named), report
 
 
 def cycles(package: str) -> list[set[str]]:

@@ -57,6 +57,39 @@ def torchrun(tiny: Path, args: list[str], processes: int = 2, **env: str
     return subprocess.run(command, env=environ, capture_output=True, text=True, timeout=480)
 
 
+class Launch:
+    """One torchrun launch that ran several jobs one after the other (`ddpchild.py --jobs`):
+    each job's exit code and what rank 0 printed while it ran."""
+
+    def __init__(self, done: subprocess.CompletedProcess, folder: Path) -> None:
+        self.done, self.folder = done, folder
+        self.codes: dict[str, int] = {}
+        self.said: dict[str, str] = {}
+        name = ""
+        for line in done.stdout.splitlines():
+            if line.startswith("=== job "):
+                name = line.removeprefix("=== job ")
+                self.said[name] = ""
+            elif line.startswith("=== exit "):
+                job, code = line.removeprefix("=== exit ").rsplit(" ", 1)
+                self.codes[job] = int(code)
+            elif name:
+                self.said[name] += line + "\n"
+
+    def check(self, job: str) -> str:
+        """`job`'s output, once it is known to have succeeded."""
+        assert self.codes.get(job) == 0, (self.codes, self.done.stderr[-3000:])
+        return self.said[job]
+
+
+def launch_jobs(tiny: Path, folder: Path, jobs: list[dict]) -> Launch:
+    (folder / "jobs.json").write_text(json.dumps(jobs))
+    for job in jobs:
+        if "DDP_DUMP" in job.get("env", {}):
+            Path(job["env"]["DDP_DUMP"]).mkdir(parents=True)
+    return Launch(torchrun(tiny, ["--jobs", str(folder / "jobs.json")]), folder)
+
+
 def checkpoint_model(run: Path) -> dict[str, torch.Tensor]:
     return bundle.load_checkpoint(run)["model"]
 
@@ -79,13 +112,11 @@ def test_each_process_reads_its_part_of_every_batch_once() -> None:
     assert val == list(range(10))  # validation: each image once, no padding
 
 
+@pytest.mark.slow  # the shared torchrun launch
 def test_two_processes_train_the_weights_one_process_trains(
-        small_dir: Path, tiny_dir: Path, tmp_path: Path) -> None:
-    dump = tmp_path / "ranks"
-    dump.mkdir()
-    two = tmp_path / "two"
-    done = torchrun(tiny_dir, plain_args(small_dir, two, 2), DDP_DUMP=str(dump))
-    assert done.returncode == 0, done.stderr[-3000:]
+        small_dir: Path, tiny_dir: Path, launched: Launch, tmp_path: Path) -> None:
+    said = launched.check("plain")
+    dump, two = launched.folder / "plain-ranks", launched.folder / "plain"
     ranks = [torch.load(dump / f"rank{r}.pt") for r in range(2)]
     assert largest_difference(*ranks) == 0.0  # DDP: the same weights on every process
     images = [json.loads((dump / f"rank{r}.json").read_text())["images"] for r in range(2)]
@@ -94,7 +125,8 @@ def test_two_processes_train_the_weights_one_process_trains(
     assert meta["status"] == "completed" and meta["processes"] == 2
     assert meta["split"] == {"train": 18, "val": 6}  # all images, though each process read half
     assert (two / "events.jsonl").is_file() and (two / "model.safetensors").is_file()
-    assert done.stdout.count("epoch 2/2") == 1  # rank 0 alone speaks
+    assert said.count("epoch 2/2") == 1  # rank 0 alone speaks
+    assert launched.done.stdout.count("=== job plain") == 1  # rank 1 says nothing at all
 
     one = tmp_path / "one"
     config = tiny_config(small_dir, "full", epochs=2, batch_size=6, augment="none",
@@ -202,15 +234,10 @@ def test_ctrl_c_to_the_launcher_stops_every_process_and_the_run_resumes(
     assert meta["status"] == "completed" and meta["epochs_done"] == 12 and meta["resumed"] == 1
 
 
-@pytest.mark.slow
-def test_joint_training_shards_both_folders_on_two_processes(
-        small_dir: Path, tiny_dir: Path, tmp_path: Path) -> None:
-    source = make_dataset(tmp_path / "source", per_class=8, size=32, seed=5)
-    dump, run = tmp_path / "ranks", tmp_path / "run"
-    dump.mkdir()
-    args = [*plain_args(small_dir, run, 2), "--joint-source", str(source)]
-    done = torchrun(tiny_dir, args, DDP_DUMP=str(dump))
-    assert done.returncode == 0, done.stderr[-3000:]
+@pytest.mark.slow  # the shared torchrun launch
+def test_joint_training_shards_both_folders_on_two_processes(launched: Launch) -> None:
+    launched.check("joint")
+    dump, run = launched.folder / "joint-ranks", launched.folder / "joint"
     ranks = [torch.load(dump / f"rank{r}.pt") for r in range(2)]
     assert largest_difference(*ranks) == 0.0
     meta = bundle.read_meta(run)
@@ -261,8 +288,9 @@ def weights(run: Path) -> dict[str, torch.Tensor]:
     return load_file(str(run / bundle.WEIGHTS))
 
 
+@pytest.mark.slow  # the shared torchrun launch
 def test_statistics_adaptation_on_two_processes_equals_one_process(
-        small_dir: Path, target_dir: Path, tiny_dir: Path, tmp_path: Path,
+        small_dir: Path, target_dir: Path, tiny_dir: Path, launched: Launch, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """AdaBN, then feature alignment, of a linear probe: each process passes over its part of
     each folder (the target's 24 images: 16 and 8), the features are gathered and AdaBN's
@@ -270,15 +298,11 @@ def test_statistics_adaptation_on_two_processes_equals_one_process(
     same target accuracy over the whole target folder."""
     from transfer_gui.core.train.transfer.statistics import ALIGNMENT, Alignment
 
-    args = ["--backbone", "tiny_cnn", "--strategy", "linear-probe"]
-    two, one = tmp_path / "two", tmp_path / "one"
-    dump = tmp_path / "ranks"
-    dump.mkdir()
-    done = torchrun(tiny_dir, adapt_args(small_dir, target_dir, two, "adabn+align", *args),
-                    DDP_DUMP=str(dump), TRANSFER_GUI_CACHE_DIR=str(tmp_path / "cache2"))
-    assert done.returncode == 0, done.stderr[-3000:]
+    launched.check("statistics")
+    two, one = launched.folder / "statistics", tmp_path / "one"
+    dump = launched.folder / "statistics-ranks"
     monkeypatch.setenv("TRANSFER_GUI_CACHE_DIR", str(tmp_path / "cache1"))  # no shared features
-    assert main(adapt_args(small_dir, target_dir, one, "adabn+align", *args)) == 0
+    assert main(adapt_args(small_dir, target_dir, one, "adabn+align", *STATISTICS_ARGS)) == 0
 
     ends = [torch.load(dump / f"rank{r}.end.pt") for r in range(2)]
     assert largest_difference(*ends) == 0.0  # every process adapted the same model
@@ -299,17 +323,14 @@ def test_statistics_adaptation_on_two_processes_equals_one_process(
     assert bundle.read_meta(two)["processes"] == 2
 
 
+@pytest.mark.slow  # the shared torchrun launch
 def test_dann_on_two_processes_keeps_every_process_identical(
-        small_dir: Path, target_dir: Path, tiny_dir: Path, tmp_path: Path, capsys) -> None:
+        target_dir: Path, launched: Launch, capsys) -> None:
     """DANN, then alignment, fine-tuning a network with BatchNorm: the domain classifier's
     gradients are averaged with the model's, every process ends with rank 0's adapted model,
     and the run folder is an ordinary one."""
-    dump, run = tmp_path / "ranks", tmp_path / "run"
-    dump.mkdir()
-    args = adapt_args(small_dir, target_dir, run, "dann+align", "--backbone", "tiny_cnn",
-                      "--strategy", "full", "--adapt-weight", "1")
-    done = torchrun(tiny_dir, args, DDP_DUMP=str(dump))
-    assert done.returncode == 0, done.stderr[-3000:]
+    launched.check("dann")
+    dump, run = launched.folder / "dann-ranks", launched.folder / "dann"
     steps = [torch.load(dump / f"rank{r}.pt") for r in range(2)]
     trained = {k: v for k, v in steps[0].items() if "running" not in k and "batches" not in k}
     assert any(k.startswith("companion0.") for k in trained)  # the domain classifier
@@ -328,3 +349,32 @@ def test_dann_on_two_processes_keeps_every_process_identical(
     capsys.readouterr()
     assert main(["evaluate", str(run), str(target_dir), "--json"]) == 0
     assert '"accuracy"' in capsys.readouterr().out
+
+
+STATISTICS_ARGS = ("--backbone", "tiny_cnn", "--strategy", "linear-probe")
+
+
+@pytest.fixture(scope="module")
+def launched(small_dir: Path, target_dir: Path, tiny_dir: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> Launch:
+    """The runs on two processes that the tests read, from one torchrun launch: a plain
+    run, joint training, statistics adaptation and DANN (each test reads its own run folder
+    and its processes' dumps)."""
+    folder = tmp_path_factory.mktemp("ddp_launch")
+    source = make_dataset(folder / "source", per_class=8, size=32, seed=5)
+
+    def job(name: str, args: list[str], **env: str) -> dict:
+        return {"name": name, "args": args,
+                "env": {"DDP_DUMP": str(folder / f"{name}-ranks"), **env}}
+
+    return launch_jobs(tiny_dir, folder, [
+        job("plain", plain_args(small_dir, folder / "plain", 2)),
+        job("joint", [*plain_args(small_dir, folder / "joint", 2), "--joint-source",
+                      str(source)]),
+        job("statistics", adapt_args(small_dir, target_dir, folder / "statistics",
+                                     "adabn+align", *STATISTICS_ARGS),
+            TRANSFER_GUI_CACHE_DIR=str(folder / "cache")),  # no features of other runs
+        job("dann", adapt_args(small_dir, target_dir, folder / "dann", "dann+align",
+                               "--backbone", "tiny_cnn", "--strategy", "full",
+                               "--adapt-weight", "1")),
+    ])

@@ -137,11 +137,12 @@ def test_gui_thread_stays_responsive_while_training(qtbot, window, hard_shapes_d
     assert meter.worst < 0.4, f"the GUI thread stalled for {meter.worst * 1000:.0f} ms"
 
 
-def test_worker_error_reaches_a_dialog_and_the_window_survives(qtbot, window, shapes_dir,
+def test_worker_error_reaches_a_dialog_and_the_window_survives(qtbot, tiny_window, shapes_dir,
                                                                 monkeypatch):
+    window = tiny_window  # not about the network: the tiny one trains in a second
     open_data(qtbot, window, shapes_dir, monkeypatch)
     window.show_step(1)
-    wait_for_tree(qtbot, window)
+    use_tiny(qtbot, window)
     set_form(window, epochs=1)
     from transfer_gui.core.train import loop as training
 
@@ -161,15 +162,17 @@ def test_worker_error_reaches_a_dialog_and_the_window_survives(qtbot, window, sh
     assert status == "completed"
 
 
-def test_closing_while_training_stops_and_waits(qtbot, window, hard_shapes_dir, monkeypatch):
+def test_closing_while_training_stops_and_waits(qtbot, tiny_window, hard_shapes_dir,
+                                                monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
     from transfer_gui.ui import worker
 
+    window = tiny_window  # not about the network: the tiny one
     # data the probe does not solve, so fine-tuning's epochs run after it
     open_data(qtbot, window, hard_shapes_dir, monkeypatch)
     window.show_step(1)
-    wait_for_tree(qtbot, window)
+    use_tiny(qtbot, window)
     qtbot.mouseClick(window.model_page.preset_buttons["full"], Qt.MouseButton.LeftButton)
     set_form(window, epochs=200)
     page = window.train_page

@@ -8,6 +8,8 @@ import pytest
 from transfer_gui.core import TransferConfig
 from transfer_gui.core.events import FitEnded
 
+pytestmark = pytest.mark.gui
+
 
 def test_the_form_offers_every_method_and_shows_what_each_uses(qtbot, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog

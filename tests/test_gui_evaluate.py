@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QFileDialog
-from test_gui_compare import train_run
 
 from gui_helpers import wait_until
 from imagegen import make_dataset
@@ -23,9 +22,10 @@ from transfer_gui.ui.widgets.plots.confusion import EMPTY, _cell_colour
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture(scope="module")
-def tiny_run(shapes_dir, tmp_path_factory) -> str:
-    return train_run(shapes_dir, tmp_path_factory.mktemp("run") / "probe", "linear-probe", 2)
+@pytest.fixture()
+def tiny_run(probe_run) -> str:
+    """A linear probe of 2 epochs at 32 px on the shapes (trained once, this test's copy)."""
+    return str(probe_run)
 
 
 @pytest.fixture(scope="module")

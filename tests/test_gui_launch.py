@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
@@ -14,6 +15,8 @@ from gui_helpers import open_data
 from transfer_gui.core import load_run_config
 from transfer_gui.ui.launch import cluster
 from transfer_gui.ui.launch.run_on import CLUSTER, GPUS, HERE
+
+pytestmark = pytest.mark.gui
 
 
 def choices(box) -> list[str]:

@@ -16,6 +16,8 @@ from gui_helpers import open_data, wait_until
 from runhelpers import tiny_config
 from transfer_gui.core import fit, relative_name, training_split
 
+pytestmark = pytest.mark.gui
+
 
 def _mouse(widget, kind: QEvent.Type, pos: QPoint, buttons=Qt.MouseButton.NoButton,
            button=Qt.MouseButton.NoButton) -> None:

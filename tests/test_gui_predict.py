@@ -11,7 +11,6 @@ import pytest
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 from PySide6.QtWidgets import QFileDialog
-from test_gui_compare import train_run
 
 from gui_helpers import wait_until
 from imagegen import make_dataset
@@ -26,9 +25,10 @@ pytestmark = pytest.mark.gui
 N = 60  # 20 images in each of the 3 class folders
 
 
-@pytest.fixture(scope="module")
-def tiny_run(shapes_dir, tmp_path_factory) -> str:
-    return train_run(shapes_dir, tmp_path_factory.mktemp("run") / "probe", "linear-probe", 2)
+@pytest.fixture()
+def tiny_run(probe_run) -> str:
+    """A linear probe of 2 epochs at 32 px on the shapes (trained once, this test's copy)."""
+    return str(probe_run)
 
 
 @pytest.fixture(scope="module")

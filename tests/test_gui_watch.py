@@ -16,7 +16,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from gui_helpers import wait_until
-from runhelpers import tiny_config
 from transfer_gui.core import load_run_config, read_events
 from transfer_gui.core.events import (
     BatchEnded,
@@ -28,7 +27,6 @@ from transfer_gui.core.events import (
 )
 from transfer_gui.core.io.eventlog import EVENTS
 from transfer_gui.core.models.backbones import get_spec
-from transfer_gui.core.train.loop import Trainer
 from transfer_gui.ui.pages.train_page import TrainPage
 from transfer_gui.ui.pages.watch import view as watch
 from transfer_gui.ui.pages.watch.view import WatchView
@@ -47,12 +45,10 @@ def _same_curves(a, b) -> bool:
                for (xa, ya), (xb, yb) in zip(_curves(a), _curves(b), strict=True))
 
 
-@pytest.fixture(scope="module")
-def trained(shapes_dir, tmp_path_factory) -> tuple[Path, Recorder]:
-    recorder = Recorder()
-    run = tmp_path_factory.mktemp("live") / "run"
-    Trainer().fit(tiny_config(shapes_dir, epochs=2), run, [recorder])
-    return run, recorder
+@pytest.fixture()
+def trained(probe_run, probe_run_template) -> tuple[Path, Recorder]:
+    """A run of 2 epochs (trained once, this test's copy) and every event it sent."""
+    return probe_run, probe_run_template[1]
 
 
 def test_the_watch_view_draws_what_the_live_run_drew(qtbot, trained, tmp_path, monkeypatch):

@@ -12,18 +12,15 @@ import pytest
 from PIL import Image
 
 from imagegen import make_dataset
-from runhelpers import tiny_config
 from transfer_gui.cli import main
 from transfer_gui.cli.console import print_confusion
-from transfer_gui.core import Trainer
 from transfer_gui.core.analysis.evaluation import evaluate_run
 
 
-@pytest.fixture(scope="module")
-def run(shapes_dir, tmp_path_factory) -> str:
-    out = tmp_path_factory.mktemp("run") / "probe"
-    Trainer().fit(tiny_config(shapes_dir, epochs=2, image_size=32), out, [])
-    return str(out)
+@pytest.fixture()
+def run(probe_run) -> str:
+    """A linear probe of 2 epochs at 32 px on the shapes (trained once, this test's copy)."""
+    return str(probe_run)
 
 
 @pytest.fixture(scope="module")

@@ -38,13 +38,10 @@ def evil_files(folder, marker) -> dict[str, bytes]:
             "torch": (folder / "zip.pt").read_bytes()}
 
 
-@pytest.fixture(scope="module")
-def trained(shapes_dir, tmp_path_factory):
-    run = tmp_path_factory.mktemp("trained") / "run"
-    cfg = RunConfig(DataConfig(root=str(shapes_dir)), ModelConfig(backbone="tiny_cnn"),
-                    TrainConfig(epochs=1, batch_size=8))
-    Trainer().fit(cfg, run, [])
-    return run
+@pytest.fixture()
+def trained(probe_run):
+    """A trained run (trained once for the session, this test's copy)."""
+    return probe_run
 
 
 @pytest.fixture()
