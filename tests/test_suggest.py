@@ -118,3 +118,13 @@ def test_cross_validated_accuracy_of_the_labels():
     assert result.cv_accuracy == 1.0 and result.labelled == 20
     right = sum(result.by_file[f].label == str(groups[int(f[:-4])]) for f in result.by_file)
     assert right == 20 and len(result.next) == 5
+
+
+def test_disagreements_are_labels_a_held_out_probe_contradicts():
+    x, groups = blobs(per=10)
+    feats = from_features([f"{i}.png" for i in range(len(x))], x)
+    labels = {f"{i}.png": str(groups[i]) for i in range(0, 40, 2)}
+    labels["0.png"] = "3"  # a blob-0 image labelled as blob 3
+    result = suggest(feats, labels, count=5)
+    assert result.disagreements == {"0.png": "0"}
+    assert result.cv_accuracy == pytest.approx(19 / 20)

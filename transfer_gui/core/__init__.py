@@ -184,6 +184,7 @@ _WHERE: dict[str, str] = {
     "Change": "data.labelpool",
     "LabelPool": "data.labelpool",
     "check_class_name": "data.labelpool",
+    "write_labels": "data.labelpool",
     "Move": "data.labelsort",
     "apply_sort": "data.labelsort",
     "plan_sort": "data.labelsort",

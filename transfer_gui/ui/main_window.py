@@ -56,11 +56,11 @@ if TYPE_CHECKING:
     from .pages.train_page import TrainPage
 
 STEPS = (("Data", "data"), ("Model", "model"), ("Train", "train"), ("Evaluate", "evaluate"),
-         ("Predict", "predict"), ("Compare", "compare"))
+         ("Predict", "predict"), ("Compare", "compare"), ("Label", "label"))
 # the pages after the Data page, built after the first paint: (module in .pages, class)
 LATER_PAGES = (("model_page", "ModelPage"), ("train_page", "TrainPage"),
                ("evaluate_page", "EvaluatePage"), ("predict_page", "PredictPage"),
-               ("compare_page", "ComparePage"))
+               ("compare_page", "ComparePage"), ("label_page", "LabelPage"))
 
 
 class MainWindow(QMainWindow):

@@ -20,6 +20,7 @@ import numpy as np
 
 STRATEGIES = ("auto", "random", "kmeans", "typical", "margin", "margin-diverse")
 AUTO_SWITCH = 50  # labels from which `auto` turns from typical images to uncertain ones
+AUTO_LATER = "margin-diverse"  # what `auto` turns to
 CANDIDATES = 10  # margin-diverse clusters the least certain CANDIDATES x count images
 NEIGHBOURS = 20  # typicality: the mean distance to this many neighbours in the cluster
 MAX_DENSITY = 3000  # rows of one cluster its typicality is judged among
@@ -103,7 +104,7 @@ def margin_diverse_order(x: np.ndarray, candidates: np.ndarray, probs: np.ndarra
     """Among `candidates` (rows), the least certain CANDIDATES x count, in `count` clusters,
     the least certain of each cluster, least certain first."""
     gap = margins(probs[candidates])
-    pool = candidates[np.argsort(gap, kind="stable")[: CANDIDATES * count]]
+    pool = candidates[np.argsort(gap, kind="stable")[: max(1, CANDIDATES) * count]]
     if len(pool) <= count:
         return [int(r) for r in pool]
     assign, _ = _kmeans(x[pool], count, seed)
@@ -125,7 +126,7 @@ def next_rows(x: np.ndarray, labelled: np.ndarray, probs: np.ndarray | None, cou
         return []
     if strategy == "auto":
         few = int(labelled.sum()) < AUTO_SWITCH or probs is None
-        strategy = "typical" if few else "margin-diverse"
+        strategy = "typical" if few else AUTO_LATER
     if strategy == "random":
         return [int(r) for r in np.random.default_rng(seed).permutation(free)[:count]]
     if strategy == "kmeans":

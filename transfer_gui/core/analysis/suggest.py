@@ -55,6 +55,8 @@ class Suggestions:
     next: list[str]  # unlabelled images to label next, most useful first
     cv_accuracy: float | None  # None: too few labels to estimate it
     labelled: int = 0
+    disagreements: dict[str, str] = field(default_factory=dict)  # labelled file -> the
+    # class a probe that never saw it predicts, where that differs from its label
 
 
 def from_features(files: list[str], features: np.ndarray, backbone: str = "",
@@ -112,23 +114,29 @@ def probe_probabilities(x: np.ndarray, y: np.ndarray, rows: np.ndarray, num_clas
     return out
 
 
-def cv_accuracy(x: np.ndarray, y: np.ndarray, seed: int = 0) -> float | None:
-    """Cross-validated accuracy of the probe on the labels (classes with at least two
-    labels; up to 5 stratified folds); None when fewer than two such classes."""
+def cross_validated(x: np.ndarray, y: np.ndarray, seed: int = 0
+                    ) -> tuple[float | None, np.ndarray]:
+    """The probe's cross-validated accuracy on the labels, and each label's held-out
+    prediction (-1 where none). Only classes with at least two labels take part (up to 5
+    stratified folds); the accuracy is None when fewer than two such classes."""
     from sklearn.model_selection import StratifiedKFold
 
+    predicted = np.full(len(y), -1)
     counts = np.bincount(y) if len(y) else np.zeros(0, int)
-    keep = np.isin(y, np.flatnonzero(counts >= 2))
-    x, y = x[keep], y[keep]
-    if len(np.unique(y)) < 2:
-        return None
-    folds = int(min(FOLDS, np.bincount(y)[np.bincount(y) > 0].min()))
-    right = 0
-    for fit_rows, held in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y):
-        probe = fit_probe(x[fit_rows], y[fit_rows], seed)
+    keep = np.flatnonzero(np.isin(y, np.flatnonzero(counts >= 2)))
+    if len(np.unique(y[keep])) < 2:
+        return None, predicted
+    folds = int(min(FOLDS, counts[counts >= 2].min()))
+    splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(keep, y[keep])
+    for fit_rows, held in splits:
+        probe = fit_probe(x[keep[fit_rows]], y[keep[fit_rows]], seed)
         if probe is not None:
-            right += int((probe.predict(x[held]) == y[held]).sum())  # type: ignore[attr-defined]
-    return right / len(y)
+            predicted[keep[held]] = probe.predict(x[keep[held]])  # type: ignore[attr-defined]
+    return float((predicted[keep] == y[keep]).mean()), predicted
+
+
+def cv_accuracy(x: np.ndarray, y: np.ndarray, seed: int = 0) -> float | None:
+    return cross_validated(x, y, seed)[0]
 
 
 def suggest(features: PoolFeatures, labels: Mapping[str, str], count: int = 10,
@@ -151,5 +159,8 @@ def suggest(features: PoolFeatures, labels: Mapping[str, str], count: int = 10,
             best = int(probs[r].argmax())
             by_file[name] = Suggestion(name, classes[best], float(probs[r, best]))
     rows = next_rows(x, labelled, probs, count, strategy, seed)
-    score = cv_accuracy(x[labelled], y, seed) if with_cv else None
-    return Suggestions(classes, by_file, [features.files[r] for r in rows], score, len(known))
+    score, held = cross_validated(x[labelled], y, seed) if with_cv else (None, np.zeros(0))
+    disagree = {f: classes[p] for f, p, t in zip(known, held, y, strict=False)
+                if p >= 0 and p != t}
+    return Suggestions(classes, by_file, [features.files[r] for r in rows], score, len(known),
+                       disagree)

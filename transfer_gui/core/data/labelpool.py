@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +29,9 @@ from .scan import DataError, Problem, walk_files
 HEADER = ("file", "label")
 LOOSE_FOLDERS = frozenset({"unlabelled", "unlabeled", "unsorted", "loose", "new", "inbox"})
 UNDO_LIMIT = 1000  # changes kept for undo
+# writes (labels file, labels, root): the default writes at once; the window passes one that
+# writes on a thread of its own (an fsync takes tens of milliseconds on a busy disk)
+Writer = Callable[[Path, dict[str, str], Path], None]
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class LabelPool:
     classes: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     history: list[list[Change]] = field(default_factory=list)
+    writer: Writer | None = None
 
     @classmethod
     def open(cls, root: str | os.PathLike[str],
@@ -171,7 +175,7 @@ class LabelPool:
 
     def save(self) -> None:
         """Write the labels file atomically (a crash leaves the old file or the new one)."""
-        atomic.write_text(self.csv_path, labels_text(self.labels, self.root, self.csv_path))
+        (self.writer or write_labels)(self.csv_path, dict(self.labels), self.root)
 
     def rename_files(self, moves: dict[str, str]) -> None:
         """Record that files moved (old -> new relative paths); undo history is dropped, as
@@ -179,6 +183,10 @@ class LabelPool:
         self.files = sorted(moves.get(f, f) for f in self.files)
         self.labels = {moves.get(f, f): c for f, c in self.labels.items()}
         self.history = []
+
+
+def write_labels(csv_path: Path, labels: dict[str, str], root: Path) -> None:
+    atomic.write_text(csv_path, labels_text(labels, root, csv_path))
 
 
 def labels_text(labels: dict[str, str], root: Path, csv_path: Path) -> str:
