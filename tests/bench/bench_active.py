@@ -8,7 +8,8 @@ each of N k-means clusters of the pool, picked at once for each N).
 
 Data: Fashion-MNIST (photographs of clothing, 3000 pool / 1000 test images) and scikit-learn's
 digits (1297 / 500), both 10 classes, as frozen EfficientNet-Lite0 features (`activedata.py`,
-computed once). The switch of `auto` is chosen on seeds 0-1 and reported on seeds 2-4.
+computed once). What `auto` does (when it turns from typical images to uncertain ones, and
+to which) is chosen on seeds 0-1 and reported on seeds 2-4.
 
     nice -n 10 python tests/bench/bench_active.py [--seeds 0 1 2 3 4] [--quick]
 """
@@ -126,6 +127,14 @@ def evaluate(seeds: list[int], autos: list[tuple], sets: list[str]) -> dict:
     return results
 
 
+def choice_key(results: dict, name: str) -> tuple[bool, float]:
+    """(at 100 labels: >= random + 2 points and >= the k-means baseline on every set, the
+    mean accuracy over every budget and set): what `auto` is chosen by, on the choosing seeds."""
+    meets = all(r[name][100] >= r["random (mean of 3)"][100] + 0.02
+                and r[name][100] >= r["k-means baseline"][100] for r in results.values())
+    return meets, float(np.mean([v for r in results.values() for v in r[name].values()]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--choose", type=int, nargs="*", default=[0, 1])
@@ -135,8 +144,9 @@ def main() -> None:
     autos = [(s, later, k) for s in SWITCHES for later, k in LATER]
     print(f"choosing auto on seeds {args.choose}")
     chosen = evaluate(args.choose, autos, args.sets)
-    best = max(autos, key=lambda a: np.mean([chosen[d][auto_name(a)][100] for d in args.sets]))
-    print(f"chosen auto: {auto_name(best)} (best mean accuracy at 100 labels)")
+    best = max(autos, key=lambda a: choice_key(chosen, auto_name(a)))
+    print(f"chosen auto: {auto_name(best)} (meets the targets at 100 labels on every set, "
+          "then the best mean accuracy over all budgets and sets)")
     if args.report:
         print(f"reporting on seeds {args.report}")
         final = evaluate(args.report, [best], args.sets)

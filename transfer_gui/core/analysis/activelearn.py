@@ -19,9 +19,11 @@ from __future__ import annotations
 import numpy as np
 
 STRATEGIES = ("auto", "random", "kmeans", "typical", "margin", "margin-diverse")
-AUTO_SWITCH = 50  # labels from which `auto` turns from typical images to uncertain ones
+# chosen by tests/bench/bench_active.py (BENCHMARKS.md): of switching at 10, 20, 50 or 100
+# labels to margin or margin-diverse (3x or 10x), the one choice that met the targets
+AUTO_SWITCH = 20  # labels from which `auto` turns from typical images to uncertain ones
 AUTO_LATER = "margin-diverse"  # what `auto` turns to
-CANDIDATES = 10  # margin-diverse clusters the least certain CANDIDATES x count images
+CANDIDATES = 3  # margin-diverse clusters the least certain CANDIDATES x count images
 NEIGHBOURS = 20  # typicality: the mean distance to this many neighbours in the cluster
 MAX_DENSITY = 3000  # rows of one cluster its typicality is judged among
 MAX_CLUSTERS = 500  # k-means cost grows with the clusters: more labels than this reuse it

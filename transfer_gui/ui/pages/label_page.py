@@ -9,6 +9,7 @@ only through "Sort into class folders", after a preview.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 from PySide6.QtCore import Qt, QTimer, Slot
@@ -75,12 +76,17 @@ class LabelPage(QWidget):
         self.filter_box.currentIndexChanged.connect(self._on_filter_changed)
         self.sort_button = QPushButton("Sort into class folders…")
         self.sort_button.clicked.connect(self._on_sort_clicked)
+        self.camera_button = QPushButton("Camera…")
+        self.camera_button.setToolTip("Record frames into a class from a camera, and see the "
+                                      "current model's predictions live")
+        self.camera_button.clicked.connect(self.open_camera)
         for w in (self.open_button, self.folder_label):
             bar.addWidget(w)
         bar.addStretch(1)
         bar.addWidget(QLabel("Show"))
         bar.addWidget(self.filter_box)
         bar.addWidget(self.sort_button)
+        bar.addWidget(self.camera_button)
         layout.addLayout(bar)
         classes = QWidget()
         self.class_row = FlowLayout(classes)
@@ -362,8 +368,47 @@ class LabelPage(QWidget):
         self._refilter(keep_row=0)
         self._update_status()
 
+    # --- camera ----------------------------------------------------------------------------------
+    def open_camera(self, sources: dict | None = None) -> QWidget | None:
+        from .camera_dialog import CameraDialog
+
+        if self.pool is None:
+            show_error(self, "No folder open", "Open the folder the frames should go to first.")
+            return None
+        dialog = CameraDialog(self.pool, run_predictor(self.state.run_dir), self,
+                              sources or None)
+        dialog.recorded.connect(self._on_recorded)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    @Slot(list)
+    def _on_recorded(self, files: list) -> None:
+        self._since_retrain += len(files)
+        self.suggester.load(self.pool, self.state.config.model.backbone) if self.pool else None
+        self._refilter(keep_row=0)
+        self._update_classes()
+        self._update_status()
+
     def shutdown(self) -> None:
         self.idle.stop()
         self.writer.stop()
         self.suggester.cancel()
         QTimer.singleShot(0, self.grid.loader.reset)
+
+
+def run_predictor(run_dir: str) -> Callable[[object], list] | None:
+    """The top-3 of the trained run `run_dir` on a frame, loaded on first use (in the thread
+    that predicts); None without a run."""
+    if not run_dir:
+        return None
+    held: list = []
+
+    def predict(image: object) -> list:
+        if not held:
+            from ...core import Predictor
+
+            held.append(Predictor.from_run(run_dir))
+        return held[0].predict_images([image], 3)[0]
+
+    return predict
