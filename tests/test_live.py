@@ -44,14 +44,14 @@ def test_a_slow_model_gets_the_newest_frame_and_the_rest_are_dropped():
     cancel = CancelToken()
 
     def slow(image):
-        time.sleep(0.03)
+        time.sleep(0.08)
         return pattern_predictor(image)
 
     worker = threading.Thread(target=predict_live,
                               args=(session.mailbox, slow, results.append, cancel))
     worker.start()
     offered = 0
-    end = time.monotonic() + 0.6
+    end = time.monotonic() + 0.8
     while time.monotonic() < end:  # a camera at about 200 frames a second
         session.offer(source.read())
         offered += 1
@@ -60,7 +60,7 @@ def test_a_slow_model_gets_the_newest_frame_and_the_rest_are_dropped():
     worker.join(2)
     box = session.mailbox
     assert not worker.is_alive() and results
-    assert box.dropped > offered / 2  # most frames dropped, none queued
+    assert box.dropped > box.taken  # most frames dropped (the model is 16x slower), none queued
     assert box.taken + box.dropped in (offered, offered - 1)  # the last may still wait
     assert results[-1].top_k[0][0] == "red"
     assert results[-1].dropped <= box.dropped and results[-1].predicted <= box.taken

@@ -123,10 +123,19 @@ class LabelPool:
         return [f for f in self.files if f in self.labels]
 
     def counts(self) -> dict[str, int]:
+        """Labels per class (rows of missing files included: they are in the file too)."""
         out = dict.fromkeys(self.classes, 0)
-        for f in self.labelled():
-            out[self.labels[f]] = out.get(self.labels[f], 0) + 1
+        for label in self.labels.values():
+            out[label] = out.get(label, 0) + 1
         return out
+
+    def _known(self) -> set[str]:
+        """The files as a set, rebuilt only when `files` was replaced or grew."""
+        cached = getattr(self, "_known_cache", None)
+        if cached is None or cached[0] is not self.files or cached[1] != len(self.files):
+            cached = (self.files, len(self.files), set(self.files))
+            self._known_cache = cached
+        return cached[2]
 
     # -- editing ---------------------------------------------------------------------------
     def add_class(self, name: str) -> str:
@@ -140,8 +149,7 @@ class LabelPool:
         changes (none for files that already had that label)."""
         if label is not None:
             label = self.add_class(label)
-        known = set(self.files)
-        unknown = [f for f in files if f not in self.labels and f not in known]
+        unknown = [f for f in files if f not in self.labels and f not in self._known()]
         if unknown:
             raise DataError(f"{unknown[0]} is not an image of {self.root}")
         changes = [Change(f, self.labels.get(f), label) for f in dict.fromkeys(files)
