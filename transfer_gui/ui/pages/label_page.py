@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -72,6 +73,9 @@ class LabelPage(QWidget):
         self.open_button.clicked.connect(self._on_open_clicked)
         self.folder_label = QLabel("No folder open")
         self.folder_label.setObjectName("hint")
+        self.folder_label.setMinimumWidth(60)  # a long path shrinks, the buttons stay whole
+        self.folder_label.setSizePolicy(QSizePolicy.Policy.Ignored,
+                                        QSizePolicy.Policy.Preferred)
         self.filter_box = QComboBox()
         self.filter_box.currentIndexChanged.connect(self._on_filter_changed)
         self.sort_button = QPushButton("Sort into class folders…")
@@ -82,7 +86,7 @@ class LabelPage(QWidget):
         self.camera_button.clicked.connect(self.open_camera)
         for w in (self.open_button, self.folder_label):
             bar.addWidget(w)
-        bar.addStretch(1)
+        bar.setStretch(1, 1)
         bar.addWidget(QLabel("Show"))
         bar.addWidget(self.filter_box)
         bar.addWidget(self.sort_button)
