@@ -128,3 +128,9 @@ def test_disagreements_are_labels_a_held_out_probe_contradicts():
     result = suggest(feats, labels, count=5)
     assert result.disagreements == {"0.png": "0"}
     assert result.cv_accuracy == pytest.approx(19 / 20)
+
+
+def test_a_folder_without_images_is_a_clear_message(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("no images here")
+    assert main(["suggest", str(tmp_path), "--backbone", "tiny_cnn"]) != 0
+    assert "holds no images" in capsys.readouterr().err

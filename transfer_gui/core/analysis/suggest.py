@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data.labelpool import LabelPool
-from ..data.scan import Sample
+from ..data.scan import DataError, Sample
 from ..events import CancelToken, Task
 from .activelearn import next_rows
 from .embedding import reduced
@@ -74,6 +74,9 @@ def pool_features(pool: LabelPool, backbone: str = "efficientnet_lite0", device:
     from ..train.features import FeatureRequest, body_features, open_store
     from ..train.recipe import amp_dtype, pick_device
 
+    if not pool.files:
+        raise DataError(f"{pool.root} holds no images (searched with its sub-folders; "
+                        "supported: JPEG, PNG, BMP, GIF, TIFF, WebP)")
     task = Task.of(callbacks, cancel)
     spec = get_spec(backbone)
     pre = Preprocess.for_backbone(spec)
