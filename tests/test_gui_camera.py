@@ -72,3 +72,22 @@ def test_no_camera_is_a_message(qtbot, tmp_path):
     widget.start()
     assert "cannot be opened" in widget.view.text() and not widget.play.isEnabled()
     widget.close()
+
+
+def test_without_any_camera_the_view_says_so(qtbot, tmp_path, monkeypatch):
+    from transfer_gui.core import CameraError
+    from transfer_gui.ui.app import create_app
+    from transfer_gui.ui.pages import camera_dialog
+
+    create_app([])
+
+    def missing():
+        raise CameraError("the camera needs OpenCV, which is not installed")
+
+    monkeypatch.setattr(camera_dialog, "list_cameras", missing)
+    widget = camera_dialog.CameraDialog(LabelPool.open(tmp_path), None)
+    qtbot.addWidget(widget)
+    assert "OpenCV" in widget.view.text()
+    assert [widget.camera_box.itemText(i) for i in range(widget.camera_box.count())] == [
+        camera_dialog.PATTERN]
+    widget.close()

@@ -9,6 +9,7 @@ both. Frames come out as RGB arrays; the window and the tests take them through
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ class CameraError(Exception):
 
 
 def _cv2() -> Any:
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # probing a missing index warns
     try:
         import cv2
     except ImportError:

@@ -116,6 +116,11 @@ class CameraDialog(QDialog):
             layout.addWidget(bar)
         self.info = QLabel("")
         layout.addWidget(self.info)
+        if list(self.sources) == [PATTERN]:
+            self.view.setText(getattr(self, "_problem", "") or (
+                "No camera found: connect one, or allow this application to use it (then "
+                "reopen this window); the test pattern shows how it works."))
+            self.view.setWordWrap(True)
 
     def _found_sources(self) -> dict[str, Callable[[], Any]]:
         found: dict[str, Callable[[], Any]] = {}
