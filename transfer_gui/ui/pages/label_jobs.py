@@ -16,7 +16,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 
 from ...core import LabelPool, PoolFeatures, Progress, Suggestions, pool_features, suggest
 from ..worker import Task, start_task
@@ -44,6 +44,9 @@ class Suggester(QObject):
         self._generation = 0
         self.strategy = "auto"
         self._finished.connect(self._on_finished)
+        app = QCoreApplication.instance()
+        if app is not None:  # quitting ends the suggestions' process at once
+            app.aboutToQuit.connect(self.cancel)
 
     @property
     def busy(self) -> bool:
@@ -68,18 +71,30 @@ class Suggester(QObject):
             self._procs = ProcessPoolExecutor(
                 1, multiprocessing.get_context("spawn"), _hold, (self.features,))
         self.future = self._procs.submit(_suggest_held, dict(labels), self.strategy)
-        self.future.add_done_callback(partial(self._finished.emit, self._generation))
+        self.future.add_done_callback(partial(self._announce, self._generation))
         self.busy_changed.emit(True)
 
     def cancel(self) -> None:
         """Stop the work: the features' thread, and the process that holds them."""
         if self.task is not None:
             self.task.cancel()
+            for signal in (self.task.events, self.task.succeeded, self.task.failed,
+                           self.task.done):
+                signal.disconnect()  # its late results are for a pool no longer shown
+            self.task = None
         self._wanted = None
         self.future = None
         if self._procs is not None:
             self._procs.shutdown(wait=False, cancel_futures=True)
             self._procs = None
+
+    def _announce(self, generation: int, future: Future) -> None:
+        """In the pool's thread: hand the result to the GUI thread (unless the page is gone:
+        a cancelled request still calls back)."""
+        try:
+            self._finished.emit(generation, future)
+        except RuntimeError:  # the Qt object was deleted
+            pass
 
     @Slot(int, object)
     def _on_finished(self, generation: int, future: Future) -> None:

@@ -400,6 +400,7 @@ class LabelPage(QWidget):
             apply_sort(self.pool, moves)
         except Exception as exc:  # noqa: BLE001 - a move refused: what was done is kept
             show_error(self, "Sorting stopped", str(exc))
+        self.writer.flush()  # the files moved: the labels file says so before anything else
         self.suggester.load(self.pool, self.state.config.model.backbone)
         self._refilter(keep_row=0)
         self._update_status()
@@ -430,7 +431,7 @@ class LabelPage(QWidget):
         self.idle.stop()
         self.writer.stop()
         self.suggester.cancel()
-        QTimer.singleShot(0, self.grid.loader.reset)
+        self.grid.loader.reset()
 
 
 def run_predictor(run_dir: str) -> Callable[[object], list] | None:
