@@ -67,7 +67,7 @@ def test_after_the_first_paint_every_page_is_built_then_the_engine_loads(qtbot, 
     with qtbot.waitSignal(window.state.engine_ready, timeout=120_000):
         pass
     assert pages_at_engine_start == ["DataPage", "ModelPage", "TrainPage", "EvaluatePage",
-                                     "PredictPage", "ComparePage"]
+                                     "PredictPage", "ComparePage", "LabelPage"]
     assert window.model_page.picker.table_model.rowCount() > 0  # it heard the engine
 
 
@@ -81,7 +81,7 @@ def test_a_page_asked_for_early_is_built_and_every_page_hears_the_first_change(q
     assert built(window) == ["DataPage", "TrainPage"]
     assert window.stack.currentWidget() is window.train_page
     window.state.set_train(TrainConfig(epochs=7))  # the first change: every page exists first
-    assert len(built(window)) == 6
+    assert len(built(window)) == 7
     assert window.stack.currentWidget() is window.train_page
     window.show_step(3)
     assert type(window.stack.currentWidget()).__name__ == "EvaluatePage"

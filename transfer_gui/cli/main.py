@@ -29,6 +29,7 @@ from .options import (
 from .predict import add_predict_parser, cmd_predict
 from .runconfig import saved_config, with_review
 from .strategies import add_strategy_parsers, cmd_compare, cmd_lr_find
+from .suggest import add_suggest_parser, cmd_suggest
 from .zoo import add_backbones_parser, cmd_backbones
 
 
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_strategy_parsers(sub)
     add_launch_parser(sub)
     add_inspect_parser(sub)
+    add_suggest_parser(sub)
     p = sub.add_parser("evaluate", help="accuracy, per-class scores and confusion matrix",
                        description="Evaluate RUN on DATA. A folder with train/ and test/ "
                                    "sub-folders is scored on its test/ part. Without DATA, or "
@@ -283,7 +285,7 @@ COMMANDS = {
     "backbones": cmd_backbones, "check-data": cmd_check_data, "train": cmd_train,
     "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export, "gui": cmd_gui,
     "cache": cmd_cache, "lr-find": cmd_lr_find, "compare": cmd_compare, "launch": cmd_launch,
-    "inspect": cmd_inspect,
+    "inspect": cmd_inspect, "suggest": cmd_suggest,
 }
 
 

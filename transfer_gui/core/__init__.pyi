@@ -6,6 +6,8 @@ torch at import; this stub gives the checker their real types (the lazy_loader p
 
 import types
 
+from .analysis.activelearn import AUTO_SWITCH as AUTO_SWITCH
+from .analysis.activelearn import STRATEGIES as STRATEGIES
 from .analysis.advice import run_advice as run_advice
 from .analysis.compare import compare_strategies as compare_strategies
 from .analysis.compare import run_summary as run_summary
@@ -29,6 +31,12 @@ from .analysis.lensfiles import duplicate_rows as duplicate_rows
 from .analysis.lensfiles import inspection_files as inspection_files
 from .analysis.lensfiles import inspection_summary as inspection_summary
 from .analysis.lensfiles import issue_rows as issue_rows
+from .analysis.live import BurstRecorder as BurstRecorder
+from .analysis.live import LiveResult as LiveResult
+from .analysis.live import LiveSession as LiveSession
+from .analysis.live import PatternSource as PatternSource
+from .analysis.live import pattern_predictor as pattern_predictor
+from .analysis.live import predict_live as predict_live
 from .analysis.predict import Prediction as Prediction
 from .analysis.predict import Predictor as Predictor
 from .analysis.predict import expand_inputs as expand_inputs
@@ -43,6 +51,12 @@ from .analysis.report import report_format as report_format
 from .analysis.report import write_report as write_report
 from .analysis.rundevice import automatic_device as automatic_device
 from .analysis.rundevice import prediction_device as prediction_device
+from .analysis.suggest import PoolFeatures as PoolFeatures
+from .analysis.suggest import Suggestion as Suggestion
+from .analysis.suggest import Suggestions as Suggestions
+from .analysis.suggest import from_features as from_features
+from .analysis.suggest import pool_features as pool_features
+from .analysis.suggest import suggest as suggest
 from .analysis.tasks import LabelTable as LabelTable
 from .analysis.tasks import answers_line as answers_line
 from .config import ADAPT_NAMES as ADAPT_NAMES
@@ -55,15 +69,25 @@ from .config import ModelConfig as ModelConfig
 from .config import RunConfig as RunConfig
 from .config import TrainConfig as TrainConfig
 from .config import TransferConfig as TransferConfig
+from .data.camera import CameraError as CameraError
+from .data.camera import CameraSource as CameraSource
+from .data.camera import list_cameras as list_cameras
 from .data.datasets import Preprocess as Preprocess
 from .data.datasets import augment_preview as augment_preview
 from .data.images import ImageError as ImageError
 from .data.images import thumbnail as thumbnail
+from .data.labelpool import Change as Change
+from .data.labelpool import LabelPool as LabelPool
+from .data.labelpool import check_class_name as check_class_name
+from .data.labelpool import write_labels as write_labels
 from .data.labels import LabelTask as LabelTask
 from .data.labels import csv_file as csv_file
 from .data.labels import scan_data as scan_data
 from .data.labels import task_counts as task_counts
 from .data.labels import untrainable as untrainable
+from .data.labelsort import Move as Move
+from .data.labelsort import apply_sort as apply_sort
+from .data.labelsort import plan_sort as plan_sort
 from .data.scan import FolderScan as FolderScan
 from .data.scan import scan_folder as scan_folder
 from .data.scan import untrainable_reason as untrainable_reason

@@ -1,4 +1,4 @@
-"""The main window: composes the six pages, the menus and the status bar. No training or data
+"""The main window: composes the seven pages, the menus and the status bar. No training or data
 logic lives here; the pages and the shared `AppState` do the work.
 
 Start-up: only the Data page is built before the window is shown. The other five (and

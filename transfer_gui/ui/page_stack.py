@@ -19,7 +19,8 @@ from .steps import Step
 LATER_PAGES = {Step.MODEL: ("model_page", "ModelPage"), Step.TRAIN: ("train_page", "TrainPage"),
                Step.EVALUATE: ("evaluate_page", "EvaluatePage"),
                Step.PREDICT: ("predict_page", "PredictPage"),
-               Step.COMPARE: ("compare_page", "ComparePage")}
+               Step.COMPARE: ("compare_page", "ComparePage"),
+               Step.LABEL: ("label_page", "LabelPage")}
 
 
 class PageStack(QStackedWidget):

@@ -16,6 +16,7 @@ class Step(IntEnum):
     EVALUATE = 3
     PREDICT = 4
     COMPARE = 5
+    LABEL = 6
 
     @property
     def title(self) -> str:
