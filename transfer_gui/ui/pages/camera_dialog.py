@@ -59,7 +59,8 @@ class CameraDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Camera")
         self.pool, self.predictor = pool, predictor
-        self.session = LiveSession(BurstRecorder(pool))
+        self.recorder = BurstRecorder(pool)
+        self.session = LiveSession(self.recorder)
         self.frame: np.ndarray | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -98,7 +99,7 @@ class CameraDialog(QDialog):
         for name in self.pool.classes:
             button = QPushButton(f"● Record {name}")
             button.setToolTip(f"Hold to save frames into {name!r}")
-            button.pressed.connect(partial(self.session.recorder.start, name))
+            button.pressed.connect(partial(self.recorder.start, name))
             button.released.connect(self._on_released)
             self.buttons.addWidget(button)
         self.play = QPushButton("▶ Play")
@@ -177,11 +178,11 @@ class CameraDialog(QDialog):
 
     @Slot(float)
     def _on_rate(self, value: float) -> None:
-        self.session.recorder.rate = value
+        self.recorder.rate = value
 
     @Slot()
     def _on_released(self) -> None:
-        burst = self.session.recorder.stop()
+        burst = self.recorder.stop()
         if burst:
             self.info.setText(f"{len(burst)} frames saved into {self.pool.labels[burst[0]]}")
             self.recorded.emit(burst)
