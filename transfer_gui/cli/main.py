@@ -28,6 +28,7 @@ from .options import (
     train_config,
 )
 from .runconfig import saved_config, with_review
+from .serve import add_serve_parser, cmd_serve
 from .strategies import add_strategy_parsers, cmd_compare, cmd_lr_find
 from .zoo import add_backbones_parser, cmd_backbones
 
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="file to write (default: RUN/export/model.onnx, .pt2 or .pt)")
     p.add_argument("--json", action="store_true",
                    help="the written file, its size and the check's result as JSON")
+    add_serve_parser(sub)
     return parser
 
 
@@ -335,7 +337,7 @@ COMMANDS = {
     "backbones": cmd_backbones, "check-data": cmd_check_data, "train": cmd_train,
     "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export, "gui": cmd_gui,
     "cache": cmd_cache, "lr-find": cmd_lr_find, "compare": cmd_compare, "launch": cmd_launch,
-    "inspect": cmd_inspect,
+    "inspect": cmd_inspect, "serve": cmd_serve,
 }
 
 

@@ -86,6 +86,8 @@ _WHERE: dict[str, str] = {
     "scan_folder": "data.scan",
     "training_split": "data.split",
     "USER_ERRORS": "errors",
+    "UserError": "errors",
+    "UNCERTAIN_BELOW": "analysis.predict",
     "BatchEnded": "events",
     "Callback": "events",
     "CancelToken": "events",
@@ -183,6 +185,7 @@ _WHERE: dict[str, str] = {
     "started_line": "runwords",
     "count": "wording",
     "human_duration": "wording",
+    "install_hint": "wording",
     "share": "wording",
 }
 
