@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import torch
 from common import load_average, machine, photos, report
 
 from transfer_gui.core import Predictor
@@ -91,7 +92,12 @@ def measure(predictor: Predictor, files: list[Path], per_client: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=8, help="per client (16 clients)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (0: torch's default); on a machine others load, "
+                             "1 avoids the stalls of threads waiting for each other")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     files = [DATA / "chelsea.jpg", DATA / "coffee.jpg",
              *sorted(photos(2, size=(640, 480)).rglob("*.jpg"))[:2]]
     predictor = Predictor.imagenet("efficientnet_lite0", "cpu")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .. import __version__
 from ..core import count
 from .exits import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, for_run
+from .export import add_export_parser, cmd_export
 from .inspect import add_inspect_parser, cmd_inspect
 from .launch import add_launch_parser, cmd_launch
 from .options import (
@@ -116,17 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clear", action="store_true",
                    help="delete the cached features and decoded-image spill files")
     p.add_argument("--json", action="store_true")
-    p = sub.add_parser(
-        "export", help="export a run as an ONNX, torch.export or TorchScript file",
-        description="Export RUN's model, check it against the run on its validation images "
-                    "and write NAME.labels.json and NAME.preprocess.json beside it.")
-    p.add_argument("run")
-    p.add_argument("--format", metavar="FORMAT",
-                   help="onnx, torch-export or torchscript (default: from the --out suffix "
-                        ".onnx, .pt2 or .pt; else onnx)")
-    p.add_argument("--out", help="file to write (default: RUN/export/model.onnx, .pt2 or .pt)")
-    p.add_argument("--json", action="store_true",
-                   help="the written file, its size and the check's result as JSON")
+    add_export_parser(sub)
     add_serve_parser(sub)
     return parser
 
@@ -285,28 +276,6 @@ def predictions_summary(predictions: list[Prediction], threshold: float) -> str:
     if score is not None:
         parts.append(score.text())
     return " · ".join(parts)
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from ..core import default_export_path, export_format_for, export_run
-
-    fmt = args.format or export_format_for(args.out)
-    out = args.out or default_export_path(args.run, fmt)
-    result = export_run(args.run, out, fmt)
-    if args.json:
-        from .console import print_json
-
-        print_json({"run": str(args.run), "format": result.format, "path": str(result.path),
-                    "bytes": result.size, "max_diff": result.max_diff,
-                    "tolerance": result.tolerance, "checked_images": result.images,
-                    "outputs": list(result.outputs),
-                    "sidecars": [str(p) for p in result.sidecars]})
-        return EXIT_OK
-    print(f"exported {args.run} to {result.path} ({result.format})")
-    print(f"  input: {result.input_text()}")
-    print(f"  parity: {result.summary()}")
-    print(f"  beside it: {', '.join(p.name for p in result.sidecars)}")
-    return EXIT_OK
 
 
 def cmd_cache(args: argparse.Namespace) -> int:

@@ -112,6 +112,8 @@ _WHERE: dict[str, str] = {
     "export_format_for": "io.export",
     "export_run": "io.export",
     "export_input_text": "io.export",
+    "BenchRow": "io.exportbench",
+    "benchmark_exports": "io.exportbench",
     "cache_root": "io.featurestore",
     "cache_usage": "io.featurestore",
     "clear_cache": "io.featurestore",

@@ -148,6 +148,7 @@ class ServePanel(QGroupBox):
     @Slot(str, str)
     def _on_failed(self, message: str, details: str) -> None:
         self.stats.setText("")
+        self._update()
         show_error(self, "Could not start the server", message, details)
 
     @Slot()
@@ -160,7 +161,9 @@ class ServePanel(QGroupBox):
         self.start_button.setEnabled(bool(self.run_dir) and not self.serving and not starting)
         self.stop_button.setEnabled(self.serving)
         self.port.setEnabled(not self.serving and not starting)
-        self.copy_button.setEnabled(self.serving)
+        self.curl.setVisible(self.serving)  # only what there is to show: a compact box
+        self.copy_button.setVisible(self.serving)
+        self.stats.setVisible(bool(self.stats.text()))
         if self.serving:
             self.address.setText(f"<a href='{self.server.url}/docs'>{self.server.url}</a> "
                                  "(API documentation at /docs)")
