@@ -82,3 +82,15 @@ def test_benchmark_measures_each_format(trained_run, shapes_dir, capsys):
     assert all(r["size"] > 0 and r["ms_batch1"] > 0 and r["ms_batch32"] > 0 for r in rows)
     assert rows[1]["agreement"] >= 0.75 and rows[1]["accuracy"] is not None
     assert main(["export", str(trained_run), "--benchmark", "--data", "/nonexistent"]) == 1
+
+
+def test_ort_mobile_format_runs_in_onnxruntime_like_the_run(trained_run, tmp_path):
+    result = export_run(trained_run, tmp_path / "model.ort", "ort")
+    assert export_format_for(result.path) == "ort"
+    assert result.path.read_bytes()[4:8] == b"ORTM"  # the flatbuffer's file identifier
+    assert result.images > 0 and result.max_diff <= result.tolerance
+    from transfer_gui.core.io.bundle import load_run
+    from transfer_gui.core.io.exportformats import load_ort
+
+    x, _ = images_of(load_run(trained_run), "val", 4)
+    assert load_ort(result.path)(x).shape == (len(x), 3)

@@ -12,15 +12,17 @@ from .exits import EXIT_OK
 
 def add_export_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "export", help="export a run as an ONNX, torch.export or TorchScript file",
+        "export", help="export a run as an ONNX (float or int8), ORT, torch.export or "
+                       "TorchScript file",
         description="Export RUN's model, check it against the run on its validation images "
                     "and write NAME.labels.json and NAME.preprocess.json beside it.")
     p.add_argument("run")
     p.add_argument("--format", metavar="FORMAT",
-                   help="onnx, onnx-int8, torch-export or torchscript (default: from the "
-                        "--out ending .int8.onnx, .onnx, .pt2 or .pt; else onnx)")
+                   help="onnx, onnx-int8, ort (ONNX Runtime's mobile format), torch-export "
+                        "or torchscript (default: from the --out ending .int8.onnx, .onnx, "
+                        ".ort, .pt2 or .pt; else onnx)")
     p.add_argument("--out", help="file to write (default: RUN/export/model.onnx, "
-                                 ".int8.onnx, .pt2 or .pt)")
+                                 ".int8.onnx, .ort, .pt2 or .pt)")
     p.add_argument("--json", action="store_true",
                    help="the written file, its size and the check's result as JSON")
     p.add_argument("--benchmark", action="store_true",

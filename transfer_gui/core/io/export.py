@@ -1,8 +1,9 @@
 """Exporting a trained run as a self-contained model file, checked before it is kept.
 
-Formats: `onnx` (for onnxruntime and other ONNX runtimes), `torch-export` (a `.pt2` archive
-of `torch.export`, loaded with `torch.export.load(path).module()`) and `torchscript` (a traced
-module, loaded with `torch.jit.load`). Every exported model takes float RGB images scaled to
+Formats: `onnx` (for onnxruntime and other ONNX runtimes), `onnx-int8` (the same quantized
+to 8 bits, `quantize.py`), `ort` (ONNX Runtime's mobile format), `torch-export` (a `.pt2`
+archive of `torch.export`, loaded with `torch.export.load(path).module()`) and `torchscript` (a
+traced module, loaded with `torch.jit.load`). Every exported model takes float RGB images scaled to
 [0, 1], shape (N, 3, S, S) with S the run's image size and any batch size N, normalises them
 itself and returns class logits.
 
@@ -44,11 +45,11 @@ from .exportformats import INPUT, LOADERS, OUTPUT, WRITERS, quiet, require_onnx,
 from .quantize import CALIBRATION_IMAGES, Agreement, agreement, drop_warning, images_of, quantize
 from .runmeta import RunError
 
-EXPORT_FORMATS = ("onnx", "onnx-int8", "torch-export", "torchscript")
-EXPORT_SUFFIXES = {"onnx": ".onnx", "onnx-int8": ".int8.onnx", "torch-export": ".pt2",
-                   "torchscript": ".pt"}
+EXPORT_FORMATS = ("onnx", "onnx-int8", "ort", "torch-export", "torchscript")
+EXPORT_SUFFIXES = {"onnx": ".onnx", "onnx-int8": ".int8.onnx", "ort": ".ort",
+                   "torch-export": ".pt2", "torchscript": ".pt"}
 CHECK_IMAGES = 500  # validation images an int8 file is measured on
-TOLERANCES = {"onnx": 1e-3, "torch-export": 1e-4, "torchscript": 1e-4}
+TOLERANCES = {"onnx": 1e-3, "ort": 1e-3, "torch-export": 1e-4, "torchscript": 1e-4}
 PROBE_IMAGES = 8
 
 
@@ -166,7 +167,7 @@ def export_run(
     if fmt not in EXPORT_FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; choose one of "
                           f"{', '.join(EXPORT_FORMATS)}")
-    if fmt.startswith("onnx"):
+    if fmt.startswith("onnx") or fmt == "ort":
         require_onnx()
     run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir)
     if fmt == "onnx-int8":
@@ -263,7 +264,7 @@ def file_metadata(run: LoadedRun, fmt: str) -> dict[str, Any]:
     if isinstance(run.model.head, MultiHead):
         info["tasks"] = [{**t.to_dict(), "output": o}
                          for t, o in zip(run.tasks, output_names(run), strict=True)]
-    if fmt == "onnx":
+    if fmt in ("onnx", "ort"):  # ONNX metadata properties are strings
         info = {k: v if isinstance(v, str) else json.dumps(v) for k, v in info.items()}
     return info
 

@@ -90,7 +90,7 @@ def benchmark_exports(run_dir: str | os.PathLike[str], data: str | None = None,
             task.check()
             result = export_run(run, Path(folder) / f"model{EXPORT_SUFFIXES[fmt]}", fmt)
             with quiet():
-                runner = LOADERS["onnx" if fmt == "onnx-int8" else fmt](result.path)
+                runner = LOADERS[fmt](result.path)
             rows.append(_row(fmt, result.size, runner, x, reference, labels, repeats,
                              result.warning))
             task.progress(i + 2, len(formats) + 1, "benchmark")

@@ -29,6 +29,9 @@ FORMATS = (
      "For onnxruntime: weights and activations in 8 bits (about a quarter of the size), "
      "calibrated on the run's training images; measured on its validation images before it "
      "is kept (a warning says when it loses more than a point of accuracy)."),
+    ("ort", "ONNX Runtime mobile (ORT)", "ORT format (*.ort)",
+     "For ONNX Runtime on phones and small devices (Android, iOS; onnxruntime-mobile): the "
+     "ONNX model with the optimisations every device can run, in ONNX Runtime's own format."),
     ("torch-export", "torch.export", "torch.export archive (*.pt2)",
      "For PyTorch: torch.export.load(path).module()."),
     ("torchscript", "TorchScript", "TorchScript (*.pt *.ts)",
