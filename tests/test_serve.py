@@ -102,10 +102,13 @@ def test_model_and_health(server, trained_run):
 ])
 def test_bad_requests_get_4xx_json_and_the_server_keeps_serving(server, images, body, status,
                                                                   words):
+    before = server.stats()
     answer = httpx.post(f"{server.url}/predict", timeout=30, **body)
     assert answer.status_code == status
     assert words in answer.json()["error"]
+    assert server.stats()["failed"] == before["failed"] + 1  # counted once
     assert post_files(server, images[:1]).status_code == 200
+    assert server.stats()["served"] == before["served"] + 1
 
 
 def test_upload_limit(trained_run, images):

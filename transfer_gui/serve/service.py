@@ -101,15 +101,12 @@ class Service:
 
     def predict(self, uploads: Sequence[tuple[str, bytes]], ask: Ask) -> list[dict[str, Any]]:
         """One answer per upload, in order; any upload that is no usable image refuses the
-        whole request (422) with a message naming it."""
+        whole request (422) with a message naming it. Answers are counted here, refusals by
+        the web layer (which also sees those refused before they reach the service)."""
         started = time.perf_counter()
-        ok = False
-        try:
-            answers = self._answers(uploads, ask)
-            ok = True
-            return answers
-        finally:
-            self.stats.add(time.perf_counter() - started, ok)
+        answers = self._answers(uploads, ask)
+        self.stats.add(time.perf_counter() - started, ok=True)
+        return answers
 
     def _answers(self, uploads: Sequence[tuple[str, bytes]], ask: Ask) -> list[dict[str, Any]]:
         check_ask(ask)
