@@ -147,3 +147,18 @@ def tiny_window(request, monkeypatch):
     every = backbones.list_specs
     monkeypatch.setattr(backbones, "list_specs", lambda include_hidden=False: every(True))
     return request.getfixturevalue("window")
+
+
+@pytest.fixture(scope="session")
+def trained_run(shapes_dir, tmp_path_factory) -> Path:
+    """One tiny-network linear probe on `shapes_dir` (64 px, 1 epoch), shared by the tests
+    that use a finished run without changing it (serving, exports)."""
+    from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from transfer_gui.core.train.loop import Trainer
+
+    out = tmp_path_factory.mktemp("trained") / "run"
+    cfg = RunConfig(DataConfig(root=str(shapes_dir)),
+                    ModelConfig(backbone="tiny_cnn", strategy="linear-probe"),
+                    TrainConfig(image_size=64, epochs=1))
+    Trainer().fit(cfg, out)
+    return out

@@ -14,6 +14,7 @@ from pathlib import Path
 from .. import __version__
 from ..core import count
 from .exits import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, EXIT_PIPE, for_run
+from .export import add_export_parser, cmd_export
 from .inspect import add_inspect_parser, cmd_inspect
 from .launch import LAUNCHER, add_launch_parser, cmd_launch, launcher
 from .options import (
@@ -28,6 +29,7 @@ from .options import (
 )
 from .predict import add_predict_parser, cmd_predict
 from .runconfig import saved_config, with_review
+from .serve import add_serve_parser, cmd_serve
 from .strategies import add_strategy_parsers, cmd_compare, cmd_lr_find
 from .suggest import add_suggest_parser, cmd_suggest
 from .zoo import add_backbones_parser, cmd_backbones
@@ -105,17 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clear", action="store_true",
                    help="delete the cached features and decoded-image spill files")
     p.add_argument("--json", action="store_true")
-    p = sub.add_parser(
-        "export", help="export a run as an ONNX, torch.export or TorchScript file",
-        description="Export RUN's model, check it against the run on its validation images "
-                    "and write NAME.labels.json and NAME.preprocess.json beside it.")
-    p.add_argument("run")
-    p.add_argument("--format", metavar="FORMAT",
-                   help="onnx, torch-export or torchscript (default: from the --out suffix "
-                        ".onnx, .pt2 or .pt; else onnx)")
-    p.add_argument("--out", help="file to write (default: RUN/export/model.onnx, .pt2 or .pt)")
-    p.add_argument("--json", action="store_true",
-                   help="the written file, its size and the check's result as JSON")
+    add_export_parser(sub)
+    add_serve_parser(sub)
     return parser
 
 
@@ -235,26 +228,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from ..core import default_export_path, export_format_for, export_run
-
-    fmt = args.format or export_format_for(args.out)
-    out = args.out or default_export_path(args.run, fmt)
-    result = export_run(args.run, out, fmt)
-    if args.json:
-        from .console import print_json
-
-        print_json({"run": str(args.run), "format": result.format, "path": str(result.path),
-                    "bytes": result.size, "max_diff": result.max_diff,
-                    "tolerance": result.tolerance, "checked_images": result.images,
-                    "outputs": list(result.outputs),
-                    "sidecars": [str(p) for p in result.sidecars]})
-        return EXIT_OK
-    print(f"exported {args.run} to {result.path} ({result.format})")
-    print(f"  input: {result.input_text()}")
-    print(f"  parity: {result.summary()}")
-    print(f"  beside it: {', '.join(p.name for p in result.sidecars)}")
-    return EXIT_OK
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
@@ -285,7 +258,7 @@ COMMANDS = {
     "backbones": cmd_backbones, "check-data": cmd_check_data, "train": cmd_train,
     "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export, "gui": cmd_gui,
     "cache": cmd_cache, "lr-find": cmd_lr_find, "compare": cmd_compare, "launch": cmd_launch,
-    "inspect": cmd_inspect, "suggest": cmd_suggest,
+    "inspect": cmd_inspect, "suggest": cmd_suggest, "serve": cmd_serve,
 }
 
 

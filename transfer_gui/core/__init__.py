@@ -102,6 +102,8 @@ _WHERE: dict[str, str] = {
     "untrainable_reason": "data.scan",
     "training_split": "data.split",
     "USER_ERRORS": "errors",
+    "UserError": "errors",
+    "UNCERTAIN_BELOW": "analysis.predict",
     "BatchEnded": "events",
     "Callback": "events",
     "CancelToken": "events",
@@ -126,6 +128,8 @@ _WHERE: dict[str, str] = {
     "export_format_for": "io.export",
     "export_run": "analysis.exporting",
     "export_description": "io.exportwords",
+    "BenchRow": "io.exportbench",
+    "benchmark_exports": "io.exportbench",
     "cache_root": "io.featurestore",
     "cache_usage": "io.featurestore",
     "clear_cache": "io.featurestore",
@@ -228,6 +232,7 @@ _WHERE: dict[str, str] = {
     "suggest": "analysis.suggest",
     "count": "wording",
     "human_duration": "wording",
+    "install_hint": "wording",
     "share": "wording",
 }
 

@@ -37,6 +37,7 @@ from .analysis.live import LiveSession as LiveSession
 from .analysis.live import PatternSource as PatternSource
 from .analysis.live import pattern_predictor as pattern_predictor
 from .analysis.live import predict_live as predict_live
+from .analysis.predict import UNCERTAIN_BELOW as UNCERTAIN_BELOW
 from .analysis.predict import Prediction as Prediction
 from .analysis.predict import Predictor as Predictor
 from .analysis.predict import expand_inputs as expand_inputs
@@ -94,6 +95,7 @@ from .data.scan import untrainable_reason as untrainable_reason
 from .data.split import relative_name as relative_name
 from .data.split import training_split as training_split
 from .errors import USER_ERRORS as USER_ERRORS
+from .errors import UserError as UserError
 from .events import BatchEnded as BatchEnded
 from .events import Callback as Callback
 from .events import Cancelled as Cancelled
@@ -119,6 +121,8 @@ from .io.export import ExportError as ExportError
 from .io.export import ExportResult as ExportResult
 from .io.export import default_export_path as default_export_path
 from .io.export import export_format_for as export_format_for
+from .io.exportbench import BenchRow as BenchRow
+from .io.exportbench import benchmark_exports as benchmark_exports
 from .io.exportwords import export_description as export_description
 from .io.featurestore import cache_root as cache_root
 from .io.featurestore import cache_usage as cache_usage
@@ -202,6 +206,7 @@ from .train.tboard import tensorboard_problem as tensorboard_problem
 from .wording import count as count
 from .wording import format_count as format_count
 from .wording import human_duration as human_duration
+from .wording import install_hint as install_hint
 from .wording import share as share
 
 def load_torch() -> types.ModuleType: ...

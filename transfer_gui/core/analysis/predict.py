@@ -22,7 +22,14 @@ from PIL import Image
 
 from .. import atomic
 from ..data.datasets import Preprocess, eval_transform, to_tensor
-from ..data.images import ImageError, decode, is_supported, resize_short, unsupported_reason
+from ..data.images import (
+    ImageError,
+    decode,
+    decode_bytes,
+    is_supported,
+    resize_short,
+    unsupported_reason,
+)
 from ..data.labels import LabelTask, needs_targets
 from ..events import CancelToken, Task
 from ..models.backbones import BackboneSpec, TransferNet, get_spec, imagenet_categories
@@ -232,7 +239,8 @@ class Predictor:
         x = self._inputs(images).to(self.device)
         return probabilities(self.model.head, self.model(x).float()).cpu().numpy()
 
-    def _top(self, probs: np.ndarray, k: int) -> list[tuple[str, float]]:
+    def top(self, probs: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """One image's `k` most probable classes (of the first task when there are several)."""
         if self.tasks:  # the first task's answer
             first = next(iter(task_answers(self.tasks, probs, self.thresholds, k).values()))
             return [(a["label"], a["probability"]) for a in first]
@@ -240,7 +248,7 @@ class Predictor:
         return [(self.classes[i], float(probs[i])) for i in order]
 
     def predict_images(self, images: Sequence[Image.Image], top_k: int = 5) -> list[list]:
-        return [self._top(p, top_k) for p in self.probabilities(images)] if images else []
+        return [self.top(p, top_k) for p in self.probabilities(images)] if images else []
 
     def predict_answers(self, images: list[Image.Image],
                         top_k: int = 5) -> list[tuple[list, dict]]:
@@ -249,12 +257,19 @@ class Predictor:
             return [(top, {}) for top in self.predict_images(images, top_k)]
         if not images:
             return []
-        return [(self._top(p, top_k), self.answers(p, top_k))
+        return [(self.top(p, top_k), self.answers(p, top_k))
                 for p in self.probabilities(images)]
 
-    def answers(self, probs: np.ndarray, top_k: int = 3) -> dict[str, list[dict[str, Any]]]:
-        """Every task's answer for one image's probabilities ({} for one plain task)."""
-        return task_answers(self.tasks, probs, self.thresholds, top_k) if self.tasks else {}
+    def answers(self, probs: np.ndarray, top_k: int = 3,
+                threshold: float | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Every task's answer for one image's probabilities ({} for one plain task); a
+        `threshold` replaces a multi-label task's own cuts."""
+        if not self.tasks:
+            return {}
+        cuts = self.thresholds
+        if threshold is not None:
+            cuts = {t.name: [threshold] * len(t.classes) for t in self.tasks}
+        return task_answers(self.tasks, probs, cuts, top_k)
 
     def predict_paths(
         self,
@@ -294,6 +309,10 @@ class Predictor:
         if not is_supported(path):
             raise ImageError(path, unsupported_reason(path))
         return decode(path, min_side=self.preprocess.resize_size)
+
+    def load_bytes(self, data: bytes, name: str = "upload") -> Image.Image:
+        """`load` for an image held in memory (an upload), decoded the same way."""
+        return decode_bytes(data, name, min_side=self.preprocess.resize_size)
 
     def gradcam(self, image: Image.Image, class_index: int | None = None) -> np.ndarray:
         """Grad-CAM heat map (values in [0, 1]) over `self.crop(image)`, for `class_index`

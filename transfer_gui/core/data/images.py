@@ -8,6 +8,7 @@ orientation is applied, and grayscale, palette, alpha, CMYK and 16-bit images be
 from __future__ import annotations
 
 import errno
+import io
 import os
 import stat
 import warnings
@@ -100,13 +101,22 @@ def _os_reason(exc: OSError, path: str | os.PathLike[str]) -> str:
 def open_image(path: str | os.PathLike[str]) -> Image.Image:
     """Open `path` lazily (header only), refusing empty, unreadable and oversized files."""
     check_file(path)
+    return _opened(path, path)
+
+
+def _opened(source: str | os.PathLike[str] | io.BytesIO, path: str | os.PathLike[str],
+            head: bytes | None = None) -> Image.Image:
+    """Pillow's lazy image of `source` (a file or bytes); errors name `path`."""
     try:
-        image = Image.open(path)
+        image = Image.open(source)
     except Image.DecompressionBombError:
         raise ImageError(path, bomb_reason()) from None
     except UnidentifiedImageError:
-        raise ImageError(path, _unidentified_reason(path)) from None
+        raise ImageError(path, _head_reason(_head(path) if head is None else head)) from None
     except OSError as exc:
+        if isinstance(source, io.BytesIO):  # in memory nothing fails to read: bad data
+            raise ImageError(path, f"truncated or corrupt image data ({_describe(exc)})") \
+                from None
         raise ImageError(path, _os_reason(exc, path)) from None
     except Exception as exc:  # noqa: BLE001 - a malformed header can raise anything
         raise ImageError(path, f"damaged image header ({_describe(exc)})") from None
@@ -116,12 +126,17 @@ def open_image(path: str | os.PathLike[str]) -> Image.Image:
     return image
 
 
-def _unidentified_reason(path: str | os.PathLike[str]) -> str:
+def _head(path: str | os.PathLike[str]) -> bytes:
     try:
         with open(path, "rb") as handle:
-            head = handle.read(512)
+            return handle.read(512)
     except OSError:
-        head = b""
+        return b""
+
+
+def _head_reason(head: bytes) -> str:
+    """Why bytes Pillow cannot identify are no image, from their first 512 bytes."""
+    head = head[:512]
     for magic, what in _NOT_IMAGES:
         if head.lstrip().startswith(magic):
             return f"not an image: {what} with an image extension"
@@ -141,7 +156,19 @@ def decode(path: str | os.PathLike[str], min_side: int | None = None) -> Image.I
     With `min_side`, large JPEGs decode at reduced scale (draft mode) while keeping the shorter
     side at least `min_side` pixels, which is much faster for photographs.
     """
-    image = open_image(path)
+    return _decoded(open_image(path), path, min_side)
+
+
+def decode_bytes(data: bytes, name: str = "upload", min_side: int | None = None) -> Image.Image:
+    """`decode` for an image held in memory (an upload): the same checks, the same pixels;
+    errors name `name`."""
+    if not data:
+        raise ImageError(name, "empty file (0 bytes)")
+    return _decoded(_opened(io.BytesIO(data), name, head=data[:512]), name, min_side)
+
+
+def _decoded(image: Image.Image, path: str | os.PathLike[str],
+             min_side: int | None) -> Image.Image:
     try:
         with image:
             if min_side and image.format == "JPEG":

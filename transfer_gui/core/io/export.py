@@ -1,8 +1,9 @@
 """Exporting a trained run as a self-contained model file, checked before it is kept.
 
-Formats: `onnx` (for onnxruntime and other ONNX runtimes), `torch-export` (a `.pt2` archive
-of `torch.export`, loaded with `torch.export.load(path).module()`) and `torchscript` (a traced
-module, loaded with `torch.jit.load`). Every exported model takes float RGB images scaled to
+Formats: `onnx` (for onnxruntime and other ONNX runtimes), `onnx-int8` (the same quantized
+to 8 bits, `quantize.py`), `ort` (ONNX Runtime's mobile format), `torch-export` (a `.pt2`
+archive of `torch.export`, loaded with `torch.export.load(path).module()`) and `torchscript` (a
+traced module, loaded with `torch.jit.load`). Every exported model takes float RGB images scaled to
 [0, 1], shape (N, 3, S, S) with S the run's image size and any batch size N, normalises them
 itself and returns class logits.
 
@@ -24,10 +25,12 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -39,13 +42,16 @@ from ..errors import UserError
 from ..models.heads import MultiHead
 from ..wording import count
 from .bundle import LoadedRun, load_run, load_split
-from .exportformats import INPUT, LOADERS, OUTPUT, WRITERS, quiet, require_onnx
+from .exportformats import INPUT, LOADERS, OUTPUT, WRITERS, quiet, require_onnx, write_onnx
 from .exportwords import ExportedOutput, exported_outputs, input_text, outputs_text
+from .quantize import CALIBRATION_IMAGES, Agreement, agreement, drop_warning, images_of, quantize
 from .runmeta import RunError
 
-EXPORT_FORMATS = ("onnx", "torch-export", "torchscript")
-EXPORT_SUFFIXES = {"onnx": ".onnx", "torch-export": ".pt2", "torchscript": ".pt"}
-TOLERANCES = {"onnx": 1e-3, "torch-export": 1e-4, "torchscript": 1e-4}
+EXPORT_FORMATS = ("onnx", "onnx-int8", "ort", "torch-export", "torchscript")
+EXPORT_SUFFIXES = {"onnx": ".onnx", "onnx-int8": ".int8.onnx", "ort": ".ort",
+                   "torch-export": ".pt2", "torchscript": ".pt"}
+CHECK_IMAGES = 500  # validation images an int8 file is measured on
+TOLERANCES = {"onnx": 1e-3, "ort": 1e-3, "torch-export": 1e-4, "torchscript": 1e-4}
 PROBE_IMAGES = 8
 
 
@@ -64,6 +70,10 @@ class ExportResult:
     sidecars: tuple[Path, ...]
     image_size: int = 0  # the side of the square input it expects, in pixels
     described: tuple[ExportedOutput, ...] = ()  # its outputs: one per task of a labels CSV
+    method: str = ""  # int8: "static" (calibrated) or "dynamic"
+    calibration: int = 0  # int8: the training images it was calibrated on
+    check: Agreement | None = None  # int8: how it answers the validation images
+    warning: str = ""  # written, but worse than the run by more than the allowed drop
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -80,8 +90,22 @@ class ExportResult:
         return "random inputs (the run's validation images could not be read)"
 
     def summary(self) -> str:
+        if self.check is not None:
+            return int8_summary(self)
         return (f"largest difference from the run's model {self.max_diff:.1e} (tolerance "
                 f"{self.tolerance:.1e}) on {self.checked_on()}; {_megabytes(self.size)}")
+
+
+def int8_summary(result: ExportResult) -> str:
+    check = result.check
+    assert check is not None
+    how = (f"static, calibrated on {count(result.calibration, 'training image')}"
+           if result.method == "static" else "dynamic: no training images to calibrate on")
+    text = (f"int8 ({how}); top-1 agreement with the run's model {check.agreement:.1%} on "
+            f"{result.checked_on()}")
+    if check.accuracy is not None and check.run_accuracy is not None:
+        text += f", accuracy {check.accuracy:.1%} (the run's {check.run_accuracy:.1%})"
+    return f"{text}; {_megabytes(result.size)}"
 
 
 def _megabytes(size: int) -> str:
@@ -154,14 +178,16 @@ def export_run(
     if fmt not in EXPORT_FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; choose one of "
                           f"{', '.join(EXPORT_FORMATS)}")
-    if fmt == "onnx":
+    if fmt.startswith("onnx") or fmt == "ort":
         require_onnx()
     run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir)
+    if fmt == "onnx-int8":
+        return _export_int8(run, Path(out_file), thresholds)
     pre = run.preprocess
     described = described_outputs(run, thresholds)
     wrapped, outputs = _wrapped(run), [o.name for o in described]
     size = pre.image_size
-    example = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    example = _example(run)
     probe, images = probe_inputs(run)
     out = Path(out_file)
     with atomic.atomic_path(out) as tmp, quiet():
@@ -172,15 +198,58 @@ def export_run(
                         tuple(described))
 
 
+def _example(run: LoadedRun) -> torch.Tensor:
+    size = run.preprocess.image_size
+    return torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+
+
+def _export_int8(run: LoadedRun, out: Path,
+                 thresholds: dict[str, Any] | None = None) -> ExportResult:
+    """The float ONNX export quantized (`quantize`), measured on the validation images."""
+    described = described_outputs(run, thresholds)
+    wrapped, outputs = _wrapped(run), [o.name for o in described]
+    calibration, _ = images_of(run, "train", CALIBRATION_IMAGES)
+    val, labels = images_of(run, "val", CHECK_IMAGES)
+    images = len(val)
+    if not images:
+        val, _ = probe_inputs(run)
+    with tempfile.TemporaryDirectory() as folder, quiet():
+        float_path = Path(folder) / "float.onnx"
+        write_onnx(wrapped, _example(run), float_path, file_metadata(run, "onnx", described),
+                   outputs)
+        with atomic.atomic_path(out) as tmp:
+            method = quantize(float_path, tmp, calibration.numpy())
+            check = _agreement(wrapped, LOADERS["onnx"](tmp), val, labels if images else None,
+                               outputs[0])
+    sidecars = write_sidecars(run, out, described)
+    return ExportResult("onnx-int8", out, 0.0, 0.0, images, out.stat().st_size, sidecars,
+                        run.preprocess.image_size, tuple(described), method=method,
+                        calibration=len(calibration), check=check, warning=drop_warning(check))
+
+
+def _agreement(wrapped: nn.Module, runner: Any, x: torch.Tensor, labels: Any,
+               output: str) -> Agreement:
+    """The export's answers on `x` against the run's model's, in batches of 32."""
+    want, got = [], []
+    for start in range(0, len(x), 32):
+        part = x[start:start + 32]
+        with torch.no_grad():
+            want.append(_named(wrapped(part), [output])[output].numpy())
+        got.append(_named(runner(part), [output])[output].numpy())
+    return agreement(np.concatenate(want), np.concatenate(got), labels)
+
+
 def default_export_path(run_dir: str | os.PathLike[str], fmt: str) -> Path:
     """Where an export goes unless told: `RUN/export/model.onnx` (`.pt2`, `.pt`)."""
     return Path(run_dir) / "export" / f"model{EXPORT_SUFFIXES[fmt]}"
 
 
 def export_format_for(path: str | os.PathLike[str] | None) -> str:
-    """The format a file name asks for by its suffix (`.onnx`, `.pt2`, `.pt`); else onnx."""
-    suffix = Path(path).suffix.lower() if path else ""
-    return next((f for f, s in EXPORT_SUFFIXES.items() if s == suffix), "onnx")
+    """The format a file name asks for by its ending (`.int8.onnx`, `.onnx`, `.pt2`, `.pt`);
+    else onnx."""
+    name = Path(path).name.lower() if path else ""
+    longest_first = sorted(EXPORT_SUFFIXES.items(), key=lambda item: -len(item[1]))
+    return next((f for f, s in longest_first if name.endswith(s)), "onnx")
 
 
 def sidecar_paths(out_file: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -216,7 +285,7 @@ def file_metadata(run: LoadedRun, fmt: str, outputs: list[ExportedOutput]) -> di
         info["tasks"] = [{**t.to_dict(), "output": o.name,
                           **({"thresholds": list(o.thresholds)} if o.multi_label else {})}
                          for t, o in zip(run.tasks, outputs, strict=True)]
-    if fmt == "onnx":
+    if fmt in ("onnx", "ort"):  # ONNX metadata properties are strings
         info = {k: v if isinstance(v, str) else json.dumps(v) for k, v in info.items()}
     return info
 

@@ -79,6 +79,24 @@ def write_onnx(model: nn.Module, example: torch.Tensor, path: Path,
     program.save(str(path), external_data=False)
 
 
+def write_ort(model: nn.Module, example: torch.Tensor, path: Path,
+              info: dict[str, str], outputs: Sequence[str] = (OUTPUT,)) -> None:
+    """ONNX Runtime's mobile format: the ONNX export, optimised with the hardware-independent
+    (basic) graph optimisations and saved by onnxruntime itself as a flatbuffer."""
+    import tempfile
+
+    import onnxruntime
+
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "model.onnx"
+        write_onnx(model, example, source, info, outputs)
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = str(path)
+        options.add_session_config_entry("session.save_model_format", "ORT")
+        onnxruntime.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+
+
 def load_torchscript(path: Path) -> Runner:
     return torch.jit.load(str(path), map_location="cpu")
 
@@ -88,10 +106,13 @@ def load_torch_export(path: Path) -> Runner:
         return torch.export.load(handle).module()
 
 
-def load_onnx(path: Path) -> Runner:
+def load_onnx(path: Path, model_format: str = "ONNX") -> Runner:
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.load_model_format", model_format)
+    session = onnxruntime.InferenceSession(str(path), options,
+                                           providers=["CPUExecutionProvider"])
 
     names = [o.name for o in session.get_outputs()]
 
@@ -104,7 +125,11 @@ def load_onnx(path: Path) -> Runner:
     return run
 
 
-WRITERS = {"onnx": write_onnx, "torch-export": write_torch_export,
+def load_ort(path: Path) -> Runner:
+    return load_onnx(path, "ORT")
+
+
+WRITERS = {"onnx": write_onnx, "ort": write_ort, "torch-export": write_torch_export,
            "torchscript": write_torchscript}
-LOADERS = {"onnx": load_onnx, "torch-export": load_torch_export,
-           "torchscript": load_torchscript}
+LOADERS = {"onnx": load_onnx, "onnx-int8": load_onnx, "ort": load_ort,
+           "torch-export": load_torch_export, "torchscript": load_torchscript}

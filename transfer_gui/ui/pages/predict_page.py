@@ -34,6 +34,7 @@ from ..widgets.tables.prediction_list import PredictionList
 from ..worker import Task, start_task
 from .common import page_title
 from .predict_jobs import Channel, PredictorCache, Result, Stream, cam_overlays, predict_stream
+from .serve_panel import ServePanel
 
 UNCERTAIN_PERCENT = 50  # the default threshold; core.predict.UNCERTAIN_BELOW in percent
 
@@ -94,6 +95,8 @@ class PredictPage(QWidget):
         for widget in (self.drop, self.progress, self.summary):
             layout.addWidget(widget)
         layout.addWidget(self.list, 1)
+        self.serve = ServePanel()
+        layout.addWidget(self.serve)
         shortcut = QShortcut(QKeySequence.StandardKey.Paste, self)
         shortcut.activated.connect(self.paste)
         self._on_display_changed()
@@ -170,6 +173,7 @@ class PredictPage(QWidget):
     # --- which model ------------------------------------------------------------------------
 
     def _update_source(self) -> None:
+        self.serve.set_run(self.state.run_dir)
         current = self.source.currentData()
         backbone = self.state.config.model.backbone
         self.source.blockSignals(True)

@@ -1,0 +1,32 @@
+"""The prediction server: a run's model behind a local HTTP API (FastAPI and uvicorn, the
+optional extra `serve`). A third front end beside the command line and the window, over the
+engine's public interface only.
+
+- `service`: decoding uploads, batching (`batcher`), answers and request statistics;
+- `app`: the HTTP routes, errors as JSON; `limits`: the upload size limit;
+- `server`: the socket and uvicorn, in the foreground or a background thread.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+PACKAGES = ("fastapi", "uvicorn", "python_multipart")
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
+# The batching defaults, measured in tests/bench/bench_serve.py (BENCHMARKS.md, "Prediction
+# server"): images per forward pass, and how long a request waits for others to join it.
+MAX_BATCH = 16
+WAIT_S = 0.005
+MAX_BODY = 20 * 2**20  # bytes per request: a photograph is a few MiB, base64 adds a third
+
+
+def require_serve() -> None:
+    """A clear message when the optional packages the server needs are missing."""
+    from ..core import UserError, install_hint
+
+    for name in PACKAGES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            raise UserError(f"the prediction server needs the {name} package, which is not "
+                            f"installed; install it with: {install_hint('serve')}") from None
