@@ -13,10 +13,12 @@ import importlib
 
 PACKAGES = ("fastapi", "uvicorn", "python_multipart")
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
-# The batching defaults, measured in tests/bench/bench_serve.py (BENCHMARKS.md, "Prediction
-# server"): images per forward pass, and how long a request waits for others to join it.
-MAX_BATCH = 16
-WAIT_S = 0.005
+# The batching defaults, measured in tests/bench/bench_serve.py (BENCHMARKS.md (o)): images
+# per forward pass, and how long a request waits for others to join it. On 2 CPU cores no
+# batching gave the most requests/s at 16 clients (batching helped only at 4), so it is off
+# unless asked for (--max-batch 16 --wait-ms 5 on a GPU or a larger CPU).
+MAX_BATCH = 1
+WAIT_S = 0.0
 MAX_BODY = 20 * 2**20  # bytes per request: a photograph is a few MiB, base64 adds a third
 
 
