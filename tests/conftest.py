@@ -43,6 +43,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.gui)
 
 
+@pytest.fixture(autouse=True)
+def window_work_accepted() -> None:
+    """A main window closed by an earlier test refuses new background work (the application
+    is quitting); a test that builds a page on its own starts from an application that
+    accepts it."""
+    worker = sys.modules.get("transfer_gui.ui.worker")
+    if worker is not None:
+        worker.accept_tasks(True)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The engine's on-disk cache goes to a temporary folder, never the user's."""

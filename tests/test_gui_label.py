@@ -45,7 +45,6 @@ def page(qtbot, tmp_path, pool_dir):
     from transfer_gui.ui.widgets.notices import dialogs
 
     create_app([])
-    worker.accept_tasks(True)  # a window closed by an earlier test stopped new tasks
     dialogs.SHOWN.clear()
     state = AppState()
     state.set_model(dataclasses.replace(state.config.model, backbone="tiny_cnn"))

@@ -127,7 +127,8 @@ def test_cli_predict_marks_uncertain_right_and_wrong_and_export_states_its_input
     code = main(["predict", str(run), str(shapes_dir / "circle"), str(loose),
                  "--uncertain-below", "99", "--csv", str(table)])
     out = capsys.readouterr().out.splitlines()
-    assert code == 0 and len(out) == 18  # 16 + 1 images, then the summary
+    assert code == 0 and len(out) == 19  # 16 + 1 images, the summary, the file written
+    assert out[-1] == f"wrote 17 predictions to {table}"
     predictions = Predictor.from_run(run, "cpu").predict_paths([str(loose)])
     for line in out[:16]:
         right = line.split(": ", 1)[1].startswith("circle ")

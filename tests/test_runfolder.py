@@ -180,8 +180,10 @@ def test_a_cache_that_cannot_be_written_costs_one_warning_not_the_run(shapes_dir
 
 def test_a_second_writer_is_refused_and_told_who_writes(shapes_dir, tmp_path, capsys):
     run = tmp_path / "run"
+    # slow steps: the writer is still at work while the three refusals below are tried
     child = start_child(["train", str(shapes_dir), "--out", str(run), "--backbone",
-                         "tiny_cnn", "--epochs", "2", "--batch-size", "8", "--workers", "0"])
+                         "tiny_cnn", "--epochs", "2", "--batch-size", "8", "--workers", "0"],
+                        step_seconds=0.6)
     wait_for_step(child, 1)
     assert main(["train", str(shapes_dir), "--out", str(run), "--backbone", "tiny_cnn",
                  "--epochs", "1"]) == 1
@@ -237,9 +239,10 @@ def test_a_killed_writer_is_taken_over_by_resume(shapes_dir, tmp_path, capsys):
     assert bundle.read_meta(run)["status"] == "completed" and not (run / INFO).exists()
 
 
-def start_child(args: list[str]) -> subprocess.Popen:
+def start_child(args: list[str], step_seconds: float = 0.05) -> subprocess.Popen:
     tiny = Path(get_spec("tiny_cnn").bundled()).parent
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
+           "TRAINCHILD_STEP_SECONDS": str(step_seconds)}
     return subprocess.Popen([sys.executable, str(ROOT / "tests" / "trainchild.py"), str(tiny),
                              *args], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             text=True, env=env)

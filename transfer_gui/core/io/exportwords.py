@@ -31,12 +31,14 @@ class ExportedOutput:
     multi_label: bool = False
     thresholds: tuple[float, ...] = ()  # multi-label: each label's cut on its sigmoid
 
-    def text(self) -> str:
+    def text(self, named: bool = True) -> str:
+        """What it holds, after its name unless `named` is False."""
         names = class_names(self.classes)
+        head = f"{self.name}: " if named else ""
         if self.multi_label:
-            return (f"{self.name}: a logit for each of {count(len(self.classes), 'label')} "
+            return (f"{head}a logit for each of {count(len(self.classes), 'label')} "
                     f"({names}; a label is present when its sigmoid reaches its threshold)")
-        return f"{self.name}: logits for {count(len(self.classes), 'class')} ({names})"
+        return f"{head}logits for {count(len(self.classes), 'class')} ({names})"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "task": self.task,
@@ -86,7 +88,7 @@ def input_text(image_size: int) -> str:
 def outputs_text(outputs: Sequence[ExportedOutput]) -> str:
     """The outputs in words: "output: logits for 3 classes (a, b, c)", or one per task."""
     if len(outputs) == 1 and not outputs[0].multi_label and outputs[0].name == OUTPUT:
-        return f"output: {outputs[0].text()}"
+        return f"output: {outputs[0].text(named=False)}"
     return f"{count(len(outputs), 'output')}: " + "; ".join(o.text() for o in outputs)
 
 
