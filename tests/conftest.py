@@ -50,7 +50,7 @@ def window_work_accepted() -> None:
     accepts it."""
     worker = sys.modules.get("transfer_gui.ui.worker")
     if worker is not None:
-        worker.accept_tasks(True)
+        worker.accept_jobs(True)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -142,10 +142,10 @@ def window(qtbot, tmp_path, monkeypatch):
     win.state.set_modified(False)
     win.close()
     try:
-        qtbot.waitUntil(lambda: not worker.live_tasks(), timeout=20_000)
+        qtbot.waitUntil(lambda: not worker.live_jobs(), timeout=20_000)
     except Exception:  # noqa: BLE001 - report which threads, below
         pass
-    dangling = [t.name for t in worker.live_tasks()]
+    dangling = [t.name for t in worker.live_jobs()]
     assert not dangling, f"threads left running: {dangling}"
 
 

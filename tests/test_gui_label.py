@@ -57,7 +57,7 @@ def page(qtbot, tmp_path, pool_dir):
     qtbot.waitUntil(lambda: widget.suggester.features is not None, timeout=60_000)
     yield widget
     widget.shutdown()
-    qtbot.waitUntil(lambda: not worker.live_tasks(), timeout=20_000)
+    qtbot.waitUntil(lambda: not worker.live_jobs(), timeout=20_000)
 
 
 class PauseMeter:

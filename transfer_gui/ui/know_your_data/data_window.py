@@ -48,7 +48,7 @@ from ...core import (
 )
 from ..screen import fit_on_screen
 from ..state import AppState
-from ..worker import Task, start_task
+from ..worker import Job, start_job
 from .duplicate_tab import DuplicateTab
 from .map_view import EmbeddingMap
 from .review_list import ReviewList
@@ -63,14 +63,14 @@ def _percent(value: float | None) -> str:
     return "n/a (a class has fewer than two images)" if value is None else f"{100 * value:.0f} %"
 
 
-class LensWindow(QWidget):
+class KnowYourDataWindow(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.state = state
         self.setWindowTitle("Know your data")
         fit_on_screen(self, 1200, 760)
         self.result: Inspection | None = None
-        self.task: Task | None = None
+        self.task: Job | None = None
         self._root = ""  # the folder shown (or being inspected)
         self._build()
         state.run_changed.connect(self._on_run_changed)
@@ -151,12 +151,12 @@ class LensWindow(QWidget):
                   self._on_mapped)
 
     def _run(self, work: partial, name: str, done: Callable[[Any], None]) -> None:
-        self.task = start_task(work, name, self)
+        self.task = start_job(work, name, self)
         self.task.events.connect(self._on_events)
         self.task.succeeded.connect(partial(self._if_current, self.task, done))
         self.task.failed.connect(partial(self._on_failed, self.task))
 
-    def _if_current(self, task: Task, done: Callable[[Any], None], result: object) -> None:
+    def _if_current(self, task: Job, done: Callable[[Any], None], result: object) -> None:
         if task is self.task:
             done(result)
 
@@ -237,7 +237,7 @@ class LensWindow(QWidget):
         self.exclude_button.setEnabled(False)
         self.trained_button.setEnabled(False)
 
-    def _on_failed(self, task: Task, message: str, _details: str) -> None:
+    def _on_failed(self, task: Job, message: str, _details: str) -> None:
         if task is not self.task:
             return
         self._idle()
@@ -343,7 +343,7 @@ class LensWindow(QWidget):
 def _features_and_map(data: Any, backbone: str, size: int | None, callbacks: list,
                       cancel: Any) -> tuple[DataFeatures, Any]:
     feats = data_features(data, backbone, callbacks=callbacks, cancel=cancel, image_size=size)
-    return feats, embed(feats.features, 0, _task(callbacks, cancel))
+    return feats, embed(feats.features, 0, _work(callbacks, cancel))
 
 
 def _rest(feats: DataFeatures, coords: Any, threshold: float, callbacks: list,
@@ -355,10 +355,10 @@ def _trained_map(run_dir: str, data: DataFeatures, callbacks: list, cancel: Any)
     """The trained run's features of the same images, prepared as for the first map."""
     feats = run_features(run_dir, data.samples, callbacks=callbacks, cancel=cancel,
                          pre=data.pre)
-    return embed(feats, 0, _task(callbacks, cancel)), separability(feats, data.labels)
+    return embed(feats, 0, _work(callbacks, cancel)), separability(feats, data.labels)
 
 
-def _task(callbacks: list, cancel: Any) -> Any:
-    from ...core import Task as EngineTask
+def _work(callbacks: list, cancel: Any) -> Any:
+    from ...core import Work
 
-    return EngineTask.of(callbacks, cancel)
+    return Work.of(callbacks, cancel)

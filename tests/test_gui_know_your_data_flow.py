@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 import pytest
-from lensdata import flipped_dataset
+from know_your_data_images import flipped_dataset
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QComboBox
@@ -36,24 +36,24 @@ def _lens(qtbot, window, folder, monkeypatch):
     open_data(qtbot, window, folder, monkeypatch)
     model = window.state.config.model
     window.state.set_model(dataclasses.replace(model, backbone="tiny_cnn"))
-    lens = window.show_lens()
-    lens.resize(1000, 640)
-    return lens
+    panel = window.show_know_your_data()
+    panel.resize(1000, 640)
+    return panel
 
 
 def test_the_lens_from_map_to_another_folder(qtbot, window, folders, monkeypatch):
-    from transfer_gui.core.analysis import lens as engine_lens
+    from transfer_gui.core.analysis import know_your_data as engine_checks
 
     first, second = folders
-    lens = _lens(qtbot, window, first, monkeypatch)
+    panel = _lens(qtbot, window, first, monkeypatch)
     gate = threading.Event()
-    real = engine_lens.label_issues
+    real = engine_checks.label_issues
 
     def slow_label_check(*args, **kwargs):
         gate.wait(60)  # the label check ends only when the test has seen the map
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(engine_lens, "label_issues", slow_label_check)
+    monkeypatch.setattr(engine_checks, "label_issues", slow_label_check)
     from transfer_gui.core.data import images
 
     decoded: set[str] = set()
@@ -66,67 +66,67 @@ def test_the_lens_from_map_to_another_folder(qtbot, window, folders, monkeypatch
     monkeypatch.setattr(images, "thumbnail", thumbnail)
     train = window.state.config.train
     window.state.set_train(dataclasses.replace(train, image_size=40))
-    qtbot.mouseClick(lens.inspect_button, Qt.MouseButton.LeftButton)
-    assert lens.stop_button.isVisible()
-    wait_until(qtbot, lambda: len(lens.before.coords) == 49, 120)
-    assert lens.result is None and lens.task.running  # the map is drawn; the check runs
+    qtbot.mouseClick(panel.inspect_button, Qt.MouseButton.LeftButton)
+    assert panel.stop_button.isVisible()
+    wait_until(qtbot, lambda: len(panel.before.coords) == 49, 120)
+    assert panel.result is None and panel.task.running  # the map is drawn; the check runs
     gate.set()
-    wait_until(qtbot, lambda: lens.result is not None and lens.inspect_button.isEnabled(), 120)
-    assert not lens.stop_button.isVisible()
-    assert lens.result.data.pre.image_size == 40  # the recipe's size: the probe's cache
+    wait_until(qtbot, lambda: panel.result is not None and panel.inspect_button.isEnabled(), 120)
+    assert not panel.stop_button.isVisible()
+    assert panel.result.data.pre.image_size == 40  # the recipe's size: the probe's cache
 
     # thumbnails decoded off the GUI thread, for the rows in view; no list box per row
-    for index, table in ((1, lens.review), (2, lens.duplicates)):
-        lens.tabs.setCurrentIndex(index)
+    for index, table in ((1, panel.review), (2, panel.duplicates)):
+        panel.tabs.setCurrentIndex(index)
         wait_until(qtbot, lambda t=table: not t.item(0, 0).icon().isNull(), 10)
     assert decoded and threading.main_thread().name not in decoded
-    assert not lens.review.findChildren(QComboBox)
-    lens.tabs.setCurrentIndex(0)
+    assert not panel.review.findChildren(QComboBox)
+    panel.tabs.setCurrentIndex(0)
 
     # the review list reads in the order of its probability column (the given label's,
     # lowest first), which is the order `inspect` writes
-    shown = [float(lens.review.item(r, 4).text().rstrip(" %")) for r in
-             range(lens.review.rowCount())]
+    shown = [float(panel.review.item(r, 4).text().rstrip(" %")) for r in
+             range(panel.review.rowCount())]
     assert shown == sorted(shown) and len(shown) >= 2
-    files = [lens.review.item(r, 1).text() for r in range(lens.review.rowCount())]
-    assert files == [r["file"] for r in issue_rows(lens.result)]
+    files = [panel.review.item(r, 1).text() for r in range(panel.review.rowCount())]
+    assert files == [r["file"] for r in issue_rows(panel.result)]
     # the exact copy: one row, both files shown
-    exact = [r for r in range(lens.duplicates.rowCount())
-             if lens.duplicates.item(r, 4).text() == "exact"]
+    exact = [r for r in range(panel.duplicates.rowCount())
+             if panel.duplicates.item(r, 4).text() == "exact"]
     assert len(exact) == 1
-    names = {lens.duplicates.item(exact[0], 1).text(), lens.duplicates.item(exact[0], 3).text()}
+    names = {panel.duplicates.item(exact[0], 1).text(), panel.duplicates.item(exact[0], 3).text()}
     assert "circle/copy_of_it.png" in names and len(names) == 2
-    pairs = {frozenset((lens.duplicates.item(r, 1).text(), lens.duplicates.item(r, 3).text()))
-             for r in range(lens.duplicates.rowCount())}
-    assert len(pairs) == lens.duplicates.rowCount()  # no pair twice
+    pairs = {frozenset((panel.duplicates.item(r, 1).text(), panel.duplicates.item(r, 3).text()))
+             for r in range(panel.duplicates.rowCount())}
+    assert len(pairs) == panel.duplicates.rowCount()  # no pair twice
 
     # a lasso of five points: one change of the project's data settings
     changes = []
     window.state.data_changed.connect(lambda: changes.append(1))
-    lens.before.select(np.arange(5))
-    qtbot.mouseClick(lens.exclude_button, Qt.MouseButton.LeftButton)
+    panel.before.select(np.arange(5))
+    qtbot.mouseClick(panel.exclude_button, Qt.MouseButton.LeftButton)
     assert len(window.state.config.data.exclude) == 5 and changes == [1]
 
     # a dot with no application to open it: the window says so
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: False)
-    lens.before.activated.emit(0)
-    assert "Could not open" in lens.status.text()
+    panel.before.activated.emit(0)
+    assert "Could not open" in panel.status.text()
 
     # Stop while it runs
-    qtbot.mouseClick(lens.inspect_button, Qt.MouseButton.LeftButton)
-    qtbot.mouseClick(lens.stop_button, Qt.MouseButton.LeftButton)
-    wait_until(qtbot, lambda: lens.inspect_button.isEnabled(), 60)
-    assert lens.status.text().startswith("Stopped")
+    qtbot.mouseClick(panel.inspect_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: panel.inspect_button.isEnabled(), 60)
+    assert panel.status.text().startswith("Stopped")
 
     # another folder: nothing of the first stays
-    qtbot.mouseClick(lens.inspect_button, Qt.MouseButton.LeftButton)
-    wait_until(qtbot, lambda: lens.result is not None and lens.inspect_button.isEnabled(), 120)
-    assert lens.review.rowCount() or lens.duplicates.rowCount()
+    qtbot.mouseClick(panel.inspect_button, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: panel.result is not None and panel.inspect_button.isEnabled(), 120)
+    assert panel.review.rowCount() or panel.duplicates.rowCount()
     open_data(qtbot, window, second, monkeypatch)
-    assert lens.result is None and len(lens.before.coords) == 0
-    assert lens.review.rowCount() == 0 and lens.duplicates.rowCount() == 0
-    assert "excluded" not in lens.selection_label.text()
-    assert lens.tabs.tabText(1) == "Likely label errors"
+    assert panel.result is None and len(panel.before.coords) == 0
+    assert panel.review.rowCount() == 0 and panel.duplicates.rowCount() == 0
+    assert "excluded" not in panel.selection_label.text()
+    assert panel.tabs.tabText(1) == "Likely label errors"
 
 
 def test_the_map_after_training_sees_the_images_as_the_first_map(tmp_path, monkeypatch):
@@ -134,17 +134,17 @@ def test_the_map_after_training_sees_the_images_as_the_first_map(tmp_path, monke
     trained at: the two differ by training alone."""
     from runhelpers import tiny_config
     from transfer_gui.core import fit
-    from transfer_gui.core.analysis import lens as engine_lens
-    from transfer_gui.ui.lens.lens_window import _trained_map
+    from transfer_gui.core.analysis import know_your_data as engine_checks
+    from transfer_gui.ui.know_your_data.data_window import _trained_map
 
     root = tmp_path / "data"
     flipped_dataset(root, per_class=6)
-    feats = engine_lens.data_features(str(root), "tiny_cnn", image_size=40)
+    feats = engine_checks.data_features(str(root), "tiny_cnn", image_size=40)
     assert feats.pre.image_size == 40
     fit(tiny_config(root, "full", epochs=1, image_size=32, probe_first=False), tmp_path / "run")
     sizes = []
-    made = engine_lens.FeatureRequest
-    monkeypatch.setattr(engine_lens, "FeatureRequest",
+    made = engine_checks.FeatureRequest
+    monkeypatch.setattr(engine_checks, "FeatureRequest",
                         lambda samples, pre, *a, **k: sizes.append(pre.image_size)
                         or made(samples, pre, *a, **k))
     coords, _score = _trained_map(str(tmp_path / "run"), feats, [], None)
@@ -160,7 +160,7 @@ def test_the_data_pages_counts_follow_review_decisions(qtbot, window, folders, m
     assert "review:" not in page.summary.text()
     scan = window.state.scan
     names = [relative_name(str(first), s.path) for s in scan.samples[:2]]
-    lens = window.show_lens()
+    panel = window.show_know_your_data()
     for name in names:  # as the review list's Decision does
-        lens.mark(name, "exclude")
+        panel.mark(name, "exclude")
     assert "review: 2 left out" in page.summary.text()  # no Rescan needed
