@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from transfer_gui.core.analysis.neardups import THRESHOLD
 from transfer_gui.core.analysis.know_your_data import DataFeatures, inspect, with_threshold
+from transfer_gui.core.analysis.neardups import THRESHOLD
 from transfer_gui.core.data.scan import Sample
 
 pytestmark = pytest.mark.gui

@@ -32,7 +32,7 @@ def folders(tmp_path):
     return first, second
 
 
-def _lens(qtbot, window, folder, monkeypatch):
+def _open_panel(qtbot, window, folder, monkeypatch):
     open_data(qtbot, window, folder, monkeypatch)
     model = window.state.config.model
     window.state.set_model(dataclasses.replace(model, backbone="tiny_cnn"))
@@ -41,11 +41,11 @@ def _lens(qtbot, window, folder, monkeypatch):
     return panel
 
 
-def test_the_lens_from_map_to_another_folder(qtbot, window, folders, monkeypatch):
+def test_know_your_data_from_map_to_another_folder(qtbot, window, folders, monkeypatch):
     from transfer_gui.core.analysis import know_your_data as engine_checks
 
     first, second = folders
-    panel = _lens(qtbot, window, first, monkeypatch)
+    panel = _open_panel(qtbot, window, first, monkeypatch)
     gate = threading.Event()
     real = engine_checks.label_issues
 
