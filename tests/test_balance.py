@@ -156,7 +156,7 @@ def test_fine_tuning_on_images_balances_too(unbalanced, tmp_path, monkeypatch, b
     """Fine-tuning trains on image batches, not cached features: its epochs draw balanced
     (sampler), or its steps weight the loss (weighted)."""
     from transfer_gui.core.data import batches
-    from transfer_gui.core.train import engine
+    from transfer_gui.core.train import epochs
 
     orders, weights = [], []
     order = batches.epoch_order
@@ -166,8 +166,8 @@ def test_fine_tuning_on_images_balances_too(unbalanced, tmp_path, monkeypatch, b
         return order(n, batch_size, seed, epoch, balance)
 
     monkeypatch.setattr(batches, "epoch_order", spy)
-    loss_weights = engine.loss_weights
-    monkeypatch.setattr(engine, "loss_weights",
+    loss_weights = epochs.loss_weights
+    monkeypatch.setattr(epochs, "loss_weights",
                         lambda fit: weights.append(loss_weights(fit)) or weights[-1])
     config = tiny_config(unbalanced / "fit", "fine-tune", balance=balance, epochs=1,
                          probe_first=False, head_epochs=0)

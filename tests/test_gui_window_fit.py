@@ -14,7 +14,7 @@ pytestmark = pytest.mark.gui
 SMALL = QRect(0, 0, 1024, 680)
 
 
-def test_window_and_lens_open_within_a_small_screen(qtbot, tmp_path, monkeypatch):
+def test_window_and_know_your_data_open_within_a_small_screen(qtbot, tmp_path, monkeypatch):
     from transfer_gui.ui.app import create_app
     from transfer_gui.ui.main_window import MainWindow
 

@@ -57,9 +57,9 @@ def test_a_run_says_what_it_chose_and_trains_on_it(shapes_dir, tmp_path, monkeyp
     monkeypatch.setenv("TRANSFER_GUI_THREADS", "1")
     seen: list[int] = []
     monkeypatch.setattr(threads, "apply_plan", _recording(seen, threads.apply_plan))
-    from transfer_gui.core.train import engine
+    from transfer_gui.core.train import epochs
 
-    monkeypatch.setattr(engine, "apply_plan", threads.apply_plan)
+    monkeypatch.setattr(epochs, "apply_plan", threads.apply_plan)
     recorder = Recorder()
     try:
         result = Trainer().fit(tiny_config(shapes_dir, epochs=1), tmp_path / "run", [recorder])
