@@ -24,7 +24,8 @@ from transfer_gui.core.io.export import default_export_path, export_format_for, 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-quic", "--window-size=900,1000")
+         "--disable-quic", "--window-size=900,1000",
+         "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")  # a camera
 
 
 def browser_missing() -> str:
@@ -93,6 +94,17 @@ def classify_in_page(driver, index: Path, images: list[Path]) -> list[dict]:
     return driver.execute_script("return TG.results")
 
 
+def classify_camera(driver) -> list[str]:
+    """The camera's frames (Chromium's fake camera) classified live: the bars' texts."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.find_element(By.ID, "camera").click()
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script("return TG.frames || 0") >= 3)
+    return driver.execute_script(  # in one go: the bars are redrawn for every frame
+        "return Array.from(document.querySelectorAll('#livebars .bar'), b => b.innerText)")
+
+
 def test_the_page_answers_as_predict_does_from_a_file_url(page, trained_run, tmp_path, capsys):
     folder = page.path.parent
     names = {p.name for p in folder.iterdir()}
@@ -107,6 +119,7 @@ def test_the_page_answers_as_predict_does_from_a_file_url(page, trained_run, tmp
     driver = browser(tmp_path)
     try:
         got = classify_in_page(driver, page.path, images)
+        live = classify_camera(driver)
     finally:
         driver.quit()
     classes = json.loads((folder / "model.labels.json").read_text())
@@ -122,6 +135,8 @@ def test_the_page_answers_as_predict_does_from_a_file_url(page, trained_run, tmp
         for (name, p), e in zip(page_top, expected["top_k"], strict=True):
             assert name == e["label"]
             assert abs(p - e["probability"]) < 1e-3, (result["file"], name, p, e)
+    # the camera: every class with a probability, the frames classified one after another
+    assert len(live) == len(classes) and all(t.endswith("%") for t in live), live
 
 
 def test_without_the_runtime_the_page_loads_it_from_the_cdn(trained_run, tmp_path, monkeypatch,

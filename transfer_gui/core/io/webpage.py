@@ -57,6 +57,7 @@ async function start() {
   }
   say("Ready: drop images on this page or choose them.");
   $("files").disabled = false;
+  $("camera").disabled = false;
 }
 
 // Pillow's resampling (libImaging/Resample.c) for one axis: each output pixel's first input
@@ -176,20 +177,35 @@ function prepare(rgb, w, h) {
   return new ort.Tensor("float32", x, [1, 3, size, size]);
 }
 
-async function pixels(file) {
-  const bitmap = await createImageBitmap(file, {colorSpaceConversion: "none",
-                                                premultiplyAlpha: "none"});
+function rgbOf(source, w, h) {  // RGB bytes of an image, a bitmap or a video frame
   const canvas = document.createElement("canvas");
-  canvas.width = bitmap.width;
-  canvas.height = bitmap.height;
+  canvas.width = w;
+  canvas.height = h;
   const g = canvas.getContext("2d", {willReadFrequently: true});
-  g.drawImage(bitmap, 0, 0);
-  const rgba = g.getImageData(0, 0, bitmap.width, bitmap.height).data;
-  const rgb = new Uint8Array(bitmap.width * bitmap.height * 3);
+  g.drawImage(source, 0, 0);
+  const rgba = g.getImageData(0, 0, w, h).data;
+  const rgb = new Uint8Array(w * h * 3);
   for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
     rgb[j] = rgba[i]; rgb[j + 1] = rgba[i + 1]; rgb[j + 2] = rgba[i + 2];
   }
-  return [rgb, bitmap.width, bitmap.height];
+  return rgb;
+}
+
+async function pixels(file) {
+  const bitmap = await createImageBitmap(file, {colorSpaceConversion: "none",
+                                                premultiplyAlpha: "none"});
+  return [rgbOf(bitmap, bitmap.width, bitmap.height), bitmap.width, bitmap.height];
+}
+
+// each output's probabilities by name; `keep`: also the model's input, for checking
+async function predict(rgb, w, h, keep) {
+  const input = prepare(rgb, w, h);
+  if (keep) keep.input = Array.from(input.data);
+  const got = await session.run({[TG.model.preprocess.input_name]: input});
+  const out = {};
+  for (const output of TG.model.preprocess.outputs)
+    out[output.name] = activate(got[output.name].data, output.multi_label);
+  return out;
 }
 
 function activate(logits, multiLabel) {
@@ -238,14 +254,9 @@ async function classify(file) {
   const result = {file: file.name, outputs: {}};
   try {
     const [rgb, w, h] = await pixels(file);
-    const input = prepare(rgb, w, h);
-    if (TG.keepInputs) result.input = Array.from(input.data);  // for checking the resizing
-    const got = await session.run({[TG.model.preprocess.input_name]: input});
-    for (const output of TG.model.preprocess.outputs) {
-      const probs = activate(got[output.name].data, output.multi_label);
-      result.outputs[output.name] = probs;
-      body.appendChild(bars(output, probs));
-    }
+    result.outputs = await predict(rgb, w, h, TG.keepInputs ? result : null);
+    for (const output of TG.model.preprocess.outputs)
+      body.appendChild(bars(output, result.outputs[output.name]));
   } catch (err) {
     result.error = String(err);
     const e = document.createElement("div");
@@ -264,6 +275,46 @@ async function classifyAll(files) {
   $("files").value = "";
 }
 
+// The camera: each frame is classified as soon as the previous answer is in (frames that
+// come meanwhile are skipped, never queued, so the bars follow the picture)
+let stream = null;
+async function camera() {
+  if (stream) {
+    stream.getTracks().forEach((t) => t.stop());
+    stream = null;
+    $("live").hidden = true;
+    $("camera").textContent = "Camera";
+    return;
+  }
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    say("This browser gives this page no camera.");
+    return;
+  }
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({video: true});
+  } catch (err) {
+    say("No camera: " + err.message);
+    return;
+  }
+  const video = $("video");
+  video.srcObject = stream;
+  await video.play();
+  $("live").hidden = false;
+  $("camera").textContent = "Stop camera";
+  TG.frames = 0;
+  while (stream) {
+    const w = video.videoWidth, h = video.videoHeight;
+    if (w && h) {
+      const out = await predict(rgbOf(video, w, h), w, h, null);
+      const box = $("livebars");
+      box.replaceChildren(...TG.model.preprocess.outputs.map((o) => bars(o, out[o.name])));
+      TG.frames += 1;
+    }
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+  }
+}
+
+$("camera").addEventListener("click", camera);
 $("files").addEventListener("change", () => classifyAll(Array.from($("files").files)));
 document.addEventListener("dragover", (e) => {
   e.preventDefault();
@@ -299,6 +350,9 @@ h1 { font-size: 1.4em; margin-bottom: 0.2em; }
 .top .name { font-weight: 600; }
 .pct { width: 4em; text-align: right; font-variant-numeric: tabular-nums; }
 .error { color: #b00; }
+#live { display: flex; gap: 1em; margin-bottom: 1em; }
+#live video { width: 240px; border-radius: 4px; background: #000; flex: none; }
+#livebars { flex: 1; }
 """
 
 
@@ -319,7 +373,9 @@ def page_html(title: str, runtime: str, from_cdn: bool, cdn: str) -> str:
 <body>
 <h1>{html.escape(title)}</h1>
 {network}<div id="drop">Drop images here, or
-<input type="file" id="files" accept="image/*" multiple disabled></div>
+<input type="file" id="files" accept="image/*" multiple disabled>
+or use the <button id="camera" disabled>Camera</button></div>
+<div id="live" hidden><video id="video" muted playsinline></video><div id="livebars"></div></div>
 <p id="status">Loading the model…</p>
 <div id="results"></div>
 <script src="model.js"></script>
