@@ -37,9 +37,9 @@ FORMATS = (
     ("torchscript", "TorchScript", "TorchScript (*.pt *.ts)",
      "For PyTorch: torch.jit.load(path)."),
     ("web", "Web page", "Folder (*)",
-     "A folder whose index.html classifies dropped or chosen images in a web browser "
-     "(onnxruntime-web), offline when the runtime was found (the folder given by "
-     "$TRANSFER_GUI_ORT_WEB or ~/.cache/transfer_gui/ort-web); without it the page needs a "
+     "A folder whose index.html classifies images (dropped, chosen or from the camera) in a "
+     "web browser with onnxruntime-web: offline when the runtime is found "
+     "($TRANSFER_GUI_ORT_WEB or ~/.cache/transfer_gui/ort-web), else the page needs a "
      "network."),
 )
 
@@ -168,10 +168,9 @@ class ExportDialog(QDialog):
         except (RunError, OSError, ValueError) as exc:
             described = str(exc)
         if self.format.currentData() == "web":
-            self.about.setText(f"Input: {described}. {self._format_row()[3]} The folder holds "
-                               "index.html, model.onnx, its labels and preprocessing, and the "
-                               "runtime's files. Before it is kept, the model is run on "
-                               "validation images and compared with the run's model.")
+            self.about.setText(f"Input: {described}. {self._format_row()[3]} Before it is "
+                               "kept, the model is run on validation images and compared "
+                               "with the run's model.")
             return
         name = os.path.splitext(os.path.basename(self.path.text().strip()))[0] or "NAME"
         self.about.setText(
