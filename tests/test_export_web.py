@@ -94,6 +94,16 @@ def classify_in_page(driver, index: Path, images: list[Path]) -> list[dict]:
     return driver.execute_script("return TG.results")
 
 
+def classify_more(driver, images: list[Path], before: int) -> list[dict]:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.find_element(By.ID, "files").send_keys("\n".join(str(p) for p in images))
+    WebDriverWait(driver, 60).until(
+        lambda d: d.execute_script("return TG.results.length") == before + len(images))
+    return driver.execute_script("return TG.results")[before:]
+
+
 def classify_camera(driver) -> list[str]:
     """The camera's frames (Chromium's fake camera) classified live: the bars' texts."""
     from selenium.webdriver.common.by import By
@@ -119,6 +129,9 @@ def test_the_page_answers_as_predict_does_from_a_file_url(page, trained_run, tmp
     driver = browser(tmp_path)
     try:
         got = classify_in_page(driver, page.path, images)
+        broken = tmp_path / "broken.png"
+        broken.write_bytes(b"not an image")
+        [bad] = classify_more(driver, [broken], len(images))
         live = classify_camera(driver)
     finally:
         driver.quit()
@@ -135,6 +148,8 @@ def test_the_page_answers_as_predict_does_from_a_file_url(page, trained_run, tmp
         for (name, p), e in zip(page_top, expected["top_k"], strict=True):
             assert name == e["label"]
             assert abs(p - e["probability"]) < 1e-3, (result["file"], name, p, e)
+    # a file that is no image: said on its card, and the page goes on working
+    assert "error" in bad and not bad["outputs"]
     # the camera: every class with a probability, the frames classified one after another
     assert len(live) == len(classes) and all(t.endswith("%") for t in live), live
 
