@@ -165,5 +165,9 @@ def test_without_the_runtime_the_page_loads_it_from_the_cdn(trained_run, tmp_pat
     assert not (out / "ort-wasm.js").exists() and (out / "model.js").is_file()
     with pytest.raises(UserError, match="holds no onnxruntime-web files"):
         export_run(trained_run, tmp_path / "x-web", "web", ort_web=tmp_path / "none")
+    # the version CI installs is the one the page falls back to
+    root = Path(__file__).resolve().parents[1]
+    for text in ((root / ".ci" / "run").read_text(), (root / "README.md").read_text()):
+        assert f"onnxruntime-web@{exportweb.ORT_WEB_VERSION}" in text
     assert export_format_for("a/b-web") == "web"
     assert default_export_path("run", "web") == Path("run/export/model-web")
