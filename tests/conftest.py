@@ -132,10 +132,10 @@ def window(qtbot, tmp_path, monkeypatch):
     win.state.set_modified(False)
     win.close()
     try:
-        qtbot.waitUntil(lambda: not worker.live_tasks(), timeout=20_000)
+        qtbot.waitUntil(lambda: not worker.live_jobs(), timeout=20_000)
     except Exception:  # noqa: BLE001 - report which threads, below
         pass
-    dangling = [t.name for t in worker.live_tasks()]
+    dangling = [t.name for t in worker.live_jobs()]
     assert not dangling, f"threads left running: {dangling}"
 
 

@@ -38,8 +38,8 @@ def _state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def dump_weights(folder: Path | None = None) -> None:
     """`folder`: where to dump; None: each job's DDP_DUMP (nothing where a job has none)."""
-    from transfer_gui.core.train.transfer.adapt import PairedStepper
     from transfer_gui.core.train.transfer.adaptation import Adaptation
+    from transfer_gui.core.train.transfer.paired_steps import PairedStepper
 
     real_train, real_step = steps.Stepper.train, steps.Stepper._step
     real_end, real_paired = Adaptation.on_fit_end, PairedStepper.train

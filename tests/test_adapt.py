@@ -35,7 +35,7 @@ from transfer_gui.core.models.backbones import TransferNet
 from transfer_gui.core.train.autobatch import OutOfMemory
 from transfer_gui.core.train.loop import Trainer
 from transfer_gui.core.train.steps import Optim
-from transfer_gui.core.train.transfer.adapt import DomainClassifier, PairedStepper, dann_ramp
+from transfer_gui.core.train.transfer.paired_steps import DomainClassifier, PairedStepper, dann_ramp
 from transfer_gui.core.train.transfer.secondfolder import scan_second
 
 # --- the adaptation losses do what they are for -------------------------------------------------
@@ -95,7 +95,7 @@ def domain_loss(model: TransferNet, xs: torch.Tensor, xt: torch.Tensor) -> float
 
 
 def test_coral_pulls_the_target_feature_statistics_to_the_source(one_thread):
-    from transfer_gui.core.train.transfer.adapt import coral_loss
+    from transfer_gui.core.train.transfer.paired_steps import coral_loss
 
     xs, _, xt = shifted_batches(256, 999)  # held-out images of both domains
     gaps = {}

@@ -13,7 +13,7 @@ from transfer_gui.core.analysis.evaluation import evaluate_run
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from transfer_gui.core.data.datasets import Preprocess
 from transfer_gui.core.data.scan import scan_folder
-from transfer_gui.core.events import CancelToken, FitStarted, Message, Progress, Recorder, Task
+from transfer_gui.core.events import CancelToken, FitStarted, Message, Progress, Recorder, Work
 from transfer_gui.core.io import bundle
 from transfer_gui.core.io import featurestore as cache
 from transfer_gui.core.models.backbones import get_spec
@@ -54,7 +54,7 @@ def tiny_model(seed: int = 0):
 
 
 def features(model, samples, pre, store):
-    return body_features(model, FeatureRequest(samples, pre, 8, CPU), store, Task())[0]
+    return body_features(model, FeatureRequest(samples, pre, 8, CPU), store, Work())[0]
 
 
 def test_hits_misses_and_a_changed_file(data, fresh_cache):

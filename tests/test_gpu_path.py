@@ -20,7 +20,7 @@ from transfer_gui.core.data.datasets import (
 from transfer_gui.core.data.gpuaug import GpuBatches, augment_batch, crop_boxes
 from transfer_gui.core.data.imagecache import DecodedCache, prefill
 from transfer_gui.core.data.scan import scan_folder
-from transfer_gui.core.events import BatchEnded, Message, Recorder, Task
+from transfer_gui.core.events import BatchEnded, Message, Recorder, Work
 from transfer_gui.core.io import bundle
 from transfer_gui.core.models.backbones import TransferNet
 from transfer_gui.core.train.autobatch import (
@@ -36,7 +36,7 @@ from transfer_gui.core.train.steps import EpochMeter, Optim, Stepper
 CPU = torch.device("cpu")
 def test_chunking_doubles_until_it_fits_and_says_so():
     rec = Recorder()
-    chunking = Chunking(CPU, Task([rec]))
+    chunking = Chunking(CPU, Work([rec]))
     seen: list[int] = []
 
     def work(chunks: int) -> int:
@@ -63,7 +63,7 @@ def test_largest_fitting_halves():
             raise OOM("injected")
 
     rec = Recorder()
-    assert largest_fitting(attempt, 256, CPU, Task([rec])) == 32
+    assert largest_fitting(attempt, 256, CPU, Work([rec])) == 32
     assert tried == [256, 128, 64, 32] and len(rec.of(Message)) == 3
     with pytest.raises(OutOfMemory):
         largest_fitting(lambda n: (_ for _ in ()).throw(OOM("x")), 8, CPU)
@@ -133,19 +133,19 @@ def test_automatic_batch_size_probe_restores_the_model(shapes_dir):
     hook = prep.model.register_forward_pre_hook(fail_above(12))
     before = {k: v.clone() for k, v in prep.model.state_dict().items()}
     rec = Recorder()
-    assert probe_batch_size(prep, CPU, None, True, Task([rec])) == 8  # 32 (39 images), 16, 8
+    assert probe_batch_size(prep, CPU, None, True, Work([rec])) == 8  # 32 (39 images), 16, 8
     for key, value in prep.model.state_dict().items():
         assert torch.equal(value, before[key]), key  # BatchNorm statistics untouched
     assert all(p.grad is None for p in prep.model.parameters())
     hook.remove()
-    same = settle_batch_size(prep, CPU, None, True, Task([rec]))
+    same = settle_batch_size(prep, CPU, None, True, Work([rec]))
     assert same.config.train.batch_size == 16  # the CPU keeps the configured size
     assert "automatic batch size is for GPU training" in rec.of(Message)[-1].text
 
 
 def test_meter_reads_losses_one_step_late():
     rec = Recorder()
-    meter = EpochMeter(Task([rec]), epoch=1, steps=3, lag=1)
+    meter = EpochMeter(Work([rec]), epoch=1, steps=3, lag=1)
     for step in (1, 2, 3):
         meter.add(step, torch.tensor([2.0 * step, 1.0]), 2, 0.1)
         assert len(rec.of(BatchEnded)) == step - 1

@@ -184,7 +184,7 @@ def test_closing_while_training_stops_and_waits(qtbot, tiny_window, hard_shapes_
     window.state.set_modified(False)
     assert window.close()
     assert asked and "Stop training" in asked[0]
-    assert not [t for t in worker.live_tasks() if t.qthread.isRunning()]
+    assert not [t for t in worker.live_jobs() if t.qthread.isRunning()]
 
 
 def test_layer_tree_tristate_and_context_actions(qtbot, window, shapes_dir, monkeypatch):

@@ -44,10 +44,10 @@ def test_image_root_and_evaluating_a_csv(qtbot, window, tmp_path, monkeypatch):
                  "--epochs", "1", "--workers", "0"]) == 0
     evaluate = window.evaluate_page
     window.state.set_run(str(run))
-    wait_until(qtbot, lambda: evaluate.evaluation is not None and not worker.live_tasks())
+    wait_until(qtbot, lambda: evaluate.evaluation is not None and not worker.live_jobs())
     test = write_csv(project / "test.csv", header, rows[:10])
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(test), ""))
     qtbot.mouseClick(evaluate.csv_button, Qt.MouseButton.LeftButton)
     wait_until(qtbot, lambda: evaluate.headline.text().startswith("Test folder")
-               and not worker.live_tasks())
+               and not worker.live_jobs())
     assert "(10 images)" in evaluate.source.text()

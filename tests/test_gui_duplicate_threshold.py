@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from transfer_gui.core.analysis.lens import DataFeatures, inspect, with_threshold
+from transfer_gui.core.analysis.know_your_data import DataFeatures, inspect, with_threshold
 from transfer_gui.core.analysis.neardups import THRESHOLD
 from transfer_gui.core.data.scan import Sample
 
@@ -34,15 +34,15 @@ def test_with_threshold_lists_the_pairs_of_a_new_cut(tmp_path):
 
 
 def test_the_window_threshold_control(qtbot, tmp_path):
-    from transfer_gui.ui.lens.lens_window import LensWindow
+    from transfer_gui.ui.know_your_data.data_window import KnowYourDataWindow
     from transfer_gui.ui.state import AppState
 
-    lens = LensWindow(AppState())
-    qtbot.addWidget(lens)
-    lens.show_result(inspect(_features(tmp_path)))
-    control = lens.duplicate_tab.threshold
+    know_your_data = KnowYourDataWindow(AppState())
+    qtbot.addWidget(know_your_data)
+    know_your_data.show_result(inspect(_features(tmp_path)))
+    control = know_your_data.duplicate_tab.threshold
     assert control.value() == pytest.approx(THRESHOLD)
-    assert lens.duplicates.rowCount() == 1 and lens.tabs.tabText(2) == "Duplicates (1)"
+    assert know_your_data.duplicates.rowCount() == 1 and know_your_data.tabs.tabText(2) == "Duplicates (1)"
     control.setValue(0.7)
-    assert lens.duplicates.rowCount() == 2 and lens.tabs.tabText(2) == "Duplicates (2)"
-    assert lens.result is not None and lens.result.threshold == pytest.approx(0.7)
+    assert know_your_data.duplicates.rowCount() == 2 and know_your_data.tabs.tabText(2) == "Duplicates (2)"
+    assert know_your_data.result is not None and know_your_data.result.threshold == pytest.approx(0.7)

@@ -85,7 +85,7 @@ def test_save_report_is_offered_once_there_is_an_evaluation(qtbot, window, tiny_
     page = window.evaluate_page
     assert not page.report_button.isEnabled()
     window.state.set_run(tiny_run)
-    wait_until(qtbot, lambda: page.evaluation is not None and not worker.live_tasks(), 60)
+    wait_until(qtbot, lambda: page.evaluation is not None and not worker.live_jobs(), 60)
     assert page.report_button.isEnabled()
     # a folder that cannot be written to: said in a dialog, nothing else happens
     blocked = tmp_path / "file"
@@ -100,7 +100,7 @@ def test_hover_and_click_the_cells_of_every_matrix(qtbot, window, tiny_run, hard
     page = window.evaluate_page
     window.state.set_run(tiny_run)
     window.show_step(3)
-    wait_until(qtbot, lambda: page.evaluation is not None and not worker.live_tasks(), 60)
+    wait_until(qtbot, lambda: page.evaluation is not None and not worker.live_jobs(), 60)
     validation = evaluate_run(tiny_run)
     assert (page.matrix.matrix == validation.result.confusion).all()
     # the highest-loss captions: the true class, then the predicted one, on their own lines
@@ -131,7 +131,7 @@ def test_hover_and_click_the_cells_of_every_matrix(qtbot, window, tiny_run, hard
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(hard_folder))
     qtbot.mouseClick(page.folder_button, Qt.MouseButton.LeftButton)
     wait_until(qtbot, lambda: page.headline.text().startswith("Test folder")
-               and not worker.live_tasks(), 60)
+               and not worker.live_jobs(), 60)
     assert (page.matrix.matrix == test.result.confusion).all()
     page.layout().activate()  # the longer headline wraps: the page still fits 1024 px
     assert page.minimumSizeHint().width() <= 1024 - 176 - 20

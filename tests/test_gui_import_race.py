@@ -45,7 +45,7 @@ CODE = textwrap.dedent("""
     win.state.set_run(sys.argv[1])  # the Evaluate page starts its thread
     win.start_engine()  # and the loader its own
     deadline = time.monotonic() + 200
-    while (worker.live_tasks() or win.state.engine is None) and time.monotonic() < deadline:
+    while (worker.live_jobs() or win.state.engine is None) and time.monotonic() < deadline:
         app.processEvents(); time.sleep(0.01)
     importers = sorted({t for t, name in seen if name.startswith('torchvision')})
     print('ENGINE', win.state.engine is not None)

@@ -45,7 +45,7 @@ def page(qtbot, tmp_path, pool_dir):
     from transfer_gui.ui.widgets.notices import dialogs
 
     create_app([])
-    worker.accept_tasks(True)  # a window closed by an earlier test stopped new tasks
+    worker.accept_jobs(True)  # a window closed by an earlier test stopped new tasks
     dialogs.SHOWN.clear()
     state = AppState()
     state.set_model(dataclasses.replace(state.config.model, backbone="tiny_cnn"))
@@ -58,7 +58,7 @@ def page(qtbot, tmp_path, pool_dir):
     qtbot.waitUntil(lambda: widget.suggester.features is not None, timeout=60_000)
     yield widget
     widget.shutdown()
-    qtbot.waitUntil(lambda: not worker.live_tasks(), timeout=20_000)
+    qtbot.waitUntil(lambda: not worker.live_jobs(), timeout=20_000)
 
 
 class PauseMeter:

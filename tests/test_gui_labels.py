@@ -126,7 +126,7 @@ def test_a_test_folders_prefix_stays_across_tasks_and_labels_get_ap_and_losses(
     monkeypatch.setattr(evaluate_page, "_evaluate", lambda *a, **k: scored)
     from transfer_gui.ui import worker
 
-    worker.accept_tasks(True)  # a window closed by an earlier test stops new tasks
+    worker.accept_jobs(True)  # a window closed by an earlier test stops new tasks
     state = AppState()
     state.run_dir = str(tmp_path)
     page = evaluate_page.EvaluatePage(state)
@@ -165,7 +165,7 @@ def test_the_subtitle_names_the_run_being_evaluated(qtbot, monkeypatch, tmp_path
         return _evaluation()
 
     monkeypatch.setattr(evaluate_page, "_evaluate", evaluated)
-    worker.accept_tasks(True)
+    worker.accept_jobs(True)
     page = evaluate_page.EvaluatePage(AppState())
     qtbot.addWidget(page)
     page.show()

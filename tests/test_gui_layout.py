@@ -35,7 +35,7 @@ def test_a_train_test_parent_in_the_window(qtbot, window, tmp_path, monkeypatch)
         "Evaluate on test/"
     run = train_run(parent, tmp_path / "run", "linear-probe", 1)
     window.state.set_run(run)
-    wait_until(qtbot, lambda: evaluate.evaluation is not None and not worker.live_tasks(), 60)
+    wait_until(qtbot, lambda: evaluate.evaluation is not None and not worker.live_jobs(), 60)
     assert "validation split" in evaluate.source.text()
     qtbot.mouseClick(evaluate.test_button, Qt.MouseButton.LeftButton)
     wait_until(qtbot, lambda: evaluate.headline.text().startswith("Test folder test:"), 60)

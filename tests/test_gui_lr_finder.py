@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 
 from gui_helpers import wait_until
 from transfer_gui.core.config import DataConfig, RunConfig
-from transfer_gui.core.events import Progress, SweepProgress, Task
+from transfer_gui.core.events import Progress, SweepProgress, Work
 from transfer_gui.core.train.lrfind.curve import curve_result
 from transfer_gui.ui import worker
 from transfer_gui.ui.pages import lr_dialog
@@ -39,7 +39,7 @@ class FakeSweep:
         self.sent_late = threading.Event()
 
     def __call__(self, config, steps, scan, callbacks, cancel):
-        task = Task(callbacks, cancel)
+        task = Work(callbacks, cancel)
         for i in range(self.shown):
             time.sleep(0.11)  # the window's batches of events go out every 0.1 s
             lr, loss = point(i)
@@ -59,7 +59,7 @@ class FakeSweep:
 def dialog(qtbot, monkeypatch):
     sweep = FakeSweep()
     monkeypatch.setattr(lr_dialog, "_find", sweep)
-    worker.accept_tasks(True)  # a window closed by an earlier test stops new tasks
+    worker.accept_jobs(True)  # a window closed by an earlier test stops new tasks
     dlg = LRFinderDialog()
     qtbot.addWidget(dlg)
     dlg.sweep = sweep

@@ -86,7 +86,7 @@ def test_clear_during_a_batch_cancels_it_and_no_late_results_arrive(qtbot, page,
     wait_until(qtbot, lambda: len(page.results) >= 4, 30)
     qtbot.mouseClick(page.clear_button, Qt.MouseButton.LeftButton)
     assert page.results == [] and page.summary.text() == ""
-    wait_until(qtbot, lambda: not worker.live_tasks(), 10)  # the batch really ended
+    wait_until(qtbot, lambda: not worker.live_jobs(), 10)  # the batch really ended
     qtbot.wait(300)
     assert page.results == [] and page.list.model().rowCount() == 0
     # a new batch after Clear works and counts from zero
@@ -110,11 +110,11 @@ def test_gradcam_only_for_the_results_shown(qtbot, window, page, labelled, monke
     qtbot.wait(100)  # laid out at this size while shown
     window.show_step(0)  # another page in front: no result is on screen
     page.add_paths([str(labelled)])
-    wait_until(qtbot, lambda: len(page.results) == N and not worker.live_tasks(), 60)
+    wait_until(qtbot, lambda: len(page.results) == N and not worker.live_jobs(), 60)
     qtbot.wait(200)
     assert made == [] and calls == []
     window.show_step(4)  # back on Predict: the overlays of the rows on screen are made
-    wait_until(qtbot, lambda: bool(calls) and not worker.live_tasks(), 30)
+    wait_until(qtbot, lambda: bool(calls) and not worker.live_jobs(), 30)
     shown = page.list.visible_rows()
     assert 0 < len(shown) < N
     asked = [row for jobs in calls for row, _ in jobs]
@@ -180,7 +180,7 @@ def test_threshold_marker_and_colour_on_the_bars():
 def test_evaluate_on_a_test_folder(qtbot, window, tiny_run, labelled, shapes_dir, monkeypatch):
     page = window.evaluate_page
     window.state.set_run(tiny_run)
-    wait_until(qtbot, lambda: page.evaluation is not None and not worker.live_tasks(), 60)
+    wait_until(qtbot, lambda: page.evaluation is not None and not worker.live_jobs(), 60)
     validation = int(page.matrix.matrix.sum())
     assert "validation split" in page.source.text()
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(labelled))

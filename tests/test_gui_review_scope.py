@@ -15,9 +15,9 @@ def test_decisions_stay_with_their_folder(qtbot, window, tmp_path, monkeypatch):
     b = make_dataset(tmp_path / "b", per_class=6, size=32, seed=1)  # the same file names
     page, state = window.data_page, window.state
     open_data(qtbot, window, a, monkeypatch)
-    lens = window.show_lens()
-    lens.mark("circle/circle_000.png", "exclude")  # as the review list's menu does
-    lens.mark("square/square_001.png", "triangle")
+    know_your_data = window.show_know_your_data()
+    know_your_data.mark("circle/circle_000.png", "exclude")  # as the review list's menu does
+    know_your_data.mark("square/square_001.png", "triangle")
     assert state.config.data.exclude == ("circle/circle_000.png",)
     page._update_summary()
     assert "review: 1 left out, 1 relabelled" in page.summary.text()
@@ -34,4 +34,4 @@ def test_decisions_stay_with_their_folder(qtbot, window, tmp_path, monkeypatch):
     assert data.exclude == ("circle/circle_000.png",)
     assert data.relabel == ("square/square_001.png=triangle",)
     assert "review: 1 left out, 1 relabelled" in page.summary.text()
-    lens.close()
+    know_your_data.close()

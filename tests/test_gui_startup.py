@@ -45,7 +45,7 @@ def bare_window(qtbot, tmp_path, monkeypatch):
     yield win
     win.state.set_modified(False)
     win.close()
-    qtbot.waitUntil(lambda: not worker.live_tasks(), timeout=60_000)
+    qtbot.waitUntil(lambda: not worker.live_jobs(), timeout=60_000)
 
 
 def built(window) -> list[str]:

@@ -33,8 +33,8 @@ def test_window_and_lens_open_within_a_small_screen(qtbot, tmp_path, monkeypatch
     qtbot.addWidget(window)
     assert window.width() <= 1024 - screen.FRAME[0] and window.height() <= 680 - screen.FRAME[1]
     assert window.x() + window.width() <= 1024 and window.y() + window.height() <= 680
-    lens = window.show_lens()
-    assert lens.width() <= 1024 and lens.height() <= 680
+    know_your_data = window.show_know_your_data()
+    assert know_your_data.width() <= 1024 and know_your_data.height() <= 680
     window.state.set_modified(False)
     window.close()
 

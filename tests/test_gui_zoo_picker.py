@@ -8,7 +8,7 @@ import time
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from transfer_gui.ui.engine import BackboneRow
+from transfer_gui.ui.engine_loader import BackboneRow
 from transfer_gui.ui.widgets.tables.zoo_picker import ZooPicker
 from transfer_gui.ui.widgets.tables.zoo_table import COLUMNS
 
@@ -189,7 +189,7 @@ def test_download_shows_size_and_speed_and_cancel_stops_it(qtbot, window, monkey
 
 
 def test_billions_of_parameters_and_no_toy_networks(qtbot):
-    from transfer_gui.ui.engine import backbone_rows
+    from transfer_gui.ui.engine_loader import backbone_rows
     from transfer_gui.ui.widgets.tables.zoo_table import _cell
 
     big = BackboneRow(name="timm/huge.in1k", title="huge", params=6_720_100_000, image_size=224,

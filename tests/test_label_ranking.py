@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from transfer_gui.cli.inspect import LABEL_METHOD, LABEL_METHODS
-from transfer_gui.core.analysis import lens
+from transfer_gui.core.analysis import know_your_data
 from transfer_gui.core.analysis.labelissues import (
     DEFAULT_METHOD,
     DEFAULT_PROBE,
@@ -27,7 +27,7 @@ def test_the_default_is_the_benchmarks_choice_everywhere():
     assert choice["method"] == DEFAULT_METHOD
     assert Probe(**choice["probe"]) == DEFAULT_PROBE
     assert LABEL_METHOD == DEFAULT_METHOD and set(LABEL_METHODS) == set(METHODS)
-    for function in (lens.inspect, lens.inspect_data):  # the window calls these as they stand
+    for function in (know_your_data.inspect, know_your_data.inspect_data):  # the window calls these as they stand
         assert inspect.signature(function).parameters["method"].default == DEFAULT_METHOD
 
 

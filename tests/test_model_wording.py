@@ -7,7 +7,7 @@ import pytest
 
 from transfer_gui.core.models.freezing import describe, select
 from transfer_gui.core.wording import NBSP, format_count, human_duration, name_ranges, share
-from transfer_gui.ui.engine import BackboneRow
+from transfer_gui.ui.engine_loader import BackboneRow
 from transfer_gui.ui.pages import model_texts
 
 LITE0 = "efficientnet_lite0"

@@ -38,19 +38,19 @@ def test_many_short_tasks_while_the_gui_thread_connects(qapp):
     connections (a QLabel.setText makes one): none of this may deadlock or crash."""
     from PySide6.QtWidgets import QLabel
 
-    worker.accept_tasks(True)  # a window closed by an earlier test stops new tasks
+    worker.accept_jobs(True)  # a window closed by an earlier test stops new tasks
     label = QLabel()
     finished = []
     for i in range(150):
-        task = worker.start_task(lambda callbacks, cancel: 1, "short")
+        task = worker.start_job(lambda callbacks, cancel: 1, "short")
         task.succeeded.connect(finished.append)
         for j in range(20):
             label.setText(f"{i}.{j}")
         qapp.processEvents()
     for _ in range(2000):
-        if not worker.live_tasks() and len(finished) == 150:
+        if not worker.live_jobs() and len(finished) == 150:
             break
         qapp.processEvents()
         worker.QThread.msleep(5)
-    assert not worker.live_tasks()
+    assert not worker.live_jobs()
     assert finished == [1] * 150

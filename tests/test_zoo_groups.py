@@ -193,7 +193,7 @@ def test_pretrained_weights_leave_out_the_auxiliary_classifiers(monkeypatch):
     """GoogLeNet's checkpoint holds aux1/aux2 tensors its builder (without them) has not."""
     import torch
 
-    from transfer_gui.core.events import Task
+    from transfer_gui.core.events import Work
     from transfer_gui.core.models import weights
     from transfer_gui.core.models.backbones import get_spec
 
@@ -202,5 +202,5 @@ def test_pretrained_weights_leave_out_the_auxiliary_classifiers(monkeypatch):
     state = {"conv1.conv.weight": torch.zeros(1), "aux1.fc1.weight": torch.zeros(1),
              "aux2.fc2.bias": torch.zeros(1), "fc.weight": torch.zeros(1)}
     monkeypatch.setattr(weights, "_pretrained_file_state", lambda s, t: dict(state))
-    kept = weights.pretrained_state(spec, Task.of(()))
+    kept = weights.pretrained_state(spec, Work.of(()))
     assert kept is not None and sorted(kept) == ["conv1.conv.weight", "fc.weight"]

@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from transfer_gui.core.events import Cancelled, CancelToken, Progress, Recorder, Task
+from transfer_gui.core.events import Cancelled, CancelToken, Progress, Recorder, Work
 from transfer_gui.core.models.backbones import BackboneSpec
 from transfer_gui.core.models.weights import WeightsError, build_model
 from transfer_gui.core.models.zoo import caches, fetch
@@ -106,7 +106,7 @@ def test_download_reports_size_and_speed(hf_cache, monkeypatch):
     monkeypatch.setattr(fetch, "is_online", lambda _url: True)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download(5_000_000, hf_cache))
     recorder = Recorder()
-    path = fetch.fetch_hf(REPO, Task([recorder]))
+    path = fetch.fetch_hf(REPO, Work([recorder]))
     assert path.is_file()
     steps = recorder.of(Progress)
     assert [s.done for s in steps] == [500_000 * i for i in range(1, 11)]
@@ -121,7 +121,7 @@ def test_download_can_be_cancelled(hf_cache, monkeypatch):
     token = CancelToken()
     token.cancel()
     with pytest.raises(Cancelled):
-        fetch.fetch_hf(REPO, Task([], token))
+        fetch.fetch_hf(REPO, Work([], token))
     assert caches.hf_weights_file(REPO) is None
 
 

@@ -30,7 +30,7 @@ from transfer_gui.core.models.freezing import layer_groups, preset
 from transfer_gui.core.models.layers import set_trainable
 from transfer_gui.core.models.weights import build_model
 from transfer_gui.core.train.steps import Optim, Stepper
-from transfer_gui.core.train.transfer.adapt import DomainClassifier, PairedStepper
+from transfer_gui.core.train.transfer.paired_steps import DomainClassifier, PairedStepper
 
 CLASSES = 4
 

@@ -32,8 +32,8 @@ import torch
 from common import Timeline, fresh_cache, photos, report
 
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from transfer_gui.core.events import Task
-from transfer_gui.core.train.engine import open_fit
+from transfer_gui.core.events import Work
+from transfer_gui.core.train.epochs import open_fit
 from transfer_gui.core.train.loop import Trainer, prepare
 from transfer_gui.core.train.sources import image_source
 
@@ -51,7 +51,7 @@ def pipeline_epochs(cfg: RunConfig) -> tuple[list[float], list[float]]:
     prep = prepare(cfg)
     device = torch.device("cpu")
     stamps = [(time.perf_counter(), time.process_time())]
-    fit = open_fit(prep, device, Task())
+    fit = open_fit(prep, device, Work())
     source = image_source(fit, prep)
     for epoch in (1, 2):
         for _batch in source.train_epoch(epoch):

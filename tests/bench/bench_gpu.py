@@ -30,7 +30,7 @@ from scaling import scaling_report
 from torch.utils.flop_counter import FlopCounterMode
 
 from transfer_gui.core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from transfer_gui.core.events import Task
+from transfer_gui.core.events import Work
 from transfer_gui.core.models.backbones import get_spec
 from transfer_gui.core.models.layers import layer_groups, set_trainable, train_mode
 from transfer_gui.core.models.weights import build_model
@@ -98,7 +98,7 @@ def step_rate(name: str, device: torch.device, batch: int, steps: int, side: int
     for _ in range(min(10, steps)):
         stepper.train(x, y)
     sync(device)
-    meter = EpochMeter(Task(), 1, steps, lag=1 if device.type == "cuda" else 0)
+    meter = EpochMeter(Work(), 1, steps, lag=1 if device.type == "cuda" else 0)
     start = time.perf_counter()
     for step in range(steps):
         meter.add(step + 1, stepper.train(x, y), batch, 0.0)

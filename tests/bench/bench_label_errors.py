@@ -58,7 +58,7 @@ def features(name: str) -> tuple[np.ndarray, np.ndarray, int]:
     if not kept.exists():
         from common import photos
 
-        from transfer_gui.core.analysis.lens import data_features
+        from transfer_gui.core.analysis.know_your_data import data_features
 
         folder = (photos(250, (320, 240)) if name == "generated"
                   else materialise(name, [100] * 10, 112, 0))

@@ -32,7 +32,7 @@ import common  # noqa: E402,F401 - the repository on the path
 from realsets import data_root, load, pick, skimage_photos, to_rgb  # noqa: E402
 
 from transfer_gui.core.analysis.embedding import normalised  # noqa: E402
-from transfer_gui.core.analysis.lens import data_features  # noqa: E402
+from transfer_gui.core.analysis.know_your_data import data_features  # noqa: E402
 from transfer_gui.core.analysis.neardups import THRESHOLD  # noqa: E402
 
 BASELINE = 0.92

@@ -51,7 +51,7 @@ def filtering(rows: int) -> tuple[list[float], list[float]]:
     sys.path.insert(0, str(ROOT))
     from PySide6.QtWidgets import QApplication
 
-    from transfer_gui.ui.engine import backbone_rows
+    from transfer_gui.ui.engine_loader import backbone_rows
     from transfer_gui.ui.widgets.tables.zoo_picker import ZooPicker
 
     app = QApplication.instance() or QApplication([])

@@ -1,5 +1,5 @@
 """Events that long-running engine work reports, the callback interface, cancellation, and the
-`Task` that carries the receivers and the cancel token through the engine as one object.
+`Work` that carries the receivers and the cancel token through the engine as one object.
 
 Events are small frozen dataclasses of plain Python numbers and strings (never tensors), so they
 can cross threads or be printed as JSON as they are.
@@ -186,11 +186,11 @@ def check(cancel: CancelToken | None) -> None:
         cancel.check()
 
 
-class Task:
+class Work:
     """One piece of engine work as its code sees it: where its events go (`emit`), whether it
     was stopped (`check`, `cancelled`) and how far it is (`progress`). The window and the
     command line hand the engine receivers and a cancel token; the entry points wrap them in a
-    task (`Task.of`) and everything below takes that one object."""
+    task (`Work.of`) and everything below takes that one object."""
 
     def __init__(self, callbacks: Iterable[Callback] = (),
                  cancel: CancelToken | None = None) -> None:
@@ -199,10 +199,10 @@ class Task:
         self.token = cancel if cancel is not None else CancelToken()
 
     @classmethod
-    def of(cls, callbacks: Task | Iterable[Callback] = (),
-           cancel: CancelToken | None = None) -> Task:
+    def of(cls, callbacks: Work | Iterable[Callback] = (),
+           cancel: CancelToken | None = None) -> Work:
         """`callbacks` itself when it is a task already, else a task over it and `cancel`."""
-        return callbacks if isinstance(callbacks, Task) else cls(callbacks, cancel)
+        return callbacks if isinstance(callbacks, Work) else cls(callbacks, cancel)
 
     def emit(self, event: Any) -> None:
         emit(self.receivers, event)
@@ -223,16 +223,16 @@ class Task:
     def cancelled(self) -> bool:
         return self.token.cancelled
 
-    def adding(self, *receivers: Callback) -> Task:
+    def adding(self, *receivers: Callback) -> Work:
         """The same work (same token), its events also going to `receivers`."""
         return self._with([*self.receivers, *receivers])
 
-    def quiet(self) -> Task:
+    def quiet(self) -> Work:
         """The same work (same token) with no receivers: for inner steps whose events the
         user does not see."""
         return self._with([])
 
-    def _with(self, receivers: list[Callback]) -> Task:
-        task = Task(receivers, self.token)
+    def _with(self, receivers: list[Callback]) -> Work:
+        task = Work(receivers, self.token)
         task.watched = self.watched
         return task

@@ -17,18 +17,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from .events import CancelToken, Task
+from .events import CancelToken, Work
 
 DEPTH = 3  # "body", "body.layer1", "body.layer1.0": groups and their blocks
 
 
 @contextlib.contextmanager
-def cancel_points(model: nn.Module, cancel: Task | CancelToken | None,
+def cancel_points(model: nn.Module, cancel: Work | CancelToken | None,
                   depth: int = DEPTH) -> Iterator[None]:
     """Within the block, `Cancelled` is raised from inside `model`'s forward and backward
     passes as soon as `cancel` (a task or a token) is set (checked at modules up to `depth`
     levels deep)."""
-    if cancel is None or (isinstance(cancel, Task) and not cancel.watched):
+    if cancel is None or (isinstance(cancel, Work) and not cancel.watched):
         yield  # nothing outside can stop the work: no hooks to slow it down
         return
     hook = partial(_on_forward, cancel)
@@ -41,7 +41,7 @@ def cancel_points(model: nn.Module, cancel: Task | CancelToken | None,
             handle.remove()
 
 
-def _on_forward(cancel: Task | CancelToken, _module: nn.Module, args: tuple[Any, ...]) -> None:
+def _on_forward(cancel: Work | CancelToken, _module: nn.Module, args: tuple[Any, ...]) -> None:
     cancel.check()
     if torch.is_grad_enabled():
         for arg in args:
@@ -49,5 +49,5 @@ def _on_forward(cancel: Task | CancelToken, _module: nn.Module, args: tuple[Any,
                 arg.register_hook(partial(_on_backward, cancel))
 
 
-def _on_backward(cancel: Task | CancelToken, _grad: torch.Tensor) -> None:
+def _on_backward(cancel: Work | CancelToken, _grad: torch.Tensor) -> None:
     cancel.check()

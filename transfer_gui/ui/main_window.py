@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from .. import __version__
-from .engine import EngineInfo, load_engine
+from .engine_loader import EngineInfo, load_engine
 from .page_stack import PageStack
 from .pages.data_page import DataPage
 from .project_actions import ProjectActions
@@ -47,7 +47,7 @@ from .steps import Step
 from .widgets.inputs.drop_zone import dropped_paths
 from .widgets.notices.dialogs import show_error
 from .widgets.tables.image_grid import ThumbnailLoader
-from .worker import accept_tasks, cancel_all, live_tasks, start_task
+from .worker import accept_jobs, cancel_all, live_jobs, start_job
 
 if TYPE_CHECKING:
     from .pages.compare_page import ComparePage
@@ -62,7 +62,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
-        accept_tasks(True)
+        accept_jobs(True)
         self.settings = settings or QSettings()
         self.state = AppState()
         self.data_page = DataPage(self.state)
@@ -215,7 +215,7 @@ class MainWindow(QMainWindow):
         self.stop_action.setEnabled(False)
         self._action(run, "&Evaluate", self._on_evaluate_action, "F5")
         run.addSeparator()
-        self._action(run, "&Know your data…", self.show_lens, "Ctrl+K")
+        self._action(run, "&Know your data…", self.show_know_your_data, "Ctrl+K")
         view = bar.addMenu("&View")
         for step in Step:
             self._action(view, step.title, partial(self.show_step, step), f"Ctrl+{step + 1}")
@@ -225,16 +225,16 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&About transfer_gui", self._on_about)
 
     @Slot()
-    def show_lens(self) -> QWidget:
+    def show_know_your_data(self) -> QWidget:
         """The "Know your data" window (built on first use), shown and raised."""
-        lens = getattr(self, "lens", None)
-        if lens is None:
-            from .lens.lens_window import LensWindow
+        know_your_data = getattr(self, "know_your_data", None)
+        if know_your_data is None:
+            from .know_your_data.data_window import KnowYourDataWindow
 
-            lens = self.lens = LensWindow(self.state, self)
-        lens.show()
-        lens.raise_()
-        return lens
+            know_your_data = self.know_your_data = KnowYourDataWindow(self.state, self)
+        know_your_data.show()
+        know_your_data.raise_()
+        return know_your_data
 
     @Slot()
     def _on_evaluate_action(self) -> None:
@@ -258,7 +258,7 @@ class MainWindow(QMainWindow):
 
     def start_engine(self) -> None:
         """Import torch in the background once the window is on screen."""
-        task = start_task(load_engine, "engine", self)
+        task = start_job(load_engine, "engine", self)
         task.succeeded.connect(self._on_engine_loaded)
         task.failed.connect(self._on_engine_failed)
 
@@ -379,13 +379,13 @@ class MainWindow(QMainWindow):
             return
         self._closing = True
         self.state.closing = True
-        accept_tasks(False)
+        accept_jobs(False)
         self._save_geometry()
         self.statusBar().showMessage("Stopping background work…")
         if not cancel_all(15_000):
-            remaining = ", ".join(t.name for t in live_tasks())
+            remaining = ", ".join(t.name for t in live_jobs())
             show_error(self, "Still busy", f"Background work did not stop: {remaining}")
-        for loader in self.findChildren(ThumbnailLoader):  # the grids' and the lens's
+        for loader in self.findChildren(ThumbnailLoader):  # the grids' and the know_your_data's
             loader.reset()
             loader.wait(3000)
         event.accept()

@@ -23,7 +23,7 @@ from ..core import (
 from .state import AppState
 from .widgets.notices.dialogs import show_error
 from .widgets.notices.export_dialog import ExportDialog, exportable_runs
-from .worker import start_task
+from .worker import start_job
 
 if TYPE_CHECKING:
     from ..core import ExportResult
@@ -225,7 +225,7 @@ class ProjectActions(QObject):
         busy.setCancelButton(None)  # the export runs to its end
         busy.setMinimumDuration(0)
         self.export_progress = busy
-        task = start_task(partial(_export, run, path, fmt), "export", self)
+        task = start_job(partial(_export, run, path, fmt), "export", self)
         task.done.connect(busy.close)
         task.succeeded.connect(partial(self._on_exported, run))
         task.failed.connect(partial(show_error, self.window, "Export failed"))

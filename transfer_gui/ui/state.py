@@ -45,7 +45,7 @@ class AppState(QObject):
         self.run_dir: str = ""
         self.training = False
         self.modified = False
-        self.engine: Any = None  # ui.engine.EngineInfo once torch is loaded
+        self.engine: Any = None  # ui.engine_loader.EngineInfo once torch is loaded
         self.closing = False  # the window is closing: start no new background work
         # called before any part changes (the window builds the pages it has not built yet,
         # so that every page hears every change); None once that is done

@@ -1,7 +1,7 @@
 """Running engine work in a QThread and turning its events into Qt signals.
 
-`start_task(fn, parent)` runs `fn(callbacks, cancel)` in a new thread. The engine's events reach
-the GUI thread in batches (`Task.events`, at most about ten a second, but epoch, fit and message
+`start_job(fn, parent)` runs `fn(callbacks, cancel)` in a new thread. The engine's events reach
+the GUI thread in batches (`Job.events`, at most about ten a second, but epoch, fit and message
 events at once), so a plot can keep every step without redrawing for each one. Widgets are only
 touched by slots in the GUI thread.
 """
@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from ..core import BatchEnded, Callback, CancelToken, Progress
 
 FLUSH_SECONDS = 0.1
-_LIVE: set[Task] = set()  # keeps running tasks alive and lets tests find dangling threads
+_LIVE: set[Job] = set()  # keeps running tasks alive and lets tests find dangling threads
 _ACCEPTING = [True]  # False once the application is shutting down
 
 
@@ -87,7 +87,7 @@ def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-class Task(QObject):
+class Job(QObject):
     """A handle on one piece of background work: its signals, `cancel()` and `wait()`."""
 
     events = Signal(list)
@@ -126,7 +126,7 @@ class Task(QObject):
         (the engine's errors carry structured fields)."""
         return self._runner.error if self._runner is not None else self._error
 
-    def start(self) -> Task:
+    def start(self) -> Job:
         """Start the thread (unless the application is shutting down: then nothing runs)."""
         if _ACCEPTING[0]:
             _LIVE.add(self)
@@ -154,11 +154,11 @@ class Task(QObject):
         self.deleteLater()
 
 
-def start_task(fn: Callable[[list, CancelToken], Any], name: str,
-               parent: QObject | None = None) -> Task:
+def start_job(fn: Callable[[list, CancelToken], Any], name: str,
+               parent: QObject | None = None) -> Job:
     """Run `fn(callbacks, cancel)` in a new thread. `parent` is accepted for readability at
     call sites; the task's lifetime is its thread's."""
-    return Task(fn, name).start()
+    return Job(fn, name).start()
 
 
 def is_cancelled(error: BaseException | None) -> bool:
@@ -168,11 +168,11 @@ def is_cancelled(error: BaseException | None) -> bool:
     return isinstance(error, Cancelled)
 
 
-def live_tasks() -> list[Task]:
+def live_jobs() -> list[Job]:
     return list(_LIVE)
 
 
-def accept_tasks(accepting: bool) -> None:
+def accept_jobs(accepting: bool) -> None:
     """Stop (or resume) starting new tasks: a closing window must not start work it cannot
     wait for."""
     _ACCEPTING[0] = accepting
@@ -180,7 +180,7 @@ def accept_tasks(accepting: bool) -> None:
 
 def cancel_all(wait_ms: int = 10_000) -> bool:
     """Cancel every running task and wait for their threads; True if all ended."""
-    tasks = live_tasks()
+    tasks = live_jobs()
     for task in tasks:
         task.cancel()
     return all(task.qthread.wait(wait_ms) for task in tasks)

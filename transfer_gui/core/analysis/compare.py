@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import atomic
 from ..config import STRATEGIES, STRATEGY_DEFAULTS, RunConfig
-from ..events import Callback, CancelToken, Task
+from ..events import Callback, CancelToken, Work
 from ..io.runmeta import WEIGHTS, RunError, read_json, read_meta
 
 EVALUATION = "evaluation.json"
@@ -23,7 +23,7 @@ COLUMNS = ("run", "strategy", "backbone", "status", "best_val_acc", "macro_f1", 
 
 
 def evaluation_summary(run_dir: str | os.PathLike[str], refresh: bool = False,
-                       task: Task | None = None) -> dict[str, Any]:
+                       task: Work | None = None) -> dict[str, Any]:
     """Accuracy and F1 of a run on its validation split, cached in `evaluation.json` (made
     again when the run's weights are newer, as after resuming it)."""
     path = Path(run_dir) / EVALUATION
@@ -54,10 +54,10 @@ def _newer(path: Path, than: Path) -> bool:
 
 
 def run_summary(run_dir: str | os.PathLike[str], evaluate: bool = True,
-                callbacks: Task | Iterable[Callback] = (),
+                callbacks: Work | Iterable[Callback] = (),
                 cancel: CancelToken | None = None) -> dict[str, Any]:
     """One row of the comparison table, plus the run's validation curves. `callbacks` (or a
-    `Task`) and `cancel` reach the evaluation (the first summary of a run evaluates it)."""
+    `Work`) and `cancel` reach the evaluation (the first summary of a run evaluates it)."""
     meta = read_meta(run_dir)
     config = meta.get("config", {})
     best = meta.get("best") or {}
@@ -79,7 +79,7 @@ def run_summary(run_dir: str | os.PathLike[str], evaluate: bool = True,
     }
     if evaluate:
         try:
-            scores = evaluation_summary(run_dir, task=Task.of(callbacks, cancel))
+            scores = evaluation_summary(run_dir, task=Work.of(callbacks, cancel))
         except Exception as exc:  # noqa: BLE001 - one broken run must not hide the others
             row["error"] = str(exc)
         else:
@@ -141,20 +141,20 @@ def compare_strategies(
     config: RunConfig,
     strategies: Sequence[str],
     out_root: str | os.PathLike[str],
-    callbacks: Task | Iterable[Callback] = (),
+    callbacks: Work | Iterable[Callback] = (),
     cancel: CancelToken | None = None,
     scan: Any = None,
     tensorboard: str | os.PathLike[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Train each strategy on one scan of the data (so every run gets the same split), with the
     same epochs and batch size (the linear probe: as many as the fine-tunes' probe stage, see
-    `strategy_runs`), and summarise them. `callbacks` may be a `Task`. With
+    `strategy_runs`), and summarise them. `callbacks` may be a `Work`. With
     `tensorboard`, each run also logs for TensorBoard into a sub-folder of it named like its
     run folder."""
     from ..data.scan import require_trainable, scan_folder
     from ..train.loop import fit
 
-    task = Task.of(callbacks, cancel)
+    task = Work.of(callbacks, cancel)
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown:
         raise ValueError(f"unknown strategies: {', '.join(unknown)}")

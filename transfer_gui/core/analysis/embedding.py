@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..events import Task
+from ..events import Work
 
 PCA_DIMS = 50
 MAP_ITERATIONS = (250, 500)  # early exaggeration, then the rest
@@ -36,9 +36,9 @@ def reduced(features: np.ndarray, seed: int = 0, dims: int = PCA_DIMS) -> np.nda
     return PCA(n_components=n_comp, random_state=seed).fit_transform(x).astype(np.float32)
 
 
-def embed(features: np.ndarray, seed: int = 0, task: Task | None = None) -> np.ndarray:
+def embed(features: np.ndarray, seed: int = 0, task: Work | None = None) -> np.ndarray:
     """N x 2 map coordinates of the N feature rows, the same for the same seed."""
-    task = task or Task()
+    task = task or Work()
     n = len(features)
     if n == 0:
         return np.zeros((0, 2), dtype=np.float32)

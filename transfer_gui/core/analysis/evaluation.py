@@ -17,7 +17,7 @@ from ..data.datasets import ImageDataset, eval_transform
 from ..data.images import why_unusable
 from ..data.labels import LabelTask, csv_file, needs_targets, remap, scan_data
 from ..data.scan import DataError, Problem, Sample, csv_no_rows, find_split_dirs, scan_folder
-from ..events import Callback, CancelToken, Task
+from ..events import Callback, CancelToken, Work
 from ..interrupt import cancel_points
 from ..io.bundle import LoadedRun, load_run, load_split, save_meta
 from ..io.runmeta import RunError
@@ -35,7 +35,7 @@ def predict_samples(
     samples: Sequence[Sample],
     batch_size: int = 32,
     device: str = "auto",
-    task: Task | None = None,
+    task: Work | None = None,
 ) -> np.ndarray:
     """Class probabilities (N x C) for `samples`, in order; the row of a file that cannot
     be read is NaN. Cancellation is checked inside the forward pass too.
@@ -43,7 +43,7 @@ def predict_samples(
     When the model's body has cached features (it is a pretrained body used frozen, as in a
     linear probe), they are reused and only the images without any are run through it.
     """
-    task = task or Task()
+    task = task or Work()
     dev = pick_device(device)
     model = run.model.to(dev).eval()
     dtype = amp_dtype(dev, True)
@@ -98,7 +98,7 @@ def _same_folder(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
 def evaluation_samples(
     run: LoadedRun,
     data: str | None,
-    task: Task,
+    task: Work,
     use_all: bool = False,
     image_root: str | None = None,
 ) -> tuple[list[Sample], str, list[Problem]]:
@@ -129,7 +129,7 @@ def evaluation_samples(
     return _labelled(run, data, task, data, use_all, image_root)
 
 
-def _labelled(run: LoadedRun, data: str, task: Task, name: str, use_all: bool = False,
+def _labelled(run: LoadedRun, data: str, task: Work, name: str, use_all: bool = False,
               image_root: str | None = None) -> tuple[list[Sample], str, list[Problem]]:
     """The images of `data` whose classes the run knows, labelled by the run's classes."""
     if run.tasks or csv_file(data) is not None or image_root:
@@ -153,7 +153,7 @@ def _labelled(run: LoadedRun, data: str, task: Task, name: str, use_all: bool = 
     return samples, f"{name} ({count(len(samples), 'image')})", problems
 
 
-def _from_table(run: LoadedRun, data: str, task: Task, name: str,
+def _from_table(run: LoadedRun, data: str, task: Work, name: str,
                 image_root: str | None = None) -> tuple[list[Sample], str, list[Problem]]:
     """The rows of a labels CSV whose labels the run knows, relabelled as the run's. A run
     trained on class folders takes the CSV's first label column as its classes."""
@@ -185,7 +185,7 @@ def _from_table(run: LoadedRun, data: str, task: Task, name: str,
 
 
 def run_thresholds(run: LoadedRun, batch_size: int = 32, device: str = "auto",
-                   task: Task | None = None) -> dict[str, list[float]]:
+                   task: Work | None = None) -> dict[str, list[float]]:
     """Each multi-label task's per-label thresholds: stored in `run.json`, or chosen on the
     run's validation split (the F1-best cut of each label) and stored there."""
     stored = run.meta.get("thresholds")
@@ -215,13 +215,13 @@ def evaluate_run(
     data: str | None = None,
     batch_size: int = 32,
     device: str = "auto",
-    callbacks: Task | Iterable[Callback] = (),
+    callbacks: Work | Iterable[Callback] = (),
     cancel: CancelToken | None = None,
     use_all: bool = False,
     image_root: str | None = None,
 ) -> Evaluation:
-    """Evaluate a run on `data` (see `evaluation_samples`). `callbacks` may be a `Task`."""
-    task = Task.of(callbacks, cancel)
+    """Evaluate a run on `data` (see `evaluation_samples`). `callbacks` may be a `Work`."""
+    task = Work.of(callbacks, cancel)
     run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir)
     samples, source, problems = evaluation_samples(run, data, task, use_all, image_root)
     task.message("info", f"evaluating on {source}")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..events import Task
+from ..events import Work
 from .embedding import normalised, reduced
 
 FOLDS = 5
@@ -89,13 +89,13 @@ def _pca(x: np.ndarray, dims: int, seed: int) -> np.ndarray:
 
 def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, num_classes: int,
                               seed: int = 0, folds: int = FOLDS,
-                              task: Task | None = None,
+                              task: Work | None = None,
                               probe: Probe = DEFAULT_PROBE) -> np.ndarray:
     """N x C probabilities, each row from a probe that never saw that image."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
-    task = task or Task()
+    task = task or Work()
     labels = np.asarray(labels, dtype=int)
     probs = np.full((len(labels), num_classes), 1.0 / max(num_classes, 1))
     if len(labels) < 4 or len(set(labels.tolist())) < 2:
@@ -155,7 +155,7 @@ def ranked(probs: np.ndarray, labels: np.ndarray,
 
 
 def label_issues(features: np.ndarray, labels: np.ndarray, num_classes: int, seed: int = 0,
-                 method: str = DEFAULT_METHOD, task: Task | None = None,
+                 method: str = DEFAULT_METHOD, task: Work | None = None,
                  probe: Probe = DEFAULT_PROBE) -> list[LabelIssue]:
     """Every image as a `LabelIssue`, most likely mislabelled first."""
     probs = out_of_fold_probabilities(features, labels, num_classes, seed, task=task,

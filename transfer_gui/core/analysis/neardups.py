@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..events import Task
+from ..events import Work
 from .embedding import normalised
 
 THRESHOLD = 0.92
@@ -29,10 +29,10 @@ class NearDuplicate:
 
 
 def near_duplicates(features: np.ndarray, threshold: float = THRESHOLD, block: int = BLOCK,
-                    task: Task | None = None, limit: int = MAX_PAIRS) -> list[NearDuplicate]:
+                    task: Work | None = None, limit: int = MAX_PAIRS) -> list[NearDuplicate]:
     """Pairs (i < j) with cosine similarity >= `threshold`, most similar first (at most
     `limit` of them)."""
-    task = task or Task()
+    task = task or Work()
     x = normalised(features)
     n = len(x)
     pairs: list[NearDuplicate] = []

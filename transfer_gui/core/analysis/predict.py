@@ -31,7 +31,7 @@ from ..data.images import (
     unsupported_reason,
 )
 from ..data.labels import LabelTask, needs_targets
-from ..events import CancelToken, Task
+from ..events import CancelToken, Work
 from ..models.backbones import BackboneSpec, TransferNet, get_spec, imagenet_categories
 from ..models.heads import probabilities
 from ..train.recipe import pick_device
@@ -211,10 +211,10 @@ class Predictor:
         return cls(run.model, run.classes, run.preprocess, run.spec, device, run.tasks, cuts)
 
     @classmethod
-    def imagenet(cls, backbone: str, device: str = "auto", callbacks: Task | Iterable = (),
+    def imagenet(cls, backbone: str, device: str = "auto", callbacks: Work | Iterable = (),
                  cancel: CancelToken | None = None) -> Predictor:
         """The pretrained network with its own ImageNet classifier: no training needed.
-        `callbacks` may be a `Task`."""
+        `callbacks` may be a `Work`."""
         from ..models.weights import build_model
 
         spec = get_spec(backbone)
@@ -276,12 +276,12 @@ class Predictor:
         paths: Sequence[str],
         top_k: int = 5,
         batch_size: int = 16,
-        callbacks: Task | Iterable = (),
+        callbacks: Work | Iterable = (),
         cancel: CancelToken | None = None,
     ) -> list[Prediction]:
         """One `Prediction` per path, in order; unreadable files carry their error instead.
-        `callbacks` may be a `Task`."""
-        task = Task.of(callbacks, cancel)
+        `callbacks` may be a `Work`."""
+        task = Work.of(callbacks, cancel)
         truths = folder_labels(paths, self.classes)
         out: list[Prediction] = []
         for start in range(0, len(paths), batch_size):

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..data.labelpool import LabelPool
 from ..data.scan import DataError, Sample
-from ..events import CancelToken, Task
+from ..events import CancelToken, Work
 from .activelearn import next_rows
 from .embedding import reduced
 
@@ -65,7 +65,7 @@ def from_features(files: list[str], features: np.ndarray, backbone: str = "",
 
 
 def pool_features(pool: LabelPool, backbone: str = "efficientnet_lite0", device: str = "auto",
-                  batch_size: int = 32, callbacks: Task | Iterable = (),
+                  batch_size: int = 32, callbacks: Work | Iterable = (),
                   cancel: CancelToken | None = None) -> PoolFeatures:
     """The backbone's features of every image of `pool`, through the feature cache."""
     from ..data.datasets import Preprocess
@@ -77,7 +77,7 @@ def pool_features(pool: LabelPool, backbone: str = "efficientnet_lite0", device:
     if not pool.files:
         raise DataError(f"{pool.root} holds no images (searched with its sub-folders; "
                         "supported: JPEG, PNG, BMP, GIF, TIFF, WebP)")
-    task = Task.of(callbacks, cancel)
+    task = Work.of(callbacks, cancel)
     spec = get_spec(backbone)
     pre = Preprocess.for_backbone(spec)
     model = build_model(spec, 2, True, None, task)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..events import Task
+from ..events import Work
 from .images import ImageError
 
 MIB = 1 << 20
@@ -174,12 +174,12 @@ def prefill(
     cache: DecodedCache,
     paths: Sequence[str],
     resize_size: int,
-    task: Task | None = None,
+    task: Work | None = None,
     threads: int | None = None,
 ) -> int:
     """Decode every path not yet cached into `cache`; returns how many it holds of them.
     Stops early when the cache is full. Cancelling stops it between images."""
-    task = task or Task()
+    task = task or Work()
     todo = list(dict.fromkeys(p for p in paths if p not in cache))
     threads = threads or os.cpu_count() or 1
     done = 0

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError
-from ..events import CancelToken, Task
+from ..events import CancelToken, Work
 from .images import is_supported, unsupported_reason
 from .scan import (
     NO_ROWS,
@@ -91,7 +91,7 @@ def scan_data(
     data: str | os.PathLike[str],
     verify: bool = True,
     val_dir: str | os.PathLike[str] | None = None,
-    callbacks: Task | Iterable = (),
+    callbacks: Work | Iterable = (),
     cancel: CancelToken | None = None,
     task: str | None = None,
     image_root: str | os.PathLike[str] | None = None,
@@ -113,7 +113,7 @@ def scan_data(
         raise DataError("a separate validation folder does not go with a labels CSV")
     if image_root and not os.path.isdir(image_root):
         raise DataError(f"the image root {image_root} is not a folder")
-    return scan_csv(table, verify, Task.of(callbacks, cancel), task, image_root)
+    return scan_csv(table, verify, Work.of(callbacks, cancel), task, image_root)
 
 
 @dataclass
@@ -123,7 +123,7 @@ class _Row:
     values: list[list[str]]  # per task, its labels
 
 
-def scan_csv(table: Path, verify: bool, task: Task, column: str | None = None,
+def scan_csv(table: Path, verify: bool, task: Work, column: str | None = None,
              image_root: str | os.PathLike[str] | None = None) -> FolderScan:
     """Read `table`, check every row and its file, and build the tasks."""
     header, records = _read(table)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
-from ..events import CancelToken, Task
+from ..events import CancelToken, Work
 from ..wording import count
 from .images import (
     TINY_SIDE,
@@ -194,13 +194,13 @@ def scan_folder(
     root: str | os.PathLike[str],
     verify: bool = True,
     val_dir: str | os.PathLike[str] | None = None,
-    callbacks: Task | Iterable = (),
+    callbacks: Work | Iterable = (),
     cancel: CancelToken | None = None,
     workers: int = 4,
 ) -> FolderScan:
     """Scan `root` for classes and images. With `verify`, every image is decoded once to prove
-    it is usable, and identical files are found by content. `callbacks` may be a `Task`."""
-    task = Task.of(callbacks, cancel)
+    it is usable, and identical files are found by content. `callbacks` may be a `Work`."""
+    task = Work.of(callbacks, cancel)
     root_path = Path(root)
     if not _is_dir(root_path):
         raise no_folder(root)
@@ -268,7 +268,7 @@ def verify_files(
     found: list[tuple[str, str]],
     verify: bool,
     problems: list[Problem],
-    task: Task,
+    task: Work,
     workers: int,
 ) -> list[str | None]:
     """Decode every file (in threads: Pillow releases the GIL while decoding). Returns each

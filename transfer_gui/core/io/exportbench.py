@@ -22,7 +22,7 @@ import torch
 
 from ..data.scan import Sample
 from ..errors import UserError
-from ..events import CancelToken, Task
+from ..events import CancelToken, Work
 from .bundle import load_run
 from .export import CHECK_IMAGES, EXPORT_SUFFIXES, FILE_FORMATS, _named, _wrapped, export_run
 from .exportformats import LOADERS, OUTPUT, quiet
@@ -67,10 +67,10 @@ def folder_samples(folder: str | os.PathLike[str], classes: Sequence[str]) -> li
 
 def benchmark_exports(run_dir: str | os.PathLike[str], data: str | None = None,
                       formats: Sequence[str] = FILE_FORMATS, repeats: int = 10,
-                      callbacks: Task | Iterable = (),
+                      callbacks: Work | Iterable = (),
                       cancel: CancelToken | None = None) -> list[BenchRow]:
     """One row for the run's model, then one per format in `formats`."""
-    task = Task.of(callbacks, cancel)
+    task = Work.of(callbacks, cancel)
     run = load_run(run_dir)
     if data:
         x, labels = load_images(run, folder_samples(data, run.classes), CHECK_IMAGES)

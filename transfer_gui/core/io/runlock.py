@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .. import atomic
-from ..events import Task
+from ..events import Work
 from .runmeta import RunError
 from .writer import INFO, LOCK, READER_WAIT, Holder, busy, holder, writer_gone
 
@@ -53,7 +53,7 @@ class RunLock:
         self._lock = FileLock(str(self.folder / LOCK), timeout=0)
         self._created = False
 
-    def acquire(self, task: Task | None = None) -> None:
+    def acquire(self, task: Work | None = None) -> None:
         """Take the folder or raise `FolderBusy` at once, naming who holds it."""
         self._created = not self.folder.exists()
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -91,7 +91,7 @@ class RunLock:
                 self.folder.rmdir()
 
     @contextlib.contextmanager
-    def held(self, task: Task | None = None) -> Iterator[RunLock]:
+    def held(self, task: Work | None = None) -> Iterator[RunLock]:
         self.acquire(task)
         try:
             yield self

@@ -26,7 +26,7 @@ from torch import nn
 
 from ..atomic import atomic_path
 from ..errors import UserError
-from ..events import CancelToken, Task
+from ..events import CancelToken, Work
 from .backbones import BackboneSpec, TransferNet, split_network
 from .zoo.caches import hf_weights_file, weights_here
 from .zoo.catalog import load_catalog
@@ -120,17 +120,17 @@ def _unwrap(state: object, path: Path) -> dict[str, torch.Tensor]:
 
 def download(
     spec: BackboneSpec,
-    task: Task | None = None,
+    task: Work | None = None,
     url: str | None = None,
 ) -> Path:
     """Fetch `spec`'s weights into the torch hub cache (atomically) and return the path."""
     url = url or weights_url(spec)
     if url is None:
         raise WeightsError(f"{spec.name} has no download address")
-    return download_url(url, spec.name, spec.title, task or Task())
+    return download_url(url, spec.name, spec.title, task or Work())
 
 
-def download_url(url: str, name: str, title: str, task: Task) -> Path:
+def download_url(url: str, name: str, title: str, task: Work) -> Path:
     """`url` into torch's hub cache, with progress (size and speed), cancel and hash check."""
     target = hub_checkpoint_dir() / os.path.basename(url)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -162,11 +162,11 @@ def download_url(url: str, name: str, title: str, task: Task) -> Path:
     return target
 
 
-def fetch_weights(model_id: str, callbacks: Task | Iterable = (),
+def fetch_weights(model_id: str, callbacks: Work | Iterable = (),
                   cancel: CancelToken | None = None) -> Path:
     """Put `model_id`'s pretrained weights on this computer (torch's or Hugging Face's cache,
     where other tools find them too) and return the file."""
-    task = Task.of(callbacks, cancel)
+    task = Work.of(callbacks, cancel)
     entry = load_catalog().get(model_id)
     if entry is not None and entry.hf_hub_id and entry.source == "timm":
         return fetch_hf(entry.hf_hub_id, task)
@@ -197,7 +197,7 @@ def _check_hash(name: str, hexdigest: str) -> None:
         raise WeightsError(f"downloaded {name} is damaged (checksum mismatch); try again")
 
 
-def pretrained_state(spec: BackboneSpec, task: Task) -> dict[str, torch.Tensor] | None:
+def pretrained_state(spec: BackboneSpec, task: Work) -> dict[str, torch.Tensor] | None:
     """The ImageNet weights of `spec` (downloading them if needed), or None if it has none;
     without the tensors of parts the architecture leaves out (`extra["ignore_keys"]`: the
     auxiliary classifiers of GoogLeNet and Inception, which only their training used)."""
@@ -208,7 +208,7 @@ def pretrained_state(spec: BackboneSpec, task: Task) -> dict[str, torch.Tensor] 
     return {k: v for k, v in state.items() if not k.startswith(ignore)}
 
 
-def _pretrained_file_state(spec: BackboneSpec, task: Task) -> dict[str, torch.Tensor] | None:
+def _pretrained_file_state(spec: BackboneSpec, task: Work) -> dict[str, torch.Tensor] | None:
     source = weights_source(spec)
     if (repo := _timm_repo(spec)) is not None:
         return None if source == "none" else read_state_dict(fetch_hf(repo, task))
@@ -252,16 +252,16 @@ def build_model(
     num_classes: int | None,
     pretrained: bool = True,
     weights_file: str | None = None,
-    callbacks: Task | Iterable = (),
+    callbacks: Work | Iterable = (),
     cancel: CancelToken | None = None,
 ) -> TransferNet:
     """The backbone with a new `num_classes` head (or its ImageNet head when None).
 
     `weights_file` may hold the original network's state dict (any head), or a TransferNet
     state dict saved by this app; with another class count its head is started afresh.
-    `callbacks` may be a `Task` (then `cancel` is not used).
+    `callbacks` may be a `Work` (then `cancel` is not used).
     """
-    task = Task.of(callbacks, cancel)
+    task = Work.of(callbacks, cancel)
     net = spec.builder()
     if weights_file:
         state = read_state_dict(weights_file)
@@ -331,7 +331,7 @@ def _load_original(spec: BackboneSpec, net: nn.Module, state: dict, name: str) -
 
 def _from_transfer_state(
     spec: BackboneSpec, net: nn.Module, num_classes: int | None, state: dict, path: str,
-    task: Task,
+    task: Work,
 ) -> TransferNet:
     saved_classes = state["head.weight"].shape[0] if "head.weight" in state else None
     model = split_network(spec, net, num_classes or saved_classes)

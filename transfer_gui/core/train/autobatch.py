@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UserError
-from ..events import Task
+from ..events import Work
 from ..models.layers import train_mode
 from ..wording import count
 from .prepare import on_features
@@ -56,8 +56,8 @@ def _too_small(images: int, what: str) -> OutOfMemory:
 class Chunking:
     """How many chunks each batch is split into; doubled on every out-of-memory error."""
 
-    def __init__(self, device: torch.device, task: Task | None = None, what: str = "training"):
-        self.device, self.task, self.what = device, task or Task(), what
+    def __init__(self, device: torch.device, task: Work | None = None, what: str = "training"):
+        self.device, self.task, self.what = device, task or Work(), what
         self.chunks = 1
 
     def run(self, work: Callable[[int], T], batch: int) -> T:
@@ -83,10 +83,10 @@ class Chunking:
 
 
 def largest_fitting(attempt: Callable[[int], None], start: int, device: torch.device,
-                    task: Task | None = None, minimum: int = MIN_CHUNK) -> int:
+                    task: Work | None = None, minimum: int = MIN_CHUNK) -> int:
     """The first of start, start/2, start/4, ... for which `attempt(n)` raises no
     out-of-memory error; `OutOfMemory` when none down to `minimum` fits."""
-    task = task or Task()
+    task = task or Work()
     size = start
     while size >= minimum:
         try:
@@ -102,7 +102,7 @@ def largest_fitting(attempt: Callable[[int], None], start: int, device: torch.de
 
 
 def probe_batch_size(prep: Prepared, device: torch.device, dtype: torch.dtype | None,
-                     channels_last: bool, task: Task | None = None) -> int:
+                     channels_last: bool, task: Work | None = None) -> int:
     """The largest power-of-two batch (up to `MAX_AUTO_BATCH` and the training set) for which
     a forward and backward pass fits. The model's buffers and the random state are restored."""
     model, side = prep.model.to(device), prep.preprocess.image_size
@@ -136,14 +136,14 @@ def probe_batch_size(prep: Prepared, device: torch.device, dtype: torch.dtype | 
 
 
 def settle_batch_size(prep: Prepared, device: torch.device, dtype: torch.dtype | None,
-                      channels_last: bool, task: Task | None = None) -> Prepared:
+                      channels_last: bool, task: Work | None = None) -> Prepared:
     """`prep` with its batch size chosen, when the configuration asks for an automatic one.
 
     Only a GPU is probed: on the CPU, and for a head trained on cached features, the configured
     batch size stays (memory is rarely the limit there, and the batch size is a
     hyperparameter). The chosen size is written into the configuration saved with the run.
     """
-    task = task or Task()
+    task = task or Work()
     train = prep.config.train
     if not train.auto_batch_size:
         return prep

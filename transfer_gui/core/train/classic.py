@@ -22,7 +22,7 @@ from torch import nn
 
 from ..data.balance import class_counts, class_weights
 from ..data.batches import FeatureBatches
-from ..events import FitStarted, Task
+from ..events import FitStarted, Work
 from ..models.heads import KNNHead
 from ..models.layers import count_params
 from .hooks import FitState, Hook
@@ -51,7 +51,7 @@ def _val_loss(logits: torch.Tensor, y: torch.Tensor) -> float:
 
 def fit_logistic(
     x: torch.Tensor, y: torch.Tensor, num_classes: int, l2: float, steps: int = 200,
-    task: Task | None = None, weights: torch.Tensor | None = None,
+    task: Work | None = None, weights: torch.Tensor | None = None,
 ) -> nn.Linear:
     """Multinomial logistic regression on standardised features, by full-batch L-BFGS; the
     standardisation is folded into the returned layer, so it takes raw features. `weights`:
@@ -92,7 +92,7 @@ def choose_head(
     train: tuple[torch.Tensor, torch.Tensor],
     val: tuple[torch.Tensor, torch.Tensor],
     num_classes: int,
-    task: Task | None = None,
+    task: Work | None = None,
     weights: torch.Tensor | None = None,
 ) -> ClassicFit:
     """Fit over the hyperparameter grid and keep the best on validation (lowest loss breaks

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 from ..data.batches import prefetch, sequential
 from ..data.datasets import ImageDataset, Preprocess, eval_transform
 from ..data.scan import Sample, file_digest
-from ..events import Task
+from ..events import Work
 from ..io.featurestore import FeatureStore, namespace_key
 from ..models.backbones import TransferNet
 from ..models.heads import probabilities
@@ -38,7 +38,7 @@ def precision_tag(device: torch.device, dtype: torch.dtype | None) -> str:
 
 
 def open_store(model: TransferNet, backbone: str, pre: Preprocess, device: torch.device,
-               dtype: torch.dtype | None, task: Task | None = None) -> FeatureStore | None:
+               dtype: torch.dtype | None, task: Work | None = None) -> FeatureStore | None:
     """The store for this body, preprocessing and precision (None if the cache is unusable)."""
     try:
         key = namespace_key(backbone, model.body, pre.to_dict(), precision_tag(device, dtype))
@@ -86,7 +86,7 @@ class _Extraction:
     """Runs the body over the images the store lacks, filling `rows` and the store."""
 
     def __init__(self, model: TransferNet, device: torch.device, dtype: torch.dtype | None,
-                 store: FeatureStore | None, task: Task) -> None:
+                 store: FeatureStore | None, task: Work) -> None:
         self.model, self.device, self.dtype, self.store = model, device, dtype, store
         self.task = task
         self.chunking = Chunking(device, task, "feature extraction")
@@ -145,7 +145,7 @@ def _batches(samples: list[Sample], pre: Preprocess, batch_size: int, workers: i
 
 
 def body_features(model: TransferNet, request: FeatureRequest, store: FeatureStore | None,
-                  task: Task) -> tuple[torch.Tensor, list[int]]:
+                  task: Work) -> tuple[torch.Tensor, list[int]]:
     """The body's pooled features of every requested sample, in order (float32, CPU), and the
     indices of the files that could not be read (their rows hold a stand-in)."""
     samples, phase = request.samples, request.phase

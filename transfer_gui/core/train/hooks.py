@@ -1,6 +1,6 @@
 """What the training loop shares with its hooks, and the hook interface.
 
-The loop (`engine.run_epochs`) knows only epochs, batches, steps and validation. Everything
+The loop (`epochs.run_epochs`) knows only epochs, batches, steps and validation. Everything
 else a run does is a hook: keeping the run folder and the events (`runrecord.Recording`),
 early stopping, two-stage unfreezing (`stages.Stages`), the LP-FT probe (`lpft.Probe`), a
 second folder (`transfer.paired.Pairing`), the LR range test (`lrfind.sweep.RangeTest`), the
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import torch
 
-from ..events import Task
+from ..events import Work
 from ..wording import count
 from .ranks import SOLO, Ranks
 
@@ -77,7 +77,7 @@ class RunState:
 class FitState:
     """A run's parts and counters, as the loop and its hooks see them."""
 
-    task: Task
+    task: Work
     prep: Prepared
     model: TransferNet
     device: torch.device

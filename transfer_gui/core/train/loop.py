@@ -7,7 +7,7 @@ the middle of a slow batch. Every finished epoch is checkpointed (so a stopped o
 can resume and end exactly as if it had not stopped), the best weights are kept in the run
 folder, and a cancelled or failed run keeps them and says where they are.
 
-A run is the one loop of `engine.run_epochs` with the hooks its configuration asks for (see
+A run is the one loop of `epochs.run_epochs` with the hooks its configuration asks for (see
 `hooks`): a second folder's pairing, the stages, the LP-FT probe or a classic head, the
 best-epoch rule, the run record, the TensorBoard log (when asked for), early stopping. Each
 hook declares its place, and `hooks.Hooks` puts them in that order. Every run, a classic
@@ -26,7 +26,7 @@ import torch
 
 from ..config import CLASSIC_STRATEGIES, ConfigError, RunConfig
 from ..data.scan import FolderScan
-from ..events import Callback, Cancelled, CancelToken, FitEnded, Task
+from ..events import Callback, Cancelled, CancelToken, FitEnded, Work
 from ..interrupt import cancel_points
 from ..io import bundle
 from ..io.eventlog import EventLog
@@ -36,7 +36,7 @@ from .best import BestEpoch
 from .classic import ClassicHead
 from .dist.parts import Follower
 from .dist.run import loop_task, processes_note, refuse, together
-from .engine import open_fit, run_epochs
+from .epochs import open_fit, run_epochs
 from .hooks import EarlyStopping, FitState, Hook, Hooks
 from .lpft import Probe
 from .prepare import (
@@ -70,7 +70,7 @@ __all__ = ["FitResult", "Prepared", "Trainer", "TrainingFailed", "fit", "prepare
 def fit(
     config: RunConfig | None,
     out_dir: str | Path,
-    callbacks: Task | Iterable[Callback] = (),
+    callbacks: Work | Iterable[Callback] = (),
     cancel: CancelToken | None = None,
     resume: bool = False,
     scan: FolderScan | None = None,
@@ -82,7 +82,7 @@ def fit(
     before its first epoch ended starts again from epoch 1. A failure raises
     `TrainingFailed` after recording it; every other ending emits `FitEnded`. `scan`
     reuses a scan of the data folder made earlier (the GUI's Data page). `callbacks` may be a
-    `Task` (then `cancel` is not used). One writer per run folder: a second is refused at once.
+    `Work` (then `cancel` is not used). One writer per run folder: a second is refused at once.
     `tensorboard`: a folder for the run's TensorBoard log (`tboard`); without the tensorboard
     package that is refused before anything is done. `ranks`: this process among the
     processes `torchrun` started (`ranks.Ranks.from_env`); rank 0 takes the lock,
@@ -90,7 +90,7 @@ def fit(
     """
     if tensorboard is not None:
         require_tensorboard()
-    task, out = Task.of(callbacks, cancel), Path(out_dir)
+    task, out = Work.of(callbacks, cancel), Path(out_dir)
     if resume and not out.is_dir():
         return _fit(None, out, task, True, None)  # refused there, no folder created
     lock = RunLock(out).held(task) if ranks.main else contextlib.nullcontext()
@@ -105,13 +105,13 @@ class Trainer:
     """Runs one training configuration to completion, cancellation or failure (`fit`)."""
 
     def fit(self, config: RunConfig | None, out_dir: str | Path,
-            callbacks: Task | Iterable[Callback] = (), cancel: CancelToken | None = None,
+            callbacks: Work | Iterable[Callback] = (), cancel: CancelToken | None = None,
             resume: bool = False, scan: FolderScan | None = None,
             tensorboard: str | Path | None = None, ranks: Ranks = SOLO) -> FitResult:
         return fit(config, out_dir, callbacks, cancel, resume, scan, tensorboard, ranks)
 
 
-def _fit(config: RunConfig | None, out: Path, task: Task, resume: bool,
+def _fit(config: RunConfig | None, out: Path, task: Work, resume: bool,
          scan: FolderScan | None, tensorboard: str | Path | None = None,
          ranks: Ranks = SOLO) -> FitResult:
     started = time.perf_counter()
@@ -218,7 +218,7 @@ def _result(state: FitState) -> FitResult:
     return state.result
 
 
-def _stopped_early(out: Path, task: Task, seconds: float) -> FitResult:
+def _stopped_early(out: Path, task: Work, seconds: float) -> FitResult:
     message = "stopped by the user before training started"
     task.emit(FitEnded("cancelled", 0, None, None, None, seconds, str(out), message))
     return FitResult("cancelled", str(out), [], None, None, None, seconds, message)

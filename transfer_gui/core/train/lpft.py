@@ -24,7 +24,7 @@ import torch
 from ..config import STRATEGY_DEFAULTS
 from ..data.shard import WHOLE
 from .best import beats_probe, better
-from .engine import run_epochs
+from .epochs import run_epochs
 from .hooks import FitState, Hook, Hooks, RunState
 from .ranks import SOLO
 from .recipe import make_scheduler

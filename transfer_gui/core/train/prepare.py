@@ -24,7 +24,7 @@ from ..data.scan import (
     without_empty_classes,
 )
 from ..data.split import review_effect, training_split
-from ..events import CancelToken, Task
+from ..events import CancelToken, Work
 from ..io import bundle
 from ..models.backbones import TransferNet, get_spec
 from ..models.freezing import Group, Selection, describe_model, layer_groups, select
@@ -75,16 +75,16 @@ class Prepared:
 
 def prepare(
     config: RunConfig,
-    callbacks: Task | Iterable = (),
+    callbacks: Work | Iterable = (),
     cancel: CancelToken | None = None,
     split: Split | None = None,
     scan: FolderScan | None = None,
     tasks: list[LabelTask] | None = None,
 ) -> Prepared:
     """Scan (unless `scan` is given) and split the data (unless `split` is given), then build
-    and freeze the model. `callbacks` may be a `Task`. `tasks`: a resumed run's label
+    and freeze the model. `callbacks` may be a `Work`. `tasks`: a resumed run's label
     columns (with `split`)."""
-    task = Task.of(callbacks, cancel)
+    task = Work.of(callbacks, cancel)
     config = config.resolved()
     spec = get_spec(config.model.backbone)
     pre = Preprocess.for_backbone(spec, config.train.image_size)
@@ -142,7 +142,7 @@ def _check_tasks(config: RunConfig, tasks: list[LabelTask]) -> None:
 
 
 def _settle_balance(config: RunConfig, train: list[Sample], classes: int,
-                    task: Task, several: bool = False) -> RunConfig:
+                    task: Work, several: bool = False) -> RunConfig:
     """The configuration with its option for unbalanced classes made concrete ("auto" decided
     on the training split's class counts; k-NN's votes are never weighted). `several`: the
     run trains several tasks or a multi-label one, whose heads are not balanced."""
@@ -161,7 +161,7 @@ def _settle_balance(config: RunConfig, train: list[Sample], classes: int,
     return replace(config, train=replace(cfg, balance=choice))
 
 
-def with_enough_steps(prep: Prepared, task: Task) -> Prepared:
+def with_enough_steps(prep: Prepared, task: Work) -> Prepared:
     """A probe-first run whose epochs are "auto": on few images, enough epochs for fine-tuning
     to take `LPFT_MIN_STEPS` steps (`config.lpft_epochs`); otherwise `prep` as it is."""
     train = prep.config.train
@@ -193,7 +193,7 @@ def on_features(prep: Prepared) -> bool:
     return bool(train.cache_features and train.augment == "none" and body_frozen(prep.model))
 
 
-def _report_problems(scan: FolderScan, task: Task, dropped: list[str]) -> None:
+def _report_problems(scan: FolderScan, task: Work, dropped: list[str]) -> None:
     errors = [p for p in scan.problems if p.severity == "error"]
     if errors:
         task.message("warning", f"{count(len(errors), 'file')} skipped, e.g. "
@@ -204,7 +204,7 @@ def _report_problems(scan: FolderScan, task: Task, dropped: list[str]) -> None:
     task.message("info", f"data: {scan.summary()}")
 
 
-def _report_review(scan: FolderScan, task: Task, exclude: tuple[str, ...],
+def _report_review(scan: FolderScan, task: Work, exclude: tuple[str, ...],
                    relabel: tuple[str, ...]) -> None:
     """Say what a review changes (`review_effect` refuses a relabel to no class)."""
     if not exclude and not relabel:

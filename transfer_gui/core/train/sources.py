@@ -27,7 +27,7 @@ from ..data.gpuaug import GpuBatches
 from ..data.imagecache import MIB, DecodedCache, prefill
 from ..data.scan import Sample
 from ..data.shard import Shard
-from ..events import Task
+from ..events import Work
 from ..io.featurestore import cache_root
 from .features import FeatureRequest, body_features, open_store
 from .hooks import FitState
@@ -89,7 +89,7 @@ def feature_source(fit: FitState, prep: Prepared | None = None,
 
 
 def shared_features(fit: FitState, model: Any, request: FeatureRequest, store: Any,
-                    span: range | None = None, task: Task | None = None
+                    span: range | None = None, task: Work | None = None
                     ) -> tuple[torch.Tensor, list[int]]:
     """The body's features of every image of `request` and the indices of those that failed.
     With several processes each computes its own contiguous part (`span`; by default its

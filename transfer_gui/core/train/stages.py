@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..events import Task
+from ..events import Work
 from ..models.layers import HEAD
 from ..wording import count
 from .hooks import FitState, Hook
@@ -66,7 +66,7 @@ class Stages(Hook):
     def on_epoch_start(self, fit: FitState) -> None:
         self.enter(fit.epoch, fit.task)
 
-    def enter(self, epoch: int, task: Task) -> None:
+    def enter(self, epoch: int, task: Work) -> None:
         """Make the parameters of `epoch`'s stage trainable (and only those)."""
         if self.probe and epoch == 2:
             task.message("info", "stage 2: the chosen layers fine-tune from the probe, earlier "

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from ..events import BatchEnded, Task
+from ..events import BatchEnded, Work
 from ..models.kinds import HeadKind, kind_of
 from .autobatch import Chunking
 from .hooks import Stepping
@@ -44,7 +44,7 @@ class Stepper:
 
     def __init__(self, model: nn.Module, forward: Forward, optim: Optim, device: torch.device,
                  dtype: torch.dtype | None = None, label_smoothing: float = 0.0,
-                 task: Task | None = None, weights: torch.Tensor | None = None) -> None:
+                 task: Work | None = None, weights: torch.Tensor | None = None) -> None:
         """`weights`: the loss weight of each class (`data.balance.class_weights`), or None."""
         self.model, self.forward = model, forward
         self.optimizer, self.scheduler = optim.optimizer, optim.scheduler
@@ -141,7 +141,7 @@ class EpochMeter:
     """Sums an epoch's losses and accuracy and sends `BatchEnded`, reading each step's
     results `lag` steps after it was queued."""
 
-    def __init__(self, task: Task, epoch: int, steps: int, lag: int = 0) -> None:
+    def __init__(self, task: Work, epoch: int, steps: int, lag: int = 0) -> None:
         self.task, self.epoch, self.steps, self.lag = task, epoch, steps, lag
         self.pending: deque[_Pending] = deque()
         self.loss_sum = self.correct = 0.0

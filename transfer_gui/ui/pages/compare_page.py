@@ -30,7 +30,7 @@ from ..widgets.notices.dialogs import show_error
 from ..widgets.plots.run_curves import RunCurves, curve_of
 from ..widgets.tables.compare_table import CompareTable
 from ..widgets.tables.run_style import colour, run_label, swatch
-from ..worker import Task, start_task
+from ..worker import Job, start_job
 from .common import page_title
 from .compare_runner import StrategyComparison
 from .strategies_dialog import COMPARE_EPOCHS, StrategiesDialog
@@ -47,7 +47,7 @@ class ComparePage(QWidget):
         self.summaries: dict[str, dict[str, Any]] = {}  # run folder -> run_summary
         self.partial: dict[str, dict[str, Any]] = {}  # not evaluated yet (being compared)
         self._revisions: dict[str, tuple[int, int]] = {}  # run -> run_revision summarised
-        self.summary_task: Task | None = None
+        self.summary_task: Job | None = None
         self.comparison = StrategyComparison(self)
         self.strategies_dialog: StrategiesDialog | None = None
         self._comparing: set[str] = set()
@@ -265,7 +265,7 @@ class ComparePage(QWidget):
         run = todo[0]
         revision = self._revisions[run] = run_revision(run)  # before reading: a later write
         self.status.setText(f"Reading {run_label(run)} ({len(todo)} to go)…")
-        task = start_task(partial(_summarise, run), "summary", self)
+        task = start_job(partial(_summarise, run), "summary", self)
         task.succeeded.connect(partial(self._on_summary_succeeded, run, revision))
         task.failed.connect(partial(self._on_summary_failed, run, revision))
         task.done.connect(self._on_summary_done)

@@ -18,7 +18,7 @@ from ...core import (
     Progress,
     RunConfig,
 )
-from ..worker import Task, start_task
+from ..worker import Job, start_job
 
 
 class StrategyComparison(QObject):
@@ -30,7 +30,7 @@ class StrategyComparison(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.task: Task | None = None
+        self.task: Job | None = None
         self.strategies: list[str] = []
         self._index = 0  # the strategy being trained
         self._epochs = 1
@@ -45,7 +45,7 @@ class StrategyComparison(QObject):
         self.strategies = list(strategies)
         self._index = 0
         fn = partial(_compare, config, self.strategies, str(out_root), scan)
-        task = start_task(fn, "compare", self)
+        task = start_job(fn, "compare", self)
         task.events.connect(self._on_events)
         task.succeeded.connect(self._on_succeeded)
         task.failed.connect(self.failed)

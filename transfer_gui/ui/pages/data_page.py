@@ -46,10 +46,10 @@ from ..widgets.inputs.option_fields import make_fields, problems_of
 from ..widgets.inputs.task_picker import TaskOverview
 from ..widgets.notices.banner import Banner, sentence
 from ..widgets.notices.dialogs import show_error
-from ..widgets.notices.progress import TaskProgress
+from ..widgets.notices.progress import JobProgress
 from ..widgets.tables.image_grid import GridItem, ImageGrid
 from ..widgets.tables.problem_list import ProblemList
-from ..worker import Task, is_cancelled, start_task
+from ..worker import Job, is_cancelled, start_job
 from .common import elide_path, page_title, table_cell
 from .image_root import ImageRootRow
 
@@ -79,7 +79,7 @@ class DataPage(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.scan_task: Task | None = None
+        self.scan_task: Job | None = None
         self._build()
         state.project_loaded.connect(self._on_project_loaded)
         state.data_changed.connect(self._update_summary)  # review decisions: counts at once
@@ -110,7 +110,7 @@ class DataPage(QWidget):
         self.image_root = ImageRootRow()  # a labels CSV's paths read from another folder
         self.image_root.setVisible(False)
         self.image_root.changed.connect(self._on_image_root)
-        self.progress = TaskProgress()
+        self.progress = JobProgress()
         self.progress.setVisible(False)
         self.progress.setFormat("checking images… %v / %m")
 
@@ -265,14 +265,14 @@ class DataPage(QWidget):
         data = self.state.config.data
         self.image_root.setVisible(csv_file(root) is not None)
         self.image_root.set_root(data.image_root)
-        task = start_task(partial(_scan, root, data.val_dir, data.task, data.image_root),
+        task = start_job(partial(_scan, root, data.val_dir, data.task, data.image_root),
                           "scan", self)
         task.events.connect(self.progress.on_events)
         task.succeeded.connect(partial(self._on_scanned, task))
         task.failed.connect(partial(self._on_scan_failed, task))
         self.scan_task = task
 
-    def _on_scanned(self, task: Task, scan: FolderScan) -> None:
+    def _on_scanned(self, task: Job, scan: FolderScan) -> None:
         if task is not self.scan_task:
             return  # an older scan finished after a newer one started
         self.progress.setVisible(False)
@@ -280,7 +280,7 @@ class DataPage(QWidget):
         self.state.set_scan(scan)
         self._show_scan(scan)
 
-    def _on_scan_failed(self, task: Task, message: str, details: str) -> None:
+    def _on_scan_failed(self, task: Job, message: str, details: str) -> None:
         if task is not self.scan_task:
             return
         self.progress.setVisible(False)

@@ -27,10 +27,10 @@ from ...core import LabelTable, RunError, count, run_info, run_revision
 from ..state import AppState
 from ..widgets.inputs.task_picker import TaskPicker
 from ..widgets.notices.dialogs import show_error
-from ..widgets.notices.progress import TaskProgress
+from ..widgets.notices.progress import JobProgress
 from ..widgets.plots.confusion import ConfusionMatrix
 from ..widgets.tables.image_grid import GridItem, ImageGrid
-from ..worker import Task, is_cancelled, start_task
+from ..worker import Job, is_cancelled, start_job
 from .common import page_title, table_cell
 from .evaluate_table import COLUMN_TIPS, SINGLE_COLUMNS, set_columns, show_label_table
 
@@ -50,7 +50,7 @@ class EvaluatePage(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.task: Task | None = None
+        self.task: Job | None = None
         self.evaluation: Any = None  # core.evaluation.Evaluation
         self.shown: Any = None  # the result on view: the evaluation's, or its chosen task's
         self._evaluated: tuple = ()  # (run folder, its revision) shown or being computed
@@ -70,7 +70,7 @@ class EvaluatePage(QWidget):
         self.evaluate_button.setEnabled(False)
         self.evaluate_button.setToolTip("Evaluate the current run on its validation split")
         self.evaluate_button.clicked.connect(self.evaluate)
-        self.progress = TaskProgress()
+        self.progress = JobProgress()
         self.progress.setVisible(False)
         top = QHBoxLayout()
         text = QVBoxLayout()
@@ -174,7 +174,7 @@ class EvaluatePage(QWidget):
         task = self._start(partial(_evaluate, run), "Evaluating…")
         task.succeeded.connect(partial(self._on_evaluated, task, run))
 
-    def _start(self, job: partial, headline: str) -> Task:
+    def _start(self, job: partial, headline: str) -> Job:
         """Run `job` in the background in place of any evaluation still running."""
         if self.task is not None and self.task.running:
             self.task.cancel()
@@ -184,20 +184,20 @@ class EvaluatePage(QWidget):
         # the run being evaluated, at once: the figures of the run before are gone
         self.source.setText(f"Run: {_run_text(self.state.run_dir)}")
         self.source.setToolTip("")
-        task = start_task(job, "evaluate", self)
+        task = start_job(job, "evaluate", self)
         task.events.connect(self.progress.on_events)
         task.failed.connect(partial(self._on_failed, task))
         self.task = task
         return task
 
-    def _on_evaluated(self, task: Task, run: str, evaluation: object) -> None:
+    def _on_evaluated(self, task: Job, run: str, evaluation: object) -> None:
         if task is not self.task:
             return
         self.progress.setVisible(False)
         self.evaluate_button.setEnabled(True)
         self.show_evaluation(evaluation)
 
-    def _on_failed(self, task: Task, message: str, details: str) -> None:
+    def _on_failed(self, task: Job, message: str, details: str) -> None:
         if task is not self.task:
             return
         self.progress.setVisible(False)
@@ -364,7 +364,7 @@ class EvaluatePage(QWidget):
                            f"Evaluating on {os.path.basename(folder)}…")
         task.succeeded.connect(partial(self._on_folder_evaluated, task, run, folder))
 
-    def _on_folder_evaluated(self, task: Task, run: str, folder: str, evaluation) -> None:
+    def _on_folder_evaluated(self, task: Job, run: str, folder: str, evaluation) -> None:
         if task is not self.task:
             return
         self._on_evaluated(task, run, evaluation)

@@ -19,7 +19,7 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 
 from ...core import LabelPool, PoolFeatures, Progress, Suggestions, pool_features, suggest
-from ..worker import Task, start_task
+from ..worker import Job, start_job
 
 NEXT_COUNT = 100  # "label next" orders this many unlabelled images
 
@@ -37,7 +37,7 @@ class Suggester(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.features: PoolFeatures | None = None
-        self.task: Task | None = None
+        self.task: Job | None = None
         self.future: Future | None = None
         self._procs: ProcessPoolExecutor | None = None
         self._wanted: dict[str, str] | None = None
@@ -111,7 +111,7 @@ class Suggester(QObject):
     def _start(self, fn: Callable[[list, Any], Any], name: str,
                done: Callable[[object], None], wanted: dict[str, str] | None) -> None:
         self._wanted = wanted
-        task = start_task(fn, name, self)
+        task = start_job(fn, name, self)
         self.task = task
         task.events.connect(self._on_events)
         task.succeeded.connect(done)
@@ -130,7 +130,7 @@ class Suggester(QObject):
             self.features = result
             self.features_ready.emit()
 
-    def _on_done(self, task: Task) -> None:
+    def _on_done(self, task: Job) -> None:
         if task is self.task:
             self.task = None
             self._next()

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from ...core import SWEEP_END, SWEEP_START, SWEEP_STEPS, Progress, RunConfig, SweepProgress, count
 from ..widgets.notices.dialogs import show_error
 from ..widgets.plots.lr_plot import LRPlot, rate_label
-from ..worker import Task, start_task
+from ..worker import Job, start_job
 
 PHASES = {"scan": "Checking images", "features": "Computing features",
           "lr-find": "Sweeping the learning rate"}
@@ -39,7 +39,7 @@ class LRFinderDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Find a learning rate")
         self.setWindowModality(Qt.WindowModality.WindowModal)
-        self.task: Task | None = None
+        self.task: Job | None = None
         self.suggestion: float | None = None
         self._config: RunConfig | None = None
         self._scan: Any = None
@@ -105,7 +105,7 @@ class LRFinderDialog(QDialog):
         self.stop_button.setEnabled(True)
         self.progress.setRange(0, 0)
         self.status.setText("Preparing…")
-        task = start_task(partial(_find, config, self.steps.value(), scan), "lr-find", self)
+        task = start_job(partial(_find, config, self.steps.value(), scan), "lr-find", self)
         task.events.connect(partial(self._on_events, task))
         task.succeeded.connect(partial(self._on_succeeded, task))
         task.failed.connect(partial(self._on_failed, task))
@@ -131,7 +131,7 @@ class LRFinderDialog(QDialog):
 
     # --- results ----------------------------------------------------------------------------
 
-    def _on_events(self, task: Task, events: list) -> None:
+    def _on_events(self, task: Job, events: list) -> None:
         if task is not self.task or self._stopping:  # after Stop, the result says the rest
             return
         done = [e for e in events if isinstance(e, Progress) and e.total]
@@ -148,7 +148,7 @@ class LRFinderDialog(QDialog):
             phase = PHASES.get(last.phase, last.phase.capitalize())
             self.status.setText(f"{phase}: {last.done} / {last.total}")
 
-    def _on_succeeded(self, task: Task, result: Any) -> None:
+    def _on_succeeded(self, task: Job, result: Any) -> None:
         if task is not self.task or result is None:  # None: stopped
             return
         self.suggestion = result.suggestion
@@ -156,12 +156,12 @@ class LRFinderDialog(QDialog):
         self.status.setText(_outcome(result))
         self.use_button.setEnabled(result.suggestion is not None)
 
-    def _on_failed(self, task: Task, message: str, details: str) -> None:
+    def _on_failed(self, task: Job, message: str, details: str) -> None:
         if task is self.task:
             self.status.setText("The sweep failed.")
             show_error(self, "The learning-rate finder failed", message, details)
 
-    def _on_done(self, task: Task) -> None:
+    def _on_done(self, task: Job) -> None:
         if task is self.task:
             if self._stopping:  # the bar says how far the sweep went: 14 of 40, not 100 %
                 self.progress.setRange(0, max(self._swept[1], 1))

@@ -27,7 +27,7 @@ from ...core import (
     fine_tune_words,
     select,
 )
-from ..engine import BackboneRow, check_weights, describe_structure, measure
+from ..engine_loader import BackboneRow, check_weights, describe_structure, measure
 from ..state import AppState
 from ..widgets.inputs.preset_bar import PresetBar
 from ..widgets.notices.banner import Banner
@@ -36,7 +36,7 @@ from ..widgets.notices.download_bar import DownloadBar
 from ..widgets.notices.probe_advice import ProbeAdvice
 from ..widgets.tables.layer_tree import LayerTreeView
 from ..widgets.tables.zoo_picker import ZooPicker
-from ..worker import Task, start_task
+from ..worker import Job, start_job
 from . import model_texts as texts
 from .common import page_title
 from .model_jobs import online, run_classes
@@ -47,10 +47,10 @@ class ModelPage(QWidget):
         super().__init__(parent)
         self.state = state
         self.structure: ModelLayout | None = None  # the network described, no weights
-        self.build_task: Task | None = None
-        self.online_task: Task | None = None
-        self.speed_task: Task | None = None
-        self.weights_task: Task | None = None  # checking a weights file the user chose
+        self.build_task: Job | None = None
+        self.online_task: Job | None = None
+        self.speed_task: Job | None = None
+        self.weights_task: Job | None = None  # checking a weights file the user chose
         self._rows: list[BackboneRow] = []
         self._pending_selectors: tuple[str, ...] | None = None
         self._building: tuple[str, int] | None = None  # (backbone, classes) being built
@@ -191,12 +191,12 @@ class ModelPage(QWidget):
         self._building = wanted
         self.tree.setEnabled(False)
         self.summary.setText("Building the network…")
-        task = start_task(partial(describe_structure, *wanted), "model", self)
+        task = start_job(partial(describe_structure, *wanted), "model", self)
         task.succeeded.connect(partial(self._on_structure_built, task))
         task.failed.connect(partial(self._on_structure_failed, task))
         self.build_task = task
 
-    def _on_structure_built(self, task: Task, structure: ModelLayout | str) -> None:
+    def _on_structure_built(self, task: Job, structure: ModelLayout | str) -> None:
         if task is not self.build_task:
             return
         self._building = None
@@ -219,7 +219,7 @@ class ModelPage(QWidget):
         self._sync_trainable(edited=False)  # what the project implies: no change of the user's
         self._follow_classes()  # the classes changed while it was being built
 
-    def _on_structure_failed(self, task: Task, message: str, details: str) -> None:
+    def _on_structure_failed(self, task: Job, message: str, details: str) -> None:
         if task is self.build_task:
             self._building = None
             self.structure = None  # picking the network built before builds it again
@@ -242,11 +242,11 @@ class ModelPage(QWidget):
         if info is not None:
             self.download.show_for(info.name, "" if path else info.weights)
         if info is not None and info.weights == "download" and not path:
-            task = start_task(partial(online, info.name), "online", self)
+            task = start_job(partial(online, info.name), "online", self)
             task.succeeded.connect(partial(self._on_online_checked, task, info))
             self.online_task = task
 
-    def _on_online_checked(self, task: Task, info: BackboneRow, online: object) -> None:
+    def _on_online_checked(self, task: Job, info: BackboneRow, online: object) -> None:
         if task is not self.online_task or online or self.current_row() != info:
             return
         self._on_refused(info.name, NO_NETWORK)
@@ -268,7 +268,7 @@ class ModelPage(QWidget):
             return
         self.measure.setEnabled(False)
         self.measure.setText(f"Timing {info.title}…")
-        task = start_task(partial(measure, info.name), "speed", self)
+        task = start_job(partial(measure, info.name), "speed", self)
         task.succeeded.connect(partial(self._on_measured, info.name))
         task.failed.connect(partial(self._on_measure_failed, info.name))
         self.speed_task = task
@@ -296,13 +296,13 @@ class ModelPage(QWidget):
         if path and info is not None:
             self.load_weights.setEnabled(False)
             self.weights_label.setText(f"Checking {os.path.basename(path)}…")
-            task = start_task(partial(check_weights, info.name, path, self._num_classes()),
+            task = start_job(partial(check_weights, info.name, path, self._num_classes()),
                               "weights", self)
             task.succeeded.connect(partial(self._on_weights_checked, task, info.name))
             task.failed.connect(partial(self._on_weights_refused, task, path))
             self.weights_task = task
 
-    def _on_weights_checked(self, task: Task, backbone: str, path: str) -> None:
+    def _on_weights_checked(self, task: Job, backbone: str, path: str) -> None:
         """The file fits the network: it becomes the project's starting point."""
         self.load_weights.setEnabled(True)
         model = self.state.config.model
@@ -310,7 +310,7 @@ class ModelPage(QWidget):
             self.state.set_model(dataclasses.replace(model, weights_file=path))
         self._show_weights()
 
-    def _on_weights_refused(self, task: Task, path: str, message: str, details: str) -> None:
+    def _on_weights_refused(self, task: Job, path: str, message: str, details: str) -> None:
         self.load_weights.setEnabled(True)
         self._show_weights()
         if task is self.weights_task:

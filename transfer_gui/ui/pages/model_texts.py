@@ -9,7 +9,7 @@ from ...core import PRETRAINING_TEXT, Selection, count, format_count
 
 if TYPE_CHECKING:
     from ...core import ModelLayout
-    from ..engine import BackboneRow
+    from ..engine_loader import BackboneRow
 
 NBSP = "\u00a0"
 

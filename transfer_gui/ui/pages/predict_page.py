@@ -29,9 +29,9 @@ from ...core import count
 from ..state import AppState
 from ..widgets.inputs.drop_zone import DropZone
 from ..widgets.notices.dialogs import show_error
-from ..widgets.notices.progress import TaskProgress
+from ..widgets.notices.progress import JobProgress
 from ..widgets.tables.prediction_list import PredictionList
-from ..worker import Task, start_task
+from ..worker import Job, start_job
 from .common import page_title
 from .predict_jobs import Channel, PredictorCache, Result, Stream, cam_overlays, predict_stream
 from .serve_panel import ServePanel
@@ -51,8 +51,8 @@ class PredictPage(QWidget):
         self.stream = Stream(self)
         self.stream.chunk.connect(self._on_chunk)
         self.stream.cam.connect(self._on_cam)
-        self.task: Task | None = None
-        self.cam_task: Task | None = None
+        self.task: Job | None = None
+        self.cam_task: Job | None = None
         self.queue: list[str] = []
         self._cams_wanted: list[int] = []
         self._generation = 0
@@ -86,7 +86,7 @@ class PredictPage(QWidget):
         layout.addLayout(self._build_actions())
         self.drop = DropZone("Drop images or folders here to classify them")
         self.drop.dropped.connect(self.add_paths)
-        self.progress = TaskProgress()
+        self.progress = JobProgress()
         self.progress.setVisible(False)
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
@@ -237,7 +237,7 @@ class PredictPage(QWidget):
         background: a dropped drive must not freeze the window)."""
         if any(os.path.isdir(p) for p in paths):
             self.summary.setText("Looking for images in what was dropped…")
-            task = start_task(partial(_expand, paths), "find images", self)
+            task = start_job(partial(_expand, paths), "find images", self)
             task.succeeded.connect(partial(self._on_found, self._generation))
             return
         self._add_files(paths)
@@ -266,7 +266,7 @@ class PredictPage(QWidget):
         self.progress.setValue(0)
         self.stop_button.setEnabled(True)
         fn = partial(predict_stream, self._channel(), paths, self.top_k.value())
-        task = start_task(fn, "predict", self)
+        task = start_job(fn, "predict", self)
         task.events.connect(self.progress.on_events)
         task.failed.connect(partial(self._on_failed, task))
         task.done.connect(partial(self._on_batch_done, task))
@@ -281,7 +281,7 @@ class PredictPage(QWidget):
         self.export_button.setEnabled(True)
         self._show_summary()
 
-    def _on_batch_done(self, task: Task) -> None:
+    def _on_batch_done(self, task: Job) -> None:
         if task is not self.task:
             return
         self.task = None
@@ -290,7 +290,7 @@ class PredictPage(QWidget):
         self._show_summary()
         self._next()
 
-    def _on_failed(self, task: Task, message: str, details: str) -> None:
+    def _on_failed(self, task: Job, message: str, details: str) -> None:
         if task is self.task and not task.token.cancelled:
             show_error(self, "Cannot classify", message, details)
 
@@ -356,7 +356,7 @@ class PredictPage(QWidget):
         jobs = [(row, self.results[row].path) for row in self._cams_wanted]
         self._cams_wanted = []
         fn = partial(cam_overlays, self._channel(), jobs)
-        self.cam_task = start_task(fn, "gradcam", self)
+        self.cam_task = start_job(fn, "gradcam", self)
         self.cam_task.done.connect(self._next_cams)
 
     @Slot(int, int, QImage)

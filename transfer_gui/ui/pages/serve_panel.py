@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from ...core import count
 from ..widgets.notices.dialogs import show_error
-from ..worker import Task, start_task
+from ..worker import Job, start_job
 
 DEFAULT_PORT = 8000
 
@@ -56,7 +56,7 @@ class ServePanel(QGroupBox):
         super().__init__("Serve this model", parent)
         self.run_dir = ""
         self.server: Any = None
-        self.task: Task | None = None
+        self.task: Job | None = None
         self._build()
         self._timer = QTimer(self)
         self._timer.setInterval(1000)
@@ -114,7 +114,7 @@ class ServePanel(QGroupBox):
         if not self.run_dir or self.serving or self.task is not None:
             return
         run, port = self.run_dir, self.port.value()
-        self.task = start_task(lambda _callbacks, _cancel: start_server(run, port), "serve")
+        self.task = start_job(lambda _callbacks, _cancel: start_server(run, port), "serve")
         self.task.succeeded.connect(self._on_started)
         self.task.failed.connect(self._on_failed)
         self.task.done.connect(self._on_task_done)
@@ -128,7 +128,7 @@ class ServePanel(QGroupBox):
         if server is not None:
             self.stats.setText(f"Stopped after {self._stats_text(server.stats())}")
             # shutting down waits for open requests: not in the window's thread
-            start_task(lambda _callbacks, _cancel: server.stop(), "serve-stop")
+            start_job(lambda _callbacks, _cancel: server.stop(), "serve-stop")
         self._update()
 
     @Slot()

@@ -19,16 +19,16 @@ from PySide6.QtWidgets import (
 )
 
 from ...core import RunConfig, can_resume, new_run_dir
-from ..launch.cluster import ClusterDialog, write_for_cluster
-from ..launch.local import LocalLaunch
-from ..launch.run_on import CLUSTER, HERE, RunOnBox
 from ..state import AppState
+from ..torchrun.cluster import ClusterDialog, write_for_cluster
+from ..torchrun.local import LocalLaunch
+from ..torchrun.run_on import CLUSTER, HERE, RunOnBox
 from ..widgets.inputs.augment_preview import AugmentPreview, PreviewRequest
 from ..widgets.notices.dialogs import show_error
 from ..widgets.notices.log_view import LogView
 from ..widgets.notices.status_line import StatusLine
 from ..widgets.plots.metric_plot import TrainingPlots
-from ..worker import Task, start_task
+from ..worker import Job, start_job
 from . import train_texts as texts
 from .common import page_title
 from .lr_dialog import LRFinderDialog
@@ -48,7 +48,7 @@ class TrainPage(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.task: Task | None = None
+        self.task: Job | None = None
         self.run_dir = ""
         self.lr_dialog: LRFinderDialog | None = None
         self.elsewhere: LocalLaunch | None = None  # torchrun on this computer's GPUs
@@ -273,7 +273,7 @@ class TrainPage(QWidget):
             self.past.stop()  # a reopened run still being drawn
         self.run_dir = run_dir
         self.live.reset()
-        task = start_task(fn, "train", self)
+        task = start_job(fn, "train", self)
         task.events.connect(self._on_events)
         task.succeeded.connect(self._on_succeeded)
         task.failed.connect(self._on_failed)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import UserError
-from ...events import Task
+from ...events import Work
 from .caches import HF_WEIGHT_FILES, hf_weights_file
 
 NO_NETWORK = "no network: load a weights file or pick a model whose weights are on this computer"
@@ -33,7 +33,7 @@ def transfer_text(what: str, done: int, total: int, seconds: float) -> str:
     return f"download {what}: {size}{speed}"
 
 
-def _reporter(task: Task, what: str) -> type:
+def _reporter(task: Work, what: str) -> type:
     """A tqdm stand-in for `hf_hub_download`: progress events, and the task's cancel."""
     from tqdm.auto import tqdm
 
@@ -68,9 +68,9 @@ def is_online(url: str, timeout: float = 3.0) -> bool:
     return True
 
 
-def fetch_hf(repo_id: str, task: Task | None = None) -> Path:
+def fetch_hf(repo_id: str, task: Work | None = None) -> Path:
     """The weights of `repo_id` from Hugging Face's cache, downloaded there first if needed."""
-    task = task or Task()
+    task = task or Work()
     here = hf_weights_file(repo_id)
     if here is not None:
         return here

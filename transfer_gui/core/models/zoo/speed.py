@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ...atomic import write_json
-from ...events import CancelToken, Task
+from ...events import CancelToken, Work
 from ...places import data_home
 from .catalog import load_catalog
 
@@ -54,13 +54,13 @@ def network(model_id: str) -> tuple[Any, int, str]:
     return tvm.get_model(entry.model, weights=None), entry.image_size, entry.title
 
 
-def measure_speed(model_id: str, callbacks: Task | Iterable = (),
+def measure_speed(model_id: str, callbacks: Work | Iterable = (),
                   cancel: CancelToken | None = None, seconds: float = 1.0) -> float:
     """Images per second in evaluation mode at the model's own input size, on the GPU when
     there is one: a warm-up pass, then passes for about `seconds`."""
     import torch
 
-    task = Task.of(callbacks, cancel)
+    task = Work.of(callbacks, cancel)
     built, size, title = network(model_id)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     task.progress(0, 0, f"timing {title}")

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from ...events import Cancelled, CancelToken, Task
+from ...events import Cancelled, CancelToken, Work
 from ...io import bundle
 from ...io.steplog import StepLog
 from ..hooks import FitState, Hook
@@ -118,7 +118,7 @@ def stepper_for(ranks: Ranks) -> Callable[..., Stepper]:
 
 
 def sync_batchnorm(model: nn.Module, wanted: bool | None, freeze_bn: bool, device: torch.device,
-                   task: Task) -> bool:
+                   task: Work) -> bool:
     """Turn the model's BatchNorm layers into SyncBatchNorm (statistics over every process's
     images) when asked, or by default when their statistics train. Only GPUs can: on CPUs each
     process keeps its own statistics, and rank 0's are the ones saved."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...config import CLASSIC_STRATEGIES, ConfigError, RunConfig
-from ...events import CancelToken, Task
+from ...events import CancelToken, Work
 from ..hooks import FitState, Hook
 from ..ranks import Ranks
 from .parts import InStep, stepper_for, sync_batchnorm
@@ -26,14 +26,14 @@ def refuse(config: RunConfig, ranks: Ranks) -> None:
                           f"so give at least {ranks.world}")
 
 
-def loop_task(task: Task, ranks: Ranks) -> tuple[Task, CancelToken]:
+def loop_task(task: Work, ranks: Ranks) -> tuple[Work, CancelToken]:
     """The task the loop of this process runs with, and the token of its own stop requests.
     Rank 0 speaks, the others are quiet; on several processes the loop's token is set only
     when the processes agree to stop (`InStep`), so they all stop at the same batch."""
     if not ranks.many:
         return task, task.token
     agreed = CancelToken()
-    quiet = Task(task.receivers if ranks.main else [], agreed)
+    quiet = Work(task.receivers if ranks.main else [], agreed)
     quiet.watched = task.watched
     return quiet, task.token
 
@@ -56,7 +56,7 @@ def together(state: FitState, ranks: Ranks, local: CancelToken) -> list[Hook]:
     return [InStep(ranks, local, state.task.token)]
 
 
-def processes_note(meta: dict[str, Any], ranks: Ranks, task: Task, batch_size: int) -> None:
+def processes_note(meta: dict[str, Any], ranks: Ranks, task: Work, batch_size: int) -> None:
     """Say what a resume on another number of processes means."""
     before = int(meta.get(PROCESSES) or 1)
     if before == ranks.world:

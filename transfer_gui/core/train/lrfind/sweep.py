@@ -1,6 +1,6 @@
 """The learning-rate finder: train briefly while raising the rate exponentially, watch the loss,
 and suggest the rate where it falls fastest (the usual range test). It is the training loop
-(`engine.run_epochs`) with one hook, `RangeTest`; the curve and the suggestion are
+(`epochs.run_epochs`) with one hook, `RangeTest`; the curve and the suggestion are
 `lrcurve`'s.
 
 Each step sends a `SweepProgress` event with its rate and loss, so the curve can be drawn as
@@ -20,9 +20,9 @@ from typing import Any
 import torch
 
 from ...config import RunConfig
-from ...events import Callback, Cancelled, CancelToken, SweepProgress, Task
+from ...events import Callback, Cancelled, CancelToken, SweepProgress, Work
 from ...interrupt import cancel_points
-from ..engine import open_fit, run_epochs
+from ..epochs import open_fit, run_epochs
 from ..hooks import FitState, Hook, Hooks
 from ..prepare import prepare
 from ..recipe import lr_ratio_for, make_optimizer, pick_device
@@ -51,7 +51,7 @@ class RangeTest(Hook):
     name = "range-test"
     writes = frozenset({"stop"})
 
-    def __init__(self, task: Task, start: float, end: float, steps: int) -> None:
+    def __init__(self, task: Work, start: float, end: float, steps: int) -> None:
         self.task, self.start, self.steps = task, start, steps
         self.factor = (end / start) ** (1 / max(steps - 1, 1))
         self.lrs: list[float] = []
@@ -88,7 +88,7 @@ class RangeTest(Hook):
 
 def lr_find(
     config: RunConfig,
-    callbacks: Task | Iterable[Callback] = (),
+    callbacks: Work | Iterable[Callback] = (),
     cancel: CancelToken | None = None,
     start: float = SWEEP_START,
     end: float = SWEEP_END,
@@ -98,9 +98,9 @@ def lr_find(
     """Run the range test on a fresh model built from `config` (nothing is saved). The batches
     and steps are the ones training would use: cached features for a frozen body, images
     otherwise; mixed precision with its loss scaler, batches split when memory runs out.
-    `callbacks` may be a `Task` (then `cancel` is not used). Stopped through `cancel`, it
+    `callbacks` may be a `Work` (then `cancel` is not used). Stopped through `cancel`, it
     returns the points so far (`stopped` set), with a suggestion when they are enough."""
-    task = Task.of(callbacks, cancel)
+    task = Work.of(callbacks, cancel)
     test = RangeTest(task, start, end, steps)
     try:
         _sweep(config, task, test, scan)
@@ -109,7 +109,7 @@ def lr_find(
     return test.result()
 
 
-def _sweep(config: RunConfig, task: Task, test: RangeTest, scan: Any) -> None:
+def _sweep(config: RunConfig, task: Work, test: RangeTest, scan: Any) -> None:
     prep = prepare(config, task, scan=scan)
     fit = open_fit(prep, pick_device(prep.config.train.device), task)
     cfg = prep.config.train

@@ -24,11 +24,11 @@ import torch
 from ...data.batches import Batch
 from ...models.backbones import TransferNet
 from ..dist.parts import distributed
-from ..engine import evaluate
+from ..epochs import evaluate
 from ..hooks import FitState, Hook
 from ..prepare import Prepared
 from ..sources import build_source
-from .adapt import DomainClassifier, PairedStepper, domain_param_groups
+from .paired_steps import DomainClassifier, PairedStepper, domain_param_groups
 from .secondfolder import SecondFolder
 
 

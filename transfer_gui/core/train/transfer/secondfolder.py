@@ -31,7 +31,7 @@ from ...data.scan import (
     walk_files,
 )
 from ...data.split import split_samples
-from ...events import Task
+from ...events import Work
 from ...io import bundle
 from ...models.layers import body_frozen
 from ...wording import count
@@ -66,7 +66,7 @@ def check_transfer(prep: Prepared) -> None:
         raise ConfigError(f"AdaBN: {NO_BATCHNORM}: choose --adapt align")
 
 
-def attach_second(prep: Prepared, task: Task, run_dir: Path | None = None) -> Prepared:
+def attach_second(prep: Prepared, task: Work, run_dir: Path | None = None) -> Prepared:
     """`prep` with its second folder: read back from `run_dir` (a resumed run that saved
     one), else scanned. Unchanged when the run has no second folder."""
     check_transfer(prep)
@@ -80,8 +80,8 @@ def attach_second(prep: Prepared, task: Task, run_dir: Path | None = None) -> Pr
     return dataclasses.replace(prep, second=second)
 
 
-def scan_second(config: RunConfig, classes: list[str], task: Task | None = None) -> SecondFolder:
-    task = task or Task()
+def scan_second(config: RunConfig, classes: list[str], task: Work | None = None) -> SecondFolder:
+    task = task or Work()
     transfer = config.transfer
     if transfer.mode == "joint":
         assert transfer.source_dir
@@ -105,7 +105,7 @@ def load_second(run_dir: Path, role: str) -> SecondFolder:
 # --- joint training: a labelled source folder -------------------------------------------------
 
 
-def _scan_source(root: str, classes: list[str], seed: int, task: Task) -> SecondFolder:
+def _scan_source(root: str, classes: list[str], seed: int, task: Work) -> SecondFolder:
     scan = scan_folder(root, verify=True, callbacks=task)
     index = {name: i for i, name in enumerate(classes)}
     extra = [c for c in scan.classes if c not in index]
@@ -126,7 +126,7 @@ def _scan_source(root: str, classes: list[str], seed: int, task: Task) -> Second
 # --- domain adaptation: unlabelled target images ----------------------------------------------
 
 
-def _scan_target(root: str, classes: list[str], task: Task) -> SecondFolder:
+def _scan_target(root: str, classes: list[str], task: Work) -> SecondFolder:
     folder = Path(root)
     if not folder.is_dir():
         raise no_folder(root, "the target folder ")
@@ -155,7 +155,7 @@ def _first_part(path: Path, root: Path) -> str:
 
 
 def _target_labels(usable: list[tuple[str, str, str]], classes: list[str],
-                   task: Task) -> list[Sample]:
+                   task: Work) -> list[Sample]:
     """The target images with labels, when every image's sub-folder names a run class."""
     index = {name: i for i, name in enumerate(classes)}
     if not all(name in index for _, name, _ in usable):
@@ -168,7 +168,7 @@ def _target_labels(usable: list[tuple[str, str, str]], classes: list[str],
     return [Sample(p, index[name], d) for p, name, d in usable]
 
 
-def _report(task: Task, role: str, root: str, n_images: int,
+def _report(task: Work, role: str, root: str, n_images: int,
             problems: list[Problem]) -> None:
     errors = [p for p in problems if p.severity == "error"]
     text = f"{role} folder {root}: {count(n_images, 'image')}"

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
 
-from ...worker import start_task
+from ...worker import start_job
 
 COUNT = 8
 TILE = 76  # pixels on screen per version
@@ -83,7 +83,7 @@ class AugmentPreview(QGroupBox):
             self._start(request)
 
     def _start(self, request: PreviewRequest) -> None:
-        self._task = start_task(partial(render, request), "augment preview", self)
+        self._task = start_job(partial(render, request), "augment preview", self)
         self._task.succeeded.connect(partial(self._on_rendered, request))
         self._task.failed.connect(self._on_failed)
         self._task.done.connect(self._on_done)

@@ -9,8 +9,8 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from ....core import Progress
-from ...engine import fetch
-from ...worker import Task, start_task
+from ...engine_loader import fetch
+from ...worker import Job, start_job
 
 
 class DownloadBar(QWidget):
@@ -20,7 +20,7 @@ class DownloadBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model_id = ""
-        self.task: Task | None = None
+        self.task: Job | None = None
         self.button = QPushButton("Download weights")
         self.button.setToolTip("Fetch the pretrained weights now (kept in torch's or Hugging "
                                "Face's cache, shared with other tools)")
@@ -59,7 +59,7 @@ class DownloadBar(QWidget):
         self.bar.setVisible(True)
         self.cancel.setVisible(True)
         self.label.setText("connecting…")
-        task = start_task(partial(fetch, self.model_id), "download", self)
+        task = start_job(partial(fetch, self.model_id), "download", self)
         task.events.connect(self._on_events)
         task.succeeded.connect(partial(self._on_done, task, ""))
         task.failed.connect(partial(self._on_failed, task))
@@ -79,13 +79,13 @@ class DownloadBar(QWidget):
         if self.task is not None:
             self.task.cancel()
 
-    def _on_failed(self, task: Task, message: str, _details: str) -> None:
+    def _on_failed(self, task: Job, message: str, _details: str) -> None:
         from ....core import Cancelled
 
         cancelled = isinstance(task.error, Cancelled)
         self._on_done(task, "" if cancelled else message or "the download failed", cancelled)
 
-    def _on_done(self, task: Task, problem: object, cancelled: object = False) -> None:
+    def _on_done(self, task: Job, problem: object, cancelled: object = False) -> None:
         if task is not self.task:
             return
         self.task = None

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...worker import Task, start_task
+from ...worker import Job, start_job
 
 COLUMNS = ("Format", "Size", "vs ONNX", "ms/image, 1", "ms/image, 32", "Accuracy", "Agreement")
 
@@ -34,7 +34,7 @@ class ExportBench(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.run = ""
-        self.task: Task | None = None
+        self.task: Job | None = None
         self.rows: list[Any] = []
         self.button = QPushButton("Benchmark formats")
         self.button.setToolTip("Export the run in every format and measure each on its "
@@ -73,7 +73,7 @@ class ExportBench(QWidget):
 
             return benchmark_exports(run, callbacks=callbacks, cancel=cancel)
 
-        self.task = start_task(work, "export-benchmark")
+        self.task = start_job(work, "export-benchmark")
         self.task.succeeded.connect(self._on_measured)
         self.task.failed.connect(self._on_failed)
         self.task.done.connect(self._on_done)

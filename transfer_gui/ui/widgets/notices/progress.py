@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QProgressBar
 from ....core import Progress
 
 
-class TaskProgress(QProgressBar):
+class JobProgress(QProgressBar):
     @Slot(list)
     def on_events(self, events: list) -> None:
         """Connect a task's `events` here: the bar shows the latest `Progress`."""

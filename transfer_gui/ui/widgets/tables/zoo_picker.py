@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from ....core import PRETRAINING_TEXT
-from ...engine import BackboneRow
+from ...engine_loader import BackboneRow
 from .zoo_table import COLUMNS, RESOLUTIONS, SIZES, ZooFilter, ZooTableModel
 
 

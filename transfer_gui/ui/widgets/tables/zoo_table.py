@@ -21,7 +21,7 @@ from PySide6.QtCore import (
 )
 
 from ....core import PRETRAINING_TEXT
-from ...engine import BackboneRow
+from ...engine_loader import BackboneRow
 from .run_style import count
 
 Index = QModelIndex | QPersistentModelIndex

@@ -1,7 +1,7 @@
 """Screenshots of the "Know your data" window: the map (hovering a point) and the review list.
 
     xvfb-run -s "-screen 0 1600x1000x24" \
-        python packaging/lens_screenshots.py resources/screenshots
+        python packaging/know_your_data_screenshots.py resources/screenshots
 
 A generated folder of four shapes (160 images, 5 % of them moved to a wrong class folder) is
 inspected with the bundled network, as the window's "Inspect the data" does.
@@ -20,14 +20,14 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 def main(out: Path) -> None:
     import dataclasses
 
-    from lensdata import flipped_dataset
+    from know_your_data_images import flipped_dataset
     from PySide6.QtCore import QEvent, QPointF, Qt
     from PySide6.QtGui import QMouseEvent
     from PySide6.QtWidgets import QApplication
 
     from transfer_gui.core import DataConfig, inspect_data
     from transfer_gui.ui.app import create_app
-    from transfer_gui.ui.lens.lens_window import LensWindow
+    from transfer_gui.ui.know_your_data.data_window import KnowYourDataWindow
     from transfer_gui.ui.state import AppState
 
     app = create_app([])
@@ -35,7 +35,7 @@ def main(out: Path) -> None:
     flipped_dataset(data, per_class=40)
     state = AppState()
     state.set_data(DataConfig(root=str(data)))
-    window = LensWindow(state)
+    window = KnowYourDataWindow(state)
     window.resize(1280, 760)
     window.show()
     window.show_result(inspect_data(DataConfig(root=str(data))))

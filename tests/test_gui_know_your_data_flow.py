@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 import pytest
-from lensdata import flipped_dataset
+from know_your_data_images import flipped_dataset
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QComboBox
@@ -36,16 +36,16 @@ def _lens(qtbot, window, folder, monkeypatch):
     open_data(qtbot, window, folder, monkeypatch)
     model = window.state.config.model
     window.state.set_model(dataclasses.replace(model, backbone="tiny_cnn"))
-    lens = window.show_lens()
-    lens.resize(1000, 640)
-    return lens
+    know_your_data = window.show_know_your_data()
+    know_your_data.resize(1000, 640)
+    return know_your_data
 
 
 def test_the_lens_from_map_to_another_folder(qtbot, window, folders, monkeypatch):
-    from transfer_gui.core.analysis import lens as engine_lens
+    from transfer_gui.core.analysis import know_your_data as engine_lens
 
     first, second = folders
-    lens = _lens(qtbot, window, first, monkeypatch)
+    know_your_data = _lens(qtbot, window, first, monkeypatch)
     gate = threading.Event()
     real = engine_lens.label_issues
 
@@ -66,67 +66,67 @@ def test_the_lens_from_map_to_another_folder(qtbot, window, folders, monkeypatch
     monkeypatch.setattr(images, "thumbnail", thumbnail)
     train = window.state.config.train
     window.state.set_train(dataclasses.replace(train, image_size=40))
-    qtbot.mouseClick(lens.inspect_button, Qt.MouseButton.LeftButton)
-    assert lens.stop_button.isVisible()
-    wait_until(qtbot, lambda: len(lens.before.coords) == 49, 120)
-    assert lens.result is None and lens.task.running  # the map is drawn; the check runs
+    qtbot.mouseClick(know_your_data.inspect_button, Qt.MouseButton.LeftButton)
+    assert know_your_data.stop_button.isVisible()
+    wait_until(qtbot, lambda: len(know_your_data.before.coords) == 49, 120)
+    assert know_your_data.result is None and know_your_data.task.running  # the map is drawn; the check runs
     gate.set()
-    wait_until(qtbot, lambda: lens.result is not None and lens.inspect_button.isEnabled(), 120)
-    assert not lens.stop_button.isVisible()
-    assert lens.result.data.pre.image_size == 40  # the recipe's size: the probe's cache
+    wait_until(qtbot, lambda: know_your_data.result is not None and know_your_data.inspect_button.isEnabled(), 120)
+    assert not know_your_data.stop_button.isVisible()
+    assert know_your_data.result.data.pre.image_size == 40  # the recipe's size: the probe's cache
 
     # thumbnails decoded off the GUI thread, for the rows in view; no list box per row
-    for index, table in ((1, lens.review), (2, lens.duplicates)):
-        lens.tabs.setCurrentIndex(index)
+    for index, table in ((1, know_your_data.review), (2, know_your_data.duplicates)):
+        know_your_data.tabs.setCurrentIndex(index)
         wait_until(qtbot, lambda t=table: not t.item(0, 0).icon().isNull(), 10)
     assert decoded and threading.main_thread().name not in decoded
-    assert not lens.review.findChildren(QComboBox)
-    lens.tabs.setCurrentIndex(0)
+    assert not know_your_data.review.findChildren(QComboBox)
+    know_your_data.tabs.setCurrentIndex(0)
 
     # the review list reads in the order of its probability column (the given label's,
     # lowest first), which is the order `inspect` writes
-    shown = [float(lens.review.item(r, 4).text().rstrip(" %")) for r in
-             range(lens.review.rowCount())]
+    shown = [float(know_your_data.review.item(r, 4).text().rstrip(" %")) for r in
+             range(know_your_data.review.rowCount())]
     assert shown == sorted(shown) and len(shown) >= 2
-    files = [lens.review.item(r, 1).text() for r in range(lens.review.rowCount())]
-    assert files == [r["file"] for r in issue_rows(lens.result)]
+    files = [know_your_data.review.item(r, 1).text() for r in range(know_your_data.review.rowCount())]
+    assert files == [r["file"] for r in issue_rows(know_your_data.result)]
     # the exact copy: one row, both files shown
-    exact = [r for r in range(lens.duplicates.rowCount())
-             if lens.duplicates.item(r, 4).text() == "exact"]
+    exact = [r for r in range(know_your_data.duplicates.rowCount())
+             if know_your_data.duplicates.item(r, 4).text() == "exact"]
     assert len(exact) == 1
-    names = {lens.duplicates.item(exact[0], 1).text(), lens.duplicates.item(exact[0], 3).text()}
+    names = {know_your_data.duplicates.item(exact[0], 1).text(), know_your_data.duplicates.item(exact[0], 3).text()}
     assert "circle/copy_of_it.png" in names and len(names) == 2
-    pairs = {frozenset((lens.duplicates.item(r, 1).text(), lens.duplicates.item(r, 3).text()))
-             for r in range(lens.duplicates.rowCount())}
-    assert len(pairs) == lens.duplicates.rowCount()  # no pair twice
+    pairs = {frozenset((know_your_data.duplicates.item(r, 1).text(), know_your_data.duplicates.item(r, 3).text()))
+             for r in range(know_your_data.duplicates.rowCount())}
+    assert len(pairs) == know_your_data.duplicates.rowCount()  # no pair twice
 
     # a lasso of five points: one change of the project's data settings
     changes = []
     window.state.data_changed.connect(lambda: changes.append(1))
-    lens.before.select(np.arange(5))
-    qtbot.mouseClick(lens.exclude_button, Qt.MouseButton.LeftButton)
+    know_your_data.before.select(np.arange(5))
+    qtbot.mouseClick(know_your_data.exclude_button, Qt.MouseButton.LeftButton)
     assert len(window.state.config.data.exclude) == 5 and changes == [1]
 
     # a dot with no application to open it: the window says so
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: False)
-    lens.before.activated.emit(0)
-    assert "Could not open" in lens.status.text()
+    know_your_data.before.activated.emit(0)
+    assert "Could not open" in know_your_data.status.text()
 
     # Stop while it runs
-    qtbot.mouseClick(lens.inspect_button, Qt.MouseButton.LeftButton)
-    qtbot.mouseClick(lens.stop_button, Qt.MouseButton.LeftButton)
-    wait_until(qtbot, lambda: lens.inspect_button.isEnabled(), 60)
-    assert lens.status.text().startswith("Stopped")
+    qtbot.mouseClick(know_your_data.inspect_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(know_your_data.stop_button, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: know_your_data.inspect_button.isEnabled(), 60)
+    assert know_your_data.status.text().startswith("Stopped")
 
     # another folder: nothing of the first stays
-    qtbot.mouseClick(lens.inspect_button, Qt.MouseButton.LeftButton)
-    wait_until(qtbot, lambda: lens.result is not None and lens.inspect_button.isEnabled(), 120)
-    assert lens.review.rowCount() or lens.duplicates.rowCount()
+    qtbot.mouseClick(know_your_data.inspect_button, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: know_your_data.result is not None and know_your_data.inspect_button.isEnabled(), 120)
+    assert know_your_data.review.rowCount() or know_your_data.duplicates.rowCount()
     open_data(qtbot, window, second, monkeypatch)
-    assert lens.result is None and len(lens.before.coords) == 0
-    assert lens.review.rowCount() == 0 and lens.duplicates.rowCount() == 0
-    assert "excluded" not in lens.selection_label.text()
-    assert lens.tabs.tabText(1) == "Likely label errors"
+    assert know_your_data.result is None and len(know_your_data.before.coords) == 0
+    assert know_your_data.review.rowCount() == 0 and know_your_data.duplicates.rowCount() == 0
+    assert "excluded" not in know_your_data.selection_label.text()
+    assert know_your_data.tabs.tabText(1) == "Likely label errors"
 
 
 def test_the_map_after_training_sees_the_images_as_the_first_map(tmp_path, monkeypatch):
@@ -134,8 +134,8 @@ def test_the_map_after_training_sees_the_images_as_the_first_map(tmp_path, monke
     trained at: the two differ by training alone."""
     from runhelpers import tiny_config
     from transfer_gui.core import fit
-    from transfer_gui.core.analysis import lens as engine_lens
-    from transfer_gui.ui.lens.lens_window import _trained_map
+    from transfer_gui.core.analysis import know_your_data as engine_lens
+    from transfer_gui.ui.know_your_data.data_window import _trained_map
 
     root = tmp_path / "data"
     flipped_dataset(root, per_class=6)
@@ -160,7 +160,7 @@ def test_the_data_pages_counts_follow_review_decisions(qtbot, window, folders, m
     assert "review:" not in page.summary.text()
     scan = window.state.scan
     names = [relative_name(str(first), s.path) for s in scan.samples[:2]]
-    lens = window.show_lens()
+    know_your_data = window.show_know_your_data()
     for name in names:  # as the review list's Decision does
-        lens.mark(name, "exclude")
+        know_your_data.mark(name, "exclude")
     assert "review: 2 left out" in page.summary.text()  # no Rescan needed

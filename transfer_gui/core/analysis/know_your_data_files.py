@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .. import atomic
-from .lens import Inspection
+from .know_your_data import Inspection
 
 # distinct colours for the classes (cycled beyond twelve), shared with the window's map
 PALETTE = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),

@@ -22,7 +22,7 @@ from ..data.datasets import Preprocess
 from ..data.labels import scan_data
 from ..data.scan import DataError, FolderScan, Problem, Sample, require_trainable
 from ..data.split import relative_name, training_split
-from ..events import CancelToken, Task
+from ..events import CancelToken, Work
 from ..io.bundle import load_run
 from ..models.backbones import get_spec
 from ..models.weights import build_model
@@ -83,13 +83,13 @@ def _split(scan: FolderScan, data: DataConfig) -> tuple[list[Sample], list[str]]
 
 
 def data_features(data: DataConfig | str, backbone: str = "efficientnet_lite0",
-                  device: str = "auto", batch_size: int = 32, callbacks: Task | Iterable = (),
+                  device: str = "auto", batch_size: int = 32, callbacks: Work | Iterable = (),
                   cancel: CancelToken | None = None,
                   image_size: int | None = None) -> DataFeatures:
     """The frozen pretrained backbone's features of every usable image of the folder, at
     `image_size` (the training recipe's, so that they are the features a probe caches; None:
     the backbone's own size)."""
-    task = Task.of(callbacks, cancel)
+    task = Work.of(callbacks, cancel)
     data = DataConfig(root=data) if isinstance(data, str) else data
     scan = scan_data(data.root, verify=True, val_dir=data.val_dir, callbacks=task,
                      task=data.task, image_root=data.image_root)
@@ -114,13 +114,13 @@ def data_features(data: DataConfig | str, backbone: str = "efficientnet_lite0",
 
 
 def run_features(run_dir: str, samples: list[Sample], device: str = "auto",
-                 batch_size: int = 32, callbacks: Task | Iterable = (),
+                 batch_size: int = 32, callbacks: Work | Iterable = (),
                  cancel: CancelToken | None = None, pre: Preprocess | None = None) -> np.ndarray:
     """The features a trained run's head reads (its body's output) for `samples`, with the
     images prepared as `pre` (the first map's, so that the two maps differ by training alone;
     None: as the run was trained): computed afresh, not cached, unless its body is the
     unchanged pretrained one."""
-    task = Task.of(callbacks, cancel)
+    task = Work.of(callbacks, cancel)
     run = load_run(run_dir)
     pre = pre or run.preprocess
     dev = pick_device(device)
@@ -133,11 +133,11 @@ def run_features(run_dir: str, samples: list[Sample], device: str = "auto",
 
 
 def inspect(data: DataFeatures, seed: int = 0, method: str = DEFAULT_METHOD,
-            threshold: float = THRESHOLD, callbacks: Task | Iterable = (),
+            threshold: float = THRESHOLD, callbacks: Work | Iterable = (),
             cancel: CancelToken | None = None, coords: np.ndarray | None = None) -> Inspection:
     """The map (unless `coords` gives it: the window draws it first), the separability, the
     likely label errors and the near-duplicates."""
-    task = Task.of(callbacks, cancel)
+    task = Work.of(callbacks, cancel)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
     coords = embed(data.features, seed, task) if coords is None else coords
@@ -164,11 +164,11 @@ def with_threshold(result: Inspection, threshold: float) -> Inspection:
 
 def inspect_data(data: DataConfig | str, backbone: str = "efficientnet_lite0", seed: int = 0,
                  method: str = DEFAULT_METHOD, threshold: float | None = None,
-                 device: str = "auto", callbacks: Task | Iterable = (),
+                 device: str = "auto", callbacks: Work | Iterable = (),
                  cancel: CancelToken | None = None,
                  image_size: int | None = None) -> Inspection:
     """`data_features` then `inspect`: what `transfer-gui inspect` runs."""
-    task = Task.of(callbacks, cancel)
+    task = Work.of(callbacks, cancel)
     start = time.perf_counter()
     feats = data_features(data, backbone, device, callbacks=task, image_size=image_size)
     took = time.perf_counter() - start

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lensdata import crops_with_copies, flipped_dataset
+from know_your_data_images import crops_with_copies, flipped_dataset
 
 from transfer_gui.cli import main
 from transfer_gui.core import (

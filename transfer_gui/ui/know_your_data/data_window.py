@@ -48,7 +48,7 @@ from ...core import (
 )
 from ..screen import fit_on_screen
 from ..state import AppState
-from ..worker import Task, start_task
+from ..worker import Job, start_job
 from .duplicate_tab import DuplicateTab
 from .map_view import EmbeddingMap
 from .review_list import ReviewList
@@ -63,14 +63,14 @@ def _percent(value: float | None) -> str:
     return "n/a (a class has fewer than two images)" if value is None else f"{100 * value:.0f} %"
 
 
-class LensWindow(QWidget):
+class KnowYourDataWindow(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.state = state
         self.setWindowTitle("Know your data")
         fit_on_screen(self, 1200, 760)
         self.result: Inspection | None = None
-        self.task: Task | None = None
+        self.task: Job | None = None
         self._root = ""  # the folder shown (or being inspected)
         self._build()
         state.run_changed.connect(self._on_run_changed)
@@ -151,12 +151,12 @@ class LensWindow(QWidget):
                   self._on_mapped)
 
     def _run(self, work: partial, name: str, done: Callable[[Any], None]) -> None:
-        self.task = start_task(work, name, self)
+        self.task = start_job(work, name, self)
         self.task.events.connect(self._on_events)
         self.task.succeeded.connect(partial(self._if_current, self.task, done))
         self.task.failed.connect(partial(self._on_failed, self.task))
 
-    def _if_current(self, task: Task, done: Callable[[Any], None], result: object) -> None:
+    def _if_current(self, task: Job, done: Callable[[Any], None], result: object) -> None:
         if task is self.task:
             done(result)
 
@@ -237,7 +237,7 @@ class LensWindow(QWidget):
         self.exclude_button.setEnabled(False)
         self.trained_button.setEnabled(False)
 
-    def _on_failed(self, task: Task, message: str, _details: str) -> None:
+    def _on_failed(self, task: Job, message: str, _details: str) -> None:
         if task is not self.task:
             return
         self._idle()
@@ -359,6 +359,6 @@ def _trained_map(run_dir: str, data: DataFeatures, callbacks: list, cancel: Any)
 
 
 def _task(callbacks: list, cancel: Any) -> Any:
-    from ...core import Task as EngineTask
+    from ...core import Job as EngineTask
 
     return EngineTask.of(callbacks, cancel)

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from gui_helpers import open_data
 from transfer_gui.core import load_run_config
-from transfer_gui.ui.launch import cluster
-from transfer_gui.ui.launch.run_on import CLUSTER, GPUS, HERE
+from transfer_gui.ui.torchrun import cluster
+from transfer_gui.ui.torchrun.run_on import CLUSTER, GPUS, HERE
 
 pytestmark = pytest.mark.gui
 
@@ -62,7 +62,7 @@ def test_a_cluster_run_writes_the_configuration_and_a_script(qtbot, window, shap
 
 def test_all_gpus_starts_torchrun_and_follows_the_run(qtbot, window, shapes_dir,
                                                       monkeypatch) -> None:
-    from transfer_gui.ui.launch import local
+    from transfer_gui.ui.torchrun import local
 
     started: list[list[str]] = []
     monkeypatch.setattr(local.LocalLaunch, "start", lambda self: started.append(self.command))
@@ -94,8 +94,8 @@ def test_all_gpus_when_torchrun_cannot_start_says_so_and_stops_training(
         qtbot, window, shapes_dir, tmp_path, monkeypatch) -> None:
     """The launcher's program is missing (a broken environment, an app bundle started the
     wrong way): QProcess never finishes, so the page must hear its error."""
-    from transfer_gui.ui.launch import local
     from transfer_gui.ui.pages import train_page
+    from transfer_gui.ui.torchrun import local
 
     missing = str(tmp_path / "no-python-here")
     monkeypatch.setattr(local, "local_launch_command", lambda n, c, o: [missing, "-m", "x"])

@@ -1,6 +1,6 @@
 """Work the pages hand to worker threads: importing torch, describing networks, the backbone list.
 
-These functions run off the GUI thread (through `worker.start_task`), take the usual
+These functions run off the GUI thread (through `worker.start_job`), take the usual
 `(callbacks, cancel)` pair last, and return plain data.
 """
 

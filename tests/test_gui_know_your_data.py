@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from lensdata import flipped_dataset
+from know_your_data_images import flipped_dataset
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QDesktopServices, QMouseEvent
 from PySide6.QtWidgets import QApplication
@@ -45,7 +45,7 @@ def test_map_hover_click_lasso_and_review(qtbot, window, flipped_small, monkeypa
     window.state.set_model(dataclasses.replace(model, backbone="tiny_cnn"))
     opened: list[str] = []
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
-    panel = window.show_lens()
+    panel = window.show_know_your_data()
     panel.resize(1100, 700)
     qtbot.mouseClick(panel.inspect_button, Qt.MouseButton.LeftButton)
     wait_until(qtbot, lambda: panel.result is not None and panel.inspect_button.isEnabled(), 120)
@@ -132,7 +132,7 @@ def test_twenty_thousand_points_redraw_in_one_pass(qtbot):
 
     import numpy as np
 
-    from transfer_gui.ui.lens.map_view import EmbeddingMap
+    from transfer_gui.ui.know_your_data.map_view import EmbeddingMap
 
     view = EmbeddingMap()
     qtbot.addWidget(view)

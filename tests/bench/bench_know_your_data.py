@@ -12,7 +12,7 @@ Part 3, the finder on photo-like folders with 5 % of labels flipped on purpose: 
 the top 2 x flips rows (precision, recall), with confident learning and with the plain
 self-confidence rank, for several seeds.
 
-    python tests/bench/bench_lens.py [--images N] [--sizes 1000,10000] [--seeds 0,1,2]
+    python tests/bench/bench_know_your_data.py [--images N] [--sizes 1000,10000] [--seeds 0,1,2]
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from common import fresh_cache, load_average, photos
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the generated sets
 
-from lensdata import flip_labels
+from know_your_data_images import flip_labels
 
 from transfer_gui.core.analysis.embedding import embed, separability
+from transfer_gui.core.analysis.know_your_data import data_features
 from transfer_gui.core.analysis.labelissues import out_of_fold_probabilities, ranked
-from transfer_gui.core.analysis.lens import data_features
 from transfer_gui.core.analysis.neardups import near_duplicates
 
 

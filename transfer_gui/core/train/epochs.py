@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from ..data.balance import class_counts, class_weights
-from ..events import Task
+from ..events import Work
 from ..models.layers import train_mode
 from .hooks import FitState, Hooks, Stepping
 from .prepare import Prepared, on_features
@@ -30,7 +30,7 @@ from .steps import EpochMeter, Optim, Scores, Stepper, evaluate_batches
 from .threads import apply_plan, plan_threads
 
 
-def open_fit(prep: Prepared, device: torch.device, task: Task) -> FitState:
+def open_fit(prep: Prepared, device: torch.device, task: Work) -> FitState:
     """The run's state with its model on `device` (optimizer and source still to come)."""
     cfg = prep.config.train
     model = prep.model.to(device)
