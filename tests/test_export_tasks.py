@@ -73,3 +73,36 @@ def test_the_export_describes_each_task_and_keeps_the_thresholds(garment_run, tm
         expected = [f"count: {p.tasks['count'][0]['label']}",
                     "inks: " + ", ".join(sorted(a["label"] for a in p.tasks["inks"]))]
         assert printed.getvalue().splitlines() == expected
+
+
+def test_the_web_page_answers_every_task_as_prediction_does(garment_run, tmp_path):
+    """The web export of two tasks in headless Chromium: the single-label task's
+    probabilities and the multi-label task's labels over their thresholds, as `predict`."""
+    from test_export_web import browser, browser_missing, classify_in_page
+
+    if browser_missing():
+        pytest.skip(browser_missing())
+    page = export_run(garment_run, tmp_path / "garments-web", "web")
+    images = sorted((garment_run.parent / "images").iterdir())[:6]
+    driver = browser(tmp_path)
+    try:
+        got = classify_in_page(driver, page.path, images)
+        shown = driver.execute_script("return document.querySelectorAll('.output h3').length")
+    finally:
+        driver.quit()
+    assert shown == 2 * len(images)  # one block of bars per task and image
+    outputs = {o.name: o for o in page.described}
+    predictor = Predictor.from_run(garment_run, device="cpu")
+    for image, result in zip(images, got, strict=True):
+        [p] = predictor.predict_paths([str(image)])
+        count = result["outputs"]["count"]
+        for answer in p.tasks["count"]:
+            i = outputs["count"].classes.index(answer["label"])
+            assert abs(count[i] - answer["probability"]) < 1e-3, image.name
+        inks = result["outputs"]["inks"]
+        present = [c for c, q, cut in zip(outputs["inks"].classes, inks,
+                                          outputs["inks"].thresholds, strict=True) if q >= cut]
+        assert sorted(present) == sorted(a["label"] for a in p.tasks["inks"]), image.name
+        for answer in p.tasks["inks"]:
+            i = outputs["inks"].classes.index(answer["label"])
+            assert abs(inks[i] - answer["probability"]) < 1e-3, image.name

@@ -320,6 +320,12 @@ def test_export_from_the_window(qtbot, tiny_window, shapes_dir, monkeypatch, tmp
     assert (tmp_path / "model.onnx").is_file() and (tmp_path / "model.labels.json").is_file()
     assert "largest difference" in statuses[-1] and "validation images" in statuses[-1]
     assert "model.preprocess.json" in shown[-1] and "tolerance" in shown[-1]
+    # the web page: a folder, and a message that says how to use it
+    task = window.projects.export_to(str(tmp_path / "page-web"), fmt="web")
+    with qtbot.waitSignal(task.succeeded, timeout=60_000):
+        pass
+    assert (tmp_path / "page-web" / "index.html").is_file()
+    assert "open it in a web browser" in shown[-1]
 
 
 def test_bad_files_in_the_window(qtbot, window, tmp_path):

@@ -219,6 +219,9 @@ def test_export_offers_every_run_names_the_image_size_and_a_visible_folder(
     dialog.format.setCurrentIndex(dialog.format.findData("torch-export"))
     assert dialog.chosen() == (new, str(tmp_path / "new.pt2"), "torch-export")
     assert "*.pt2" in dialog._format_row()[2]
+    dialog.format.setCurrentIndex(dialog.format.findData("web"))  # a folder with a page
+    assert dialog.chosen() == (new, str(tmp_path / "new-web"), "web")
+    assert "index.html" in dialog.about.text() and "onnxruntime-web" in dialog.about.text()
     assert "fine-tune" in dialog.run.itemText(0) and "82.0%" in dialog.run.itemText(0)
     # an unsaved project: the Documents folder, not a hidden data folder
     (tmp_path / "home" / "Documents").mkdir(parents=True)

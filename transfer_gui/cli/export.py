@@ -1,5 +1,5 @@
 """`transfer-gui export RUN`: the run's model as a file (ONNX, int8 ONNX, torch.export,
-TorchScript), checked against the run before it is kept."""
+TorchScript) or a web page, checked against the run before it is kept."""
 
 from __future__ import annotations
 
@@ -13,16 +13,23 @@ from .exits import EXIT_OK
 def add_export_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export", help="export a run as an ONNX (float or int8), ORT, torch.export or "
-                       "TorchScript file",
+                       "TorchScript file, or a web page",
         description="Export RUN's model, check it against the run on its validation images "
                     "and write NAME.labels.json and NAME.preprocess.json beside it.")
     p.add_argument("run")
     p.add_argument("--format", metavar="FORMAT",
-                   help="onnx, onnx-int8, ort (ONNX Runtime's mobile format), torch-export "
-                        "or torchscript (default: from the --out ending .int8.onnx, .onnx, "
-                        ".ort, .pt2 or .pt; else onnx)")
+                   help="onnx, onnx-int8, ort (ONNX Runtime's mobile format), torch-export, "
+                        "torchscript, or web (a folder: index.html classifies images in the "
+                        "browser with onnxruntime-web) (default: from the --out ending "
+                        ".int8.onnx, .onnx, .ort, .pt2, .pt or -web; else onnx)")
     p.add_argument("--out", help="file to write (default: RUN/export/model.onnx, "
-                                 ".int8.onnx, .ort, .pt2 or .pt)")
+                                 ".int8.onnx, .ort, .pt2 or .pt; the folder model-web)")
+    p.add_argument("--ort-web", metavar="DIR",
+                   help="with --format web: the folder holding onnxruntime-web (its dist "
+                        "folder, or where `npm install --prefix DIR onnxruntime-web` put it), "
+                        "copied beside the page so that it works offline (default: "
+                        "$TRANSFER_GUI_ORT_WEB, then ~/.cache/transfer_gui/ort-web; without "
+                        "one, the page loads the runtime from its CDN and needs a network)")
     p.add_argument("--json", action="store_true",
                    help="the written file, its size and the check's result as JSON")
     p.add_argument("--benchmark", action="store_true",
@@ -41,7 +48,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     fmt = args.format or export_format_for(args.out)
     out = args.out or default_export_path(args.run, fmt)
-    result = export_run(args.run, out, fmt)
+    result = export_run(args.run, out, fmt, args.ort_web)
     if args.json:
         from .console import print_json
 
@@ -71,10 +78,13 @@ def int8_fields(result: Any) -> dict[str, Any]:
 
 
 def _benchmark(args: argparse.Namespace) -> int:
-    from ..core import EXPORT_FORMATS, benchmark_exports
+    from ..core import FILE_FORMATS, UserError, benchmark_exports
     from .console import ConsoleReporter, print_json, table
 
-    formats = (args.format,) if args.format else EXPORT_FORMATS
+    if args.format == "web":
+        raise UserError("the benchmark measures model files; the web page runs the onnx "
+                        "format's file (measure --format onnx)")
+    formats = (args.format,) if args.format else FILE_FORMATS
     rows = benchmark_exports(args.run, args.data, formats,
                              callbacks=[] if args.json else [ConsoleReporter()])
     if args.json:

@@ -121,6 +121,7 @@ _WHERE: dict[str, str] = {
     "to_dict": "events",
     "cancel_points": "interrupt",
     "EXPORT_FORMATS": "io.export",
+    "FILE_FORMATS": "io.export",
     "EXPORT_SUFFIXES": "io.export",
     "ExportError": "io.export",
     "ExportResult": "io.export",

@@ -117,6 +117,7 @@ from .io.eventlog import EventReader as EventReader
 from .io.eventlog import read_events as read_events
 from .io.export import EXPORT_FORMATS as EXPORT_FORMATS
 from .io.export import EXPORT_SUFFIXES as EXPORT_SUFFIXES
+from .io.export import FILE_FORMATS as FILE_FORMATS
 from .io.export import ExportError as ExportError
 from .io.export import ExportResult as ExportResult
 from .io.export import default_export_path as default_export_path

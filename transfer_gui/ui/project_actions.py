@@ -234,6 +234,9 @@ class ProjectActions(QObject):
 
     def _on_exported(self, run: str, result: ExportResult) -> None:
         self.state.status_message.emit(f"Exported to {result.path}: {result.summary()}")
+        if result.format == "web":
+            QMessageBox.information(self.window, "Web page exported", web_message(result))
+            return
         size = run_info(run).image_size
         beside = " and ".join(p.name for p in result.sidecars)
         QMessageBox.information(self.window, "Model exported",
@@ -241,6 +244,12 @@ class ProjectActions(QObject):
                                 f"{size} pixels with values in [0, 1] and returns logits. "
                                 f"Beside it: {beside} (class names and preprocessing).\n\n"
                                 f"Checked against the run's model: {result.summary()}.")
+
+
+def web_message(result: ExportResult) -> str:
+    text = (f"Saved {result.path}: open it in a web browser and drop images on it.\n\n"
+            f"Checked against the run's model: {result.summary()}.")
+    return f"{text}\n\nWarning: {result.warning}." if result.warning else text
 
 
 def _export(run: str, path: str, fmt: str | None, callbacks: list,

@@ -17,10 +17,11 @@ def export_run(
     run_dir: str | os.PathLike[str] | LoadedRun,
     out_file: str | os.PathLike[str],
     fmt: str = "onnx",
+    ort_web: str | os.PathLike[str] | None = None,
 ) -> ExportResult:
     """`io.export.export_run`, with the multi-label tasks' thresholds of `run_thresholds`."""
     run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir)
     cuts: dict[str, Any] | None = None
     if any(t.multi_label for t in run.tasks):
         cuts = run_thresholds(run, device="cpu") or None
-    return write_export(run, out_file, fmt, cuts)
+    return write_export(run, out_file, fmt, cuts, ort_web)

@@ -23,6 +23,7 @@ metadata properties, or as `transfer_gui.json` in a PyTorch archive.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -43,13 +44,16 @@ from ..models.heads import MultiHead
 from ..wording import count
 from .bundle import LoadedRun, load_run, load_split
 from .exportformats import INPUT, LOADERS, OUTPUT, WRITERS, quiet, require_onnx, write_onnx
+from .exportweb import CDN, ORT_WEB_ENV, find_ort_web, folder_size, write_web_folder
+from .exportweb import MODEL as WEB_MODEL
 from .exportwords import ExportedOutput, exported_outputs, input_text, outputs_text
 from .quantize import CALIBRATION_IMAGES, Agreement, agreement, drop_warning, images_of, quantize
 from .runmeta import RunError
 
-EXPORT_FORMATS = ("onnx", "onnx-int8", "ort", "torch-export", "torchscript")
+EXPORT_FORMATS = ("onnx", "onnx-int8", "ort", "torch-export", "torchscript", "web")
+FILE_FORMATS = EXPORT_FORMATS[:-1]  # one model file each (web: a folder with a page)
 EXPORT_SUFFIXES = {"onnx": ".onnx", "onnx-int8": ".int8.onnx", "ort": ".ort",
-                   "torch-export": ".pt2", "torchscript": ".pt"}
+                   "torch-export": ".pt2", "torchscript": ".pt", "web": "-web"}
 CHECK_IMAGES = 500  # validation images an int8 file is measured on
 TOLERANCES = {"onnx": 1e-3, "ort": 1e-3, "torch-export": 1e-4, "torchscript": 1e-4}
 PROBE_IMAGES = 8
@@ -171,10 +175,12 @@ def export_run(
     out_file: str | os.PathLike[str],
     fmt: str = "onnx",
     thresholds: dict[str, Any] | None = None,
+    ort_web: str | os.PathLike[str] | None = None,
 ) -> ExportResult:
     """Write the export with its two side files, once its outputs match the run's model.
     `thresholds`: each multi-label task's per-label cuts (`analysis.exporting` chooses them
-    on the validation split when the run has none yet)."""
+    on the validation split when the run has none yet). `ort_web`: for `web`, the folder
+    holding onnxruntime-web (else it is looked for, `exportweb.find_ort_web`)."""
     if fmt not in EXPORT_FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; choose one of "
                           f"{', '.join(EXPORT_FORMATS)}")
@@ -183,6 +189,8 @@ def export_run(
     run = run_dir if isinstance(run_dir, LoadedRun) else load_run(run_dir)
     if fmt == "onnx-int8":
         return _export_int8(run, Path(out_file), thresholds)
+    if fmt == "web":
+        return _export_web(run, Path(out_file), thresholds, ort_web)
     pre = run.preprocess
     described = described_outputs(run, thresholds)
     wrapped, outputs = _wrapped(run), [o.name for o in described]
@@ -196,6 +204,24 @@ def export_run(
     sidecars = write_sidecars(run, out, described)
     return ExportResult(fmt, out, diff, limit, images, out.stat().st_size, sidecars, size,
                         tuple(described))
+
+
+def _export_web(run: LoadedRun, out: Path, thresholds: dict[str, Any] | None,
+                ort_web: str | os.PathLike[str] | None) -> ExportResult:
+    """The checked ONNX export in folder `out`, with a page that runs it in the browser."""
+    dist = find_ort_web(ort_web)
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{out} is a file; the web export writes a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    model = export_run(run, out / WEB_MODEL, "onnx", thresholds)
+    labels, preprocess = (json.loads(p.read_text(encoding="utf-8")) for p in model.sidecars)
+    files = write_web_folder(out, model.path, labels, preprocess, Path(run.run_dir).name, dist)
+    warning = "" if dist else (
+        "onnxruntime-web was not found (give its folder with --ort-web DIR or "
+        f"${ORT_WEB_ENV}): the page loads it from {CDN} and needs a network connection")
+    return dataclasses.replace(model, format="web", path=files[0], size=folder_size(out),
+                               sidecars=(*files[1:], model.path, *model.sidecars),
+                               warning=warning)
 
 
 def _example(run: LoadedRun) -> torch.Tensor:
@@ -240,13 +266,14 @@ def _agreement(wrapped: nn.Module, runner: Any, x: torch.Tensor, labels: Any,
 
 
 def default_export_path(run_dir: str | os.PathLike[str], fmt: str) -> Path:
-    """Where an export goes unless told: `RUN/export/model.onnx` (`.pt2`, `.pt`)."""
+    """Where an export goes unless told: `RUN/export/model.onnx` (`.pt2`, `.pt`; the folder
+    `model-web`)."""
     return Path(run_dir) / "export" / f"model{EXPORT_SUFFIXES[fmt]}"
 
 
 def export_format_for(path: str | os.PathLike[str] | None) -> str:
-    """The format a file name asks for by its ending (`.int8.onnx`, `.onnx`, `.pt2`, `.pt`);
-    else onnx."""
+    """The format a file name asks for by its ending (`.int8.onnx`, `.onnx`, `.pt2`, `.pt`,
+    `-web`); else onnx."""
     name = Path(path).name.lower() if path else ""
     longest_first = sorted(EXPORT_SUFFIXES.items(), key=lambda item: -len(item[1]))
     return next((f for f, s in longest_first if name.endswith(s)), "onnx")

@@ -24,7 +24,7 @@ from ..data.scan import Sample
 from ..errors import UserError
 from ..events import CancelToken, Work
 from .bundle import load_run
-from .export import CHECK_IMAGES, EXPORT_FORMATS, EXPORT_SUFFIXES, _named, _wrapped, export_run
+from .export import CHECK_IMAGES, EXPORT_SUFFIXES, FILE_FORMATS, _named, _wrapped, export_run
 from .exportformats import LOADERS, OUTPUT, quiet
 from .quantize import agreement, images_of, load_images
 from .runmeta import WEIGHTS
@@ -66,7 +66,7 @@ def folder_samples(folder: str | os.PathLike[str], classes: Sequence[str]) -> li
 
 
 def benchmark_exports(run_dir: str | os.PathLike[str], data: str | None = None,
-                      formats: Sequence[str] = EXPORT_FORMATS, repeats: int = 10,
+                      formats: Sequence[str] = FILE_FORMATS, repeats: int = 10,
                       callbacks: Work | Iterable = (),
                       cancel: CancelToken | None = None) -> list[BenchRow]:
     """One row for the run's model, then one per format in `formats`."""

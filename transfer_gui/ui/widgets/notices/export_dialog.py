@@ -36,6 +36,11 @@ FORMATS = (
      "For PyTorch: torch.export.load(path).module()."),
     ("torchscript", "TorchScript", "TorchScript (*.pt *.ts)",
      "For PyTorch: torch.jit.load(path)."),
+    ("web", "Web page", "Folder (*)",
+     "A folder whose index.html classifies images (dropped, chosen or from the camera) in a "
+     "web browser with onnxruntime-web: offline when the runtime is found "
+     "($TRANSFER_GUI_ORT_WEB or ~/.cache/transfer_gui/ort-web), else the page needs a "
+     "network."),
 )
 
 
@@ -162,6 +167,11 @@ class ExportDialog(QDialog):
             described = export_description(info.folder)
         except (RunError, OSError, ValueError) as exc:
             described = str(exc)
+        if self.format.currentData() == "web":
+            self.about.setText(f"Input: {described}. {self._format_row()[3]} Before it is "
+                               "kept, the model is run on validation images and compared "
+                               "with the run's model.")
+            return
         name = os.path.splitext(os.path.basename(self.path.text().strip()))[0] or "NAME"
         self.about.setText(
             f"Input: {described}. "
