@@ -40,6 +40,8 @@ def test_the_summary_of_a_run_that_kept_its_probe_says_so(kept_and_not):
     kept, probe = kept_and_not
     assert kept["kept_probe"] is True and kept["probe_epochs"] == PROBE_EPOCHS
     assert probe["kept_probe"] is False and probe["probe_epochs"] is None
+    # the kept model is the probe's: it trained its head alone, like the plain probe
+    assert kept["trainable_params"] == probe["trainable_params"] < kept["total_params"]
 
 
 def test_the_terminal_table_marks_the_kept_probe(kept_and_not, capsys):

@@ -13,7 +13,8 @@ import pytest
 from labelgen import two_task_set, write_csv
 from transfer_gui.cli import main
 from transfer_gui.core.data.labels import scan_data
-from transfer_gui.core.data.scan import NO_CLASSES, NO_ROWS, untrainable_reason
+from transfer_gui.core.data.scan import NO_CLASSES, NO_ROWS
+from transfer_gui.core.data.trainable import untrainable_reason
 
 
 def _rows(table: Path) -> tuple[list[str], list[list[str]]]:

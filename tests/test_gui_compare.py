@@ -133,3 +133,14 @@ def test_stopping_a_comparison_keeps_what_it_trained(qtbot, window, hard_shapes_
     wait_until(qtbot, lambda: runs[0] in page.summaries, timeout=60)
     assert page.table.text(runs[0], "Status") == "cancelled"
     assert page.compare_button.isEnabled() and not page.stop_button.isEnabled()
+
+
+def test_run_labels_start_with_what_tells_runs_apart():
+    """A narrow list cuts the end of a label: the strategy and time come first, the backbone
+    that a project's runs mostly share last."""
+    assert run_label("/p/20261207-140200-efficientnet_lite0-fine-tune") == \
+        "fine-tune · 14:02 · efficientnet_lite0"
+    assert run_label("/p/20261207-140500-timm-convnext_tiny-linear-probe") == \
+        "linear-probe · 14:05 · timm-convnext_tiny"
+    assert run_label("/p/20261207-141000-compare/knn") == "knn · compare 14:10"
+    assert run_label("/p/my-run") == "my-run"

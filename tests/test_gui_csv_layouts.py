@@ -13,7 +13,7 @@ from gui_helpers import wait_until
 from labelgen import two_task_set, write_csv
 from transfer_gui.cli import main
 from transfer_gui.core.data.labels import scan_data
-from transfer_gui.core.data.scan import untrainable_reason
+from transfer_gui.core.data.trainable import untrainable_reason
 from transfer_gui.ui import worker
 from transfer_gui.ui.widgets.notices.banner import sentence
 

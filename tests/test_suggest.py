@@ -13,7 +13,7 @@ import pytest
 from imagegen import make_dataset
 from transfer_gui.cli import main
 from transfer_gui.core import LabelPool, from_features, pool_features, suggest
-from transfer_gui.core.analysis.activelearn import STRATEGIES, next_rows
+from transfer_gui.core.analysis.activelearn import SUGGEST_STRATEGIES, next_rows
 from transfer_gui.core.analysis.suggest import cv_accuracy
 
 
@@ -57,7 +57,7 @@ def test_suggest_never_names_a_labelled_image(loose, tmp_path, capsys):
     for name in pool.files[::3]:
         pool.set_label([name], name.split("_")[0])
     free = set(pool.unlabelled())
-    for strategy in STRATEGIES:
+    for strategy in SUGGEST_STRATEGIES:
         rows = run_suggest(capsys, str(root), "--count", "100", "--strategy", strategy)
         assert {r["file"] for r in rows} == free, strategy  # all of them, and only them
         assert len(rows) == len(free)

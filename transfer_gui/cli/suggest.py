@@ -19,9 +19,9 @@ def add_suggest_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--labels", metavar="CSV",
                    help="the labels file (default POOL/labels.csv; missing: no labels yet)")
     p.add_argument("--count", type=int, default=10, help="how many images (default 10)")
-    from ..core import STRATEGIES
+    from ..core import SUGGEST_STRATEGIES
 
-    p.add_argument("--strategy", choices=STRATEGIES, default="auto",
+    p.add_argument("--strategy", choices=SUGGEST_STRATEGIES, default="auto",
                    help="how to choose them (default auto: typical and diverse images while "
                         "labels are few, then the least certain, diverse among them)")
     p.add_argument("--backbone", default="efficientnet_lite0",

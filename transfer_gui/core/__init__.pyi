@@ -7,7 +7,7 @@ torch at import; this stub gives the checker their real types (the lazy_loader p
 import types
 
 from .analysis.activelearn import AUTO_SWITCH as AUTO_SWITCH
-from .analysis.activelearn import STRATEGIES as STRATEGIES
+from .analysis.activelearn import SUGGEST_STRATEGIES as SUGGEST_STRATEGIES
 from .analysis.advice import run_advice as run_advice
 from .analysis.compare import compare_strategies as compare_strategies
 from .analysis.compare import run_summary as run_summary
@@ -91,9 +91,9 @@ from .data.labelsort import apply_sort as apply_sort
 from .data.labelsort import plan_sort as plan_sort
 from .data.scan import FolderScan as FolderScan
 from .data.scan import scan_folder as scan_folder
-from .data.scan import untrainable_reason as untrainable_reason
 from .data.split import relative_name as relative_name
 from .data.split import training_split as training_split
+from .data.trainable import untrainable_reason as untrainable_reason
 from .errors import USER_ERRORS as USER_ERRORS
 from .errors import UserError as UserError
 from .events import BatchEnded as BatchEnded

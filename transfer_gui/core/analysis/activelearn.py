@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-STRATEGIES = ("auto", "random", "kmeans", "typical", "margin", "margin-diverse")
+SUGGEST_STRATEGIES = ("auto", "random", "kmeans", "typical", "margin", "margin-diverse")
 # chosen by tests/bench/bench_active.py (BENCHMARKS.md): of switching at 10, 20, 50 or 100
 # labels to margin or margin-diverse (3x or 10x), the one choice that met the targets
 AUTO_SWITCH = 20  # labels from which `auto` turns from typical images to uncertain ones
@@ -120,8 +120,8 @@ def next_rows(x: np.ndarray, labelled: np.ndarray, probs: np.ndarray | None, cou
 
     `x`: every image's features (N x D); `labelled`: a boolean mask; `probs`: the probe's
     probabilities (N x C), or None when no probe could be fitted yet."""
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}: one of {', '.join(STRATEGIES)}")
+    if strategy not in SUGGEST_STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}: one of {', '.join(SUGGEST_STRATEGIES)}")
     free = np.flatnonzero(~labelled)
     count = min(count, len(free))
     if count <= 0:

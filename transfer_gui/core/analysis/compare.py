@@ -77,6 +77,9 @@ def run_summary(run_dir: str | os.PathLike[str], evaluate: bool = True,
         **probe_facts(meta),
         **adaptation_facts(meta),
     }
+    head = (meta.get("params") or {}).get("head")
+    if row["kept_probe"] and head is not None:  # the kept model trained its head alone
+        row["trainable_params"] = head
     if evaluate:
         try:
             scores = evaluation_summary(run_dir, task=Work.of(callbacks, cancel))
@@ -151,7 +154,8 @@ def compare_strategies(
     `strategy_runs`), and summarise them. `callbacks` may be a `Work`. With
     `tensorboard`, each run also logs for TensorBoard into a sub-folder of it named like its
     run folder."""
-    from ..data.scan import require_trainable, scan_folder
+    from ..data.scan import scan_folder
+    from ..data.trainable import require_trainable
     from ..train.loop import fit
 
     task = Work.of(callbacks, cancel)

@@ -16,7 +16,8 @@ from ..data.batches import prefetch, sequential
 from ..data.datasets import ImageDataset, eval_transform
 from ..data.images import why_unusable
 from ..data.labels import LabelTask, csv_file, needs_targets, remap, scan_data
-from ..data.scan import DataError, Problem, Sample, csv_no_rows, find_split_dirs, scan_folder
+from ..data.scan import DataError, Problem, Sample, find_split_dirs, scan_folder
+from ..data.trainable import csv_no_rows
 from ..events import Callback, CancelToken, Work
 from ..interrupt import cancel_points
 from ..io.bundle import LoadedRun, load_run, load_split, save_meta
@@ -144,8 +145,10 @@ def _labelled(run: LoadedRun, data: str, task: Work, name: str, use_all: bool = 
         problems += test.problems
     index = {name: i for i, name in enumerate(run.classes)}
     for unknown in sorted({c for _, c in pool} - set(index)):
+        images = sum(c == unknown for _, c in pool)
         problems.append(Problem(os.path.join(data, unknown), f"class {unknown!r} is not one "
-                                "the model knows: its images are skipped"))
+                                f"the model knows: its {count(images, 'image')} are skipped",
+                                files=images))
     samples = [Sample(path, index[c]) for path, c in pool if c in index]
     if not samples:
         raise DataError(f"{data} has no images of the classes the model knows "

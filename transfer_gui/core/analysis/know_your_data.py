@@ -20,8 +20,9 @@ import numpy as np
 from ..config import DataConfig
 from ..data.datasets import Preprocess
 from ..data.labels import scan_data
-from ..data.scan import DataError, FolderScan, Problem, Sample, require_trainable
+from ..data.scan import DataError, FolderScan, Problem, Sample
 from ..data.split import relative_name, training_split
+from ..data.trainable import require_trainable
 from ..events import CancelToken, Work
 from ..io.bundle import load_run
 from ..models.backbones import get_spec

@@ -28,16 +28,8 @@ from typing import Any
 from ..config import ConfigError
 from ..events import CancelToken, Work
 from .images import is_supported, unsupported_reason
-from .scan import (
-    NO_ROWS,
-    DataError,
-    FolderScan,
-    Problem,
-    Sample,
-    require_trainable,
-    scan_folder,
-    verify_files,
-)
+from .scan import NO_ROWS, DataError, FolderScan, Problem, Sample, scan_folder, verify_files
+from .trainable import require_trainable
 
 LABELS_FILE = "labels.csv"
 SEPARATORS = re.compile(r"[;|]")

@@ -17,13 +17,9 @@ from ..data.balance import WORDS, class_counts, resolve_balance
 from ..data.batches import epoch_order
 from ..data.datasets import Preprocess
 from ..data.labels import LabelTask, needs_targets, require_tasks, scan_data, task_weights
-from ..data.scan import (
-    FolderScan,
-    Sample,
-    require_trainable,
-    without_empty_classes,
-)
+from ..data.scan import FolderScan, Sample
 from ..data.split import review_effect, training_split
+from ..data.trainable import require_trainable, without_empty_classes
 from ..events import CancelToken, Work
 from ..io import bundle
 from ..models.backbones import TransferNet, get_spec

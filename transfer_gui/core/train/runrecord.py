@@ -109,11 +109,14 @@ class RunRecord:
         self.out.mkdir(parents=True, exist_ok=True)
         bundle.save_split(self.out, prep.config.data.root, prep.train, prep.val)
         trainable, total = count_params(self.model)
+        head = getattr(self.model, "head", None)  # a run that keeps its probe trains only it
+        head_params = sum(p.numel() for p in head.parameters()) if head is not None else None
         self.meta = {
             "app": "transfer_gui", "backbone": prep.config.model.backbone,
             "classes": prep.classes, "preprocess": prep.preprocess.to_dict(),
             "config": prep.config.to_dict(), "trainable": list(prep.selectors),
-            "params": {"trainable": trainable, "total": total}, "device": self.device,
+            "params": {"trainable": trainable, "total": total, "head": head_params},
+            "device": self.device,
             "split": {"train": len(prep.train), "val": len(prep.val)},
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "status": "running", "history": [],
             "epochs_done": 0,

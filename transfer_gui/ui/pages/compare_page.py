@@ -79,7 +79,7 @@ class ComparePage(QWidget):
         top.addWidget(self.progress, 1)
         self.run_list = QListWidget()
         self.run_list.setToolTip("Tick the runs to compare")
-        self.run_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.run_list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.run_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.hint = QLabel("No runs yet. Train a model on the Train page, or press "
                            "“Compare strategies…” to train several on your data.")

@@ -375,7 +375,8 @@ class EvaluatePage(QWidget):
             self.prefix = f"Test folder {name}: "
             self.headline.setText(self.prefix + self.headline.text())
         skipped = [p for p in evaluation.problems if p.severity == "error"]
-        note = f" {count(len(skipped), 'file')} skipped (hover for why)." if skipped else ""
+        files = sum(p.files for p in skipped)  # a class the model does not know: its images
+        note = f" {count(files, 'file')} skipped (hover for why)." if skipped else ""
         self.source.setText(f"{self.source.text()}{note}")
         self.source.setToolTip("\n".join(f"{p.path}: {p.reason}" for p in skipped[:30]))
 

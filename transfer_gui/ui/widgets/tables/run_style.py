@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtGui import QColor, QIcon, QPixmap
 
-from ....core import human_duration
+from ....core import STRATEGY_NAMES, human_duration
 
 # Matplotlib's "tab10": distinct on white and for the common colour-vision deficiencies.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -27,16 +27,29 @@ def swatch(tint: str) -> QIcon:
 
 
 def run_label(run_dir: str) -> str:
-    """A short, readable name: "efficientnet_lite0-fine-tune · 14:02" for a run folder made
-    by the app, "knn · compare 14:10" for a run of a strategy comparison."""
+    """A short, readable name that tells runs apart where it is cut: "fine-tune · 14:02 ·
+    efficientnet_lite0" for a run folder made by the app (what differs between a project's
+    runs first, the backbone they mostly share last), "knn · compare 14:10" for a run of a
+    strategy comparison."""
     path = Path(run_dir)
     own = _STAMP.match(path.name)
     if own:
-        return f"{own.group(7)} · {own.group(4)}:{own.group(5)}"
+        backbone, strategy = _split_name(own.group(7))
+        when = f"{own.group(4)}:{own.group(5)}"
+        return f"{strategy} · {when} · {backbone}" if strategy else f"{backbone} · {when}"
     parent = _STAMP.match(path.parent.name)
     if parent and parent.group(7) == "compare":
         return f"{path.name} · compare {parent.group(4)}:{parent.group(5)}"
     return path.name or str(path)
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    """"efficientnet_lite0-fine-tune" -> ("efficientnet_lite0", "fine-tune"); a name that
+    ends with no strategy's name stays whole."""
+    for strategy in sorted(STRATEGY_NAMES, key=len, reverse=True):
+        if name.endswith(f"-{strategy}"):
+            return name[: -len(strategy) - 1], strategy
+    return name, ""
 
 
 def percent(value: float | None) -> str:
