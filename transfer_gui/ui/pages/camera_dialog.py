@@ -220,3 +220,20 @@ class CameraDialog(QDialog):
     def done(self, result: int) -> None:  # closing: the threads end first
         self.stop()
         super().done(result)
+
+
+def run_predictor(run_dir: str) -> Callable[[object], list] | None:
+    """The top-3 of the trained run `run_dir` on a frame, loaded on first use (in the thread
+    that predicts); None without a run."""
+    if not run_dir:
+        return None
+    held: list = []
+
+    def predict(image: object) -> list:
+        if not held:
+            from ...core import Predictor
+
+            held.append(Predictor.from_run(run_dir))
+        return held[0].predict_images([image], 3)[0]
+
+    return predict

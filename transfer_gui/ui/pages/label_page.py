@@ -9,7 +9,6 @@ only through "Sort into class folders", after a preview.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 
 from PySide6.QtCore import Qt, QTimer, Slot
@@ -20,20 +19,20 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPushButton,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
-from ...core import LabelPool, Suggestions, apply_sort, plan_sort
+from ...core import LabelPool, Suggestions, apply_sort
 from ..state import AppState
 from ..widgets.inputs.flow_layout import FlowLayout
 from ..widgets.notices.dialogs import show_error
 from ..widgets.tables.label_grid import LabelGrid
 from .common import elide_path, page_title
 from .label_jobs import Suggester
+from .label_sort import confirm_sort
 from .label_writer import LabelWriter
 
 RETRAIN_EVERY = 5  # labels between retrains of the suggestions
@@ -376,22 +375,8 @@ class LabelPage(QWidget):
     # --- sorting ----------------------------------------------------------------------------------
     @Slot()
     def _on_sort_clicked(self) -> None:
-        if self.pool is None:
-            return
-        moves = plan_sort(self.pool)
-        if not moves:
-            QMessageBox.information(self, "Nothing to move",
-                                    "Every labelled image is already in its class's folder.")
-            return
-        box = QMessageBox(QMessageBox.Icon.Question, "Sort into class folders",
-                          f"Move {len(moves)} labelled images into a folder per class under "
-                          f"{self.pool.root}? Unlabelled images stay where they are; "
-                          "labels.csv follows the moves.", parent=self)
-        box.setDetailedText("\n".join(f"{m.source}  →  {m.target}" for m in moves[:2000]))
-        go = box.addButton(f"Move {len(moves)} images", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        if box.clickedButton() is go:
+        moves = confirm_sort(self, self.pool) if self.pool is not None else None
+        if moves:
             self.sort_now(moves)
 
     def sort_now(self, moves: list) -> None:
@@ -407,7 +392,7 @@ class LabelPage(QWidget):
 
     # --- camera ----------------------------------------------------------------------------------
     def open_camera(self, sources: dict | None = None) -> QWidget | None:
-        from .camera_dialog import CameraDialog
+        from .camera_dialog import CameraDialog, run_predictor
 
         if self.pool is None:
             show_error(self, "No folder open", "Open the folder the frames should go to first.")
@@ -433,19 +418,3 @@ class LabelPage(QWidget):
         self.suggester.cancel()
         self.grid.loader.reset()
 
-
-def run_predictor(run_dir: str) -> Callable[[object], list] | None:
-    """The top-3 of the trained run `run_dir` on a frame, loaded on first use (in the thread
-    that predicts); None without a run."""
-    if not run_dir:
-        return None
-    held: list = []
-
-    def predict(image: object) -> list:
-        if not held:
-            from ...core import Predictor
-
-            held.append(Predictor.from_run(run_dir))
-        return held[0].predict_images([image], 3)[0]
-
-    return predict
