@@ -8,35 +8,26 @@ labelled, with the bundled network's suggestions on the rest.
 
 from __future__ import annotations
 
-import gzip
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-FASHION = Path("/usr/share/datasets/fashion-mnist")
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "bench")]
 NAMES = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker",
          "bag", "ankle boot")
 
 
-def _idx(path: Path) -> np.ndarray:
-    with gzip.open(path, "rb") as handle:
-        data = handle.read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
 def make_pool(root: Path, n: int = 300) -> dict[str, str]:
     """`n` loose PNGs; returns each file's true class."""
     from PIL import Image
+    from realsets import load
 
-    images = _idx(FASHION / "t10k-images-idx3-ubyte.gz")[:n]
-    labels = _idx(FASHION / "t10k-labels-idx1-ubyte.gz")[:n]
+    images, labels, _ = load("fashion", "test")
+    images, labels = images[:n], labels[:n]
     root.mkdir(parents=True, exist_ok=True)
     truth = {}
     for i, (image, label) in enumerate(zip(images, labels, strict=True)):

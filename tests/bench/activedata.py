@@ -7,7 +7,6 @@ input size as RGB. The features are computed once and kept as `.npz` in the benc
 
 from __future__ import annotations
 
-import gzip
 import sys
 import time
 from pathlib import Path
@@ -19,18 +18,12 @@ import torch.nn.functional as F
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
+import realsets  # noqa: E402
 from common import data_root  # noqa: E402
 
-FASHION = Path("/usr/share/datasets/fashion-mnist")
 FASHION_POOL, FASHION_TEST = 3000, 1000
 
 
-def _idx(path: Path) -> np.ndarray:
-    with gzip.open(path, "rb") as handle:
-        data = handle.read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
 def _stratified(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -43,10 +36,8 @@ def _stratified(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndar
 def fashion_images() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(pool images, pool labels, test images, test labels), uint8 N x H x W."""
     rng = np.random.default_rng(0)
-    train_x, train_y = _idx(FASHION / "train-images-idx3-ubyte.gz"), _idx(
-        FASHION / "train-labels-idx1-ubyte.gz")
-    test_x, test_y = _idx(FASHION / "t10k-images-idx3-ubyte.gz"), _idx(
-        FASHION / "t10k-labels-idx1-ubyte.gz")
+    train_x, train_y, _ = realsets.load("fashion", "train")
+    test_x, test_y, _ = realsets.load("fashion", "test")
     pool, test = _stratified(train_y, FASHION_POOL, rng), _stratified(test_y, FASHION_TEST, rng)
     return train_x[pool], train_y[pool], test_x[test], test_y[test]
 
