@@ -234,6 +234,7 @@ _WHERE: dict[str, str] = {
     "count": "wording",
     "human_duration": "wording",
     "install_hint": "wording",
+    "require_packages": "wording",
     "share": "wording",
 }
 

@@ -208,6 +208,7 @@ from .wording import count as count
 from .wording import format_count as format_count
 from .wording import human_duration as human_duration
 from .wording import install_hint as install_hint
+from .wording import require_packages as require_packages
 from .wording import share as share
 
 def load_torch() -> types.ModuleType: ...

@@ -39,6 +39,21 @@ def human_duration(seconds: float) -> str:
     return f"{hours}{NBSP}h {minutes:02d}{NBSP}min"
 
 
+def require_packages(packages: tuple[str, ...], extra: str, needs: str) -> None:
+    """A clear `UserError` when one of `packages` (the optional `extra`) is missing: "`needs`
+    the NAME package, which is not installed; install it with: ..."."""
+    import importlib
+
+    from .errors import UserError
+
+    for name in packages:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            raise UserError(f"{needs} the {name} package, which is not installed; install it "
+                            f"with: {install_hint(extra)}") from None
+
+
 def install_hint(extra: str) -> str:
     """The command that adds the optional `extra` (tensorboard, onnx) to this installation:
     from a checkout of the project (the source folder holds pyproject.toml) the editable

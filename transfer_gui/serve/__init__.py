@@ -9,11 +9,9 @@ engine's public interface only.
 
 from __future__ import annotations
 
-import importlib
-
 PACKAGES = ("fastapi", "uvicorn", "python_multipart")
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
-# The batching defaults, measured in tests/bench/bench_serve.py (BENCHMARKS.md (o)): images
+# The batching defaults, measured in tests/bench/bench_serve.py (BENCHMARKS.md (t)): images
 # per forward pass, and how long a request waits for others to join it. On 2 CPU cores no
 # batching gave the most requests/s at 16 clients (batching helped only at 4), so it is off
 # unless asked for (--max-batch 16 --wait-ms 5 on a GPU or a larger CPU).
@@ -24,11 +22,6 @@ MAX_BODY = 20 * 2**20  # bytes per request: a photograph is a few MiB, base64 ad
 
 def require_serve() -> None:
     """A clear message when the optional packages the server needs are missing."""
-    from ..core import UserError, install_hint
+    from ..core import require_packages
 
-    for name in PACKAGES:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            raise UserError(f"the prediction server needs the {name} package, which is not "
-                            f"installed; install it with: {install_hint('serve')}") from None
+    require_packages(PACKAGES, "serve", "the prediction server needs")

@@ -8,7 +8,6 @@ batch to logits, both as torch tensors.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -18,8 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import UserError
-from ..wording import install_hint
+from ..wording import require_packages
 
 Runner = Callable[[torch.Tensor], Any]  # logits, or a run of several tasks' by name
 INPUT, OUTPUT = "images", "logits"
@@ -29,12 +27,7 @@ ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
 
 def require_onnx() -> None:
     """A clear `UserError` when a package the ONNX export needs is not installed."""
-    for name in ONNX_PACKAGES:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            raise UserError(f"exporting to ONNX needs the {name} package, which is not "
-                            f"installed; install it with: {install_hint('onnx')}") from None
+    require_packages(ONNX_PACKAGES, "onnx", "exporting to ONNX needs")
 
 
 @contextlib.contextmanager
