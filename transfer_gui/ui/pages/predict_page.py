@@ -8,7 +8,6 @@ Grad-CAM is computed only for the results on screen, when they come into view.
 from __future__ import annotations
 
 import os
-import time
 from functools import partial
 
 from PySide6.QtCore import Slot
@@ -34,6 +33,7 @@ from ..widgets.tables.prediction_list import PredictionList
 from ..worker import Job, start_job
 from .common import page_title
 from .predict_jobs import Channel, PredictorCache, Result, Stream, cam_overlays, predict_stream
+from .predict_words import expand_paths, save_pasted, summary_text
 from .serve_panel import ServePanel
 
 UNCERTAIN_PERCENT = 50  # the default threshold; core.predict.UNCERTAIN_BELOW in percent
@@ -227,7 +227,7 @@ class PredictPage(QWidget):
         if mime.hasImage():
             image = QGuiApplication.clipboard().image()
             if not image.isNull():
-                self.add_paths([_save_pasted(image)])
+                self.add_paths([save_pasted(image)])
                 return
         show_error(self, "Nothing to paste", "The clipboard holds no image or image files.")
 
@@ -237,7 +237,7 @@ class PredictPage(QWidget):
         background: a dropped drive must not freeze the window)."""
         if any(os.path.isdir(p) for p in paths):
             self.summary.setText("Looking for images in what was dropped…")
-            task = start_job(partial(_expand, paths), "find images", self)
+            task = start_job(partial(expand_paths, paths), "find images", self)
             task.succeeded.connect(partial(self._on_found, self._generation))
             return
         self._add_files(paths)
@@ -384,44 +384,3 @@ class PredictPage(QWidget):
             return
         self.state.status_message.emit(f"Saved {count(rows, 'prediction')} to {path}")
 
-
-def _expand(paths: list[str], callbacks: list, cancel: object) -> list[str]:
-    from ...core import expand_inputs
-
-    return expand_inputs(paths)
-
-
-def summary_text(results: list[Result], batch: tuple[int, int], running: bool, stopped: bool,
-                 threshold: float, where: str = "") -> str:
-    """One line: how many, on which device, how far the batch got, the flags, the accuracy on
-    labelled files."""
-    from ...core import is_uncertain, labelled_score
-
-    done = len(results) - batch[0]
-    parts = [count(len(results), "image") + (f" {where}" if where else "")]
-    if running and stopped:
-        parts.append(f"stopping after {done} of {batch[1]}…")
-    elif running:
-        parts.append(f"classifying: {done} of {batch[1]}")
-    elif stopped:
-        parts.append(f"stopped after {done} of {batch[1]}")
-    errors = sum(r.error is not None for r in results)
-    if errors:
-        parts.append(f"{errors} could not be read")
-    uncertain = sum(is_uncertain(r.top_k, threshold) for r in results)
-    if uncertain:
-        parts.append(f"{uncertain} uncertain (top class under {threshold:.0%})")
-    score = labelled_score([r.label for r in results], [r.truth for r in results])
-    if score is not None:
-        parts.append(f"<b>{score.text()}</b>")
-    return " · ".join(parts)
-
-
-def _save_pasted(image: QImage) -> str:
-    from ...core import data_home
-
-    folder = data_home() / "pasted"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"pasted-{time.strftime('%Y%m%d-%H%M%S')}-{id(image) % 10000}.png"
-    image.save(str(path), b"PNG")
-    return str(path)
