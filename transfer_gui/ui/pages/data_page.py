@@ -7,8 +7,8 @@ import html
 import os
 from functools import partial
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Qt, QUrl, Slot
-from PySide6.QtGui import QColor, QDesktopServices, QPainter
+from PySide6.QtCore import Qt, QUrl, Slot
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -22,8 +22,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -49,30 +47,12 @@ from ..widgets.notices.dialogs import show_error
 from ..widgets.notices.progress import JobProgress
 from ..widgets.tables.image_grid import GridItem, ImageGrid
 from ..widgets.tables.problem_list import ProblemList
+from ..widgets.tables.share_bar import SHARE_ROLE, ShareBar
 from ..worker import Job, is_cancelled, start_job
 from .common import elide_path, page_title, table_cell
 from .image_root import ImageRootRow
 
-SHARE_ROLE = Qt.ItemDataRole.UserRole + 2
 SPLIT_SETTINGS = ("val_split", "seed")  # the split's settings the page's form shows
-
-
-class ShareBar(QStyledItemDelegate):
-    """Draws a class's share of the images as a bar with its percentage."""
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
-              index: QModelIndex | QPersistentModelIndex) -> None:
-        share = float(index.data(SHARE_ROLE) or 0.0)
-        rect: QRect = option.rect.adjusted(6, 7, -56, -7)
-        painter.save()
-        painter.fillRect(rect, QColor("#eceff3"))
-        painter.fillRect(rect.adjusted(0, 0, -int(rect.width() * (1 - share)), 0),
-                         QColor("#3b6fd8"))
-        painter.setPen(QColor("#2b2f36"))
-        text_rect = option.rect.adjusted(option.rect.width() - 52, 0, -4, 0)
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                         f"{share:.1%}")
-        painter.restore()
 
 
 class DataPage(QWidget):
