@@ -112,13 +112,7 @@ def test_watch_follows_a_command_line_run_and_it_becomes_the_current_run(
     run = tmp_path / "cli-run"
     monkeypatch.setattr(watch, "POLL_MS", 50)
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(run))
-    tiny = Path(get_spec("tiny_cnn").bundled()).parent
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
-    child = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "trainchild.py"), str(tiny), "train",
-         str(shapes_dir), "--out", str(run), "--backbone", "tiny_cnn", "--strategy", "full",
-         "--no-probe-first", "--epochs", "2", "--batch-size", "8"],
-        stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env)
+    child = cli_writer(shapes_dir, run, epochs=2)
     try:
         action = next(a for a in window.menuBar().actions()[0].menu().actions()
                       if a.text() == "&Watch run…")
@@ -160,13 +154,7 @@ def test_watch_says_a_killed_run_stopped_and_drops_its_time_left(
 
     run = tmp_path / "killed"
     monkeypatch.setattr(watch, "POLL_MS", 50)
-    tiny = Path(get_spec("tiny_cnn").bundled()).parent
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
-    child = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "trainchild.py"), str(tiny), "train",
-         str(shapes_dir), "--out", str(run), "--backbone", "tiny_cnn", "--strategy", "full",
-         "--no-probe-first", "--epochs", "40", "--batch-size", "8"],
-        stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env)
+    child = cli_writer(shapes_dir, run, epochs=40)
     try:
         wait_until(qtbot, lambda: (run / EVENTS).is_file(), 120)
         view = window.watch_run(str(run))
@@ -184,3 +172,14 @@ def test_watch_says_a_killed_run_stopped_and_drops_its_time_left(
     assert view.live.clock.remaining() is None
     assert window.state.run_dir == os.path.normpath(run)
     view.close()
+
+
+def cli_writer(data: Path, run: Path, epochs: int) -> subprocess.Popen:
+    """`transfer-gui train` in another process (the test backbone, a full fine-tune)."""
+    tiny = Path(get_spec("tiny_cnn").bundled()).parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "trainchild.py"), str(tiny), "train",
+         str(data), "--out", str(run), "--backbone", "tiny_cnn", "--strategy", "full",
+         "--no-probe-first", "--epochs", str(epochs), "--batch-size", "8"],
+        stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env)

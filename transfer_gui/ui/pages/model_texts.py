@@ -71,12 +71,3 @@ def backbone_facts(info: BackboneRow, layout: ModelLayout | None) -> str:
     return (f"<b>{info.title}</b>{origin}: {size}, {info.image_size}{NBSP}px input{top1}. "
             f"{info.description}")
 
-
-WEIGHTS_TIP = {
-    "bundled": "Installed with the app: works offline",
-    "cached": "Downloaded before: works offline",
-    "download": "Downloaded on first use into torch's or Hugging Face's cache (needs "
-                "internet once)",
-    "file": "Loaded from a file you chose",
-    "none": "No pretrained weights",
-}
