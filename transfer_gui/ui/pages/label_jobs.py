@@ -156,3 +156,27 @@ def _hold(features: PoolFeatures) -> None:
 
 def _suggest_held(labels: dict[str, str], strategy: str) -> Suggestions:
     return suggest(_HELD[0], labels, NEXT_COUNT, strategy)
+
+
+def status_text(pool: LabelPool | None, suggestions: Suggestions | None, ready: bool,
+                busy: bool, progress: tuple[int, int] | None) -> str:
+    """The page's status line: labels so far, the labels' cross-validated accuracy, and where
+    the suggestions are (`ready`: the features are read; `progress`: how far reading got)."""
+    if pool is None:
+        return ("Open a folder of images: some may already be sorted in class folders, the "
+                "rest loose.")
+    n, done = len(pool.files), len(pool.labelled())
+    parts = [f"{done} of {n} images labelled, {len(pool.classes)} classes"]
+    s = suggestions
+    if s is not None and s.cv_accuracy is not None:
+        parts.append(f"cross-validated accuracy of the labels so far: "
+                     f"{100 * s.cv_accuracy:.0f} % (on {s.labelled})")
+    if not ready:
+        read, total = progress or (0, n)
+        parts.append(f"reading the images for suggestions… {read}/{total}")
+    elif busy:
+        parts.append("suggestions: retraining…")
+    elif s is not None:
+        parts.append("suggestions up to date" if s.classes else
+                     "suggestions start once two classes have labels")
+    return " · ".join(parts)

@@ -31,7 +31,7 @@ from ..widgets.inputs.flow_layout import FlowLayout
 from ..widgets.notices.dialogs import show_error
 from ..widgets.tables.label_grid import LabelGrid
 from .common import elide_path, page_title
-from .label_jobs import Suggester
+from .label_jobs import Suggester, status_text
 from .label_sort import confirm_sort
 from .label_writer import LabelWriter
 
@@ -352,25 +352,9 @@ class LabelPage(QWidget):
         self.status.setText(f"Suggestions unavailable: {message}")
 
     def _update_status(self, *_: object) -> None:
-        if self.pool is None:
-            self.status.setText("Open a folder of images: some may already be sorted in class "
-                                "folders, the rest loose.")
-            return
-        n, done = len(self.pool.files), len(self.pool.labelled())
-        parts = [f"{done} of {n} images labelled, {len(self.pool.classes)} classes"]
-        s = self.suggestions
-        if s is not None and s.cv_accuracy is not None:
-            parts.append(f"cross-validated accuracy of the labels so far: "
-                         f"{100 * s.cv_accuracy:.0f} % (on {s.labelled})")
-        if self.suggester.features is None:
-            done_f, total = getattr(self, "_progress", (0, n))
-            parts.append(f"reading the images for suggestions… {done_f}/{total}")
-        elif self.suggester.busy:
-            parts.append("suggestions: retraining…")
-        elif s is not None:
-            parts.append("suggestions up to date" if s.classes else
-                         "suggestions start once two classes have labels")
-        self.status.setText(" · ".join(parts))
+        ready = self.suggester.features is not None
+        self.status.setText(status_text(self.pool, self.suggestions, ready,
+                                        self.suggester.busy, getattr(self, "_progress", None)))
 
     # --- sorting ----------------------------------------------------------------------------------
     @Slot()
